@@ -1,0 +1,129 @@
+"""An instance directory: config, database, and how to open the ledger from them.
+
+`drawsvc --home DIR` (or DRAWSVC_HOME; default ./instance) holds instance.json, the
+embedded SQLite database, and — for the embedded default only — a 0600 passphrase
+file. Production passes DATABASE_URL and DRAWSVC_KEY_PASSPHRASE in the environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, select
+
+from ledger.keys import ActorSigner, decrypt_private_key, encrypt_private_key, generate_actor_key
+from ledger.note import NoteSigner
+from ledger.schema import actor_keys
+from ledger.store import Ledger, configure_engine, initialise
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+PASSPHRASE_ENV = "DRAWSVC_KEY_PASSPHRASE"
+
+
+class InstanceError(Exception):
+    """The instance directory is missing, incomplete or unusable."""
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("DRAWSVC_HOME", "instance"))
+
+
+def make_engine(url: str) -> Engine:
+    kwargs: dict[str, Any] = {}
+    if url.startswith("postgresql"):
+        kwargs["pool_pre_ping"] = True
+    return configure_engine(create_engine(url, **kwargs))
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the database schema to the newest Alembic revision."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "heads")
+
+
+@dataclass
+class Instance:
+    home: Path
+    config: dict[str, Any]
+
+    @property
+    def database_url(self) -> str:
+        return os.environ.get("DATABASE_URL") or self.config["database_url"]
+
+    @property
+    def origin(self) -> str:
+        return self.config["origin"]
+
+    def passphrase(self) -> bytes:
+        env = os.environ.get(PASSPHRASE_ENV)
+        if env:
+            return env.encode()
+        path = self.home / "passphrase"
+        if path.exists():
+            return path.read_bytes().strip()
+        raise InstanceError(f"no key passphrase: set {PASSPHRASE_ENV} or keep {path}")
+
+    def engine(self) -> Engine:
+        if not hasattr(self, "_engine"):
+            self._engine = make_engine(self.database_url)
+        return self._engine
+
+    def active_signer(self, actor_id: str) -> ActorSigner:
+        with self.engine().connect() as conn:
+            row = conn.execute(select(actor_keys).where(actor_keys.c.actor_id == actor_id,
+                                                        actor_keys.c.active.is_(True))).first()
+        if row is None or row.encrypted_private_key is None:
+            raise InstanceError(f"no usable private key for {actor_id!r}")
+        return ActorSigner(actor_id, decrypt_private_key(row.encrypted_private_key, self.passphrase()))
+
+    def ledger(self) -> Ledger:
+        log_key = self.active_signer(f"log:{self.origin}").signing_key
+        return Ledger(self.engine(), self.origin, NoteSigner(self.origin, log_key), self.active_signer("system"))
+
+
+def load(home: Path) -> Instance:
+    path = home / "instance.json"
+    if not path.exists():
+        raise InstanceError(f"{home} is not an instance directory (run `drawsvc --home {home} init`)")
+    return Instance(home, json.loads(path.read_text()))
+
+
+def init_instance(home: Path, origin: str | None = None, database_url: str | None = None,
+                  passphrase: str | None = None) -> tuple[Instance, list[str]]:
+    """Create the directory, schema, keys and genesis entry. Returns the instance and notices."""
+    notices: list[str] = []
+    if (home / "instance.json").exists():
+        raise InstanceError(f"{home} is already initialised")
+    home.mkdir(parents=True, exist_ok=True)
+    origin = origin or f"spotcheck.localhost/log/{secrets.token_hex(4)}"
+    url = database_url or os.environ.get("DATABASE_URL") or f"sqlite:///{(home / 'drawsvc.sqlite3').resolve()}"
+    phrase = passphrase or os.environ.get(PASSPHRASE_ENV)
+    if not phrase:
+        phrase = secrets.token_urlsafe(32)
+        pfile = home / "passphrase"
+        fd = os.open(pfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(phrase + "\n")
+        notices.append(f"key passphrase kept in {pfile} (mode 0600) for the embedded default; "
+                       f"in production pass it in ${PASSPHRASE_ENV} instead and delete that file")
+    config = {"origin": origin, "database_url": url, "format": 1}
+    inst = Instance(home, config)
+    engine = inst.engine()
+    migrate(engine)
+    system = ActorSigner("system", generate_actor_key())
+    log_key = generate_actor_key()
+    initialise(engine, origin, NoteSigner(origin, log_key), system,
+               encrypt_private_key(system.signing_key, phrase.encode()),
+               encrypt_private_key(log_key, phrase.encode()))
+    (home / "instance.json").write_text(json.dumps(config, indent=2) + "\n")
+    return inst, notices

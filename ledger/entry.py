@@ -1,0 +1,154 @@
+"""Log entries: their fields, canonical form, signature and leaf hash (SPEC §2).
+
+An entry is a JSON object {v, seq, time, type, actor{id, key_id}, payload, prev, sig}.
+sig = base64(Ed25519(actor key, JCS(entry without "sig"))); the Merkle leaf is JCS of the
+whole entry, and its leaf hash SHA-256(0x00 || leaf) is what the next entry's `prev` names.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from nacl.exceptions import BadSignatureError
+from nacl.signing import SigningKey, VerifyKey
+
+from .canonical import canonical_bytes
+from .merkle import leaf_hash
+
+ENTRY_VERSION = 1
+GENESIS_PREV = "0" * 64
+MAX_ENTRY_BYTES = 65535  # 64 KiB less one: the most a tlog-tiles entry bundle can frame
+_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
+_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+class EntryError(ValueError):
+    """An entry is malformed, too large, or its signature does not verify."""
+
+
+def format_time(moment: datetime) -> str:
+    """RFC 3339, UTC, milliseconds: 2026-11-23T02:10:00.123Z."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_time(text: str) -> datetime:
+    if not _TIME.match(text):
+        raise EntryError(f"time {text!r} is not RFC 3339 UTC with milliseconds")
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def key_id_for(public_key: bytes) -> str:
+    """A short stable name for an Ed25519 public key: hex SHA-256(key)[:8 bytes]."""
+    return hashlib.sha256(public_key).hexdigest()[:16]
+
+
+def check_type(entry_type: str) -> None:
+    if not _TYPE.match(entry_type):
+        raise EntryError(f"entry type {entry_type!r} must be dotted lower-case words, e.g. registry.subject.added")
+
+
+@dataclass(frozen=True)
+class Entry:
+    seq: int
+    time: str
+    type: str
+    actor_id: str
+    key_id: str
+    payload: dict[str, Any]
+    prev: str
+    sig: str
+    v: int = ENTRY_VERSION
+
+    def unsigned(self) -> dict[str, Any]:
+        return {
+            "v": self.v,
+            "seq": self.seq,
+            "time": self.time,
+            "type": self.type,
+            "actor": {"id": self.actor_id, "key_id": self.key_id},
+            "payload": self.payload,
+            "prev": self.prev,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.unsigned(), "sig": self.sig}
+
+    def leaf(self) -> bytes:
+        return canonical_bytes(self.to_json())
+
+    def leaf_hash(self) -> bytes:
+        return leaf_hash(self.leaf())
+
+    def signing_bytes(self) -> bytes:
+        return canonical_bytes(self.unsigned())
+
+    def verify(self, public_key: bytes) -> None:
+        try:
+            VerifyKey(public_key).verify(self.signing_bytes(), base64.b64decode(self.sig, validate=True))
+        except (BadSignatureError, ValueError):
+            raise EntryError(f"entry {self.seq}: signature by {self.actor_id}/{self.key_id} does not verify") from None
+
+    @classmethod
+    def from_json(cls, obj: Any) -> Entry:
+        if not isinstance(obj, dict):
+            raise EntryError("entry is not a JSON object")
+        expected = {"v", "seq", "time", "type", "actor", "payload", "prev", "sig"}
+        if set(obj) != expected:
+            raise EntryError(f"entry fields {sorted(obj)} are not {sorted(expected)}")
+        actor = obj["actor"]
+        if not isinstance(actor, dict) or set(actor) != {"id", "key_id"}:
+            raise EntryError("entry actor must be {id, key_id}")
+        if obj["v"] != ENTRY_VERSION:
+            raise EntryError(f"entry version {obj['v']!r} is not {ENTRY_VERSION}")
+        if not isinstance(obj["seq"], int) or isinstance(obj["seq"], bool) or obj["seq"] < 0:
+            raise EntryError("entry seq must be a non-negative integer")
+        if not isinstance(obj["payload"], dict):
+            raise EntryError("entry payload must be an object")
+        for name in ("time", "type", "prev", "sig"):
+            if not isinstance(obj[name], str):
+                raise EntryError(f"entry {name} must be a string")
+        if not isinstance(actor["id"], str) or not isinstance(actor["key_id"], str):
+            raise EntryError("entry actor id and key_id must be strings")
+        parse_time(obj["time"])
+        check_type(obj["type"])
+        return cls(obj["seq"], obj["time"], obj["type"], actor["id"], actor["key_id"],
+                   obj["payload"], obj["prev"], obj["sig"], obj["v"])
+
+    @classmethod
+    def from_leaf(cls, leaf: bytes) -> Entry:
+        try:
+            obj = json.loads(leaf)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise EntryError("leaf is not JSON") from None
+        entry = cls.from_json(obj)
+        if entry.leaf() != leaf:
+            raise EntryError(f"entry {entry.seq}: leaf is not in RFC 8785 canonical form")
+        return entry
+
+
+def make_entry(
+    *, seq: int, moment: datetime, entry_type: str, actor_id: str, signing_key: SigningKey,
+    payload: dict[str, Any], prev: str,
+) -> Entry:
+    """Build and sign an entry. Raises EntryError when it breaks a rule of SPEC §2."""
+    check_type(entry_type)
+    key_id = key_id_for(bytes(signing_key.verify_key))
+    draft = Entry(seq, format_time(moment), entry_type, actor_id, key_id, payload, prev, "")
+    sig = base64.b64encode(signing_key.sign(draft.signing_bytes()).signature).decode()
+    entry = Entry(seq, draft.time, entry_type, actor_id, key_id, payload, prev, sig)
+    size = len(entry.leaf())
+    if size > MAX_ENTRY_BYTES:
+        raise EntryTooLarge(size)
+    return entry
+
+
+class EntryTooLarge(EntryError):
+    def __init__(self, size: int) -> None:
+        super().__init__(f"entry is {size} bytes; the limit is {MAX_ENTRY_BYTES} bytes")
+        self.size = size

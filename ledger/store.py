@@ -1,0 +1,397 @@
+"""The append-only log on a relational database: appends, checkpoints, proofs, reads.
+
+Writers serialise on one row (`log_head`): PostgreSQL takes it FOR UPDATE, SQLite opens
+the transaction with BEGIN IMMEDIATE. Inside that lock the next seq and `prev` are
+known, so entries are signed there; entries, new tree nodes and the new head are written
+in the same transaction, so a crash leaves an entry wholly in or wholly out. Domain code
+writes its own rows through the same transaction (`tx.conn`), so a state change and its
+log entry commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time as _time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, event, func, insert, select, tuple_, update
+from sqlalchemy.engine import Connection
+
+from .checkpoint import Checkpoint
+from .entry import GENESIS_PREV, Entry, format_time, key_id_for, make_entry
+from .keys import ActorSigner
+from .merkle import (
+    NodeId,
+    ProofError,
+    append_leaves,
+    consistency_plan,
+    frontier,
+    inclusion_plan,
+    nodes_for_ranges,
+    range_hash,
+    root_from_frontier,
+)
+from .note import NoteSigner, sign_note
+from .schema import actor_keys, checkpoints, cosignatures, log_entries, log_head, merkle_nodes
+
+Clock = Callable[[], datetime]
+MAX_PAGE = 1000
+
+
+class LedgerError(Exception):
+    """Base of the ledger's own errors."""
+
+
+class NotFound(LedgerError):
+    pass
+
+
+class BadRequest(LedgerError):
+    pass
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def configure_engine(engine: Engine) -> Engine:
+    """SQLite: WAL, durable commits, a busy timeout, and BEGIN IMMEDIATE for writers.
+
+    pysqlite's own transaction handling is switched off so the `begin` event decides:
+    connections opened with execution option `ledger_write=True` start BEGIN IMMEDIATE,
+    taking the database write lock before the head is read.
+    """
+    if engine.dialect.name != "sqlite":
+        return engine
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA busy_timeout=60000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # type: ignore[no-untyped-def]
+        if conn.get_execution_options().get("ledger_write"):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    size: int
+    root: bytes
+    note: str
+    signed_at: str
+
+
+class NodeCache:
+    """A bounded LRU of immutable tree-node hashes; a warm cache makes proofs memory-only."""
+
+    def __init__(self, capacity: int = 1 << 20) -> None:
+        self.capacity = capacity
+        self._data: OrderedDict[NodeId, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_many(self, nodes: Sequence[NodeId]) -> tuple[dict[NodeId, bytes], list[NodeId]]:
+        found: dict[NodeId, bytes] = {}
+        missing: list[NodeId] = []
+        with self._lock:
+            for n in nodes:
+                h = self._data.get(n)
+                if h is None:
+                    missing.append(n)
+                else:
+                    found[n] = h
+        return found, missing
+
+    def put_many(self, items: Mapping[NodeId, bytes]) -> None:
+        with self._lock:
+            self._data.update(items)
+            while len(self._data) > self.capacity:
+                self._data.popitem(last=False)
+
+
+class LogTransaction:
+    """One database transaction holding the append lock. Entries buffer until flush."""
+
+    def __init__(self, ledger: Ledger, conn: Connection, size: int, last_leaf_hash: bytes) -> None:
+        self.ledger = ledger
+        self.conn = conn
+        self.start_size = size
+        self.size = size
+        self.last_leaf_hash = last_leaf_hash
+        self._pending: list[Entry] = []
+        self._pending_hashes: list[bytes] = []
+
+    def append(self, entry_type: str, payload: dict[str, Any], signer: ActorSigner,
+               moment: datetime | None = None) -> Entry:
+        """Sign and buffer an entry at the next seq. Raises EntryError (nothing buffered) on bad input."""
+        prev = GENESIS_PREV if self.size == 0 else self.last_leaf_hash.hex()
+        entry = make_entry(seq=self.size, moment=moment or self.ledger.clock(), entry_type=entry_type,
+                           actor_id=signer.actor_id, signing_key=signer.signing_key, payload=payload, prev=prev)
+        self._pending.append(entry)
+        lh = entry.leaf_hash()
+        self._pending_hashes.append(lh)
+        self.size += 1
+        self.last_leaf_hash = lh
+        return entry
+
+    def register_actor_key(self, actor_id: str, public_key: bytes,
+                           encrypted_private_key: bytes | None = None) -> Entry:
+        """Log `actor.key.registered` (signed by system) and store the key."""
+        key_id = key_id_for(public_key)
+        entry = self.append("actor.key.registered",
+                            {"actor_id": actor_id, "key_id": key_id,
+                             "public_key": base64.b64encode(public_key).decode()},
+                            self.ledger.system)
+        self.conn.execute(insert(actor_keys).values(
+            key_id=key_id, actor_id=actor_id, public_key=public_key,
+            encrypted_private_key=encrypted_private_key, active=True, registered_seq=entry.seq))
+        return entry
+
+    def flush(self) -> None:
+        """Write buffered entries, the tree nodes they complete, and the new head."""
+        if not self._pending:
+            return
+        base = self.size - len(self._pending)
+        edge = self.ledger._read_nodes(self.conn, frontier(base), use_cache=False)
+        created = append_leaves(base, edge, self._pending_hashes)
+        self.conn.execute(insert(log_entries), [
+            {"seq": e.seq, "leaf": e.leaf(), "type": e.type, "actor_id": e.actor_id, "time": e.time}
+            for e in self._pending
+        ])
+        self.conn.execute(insert(merkle_nodes), [{"level": lv, "idx": ix, "hash": h} for (lv, ix), h in created])
+        self.conn.execute(update(log_head).where(log_head.c.id == 1).values(
+            size=self.size, last_leaf_hash=self.last_leaf_hash))
+        self._pending.clear()
+        self._pending_hashes.clear()
+
+
+class Ledger:
+    """The log. Thread-safe; several processes may share one database."""
+
+    def __init__(self, engine: Engine, origin: str, log_signer: NoteSigner, system: ActorSigner,
+                 clock: Clock = utcnow) -> None:
+        self.engine = engine
+        self.origin = origin
+        self.log_signer = log_signer
+        self.system = system
+        self.clock = clock
+        self.cache = NodeCache()
+        self._is_pg = engine.dialect.name == "postgresql"
+
+    # --- writing --------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[LogTransaction]:
+        """Lock the head, yield a LogTransaction, flush and commit; roll back on error."""
+        with self.engine.connect().execution_options(ledger_write=True) as conn, conn.begin():
+            stmt = select(log_head.c.size, log_head.c.last_leaf_hash).where(log_head.c.id == 1)
+            if self._is_pg:
+                stmt = stmt.with_for_update()
+            row = conn.execute(stmt).one_or_none()
+            if row is None:
+                raise LedgerError("the log is not initialised (run `drawsvc init`)")
+            tx = LogTransaction(self, conn, row.size, row.last_leaf_hash)
+            yield tx
+            tx.flush()
+
+    def append(self, entry_type: str, payload: dict[str, Any], signer: ActorSigner) -> Entry:
+        with self.transaction() as tx:
+            return tx.append(entry_type, payload, signer)
+
+    def checkpoint(self) -> StoredCheckpoint:
+        """Sign a checkpoint of the current tree unless the newest one already covers it."""
+        with self.transaction() as tx:
+            latest = tx.conn.execute(select(checkpoints).order_by(checkpoints.c.size.desc()).limit(1)).one_or_none()
+            if latest is not None and latest.size == tx.size:
+                return StoredCheckpoint(latest.size, latest.root, latest.note, latest.signed_at)
+            root = self._root(tx.conn, tx.size)
+            body = Checkpoint(self.origin, tx.size, root).body()
+            note = sign_note(body, [self.log_signer])
+            signed_at = format_time(self.clock())
+            tx.conn.execute(insert(checkpoints).values(size=tx.size, root=root, note=note, signed_at=signed_at))
+            return StoredCheckpoint(tx.size, root, note, signed_at)
+
+    # --- reading --------------------------------------------------------------------
+
+    def size(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(select(log_head.c.size).where(log_head.c.id == 1)).scalar_one()
+
+    def entry(self, seq: int) -> Entry:
+        with self.engine.connect() as conn:
+            leaf = conn.execute(select(log_entries.c.leaf).where(log_entries.c.seq == seq)).scalar_one_or_none()
+        if leaf is None:
+            raise NotFound(f"no entry with seq {seq}")
+        return Entry.from_leaf(leaf)
+
+    def leaves(self, start: int, end: int) -> list[bytes]:
+        if start < 0 or end < start:
+            raise BadRequest(f"range [{start}, {end}) is invalid")
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(log_entries.c.leaf).where(
+                log_entries.c.seq >= start, log_entries.c.seq < end).order_by(log_entries.c.seq)).scalars().all()
+        return list(rows)
+
+    def entries(self, start: int, end: int) -> list[Entry]:
+        return [Entry.from_leaf(leaf) for leaf in self.leaves(start, end)]
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(checkpoints).order_by(checkpoints.c.size.desc()).limit(1)).one_or_none()
+        return None if row is None else StoredCheckpoint(row.size, row.root, row.note, row.signed_at)
+
+    def checkpoint_at(self, size: int) -> StoredCheckpoint:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(checkpoints).where(checkpoints.c.size == size)).one_or_none()
+        if row is None:
+            raise NotFound(f"no checkpoint of size {size}")
+        return StoredCheckpoint(row.size, row.root, row.note, row.signed_at)
+
+    def checkpoint_covering(self, seq: int) -> StoredCheckpoint | None:
+        """The smallest stored checkpoint whose tree includes entry `seq`."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(checkpoints).where(checkpoints.c.size > seq)
+                               .order_by(checkpoints.c.size).limit(1)).one_or_none()
+        return None if row is None else StoredCheckpoint(row.size, row.root, row.note, row.signed_at)
+
+    def list_checkpoints(self, after: int = -1, limit: int = MAX_PAGE) -> list[StoredCheckpoint]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(checkpoints).where(checkpoints.c.size > after)
+                                .order_by(checkpoints.c.size).limit(limit)).all()
+        return [StoredCheckpoint(r.size, r.root, r.note, r.signed_at) for r in rows]
+
+    def cosignature_lines(self, size: int) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(cosignatures.c.line).where(cosignatures.c.checkpoint_size == size)
+                                     .order_by(cosignatures.c.id)).scalars())
+
+    # --- proofs ---------------------------------------------------------------------
+
+    def _check_size(self, size: int) -> None:
+        current = self.size()
+        if size > current:
+            raise BadRequest(f"tree size {size} is beyond the log's size {current}")
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        """PATH(index, D[0:size]) in RFC 9162 order: O(log n) node reads, no rebuild."""
+        try:
+            plan = inclusion_plan(index, size)
+        except ProofError as exc:
+            raise BadRequest(str(exc)) from None
+        self._check_size(size)
+        return self._hash_ranges(plan)
+
+    def consistency_proof(self, old: int, new: int) -> list[bytes]:
+        try:
+            plan = consistency_plan(old, new)
+        except ProofError as exc:
+            raise BadRequest(str(exc)) from None
+        self._check_size(new)
+        return self._hash_ranges(plan)
+
+    def root(self, size: int) -> bytes:
+        self._check_size(size)
+        with self.engine.connect() as conn:
+            return self._root(conn, size)
+
+    def node_hashes(self, nodes: Sequence[NodeId]) -> dict[NodeId, bytes]:
+        with self.engine.connect() as conn:
+            return self._read_nodes(conn, nodes)
+
+    def _root(self, conn: Connection, size: int) -> bytes:
+        stored = self._read_nodes(conn, nodes_for_ranges([(0, size)]) if size else [])
+        return root_from_frontier(size, stored)
+
+    def _hash_ranges(self, plan: list[tuple[int, int]]) -> list[bytes]:
+        if not plan:
+            return []
+        with self.engine.connect() as conn:
+            stored = self._read_nodes(conn, nodes_for_ranges(plan))
+        return [range_hash(lo, hi, stored) for lo, hi in plan]
+
+    def _read_nodes(self, conn: Connection, nodes: Sequence[NodeId], use_cache: bool = True) -> dict[NodeId, bytes]:
+        if not nodes:
+            return {}
+        found, missing = self.cache.get_many(nodes) if use_cache else ({}, list(nodes))
+        if missing:
+            fetched: dict[NodeId, bytes] = {}
+            for i in range(0, len(missing), 400):
+                chunk = missing[i : i + 400]
+                rows = conn.execute(select(merkle_nodes.c.level, merkle_nodes.c.idx, merkle_nodes.c.hash).where(
+                    tuple_(merkle_nodes.c.level, merkle_nodes.c.idx).in_(chunk))).all()
+                fetched.update({(r.level, r.idx): r.hash for r in rows})
+            if len(fetched) != len(missing):
+                lost = [n for n in missing if n not in fetched]
+                raise LedgerError(f"tree nodes missing from storage: {lost[:3]}")
+            if use_cache:
+                self.cache.put_many(fetched)
+            found.update(fetched)
+        return found
+
+    def tile_hashes(self, level: int, start: int, count: int) -> list[bytes]:
+        """Stored hashes of tree level `level`, nodes [start, start+count)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(merkle_nodes.c.idx, merkle_nodes.c.hash).where(
+                merkle_nodes.c.level == level, merkle_nodes.c.idx >= start,
+                merkle_nodes.c.idx < start + count).order_by(merkle_nodes.c.idx)).all()
+        if len(rows) != count:
+            raise NotFound(f"level {level} has no nodes [{start}, {start + count})")
+        return [r.hash for r in rows]
+
+    def count_entries(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(log_entries)).scalar_one()
+
+
+def initialise(engine: Engine, origin: str, log_signer: NoteSigner, system: ActorSigner,
+               encrypted_system_key: bytes | None, encrypted_log_key: bytes | None,
+               clock: Clock = utcnow) -> Ledger:
+    """Write the head row and the genesis entry (seq 0), and sign the first checkpoint."""
+    with engine.begin() as conn:
+        if conn.execute(select(log_head.c.id)).first() is not None:
+            raise LedgerError("the log is already initialised")
+        conn.execute(insert(log_head).values(id=1, size=0, last_leaf_hash=b"\x00" * 32))
+    ledger = Ledger(engine, origin, log_signer, system, clock)
+    with ledger.transaction() as tx:
+        genesis = tx.append("log.genesis", {
+            "origin": origin,
+            "log_key": log_signer.verifier.encode(),
+            "system_key": base64.b64encode(system.public_key).decode(),
+        }, system)
+        tx.conn.execute(insert(actor_keys), [
+            {"key_id": system.key_id, "actor_id": system.actor_id, "public_key": system.public_key,
+             "encrypted_private_key": encrypted_system_key, "active": True, "registered_seq": genesis.seq},
+        ])
+        if encrypted_log_key is not None:
+            log_pub = log_signer.verifier.public_key
+            tx.conn.execute(insert(actor_keys).values(
+                key_id=key_id_for(log_pub), actor_id=f"log:{origin}", public_key=log_pub,
+                encrypted_private_key=encrypted_log_key, active=True, registered_seq=genesis.seq))
+    ledger.checkpoint()
+    return ledger
+
+
+def wait_for_checkpoint(ledger: Ledger, seq: int, timeout: float = 2.0, poll: float = 0.01) -> StoredCheckpoint | None:
+    """Poll until a checkpoint covers `seq` (a background signer issues it) or time runs out."""
+    deadline = _time.monotonic() + timeout
+    while True:
+        cp = ledger.checkpoint_covering(seq)
+        if cp is not None or _time.monotonic() >= deadline:
+            return cp
+        _time.sleep(poll)

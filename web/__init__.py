@@ -1,0 +1,37 @@
+"""The Flask app factory: `create_app(instance)` wires the ledger and the blueprints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from drawsvc.instance import Instance
+
+from .errors import register_error_handlers
+
+
+def create_app(instance: Instance, config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.update(
+        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        JSON_AS_ASCII=False,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    if config:
+        app.config.update(config)
+    ledger = instance.ledger()
+    app.extensions["instance"] = instance
+    app.extensions["engine"] = instance.engine()
+    app.extensions["ledger"] = ledger
+    register_error_handlers(app)
+
+    from .log_api import bp as log_bp
+    from .log_api import tiles_bp
+
+    app.register_blueprint(log_bp)
+    app.register_blueprint(tiles_bp)
+    # --- further blueprints (registries, draws, portal) are registered below ---
+    return app

@@ -1,0 +1,254 @@
+"""HTTP access to the log: checkpoint, tiles, entries, proofs, external appends, cosignatures."""
+
+from __future__ import annotations
+
+import base64
+import threading
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy import insert, select
+
+from ledger.batcher import AppendBatcher
+from ledger.checkpoint import Checkpoint
+from ledger.entry import MAX_ENTRY_BYTES, EntryError, EntryTooLarge
+from ledger.external import AuthError, ExternalError, build_external_payload, client_for_token
+from ledger.note import NoteError, NoteVerifier, parse_note, verify_cosignature
+from ledger.schema import cosignatures, witnesses
+from ledger.store import MAX_PAGE, BadRequest, Ledger, NotFound, wait_for_checkpoint
+from ledger.tiles import TileError
+
+from .errors import ApiError
+
+bp = Blueprint("log_api", __name__, url_prefix="/api/v1/log")
+tiles_bp = Blueprint("tiles", __name__)
+_batcher_lock = threading.Lock()
+
+
+def _ledger() -> Ledger:
+    return current_app.extensions["ledger"]
+
+
+def _batcher() -> AppendBatcher:
+    with _batcher_lock:
+        b = current_app.extensions.get("batcher")
+        if b is None:
+            b = AppendBatcher(_ledger())
+            current_app.extensions["batcher"] = b
+        return b
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _int_arg(name: str, default: int | None = None) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        if default is not None:
+            return default
+        raise ApiError(400, "missing_parameter", f"query parameter {name!r} is required")
+    if not raw.isdigit():
+        raise ApiError(400, "bad_parameter", f"query parameter {name!r} must be a non-negative integer, got {raw!r}")
+    return int(raw)
+
+
+def _translate(exc: Exception) -> ApiError:
+    if isinstance(exc, NotFound):
+        return ApiError(404, "not_found", str(exc))
+    return ApiError(400, "bad_request", str(exc))
+
+
+def current_checkpoint_note(ledger: Ledger) -> str:
+    cp = ledger.latest_checkpoint()
+    if cp is None:
+        raise ApiError(404, "not_found", "no checkpoint has been signed yet")
+    return cp.note + "".join(ledger.cosignature_lines(cp.size))
+
+
+@tiles_bp.get("/checkpoint")
+def checkpoint() -> Response:
+    return Response(current_checkpoint_note(_ledger()), mimetype="text/plain",
+                    headers={"Cache-Control": "no-cache"})
+
+
+@tiles_bp.get("/tile/<path:path>")
+def tile(path: str) -> Response:
+    from ledger.tileserve import tile_bytes
+
+    try:
+        data, full = tile_bytes(_ledger(), path)
+    except TileError as exc:
+        raise ApiError(400, "bad_tile_path", str(exc)) from None
+    except NotFound as exc:
+        raise ApiError(404, "not_found", str(exc)) from None
+    cache = "public, max-age=31536000, immutable" if full else "no-cache"
+    return Response(data, mimetype="application/octet-stream", headers={"Cache-Control": cache})
+
+
+@bp.get("/key")
+def key() -> Any:
+    ledger = _ledger()
+    verifier = ledger.log_signer.verifier
+    return jsonify({
+        "origin": ledger.origin,
+        "verifier_key": verifier.encode(),
+        "public_key": _b64(verifier.public_key),
+        "system_actor": {"id": ledger.system.actor_id, "key_id": ledger.system.key_id,
+                         "public_key": _b64(ledger.system.public_key)},
+        "max_entry_bytes": MAX_ENTRY_BYTES,
+    })
+
+
+@bp.get("/entries")
+def entries() -> Any:
+    ledger = _ledger()
+    start = _int_arg("start", 0)
+    size = ledger.size()
+    end = _int_arg("end", min(size, start + MAX_PAGE))
+    if end < start:
+        raise ApiError(400, "bad_range", f"end {end} is before start {start}")
+    if end - start > MAX_PAGE:
+        raise ApiError(400, "bad_range", f"at most {MAX_PAGE} entries per request")
+    if end > size:
+        raise ApiError(400, "bad_range", f"end {end} is beyond the log's size {size}")
+    return jsonify({"size": size, "start": start, "entries": [e.to_json() for e in ledger.entries(start, end)]})
+
+
+@bp.get("/entries/<seq>")
+def entry(seq: str) -> Any:
+    if not seq.isdigit():
+        raise ApiError(400, "bad_parameter", f"seq must be a non-negative integer, got {seq!r}")
+    try:
+        e = _ledger().entry(int(seq))
+    except NotFound as exc:
+        raise ApiError(404, "not_found", str(exc)) from None
+    return jsonify({"entry": e.to_json(), "leaf_hash": _b64(e.leaf_hash())})
+
+
+@bp.get("/proof/inclusion")
+def inclusion() -> Any:
+    index, size = _int_arg("index"), _int_arg("size")
+    try:
+        proof = _ledger().inclusion_proof(index, size)
+    except (BadRequest, NotFound) as exc:
+        raise _translate(exc) from None
+    return jsonify({"index": index, "size": size, "proof": [_b64(h) for h in proof]})
+
+
+@bp.get("/proof/consistency")
+def consistency() -> Any:
+    old, new = _int_arg("old"), _int_arg("new")
+    try:
+        proof = _ledger().consistency_proof(old, new)
+    except (BadRequest, NotFound) as exc:
+        raise _translate(exc) from None
+    return jsonify({"old": old, "new": new, "proof": [_b64(h) for h in proof]})
+
+
+@bp.get("/checkpoints")
+def list_checkpoints() -> Any:
+    after = _int_arg("after", 0) if request.args.get("after") else -1
+    ledger = _ledger()
+    return jsonify({"checkpoints": [
+        {"size": cp.size, "root": _b64(cp.root), "signed_at": cp.signed_at,
+         "note": cp.note + "".join(ledger.cosignature_lines(cp.size))}
+        for cp in ledger.list_checkpoints(after)]})
+
+
+def receipt(ledger: Ledger, seq: int, leaf_hash: bytes, wait: float = 2.0) -> dict[str, Any]:
+    """seq and leaf hash, plus the covering checkpoint and inclusion proof once signed."""
+    body: dict[str, Any] = {"seq": seq, "leaf_hash": _b64(leaf_hash)}
+    cp = wait_for_checkpoint(ledger, seq, timeout=wait)
+    if cp is not None:
+        body["checkpoint"] = cp.note
+        body["tree_size"] = cp.size
+        body["inclusion_proof"] = [_b64(h) for h in ledger.inclusion_proof(seq, cp.size)]
+    else:
+        body["pending"] = f"no checkpoint yet; GET /api/v1/log/receipts/{seq}"
+    return body
+
+
+@bp.post("/entries")
+def append_external() -> Any:
+    auth = request.headers.get("Authorization", "")
+    if not auth.startswith("Bearer "):
+        raise ApiError(401, "unauthorized", "an API token is required (Authorization: Bearer <token>)")
+    length = request.content_length
+    if length is not None and length > MAX_ENTRY_BYTES:
+        raise ApiError(413, "entry_too_large", f"request is {length} bytes; entries are limited to {MAX_ENTRY_BYTES} bytes")
+    try:
+        client = client_for_token(current_app.extensions["engine"], auth[len("Bearer "):].strip())
+    except AuthError as exc:
+        raise ApiError(401, "unauthorized", str(exc)) from None
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "bad_json", "body must be a JSON object {type, record, client_sig}")
+    missing = [k for k in ("type", "record", "client_sig") if k not in body]
+    if missing:
+        raise ApiError(400, "missing_field", f"missing fields: {', '.join(missing)}")
+    try:
+        payload = build_external_payload(client, body["type"], body["record"], body["client_sig"])
+        ledger = _ledger()
+        e = _batcher().append(body["type"], payload, ledger.system)
+    except EntryTooLarge as exc:
+        raise ApiError(413, "entry_too_large", str(exc)) from None
+    except (ExternalError, EntryError) as exc:
+        raise ApiError(400, "bad_entry", str(exc)) from None
+    return jsonify(receipt(ledger, e.seq, e.leaf_hash())), 201
+
+
+@bp.get("/receipts/<seq>")
+def get_receipt(seq: str) -> Any:
+    if not seq.isdigit():
+        raise ApiError(400, "bad_parameter", f"seq must be a non-negative integer, got {seq!r}")
+    ledger = _ledger()
+    try:
+        e = ledger.entry(int(seq))
+    except NotFound as exc:
+        raise ApiError(404, "not_found", str(exc)) from None
+    return jsonify(receipt(ledger, e.seq, e.leaf_hash(), wait=0))
+
+
+@bp.post("/cosignatures")
+def add_cosignature() -> Any:
+    """A witness posts the checkpoint it cosigned as a note carrying its cosignature line(s)."""
+    text = request.get_data(as_text=True)
+    try:
+        note = parse_note(text)
+        cp = Checkpoint.parse(note.text)
+    except (NoteError, ValueError) as exc:
+        raise ApiError(400, "bad_note", f"body must be a checkpoint note with a cosignature: {exc}") from None
+    ledger = _ledger()
+    try:
+        stored = ledger.checkpoint_at(cp.size)
+    except NotFound:
+        raise ApiError(404, "not_found", f"no checkpoint of size {cp.size} was issued") from None
+    if parse_note(stored.note).text != note.text:
+        raise ApiError(409, "checkpoint_mismatch", "this is not the checkpoint the log issued at that size")
+    engine = current_app.extensions["engine"]
+    with engine.connect() as conn:
+        keys = {r.name: NoteVerifier.parse(r.verifier_key) for r in conn.execute(select(witnesses))}
+    accepted = []
+    for sig in note.signatures:
+        verifier = keys.get(sig.name)
+        if verifier is None or sig.key_hash != verifier.hash:
+            continue
+        try:
+            ts = verify_cosignature(note.text, sig, verifier)
+        except NoteError as exc:
+            raise ApiError(400, "bad_cosignature", str(exc)) from None
+        with engine.begin() as conn:
+            conn.execute(insert(cosignatures).values(checkpoint_size=cp.size, witness=sig.name,
+                                                     line=sig.line(), timestamp=ts))
+        accepted.append(sig.name)
+    if not accepted:
+        raise ApiError(400, "no_known_witness", "no cosignature by a registered witness in the note")
+    return jsonify({"size": cp.size, "accepted": accepted}), 201
+
+
+@bp.get("/witnesses")
+def list_witnesses() -> Any:
+    with current_app.extensions["engine"].connect() as conn:
+        rows = conn.execute(select(witnesses)).all()
+    return jsonify({"witnesses": [{"name": r.name, "verifier_key": r.verifier_key} for r in rows]})
