@@ -9,6 +9,7 @@ That bounds both append-to-receipt latency and the number of checkpoints kept.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -19,6 +20,8 @@ from typing import Any
 from .entry import Entry, EntryError
 from .keys import ActorSigner
 from .store import Ledger
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -121,5 +124,5 @@ class AppendBatcher:
         self._last_checkpoint = time.monotonic()
         try:
             self.ledger.checkpoint()
-        except Exception:  # a later batch or timer retries; a reader may also ask for one
-            pass
+        except Exception:  # a later batch or timer retries; say so rather than hide it
+            log.exception("signing a checkpoint failed; the next batch will retry")
