@@ -137,9 +137,7 @@ def log_audit(ctx: Ctx, as_json: bool) -> None:
     """Re-check every entry, tree node and checkpoint; exit 1 at the first broken point."""
     from ledger.audit import Auditor
 
-    ledger = ctx.instance.ledger()
-    genesis_key = NoteVerifier.parse(ledger.entry(0).payload["log_key"])
-    report = Auditor(ctx.instance.engine(), genesis_key).run()
+    report = Auditor(ctx.instance.engine(), ctx.instance.genesis_log_key).run()
     first = report.first_broken()
     if as_json:
         click.echo(json.dumps({
@@ -332,3 +330,5 @@ def witness_add(ctx: Ctx, verifier_key: str) -> None:
 
 
 # --- domain command groups are attached here ---------------------------------------
+if __name__ == "__main__":
+    main()

@@ -19,7 +19,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, select
 
 from ledger.keys import ActorSigner, decrypt_private_key, encrypt_private_key, generate_actor_key
-from ledger.note import NoteSigner
+from ledger.note import NoteSigner, NoteVerifier
 from ledger.schema import actor_keys
 from ledger.store import Ledger, configure_engine, initialise
 
@@ -63,6 +63,11 @@ class Instance:
     @property
     def origin(self) -> str:
         return self.config["origin"]
+
+    @property
+    def genesis_log_key(self) -> NoteVerifier:
+        """The log key pinned at init: audits start from it and follow logged rotations."""
+        return NoteVerifier.parse(self.config["log_verifier_key"])
 
     def passphrase(self) -> bytes:
         env = os.environ.get(PASSPHRASE_ENV)
@@ -122,7 +127,9 @@ def init_instance(home: Path, origin: str | None = None, database_url: str | Non
     migrate(engine)
     system = ActorSigner("system", generate_actor_key())
     log_key = generate_actor_key()
-    initialise(engine, origin, NoteSigner(origin, log_key), system,
+    log_signer = NoteSigner(origin, log_key)
+    config["log_verifier_key"] = log_signer.verifier.encode()  # the audit's trust anchor
+    initialise(engine, origin, log_signer, system,
                encrypt_private_key(system.signing_key, phrase.encode()),
                encrypt_private_key(log_key, phrase.encode()))
     (home / "instance.json").write_text(json.dumps(config, indent=2) + "\n")
