@@ -1,0 +1,283 @@
+"""``drawverify``: the command line of the independent verifier.
+
+Exit codes: 0 everything verified; 1 something failed verification (each finding printed
+with what, where, expected, actual); 2 the input is unusable (missing file, wrong format,
+unreachable server) — always a message, never a traceback.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from nacl.signing import SigningKey
+
+from .draw import NOT_YET
+from .findings import CODES, Finding, Report
+from .log import LogOptions, verify_log
+from .merkle import verify_consistency
+from .note import (
+    ALG_COSIGNATURE_V1,
+    NoteError,
+    format_private_key,
+    key_id,
+    parse_checkpoint,
+    parse_note,
+    parse_verifier_key,
+    verify_cosignature,
+    verify_note,
+)
+from .sources import ServerClient, SourceError, load_bundle
+from .witness import WitnessKey, WitnessRefusal, load_witness_key, witness_once
+
+__all__ = ["main"]
+
+
+def _die(msg: str, code: int = 2) -> NoReturn:
+    click.echo(f"drawverify: error: {msg}", err=True)
+    sys.exit(code)
+
+
+def _emit(report: Report, as_json: bool) -> NoReturn:
+    click.echo(report.to_json() if as_json else report.to_text())
+    sys.exit(report.exit_code)
+
+
+def _progress(as_json: bool) -> bool:
+    return not as_json and sys.stderr.isatty()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="spotcheck", prog_name="drawverify")
+def cli() -> None:
+    """Independent verifier for the spot-check service: checks the log, its checkpoints and
+    (later) its draws without trusting the server."""
+
+
+@cli.command("log")
+@click.option("--server", help="base URL of a live service (reads the JSON API)")
+@click.option("--file", "file_", type=click.Path(dir_okay=False), help="offline bundle (JSON)")
+@click.option("--log-key", help="pinned log verifier key <name>+<hash>+<key> (trust anchor)")
+@click.option("--witness", "witnesses", multiple=True, help="witness verifier key (0x04); repeatable")
+@click.option("--min-witnesses", type=int, help="cosignatures required on the latest checkpoint (default: all)")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable report")
+@click.option("--workers", type=int, help="signature worker processes (default: every core)")
+def log_cmd(server: str | None, file_: str | None, log_key: str | None, witnesses: tuple[str, ...],
+            min_witnesses: int | None, as_json: bool, workers: int | None) -> None:
+    """Verify a whole log: entries, keys, chain, tree, checkpoints, consistency."""
+    if bool(server) == bool(file_):
+        _die("give exactly one of --server URL or --file F")
+    opts = LogOptions(log_key=log_key, witnesses=witnesses, min_witnesses=min_witnesses,
+                      progress=_progress(as_json), workers=workers)
+    try:
+        if file_:
+            b = load_bundle(file_)
+            opts.start = b.start
+            opts.consistency_proofs = b.consistency_proofs
+            report = verify_log(b.entries, b.checkpoints, total=len(b.entries), options=opts,
+                                subject=f"log bundle {file_}")
+        else:
+            assert server is not None
+            report = _verify_server(server, opts)
+    except SourceError as exc:
+        _die(str(exc))
+    except ValueError as exc:
+        _die(str(exc))
+    _emit(report, as_json)
+
+
+def _verify_server(server: str, opts: LogOptions) -> Report:
+    client = ServerClient(server)
+    latest = client.checkpoint()
+    try:
+        size = parse_checkpoint(parse_note(latest).text).size
+    except NoteError as exc:
+        raise SourceError(f"{server}/checkpoint is not a signed checkpoint: {exc}") from exc
+    opts.served_log_key = client.log_key()["verifier_key"]
+    cps = [*client.checkpoints(), latest]
+    opts.fetch_consistency = client.consistency
+    opts.fetch_inclusion = client.inclusion
+    report = verify_log(client.entries(0, size), cps, total=size, options=opts, subject=f"log at {server}")
+    got = report.info.get("entries", 0)
+    src = report.check("source", "entries read from the source")
+    if got != size:
+        src.fail(Finding("SOURCE_INCOMPLETE", "GET /api/v1/log/entries",
+                         "the server gave a different number of entries than its latest checkpoint covers",
+                         size, got))
+    return report
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        _die(f"cannot read {path}: {exc}")
+
+
+@cli.command("checkpoint")
+@click.argument("note_file", type=click.Path(dir_okay=False))
+@click.option("--log-key", required=True, help="log verifier key the checkpoint must be signed by")
+@click.option("--old", "old_file", type=click.Path(dir_okay=False), help="an older checkpoint it must extend")
+@click.option("--proof", "proof_file", type=click.Path(dir_okay=False),
+              help='consistency proof JSON {"proof": [b64...]} (else fetched with --server)')
+@click.option("--server", help="fetch the consistency proof from this service")
+@click.option("--witness", "witnesses", multiple=True, help="witness verifier key (0x04); repeatable")
+@click.option("--min-witnesses", type=int)
+@click.option("--json", "as_json", is_flag=True)
+def checkpoint_cmd(note_file: str, log_key: str, old_file: str | None, proof_file: str | None, server: str | None,
+                   witnesses: tuple[str, ...], min_witnesses: int | None, as_json: bool) -> None:
+    """Verify a checkpoint note, and optionally that it extends an older one."""
+    try:
+        key = parse_verifier_key(log_key)
+        wkeys = [parse_verifier_key(w) for w in witnesses]
+    except NoteError as exc:
+        _die(f"bad key: {exc}")
+    report = Report(f"checkpoint {note_file}")
+
+    def load(path: str, label: str) -> Any:
+        try:
+            note = parse_note(_read(path))
+            return note, parse_checkpoint(note.text)
+        except NoteError as exc:
+            report.check(f"{label}_format", f"{label} checkpoint format").fail(
+                Finding("CHECKPOINT_MALFORMED", path, str(exc)))
+            _emit(report, as_json)
+
+    note, cp = load(note_file, "new")
+    report.info["checkpoint"] = f"{cp.origin} size {cp.size} root {base64.b64encode(cp.root).decode()}"
+    sig = report.check("signature", "signed by the log key")
+    if cp.origin != key.name:
+        sig.fail(Finding("CHECKPOINT_ORIGIN_MISMATCH", note_file, "origin is not the log key's name", key.name,
+                         cp.origin))
+    ok = verify_note(note, key)
+    if not ok:
+        sig.fail(Finding("CHECKPOINT_SIGNATURE_INVALID", note_file,
+                         "no signature by the log key" if ok is None else "log signature does not verify",
+                         str(key), ", ".join(s.name for s in note.signatures)))
+    cons = report.check("consistency", "extends the older checkpoint")
+    if old_file:
+        onote, ocp = load(old_file, "old")
+        if not verify_note(onote, key):
+            cons.fail(Finding("CHECKPOINT_SIGNATURE_INVALID", old_file, "old checkpoint not signed by the log key"))
+        proof: list[bytes] | None = None
+        try:
+            if proof_file:
+                proof = [base64.b64decode(p, validate=True) for p in json.loads(_read(proof_file))["proof"]]
+            elif server and ocp.size < cp.size:
+                proof = ServerClient(server).consistency(ocp.size, cp.size)
+            elif ocp.size < cp.size:
+                _die("give --proof FILE or --server URL to check consistency")
+            else:
+                proof = []
+        except SourceError as exc:
+            _die(str(exc))
+        except (ValueError, KeyError, TypeError) as exc:
+            _die(f"{proof_file}: not a consistency proof file ({exc})")
+        if ocp.origin != cp.origin or not verify_consistency(ocp.size, cp.size, ocp.root, cp.root, proof or []):
+            cons.fail(Finding("INCONSISTENT_CHECKPOINTS", f"{old_file} -> {note_file}",
+                              "the newer checkpoint is not an append-only extension of the older one",
+                              f"extension of size {ocp.size} root {base64.b64encode(ocp.root).decode()}",
+                              f"size {cp.size} root {base64.b64encode(cp.root).decode()}"))
+    else:
+        cons.skip("no --old checkpoint given")
+    wit = report.check("witnesses", "witness cosignatures")
+    if wkeys:
+        valid = []
+        for k in wkeys:
+            wok, t = verify_cosignature(note, k)
+            if wok is False:
+                wit.fail(Finding("COSIGNATURE_INVALID", note_file, f"cosignature by {k.name} does not verify"))
+            elif wok:
+                valid.append(f"{k.name}@{t}")
+        need = min_witnesses if min_witnesses is not None else len(wkeys)
+        report.info["cosigned_by"] = valid
+        if len(valid) < need:
+            wit.fail(Finding("WITNESS_QUORUM_NOT_MET", note_file, "not enough witness cosignatures", f">= {need}",
+                             len(valid)))
+    else:
+        wit.skip("no witness keys given (--witness)")
+    _emit(report, as_json)
+
+
+@cli.command("witness")
+@click.option("--server", required=True, help="base URL of the service to witness")
+@click.option("--state", "state_dir", required=True, type=click.Path(file_okay=False), help="witness state directory")
+@click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False), help="key file from keygen")
+@click.option("--log-key", "log_keys", multiple=True, help="log verifier key(s) to trust (default: first seen)")
+@click.option("--once", is_flag=True, help="poll once and exit")
+@click.option("--interval", type=float, default=10.0, show_default=True, help="seconds between polls")
+def witness_cmd(server: str, state_dir: str, key_file: str, log_keys: tuple[str, ...], once: bool,
+                interval: float) -> None:
+    """Cosign the service's checkpoints while they stay append-only; refuse loudly otherwise."""
+    try:
+        key: WitnessKey = load_witness_key(key_file)
+        client = ServerClient(server)
+    except SourceError as exc:
+        _die(str(exc))
+    state = Path(state_dir)
+    while True:
+        try:
+            click.echo(f"drawverify witness: {witness_once(client, state, key, list(log_keys))}")
+        except WitnessRefusal as exc:
+            bar = "!" * 72
+            click.echo(f"{bar}\nWITNESS REFUSES TO COSIGN: {exc}\nevidence kept in {exc.evidence}\n{bar}", err=True)
+            sys.exit(1)
+        except SourceError as exc:
+            if once:
+                _die(str(exc))
+            click.echo(f"drawverify witness: warning: {exc}", err=True)
+        if once:
+            return
+        time.sleep(interval)
+
+
+@cli.command("keygen")
+@click.option("--name", required=True, help="witness key name, e.g. witness.example.org/w1")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="private key file to write")
+def keygen_cmd(name: str, out: str) -> None:
+    """Make a witness (cosignature/v1) key; prints its verifier key, also written to OUT.pub."""
+    if not name or any(c.isspace() or c == "+" for c in name):
+        _die("key name must be non-empty, without spaces or '+'")
+    p = Path(out)
+    if p.exists():
+        _die(f"{out} exists; not overwriting a key")
+    sk = SigningKey.generate()
+    try:
+        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(format_private_key(name, ALG_COSIGNATURE_V1, bytes(sk)) + "\n")
+        pub = bytes(sk.verify_key)
+        vkey = f"{name}+{key_id(name, ALG_COSIGNATURE_V1, pub).hex()}+" \
+               f"{base64.b64encode(bytes([ALG_COSIGNATURE_V1]) + pub).decode()}"
+        Path(str(p) + ".pub").write_text(vkey + "\n")
+    except OSError as exc:
+        _die(f"cannot write {out}: {exc}")
+    click.echo(vkey)
+
+
+@cli.command("codes")
+def codes_cmd() -> None:
+    """List every finding code and what it means."""
+    for k, v in CODES.items():
+        click.echo(f"{k:30} {v}")
+
+
+for _name in ("draw", "bundle", "subject"):
+    @cli.command(_name, context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+    def _not_yet() -> None:
+        """(not yet available: waits for the draw spec)"""
+        _die(NOT_YET)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point (``drawverify``)."""
+    try:
+        cli.main(args=argv, prog_name="drawverify", standalone_mode=True)
+    except KeyboardInterrupt:
+        _die("interrupted", 2)

@@ -1,0 +1,167 @@
+"""Typed findings and the report: every check ends passed, failed (with findings) or not checked.
+
+Why: an auditor must be able to tell "verified" from "not looked at".  A check that could not
+run says so and why; it never silently counts as a pass.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+__all__ = ["CODES", "Check", "Finding", "Report"]
+
+Status = Literal["passed", "failed", "not_checked"]
+
+#: Every finding code the verifier can emit, with what it means.
+CODES: dict[str, str] = {
+    "ENTRY_MALFORMED": "an entry is not valid JSON or lacks / mistypes a required field",
+    "ENTRY_TOO_LARGE": "a leaf is larger than 65535 bytes",
+    "NOT_CANONICAL": "a stored leaf is not in RFC 8785 (JCS) canonical form",
+    "SEQ_GAP": "an entry's seq is not the next one (dropped, repeated or reordered entries)",
+    "PREV_MISMATCH": "an entry's prev is not the leaf hash of the entry before it",
+    "ENTRY_SIGNATURE_INVALID": "an entry's Ed25519 signature does not verify with its actor key",
+    "UNKNOWN_KEY": "an entry (or client record) is signed by a key never registered before it",
+    "RETIRED_KEY": "an entry (or client record) is signed by a key retired by a rotation",
+    "KEY_ID_MISMATCH": "a key_id is not hex(SHA-256(public key))[0:16]",
+    "KEY_RULE_VIOLATION": "a key-management or external entry signed by the wrong actor or malformed",
+    "NEW_KEY_SIG_INVALID": "a rotation's new_key_sig does not verify with the new key",
+    "CLIENT_SIG_INVALID": "an external.* record's client_sig does not verify",
+    "GENESIS_INVALID": "entry 0 is not a valid self-signed log.genesis (or a genesis appears later)",
+    "LOG_KEY_MISMATCH": "the log key pinned or served is not the log's key",
+    "ROOT_MISMATCH": "a checkpoint's root hash is not the Merkle root of the entries",
+    "CHECKPOINT_MALFORMED": "a checkpoint is not a valid signed note / tlog-checkpoint",
+    "CHECKPOINT_ORIGIN_MISMATCH": "a checkpoint's origin is not the log's origin",
+    "CHECKPOINT_SIGNATURE_INVALID": "a checkpoint is not validly signed by the log key in force at its size",
+    "CHECKPOINT_BEYOND_LOG": "a checkpoint is larger than the entries available",
+    "INCONSISTENT_CHECKPOINTS": "two checkpoints are not one append-only history (fork or rewrite)",
+    "PROOF_INVALID": "an inclusion or consistency proof served by the log does not verify",
+    "COSIGNATURE_INVALID": "a witness cosignature line does not verify",
+    "WITNESS_QUORUM_NOT_MET": "fewer valid witness cosignatures than required",
+    "SOURCE_INCOMPLETE": "the source returned fewer entries than its checkpoint covers",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One verification failure: what (code, message), where, expected and actual values."""
+
+    code: str
+    where: str
+    message: str
+    expected: str | None = None
+    actual: str | None = None
+    seq: int | None = None
+    checkpoint_size: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.code not in CODES:
+            raise ValueError(f"unknown finding code {self.code}")
+
+    def render(self) -> str:
+        out = f"{self.code} at {self.where}: {self.message}"
+        if self.expected is not None or self.actual is not None:
+            out += f"\n      expected: {self.expected}\n      actual:   {self.actual}"
+        return out
+
+
+@dataclass
+class Check:
+    """One named check and its outcome.
+
+    Findings are capped (``limit``) to keep memory bounded on a corrupted million-entry log;
+    ``omitted`` counts the rest so the total is never hidden.
+    """
+
+    name: str
+    title: str
+    status: Status = "passed"
+    reason: str | None = None
+    detail: str | None = None
+    findings: list[Finding] = field(default_factory=list)
+    omitted: int = 0
+    limit: int = 200
+
+    def fail(self, finding: Finding) -> None:
+        self.status = "failed"
+        if len(self.findings) < self.limit:
+            self.findings.append(finding)
+        else:
+            self.omitted += 1
+
+    def skip(self, reason: str) -> None:
+        """Mark as not checked (unless it already failed: a failure is never masked)."""
+        if self.status != "failed":
+            self.status = "not_checked"
+        self.reason = reason
+
+
+class Report:
+    """An ordered list of checks; exit code 0 if none failed, else 1."""
+
+    def __init__(self, subject: str) -> None:
+        self.subject = subject
+        self.checks: dict[str, Check] = {}
+        self.info: dict[str, Any] = {}
+
+    def check(self, name: str, title: str) -> Check:
+        if name not in self.checks:
+            self.checks[name] = Check(name, title)
+        return self.checks[name]
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for c in self.checks.values() for f in c.findings]
+
+    def codes(self) -> set[str]:
+        return {f.code for f in self.findings}
+
+    @property
+    def ok(self) -> bool:
+        return all(c.status != "failed" for c in self.checks.values())
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "subject": self.subject,
+            "result": "verified" if self.ok else "failed",
+            "info": self.info,
+            "checks": [
+                {
+                    "name": c.name,
+                    "title": c.title,
+                    "status": c.status,
+                    "reason": c.reason,
+                    "detail": c.detail,
+                    "findings": [asdict(f) for f in c.findings],
+                    "omitted_findings": c.omitted,
+                }
+                for c in self.checks.values()
+            ],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=2)
+
+    def to_text(self) -> str:
+        mark = {"passed": "PASS", "failed": "FAIL", "not_checked": "SKIP"}
+        lines = [f"drawverify: {self.subject}"]
+        for k, v in self.info.items():
+            lines.append(f"  {k}: {v}")
+        for c in self.checks.values():
+            line = f"[{mark[c.status]}] {c.title}"
+            if c.detail:
+                line += f" — {c.detail}"
+            if c.status == "not_checked" and c.reason:
+                line += f" (not checked: {c.reason})"
+            lines.append(line)
+            for f in c.findings:
+                lines.append("    " + f.render())
+            if c.omitted:
+                lines.append(f"    ... and {c.omitted} more findings of this check")
+        lines.append("RESULT: " + ("VERIFIED" if self.ok else f"FAILED ({len(self.findings)} findings shown)"))
+        return "\n".join(lines)

@@ -1,0 +1,741 @@
+"""Verification of the log, re-implemented from docs/spec/00-log-decisions.md.
+
+One streaming pass over the entries, in order, in the main process: JCS form, field types,
+seq, ``prev`` chain, the key registry (genesis self-registration, registrations, rotations,
+retirements, log-key rotations), external client records, and the RFC 9162 tree (roots
+captured at every checkpoint size).  Ed25519 checks of ordinary entries are handed to
+:class:`verifier.parallel.SignatureBatcher`; key-management entries are checked at once
+because later entries depend on them.  Then the checkpoints: signature by the log key in
+force at their size, root, origin, consistency with each other, witness cosignatures.
+"""
+
+from __future__ import annotations
+
+import binascii
+import hashlib
+import re
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tqdm import tqdm
+
+from .canonical import jcs, loads_leaf, message_without_sig
+from .findings import Check, Finding, Report
+from .merkle import EMPTY_ROOT, TreeBuilder, verify_consistency, verify_inclusion
+from .note import (
+    Checkpoint,
+    NoteError,
+    SignedNote,
+    VerifierKey,
+    b64decode_strict,
+    parse_checkpoint,
+    parse_note,
+    parse_verifier_key,
+    verify_cosignature,
+    verify_note,
+)
+from .parallel import SignatureBatcher, ed25519_ok
+
+__all__ = ["MAX_LEAF", "ZERO_PREV", "LogOptions", "actor_key_id", "validate_entry", "verify_log"]
+
+MAX_LEAF = 65535
+ZERO_PREV = "0" * 64
+ENTRY_FIELDS = frozenset({"v", "seq", "time", "type", "actor", "payload", "prev", "sig"})
+SYSTEM = "system"
+KEY_TYPES = frozenset({"log.genesis", "actor.key.registered", "actor.key.rotated", "log.key.rotated"})
+#: Below this many signatures a worker pool costs more than it saves.
+PARALLEL_THRESHOLD = 20000
+
+_TYPE_RE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)+")
+_TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
+_HEX16 = re.compile(r"[0-9a-f]{16}")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def actor_key_id(public_key: bytes) -> str:
+    """key_id of an Ed25519 public key = hex(SHA-256(public key))[0:16]."""
+    return hashlib.sha256(public_key).hexdigest()[:16]
+
+
+def _sig_bytes(s: Any) -> bytes | None:
+    if type(s) is not str or len(s) != 88:
+        return None
+    try:
+        raw = binascii.a2b_base64(s, strict_mode=True)
+    except (binascii.Error, ValueError):
+        return None
+    return raw if len(raw) == 64 else None
+
+
+def validate_entry(e: Any) -> str | None:
+    """Why ``e`` is not a well-formed v1 entry, or None if it is."""
+    if type(e) is not dict:
+        return "entry is not a JSON object"
+    if e.keys() != ENTRY_FIELDS:
+        missing = sorted(ENTRY_FIELDS - e.keys())
+        extra = sorted(e.keys() - ENTRY_FIELDS)
+        return f"fields wrong (missing {missing}, unexpected {extra})"
+    if type(e["v"]) is not int or e["v"] != 1:
+        return f"v must be 1, got {e['v']!r}"
+    if type(e["seq"]) is not int or e["seq"] < 0:
+        return f"seq must be a non-negative integer, got {e['seq']!r}"
+    t = e["time"]
+    if type(t) is not str or not _TIME_RE.fullmatch(t):
+        return f"time must be RFC 3339 UTC with milliseconds, got {t!r}"
+    try:
+        datetime.fromisoformat(t[:-1])
+    except ValueError:
+        return f"time is not a valid date-time: {t!r}"
+    if type(e["type"]) is not str or not _TYPE_RE.fullmatch(e["type"]):
+        return f"type {e['type']!r} does not match ^[a-z][a-z0-9_]*(\\.[a-z0-9_]+)+$"
+    a = e["actor"]
+    if type(a) is not dict or a.keys() != {"id", "key_id"}:
+        return "actor must be {id, key_id}"
+    if type(a["id"]) is not str or not a["id"]:
+        return "actor.id must be a non-empty string"
+    if type(a["key_id"]) is not str or not _HEX16.fullmatch(a["key_id"]):
+        return f"actor.key_id must be 16 lower-case hex digits, got {a['key_id']!r}"
+    if type(e["payload"]) is not dict:
+        return "payload must be an object"
+    if type(e["prev"]) is not str or not _HEX64.fullmatch(e["prev"]):
+        return "prev must be 64 lower-case hex digits"
+    if _sig_bytes(e["sig"]) is None:
+        return "sig must be base64 of a 64-byte Ed25519 signature"
+    return None
+
+
+def _pub(s: Any) -> bytes | None:
+    try:
+        raw = b64decode_strict(s)
+    except NoteError:
+        return None
+    return raw if len(raw) == 32 else None
+
+
+@dataclass
+class LogOptions:
+    """What to trust and what else to fetch, beyond the entries and checkpoints."""
+
+    start: int = 0
+    log_key: str | None = None  # pinned verifier key (trust anchor)
+    served_log_key: str | None = None  # what the server says its key is
+    witnesses: Sequence[str] = ()
+    min_witnesses: int | None = None
+    consistency_proofs: dict[tuple[int, int], list[bytes]] | None = None
+    fetch_consistency: Callable[[int, int], list[bytes]] | None = None
+    fetch_inclusion: Callable[[int, int], list[bytes]] | None = None
+    inclusion_samples: int = 8
+    progress: bool = False
+    parallel: bool | None = None  # None: decide by size
+    workers: int | None = None
+
+
+class _KeyRing:
+    """Actor keys as registered by the log itself: (actor id, key_id) -> public key, retired?"""
+
+    def __init__(self) -> None:
+        self.keys: dict[tuple[str, str], list[Any]] = {}
+
+    def register(self, actor: str, kid: str, pub: bytes) -> None:
+        self.keys[(actor, kid)] = [pub, False]
+
+    def retire(self, actor: str, kid: str) -> None:
+        if (actor, kid) in self.keys:
+            self.keys[(actor, kid)][1] = True
+
+    def get(self, actor: str, kid: str) -> tuple[bytes | None, str | None]:
+        """(public key, None) or (None, finding code)."""
+        k = self.keys.get((actor, kid))
+        if k is None:
+            return None, "UNKNOWN_KEY"
+        if k[1]:
+            return None, "RETIRED_KEY"
+        return k[0], None
+
+
+class _LogVerifier:
+    def __init__(self, opts: LogOptions, report: Report) -> None:
+        self.o = opts
+        self.r = report
+        c = report.check
+        self.c_source = c("source", "entries read from the source")
+        self.c_format = c("format", "entry fields and types (v1 schema, size <= 65535)")
+        self.c_canon = c("canonical", "leaves in RFC 8785 canonical form")
+        self.c_seq = c("sequence", "seq contiguous")
+        self.c_chain = c("chain", "prev links (hash chain)")
+        self.c_keys = c("keys", "key registry (genesis, registrations, rotations, retirements)")
+        self.c_sigs = c("signatures", "entry signatures by registered, unretired actor keys")
+        self.c_client = c("client_signatures", "external.* records signed by the client's registered key")
+        self.c_cps = c("checkpoints", "checkpoints signed by the log key in force at their size")
+        self.c_tree = c("tree", "Merkle root of the entries equals each checkpoint's root (RFC 9162)")
+        self.c_cons = c("consistency", "checkpoints form one append-only history")
+        self.c_incl = c("inclusion", "inclusion proofs served by the log")
+        self.c_logkey = c("log_key", "log key matches the pinned / served key")
+        self.c_wit = c("witnesses", "witness cosignatures (tlog-cosignature/v1)")
+        self.ring = _KeyRing()
+        self.log_keys: list[tuple[int, VerifierKey]] = []  # (in force from size, key)
+        self.origin: str | None = None
+        self.tree = TreeBuilder()
+        self.sample_hashes: dict[int, bytes] = {}
+
+    # -- findings helpers -------------------------------------------------------------
+    def _f(self, check: Check, code: str, seq: int | None, msg: str, expected: Any = None, actual: Any = None) -> None:
+        check.fail(Finding(code, f"seq {seq}" if seq is not None else "log", msg,
+                           None if expected is None else str(expected),
+                           None if actual is None else str(actual), seq=seq))
+
+    def _resolve(self, check: Check, actor: str, kid: str, seq: int, what: str) -> bytes | None:
+        pub, err = self.ring.get(actor, kid)
+        if err == "UNKNOWN_KEY":
+            self._f(check, err, seq, f"{what} is signed by key ({actor}, {kid}) that no earlier entry registered",
+                    "a key registered by an earlier entry", f"{actor}/{kid}")
+        elif err == "RETIRED_KEY":
+            self._f(check, err, seq, f"{what} is signed by key ({actor}, {kid}), retired by an earlier rotation",
+                    "the actor's current key", f"{actor}/{kid} (retired)")
+        return pub
+
+    # -- per entry ------------------------------------------------------------------
+    def run(self, entries: Iterable[Any], total: int | None, checkpoints: Sequence[str]) -> None:
+        o = self.o
+        cps = self._parse_checkpoints(checkpoints)
+        wanted = {cp.size for _, cp in cps}
+        roots: dict[int, bytes] = {0: EMPTY_ROOT}
+        full = o.start == 0
+        parallel = o.parallel if o.parallel is not None else (total or 0) >= PARALLEL_THRESHOLD
+        self.batcher = SignatureBatcher(self._sig_failed, workers=o.workers, parallel=parallel)
+        samples = self._sample_indices(max((cp.size for _, cp in cps), default=0))
+        raw_seen = json_seen = 0
+        expected_seq = o.start
+        prev_hash: str | None = ZERO_PREV if full else None
+        bar = tqdm(total=total, unit="entry", desc="verifying", file=sys.stderr, disable=not o.progress,
+                   mininterval=0.5)
+        tree = self.tree
+        n = 0
+        try:
+            for item in entries:
+                pos = o.start + n
+                n += 1
+                if n & 1023 == 0:
+                    bar.update(1024)
+                canonical = False
+                if isinstance(item, bytes | bytearray):
+                    raw_seen += 1
+                    leaf = bytes(item)
+                    if len(leaf) > MAX_LEAF:
+                        self._f(self.c_format, "ENTRY_TOO_LARGE", pos, "leaf exceeds the 65535-byte limit",
+                                MAX_LEAF, len(leaf))
+                    try:
+                        e, canonical = loads_leaf(leaf)
+                    except ValueError as exc:
+                        self._f(self.c_format, "ENTRY_MALFORMED", pos, f"leaf is not JSON: {exc}")
+                        e = None
+                    else:
+                        if not canonical:
+                            self._f(self.c_canon, "NOT_CANONICAL", pos,
+                                    "stored leaf is not the RFC 8785 encoding of its own content",
+                                    _short(_safe_jcs(e)), _short(leaf))
+                else:
+                    json_seen += 1
+                    e = item
+                    try:
+                        leaf = jcs(e)
+                    except ValueError as exc:
+                        self._f(self.c_format, "ENTRY_MALFORMED", pos, f"entry has no JCS form: {exc}")
+                        leaf = repr(e).encode()
+                    if len(leaf) > MAX_LEAF:
+                        self._f(self.c_format, "ENTRY_TOO_LARGE", pos, "leaf exceeds the 65535-byte limit",
+                                MAX_LEAF, len(leaf))
+                lh = hashlib.sha256(b"\x00" + leaf).digest()
+                tree.append(lh)
+                if tree.size in wanted:
+                    roots[tree.size] = tree.root()
+                if pos in samples:
+                    self.sample_hashes[pos] = lh
+                err = validate_entry(e) if e is not None else "unparseable"
+                seq = e.get("seq") if type(e) is dict else None
+                if type(seq) is not int:
+                    seq = None
+                if seq != expected_seq:
+                    self._f(self.c_seq, "SEQ_GAP", pos, f"entry at position {pos} has seq {seq}, expected {expected_seq}",
+                            expected_seq, seq)
+                    expected_seq = seq + 1 if seq is not None else expected_seq + 1
+                else:
+                    expected_seq += 1
+                where = seq if seq is not None else pos
+                if prev_hash is not None:
+                    prev = e.get("prev") if type(e) is dict else None
+                    if prev != prev_hash:
+                        self._f(self.c_chain, "PREV_MISMATCH", where,
+                                "prev is not the leaf hash of the entry before it", prev_hash, prev)
+                prev_hash = lh.hex()
+                if err is not None:
+                    if e is not None:
+                        self._f(self.c_format, "ENTRY_MALFORMED", where, err)
+                    continue
+                if full:
+                    msg = message_without_sig(leaf, e["sig"]) if canonical else None
+                    if msg is None:
+                        msg = _safe_jcs({k: v for k, v in e.items() if k != "sig"})
+                    self._entry_keys(e, where, pos, msg)
+        finally:
+            bar.update(n & 1023)
+            bar.close()
+            self.batcher.finish()
+        self.count = n
+        self._after_entries(n, raw_seen, json_seen, full)
+        self._checkpoints(cps, roots, n, full)
+
+    def _sample_indices(self, size: int) -> set[int]:
+        if not self.o.fetch_inclusion or size == 0 or self.o.start:
+            return set()
+        k = self.o.inclusion_samples
+        return {0, size - 1, size // 2, *(size * i // (k + 1) for i in range(1, k + 1))}
+
+    def _sig_failed(self, tag: object) -> None:
+        kind, seq, detail = tag  # type: ignore[misc]
+        if kind == "entry":
+            self._f(self.c_sigs, "ENTRY_SIGNATURE_INVALID", seq,
+                    "Ed25519 signature does not verify over JCS(entry without sig)", f"valid signature by {detail}",
+                    "invalid signature")
+        else:
+            self._f(self.c_client, "CLIENT_SIG_INVALID", seq,
+                    "client_sig does not verify over JCS({client, type, record})", f"valid signature by {detail}",
+                    "invalid signature")
+
+    def _entry_keys(self, e: dict[str, Any], seq: int, pos: int, msg: bytes) -> None:
+        typ = e["type"]
+        actor = e["actor"]
+        aid, kid = actor["id"], actor["key_id"]
+        sig = _sig_bytes(e["sig"])
+        assert sig is not None
+        if pos == 0 or typ == "log.genesis":
+            self._genesis(e, seq, pos, msg, sig)
+            return
+        if typ in KEY_TYPES:
+            self._key_entry(e, seq, msg, sig)
+            return
+        if typ.startswith("external."):
+            if aid != SYSTEM:
+                self._f(self.c_keys, "KEY_RULE_VIOLATION", seq, "external.* entries must be signed by actor system",
+                        SYSTEM, aid)
+            self._external(e, seq)
+        pub = self._resolve(self.c_sigs, aid, kid, seq, "entry")
+        if pub is not None:
+            self.batcher.add(("entry", seq, f"{aid}/{kid}"), msg, sig, pub)
+
+    def _genesis(self, e: dict[str, Any], seq: int, pos: int, msg: bytes, sig: bytes) -> None:
+        ck = self.c_keys
+        if pos != 0:
+            self._f(ck, "GENESIS_INVALID", seq, "log.genesis may only be entry 0", 0, pos)
+            return
+        if e["type"] != "log.genesis":
+            self._f(ck, "GENESIS_INVALID", seq, "entry 0 must be log.genesis", "log.genesis", e["type"])
+            return
+        p = e["payload"]
+        if p.keys() != {"origin", "log_key", "system_key"} or type(p["origin"]) is not str:
+            self._f(ck, "GENESIS_INVALID", seq, "genesis payload must be {origin, log_key, system_key}",
+                    "origin, log_key, system_key", sorted(p.keys()))
+            return
+        self.origin = p["origin"]
+        try:
+            lk = parse_verifier_key(p["log_key"])
+            if lk.alg != 0x01 or lk.name != p["origin"]:
+                raise NoteError("log key must be an Ed25519 (0x01) key named after the origin")
+        except NoteError as exc:
+            self._f(ck, "GENESIS_INVALID", seq, f"genesis log_key unusable: {exc}", None, p.get("log_key"))
+        else:
+            self.log_keys.append((0, lk))
+        pub = _pub(p["system_key"])
+        if pub is None:
+            self._f(ck, "GENESIS_INVALID", seq, "genesis system_key is not base64 of a 32-byte key")
+            return
+        if e["actor"]["id"] != SYSTEM:
+            self._f(ck, "GENESIS_INVALID", seq, "genesis must be signed by actor system", SYSTEM, e["actor"]["id"])
+        if e["actor"]["key_id"] != actor_key_id(pub):
+            self._f(ck, "KEY_ID_MISMATCH", seq, "genesis actor.key_id is not the key_id of system_key",
+                    actor_key_id(pub), e["actor"]["key_id"])
+        if not ed25519_ok(msg, sig, pub):
+            self._f(self.c_sigs, "ENTRY_SIGNATURE_INVALID", seq, "genesis is not signed by the system key it names",
+                    "valid self-signature", "invalid signature")
+        # Registered even if the above failed: the failure is reported once, here, rather than
+        # as an UNKNOWN_KEY on every later entry.
+        self.ring.register(SYSTEM, actor_key_id(pub), pub)
+
+    def _key_entry(self, e: dict[str, Any], seq: int, msg: bytes, sig: bytes) -> None:
+        ck = self.c_keys
+        typ, p = e["type"], e["payload"]
+        aid, kid = e["actor"]["id"], e["actor"]["key_id"]
+        if typ == "actor.key.rotated":
+            if p.keys() != {"actor_id", "old_key_id", "new_key_id", "new_public_key", "new_key_sig"}:
+                self._f(ck, "KEY_RULE_VIOLATION", seq, "actor.key.rotated payload fields wrong", None, sorted(p))
+                return
+            if (aid, kid) != (p["actor_id"], p["old_key_id"]):
+                self._f(ck, "KEY_RULE_VIOLATION", seq, "a rotation must be signed by the OLD key of that actor",
+                        f"{p['actor_id']}/{p['old_key_id']}", f"{aid}/{kid}")
+                return
+        elif aid != SYSTEM:
+            self._f(ck, "KEY_RULE_VIOLATION", seq, f"{typ} must be signed by actor system", SYSTEM, aid)
+            return
+        pub = self._resolve(ck, aid, kid, seq, typ)
+        if pub is None:
+            return
+        if not ed25519_ok(msg, sig, pub):
+            self._f(self.c_sigs, "ENTRY_SIGNATURE_INVALID", seq, f"{typ} signature does not verify; not applied",
+                    f"valid signature by {aid}/{kid}", "invalid signature")
+            return
+        if typ == "actor.key.registered":
+            self._registered(p, seq)
+        elif typ == "actor.key.rotated":
+            self._rotated(p, seq)
+        elif typ == "log.key.rotated":
+            self._log_rotated(p, seq)
+
+    def _registered(self, p: dict[str, Any], seq: int) -> None:
+        ck = self.c_keys
+        if p.keys() != {"actor_id", "key_id", "public_key"} or type(p["actor_id"]) is not str:
+            self._f(ck, "KEY_RULE_VIOLATION", seq, "actor.key.registered payload must be {actor_id, key_id, public_key}",
+                    None, sorted(p))
+            return
+        pub = _pub(p["public_key"])
+        if pub is None:
+            self._f(ck, "KEY_RULE_VIOLATION", seq, "public_key is not base64 of 32 bytes")
+            return
+        if p["key_id"] != actor_key_id(pub):
+            self._f(ck, "KEY_ID_MISMATCH", seq, "key_id is not hex(SHA-256(public_key))[0:16]",
+                    actor_key_id(pub), p["key_id"])
+            return
+        if self.ring.get(p["actor_id"], p["key_id"])[1] == "RETIRED_KEY":
+            self._f(ck, "RETIRED_KEY", seq, "a retired key may not be registered again",
+                    "a fresh key", f"{p['actor_id']}/{p['key_id']} (retired)")
+            return
+        self.ring.register(p["actor_id"], p["key_id"], pub)
+
+    def _rotated(self, p: dict[str, Any], seq: int) -> None:
+        ck = self.c_keys
+        new = _pub(p["new_public_key"])
+        if new is None:
+            self._f(ck, "KEY_RULE_VIOLATION", seq, "new_public_key is not base64 of 32 bytes")
+            return
+        if p["new_key_id"] != actor_key_id(new):
+            self._f(ck, "KEY_ID_MISMATCH", seq, "new_key_id is not hex(SHA-256(new_public_key))[0:16]",
+                    actor_key_id(new), p["new_key_id"])
+            return
+        nks = _sig_bytes(p["new_key_sig"])
+        body = _safe_jcs({k: v for k, v in p.items() if k != "new_key_sig"})
+        if nks is None or not ed25519_ok(body, nks, new):
+            self._f(ck, "NEW_KEY_SIG_INVALID", seq, "new_key_sig does not verify with the new key; rotation not applied")
+            return
+        if self.ring.get(p["actor_id"], p["new_key_id"])[1] == "RETIRED_KEY":
+            self._f(ck, "RETIRED_KEY", seq, "rotation to a key that was already retired",
+                    "a fresh key", f"{p['actor_id']}/{p['new_key_id']} (retired)")
+            return
+        self.ring.retire(p["actor_id"], p["old_key_id"])
+        self.ring.register(p["actor_id"], p["new_key_id"], new)
+
+    def _log_rotated(self, p: dict[str, Any], seq: int) -> None:
+        ck = self.c_keys
+        if p.keys() != {"old_log_key", "new_log_key", "new_key_sig"}:
+            self._f(ck, "KEY_RULE_VIOLATION", seq, "log.key.rotated payload must be {old_log_key, new_log_key, new_key_sig}",
+                    None, sorted(p))
+            return
+        current = str(self.log_keys[-1][1]) if self.log_keys else None
+        if p["old_log_key"] != current:
+            self._f(ck, "KEY_RULE_VIOLATION", seq, "old_log_key is not the log key in force", current, p["old_log_key"])
+            return
+        try:
+            nk = parse_verifier_key(p["new_log_key"])
+            if nk.alg != 0x01 or nk.name != self.origin:
+                raise NoteError("new log key must be an Ed25519 (0x01) key named after the origin")
+        except NoteError as exc:
+            self._f(ck, "KEY_RULE_VIOLATION", seq, f"new_log_key unusable: {exc}", None, p["new_log_key"])
+            return
+        nks = _sig_bytes(p["new_key_sig"])
+        body = _safe_jcs({k: v for k, v in p.items() if k != "new_key_sig"})
+        if nks is None or not ed25519_ok(body, nks, nk.public_key):
+            self._f(ck, "NEW_KEY_SIG_INVALID", seq, "new_key_sig does not verify with the new log key; not applied")
+            return
+        self.log_keys.append((seq + 1, nk))
+
+    def _external(self, e: dict[str, Any], seq: int) -> None:
+        cc = self.c_client
+        p = e["payload"]
+        if p.keys() != {"client", "client_key_id", "record", "client_sig"} or type(p["client"]) is not str \
+                or type(p["client_key_id"]) is not str:
+            self._f(cc, "KEY_RULE_VIOLATION", seq, "external payload must be {client, client_key_id, record, client_sig}",
+                    None, sorted(p))
+            return
+        cid = "client:" + p["client"]
+        pub = self._resolve(cc, cid, p["client_key_id"], seq, "client record")
+        if pub is None:
+            return
+        cs = _sig_bytes(p["client_sig"])
+        body = _safe_jcs({"client": p["client"], "type": e["type"], "record": p["record"]})
+        if cs is None:
+            self._f(cc, "CLIENT_SIG_INVALID", seq, "client_sig is not base64 of a 64-byte signature")
+            return
+        self.batcher.add(("client", seq, f"{cid}/{p['client_key_id']}"), body, cs, pub)
+
+    # -- after the entries ------------------------------------------------------------
+    def _after_entries(self, n: int, raw_seen: int, json_seen: int, full: bool) -> None:
+        self.c_source.detail = f"{n} entries from seq {self.o.start}"
+        self.r.info["entries"] = n
+        if json_seen and not raw_seen:
+            self.c_canon.skip("the source gave parsed JSON entries, not the stored leaf bytes; leaves were "
+                              "re-encoded with JCS (the tree check still binds them to the checkpoints). "
+                              "Use --tiles or a bundle with raw leaves to check stored bytes")
+        elif json_seen:
+            self.c_canon.detail = f"{raw_seen} raw leaves checked; {json_seen} parsed entries re-encoded"
+        if not full:
+            why = f"verification starts at seq {self.o.start}: keys registered earlier are unknown"
+            for c in (self.c_keys, self.c_sigs, self.c_client):
+                c.skip(why)
+            self.c_chain.detail = f"the first entry's prev (seq {self.o.start - 1}) is not checked"
+        else:
+            self.c_sigs.detail = f"{self.batcher.count} Ed25519 signatures checked in batches"
+            if n == 0:
+                for c in (self.c_keys, self.c_sigs, self.c_client, self.c_seq, self.c_chain, self.c_format):
+                    c.skip("the log is empty")
+            if self.origin is not None:
+                self.r.info["origin"] = self.origin
+        if self.log_keys:
+            self.r.info["log_keys"] = [f"from size {s}: {k}" for s, k in self.log_keys]
+
+    def _parse_checkpoints(self, notes: Sequence[str]) -> list[tuple[SignedNote, Checkpoint]]:
+        out = []
+        seen: set[str] = set()
+        for i, text in enumerate(notes):
+            if text in seen:
+                continue
+            seen.add(text)
+            try:
+                note = parse_note(text)
+                out.append((note, parse_checkpoint(note.text)))
+            except NoteError as exc:
+                self.c_cps.fail(Finding("CHECKPOINT_MALFORMED", f"checkpoint #{i}", str(exc)))
+        out.sort(key=lambda t: t[1].size)
+        return out
+
+    def _key_at(self, size: int) -> VerifierKey | None:
+        key = None
+        for frm, k in self.log_keys:
+            if frm <= size:
+                key = k
+        return key
+
+    def _checkpoints(self, cps: list[tuple[SignedNote, Checkpoint]], roots: dict[int, bytes], n: int,
+                     full: bool) -> None:
+        o = self.o
+        pinned = None
+        if o.log_key:
+            try:
+                pinned = parse_verifier_key(o.log_key)
+            except NoteError as exc:
+                raise ValueError(f"--log-key: {exc}") from exc
+        if not self.log_keys and pinned is not None:
+            self.log_keys.append((0, pinned))
+            self.origin = self.origin or pinned.name
+        # Trust anchor.
+        history = [str(k) for _, k in self.log_keys]
+        if pinned is not None:
+            if full and str(pinned) not in history:
+                self.c_logkey.fail(Finding("LOG_KEY_MISMATCH", "log", "the pinned log key is not one the log declares",
+                                           " or ".join(history), str(pinned)))
+            else:
+                self.c_logkey.detail = "pinned key is in the log's own key history"
+        elif full and self.log_keys:
+            self.c_logkey.detail = "no key pinned: trusting the key the genesis entry declares (use --log-key)"
+        else:
+            self.c_logkey.skip("no log key pinned and no genesis entry read")
+        if o.served_log_key is not None and self.log_keys:
+            cur = str(self._key_at(cps[-1][1].size if cps else n))
+            if o.served_log_key != cur:
+                self.c_logkey.fail(Finding("LOG_KEY_MISMATCH", "GET /api/v1/log/key",
+                                           "the key the server serves is not the key in force per the log",
+                                           cur, o.served_log_key))
+        if not cps:
+            for c in (self.c_cps, self.c_tree, self.c_cons, self.c_wit, self.c_incl):
+                c.skip("no checkpoint given")
+            return
+        good: list[Checkpoint] = []
+        root_ok: dict[int, bool] = {}
+        beyond = []
+        for note, cp in cps:
+            where = f"checkpoint size {cp.size}"
+            if self.origin is not None and cp.origin != self.origin:
+                self.c_cps.fail(Finding("CHECKPOINT_ORIGIN_MISMATCH", where, "origin line is not the log's origin",
+                                        self.origin, cp.origin, checkpoint_size=cp.size))
+                continue
+            key = self._key_at(cp.size)
+            if key is None:
+                self.c_cps.skip("no log key known (no genesis and no --log-key)")
+                continue
+            ok = verify_note(note, key)
+            if not ok:
+                others = [str(k) for _, k in self.log_keys if k != key and verify_note(note, k)]
+                msg = ("signature by the log key in force does not verify" if ok is False else
+                       "no signature by the log key in force at this size")
+                if others:
+                    msg += f"; signed instead by another log key ({others[0]}), not in force at this size"
+                self.c_cps.fail(Finding("CHECKPOINT_SIGNATURE_INVALID", where, msg, f"signature by {key}",
+                                        ", ".join(f"{s.name}/{s.key_hash.hex()}" for s in note.signatures),
+                                        checkpoint_size=cp.size))
+                continue
+            good.append(cp)
+            if full and cp.size <= n:
+                root_ok[cp.size] = roots[cp.size] == cp.root
+                if not root_ok[cp.size]:
+                    self.c_tree.fail(Finding("ROOT_MISMATCH", where, "checkpoint root is not the Merkle root of "
+                                             f"entries [0, {cp.size})", _b64(roots[cp.size]), _b64(cp.root),
+                                             checkpoint_size=cp.size))
+            elif full:
+                beyond.append(cp.size)
+        self.c_cps.detail = f"{len(good)} of {len(cps)} checkpoints validly signed"
+        if not full:
+            self.c_tree.skip(f"entries before seq {o.start} were not read")
+        elif beyond:
+            self.c_tree.skip(f"checkpoints of size {beyond} are beyond the {n} entries read")
+        else:
+            self.c_tree.detail = f"{len(root_ok)} checkpoint roots recomputed"
+        if good:
+            self.r.info["latest_checkpoint"] = f"size {good[-1].size}, root {_b64(good[-1].root)}"
+        self._consistency(good, root_ok)
+        self._inclusion(good, root_ok)
+        self._witnesses(cps)
+
+    def _consistency(self, good: list[Checkpoint], root_ok: dict[int, bool]) -> None:
+        o = self.o
+        c = self.c_cons
+        if len(good) < 2:
+            c.skip("fewer than two validly signed checkpoints")
+            return
+        unproven = []
+        for a, b in zip(good, good[1:], strict=False):
+            where = f"checkpoints {a.size} -> {b.size}"
+            if a.size == b.size:
+                if a.root != b.root:
+                    c.fail(Finding("INCONSISTENT_CHECKPOINTS", where, "two signed checkpoints of the same size with "
+                                   "different roots: the log forked", _b64(a.root), _b64(b.root),
+                                   checkpoint_size=b.size))
+                continue
+            proof = (o.consistency_proofs or {}).get((a.size, b.size))
+            if proof is None and o.fetch_consistency is not None:
+                try:
+                    proof = o.fetch_consistency(a.size, b.size)
+                except Exception as exc:  # network / format problems are reported, not raised
+                    c.fail(Finding("PROOF_INVALID", where, f"could not get a consistency proof: {exc}",
+                                   checkpoint_size=b.size))
+                    proof = None
+            both = root_ok.get(a.size) is True and root_ok.get(b.size) is True
+            if proof is not None and not verify_consistency(a.size, b.size, a.root, b.root, proof):
+                if both:
+                    c.fail(Finding("PROOF_INVALID", where, "the served consistency proof does not verify (the "
+                                   "checkpoints themselves match the entries)", checkpoint_size=b.size))
+                else:
+                    c.fail(Finding("INCONSISTENT_CHECKPOINTS", where, "consistency proof fails: the newer "
+                                   "checkpoint does not extend the older one", _b64(a.root), _b64(b.root),
+                                   checkpoint_size=b.size))
+                continue
+            if proof is not None or both:
+                continue
+            if root_ok.get(a.size) is False and root_ok.get(b.size) is True:
+                c.fail(Finding("INCONSISTENT_CHECKPOINTS", where, f"the newer checkpoint matches the entries but "
+                               f"the older does not: history before size {a.size} was rewritten",
+                               _b64(a.root), "a different tree", checkpoint_size=a.size))
+                continue
+            unproven.append(where)
+        if unproven and c.status != "failed":
+            c.skip(f"no proof and no entries to decide {', '.join(unproven[:5])}")
+        elif c.status == "passed":
+            c.detail = f"{len(good) - 1} successive pairs"
+
+    def _inclusion(self, good: list[Checkpoint], root_ok: dict[int, bool]) -> None:
+        c = self.c_incl
+        fetch = self.o.fetch_inclusion
+        if fetch is None:
+            c.skip("no live server (all leaves were hashed into the tree instead)")
+            return
+        latest = good[-1] if good else None
+        if latest is None or not self.sample_hashes:
+            c.skip("no validly signed checkpoint covering the entries read")
+            return
+        checked = 0
+        for idx, lh in sorted(self.sample_hashes.items()):
+            if idx >= latest.size:
+                continue
+            where = f"inclusion of seq {idx} in size {latest.size}"
+            try:
+                proof = fetch(idx, latest.size)
+            except Exception as exc:
+                c.fail(Finding("PROOF_INVALID", where, f"could not get the proof: {exc}", seq=idx))
+                continue
+            if not verify_inclusion(idx, latest.size, lh, proof, latest.root):
+                c.fail(Finding("PROOF_INVALID", where, "served inclusion proof does not verify", seq=idx))
+            checked += 1
+        c.detail = f"{checked} sampled proofs against the latest checkpoint"
+
+    def _witnesses(self, cps: list[tuple[SignedNote, Checkpoint]]) -> None:
+        o = self.o
+        c = self.c_wit
+        if not o.witnesses:
+            c.skip("no witness keys given (--witness)")
+            return
+        keys = []
+        for w in o.witnesses:
+            try:
+                k = parse_verifier_key(w)
+            except NoteError as exc:
+                raise ValueError(f"--witness {w!r}: {exc}") from exc
+            if k.alg != 0x04:
+                raise ValueError(f"--witness {w!r}: not a cosignature/v1 (0x04) key")
+            keys.append(k)
+        need = o.min_witnesses if o.min_witnesses is not None else len(keys)
+        for note, cp in cps:
+            valid = []
+            for k in keys:
+                ok, t = verify_cosignature(note, k)
+                if ok is False:
+                    c.fail(Finding("COSIGNATURE_INVALID", f"checkpoint size {cp.size}",
+                                   f"cosignature by {k.name} does not verify", checkpoint_size=cp.size))
+                elif ok:
+                    valid.append(f"{k.name}@{t}")
+            if (note, cp) == cps[-1]:
+                self.r.info["cosigned_by"] = valid
+                if len(valid) < need:
+                    c.fail(Finding("WITNESS_QUORUM_NOT_MET", f"checkpoint size {cp.size}",
+                                   "not enough witnesses cosigned the latest checkpoint", f">= {need}", len(valid),
+                                   checkpoint_size=cp.size))
+                else:
+                    c.detail = f"{len(valid)} valid cosignatures on the latest checkpoint (need {need})"
+
+
+def _b64(b: bytes) -> str:
+    import base64
+
+    return base64.b64encode(b).decode()
+
+
+def _short(b: bytes | str) -> str:
+    s = b.decode("utf-8", "replace") if isinstance(b, bytes) else b
+    return s if len(s) <= 160 else s[:157] + "..."
+
+
+def _safe_jcs(obj: Any) -> bytes:
+    try:
+        return jcs(obj)
+    except ValueError:
+        return b"<no JCS form>"
+
+
+def verify_log(entries: Iterable[Any], checkpoints: Sequence[str] = (), *, total: int | None = None,
+               options: LogOptions | None = None, subject: str = "log") -> Report:
+    """Verify a log: ``entries`` are raw leaf bytes or parsed entry dicts, in order.
+
+    Raises ``ValueError`` only for unusable *options* (a malformed pinned key); everything
+    wrong with the log itself becomes a finding in the returned report.
+    """
+    report = Report(subject)
+    _LogVerifier(options or LogOptions(), report).run(entries, total, checkpoints)
+    return report
