@@ -1,0 +1,249 @@
+"""Matching inspectors (and experts) to the selected subjects, by per-pair tickets.
+
+For each selected subject, in the matching order, the candidates are walked in the order of
+their inspector ticket over (seed, subject, inspector); a candidate is skipped, with a reason
+code, when it cannot serve this subject; the walk stops when the team is full. Nobody chooses a
+team: the order is fixed by the seed, and every skip is recorded so a verifier can re-check it.
+
+Candidates are the members of the committed inspector pool whose department participates in the
+check and who are eligible for the whole draw (valid 行政执法证 on the draw date, required
+qualification). Those who are not are listed once, with a reason, in ``draw_ineligible``.
+Per-subject skip reasons, tested in this order:
+  conflict_declared  — the inspector declared a conflict of interest with this subject;
+  unavailable        — (substitutions only) the inspector is known unavailable;
+  workload_cap       — the inspector already has the maximum number of assignments
+                       (prior load + assignments made earlier in this draw);
+  department_quota   — the remaining places are reserved for participating departments
+                       that have nobody on the team yet (joint checks: >= 1 per department).
+See docs/spec/20-draws.md §7.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .errors import DrawError, EmptyPool, TooFewInspectors
+from .tickets import pair_prefix
+
+SKIP_REASONS = ("conflict_declared", "unavailable", "workload_cap", "department_quota")
+DRAW_INELIGIBLE_REASONS = ("certificate_not_valid", "missing_qualification", "wrong_department")
+
+
+@dataclass(frozen=True)
+class Inspector:
+    """An inspector (or expert) as committed in the pool, with what eligibility needs."""
+
+    id: str
+    department: str
+    qualifications: frozenset[str] = frozenset()
+    cert_valid_from: str | None = None  # ISO date YYYY-MM-DD, inclusive
+    cert_valid_until: str | None = None  # ISO date, inclusive
+    max_assignments: int | None = None  # overrides the rule's cap for this person
+
+    @classmethod
+    def from_record(cls, rec: Mapping[str, Any]) -> Inspector:
+        return cls(
+            id=rec["id"], department=rec.get("department") or rec.get("field") or "",
+            qualifications=frozenset(rec.get("qualifications", ())),
+            cert_valid_from=rec.get("cert_valid_from"), cert_valid_until=rec.get("cert_valid_until"),
+            max_assignments=rec.get("max_assignments"),
+        )
+
+
+@dataclass(frozen=True)
+class TeamRule:
+    """What every team of this draw needs (from the plan and the items)."""
+
+    draw_date: str  # ISO date: certificates must be valid on it
+    departments: tuple[str, ...]  # participating departments, initiating one first; >= 1 each
+    team_size: int = 2
+    qualification: str | None = None  # required of every inspector (directed draw)
+    max_assignments: int | None = None  # workload cap per inspector, prior load included
+    experts: int = 0  # experts per subject when the item asks for them
+    expert_field: str | None = None  # required expert field (matched against qualifications)
+
+    def check(self) -> None:
+        if self.team_size < 2:
+            raise DrawError("a team has at least 2 inspectors (002 九(四))")
+        if not self.departments or len(set(self.departments)) != len(self.departments):
+            raise DrawError("departments must be a non-empty list without repeats")
+        if self.team_size < len(self.departments):
+            raise DrawError(f"team size {self.team_size} cannot hold one inspector from each of {len(self.departments)} departments")
+        if self.experts < 0:
+            raise DrawError("experts must not be negative")
+
+
+@dataclass
+class Assignment:
+    """One subject's team, and how the walk got there."""
+
+    subject: str
+    team: list[str]
+    skipped: list[tuple[str, str]]
+    examined: int  # how many candidates of the inspector order were looked at
+    experts: list[str] = field(default_factory=list)
+    experts_skipped: list[tuple[str, str]] = field(default_factory=list)
+    experts_examined: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "subject": self.subject, "team": list(self.team), "examined": self.examined,
+            "skipped": [{"inspector": i, "reason": r} for i, r in self.skipped],
+            "experts": list(self.experts), "experts_examined": self.experts_examined,
+            "experts_skipped": [{"inspector": i, "reason": r} for i, r in self.experts_skipped],
+        }
+
+
+@dataclass
+class MatchResult:
+    assignments: list[Assignment]
+    draw_ineligible: dict[str, str]
+
+    def load(self, prior: Mapping[str, int] | None = None) -> dict[str, int]:
+        """Assignments per inspector/expert: prior load plus every current team place."""
+        out = dict(prior or {})
+        for a in self.assignments:
+            for i in (*a.team, *a.experts):
+                out[i] = out.get(i, 0) + 1
+        return out
+
+    def find(self, subject: str) -> Assignment:
+        for a in self.assignments:
+            if a.subject == subject:
+                return a
+        raise KeyError(subject)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"assignments": [a.to_json() for a in self.assignments],
+                "draw_ineligible": dict(sorted(self.draw_ineligible.items()))}
+
+
+def draw_ineligible_reason(insp: Inspector, rule: TeamRule, expert: bool = False) -> str | None:
+    """Why `insp` cannot serve anywhere in this draw (None if it can)."""
+    if expert:
+        if rule.expert_field and rule.expert_field not in insp.qualifications:
+            return "missing_qualification"
+        return None
+    if insp.department not in rule.departments:
+        return "wrong_department"
+    if not insp.cert_valid_from or not insp.cert_valid_until or not (
+        insp.cert_valid_from <= rule.draw_date <= insp.cert_valid_until
+    ):
+        return "certificate_not_valid"
+    if rule.qualification and rule.qualification not in insp.qualifications:
+        return "missing_qualification"
+    return None
+
+
+def candidates(pool: Sequence[Inspector], rule: TeamRule, expert: bool = False) -> tuple[list[Inspector], dict[str, str]]:
+    """(eligible candidates sorted by id bytes, {ineligible id: reason})."""
+    ok, bad = [], {}
+    for insp in pool:
+        reason = draw_ineligible_reason(insp, rule, expert)
+        if reason:
+            bad[insp.id] = reason
+        else:
+            ok.append(insp)
+    ok.sort(key=lambda i: i.id)  # str order == UTF-8 byte order
+    return ok, bad
+
+
+def candidate_order(seed: bytes, subject: str, cands: Sequence[Inspector], expert: bool = False,
+                    id_bytes: Sequence[bytes] | None = None) -> list[int]:
+    """Indexes into `cands` in (ticket, id) order for this subject.
+
+    `id_bytes` (the UTF-8 ids of `cands`, precomputed once per draw) only saves time.
+    """
+    copy = pair_prefix(seed, subject, expert).copy
+    tickets = []
+    append = tickets.append
+    for b in id_bytes if id_bytes is not None else [c.id.encode("utf-8") for c in cands]:
+        h = copy()
+        h.update(b)
+        append(h.digest())
+    return sorted(range(len(tickets)), key=tickets.__getitem__)  # cands sorted by id: stable sort breaks ties by id
+
+
+def _cap(insp: Inspector, rule: TeamRule) -> int | None:
+    return insp.max_assignments if insp.max_assignments is not None else rule.max_assignments
+
+
+def walk(subject: str, order: Sequence[int], cands: Sequence[Inspector], start: int, team: list[str],
+         size: int, rule: TeamRule, conflicts: Collection[str], load: dict[str, int],
+         departments: tuple[str, ...] = (), unavailable: Collection[str] = (),
+         dept_of: Mapping[str, str] | None = None) -> tuple[list[str], list[tuple[str, str]], int]:
+    """Continue the walk at position `start` until `team` has `size` members.
+
+    Returns (accepted ids, skipped (id, reason), next position); mutates `load`.
+    `conflicts` holds the inspector ids with a declared conflict with this subject.
+    """
+    if team and dept_of is None:
+        dept_of = {c.id: c.department for c in cands}
+    missing = set(departments) - {dept_of[i] for i in team if dept_of and i in dept_of}
+    accepted: list[str] = []
+    skipped: list[tuple[str, str]] = []
+    pos = start
+    while len(team) + len(accepted) < size and pos < len(order):
+        insp = cands[order[pos]]
+        pos += 1
+        cap = _cap(insp, rule)
+        free = size - len(team) - len(accepted)
+        if insp.id in team:
+            continue  # already on this team (after a swap): not a candidate, not a skip
+        if insp.id in conflicts:
+            skipped.append((insp.id, "conflict_declared"))
+        elif insp.id in unavailable:
+            skipped.append((insp.id, "unavailable"))
+        elif cap is not None and load.get(insp.id, 0) >= cap:
+            skipped.append((insp.id, "workload_cap"))
+        elif departments and insp.department not in missing and free <= len(missing):
+            skipped.append((insp.id, "department_quota"))
+        else:
+            accepted.append(insp.id)
+            load[insp.id] = load.get(insp.id, 0) + 1
+            missing.discard(insp.department)
+    return accepted, skipped, pos
+
+
+def conflicts_by_subject(conflicts: Collection[tuple[str, str]]) -> dict[str, set[str]]:
+    """{subject: {inspector ids}} from declared (inspector, subject) conflicts."""
+    out: dict[str, set[str]] = {}
+    for insp, subj in conflicts:
+        out.setdefault(subj, set()).add(insp)
+    return out
+
+
+def match_inspectors(seed: bytes, subjects: Sequence[str], inspectors: Sequence[Inspector], rule: TeamRule,
+                     conflicts: Collection[tuple[str, str]] = (), prior_load: Mapping[str, int] | None = None,
+                     experts: Sequence[Inspector] = ()) -> MatchResult:
+    """Teams for `subjects` (in the given matching order). Raises TooFewInspectors naming the subject."""
+    rule.check()
+    cands, bad = candidates(inspectors, rule)
+    if not cands:
+        raise EmptyPool("no inspector of the participating departments is eligible for this draw")
+    ecands, ebad = candidates(experts, rule, expert=True) if rule.experts else ([], {})
+    for k, v in ebad.items():
+        bad.setdefault(k, v)
+    by_subject = conflicts_by_subject(conflicts)
+    load = dict(prior_load or {})
+    id_bytes = [c.id.encode("utf-8") for c in cands]
+    none: set[str] = set()
+    out = []
+    for subject in subjects:
+        conf = by_subject.get(subject, none)
+        order = candidate_order(seed, subject, cands, id_bytes=id_bytes)
+        team, skipped, pos = walk(subject, order, cands, 0, [], rule.team_size, rule, conf, load, rule.departments)
+        if len(team) < rule.team_size:
+            raise TooFewInspectors(subject, f"only {len(team)} of {rule.team_size} inspectors eligible "
+                                            f"({len(skipped)} skipped, {len(cands)} candidates)")
+        a = Assignment(subject, team, skipped, pos)
+        if rule.experts:
+            eorder = candidate_order(seed, subject, ecands, expert=True)
+            ex, eskip, epos = walk(subject, eorder, ecands, 0, [], rule.experts, rule, conf, load)
+            if len(ex) < rule.experts:
+                raise TooFewInspectors(subject, f"only {len(ex)} of {rule.experts} experts eligible")
+            a = replace(a, experts=ex, experts_skipped=eskip, experts_examined=epos)
+        out.append(a)
+    return MatchResult(out, bad)

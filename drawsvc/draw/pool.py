@@ -1,0 +1,157 @@
+"""Commitments to the pools a draw uses: targets, eligible inspectors, excluded subjects.
+
+A pool is a list of records (JSON objects with a string ``id``). Its commitment is
+{kind, size, root, counts}: the RFC 9162 Merkle root over leaf = JCS(record) of the records
+sorted by the UTF-8 bytes of their id, and the count per group (stratum, department or
+exclusion reason). Sorting by id makes the root independent of registry order; the Merkle tree
+lets one member (a company asking "was I in the pool?") be proved alone with an inclusion proof
+of log2(n) hashes, without publishing the pool. See docs/spec/20-draws.md §4.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ledger.canonical import EncodingError, canonical_bytes
+from ledger.merkle import (
+    ProofError,
+    inclusion_plan,
+    leaf_hash,
+    node_hash,
+    root_from_leaf_hashes,
+    verify_inclusion,
+)
+
+from .errors import PoolInvalid
+
+GROUP_FIELD = {"subjects": "stratum", "inspectors": "department", "experts": "field", "excluded": "reason"}
+EXCLUSION_REASONS = (
+    "frequency_cap",  # already checked twice this year (002 五; 003 第十六条)
+    "checked_by_other_unit",  # checked this year by another unit of the same department
+    "exempt_trusted",  # trustworthy subject exempted from random checks (000 三(二))
+    "out_of_scope",  # not in the item's object scope / directed-draw filter
+    "deregistered",  # 注销 / 吊销 before the draw
+    "not_operating",  # 歇业 / cannot be found at its address
+    "not_random_check",  # being checked this year outside the draw (complaint, referral: 003 第九条)
+)
+
+
+@dataclass(frozen=True)
+class PoolCommitment:
+    """What the prepared entry publishes about one pool."""
+
+    kind: str
+    size: int
+    root: bytes
+    counts: dict[str, int]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "size": self.size, "root": self.root.hex(), "counts": dict(sorted(self.counts.items()))}
+
+
+@dataclass(frozen=True)
+class MemberProof:
+    """One record's place in a committed pool."""
+
+    record: Mapping[str, Any]
+    index: int
+    size: int
+    proof: tuple[bytes, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"record": dict(self.record), "index": self.index, "size": self.size, "proof": [p.hex() for p in self.proof]}
+
+
+def _check_record(record: Mapping[str, Any], kind: str) -> bytes:
+    group = GROUP_FIELD[kind]
+    if not isinstance(record, Mapping):
+        raise PoolInvalid(f"a {kind} record must be a JSON object")
+    rid = record.get("id")
+    if not isinstance(rid, str) or not rid:
+        raise PoolInvalid(f"a {kind} record needs a non-empty string id: {record!r}")
+    g = record.get(group)
+    if not isinstance(g, str) or not g:
+        raise PoolInvalid(f"{kind} record {rid} needs a non-empty string {group!r}")
+    if kind == "excluded" and g not in EXCLUSION_REASONS:
+        raise PoolInvalid(f"excluded record {rid}: unknown reason {g!r} (known: {', '.join(EXCLUSION_REASONS)})")
+    try:
+        return canonical_bytes(dict(record))
+    except EncodingError as exc:
+        raise PoolInvalid(f"{kind} record {rid}: {exc}") from None
+
+
+def canonical_leaves(records: Iterable[Mapping[str, Any]], kind: str) -> list[tuple[bytes, bytes, Mapping[str, Any]]]:
+    """[(id UTF-8, JCS leaf, record)] sorted by id bytes; repeated ids are refused."""
+    if kind not in GROUP_FIELD:
+        raise PoolInvalid(f"unknown pool kind {kind!r}")
+    rows = [(r["id"].encode("utf-8") if isinstance(r, Mapping) and isinstance(r.get("id"), str) else b"",
+             _check_record(r, kind), r) for r in records]
+    rows.sort(key=lambda row: row[0])
+    for a, b in zip(rows, rows[1:], strict=False):
+        if a[0] == b[0]:
+            raise PoolInvalid(f"id {a[0].decode()} appears twice in the {kind} pool")
+    return rows
+
+
+def commit_pool(records: Iterable[Mapping[str, Any]], kind: str = "subjects") -> PoolCommitment:
+    """The commitment {kind, size, root, counts} to a pool (an empty pool has root SHA-256(''))."""
+    rows = canonical_leaves(records, kind)
+    group = GROUP_FIELD[kind]
+    counts = Counter(r[group] for _, _, r in rows)
+    root = root_from_leaf_hashes([leaf_hash(leaf) for _, leaf, _ in rows])
+    return PoolCommitment(kind=kind, size=len(rows), root=root, counts=dict(counts))
+
+
+def _levels(hashes: Sequence[bytes]) -> list[list[bytes]]:
+    """Complete-subtree hashes per level: levels[L][i] covers leaves [i*2^L, (i+1)*2^L)."""
+    levels = [list(hashes)]
+    while len(levels[-1]) > 1:
+        cur = levels[-1]
+        levels.append([node_hash(cur[i], cur[i + 1]) for i in range(0, len(cur) - 1, 2)])
+    return levels
+
+
+def _range_root(levels: list[list[bytes]], lo: int, hi: int) -> bytes:
+    # the RFC 9162 ranges of a proof start aligned: fold the maximal aligned blocks from the right
+    blocks = []
+    while lo < hi:
+        level = (hi - lo).bit_length() - 1
+        while lo % (1 << level):
+            level -= 1
+        blocks.append(levels[level][lo >> level])
+        lo += 1 << level
+    acc = blocks[-1]
+    for b in reversed(blocks[:-1]):
+        acc = node_hash(b, acc)
+    return acc
+
+
+def member_proof(records: Iterable[Mapping[str, Any]], member_id: str, kind: str = "subjects") -> MemberProof:
+    """The inclusion proof of the record with `member_id` in the pool's Merkle tree."""
+    rows = canonical_leaves(records, kind)
+    key = member_id.encode("utf-8")
+    index = next((i for i, row in enumerate(rows) if row[0] == key), None)
+    if index is None:
+        raise PoolInvalid(f"{member_id} is not in the {kind} pool")
+    levels = _levels([leaf_hash(leaf) for _, leaf, _ in rows])
+    proof = tuple(_range_root(levels, lo, hi) for lo, hi in inclusion_plan(index, len(rows)))
+    return MemberProof(record=rows[index][2], index=index, size=len(rows), proof=proof)
+
+
+def verify_member(record: Mapping[str, Any], index: int, size: int, proof: Sequence[bytes], root: bytes) -> bool:
+    """True iff JCS(record) sits at `index` of the pool of `size` whose root is `root`."""
+    try:
+        verify_inclusion(index, size, leaf_hash(canonical_bytes(dict(record))), list(proof), root)
+    except (ProofError, EncodingError):
+        return False
+    return True
+
+
+def check_disjoint(pool: Iterable[Mapping[str, Any]], excluded: Iterable[Mapping[str, Any]]) -> None:
+    """Refuse a subject listed both in the target pool and in the excluded list."""
+    both = {r["id"] for r in pool} & {r["id"] for r in excluded}
+    if both:
+        raise PoolInvalid(f"subjects both in the pool and excluded: {sorted(both)[:5]}")

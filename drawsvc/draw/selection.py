@@ -1,0 +1,123 @@
+"""Stratified selection: per stratum, the k subjects with the lowest tickets.
+
+The rest of a stratum, in ticket order, is its replacement order (used when a drawn subject
+turns out to be out of scope). Selection is heapq.nsmallest over (ticket, id) pairs, O(n log k);
+the full replacement order is only sorted when asked for. The matching order of the selected
+subjects is all strata together in (ticket, id) order, so no stratum is favoured in the
+workload-capped inspector matching.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import DrawError, EmptyPool, SampleTooLarge
+from .tickets import subject_ticket, subject_tickets
+
+Ticketed = tuple[bytes, str]  # (ticket, subject id)
+
+
+@dataclass
+class StratumDraw:
+    """One stratum's draw: n members, the k selected in ticket order, and the cutoff."""
+
+    stratum: str
+    n: int
+    k: int
+    selected: list[Ticketed]
+    _ids: Sequence[str] = field(repr=False, default=())
+    _tickets: Sequence[bytes] = field(repr=False, default=())
+
+    @property
+    def cutoff(self) -> Ticketed | None:
+        """The largest selected (ticket, id): a subject is drawn iff (ticket, id) <= cutoff."""
+        return self.selected[-1] if self.selected else None
+
+    def replacement_order(self, count: int | None = None) -> list[Ticketed]:
+        """The unselected members in ticket order (the first `count` of them if given)."""
+        pairs = zip(self._tickets, self._ids, strict=True)
+        ordered = sorted(pairs) if count is None else heapq.nsmallest(self.k + count, pairs)
+        return ordered[self.k:]
+
+
+@dataclass
+class Selection:
+    """The subjects drawn from every stratum."""
+
+    strata: dict[str, StratumDraw]
+
+    @property
+    def matching_order(self) -> list[str]:
+        """Every selected subject, all strata merged, in (ticket, id) order."""
+        return [sid for _, sid in sorted(p for d in self.strata.values() for p in d.selected)]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            s: {"n": d.n, "k": d.k, "selected": [{"id": sid, "ticket": t.hex()} for t, sid in d.selected]}
+            for s, d in sorted(self.strata.items())
+        }
+
+
+def select_stratum(seed: bytes, stratum: str, ids: Sequence[str], k: int) -> StratumDraw:
+    """The k lowest (ticket, id) pairs of one stratum."""
+    if k < 0:
+        raise DrawError(f"stratum {stratum}: k must not be negative")
+    if k > len(ids):
+        raise SampleTooLarge(f"stratum {stratum}: k = {k} but only {len(ids)} subjects")
+    tickets = subject_tickets(seed, ids)
+    selected = heapq.nsmallest(k, zip(tickets, ids, strict=True)) if k else []
+    return StratumDraw(stratum=stratum, n=len(ids), k=k, selected=selected, _ids=ids, _tickets=tickets)
+
+
+def draw_subjects(seed: bytes, strata: Mapping[str, Sequence[str]], sizes: Mapping[str, int]) -> Selection:
+    """Select sizes[s] subjects from each stratum s (ids must be unique across the pool)."""
+    if sum(len(v) for v in strata.values()) == 0:
+        raise EmptyPool("the target pool is empty: nothing to draw")
+    unknown = sorted(set(sizes) - set(strata))
+    if any(sizes[s] for s in unknown):
+        raise SampleTooLarge(f"sizes given for strata with no members: {unknown}")
+    return Selection({s: select_stratum(seed, s, ids, sizes.get(s, 0)) for s, ids in sorted(strata.items())})
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Answer to "would this subject have been drawn?"."""
+
+    subject: str
+    ticket: bytes
+    stratum: str
+    cutoff_ticket: bytes | None
+    cutoff_id: str | None
+    drawn: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "subject": self.subject, "stratum": self.stratum, "ticket": self.ticket.hex(),
+            "cutoff_ticket": self.cutoff_ticket.hex() if self.cutoff_ticket else None,
+            "cutoff_id": self.cutoff_id, "drawn": self.drawn,
+        }
+
+
+def would_be_drawn(seed: bytes, subject_id: str, stratum: str, cutoff: Ticketed | None) -> Verdict:
+    """Would `subject_id`, placed in `stratum`, be among the drawn (with the draw's k)?
+
+    True iff (ticket, id) <= the stratum's cutoff. For a pool member this is exactly whether it
+    was selected; for a subject removed before the draw it says whether it would have taken a
+    place (it would then have pushed the cutoff subject out). Needs only the seed and the
+    published cutoff, so a company can check its own draw alone.
+    """
+    t = subject_ticket(seed, subject_id)
+    drawn = cutoff is not None and (t, subject_id) <= cutoff
+    return Verdict(subject_id, t, stratum, cutoff[0] if cutoff else None, cutoff[1] if cutoff else None, drawn)
+
+
+def removed_report(seed: bytes, removed: Sequence[Mapping[str, Any]], selection: Selection) -> list[Verdict]:
+    """For every excluded record {id, stratum, reason}: would it have been drawn?"""
+    out = []
+    for rec in removed:
+        d = selection.strata.get(rec.get("stratum", ""))
+        out.append(would_be_drawn(seed, rec["id"], rec.get("stratum", ""), d.cutoff if d else None))
+    return out

@@ -1,0 +1,235 @@
+"""Substitutions after the draw: never a choice, always the next eligible one in ticket order.
+
+- An inspector who leaves a team (reason code in INSPECTOR_LEAVE_REASONS) is replaced by
+  continuing that subject's candidate walk where it stopped (``examined``), with the same skip
+  rules; the leaving inspector is never re-examined because the walk only moves forward.
+- A subject out of scope (SUBJECT_LEAVE_REASONS) is replaced by the first subject of its
+  stratum's replacement order that has not been used yet; the newcomer gets a team by the
+  normal walk, with the current workloads (the leaving subject's team is released first).
+- A target swap between two drawn inspectors on two different subjects (003 第十五条) is a
+  checked operation: both must be on the named teams, neither may have a conflict with the new
+  subject, and each team must still have one inspector of each participating department.
+Each operation returns a record for the *substituted* log entry; the check_* functions
+recompute it and refuse a record that differs (NotNextEligible / SwapInvalid).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import NotNextEligible, SubstitutionInvalid, SwapInvalid, TooFewInspectors
+from .matching import (
+    Assignment,
+    Inspector,
+    MatchResult,
+    TeamRule,
+    candidate_order,
+    candidates,
+    conflicts_by_subject,
+    walk,
+)
+from .selection import Selection
+
+INSPECTOR_LEAVE_REASONS = ("recusal_conflict", "cannot_attend", "certificate_lapsed", "left_department")
+SUBJECT_LEAVE_REASONS = ("deregistered", "not_operating", "out_of_scope")
+
+
+@dataclass(frozen=True)
+class InspectorSubstitution:
+    subject: str
+    leaving: str
+    reason: str
+    incoming: str
+    skipped: tuple[tuple[str, str], ...]
+    examined_from: int
+    examined_to: int
+    expert: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": "inspector", "subject": self.subject, "leaving": self.leaving, "reason": self.reason,
+                "incoming": self.incoming, "expert": self.expert, "examined_from": self.examined_from,
+                "examined_to": self.examined_to,
+                "skipped": [{"inspector": i, "reason": r} for i, r in self.skipped]}
+
+
+def substitute_inspector(seed: bytes, result: MatchResult, subject: str, leaving: str, reason: str,
+                         inspectors: Sequence[Inspector], rule: TeamRule,
+                         conflicts: Collection[tuple[str, str]] = (), prior_load: Mapping[str, int] | None = None,
+                         unavailable: Collection[str] = (), experts: Sequence[Inspector] = ()
+                         ) -> tuple[MatchResult, InspectorSubstitution]:
+    """Replace `leaving` on `subject`'s team by the next eligible candidate. Pure: returns a new result."""
+    if reason not in INSPECTOR_LEAVE_REASONS:
+        raise SubstitutionInvalid(f"unknown reason {reason!r} (known: {', '.join(INSPECTOR_LEAVE_REASONS)})")
+    try:
+        a = result.find(subject)
+    except KeyError:
+        raise SubstitutionInvalid(f"subject {subject} is not drawn") from None
+    is_expert = leaving in a.experts
+    if leaving not in a.team and not is_expert:
+        raise SubstitutionInvalid(f"{leaving} is not on the team of {subject}")
+    new = copy.deepcopy(result)
+    na = new.find(subject)
+    members = na.experts if is_expert else na.team
+    slot = members.index(leaving)
+    members.remove(leaving)
+    load = new.load(prior_load)
+    cands, _ = candidates(experts if is_expert else inspectors, rule, expert=is_expert)
+    order = candidate_order(seed, subject, cands, expert=is_expert)
+    conf = conflicts_by_subject(conflicts).get(subject, set())
+    start = na.experts_examined if is_expert else na.examined
+    size = rule.experts if is_expert else rule.team_size
+    depts = () if is_expert else rule.departments
+    got, skipped, pos = walk(subject, order, cands, start, members, size, rule, conf, load, depts, unavailable,
+                             {c.id: c.department for c in cands})
+    if not got:
+        raise TooFewInspectors(subject, f"no eligible replacement for {leaving} after position {start}")
+    members.insert(slot, got[0])
+    if is_expert:
+        na.experts_skipped.extend(skipped)
+        na.experts_examined = pos
+    else:
+        na.skipped.extend(skipped)
+        na.examined = pos
+    return new, InspectorSubstitution(subject, leaving, reason, got[0], tuple(skipped), start, pos, is_expert)
+
+
+def check_inspector_substitution(seed: bytes, result: MatchResult, claimed: Mapping[str, Any],
+                                 inspectors: Sequence[Inspector], rule: TeamRule,
+                                 conflicts: Collection[tuple[str, str]] = (), prior_load: Mapping[str, int] | None = None,
+                                 unavailable: Collection[str] = (), experts: Sequence[Inspector] = ()) -> MatchResult:
+    """Recompute a claimed inspector substitution; raise NotNextEligible unless it matches."""
+    new, sub = substitute_inspector(seed, result, claimed["subject"], claimed["leaving"], claimed["reason"],
+                                    inspectors, rule, conflicts, prior_load, unavailable, experts)
+    if claimed.get("incoming") != sub.incoming:
+        raise NotNextEligible(f"on {sub.subject}, the next eligible replacement for {sub.leaving} is {sub.incoming}, "
+                              f"not {claimed.get('incoming')}")
+    if claimed.get("skipped") is not None and claimed["skipped"] != sub.to_json()["skipped"]:
+        raise NotNextEligible(f"on {sub.subject}, the skipped candidates differ from the recomputation")
+    return new
+
+
+@dataclass(frozen=True)
+class SubjectSubstitution:
+    stratum: str
+    leaving: str
+    reason: str
+    incoming: str
+    incoming_ticket: bytes
+    assignment: Assignment
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": "subject", "stratum": self.stratum, "leaving": self.leaving, "reason": self.reason,
+                "incoming": self.incoming, "incoming_ticket": self.incoming_ticket.hex(),
+                "assignment": self.assignment.to_json()}
+
+
+def substitute_subject(seed: bytes, selection: Selection, result: MatchResult, subject: str, reason: str,
+                       used: Collection[str], inspectors: Sequence[Inspector], rule: TeamRule,
+                       conflicts: Collection[tuple[str, str]] = (), prior_load: Mapping[str, int] | None = None,
+                       experts: Sequence[Inspector] = ()) -> tuple[MatchResult, SubjectSubstitution]:
+    """Replace a drawn subject found out of scope by the next unused subject of its stratum.
+
+    `used` = every subject that already entered by an earlier substitution or left (a
+    replacement is never drawn twice). The newcomer takes the leaving subject's place in the
+    matching order and is matched with the current workloads.
+    """
+    if reason not in SUBJECT_LEAVE_REASONS:
+        raise SubstitutionInvalid(f"unknown reason {reason!r} (known: {', '.join(SUBJECT_LEAVE_REASONS)})")
+    stratum = next((s for s, d in selection.strata.items() if any(sid == subject for _, sid in d.selected)), None)
+    current = {a.subject for a in result.assignments}
+    if subject not in current:
+        raise SubstitutionInvalid(f"subject {subject} is not drawn")
+    if stratum is None:  # itself a replacement: find its stratum through the replacement orders
+        stratum = next((s for s, d in selection.strata.items()
+                        if any(sid == subject for _, sid in d.replacement_order(len(used) + 1))), None)
+    if stratum is None:
+        raise SubstitutionInvalid(f"subject {subject} is in no stratum of this draw")
+    d = selection.strata[stratum]
+    skip = set(used) | current
+    nxt = next(((t, sid) for t, sid in d.replacement_order(len(skip) + 1) if sid not in skip), None)
+    if nxt is None:
+        raise SubstitutionInvalid(f"stratum {stratum} has no subject left to replace {subject}")
+    new = copy.deepcopy(result)
+    idx = [a.subject for a in new.assignments].index(subject)
+    new.assignments.pop(idx)
+    load = new.load(prior_load)
+    one = _match_one(seed, nxt[1], inspectors, rule, conflicts, load, experts)
+    new.assignments.insert(idx, one)
+    return new, SubjectSubstitution(stratum, subject, reason, nxt[1], nxt[0], one)
+
+
+def _match_one(seed: bytes, subject: str, inspectors: Sequence[Inspector], rule: TeamRule,
+               conflicts: Collection[tuple[str, str]], load: dict[str, int], experts: Sequence[Inspector]) -> Assignment:
+    cands, _ = candidates(inspectors, rule)
+    conf = conflicts_by_subject(conflicts).get(subject, set())
+    order = candidate_order(seed, subject, cands)
+    team, skipped, pos = walk(subject, order, cands, 0, [], rule.team_size, rule, conf, load, rule.departments)
+    if len(team) < rule.team_size:
+        raise TooFewInspectors(subject, f"only {len(team)} of {rule.team_size} inspectors eligible")
+    a = Assignment(subject, team, skipped, pos)
+    if rule.experts:
+        ecands, _ = candidates(experts, rule, expert=True)
+        eorder = candidate_order(seed, subject, ecands, expert=True)
+        ex, eskip, epos = walk(subject, eorder, ecands, 0, [], rule.experts, rule, conf, load)
+        if len(ex) < rule.experts:
+            raise TooFewInspectors(subject, f"only {len(ex)} of {rule.experts} experts eligible")
+        a.experts, a.experts_skipped, a.experts_examined = ex, eskip, epos
+    return a
+
+
+def check_subject_substitution(seed: bytes, selection: Selection, result: MatchResult, claimed: Mapping[str, Any],
+                               used: Collection[str], inspectors: Sequence[Inspector], rule: TeamRule,
+                               conflicts: Collection[tuple[str, str]] = (), prior_load: Mapping[str, int] | None = None,
+                               experts: Sequence[Inspector] = ()) -> MatchResult:
+    """Recompute a claimed subject substitution; raise NotNextEligible unless it matches."""
+    new, sub = substitute_subject(seed, selection, result, claimed["leaving"], claimed["reason"], used,
+                                  inspectors, rule, conflicts, prior_load, experts)
+    if claimed.get("incoming") != sub.incoming:
+        raise NotNextEligible(f"the next unused subject of stratum {sub.stratum} is {sub.incoming}, "
+                              f"not {claimed.get('incoming')}")
+    if claimed.get("assignment") is not None and claimed["assignment"] != sub.assignment.to_json():
+        raise NotNextEligible(f"the team of {sub.incoming} differs from the recomputation")
+    return new
+
+
+def swap_targets(result: MatchResult, inspector_a: str, subject_a: str, inspector_b: str, subject_b: str,
+                 inspectors: Sequence[Inspector], rule: TeamRule,
+                 conflicts: Collection[tuple[str, str]] = ()) -> MatchResult:
+    """Inspector a (on subject a) and inspector b (on subject b) exchange targets (003 第十五条).
+
+    Refused (SwapInvalid) if either is not on the named team, the subjects are the same, either
+    would land on a team they are already on, has a declared conflict with the new subject, or a
+    team would lose its only inspector of a participating department.
+    """
+    if subject_a == subject_b:
+        raise SwapInvalid("a swap needs two different subjects")
+    try:
+        a, b = result.find(subject_a), result.find(subject_b)
+    except KeyError as missing:
+        raise SwapInvalid(f"subject {missing.args[0]} is not drawn") from None
+    if inspector_a not in a.team or inspector_b not in b.team:
+        raise SwapInvalid("each inspector must be on the team of the subject named with them")
+    if inspector_a in b.team or inspector_b in a.team:
+        raise SwapInvalid("an inspector would appear twice on one team")
+    conf = set(conflicts)
+    if (inspector_a, subject_b) in conf or (inspector_b, subject_a) in conf:
+        raise SwapInvalid("an inspector has a declared conflict with the subject they would move to")
+    dept = {i.id: i.department for i in inspectors}
+    new = copy.deepcopy(result)
+    na, nb = new.find(subject_a), new.find(subject_b)
+    na.team[na.team.index(inspector_a)] = inspector_b
+    nb.team[nb.team.index(inspector_b)] = inspector_a
+    for t in (na, nb):
+        if set(rule.departments) - {dept.get(i) for i in t.team}:
+            raise SwapInvalid(f"after the swap the team of {t.subject} lacks a participating department")
+    return new
+
+
+def check_swap(result: MatchResult, claimed: Mapping[str, Any], inspectors: Sequence[Inspector], rule: TeamRule,
+               conflicts: Collection[tuple[str, str]] = ()) -> MatchResult:
+    """Check a claimed swap record {inspector_a, subject_a, inspector_b, subject_b}; return the new result."""
+    return swap_targets(result, claimed["inspector_a"], claimed["subject_a"], claimed["inspector_b"],
+                        claimed["subject_b"], inspectors, rule, conflicts)
