@@ -78,6 +78,18 @@ class Instance:
             return path.read_bytes().strip()
         raise InstanceError(f"no key passphrase: set {PASSPHRASE_ENV} or keep {path}")
 
+    def secret_key(self) -> str:
+        """The web session key: $DRAWSVC_SECRET_KEY, else a 0600 file made on first use."""
+        env = os.environ.get("DRAWSVC_SECRET_KEY")
+        if env:
+            return env
+        path = self.home / "secret_key"
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(48) + "\n")
+        return path.read_text().strip()
+
     def engine(self) -> Engine:
         if not hasattr(self, "_engine"):
             self._engine = make_engine(self.database_url)

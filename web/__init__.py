@@ -14,6 +14,7 @@ from .errors import register_error_handlers
 def create_app(instance: Instance, config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(
+        SECRET_KEY=instance.secret_key(),
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -33,5 +34,11 @@ def create_app(instance: Instance, config: dict[str, Any] | None = None) -> Flas
 
     app.register_blueprint(log_bp)
     app.register_blueprint(tiles_bp)
-    # --- further blueprints (registries, draws, portal) are registered below ---
+    from .draws_api import bp as draws_bp
+    from .openapi import init_openapi
+    from .registry_api import bp as registry_bp
+
+    app.register_blueprint(registry_bp)
+    app.register_blueprint(draws_bp)
+    init_openapi(app)  # after every API blueprint: the document is generated from them
     return app

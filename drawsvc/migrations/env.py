@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy import MetaData
 
 # Every area's tables; an area that does not exist yet is skipped.
-_METADATA_MODULES = ["ledger.schema", "drawsvc.registry.schema", "drawsvc.draw_store.schema",
+_METADATA_MODULES = ["ledger.schema", "drawsvc.registry.schema", "drawsvc.draws.schema",
                      "drawsvc.inspections.schema"]
 
 

@@ -1,0 +1,119 @@
+"""The evidence bundle of a draw (docs/SPEC.md §11): everything a verifier needs, offline.
+
+It carries the draw's log entries and every key entry, each with an inclusion proof in one
+signed checkpoint; the checkpoint signed right after *prepared* with a consistency proof to
+it (so the inputs provably existed before the seed); the pools as records (their roots are
+recomputed by the verifier); the chain parameters of the beacons used; and, once published,
+the drawn content and the substitution records with their salts. Before publication only a
+privileged reader (operators of the department, auditors) gets the sealed parts.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from sqlalchemy import select
+
+from ledger.entry import Entry
+from ledger.schema import log_entries
+from ledger.store import Ledger, StoredCheckpoint
+
+from . import schema
+from .service import NETWORKS_FILE, DrawNotFound
+
+FORMAT = "spotcheck-draw-bundle/1"
+KEY_TYPES = ("log.genesis", "actor.key.registered", "actor.key.rotated", "log.key.rotated")
+
+
+def _b64(b: bytes) -> str:
+    return base64.b64encode(b).decode()
+
+
+def _note_with_cosignatures(ledger: Ledger, cp: StoredCheckpoint) -> str:
+    return cp.note + "".join(ledger.cosignature_lines(cp.size))
+
+
+def draw_entry_seqs(row: Any) -> list[int]:
+    seqs = [row.prepared_seq, row.seeded_seq, row.drawn_seq, row.published_seq, row.aborted_seq]
+    return [s for s in seqs if s is not None]
+
+
+def build_bundle(ledger: Ledger, draw_id: str, *, privileged: bool, log_verifier_key: str) -> dict[str, Any]:
+    with ledger.engine.connect() as conn:
+        row = conn.execute(select(schema.draws).where(schema.draws.c.id == draw_id)).one_or_none()
+        if row is None:
+            raise DrawNotFound(f"draw {draw_id} not found")
+        doc, secret = json.loads(row.doc), json.loads(row.secret)
+        draw_types = ("draw.prepared", "draw.seeded", "draw.drawn", "draw.substituted", "draw.published",
+                      "draw.aborted")
+        # every entry of this draw: the lifecycle rows plus substitutions (found by type and draw id)
+        seqs = set(draw_entry_seqs(row))
+        for seq, leaf in conn.execute(select(log_entries.c.seq, log_entries.c.leaf).where(
+                log_entries.c.type.in_(draw_types), log_entries.c.seq >= row.prepared_seq)):
+            if json.loads(leaf)["payload"].get("draw_id") == draw_id:
+                seqs.add(seq)
+        # and every plan entry of this draw's plan up to prepare (the parameters' origin)
+        for seq, leaf in conn.execute(select(log_entries.c.seq, log_entries.c.leaf).where(
+                log_entries.c.type.like("registry.plan.%"), log_entries.c.seq < row.prepared_seq)):
+            if json.loads(leaf)["payload"].get("id") == row.plan:
+                seqs.add(seq)
+        # subjects removed or changed between the plan's last entry and prepare, that are not in
+        # the pool: the verifier asks of each "would it have been drawn?" (pool changes report)
+        plan_seqs = [q for q in seqs if q < row.prepared_seq]
+        since = max(plan_seqs) if plan_seqs else 0
+        pool_ids = {r["id"] for r in secret["pools"]["subjects"]} if (row.status == "published" or privileged) else None
+        for seq, leaf in conn.execute(select(log_entries.c.seq, log_entries.c.leaf).where(
+                log_entries.c.type.like("registry.subject.%"), log_entries.c.seq > since,
+                log_entries.c.seq < row.prepared_seq)):
+            payload = json.loads(leaf)["payload"]
+            if pool_ids is not None and payload.get("id") not in pool_ids:
+                seqs.add(seq)
+        key_seqs = set(conn.execute(select(log_entries.c.seq).where(log_entries.c.type.in_(KEY_TYPES))).scalars())
+    cp = ledger.latest_checkpoint()
+    assert cp is not None
+    wanted = sorted(s for s in seqs | key_seqs if s < cp.size)
+    entries = []
+    for seq in wanted:
+        e: Entry = ledger.entry(seq)
+        entries.append({"seq": seq, "entry": e.to_json(),
+                        "inclusion_proof": [_b64(h) for h in ledger.inclusion_proof(seq, cp.size)]})
+    prepared_cp = ledger.checkpoint_covering(row.prepared_seq)
+    bundle: dict[str, Any] = {
+        "format": FORMAT,
+        "draw_id": draw_id,
+        "status": row.status,
+        "log": {"origin": ledger.origin, "verifier_key": log_verifier_key,
+                "checkpoint": {"size": cp.size, "note": _note_with_cosignatures(ledger, cp)}},
+        "entries": entries,
+        "chains": _chains_used(doc),
+    }
+    if prepared_cp is not None:
+        bundle["prepared_checkpoint"] = {
+            "size": prepared_cp.size, "note": _note_with_cosignatures(ledger, prepared_cp),
+            "consistency_proof": [_b64(h) for h in ledger.consistency_proof(prepared_cp.size, cp.size)],
+            "signed_at": prepared_cp.signed_at,
+        }
+    if row.status == "published" or privileged:
+        bundle["pools"] = secret["pools"]
+        if "content" in secret:
+            bundle["content"] = secret["content"]
+            bundle["substitutions"] = [{"record": s["record"], "salt": s["salt"]} for s in secret["substitutions"]]
+            bundle["current_matching"] = secret["matching"]
+    if privileged and row.status != "published":
+        bundle["sealed"] = {"nonce": secret["nonce"], "seed": secret.get("seed"), "salt": secret.get("salt")}
+    return bundle
+
+
+def _chains_used(doc: dict[str, Any]) -> dict[str, Any]:
+    hashes = {s["chain_hash"] for s in doc["seed_recipe"]["sources"] if s.get("type") == "drand"}
+    if not hashes:
+        return {}
+    data = json.loads(NETWORKS_FILE.read_text(encoding="utf-8"))
+    out = {}
+    for chain in data["chains"].values():
+        if chain["chain_hash"] in hashes:
+            out[chain["chain_hash"]] = {k: chain[k] for k in ("beacon_id", "scheme", "chain_hash", "public_key",
+                                                                "genesis_time", "period", "genesis_seed")}
+    return out

@@ -1,0 +1,38 @@
+"""Tables of the draw lifecycle. Created by Alembic revision 0003_draws."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, Text
+
+metadata = MetaData()
+
+# One row per draw. `doc` is public once prepared (parameters and commitments, as logged);
+# `secret` holds what stays sealed until publication: nonce, seed, salts, content, pools.
+draws = Table(
+    "draws", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("plan", String(64), nullable=False, index=True),
+    Column("department", String(64), nullable=False, index=True),
+    Column("year", Integer, nullable=False, index=True),
+    Column("status", String(16), nullable=False),
+    Column("prepared_seq", BigInteger, nullable=False),
+    Column("seeded_seq", BigInteger, nullable=True),
+    Column("drawn_seq", BigInteger, nullable=True),
+    Column("published_seq", BigInteger, nullable=True),
+    Column("aborted_seq", BigInteger, nullable=True),
+    Column("doc", Text, nullable=False),
+    Column("secret", Text, nullable=False),
+)
+
+# Every check a subject got this year (drawn, or not random: complaints, referrals), for the
+# frequency cap and "already checked by another unit of the department" of later draws.
+checks = Table(
+    "draw_checks", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("subject", String(18), nullable=False, index=True),
+    Column("year", Integer, nullable=False, index=True),
+    Column("department", String(64), nullable=False),
+    Column("source", String(64), nullable=False),  # draw id, or "not_random:<ref>"
+    Column("kind", String(16), nullable=False),  # random | not_random
+    Column("seq", BigInteger, nullable=False),
+)

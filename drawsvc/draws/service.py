@@ -1,0 +1,392 @@
+"""The draw lifecycle: each step is one signed log entry written in the same transaction as
+the row it changes (docs/SPEC.md §10).
+
+    svc = DrawService(ledger, registry)
+    d = svc.prepare(actor, plan="P2026-01", department="SCJ", sources=[{"type": "dice"}, ...])
+    svc.seed(actor, d["id"], reveals=[{"type": "dice", "digits": "..."}, ...])
+    svc.run(actor, d["id"])
+    svc.substitute_inspector(actor, d["id"], subject, leaving, "recusal_conflict")
+    svc.publish(actor, d["id"])
+
+Confidentiality (002 八): the server nonce is committed at prepare and revealed only at
+publication, so before publication nobody outside the service can compute the seed, the
+tickets or the selection; the drawn list and every substitution are carried as salted
+commitments until then.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection
+
+from drawsvc.draw import (
+    check_recipe,
+    commit_pool,
+    derive_seed,
+    nonce_commitment,
+    run_draw,
+    seal,
+    strata_of,
+    stratum_sizes,
+    substitute_inspector,
+    substitute_subject,
+    swap_targets,
+)
+from drawsvc.draw.codec import ALGORITHM
+from drawsvc.draw.drand import ChainInfo, chain_from_json, round_time
+from drawsvc.draw.errors import DrawError
+from drawsvc.draw.matching import Assignment, Inspector, MatchResult, candidates
+from drawsvc.draw.run import DrawResult
+from drawsvc.draw.selection import draw_subjects
+from drawsvc.registry import schema as reg
+from drawsvc.registry.authz import Actor, Forbidden
+from drawsvc.registry.state import get_record
+from ledger.canonical import canonical_bytes
+from ledger.store import Ledger
+
+from . import schema
+from .inputs import DrawInputs, InputsError, PriorCheck, build_inputs
+
+NETWORKS_FILE = Path(__file__).resolve().parents[1] / "data" / "drand_networks.json"
+PUBLIC_SOURCES = ("drand", "dice", "lottery", "witness")
+
+
+class DrawNotFound(LookupError):
+    pass
+
+
+class DrawStateError(ValueError):
+    """The step is not allowed in the draw's current state (e.g. seeding twice)."""
+
+
+def load_chains(path: Path = NETWORKS_FILE) -> dict[str, ChainInfo]:
+    """drand networks known to this service, by chain hash (public parameters)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return {c["chain_hash"]: chain_from_json(c) for c in data["chains"].values()}
+
+
+def _unix(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def match_from_json(data: Mapping[str, Any]) -> MatchResult:
+    """The stored current matching back as the core's MatchResult."""
+    return MatchResult([
+        Assignment(a["subject"], list(a["team"]), [(x["inspector"], x["reason"]) for x in a["skipped"]],
+                   a["examined"], list(a.get("experts", [])),
+                   [(x["inspector"], x["reason"]) for x in a.get("experts_skipped", [])], a.get("experts_examined", 0))
+        for a in data["assignments"]], dict(data.get("draw_ineligible", {})))
+
+
+def inspectors_of(records: Sequence[Mapping[str, Any]]) -> list[Inspector]:
+    return [Inspector.from_record(r) for r in records]
+
+
+def rule_of(parameters: Mapping[str, Any]):  # type: ignore[no-untyped-def]
+    from drawsvc.draw.matching import TeamRule
+
+    t = parameters["team_rule"]
+    return TeamRule(draw_date=t["draw_date"], departments=tuple(t["departments"]), team_size=t["team_size"],
+                    qualification=t.get("qualification"), max_assignments=t.get("max_assignments"),
+                    experts=t.get("experts", 0), expert_field=t.get("expert_field"))
+
+
+def recompute(seed: bytes, doc: Mapping[str, Any], secret: Mapping[str, Any]) -> DrawResult:
+    """The draw from its frozen inputs (what a verifier does too)."""
+    p = doc["parameters"]
+    pools = secret["pools"]
+    return run_draw(seed, strata_of(pools["subjects"]), p["ratios"], inspectors_of(pools["inspectors"]),
+                    rule_of(p), floor=p["floor"], key_item=p["key_item"],
+                    conflicts=[tuple(c) for c in pools["conflicts"]])
+
+
+class DrawService:
+    def __init__(self, ledger: Ledger, registry: Any, chains: Mapping[str, ChainInfo] | None = None) -> None:
+        self.ledger = ledger
+        self.registry = registry
+        self.chains = dict(chains) if chains is not None else load_chains()
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def _signer(self, actor: Actor):  # type: ignore[no-untyped-def]
+        return actor.signer if actor.signer is not None else self.registry.signer_for(actor.id)
+
+    @staticmethod
+    def _may_run(actor: Actor, department: str) -> None:
+        if actor.role in ("system", "admin"):
+            return
+        if actor.role == "operator" and department in actor.departments:
+            return
+        raise Forbidden(f"只有本部门操作员可以操作本部门的抽签 / only operators of {department} may run its draws")
+
+    def _row(self, conn: Connection, draw_id: str) -> Any:
+        row = conn.execute(select(schema.draws).where(schema.draws.c.id == draw_id)).one_or_none()
+        if row is None:
+            raise DrawNotFound(f"draw {draw_id} not found / 抽签 {draw_id} 不存在")
+        return row
+
+    def _load(self, conn: Connection, draw_id: str, actor: Actor | None = None) -> tuple[Any, dict, dict]:
+        row = self._row(conn, draw_id)
+        if actor is not None:
+            self._may_run(actor, row.department)
+        return row, json.loads(row.doc), json.loads(row.secret)
+
+    def _save(self, conn: Connection, draw_id: str, **values: Any) -> None:
+        for k in ("doc", "secret"):
+            if k in values and not isinstance(values[k], str):
+                values[k] = json.dumps(values[k], ensure_ascii=False, sort_keys=True)
+        conn.execute(update(schema.draws).where(schema.draws.c.id == draw_id).values(**values))
+
+    @staticmethod
+    def _expect(row: Any, *states: str) -> None:
+        if row.status not in states:
+            raise DrawStateError(f"draw {row.id} is {row.status}; this step needs {' or '.join(states)}")
+
+    # --- reading ------------------------------------------------------------------------
+
+    def get(self, draw_id: str) -> dict[str, Any]:
+        with self.ledger.engine.connect() as conn:
+            row = self._row(conn, draw_id)
+        return self._public(row)
+
+    @staticmethod
+    def _public(row: Any) -> dict[str, Any]:
+        doc = json.loads(row.doc)
+        return {"id": row.id, "plan": row.plan, "department": row.department, "year": row.year,
+                "status": row.status, "seqs": {k: getattr(row, f"{k}_seq") for k in
+                                               ("prepared", "seeded", "drawn", "published", "aborted")},
+                **{k: v for k, v in doc.items() if k not in ("id",)}}
+
+    def list(self, status: Sequence[str] | None = None, departments: Sequence[str] | None = None) -> list[dict]:
+        stmt = select(schema.draws).order_by(schema.draws.c.prepared_seq.desc())
+        if status:
+            stmt = stmt.where(schema.draws.c.status.in_(list(status)))
+        if departments is not None:
+            stmt = stmt.where(schema.draws.c.department.in_(list(departments)))
+        with self.ledger.engine.connect() as conn:
+            return [self._public(r) for r in conn.execute(stmt)]
+
+    def secret(self, draw_id: str) -> dict[str, Any]:
+        """Sealed material (operators of the department and auditors only — callers check)."""
+        with self.ledger.engine.connect() as conn:
+            return json.loads(self._row(conn, draw_id).secret)
+
+    # --- prepare ------------------------------------------------------------------------
+
+    def gather(self, conn: Connection, plan: Mapping[str, Any], department: str, draw_date: str) -> DrawInputs:
+        items = [get_record(conn, "item", c) for c in plan["items"]]
+        if any(i is None for i in items):
+            raise InputsError(f"plan {plan['code']} names an unknown item")
+        subjects = (json.loads(d) for d in conn.execute(select(reg.subjects.c.doc)).scalars())
+        libs = {r["code"]: r for r in (json.loads(d) for d in conn.execute(select(reg.sublibraries.c.doc)).scalars())}
+        insp = [json.loads(d) for d in conn.execute(select(reg.inspectors.c.doc)).scalars()]
+        confl = [json.loads(d) for d in conn.execute(select(reg.conflicts.c.doc)).scalars()]
+        parents = {r.code: r.parent for r in conn.execute(select(reg.departments.c.code, reg.departments.c.parent))}
+        year = int(draw_date[:4])
+        prior = [PriorCheck(r.subject, r.department, r.kind) for r in conn.execute(
+            select(schema.checks).where(schema.checks.c.year == year))]
+        return build_inputs(plan, department, items, subjects, libs, insp, confl, prior, parents, draw_date)
+
+    def prepare(self, actor: Actor, plan: str, department: str, sources: Sequence[Mapping[str, Any]],
+                draw_id: str | None = None, draw_date: str | None = None, note: str = "") -> dict[str, Any]:
+        """Freeze the inputs and commit to them and to the seed recipe; sign a checkpoint right after."""
+        self._may_run(actor, department)
+        now = self.ledger.clock()
+        draw_date = draw_date or now.date().isoformat()
+        nonce = secrets.token_bytes(32)
+        recipe = {"nonce_commitment": nonce_commitment(nonce).hex(),
+                  "sources": [{"type": "server_nonce"}, *[dict(s) for s in sources]]}
+        check_recipe(recipe, self.chains, _unix(now))
+        with self.ledger.transaction() as tx:
+            plan_rec = get_record(tx.conn, "plan", plan)
+            if plan_rec is None:
+                raise InputsError(f"plan {plan} not found / 计划不存在")
+            if plan_rec["status"] not in ("approved", "published"):
+                raise InputsError(f"plan {plan} is {plan_rec['status']}; only approved or published plans are drawn")
+            inputs = self.gather(tx.conn, plan_rec, department, draw_date)
+            # The rules are checked now, before anything is committed: sizes and a full team.
+            sizes = stratum_sizes({s: len(v) for s, v in strata_of(inputs.pool).items()}, inputs.ratios,
+                                  inputs.floor, inputs.key_item)
+            cands, _ = candidates(inspectors_of(inputs.inspectors), inputs.rule)
+            if len(cands) < inputs.rule.team_size:
+                raise DrawError(f"only {len(cands)} inspectors are eligible on {draw_date}; "
+                                f"a team needs {inputs.rule.team_size}")
+            draw_id = draw_id or f"D{now:%Y%m%d%H%M%S}-{secrets.token_hex(2)}"
+            if tx.conn.execute(select(schema.draws.c.id).where(schema.draws.c.id == draw_id)).first():
+                raise DrawStateError(f"draw {draw_id} exists already")
+            pools = {"subjects": inputs.pool, "inspectors": inputs.inspectors, "excluded": inputs.excluded,
+                     "conflicts": inputs.conflicts}
+            commitments = {
+                "subjects": commit_pool(inputs.pool, "subjects").to_json(),
+                "inspectors": commit_pool(inputs.inspectors, "inspectors").to_json(),
+                "excluded": commit_pool(inputs.excluded, "excluded").to_json(),
+                "conflicts_sha256": _sha256_hex(canonical_bytes(inputs.conflicts)),
+            }
+            not_before = max([round_time(self.chains[s["chain_hash"]], s["round"])
+                              for s in sources if s.get("type") == "drand"] or [None], key=lambda x: x or 0)
+            payload = {
+                "draw_id": draw_id, "plan": plan, "plan_year": plan_rec["year"], "department": department,
+                "items": [{"code": c, "version": get_record(tx.conn, "item", c)["version"]} for c in plan_rec["items"]],
+                "algorithm": ALGORITHM, "draw_date": draw_date, "parameters": inputs.parameters,
+                "expected_sizes": dict(sorted(sizes.items())), "pools": commitments, "seed_recipe": recipe,
+                "not_before": not_before, "note": note,
+            }
+            entry = tx.append("draw.prepared", payload, self._signer(actor))
+            doc = {**payload, "prepared_leaf_hash": entry.leaf_hash().hex()}
+            secret = {"nonce": nonce.hex(), "pools": pools}
+            tx.conn.execute(insert(schema.draws).values(
+                id=draw_id, plan=plan, department=department, year=int(draw_date[:4]), status="prepared",
+                prepared_seq=entry.seq, doc=json.dumps(doc, ensure_ascii=False, sort_keys=True),
+                secret=json.dumps(secret, ensure_ascii=False, sort_keys=True)))
+        self.ledger.checkpoint()  # the inputs are fixed, and provably so, before any randomness exists
+        return self.get(draw_id)
+
+    # --- seed ---------------------------------------------------------------------------
+
+    def seed(self, actor: Actor, draw_id: str, reveals: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """Record the public sources' values and fix the seed (which stays secret until publication)."""
+        with self.ledger.transaction() as tx:
+            row, doc, secret = self._load(tx.conn, draw_id, actor)
+            self._expect(row, "prepared")
+            recipe = doc["seed_recipe"]
+            public = [dict(r) for r in reveals]
+            now = _unix(self.ledger.clock())
+            for r in public:
+                if r.get("type") == "drand" and r.get("round") is not None:
+                    chain = self.chains.get(str(r.get("chain_hash", "")).lower())
+                    if chain is not None and now < round_time(chain, int(r["round"])):
+                        raise DrawStateError(f"drand round {r['round']} is not due until "
+                                             f"{round_time(chain, int(r['round']))}; it cannot be revealed yet")
+            full = [{"type": "server_nonce", "nonce": secret["nonce"]}, *public]
+            result = derive_seed(bytes.fromhex(doc["prepared_leaf_hash"]), recipe, full, self.chains)
+            entry = tx.append("draw.seeded", {"draw_id": draw_id, "prepared_seq": row.prepared_seq,
+                                              "reveals": public}, self._signer(actor))
+            secret["seed"] = result.seed.hex()
+            doc["reveals"] = public
+            self._save(tx.conn, draw_id, status="seeded", seeded_seq=entry.seq, doc=doc, secret=secret)
+        return self.get(draw_id)
+
+    # --- run ----------------------------------------------------------------------------
+
+    def run(self, actor: Actor, draw_id: str) -> dict[str, Any]:
+        """Draw: sizes, tickets, selection, matching; log only a salted commitment to the result."""
+        with self.ledger.transaction() as tx:
+            row, doc, secret = self._load(tx.conn, draw_id, actor)
+            self._expect(row, "seeded")
+            result = recompute(bytes.fromhex(secret["seed"]), doc, secret)
+            content = result.content()
+            salt = secrets.token_bytes(32)
+            commitment = seal(content, salt).hex()
+            entry = tx.append("draw.drawn", {"draw_id": draw_id, "seal": commitment,
+                                             "sizes": content["sizes"]}, self._signer(actor))
+            secret.update({"content": content, "salt": salt.hex(), "substitutions": [],
+                           "matching": content["matching"]})
+            doc["seal"] = commitment
+            self._save(tx.conn, draw_id, status="drawn", drawn_seq=entry.seq, doc=doc, secret=secret)
+            tx.conn.execute(insert(schema.checks), [
+                {"subject": a["subject"], "year": row.year, "department": row.department, "source": draw_id,
+                 "kind": "random", "seq": entry.seq} for a in content["matching"]["assignments"]])
+        return self.get(draw_id)
+
+    # --- substitutions and swaps ----------------------------------------------------------
+
+    def _current(self, doc: dict, secret: dict) -> tuple[bytes, MatchResult]:
+        seed = bytes.fromhex(secret["seed"])
+        return seed, match_from_json(secret["matching"])
+
+    def _record_substitution(self, tx: Any, row: Any, doc: dict, secret: dict, record: dict,
+                             new: MatchResult, actor: Actor) -> dict[str, Any]:
+        salt = secrets.token_bytes(32)
+        commitment = seal(record, salt).hex()
+        n = len(secret["substitutions"])
+        tx.append("draw.substituted", {"draw_id": row.id, "n": n, "kind": record["kind"], "seal": commitment},
+                  self._signer(actor))
+        secret["substitutions"].append({"record": record, "salt": salt.hex(), "seal": commitment})
+        secret["matching"] = new.to_json()
+        self._save(tx.conn, row.id, secret=secret)
+        return record
+
+    def substitute_inspector(self, actor: Actor, draw_id: str, subject: str, leaving: str, reason: str,
+                             unavailable: Sequence[str] = ()) -> dict[str, Any]:
+        with self.ledger.transaction() as tx:
+            row, doc, secret = self._load(tx.conn, draw_id, actor)
+            self._expect(row, "drawn", "published")
+            seed, current = self._current(doc, secret)
+            pools = secret["pools"]
+            new, sub = substitute_inspector(seed, current, subject, leaving, reason,
+                                            inspectors_of(pools["inspectors"]), rule_of(doc["parameters"]),
+                                            [tuple(c) for c in pools["conflicts"]], None, unavailable)
+            return self._record_substitution(tx, row, doc, secret, sub.to_json(), new, actor)
+
+    def substitute_subject(self, actor: Actor, draw_id: str, subject: str, reason: str) -> dict[str, Any]:
+        with self.ledger.transaction() as tx:
+            row, doc, secret = self._load(tx.conn, draw_id, actor)
+            self._expect(row, "drawn", "published")
+            seed, current = self._current(doc, secret)
+            pools = secret["pools"]
+            p = doc["parameters"]
+            selection = draw_subjects(seed, strata_of(pools["subjects"]), secret["content"]["sizes"])
+            used = [s["record"][k] for s in secret["substitutions"] if s["record"]["kind"] == "subject"
+                    for k in ("leaving", "incoming")]
+            new, sub = substitute_subject(seed, selection, current, subject, reason, used,
+                                          inspectors_of(pools["inspectors"]), rule_of(p),
+                                          [tuple(c) for c in pools["conflicts"]])
+            record = self._record_substitution(tx, row, doc, secret, sub.to_json(), new, actor)
+            tx.conn.execute(update(schema.checks).where(schema.checks.c.source == draw_id,
+                                                        schema.checks.c.subject == subject)
+                            .values(subject=sub.incoming))
+            return record
+
+    def swap(self, actor: Actor, draw_id: str, inspector_a: str, subject_a: str,
+             inspector_b: str, subject_b: str) -> dict[str, Any]:
+        with self.ledger.transaction() as tx:
+            row, doc, secret = self._load(tx.conn, draw_id, actor)
+            self._expect(row, "drawn", "published")
+            _, current = self._current(doc, secret)
+            pools = secret["pools"]
+            new = swap_targets(current, inspector_a, subject_a, inspector_b, subject_b,
+                               inspectors_of(pools["inspectors"]), rule_of(doc["parameters"]),
+                               [tuple(c) for c in pools["conflicts"]])
+            record = {"kind": "swap", "inspector_a": inspector_a, "subject_a": subject_a,
+                      "inspector_b": inspector_b, "subject_b": subject_b}
+            return self._record_substitution(tx, row, doc, secret, record, new, actor)
+
+    # --- publish and abort ----------------------------------------------------------------
+
+    def publish(self, actor: Actor, draw_id: str) -> dict[str, Any]:
+        """Reveal the nonce and every salt: anyone can now recompute and check the whole draw."""
+        with self.ledger.transaction() as tx:
+            row, doc, secret = self._load(tx.conn, draw_id, actor)
+            self._expect(row, "drawn")
+            entry = tx.append("draw.published", {
+                "draw_id": draw_id, "nonce": secret["nonce"], "seed": secret["seed"], "salt": secret["salt"],
+                "substitution_salts": [s["salt"] for s in secret["substitutions"]],
+            }, self._signer(actor))
+            self._save(tx.conn, draw_id, status="published", published_seq=entry.seq)
+        self.ledger.checkpoint()
+        return self.get(draw_id)
+
+    def abort(self, actor: Actor, draw_id: str, reason: str) -> dict[str, Any]:
+        """Close a draw that will not be completed. Every prepared draw stays visible."""
+        if not reason.strip():
+            raise DrawStateError("an abort needs a reason / 中止需要说明理由")
+        with self.ledger.transaction() as tx:
+            row, doc, secret = self._load(tx.conn, draw_id, actor)
+            self._expect(row, "prepared", "seeded")
+            entry = tx.append("draw.aborted", {"draw_id": draw_id, "stage": row.status, "reason": reason},
+                              self._signer(actor))
+            self._save(tx.conn, draw_id, status="aborted", aborted_seq=entry.seq)
+        return self.get(draw_id)
+
+
+def _sha256_hex(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()

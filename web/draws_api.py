@@ -1,0 +1,215 @@
+"""Draws over HTTP: the lifecycle for operators, bundles for verifiers, published draws for all.
+
+A sealed draw's content is unreadable through every public endpoint until it is published:
+public readers see only what the log already shows (commitments), never pools, content,
+nonce or salts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify
+
+from drawsvc.draw.errors import DrawError
+from drawsvc.draws.bundle import build_bundle
+from drawsvc.draws.inputs import InputsError
+from drawsvc.draws.service import DrawNotFound, DrawService, DrawStateError
+from drawsvc.registry.authz import Actor, Forbidden
+
+from .errors import ApiError
+from .registry_api import body, current_actor, need, registry
+
+bp = Blueprint("draws", __name__, url_prefix="/api/v1")
+
+
+def service() -> DrawService:
+    svc = current_app.extensions.get("draws")
+    if svc is None:
+        svc = DrawService(current_app.extensions["ledger"], registry())
+        current_app.extensions["draws"] = svc
+    return svc
+
+
+def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return fn(*args, **kwargs)
+    except DrawNotFound as exc:
+        raise ApiError(404, "not_found", str(exc)) from None
+    except Forbidden as exc:
+        raise ApiError(403, "forbidden", str(exc)) from None
+    except DrawStateError as exc:
+        raise ApiError(409, "wrong_state", str(exc)) from None
+    except (DrawError, InputsError) as exc:
+        raise ApiError(422, type(exc).__name__, str(exc)) from None
+
+
+def _privileged(actor: Actor | None, draw: dict[str, Any]) -> bool:
+    """Operators of the draw's department, admins and auditors may read sealed material."""
+    if actor is None:
+        return False
+    if actor.role in ("admin", "auditor", "system"):
+        return True
+    return actor.role == "operator" and draw["department"] in actor.departments
+
+
+def _strings(data: dict[str, Any], name: str, required: bool = True) -> str:
+    value = data.get(name)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or not value.strip():
+        raise ApiError(400, "bad_field", f"字段 {name} 应为非空文本 / field {name!r} must be a non-empty string")
+    return value
+
+
+def _list(data: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    value = data.get(name)
+    if not isinstance(value, list) or not all(isinstance(x, dict) for x in value):
+        raise ApiError(400, "bad_field", f"字段 {name} 应为对象列表 / field {name!r} must be a list of objects")
+    return value
+
+
+# --- staff: the lifecycle -------------------------------------------------------------------
+
+
+@bp.get("/draws")
+def list_draws():  # type: ignore[no-untyped-def]
+    actor = need("admin", "operator", "auditor")
+    depts = None if actor.role in ("admin", "auditor") else list(actor.departments)
+    return jsonify({"draws": service().list(departments=depts)})
+
+
+@bp.post("/draws")
+def prepare():  # type: ignore[no-untyped-def]
+    actor = need("admin", "operator")
+    data = body()
+    draw = _call(service().prepare, actor, _strings(data, "plan"), _strings(data, "department"),
+                 _list(data, "sources"), draw_date=data.get("draw_date"), note=str(data.get("note", "")))
+    return jsonify(draw), 201
+
+
+@bp.get("/draws/<draw_id>")
+def get_draw(draw_id: str):  # type: ignore[no-untyped-def]
+    actor = need("admin", "operator", "auditor")
+    draw = _call(service().get, draw_id)
+    if actor.role == "operator" and draw["department"] not in actor.departments:
+        raise ApiError(403, "forbidden", "不属于本部门 / outside your departments")
+    if _privileged(actor, draw):
+        secret = service().secret(draw_id)
+        draw["sealed_content"] = {"matching": secret.get("matching"), "content": secret.get("content"),
+                                  "substitutions": [s["record"] for s in secret.get("substitutions", [])]}
+    return jsonify(draw)
+
+
+@bp.post("/draws/<draw_id>/seed")
+def seed(draw_id: str):  # type: ignore[no-untyped-def]
+    actor = need("admin", "operator")
+    return jsonify(_call(service().seed, actor, draw_id, _list(body(), "reveals")))
+
+
+@bp.post("/draws/<draw_id>/run")
+def run(draw_id: str):  # type: ignore[no-untyped-def]
+    actor = need("admin", "operator")
+    return jsonify(_call(service().run, actor, draw_id))
+
+
+@bp.post("/draws/<draw_id>/substitutions")
+def substitute(draw_id: str):  # type: ignore[no-untyped-def]
+    actor = need("admin", "operator")
+    data = body()
+    kind = data.get("kind")
+    svc = service()
+    if kind == "inspector":
+        unavailable = data.get("unavailable", [])
+        if not isinstance(unavailable, list):
+            raise ApiError(400, "bad_field", "unavailable must be a list")
+        record = _call(svc.substitute_inspector, actor, draw_id, _strings(data, "subject"),
+                       _strings(data, "leaving"), _strings(data, "reason"), unavailable)
+    elif kind == "subject":
+        record = _call(svc.substitute_subject, actor, draw_id, _strings(data, "subject"), _strings(data, "reason"))
+    elif kind == "swap":
+        record = _call(svc.swap, actor, draw_id, *(_strings(data, k) for k in
+                                                   ("inspector_a", "subject_a", "inspector_b", "subject_b")))
+    else:
+        raise ApiError(400, "bad_field", "kind 应为 inspector、subject 或 swap / kind must be inspector, subject or swap")
+    return jsonify(record), 201
+
+
+@bp.post("/draws/<draw_id>/publish")
+def publish(draw_id: str):  # type: ignore[no-untyped-def]
+    actor = need("admin", "operator")
+    return jsonify(_call(service().publish, actor, draw_id))
+
+
+@bp.post("/draws/<draw_id>/abort")
+def abort(draw_id: str):  # type: ignore[no-untyped-def]
+    actor = need("admin", "operator")
+    return jsonify(_call(service().abort, actor, draw_id, _strings(body(), "reason")))
+
+
+@bp.get("/draws/<draw_id>/bundle")
+def bundle(draw_id: str):  # type: ignore[no-untyped-def]
+    """No login once published; before that only commitments, unless the reader is privileged."""
+    draw = _call(service().get, draw_id)
+    actor = current_actor()
+    instance = current_app.extensions["instance"]
+    data = build_bundle(current_app.extensions["ledger"], draw_id, privileged=_privileged(actor, draw),
+                        log_verifier_key=instance.genesis_log_key.encode())
+    return jsonify(data)
+
+
+# --- public (公示): published draws only ----------------------------------------------------
+
+
+PUBLIC_DRAW_FIELDS = ("id", "plan", "department", "year", "status", "seqs", "draw_date", "items", "parameters",
+                      "pools", "seed_recipe", "reveals", "not_before", "seal", "algorithm", "note")
+
+
+def public_view(draw: dict[str, Any]) -> dict[str, Any]:
+    return {k: draw.get(k) for k in PUBLIC_DRAW_FIELDS}
+
+
+@bp.get("/public/draws")
+def public_draws():  # type: ignore[no-untyped-def]
+    return jsonify({"draws": [public_view(d) for d in service().list(status=["published"])]})
+
+
+@bp.get("/public/draws/<draw_id>")
+def public_draw(draw_id: str):  # type: ignore[no-untyped-def]
+    try:
+        draw = service().get(draw_id)
+    except DrawNotFound:
+        draw = None
+    if draw is None or draw["status"] != "published":
+        raise ApiError(404, "not_found", f"没有已公示的抽签 {draw_id} / no published draw {draw_id}")
+    secret = service().secret(draw_id)
+    view = public_view(draw)
+    view["content"] = secret["content"]
+    view["matching"] = secret["matching"]
+    view["substitutions"] = [s["record"] for s in secret["substitutions"]]
+    return jsonify(view)
+
+
+@bp.get("/public/draws/<draw_id>/subjects/<code>")
+def public_subject_in_draw(draw_id: str, code: str):  # type: ignore[no-untyped-def]
+    """"Was my company's selection fair?": its ticket, its stratum's cutoff, drawn or not."""
+    from drawsvc.draw.selection import would_be_drawn
+    from drawsvc.draw.tickets import subject_ticket
+
+    view = public_draw(draw_id).get_json()
+    secret = service().secret(draw_id)
+    seed = bytes.fromhex(secret["seed"])
+    pools = secret["pools"]
+    member = next((r for r in pools["subjects"] if r["id"] == code), None)
+    excluded = next((r for r in pools["excluded"] if r["id"] == code), None)
+    strata = view["content"]["strata"]
+    if member is None and excluded is None:
+        return jsonify({"subject": code, "in_pool": False, "ticket": subject_ticket(seed, code).hex(),
+                        "explanation": "不在本次抽查范围内 / not in this draw's scope"})
+    rec = member or excluded
+    stratum = rec["stratum"]
+    sel = strata.get(stratum, {}).get("selected", [])
+    cutoff = (bytes.fromhex(sel[-1]["ticket"]), sel[-1]["id"]) if sel else None
+    verdict = would_be_drawn(seed, code, stratum, cutoff)
+    return jsonify({"subject": code, "in_pool": member is not None, "excluded_reason": excluded and excluded["reason"],
+                    "stratum": stratum, **verdict.to_json()})
