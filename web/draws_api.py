@@ -124,9 +124,11 @@ def substitute(draw_id: str):  # type: ignore[no-untyped-def]
         if not isinstance(unavailable, list):
             raise ApiError(400, "bad_field", "unavailable must be a list")
         record = _call(svc.substitute_inspector, actor, draw_id, _strings(data, "subject"),
-                       _strings(data, "leaving"), _strings(data, "reason"), unavailable)
+                       _strings(data, "leaving"), _strings(data, "reason"), unavailable,
+                       incoming=data.get("incoming"))
     elif kind == "subject":
-        record = _call(svc.substitute_subject, actor, draw_id, _strings(data, "subject"), _strings(data, "reason"))
+        record = _call(svc.substitute_subject, actor, draw_id, _strings(data, "subject"), _strings(data, "reason"),
+                       incoming=data.get("incoming"))
     elif kind == "swap":
         record = _call(svc.swap, actor, draw_id, *(_strings(data, k) for k in
                                                    ("inspector_a", "subject_a", "inspector_b", "subject_b")))

@@ -41,7 +41,7 @@ from drawsvc.draw import (
 )
 from drawsvc.draw.codec import ALGORITHM
 from drawsvc.draw.drand import ChainInfo, chain_from_json, round_time
-from drawsvc.draw.errors import DrawError
+from drawsvc.draw.errors import DrawError, NotNextEligible
 from drawsvc.draw.matching import Assignment, Inspector, MatchResult, candidates
 from drawsvc.draw.run import DrawResult
 from drawsvc.draw.selection import draw_subjects
@@ -313,8 +313,15 @@ class DrawService:
         self._save(tx.conn, row.id, secret=secret)
         return record
 
+    @staticmethod
+    def _check_claim(claimed: str | None, computed: str) -> None:
+        """A caller may name who it expects to come in; anyone but the next eligible is refused."""
+        if claimed is not None and claimed != computed:
+            raise NotNextEligible(f"{claimed} is not the next eligible candidate; the rules give {computed} "
+                                  f"/ 递补须按抽取顺序，下一位合格者为 {computed}")
+
     def substitute_inspector(self, actor: Actor, draw_id: str, subject: str, leaving: str, reason: str,
-                             unavailable: Sequence[str] = ()) -> dict[str, Any]:
+                             unavailable: Sequence[str] = (), incoming: str | None = None) -> dict[str, Any]:
         with self.ledger.transaction() as tx:
             row, doc, secret = self._load(tx.conn, draw_id, actor)
             self._expect(row, "drawn", "published")
@@ -323,9 +330,11 @@ class DrawService:
             new, sub = substitute_inspector(seed, current, subject, leaving, reason,
                                             inspectors_of(pools["inspectors"]), rule_of(doc["parameters"]),
                                             [tuple(c) for c in pools["conflicts"]], None, unavailable)
+            self._check_claim(incoming, sub.incoming)
             return self._record_substitution(tx, row, doc, secret, sub.to_json(), new, actor)
 
-    def substitute_subject(self, actor: Actor, draw_id: str, subject: str, reason: str) -> dict[str, Any]:
+    def substitute_subject(self, actor: Actor, draw_id: str, subject: str, reason: str,
+                           incoming: str | None = None) -> dict[str, Any]:
         with self.ledger.transaction() as tx:
             row, doc, secret = self._load(tx.conn, draw_id, actor)
             self._expect(row, "drawn", "published")
@@ -338,6 +347,7 @@ class DrawService:
             new, sub = substitute_subject(seed, selection, current, subject, reason, used,
                                           inspectors_of(pools["inspectors"]), rule_of(p),
                                           [tuple(c) for c in pools["conflicts"]])
+            self._check_claim(incoming, sub.incoming)
             record = self._record_substitution(tx, row, doc, secret, sub.to_json(), new, actor)
             tx.conn.execute(update(schema.checks).where(schema.checks.c.source == draw_id,
                                                         schema.checks.c.subject == subject)

@@ -1,0 +1,88 @@
+"""Code tables: administrative divisions (GB/T 2260) and industries (GB/T 4754-2017).
+
+The division table in drawsvc/data/regions.csv is deliberately small: every province-level
+code, plus the prefectures and counties the demo and the seeds use. A code is *known* when it
+is in the table; a 6-digit code under a listed province whose prefecture is not in the table
+is accepted as well (the table does not claim to cover it); a code under a prefecture that is
+in the table must itself be listed. Extend the CSV to cover a deployment's area.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from functools import cache
+from importlib import resources
+
+
+def _table(name: str) -> dict[str, str]:
+    text = resources.files("drawsvc").joinpath("data", name).read_text(encoding="utf-8")
+    return {row["code"]: row["name"] for row in csv.DictReader(text.splitlines())}
+
+
+@cache
+def regions() -> dict[str, str]:
+    return _table("regions.csv")
+
+
+@cache
+def industries() -> dict[str, str]:
+    return _table("industries.csv")
+
+
+@cache
+def _division_section() -> dict[str, str]:
+    out: dict[str, str] = {}
+    section = ""
+    for code in industries():
+        if code.isalpha():
+            section = code
+        else:
+            out[code] = section
+    return out
+
+
+def check_region(code: str) -> str:
+    """Return the code, or raise ValueError with the reason."""
+    code = str(code).strip()
+    if not re.fullmatch(r"\d{6}", code):
+        raise ValueError("行政区划代码应为6位数字 / region code must be 6 digits")
+    table = regions()
+    if code in table:
+        return code
+    if code[:2] + "0000" not in table:
+        raise ValueError(f"未知的行政区划代码 {code}（省级代码不存在）/ unknown region code")
+    if code[:4] + "00" in table:
+        raise ValueError(f"未知的行政区划代码 {code} / unknown region code")
+    return code
+
+
+def region_name(code: str) -> str | None:
+    return regions().get(code)
+
+
+def check_industry(code: str) -> str:
+    """Normalise an industry code to section letter + 2-4 digits (e.g. C1311, F52, E)."""
+    raw = str(code).strip().upper()
+    m = re.fullmatch(r"([A-T])?(\d{2,4})?", raw)
+    if not raw or not m:
+        raise ValueError("国民经济行业代码格式错误（如 C1311 或 F52）/ malformed industry code")
+    letter, digits = m.group(1), m.group(2)
+    sections = _division_section()
+    if digits:
+        section = sections.get(digits[:2])
+        if section is None:
+            raise ValueError(f"未知的行业大类 {digits[:2]} / unknown industry division")
+        if letter and letter != section:
+            raise ValueError(f"行业门类 {letter} 与大类 {digits[:2]}（属 {section}）不符 / section does not match division")
+        return section + digits
+    if letter not in industries():
+        raise ValueError("未知的行业门类 / unknown industry section")
+    return letter
+
+
+def industry_name(code: str) -> str | None:
+    table = industries()
+    if not code:
+        return None
+    return table.get(code[1:3]) or table.get(code[:1])

@@ -1,0 +1,319 @@
+"""Import and export of the registries: CSV (UTF-8, with or without BOM; GB18030 accepted) and
+Excel .xlsx, with Chinese column headers (English field names are accepted too).
+
+An import is all-or-nothing: every row is validated first, and if any is bad nothing is written
+and the report lists every bad row with its column, value and reason. A good file is applied in
+one transaction: one log entry per added or changed record, none for unchanged ones, so
+re-importing the same file changes nothing. Columns absent from the file keep their stored values.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from drawsvc import creditcode
+
+from . import schema
+from .authz import Actor
+from .records import KEY_FIELD, NORMALIZERS, Context, RecordError
+
+# (field, Chinese header) per kind, in template order. Import is offered for subjects and inspectors.
+COLUMNS: dict[str, list[tuple[str, str]]] = {
+    "subject": [("code", "统一社会信用代码"), ("name", "名称"), ("region", "行政区划代码"), ("industry", "行业代码"),
+                ("licences", "许可证类型"), ("status", "登记状态"), ("credit_class", "信用风险分类"),
+                ("abnormal", "经营异常名录"), ("serious_dishonest", "严重违法失信名单"), ("penalized_on", "最近处罚日期"),
+                ("complaints", "投诉举报次数"), ("tags", "标签"), ("address", "地址")],
+    "inspector": [("id", "人员编号"), ("name", "姓名"), ("cert_no", "执法证号"), ("cert_valid_from", "证件有效期起"),
+                  ("cert_valid_to", "证件有效期止"), ("department", "所属部门"), ("qualifications", "执法资格"),
+                  ("specialties", "专业特长"), ("status", "状态")],
+    "department": [("code", "部门编码"), ("name", "部门名称"), ("parent", "上级部门"), ("joint_group", "联席会议"),
+                   ("region", "行政区划代码")],
+    "item": [("code", "事项编码"), ("version", "版本"), ("name", "抽查事项"), ("department", "抽查主体"),
+             ("legal_basis", "抽查依据"), ("object_scope", "抽查对象"), ("content", "抽查内容"), ("methods", "抽查方式"),
+             ("kind", "事项类别"), ("ratio_min_bp", "抽查比例下限(基点)"), ("ratio_max_bp", "抽查比例上限(基点)"),
+             ("frequency", "抽查频次"), ("status", "状态")],
+    "expert": [("id", "专家编号"), ("name", "姓名"), ("specialties", "专业领域"), ("organisation", "工作单位"),
+               ("title", "职称"), ("status", "状态")],
+    "conflict": [("inspector", "检查人员"), ("subject", "检查对象统一社会信用代码"), ("reason", "回避原因"),
+                 ("note", "说明"), ("declared_on", "申报日期")],
+    "sublibrary": [("code", "子库编码"), ("name", "子库名称"), ("department", "所属部门"), ("filter", "筛选条件")],
+    "plan": [("code", "计划编号"), ("name", "计划名称"), ("year", "年度"), ("departments", "部门"), ("items", "抽查事项"),
+             ("sublibraries", "子库"), ("filter", "筛选条件"), ("ratios_bp", "各信用等级抽查比例(基点)"),
+             ("frequency_cap", "年度检查次数上限"), ("exemptions", "不受次数限制"), ("team_size", "每组检查人员数"),
+             ("window_start", "开始日期"), ("window_end", "结束日期"), ("joint", "部门联合"), ("status", "状态"),
+             ("note", "备注")],
+    "account": [("id", "账户"), ("name", "姓名"), ("role", "角色"), ("departments", "部门"), ("inspector", "检查人员"),
+                ("status", "状态"), ("key_id", "签名密钥")],
+}
+IMPORTABLE = ("subject", "inspector")
+BOOL_FIELDS = {"abnormal", "serious_dishonest", "joint"}
+
+
+class ImportFormatError(ValueError):
+    pass
+
+
+@dataclass
+class ImportReport:
+    kind: str
+    file_sha256: str
+    rows: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    added: int = 0
+    changed: int = 0
+    unchanged: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "file_sha256": self.file_sha256, "ok": self.ok, "rows": self.rows,
+                "added": self.added, "changed": self.changed, "unchanged": self.unchanged, "errors": self.errors}
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, int | float):
+        return str(value)
+    return str(value)
+
+
+def iter_rows(data: bytes, filename: str) -> Iterator[list[Any]]:
+    """Rows of a .csv or .xlsx file (the first row is the header), cells as text or None."""
+    name = filename.lower()
+    if name.endswith(".xlsx") or data[:4] == b"PK\x03\x04":
+        import openpyxl
+
+        try:
+            wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        except Exception as exc:  # openpyxl raises many kinds
+            raise ImportFormatError(f"不是有效的 .xlsx 文件 / not a readable .xlsx file: {exc}") from None
+        try:
+            ws = wb.worksheets[0]
+            for row in ws.iter_rows(values_only=True):
+                yield [_cell(v) for v in row]
+        finally:
+            wb.close()
+        return
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise ImportFormatError("CSV 编码应为 UTF-8 或 GB18030 / CSV must be UTF-8 or GB18030")
+    yield from csv.reader(io.StringIO(text, newline=""))
+
+
+def _header_map(kind: str, header: list[Any]) -> tuple[list[tuple[int, str, str]], list[dict]]:
+    by_name = {}
+    for fname, title in COLUMNS[kind]:
+        by_name[title] = fname
+        by_name[fname] = fname
+    cols, errors, seen = [], [], set()
+    for idx, title in enumerate(header):
+        title = (title or "").strip()
+        if not title:
+            continue
+        fname = by_name.get(title)
+        if fname is None:
+            errors.append({"row": 1, "column": title, "field": None, "value": title,
+                           "reason": f"未知的列 / unknown column; expected {'、'.join(t for _, t in COLUMNS[kind])}"})
+        elif fname in seen:
+            errors.append({"row": 1, "column": title, "field": fname, "value": title, "reason": "重复的列 / duplicate column"})
+        else:
+            seen.add(fname)
+            cols.append((idx, fname, title))
+    key = KEY_FIELD[kind]
+    required = {"subject": {"code", "name", "region", "industry"},
+                "inspector": {"name", "cert_no", "cert_valid_from", "cert_valid_to", "department"}}[kind]
+    for fname in sorted(required - seen):
+        title = dict(COLUMNS[kind])[fname]
+        errors.append({"row": 1, "column": title, "field": fname, "value": None, "reason": "缺少必需的列 / required column missing"})
+    if kind == "inspector" and key not in seen:
+        cols.append((-1, key, dict(COLUMNS[kind])[key]))  # id defaults to the certificate number
+    return cols, errors
+
+
+def validate_file(reg: Any, kind: str, data: bytes, filename: str,
+                  today: date | None = None) -> tuple[ImportReport, list[dict]]:
+    """Parse and validate; returns the report and the normalised records (empty if any error)."""
+    if kind not in IMPORTABLE:
+        raise ImportFormatError(f"cannot import {kind}; importable: {', '.join(IMPORTABLE)}")
+    report = ImportReport(kind, hashlib.sha256(data).hexdigest())
+    rows = iter_rows(data, filename)
+    header = next(rows, None)
+    if header is None:
+        report.errors.append({"row": 1, "column": None, "field": None, "value": None, "reason": "文件为空 / empty file"})
+        return report, []
+    cols, report.errors = _header_map(kind, header)
+    if report.errors:
+        return report, []
+    title_of = {fname: title for _, fname, title in cols}
+    keyname = KEY_FIELD[kind]
+    records: list[dict] = []
+    first_row: dict[str, int] = {}
+    certs: dict[str, int] = {}
+    with reg.ledger.engine.connect() as conn:
+        ctx = reg.context(conn)
+        cache: dict[tuple[str, str], Any] = {}
+
+        def cached_get(k: str, key: str) -> Any:
+            if (k, key) not in cache:
+                cache[(k, key)] = ctx.get(k, key)
+            return cache[(k, key)]
+
+        dept_by_name = _department_names(conn) if kind == "inspector" else {}
+        today = today or reg.today()
+        vctx = Context(cached_get, today=today)
+        existing = _existing(conn, kind)
+        for rownum, row in enumerate(rows, start=2):
+            if not any(c not in (None, "") for c in row):
+                continue
+            report.rows += 1
+            raw = {fname: (row[idx] if 0 <= idx < len(row) else None) for idx, fname, _ in cols}
+            raw_had_id = True
+            if kind == "inspector":
+                if raw.get("id") in (None, ""):
+                    raw_had_id = False
+                    raw["id"] = raw.get("cert_no")
+                dept = (raw.get("department") or "").strip()
+                if dept in dept_by_name:
+                    raw["department"] = dept_by_name[dept]
+            if kind == "subject" and raw.get("code"):
+                raw["code"] = creditcode.normalize(str(raw["code"]))
+            old = existing.get(str(raw.get(keyname) or "").strip())
+            merged = {**old, **{k: v for k, v in raw.items()}} if old else raw
+            try:
+                rec = NORMALIZERS[kind](merged, vctx)
+            except RecordError as exc:
+                for e in exc.errors:
+                    report.errors.append({"row": rownum, "column": title_of.get(e["field"], e["field"]),
+                                          "field": e["field"], "value": raw.get(e["field"], e["value"]),
+                                          "reason": e["message"]})
+                continue
+            key = rec[keyname]
+            if key in first_row:
+                col = keyname if (kind != "inspector" or raw_had_id) else "cert_no"
+                report.errors.append({"row": rownum, "column": title_of[col], "field": col, "value": key,
+                                      "reason": f"重复的代码，与第{first_row[key]}行重复 / duplicate of row {first_row[key]}"})
+                continue
+            first_row[key] = rownum
+            if kind == "inspector":
+                if rec["cert_valid_to"] < today.isoformat():
+                    report.errors.append({"row": rownum, "column": title_of["cert_valid_to"], "field": "cert_valid_to",
+                                          "value": rec["cert_valid_to"],
+                                          "reason": f"执法证已过期 / certificate expired before {today.isoformat()}"})
+                    continue
+                holder = certs.get(rec["cert_no"])
+                owner = existing.get(("cert", rec["cert_no"]))
+                if holder is not None or (owner is not None and owner != key):
+                    report.errors.append({"row": rownum, "column": title_of["cert_no"], "field": "cert_no",
+                                          "value": rec["cert_no"], "reason": "执法证号重复 / certificate number already used"})
+                    continue
+                certs[rec["cert_no"]] = rownum
+            records.append(rec)
+    if report.errors:
+        return report, []
+    return report, records
+
+
+def _department_names(conn: Any) -> dict[str, str]:
+    from sqlalchemy import select
+
+    t = schema.departments
+    return {name: code for code, name in conn.execute(select(t.c.code, t.c.name))}
+
+
+def _existing(conn: Any, kind: str) -> dict[Any, Any]:
+    from sqlalchemy import select
+
+    table = schema.TABLES[kind]
+    keycol = table.c[KEY_FIELD[kind]]
+    out: dict[Any, Any] = {}
+    for key, doc in conn.execute(select(keycol, table.c.doc)):
+        rec = json.loads(doc)
+        out[key] = rec
+        if kind == "inspector":
+            out[("cert", rec["cert_no"])] = key
+    return out
+
+
+def import_file(reg: Any, actor: Actor, kind: str, data: bytes, filename: str, *, dry_run: bool = False,
+                today: date | None = None) -> ImportReport:
+    """Validate, then (unless there are errors or dry_run) apply in one transaction."""
+    report, records = validate_file(reg, kind, data, filename, today=today)
+    if report.ok and not dry_run and records:
+        counts = reg.apply_batch(actor, kind, records, {"file_sha256": report.file_sha256, "rows": report.rows,
+                                                       "filename": Path(filename).name[:200]}, validated=True)
+        report.added, report.changed, report.unchanged = counts["added"], counts["changed"], counts["unchanged"]
+    return report
+
+
+# --- export ---------------------------------------------------------------------------------
+
+def _text(fname: str, value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, list):
+        return "；".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return value
+
+
+def export_rows(records: list[dict], kind: str) -> Iterator[list[Any]]:
+    cols = COLUMNS[kind]
+    yield [title for _, title in cols]
+    for rec in records:
+        yield [_text(f, rec.get(f)) for f, _ in cols]
+
+
+def write_csv(records: list[dict], kind: str, out: IO[bytes]) -> None:
+    """UTF-8 with BOM, so that Excel opens the Chinese headers correctly."""
+    text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="")
+    writer = csv.writer(text)
+    for row in export_rows(records, kind):
+        writer.writerow(row)
+    text.flush()
+    text.detach()
+
+
+def write_xlsx(records: list[dict], kind: str, out: IO[bytes], title: str | None = None) -> None:
+    import openpyxl
+
+    wb = openpyxl.Workbook(write_only=True)
+    ws = wb.create_sheet(title or kind)
+    for row in export_rows(records, kind):
+        ws.append([str(v) if isinstance(v, str) else v for v in row])
+    wb.save(out)
+
+
+def export_bytes(records: list[dict], kind: str, fmt: str) -> bytes:
+    buf = io.BytesIO()
+    if fmt == "csv":
+        write_csv(records, kind, buf)
+    elif fmt == "xlsx":
+        write_xlsx(records, kind, buf)
+    else:
+        raise ValueError("format must be csv or xlsx")
+    return buf.getvalue()

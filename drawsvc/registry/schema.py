@@ -1,0 +1,132 @@
+"""The registries' tables (SQLAlchemy Core). Created by Alembic revision 0002_registries.
+
+Every table holds the current record as canonical JSON in `doc` (exactly the `state` of the
+last log entry that touched it) plus a few indexed columns copied from it for queries, and
+`seq`, the log entry that produced the row. The log is the source of truth: these tables can
+be rebuilt from it (drawsvc.registry.state.rebuild).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, LargeBinary, MetaData, String, Table, Text
+
+metadata = MetaData()
+
+
+def _common() -> list[Column]:
+    return [Column("doc", Text, nullable=False), Column("seq", BigInteger, nullable=False)]
+
+
+departments = Table(
+    "reg_departments", metadata,
+    Column("code", String(64), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("parent", String(64), nullable=True),
+    Column("joint_group", String(100), nullable=True),
+    *_common(),
+)
+
+items = Table(
+    "reg_items", metadata,
+    Column("code", String(64), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("department", String(64), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    *_common(),
+)
+
+# Every version of every item (the item list is versioned; history is kept).
+item_versions = Table(
+    "reg_item_versions", metadata,
+    Column("code", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    *_common(),
+)
+
+subjects = Table(
+    "reg_subjects", metadata,
+    Column("code", String(18), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("region", String(6), nullable=False, index=True),
+    Column("industry", String(8), nullable=False, index=True),
+    Column("status", String(8), nullable=False),
+    Column("credit_class", String(1), nullable=False, index=True),
+    Column("abnormal", Boolean, nullable=False),
+    Column("serious_dishonest", Boolean, nullable=False),
+    Column("penalized_on", String(10), nullable=True),
+    Column("complaints", Integer, nullable=False),
+    *_common(),
+)
+
+inspectors = Table(
+    "reg_inspectors", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("cert_no", String(64), nullable=False, unique=True),
+    Column("name", String(50), nullable=False),
+    Column("department", String(64), nullable=False, index=True),
+    Column("status", String(8), nullable=False),
+    Column("cert_valid_from", String(10), nullable=False),
+    Column("cert_valid_to", String(10), nullable=False),
+    *_common(),
+)
+
+experts = Table(
+    "reg_experts", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(50), nullable=False),
+    Column("status", String(8), nullable=False),
+    *_common(),
+)
+
+conflicts = Table(
+    "reg_conflicts", metadata,
+    Column("id", String(100), primary_key=True),
+    Column("inspector", String(64), nullable=False, index=True),
+    Column("subject", String(18), nullable=False, index=True),
+    *_common(),
+)
+
+sublibraries = Table(
+    "reg_sublibraries", metadata,
+    Column("code", String(64), primary_key=True),
+    Column("department", String(64), nullable=True),
+    *_common(),
+)
+
+plans = Table(
+    "reg_plans", metadata,
+    Column("code", String(64), primary_key=True),
+    Column("year", Integer, nullable=False, index=True),
+    Column("status", String(16), nullable=False),
+    *_common(),
+)
+
+# Accounts: the log carries id, role, departments, status and the public key; the password hash
+# (argon2id) stays here only, and the encrypted private signing key in the ledger's actor_keys.
+accounts = Table(
+    "reg_accounts", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("password_hash", String(200), nullable=True),
+    *_common(),
+)
+
+# API tokens: only SHA-256 of the secret is stored; the log records issue and revocation.
+tokens = Table(
+    "reg_tokens", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("account", String(64), nullable=False, index=True),
+    Column("status", String(16), nullable=False),
+    Column("token_hash", LargeBinary(32), nullable=False, unique=True),
+    *_common(),
+)
+
+Index("ix_reg_subjects_class_region", subjects.c.credit_class, subjects.c.region)
+
+TABLES = {
+    "department": departments, "item": items, "subject": subjects, "inspector": inspectors,
+    "expert": experts, "conflict": conflicts, "sublibrary": sublibraries, "plan": plans,
+    "account": accounts, "token": tokens,
+}

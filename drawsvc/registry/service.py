@@ -1,0 +1,358 @@
+"""Registry services: every change is one log entry (signed by the acting account's own key)
+written in the same database transaction as the table row.
+
+    reg = Registry(ledger, passphrase)
+    reg.save(actor, "subject", {...})            # add or change; returns the stored record
+    reg.remove(actor, "subject", code)
+    reg.set_plan_status(actor, code, "approved")
+    reg.apply_batch(actor, "subject", rows)      # imports: all rows in one transaction
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+import threading
+from collections.abc import Callable, Sequence
+from datetime import date
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from ledger.keys import ActorSigner, decrypt_private_key, encrypt_private_key, generate_actor_key
+from ledger.schema import actor_keys
+
+from . import schema
+from .authz import Actor, Forbidden, authorize
+from .records import KEY_FIELD, NORMALIZERS, Context, RecordError, changed_fields
+from .state import delete_record, get_record, write_records
+
+_hasher = PasswordHasher()  # argon2id, memory-hard (RFC 9106 defaults of argon2-cffi)
+MIN_PASSWORD = 10
+PLAN_STEPS = {"draft": ("approved",), "approved": ("published", "draft"), "published": ()}
+
+
+class NotFound(Exception):
+    pass
+
+
+class Conflict(Exception):
+    """The change conflicts with the current state (duplicate, wrong plan status, in use)."""
+
+
+def actor_id_for(account_id: str) -> str:
+    return f"user:{account_id}"
+
+
+def token_hash(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
+class Registry:
+    def __init__(self, ledger: Any, passphrase: bytes | None = None,
+                 today: Callable[[], date] = date.today, hasher: PasswordHasher | None = None) -> None:
+        self.ledger = ledger
+        self.hasher = hasher or _hasher
+        self.passphrase = passphrase
+        self.today = today
+        self._signers: dict[str, ActorSigner] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def system(self) -> Actor:
+        return Actor("system", "system", signer=self.ledger.system)
+
+    # --- reading ----------------------------------------------------------------------
+
+    def context(self, conn: Connection, overlay: dict[str, dict[str, dict]] | None = None) -> Context:
+        def get(kind: str, key: str) -> dict | None:
+            if overlay and key in overlay.get(kind, {}):
+                return overlay[kind][key]
+            return get_record(conn, kind, key)
+        return Context(get, today=self.today())
+
+    def get(self, kind: str, key: str) -> dict | None:
+        with self.ledger.engine.connect() as conn:
+            return get_record(conn, kind, key)
+
+    def list(self, kind: str, where: Sequence[Any] = (), limit: int | None = None, offset: int = 0) -> list[dict]:
+        table = schema.TABLES[kind]
+        stmt = select(table.c.doc).where(*where).order_by(table.c[KEY_FIELD[kind]]).offset(offset)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        with self.ledger.engine.connect() as conn:
+            return [json.loads(d) for d in conn.execute(stmt).scalars()]
+
+    def item_history(self, code: str) -> list[dict]:
+        t = schema.item_versions
+        with self.ledger.engine.connect() as conn:
+            return [json.loads(d) for d in conn.execute(select(t.c.doc).where(t.c.code == code)
+                                                          .order_by(t.c.version)).scalars()]
+
+    # --- writing ----------------------------------------------------------------------
+
+    def _signer(self, actor: Actor) -> ActorSigner:
+        if actor.signer is not None:
+            return actor.signer
+        return self.signer_for(actor.id)
+
+    def _prepare(self, conn: Connection, actor: Actor, kind: str, data: dict,
+                 create: bool | None) -> tuple[dict | None, dict]:
+        ctx = self.context(conn)
+        record = NORMALIZERS[kind](data, ctx)
+        key = record[KEY_FIELD[kind]]
+        old = get_record(conn, kind, key)
+        if create is True and old is not None:
+            raise Conflict(f"{kind} {key} 已存在 / already exists")
+        if create is False and old is None:
+            raise NotFound(f"{kind} {key} 不存在 / not found")
+        if kind == "item":
+            record["version"] = 1 if old is None else old["version"] + (1 if changed_fields(
+                {**old, "version": 0}, {**record, "version": 0}) else 0)
+        if kind == "plan":
+            record["status"] = "draft" if old is None else old["status"]
+        if kind == "account" and old is not None:
+            record["key_id"], record["public_key"] = old["key_id"], old["public_key"]
+        authorize(actor, kind, old, record, ctx.get)
+        if kind == "plan" and old is not None and old["status"] != "draft" and changed_fields(old, record):
+            raise Conflict("只能修改草稿状态的计划 / only draft plans can be changed")
+        return old, record
+
+    def save(self, actor: Actor, kind: str, data: dict, *, create: bool | None = None,
+             verb: str | None = None) -> dict:
+        """Add or change one record. No entry is written when nothing changed."""
+        if kind in ("account", "token") and create is not False and not self.get(kind, data.get("id", "")):
+            raise Conflict("use create_account / issue_token to create accounts and tokens")
+        with self.ledger.transaction() as tx:
+            old, record = self._prepare(tx.conn, actor, kind, data, create)
+            changed = changed_fields(old, record)
+            if not changed:
+                return record
+            key = record[KEY_FIELD[kind]]
+            verb = verb or ("added" if old is None else "revised" if kind == "item" else "changed")
+            entry = tx.append(f"registry.{kind}.{verb}", {"id": key, "state": record, "changed": changed},
+                              self._signer(actor))
+            write_records(tx.conn, kind, [(record, entry.seq, old is None)])
+            return record
+
+    def remove(self, actor: Actor, kind: str, key: str, reason: str = "") -> None:
+        with self.ledger.transaction() as tx:
+            old = get_record(tx.conn, kind, key)
+            if old is None:
+                raise NotFound(f"{kind} {key} 不存在 / not found")
+            authorize(actor, kind, old, None, self.context(tx.conn).get)
+            if kind in ("item", "plan", "account", "token"):
+                raise Conflict(f"{kind} records are never deleted: withdraw, disable or revoke them")
+            self._check_unused(tx.conn, kind, key)
+            verb = "withdrawn" if kind == "conflict" else "removed"
+            tx.append(f"registry.{kind}.{verb}", {"id": key, "removed": True, "reason": reason}, self._signer(actor))
+            delete_record(tx.conn, kind, key)
+
+    def _check_unused(self, conn: Connection, kind: str, key: str) -> None:
+        uses: list[tuple[Any, Any]] = []
+        if kind == "department":
+            uses = [(schema.departments, schema.departments.c.parent), (schema.items, schema.items.c.department),
+                    (schema.inspectors, schema.inspectors.c.department)]
+        elif kind == "inspector":
+            uses = [(schema.conflicts, schema.conflicts.c.inspector)]
+        elif kind == "subject":
+            uses = [(schema.conflicts, schema.conflicts.c.subject)]
+        if kind == "sublibrary":
+            for doc in conn.execute(select(schema.plans.c.doc)).scalars():
+                if key in json.loads(doc).get("sublibraries", []):
+                    raise Conflict(f"子库 {key} 仍被计划引用 / sub-library still used by a plan")
+        for table, col in uses:
+            if conn.execute(select(col).where(col == key).limit(1)).first() is not None:
+                raise Conflict(f"{kind} {key} 仍被 {table.name} 引用 / still referenced by {table.name}")
+
+    def withdraw_item(self, actor: Actor, code: str) -> dict:
+        item = self.get("item", code)
+        if item is None:
+            raise NotFound(f"item {code} not found")
+        return self.save(actor, "item", {**item, "status": "withdrawn"}, create=False, verb="withdrawn")
+
+    def set_plan_status(self, actor: Actor, code: str, status: str) -> dict:
+        with self.ledger.transaction() as tx:
+            old = get_record(tx.conn, "plan", code)
+            if old is None:
+                raise NotFound(f"plan {code} not found")
+            record = {**old, "status": status}
+            authorize(actor, "plan", old, record, self.context(tx.conn).get)
+            if status not in PLAN_STEPS[old["status"]]:
+                raise Conflict(f"计划状态不能从 {old['status']} 变为 {status} / plan cannot go from {old['status']} to {status}")
+            if status == "approved":  # re-check items and bounds at approval time
+                NORMALIZERS["plan"](record, self.context(tx.conn))
+            verb = {"approved": "approved", "published": "published", "draft": "reopened"}[status]
+            entry = tx.append(f"registry.plan.{verb}", {"id": code, "state": record, "changed": ["status"]},
+                              self._signer(actor))
+            write_records(tx.conn, "plan", [(record, entry.seq, False)])
+            return record
+
+    def apply_batch(self, actor: Actor, kind: str, records: list[dict], summary: dict | None = None,
+                    *, validated: bool = False) -> dict[str, int]:
+        """Upsert many records in ONE transaction: an entry per added or changed record, none for
+        unchanged ones, then `registry.import.completed`. Raises before writing if any is invalid."""
+        counts = {"added": 0, "changed": 0, "unchanged": 0}
+        keyname = KEY_FIELD[kind]
+        with self.ledger.transaction() as tx:
+            signer = self._signer(actor)
+            ctx_get = self.context(tx.conn).get
+            existing = _existing_docs(tx.conn, kind, [r[keyname] for r in records])
+            rows = []
+            for rec in records:
+                if not validated:
+                    rec = NORMALIZERS[kind](rec, self.context(tx.conn))
+                old = existing.get(rec[keyname])
+                changed = changed_fields(old, rec)
+                if not changed:
+                    counts["unchanged"] += 1
+                    continue
+                authorize(actor, kind, old, rec, ctx_get)
+                verb = "added" if old is None else "changed"
+                counts[verb] += 1
+                entry = tx.append(f"registry.{kind}.{verb}", {"id": rec[keyname], "state": rec, "changed": changed},
+                                  signer)
+                rows.append((rec, entry.seq, old is None))
+                if len(rows) >= 2000:
+                    write_records(tx.conn, kind, rows)
+                    tx.flush()
+                    rows = []
+            write_records(tx.conn, kind, rows)
+            if counts["added"] or counts["changed"]:
+                tx.append("registry.import.completed", {"kind": kind, **(summary or {}), **counts}, signer)
+        return counts
+
+    # --- accounts, keys, passwords, tokens ----------------------------------------------
+
+    def create_account(self, actor: Actor, data: dict, password: str | None = None) -> dict:
+        if password is not None and len(password) < MIN_PASSWORD:
+            raise RecordError([{"field": "password", "value": None,
+                                "message": f"密码至少{MIN_PASSWORD}位 / password needs {MIN_PASSWORD}+ characters"}])
+        if self.passphrase is None:
+            raise RuntimeError("Registry needs the key passphrase to create accounts")
+        key = generate_actor_key()
+        pub = bytes(key.verify_key)
+        with self.ledger.transaction() as tx:
+            ctx = self.context(tx.conn)
+            record = NORMALIZERS["account"]({**data, "status": "active"}, ctx)
+            if get_record(tx.conn, "account", record["id"]) is not None:
+                raise Conflict(f"账户 {record['id']} 已存在 / account exists")
+            signer = ActorSigner(actor_id_for(record["id"]), key)
+            record["key_id"] = signer.key_id
+            record["public_key"] = base64.b64encode(pub).decode()
+            authorize(actor, "account", None, record)
+            tx.register_actor_key(signer.actor_id, pub, encrypt_private_key(key, self.passphrase))
+            entry = tx.append("registry.account.added", {"id": record["id"], "state": record,
+                                                         "changed": sorted(record)}, self._signer(actor))
+            pw = self.hasher.hash(password) if password else None
+            write_records(tx.conn, "account", [(record, entry.seq, True)], extra={record["id"]: {"password_hash": pw}})
+        with self._lock:
+            self._signers[record["id"]] = signer
+        return record
+
+    def update_account(self, actor: Actor, account_id: str, changes: dict) -> dict:
+        old = self.get("account", account_id)
+        if old is None:
+            raise NotFound(f"account {account_id} not found")
+        allowed = {k: v for k, v in changes.items() if k in ("name", "role", "departments", "inspector", "status")}
+        verb = "disabled" if allowed.get("status") == "disabled" and old["status"] != "disabled" else None
+        return self.save(actor, "account", {**old, **allowed}, create=False, verb=verb)
+
+    def set_password(self, actor: Actor, account_id: str, password: str, current: str | None = None) -> None:
+        """Admins set any password; others only their own, giving the current one. Not logged
+        (the log never sees secrets); the row's hash changes."""
+        if len(password) < MIN_PASSWORD:
+            raise RecordError([{"field": "password", "value": None,
+                                "message": f"密码至少{MIN_PASSWORD}位 / password needs {MIN_PASSWORD}+ characters"}])
+        if actor.role not in ("system", "admin") and (
+                actor.id != account_id or current is None or self.authenticate(account_id, current) is None):
+            raise Forbidden("只能修改本人密码，且须提供原密码 / only your own password, with the current one")
+        with self.ledger.engine.begin() as conn:
+            t = schema.accounts
+            res = conn.execute(t.update().where(t.c.id == account_id).values(password_hash=self.hasher.hash(password)))
+            if res.rowcount == 0:
+                raise NotFound(f"account {account_id} not found")
+
+    def actor_for(self, account: dict) -> Actor:
+        return Actor(account["id"], account["role"], tuple(account.get("departments", [])), account.get("inspector"))
+
+    def authenticate(self, account_id: str, password: str) -> Actor | None:
+        t = schema.accounts
+        with self.ledger.engine.connect() as conn:
+            row = conn.execute(select(t.c.password_hash, t.c.status, t.c.doc).where(t.c.id == account_id)).first()
+        if row is None or row.password_hash is None or row.status != "active":
+            self.hasher.hash("timing-equaliser")  # do comparable work for unknown accounts
+            return None
+        try:
+            self.hasher.verify(row.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return None
+        return self.actor_for(json.loads(row.doc))
+
+    def signer_for(self, account_id: str) -> ActorSigner:
+        with self._lock:
+            cached = self._signers.get(account_id)
+        if cached is not None:
+            return cached
+        if self.passphrase is None:
+            raise RuntimeError("Registry needs the key passphrase to sign for accounts")
+        actor_id = actor_id_for(account_id)
+        with self.ledger.engine.connect() as conn:
+            row = conn.execute(select(actor_keys.c.encrypted_private_key).where(
+                actor_keys.c.actor_id == actor_id, actor_keys.c.active.is_(True))).first()
+        if row is None or row.encrypted_private_key is None:
+            raise Forbidden(f"账户 {account_id} 没有可用的签名密钥 / no signing key")
+        signer = ActorSigner(actor_id, decrypt_private_key(row.encrypted_private_key, self.passphrase))
+        with self._lock:
+            self._signers[account_id] = signer
+        return signer
+
+    def issue_token(self, actor: Actor, account_id: str, name: str) -> tuple[dict, str]:
+        """Returns the token record and the secret (shown once; only its SHA-256 is stored)."""
+        secret = "sct_" + secrets.token_urlsafe(32)
+        token_id = "tok_" + secrets.token_hex(6)
+        with self.ledger.transaction() as tx:
+            record = NORMALIZERS["token"]({"id": token_id, "account": account_id, "name": name},
+                                          self.context(tx.conn))
+            account = get_record(tx.conn, "account", account_id)
+            if account is None or account["status"] != "active":
+                raise Conflict("账户不可用 / account disabled")
+            authorize(actor, "token", None, record)
+            entry = tx.append("registry.token.issued", {"id": token_id, "state": record, "changed": sorted(record)},
+                              self._signer(actor))
+            write_records(tx.conn, "token", [(record, entry.seq, True)],
+                          extra={token_id: {"token_hash": token_hash(secret)}})
+        return record, secret
+
+    def revoke_token(self, actor: Actor, token_id: str) -> dict:
+        old = self.get("token", token_id)
+        if old is None:
+            raise NotFound(f"token {token_id} not found")
+        return self.save(actor, "token", {**old, "status": "revoked"}, create=False, verb="revoked")
+
+    def actor_for_token(self, secret: str) -> Actor | None:
+        t, a = schema.tokens, schema.accounts
+        with self.ledger.engine.connect() as conn:
+            row = conn.execute(select(a.c.doc, a.c.status).join_from(t, a, t.c.account == a.c.id).where(
+                t.c.token_hash == token_hash(secret), t.c.status == "active")).first()
+        if row is None or row.status != "active":
+            return None
+        return self.actor_for(json.loads(row.doc))
+
+
+def _existing_docs(conn: Connection, kind: str, keys: list[str]) -> dict[str, dict]:
+    import json
+
+    table = schema.TABLES[kind]
+    keycol = table.c[KEY_FIELD[kind]]
+    out: dict[str, dict] = {}
+    for i in range(0, len(keys), 500):
+        chunk = keys[i:i + 500]
+        for key, doc in conn.execute(select(keycol, table.c.doc).where(keycol.in_(chunk))):
+            out[key] = json.loads(doc)
+    return out

@@ -1,0 +1,633 @@
+"""REST API of the registries (一单、两库), plans, accounts and tokens, under /api/v1.
+
+Auth: `Authorization: Bearer <token>` for software, or a browser session from POST /session
+(then every change needs the `X-CSRF-Token` header, or a `csrf_token` form field, equal to the
+token that login returned). Anonymous callers read only what is public (一公开): departments,
+items, sub-libraries, published plans, and the public columns of subjects, inspectors, experts.
+
+Errors: {"error": {code, message, details}}; 400 malformed request, 401 not logged in,
+403 wrong role or department, 404, 409 conflict with current state, 422 field errors
+(details = [{field, message, value}]).
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, jsonify, request, session
+from pydantic import BaseModel, ConfigDict, Field
+from spectree import Response as SpecResponse
+from sqlalchemy import or_
+
+from drawsvc.registry import io as regio
+from drawsvc.registry import schema
+from drawsvc.registry.authz import Actor, Forbidden
+from drawsvc.registry.records import KEY_FIELD, RecordError, match_filter
+from drawsvc.registry.service import Conflict, NotFound, Registry
+from drawsvc.registry.state import diff_states, load_state, rebuild_from_ledger
+
+from .errors import ApiError
+from .openapi import ErrorResponse, api
+
+bp = Blueprint("registry", __name__, url_prefix="/api/v1")
+
+PUBLIC_FIELDS = {
+    "subject": ("code", "name", "region", "industry", "status", "licences"),
+    "inspector": ("id", "name", "department", "cert_no", "cert_valid_from", "cert_valid_to", "status"),
+    "expert": ("id", "name", "specialties", "organisation", "title", "status"),
+}
+MAX_LIMIT = 1000
+
+
+# --- request models (they generate the OpenAPI document; domain validation gives the 422s) ---
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class LoginIn(BaseModel):
+    account: str
+    password: str
+
+
+class SessionOut(BaseModel):
+    account: str | None = None
+    role: str
+    departments: list[str] = []
+    csrf_token: str | None = None
+
+
+class DepartmentIn(_Open):
+    code: str = Field(description="部门编码")
+    name: str = Field(description="部门名称")
+    parent: str | None = Field(None, description="上级部门编码")
+    joint_group: str | None = Field(None, description="联席会议（部门联合抽查分组）")
+    region: str | None = Field(None, description="行政区划代码")
+
+
+class ItemIn(_Open):
+    code: str = Field(description="事项编码")
+    name: str = Field(description="抽查事项名称")
+    legal_basis: str = Field(description="抽查依据")
+    department: str = Field(description="抽查主体（部门编码）")
+    object_scope: str = Field(description="抽查对象")
+    content: str = Field(description="抽查内容")
+    methods: list[str] = Field(description="现场检查/书面检查/网络检查/委托专业机构")
+    kind: str = Field("general", description="key（重点）或 general（一般）")
+    ratio_min_bp: int | None = Field(None, description="比例下限，基点（一般事项默认 500 = 5%）")
+    ratio_max_bp: int | None = Field(None, description="比例上限，基点（重点事项无上限）")
+    frequency: str | None = None
+
+
+class SubjectIn(_Open):
+    code: str = Field(description="统一社会信用代码 (GB 32100-2015)")
+    name: str
+    region: str = Field(description="行政区划代码 (GB/T 2260)")
+    industry: str = Field(description="国民经济行业代码 (GB/T 4754-2017), e.g. C1311")
+    licences: list[str] = []
+    status: str = "存续"
+    credit_class: str = Field("B", description="信用风险分类 A/B/C/D")
+    abnormal: bool = Field(False, description="经营异常名录")
+    serious_dishonest: bool = Field(False, description="严重违法失信名单")
+    penalized_on: str | None = Field(None, description="最近处罚日期 YYYY-MM-DD")
+    complaints: int = 0
+    tags: list[str] = Field([], description="子库标签")
+    address: str | None = None
+
+
+class InspectorIn(_Open):
+    id: str | None = Field(None, description="人员编号（默认=执法证号）")
+    name: str
+    cert_no: str = Field(description="执法证号")
+    cert_valid_from: str
+    cert_valid_to: str
+    department: str
+    qualifications: list[str] = []
+    specialties: list[str] = []
+    status: str = "在岗"
+
+
+class ExpertIn(_Open):
+    id: str
+    name: str
+    specialties: list[str]
+    organisation: str | None = None
+    title: str | None = None
+    status: str = "在岗"
+
+
+class ConflictIn(_Open):
+    inspector: str
+    subject: str = Field(description="统一社会信用代码")
+    reason: str = Field("其他", description="近亲属/曾任职/利害关系/其他")
+    note: str | None = None
+
+
+class SublibraryIn(_Open):
+    code: str
+    name: str
+    department: str | None = None
+    filter: dict[str, Any] = Field(default_factory=dict, description="regions, industries, credit_classes, statuses, "
+                                   "licences, tags_any, tags_all, abnormal, serious_dishonest, min_complaints, codes")
+
+
+class PlanIn(_Open):
+    code: str
+    name: str
+    year: int
+    departments: list[str]
+    items: list[str]
+    sublibraries: list[str] = []
+    filter: dict[str, Any] = Field(default_factory=dict)
+    ratios_bp: dict[str, int] = Field(default_factory=lambda: {"A": 100, "B": 300, "C": 1000, "D": 2000})
+    frequency_cap: int = 2
+    exemptions: list[str] = ["serious_dishonest", "abnormal", "penalized"]
+    team_size: int = 2
+    window_start: str
+    window_end: str
+    joint: bool = False
+    note: str | None = None
+
+
+class AccountIn(_Open):
+    id: str
+    name: str | None = None
+    role: str = Field(description="admin/operator/inspector/auditor")
+    departments: list[str] = []
+    inspector: str | None = None
+    password: str | None = None
+
+
+class AccountUpdate(_Open):
+    name: str | None = None
+    role: str | None = None
+    departments: list[str] | None = None
+    inspector: str | None = None
+    status: str | None = None
+
+
+class PasswordIn(BaseModel):
+    password: str
+    current: str | None = None
+
+
+class TokenIn(BaseModel):
+    name: str
+    account: str | None = None
+
+
+class Listing(BaseModel):
+    items: list[dict[str, Any]]
+    total: int | None = None
+
+
+class Record(_Open):
+    pass
+
+
+class ImportReportOut(_Open):
+    ok: bool
+    rows: int
+    added: int
+    changed: int
+    unchanged: int
+    errors: list[dict[str, Any]]
+
+
+ERR = {"HTTP_400": ErrorResponse, "HTTP_401": ErrorResponse, "HTTP_403": ErrorResponse, "HTTP_404": ErrorResponse,
+       "HTTP_409": ErrorResponse, "HTTP_422": ErrorResponse}
+
+
+def _resp(model: Any = Record, code: str = "HTTP_200") -> SpecResponse:
+    return SpecResponse(**{code: model}, **ERR)
+
+
+# --- plumbing ---------------------------------------------------------------------------
+
+def registry() -> Registry:
+    reg = current_app.extensions.get("registry")
+    if reg is None:
+        phrase = current_app.config.get("DRAWSVC_KEY_PASSPHRASE")
+        if phrase is None and "instance" in current_app.extensions:
+            phrase = current_app.extensions["instance"].passphrase()
+        if isinstance(phrase, str):
+            phrase = phrase.encode()
+        reg = Registry(current_app.extensions["ledger"], phrase)
+        current_app.extensions["registry"] = reg
+    return reg
+
+
+def current_actor() -> Actor | None:
+    if "actor" in g:
+        return g.actor
+    actor = None
+    auth = request.headers.get("Authorization", "")
+    if auth.lower().startswith("bearer "):
+        actor = registry().actor_for_token(auth[7:].strip())
+        if actor is None:
+            raise ApiError(401, "bad_token", "API 令牌无效或已撤销 / token unknown or revoked")
+        g.auth_kind = "token"
+    elif session.get("account"):
+        account = registry().get("account", session["account"])
+        if account is not None and account["status"] == "active":
+            actor = registry().actor_for(account)
+            g.auth_kind = "session"
+    g.actor = actor
+    return actor
+
+
+def need(*roles: str) -> Actor:
+    actor = current_actor()
+    if actor is None:
+        raise ApiError(401, "login_required", "需要登录 / login required")
+    if roles and actor.role not in roles:
+        raise ApiError(403, "forbidden", f"角色 {actor.role} 无权访问 / role {actor.role} may not do this")
+    return actor
+
+
+@bp.before_request
+def _csrf() -> None:
+    if request.method in ("GET", "HEAD", "OPTIONS") or request.endpoint == "registry.login":
+        return
+    if request.headers.get("Authorization", "").lower().startswith("bearer "):
+        return
+    if session.get("account"):
+        sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token") or ""
+        if not hmac.compare_digest(sent, session.get("csrf", "")):
+            raise ApiError(403, "csrf", "缺少或错误的 CSRF 令牌 / missing or wrong CSRF token")
+
+
+def body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ApiError(400, "bad_json", "请求体应为 JSON 对象 / body must be a JSON object")
+    return data
+
+
+def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return fn(*args, **kwargs)
+    except RecordError as exc:
+        raise ApiError(422, "invalid", "字段校验失败 / validation failed", exc.errors) from None
+    except Forbidden as exc:
+        raise ApiError(403, "forbidden", str(exc)) from None
+    except NotFound as exc:
+        raise ApiError(404, "not_found", str(exc)) from None
+    except Conflict as exc:
+        raise ApiError(409, "conflict", str(exc)) from None
+
+
+def _public_view(kind: str, rec: dict) -> dict:
+    fields = PUBLIC_FIELDS.get(kind)
+    return rec if fields is None else {k: rec.get(k) for k in fields}
+
+
+def _visible(kind: str, actor: Actor | None, rec: dict) -> bool:
+    if kind == "plan" and actor is None:
+        return rec["status"] == "published"
+    if kind == "conflict":
+        return actor is not None and (actor.role != "inspector" or rec["inspector"] == actor.inspector)
+    if kind == "account":
+        return actor is not None and (actor.role in ("admin", "auditor") or rec["id"] == actor.id)
+    if kind == "token":
+        return actor is not None and (actor.role in ("admin", "auditor") or rec["account"] == actor.id)
+    return True
+
+
+def _int(name: str, default: int, high: int | None = None) -> int:
+    raw = request.args.get(name, "")
+    if raw == "":
+        return default
+    if not raw.isdigit():
+        raise ApiError(400, "bad_parameter", f"{name} 应为非负整数 / {name} must be a non-negative integer")
+    value = int(raw)
+    return min(value, high) if high else value
+
+
+def _where(kind: str) -> list[Any]:
+    t = schema.TABLES[kind]
+    w: list[Any] = []
+    a = request.args
+    if kind == "subject":
+        if a.get("region"):
+            w.append(t.c.region.startswith(a["region"].rstrip("0") or a["region"]))
+        if a.get("industry"):
+            w.append(t.c.industry.startswith(a["industry"].upper()))
+        if a.get("credit_class"):
+            w.append(t.c.credit_class.in_(a["credit_class"].upper().split(",")))
+    if a.get("q") and kind in ("subject", "inspector", "expert", "department"):
+        w.append(or_(t.c.name.contains(a["q"]), t.c[KEY_FIELD[kind]].startswith(a["q"])))
+    if a.get("department") and kind in ("item", "inspector", "sublibrary"):
+        w.append(t.c.department == a["department"])
+    if a.get("status") and "status" in t.c:
+        w.append(t.c.status == a["status"])
+    if a.get("year") and kind == "plan":
+        w.append(t.c.year == _int("year", 0))
+    return w
+
+
+def _auth_read(kind: str) -> Actor | None:
+    actor = current_actor()
+    if kind in ("conflict", "account", "token") and actor is None:
+        raise ApiError(401, "login_required", "需要登录 / login required")
+    return actor
+
+
+# --- generic CRUD -----------------------------------------------------------------------
+
+IN_MODELS: dict[str, type[BaseModel]] = {
+    "department": DepartmentIn, "item": ItemIn, "subject": SubjectIn, "inspector": InspectorIn,
+    "expert": ExpertIn, "conflict": ConflictIn, "sublibrary": SublibraryIn, "plan": PlanIn,
+}
+PLURAL = {"department": "departments", "item": "items", "subject": "subjects", "inspector": "inspectors",
+          "expert": "experts", "conflict": "conflicts", "sublibrary": "sublibraries", "plan": "plans",
+          "account": "accounts", "token": "tokens"}
+WRITE_ROLES = {"department": ("admin",), "item": ("admin", "operator"), "subject": ("admin", "operator"),
+               "inspector": ("admin", "operator"), "expert": ("admin", "operator"),
+               "conflict": ("admin", "operator", "inspector"), "sublibrary": ("admin", "operator"),
+               "plan": ("admin", "operator")}
+DELETABLE = ("department", "subject", "inspector", "expert", "conflict", "sublibrary")
+
+
+def _make_crud(kind: str) -> None:
+    plural = PLURAL[kind]
+    model = IN_MODELS.get(kind)
+
+    def list_view():  # type: ignore[no-untyped-def]
+        actor = _auth_read(kind)
+        limit, offset = _int("limit", 100, MAX_LIMIT), _int("offset", 0)
+        where = _where(kind)
+        if kind == "plan" and actor is None:
+            where.append(schema.plans.c.status == "published")
+        if kind == "conflict" and actor is not None and actor.role == "inspector":
+            where.append(schema.conflicts.c.inspector == (actor.inspector or ""))
+        if kind == "token" and actor is not None and actor.role not in ("admin", "auditor"):
+            where.append(schema.tokens.c.account == actor.id)
+        if kind == "account" and actor is not None and actor.role not in ("admin", "auditor"):
+            where.append(schema.accounts.c.id == actor.id)
+        rows = registry().list(kind, where, limit=limit, offset=offset)
+        if kind == "subject" and request.args.get("sublibrary"):
+            lib = registry().get("sublibrary", request.args["sublibrary"])
+            if lib is None:
+                raise ApiError(404, "not_found", "子库不存在 / sub-library not found")
+            rows = [r for r in rows if match_filter(r, lib["filter"])]
+        if kind == "subject" and request.args.get("tag"):
+            rows = [r for r in rows if request.args["tag"] in r.get("tags", [])]
+        if actor is None:
+            rows = [_public_view(kind, r) for r in rows]
+        return jsonify({"items": rows, "limit": limit, "offset": offset})
+
+    def get_view(key: str):  # type: ignore[no-untyped-def]
+        actor = _auth_read(kind)
+        rec = registry().get(kind, key)
+        if rec is None or not _visible(kind, actor, rec):
+            raise ApiError(404, "not_found", f"{kind} {key} 不存在 / not found")
+        return jsonify(rec if actor is not None else _public_view(kind, rec))
+
+    list_view.__name__ = f"list_{plural}"
+    list_view.__doc__ = f"List {plural} (paged: limit, offset; filters: q, status, department, region, industry, credit_class, tag, sublibrary, year)."
+    get_view.__name__ = f"get_{kind}"
+    get_view.__doc__ = f"One {kind}."
+    bp.add_url_rule(f"/{plural}", list_view.__name__, api.validate(resp=_resp(Listing), tags=[plural],
+                                                                    skip_validation=True)(list_view), methods=["GET"])
+    bp.add_url_rule(f"/{plural}/<key>", get_view.__name__, api.validate(resp=_resp(), tags=[plural],
+                                                                         skip_validation=True)(get_view), methods=["GET"])
+    if model is None:
+        return
+
+    def create_view():  # type: ignore[no-untyped-def]
+        actor = need(*WRITE_ROLES[kind])
+        data = body()
+        if kind == "conflict" and actor.role == "inspector" and "inspector" not in data:
+            data["inspector"] = actor.inspector
+        rec = _call(registry().save, actor, kind, data, create=True)
+        return jsonify(rec), 201
+
+    def update_view(key: str):  # type: ignore[no-untyped-def]
+        actor = need(*WRITE_ROLES[kind])
+        old = registry().get(kind, key)
+        if old is None:
+            raise ApiError(404, "not_found", f"{kind} {key} 不存在 / not found")
+        data = {**old, **body(), KEY_FIELD[kind]: key}
+        return jsonify(_call(registry().save, actor, kind, data, create=False))
+
+    create_view.__name__ = f"create_{kind}"
+    create_view.__doc__ = f"Add a {kind} (logged as registry.{kind}.added, signed by your key)."
+    update_view.__name__ = f"update_{kind}"
+    update_view.__doc__ = f"Change a {kind}: fields given replace stored ones (logged with the changed fields)."
+    bp.add_url_rule(f"/{plural}", create_view.__name__, api.validate(json=model, resp=_resp(code="HTTP_201"),
+                    tags=[plural], skip_validation=True)(create_view), methods=["POST"])
+    if kind != "conflict":
+        bp.add_url_rule(f"/{plural}/<key>", update_view.__name__, api.validate(json=model, resp=_resp(),
+                        tags=[plural], skip_validation=True)(update_view), methods=["PUT"])
+    if kind in DELETABLE:
+        def delete_view(key: str):  # type: ignore[no-untyped-def]
+            actor = need(*WRITE_ROLES[kind])
+            _call(registry().remove, actor, kind, key, request.args.get("reason", ""))
+            return "", 204
+
+        delete_view.__name__ = f"delete_{kind}"
+        delete_view.__doc__ = f"Remove a {kind} (logged)."
+        bp.add_url_rule(f"/{plural}/<key>", delete_view.__name__, api.validate(
+            resp=SpecResponse("HTTP_204", **ERR), tags=[plural], skip_validation=True)(delete_view), methods=["DELETE"])
+
+
+for _kind in ("department", "item", "subject", "inspector", "expert", "conflict", "sublibrary", "plan",
+              "account", "token"):
+    _make_crud(_kind)
+
+
+# --- special actions --------------------------------------------------------------------
+
+@bp.get("/items/<key>/history")
+@api.validate(resp=_resp(Listing), tags=["items"], skip_validation=True)
+def item_history(key: str):  # type: ignore[no-untyped-def]
+    """Every version of an item (the published list keeps its history)."""
+    versions = registry().item_history(key)
+    if not versions:
+        raise ApiError(404, "not_found", f"item {key} not found")
+    return jsonify({"items": versions})
+
+
+@bp.post("/items/<key>/withdraw")
+@api.validate(resp=_resp(), tags=["items"], skip_validation=True)
+def withdraw_item(key: str):  # type: ignore[no-untyped-def]
+    """Withdraw an item (a new version with status withdrawn)."""
+    return jsonify(_call(registry().withdraw_item, need("admin", "operator"), key))
+
+
+def _plan_step(status: str):  # type: ignore[no-untyped-def]
+    def view(key: str):  # type: ignore[no-untyped-def]
+        return jsonify(_call(registry().set_plan_status, need("admin", "operator"), key, status))
+
+    view.__name__ = {"approved": "approve_plan", "published": "publish_plan", "draft": "reopen_plan"}[status]
+    view.__doc__ = f"Move a plan to {status} (logged as its own entry)."
+    return view
+
+
+for _status, _path in (("approved", "approve"), ("published", "publish"), ("draft", "reopen")):
+    _v = _plan_step(_status)
+    bp.add_url_rule(f"/plans/<key>/{_path}", _v.__name__, api.validate(resp=_resp(), tags=["plans"],
+                    skip_validation=True)(_v), methods=["POST"])
+
+
+@bp.get("/sublibraries/<key>/subjects")
+@api.validate(resp=_resp(Listing), tags=["sublibraries"], skip_validation=True)
+def sublibrary_subjects(key: str):  # type: ignore[no-untyped-def]
+    """The subjects a sub-library's saved filter selects now."""
+    actor = current_actor()
+    lib = registry().get("sublibrary", key)
+    if lib is None:
+        raise ApiError(404, "not_found", f"sub-library {key} not found")
+    rows = [r for r in registry().list("subject") if match_filter(r, lib["filter"])]
+    if actor is None:
+        rows = [_public_view("subject", r) for r in rows]
+    return jsonify({"items": rows, "total": len(rows)})
+
+
+@bp.post("/accounts")
+@api.validate(json=AccountIn, resp=_resp(code="HTTP_201"), tags=["accounts"], skip_validation=True)
+def create_account():  # type: ignore[no-untyped-def]
+    """Create an account with its own Ed25519 signing key (admin only)."""
+    actor = need("admin")
+    data = body()
+    password = data.pop("password", None)
+    return jsonify(_call(registry().create_account, actor, data, password)), 201
+
+
+@bp.put("/accounts/<key>")
+@api.validate(json=AccountUpdate, resp=_resp(), tags=["accounts"], skip_validation=True)
+def update_account(key: str):  # type: ignore[no-untyped-def]
+    """Change role, departments, name, linked inspector or status (admin only)."""
+    return jsonify(_call(registry().update_account, need("admin"), key, body()))
+
+
+@bp.post("/accounts/<key>/password")
+@api.validate(json=PasswordIn, resp=SpecResponse("HTTP_204", **ERR), tags=["accounts"], skip_validation=True)
+def set_password(key: str):  # type: ignore[no-untyped-def]
+    """Set a password: admins for anyone, others their own with the current password."""
+    actor = need()
+    data = body()
+    _call(registry().set_password, actor, key, str(data.get("password", "")), data.get("current"))
+    return "", 204
+
+
+@bp.post("/tokens")
+@api.validate(json=TokenIn, resp=_resp(code="HTTP_201"), tags=["tokens"], skip_validation=True)
+def issue_token():  # type: ignore[no-untyped-def]
+    """Issue an API token (the secret is shown once). Admins for any account, others for themselves."""
+    actor = need("admin", "operator", "inspector")
+    data = body()
+    account = data.get("account") or actor.id
+    record, secret = _call(registry().issue_token, actor, account, str(data.get("name", "")))
+    return jsonify({**record, "secret": secret}), 201
+
+
+@bp.delete("/tokens/<key>")
+@api.validate(resp=SpecResponse("HTTP_204", **ERR), tags=["tokens"], skip_validation=True)
+def revoke_token(key: str):  # type: ignore[no-untyped-def]
+    """Revoke an API token (logged)."""
+    _call(registry().revoke_token, need("admin", "operator", "inspector"), key)
+    return "", 204
+
+
+@bp.post("/session")
+@api.validate(json=LoginIn, resp=_resp(SessionOut), tags=["session"], skip_validation=True)
+def login():  # type: ignore[no-untyped-def]
+    """Log in with account and password; returns the CSRF token to send with every change."""
+    data = body()
+    actor = registry().authenticate(str(data.get("account", "")), str(data.get("password", "")))
+    if actor is None:
+        raise ApiError(401, "bad_credentials", "账户或密码错误 / wrong account or password")
+    session.clear()
+    session["account"] = actor.id
+    session["csrf"] = secrets.token_urlsafe(32)
+    return jsonify({"account": actor.id, "role": actor.role, "departments": list(actor.departments),
+                    "csrf_token": session["csrf"]})
+
+
+@bp.get("/session")
+@api.validate(resp=_resp(SessionOut), tags=["session"], skip_validation=True)
+def whoami():  # type: ignore[no-untyped-def]
+    """Who is calling: account and role, or role "public"."""
+    actor = current_actor()
+    if actor is None:
+        return jsonify({"account": None, "role": "public", "departments": []})
+    return jsonify({"account": actor.id, "role": actor.role, "departments": list(actor.departments),
+                    "csrf_token": session.get("csrf")})
+
+
+@bp.delete("/session")
+@api.validate(resp=SpecResponse("HTTP_204"), tags=["session"], skip_validation=True)
+def logout():  # type: ignore[no-untyped-def]
+    """Log out."""
+    session.clear()
+    return "", 204
+
+
+@bp.post("/import/<kind>")
+@api.validate(resp=_resp(ImportReportOut), tags=["import"], skip_validation=True)
+def import_registry(kind: str):  # type: ignore[no-untyped-def]
+    """Import subjects or inspectors from .csv or .xlsx (multipart field `file`, or the raw body with
+    ?filename=). All-or-nothing: 422 with every bad row (row, column, value, reason). ?dry_run=1 validates only."""
+    actor = need("admin", "operator")
+    singular = {"subjects": "subject", "inspectors": "inspector"}.get(kind)
+    if singular is None:
+        raise ApiError(404, "not_found", "可导入: subjects, inspectors")
+    if "file" in request.files:
+        f = request.files["file"]
+        data, filename = f.read(), f.filename or "upload.csv"
+    else:
+        data, filename = request.get_data(), request.args.get("filename", "upload.csv")
+    if not data:
+        raise ApiError(400, "empty", "没有上传文件 / no file")
+    dry = request.args.get("dry_run") in ("1", "true")
+    try:
+        report = _call(regio.import_file, registry(), actor, singular, data, filename, dry_run=dry)
+    except regio.ImportFormatError as exc:
+        raise ApiError(400, "bad_file", str(exc)) from None
+    return jsonify(report.to_json()), (200 if report.ok else 422)
+
+
+EXPORT_PUBLIC = ("department", "item", "subject", "inspector", "expert", "sublibrary")
+
+
+@bp.get("/export/<kind>.<fmt>")
+@api.validate(tags=["export"], skip_validation=True)
+def export_registry(kind: str, fmt: str):  # type: ignore[no-untyped-def]
+    """Export a registry as .csv (UTF-8 with BOM) or .xlsx with Chinese headers. Public registries
+    export their public columns to anonymous callers; plans (published only), conflicts and accounts need a login."""
+    singular = {v: k for k, v in PLURAL.items()}.get(kind)
+    if singular is None or singular == "token" or fmt not in ("csv", "xlsx"):
+        raise ApiError(404, "not_found", "unknown registry or format")
+    actor = current_actor()
+    if actor is None and singular not in (*EXPORT_PUBLIC, "plan"):
+        raise ApiError(401, "login_required", "需要登录 / login required")
+    if singular == "account":
+        need("admin", "auditor")
+    rows = [r for r in registry().list(singular) if _visible(singular, actor, r)]
+    if actor is None:
+        rows = [_public_view(singular, r) for r in rows]
+    data = regio.export_bytes(rows, singular, fmt)
+    mime = "text/csv; charset=utf-8" if fmt == "csv" else \
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return Response(data, mimetype=mime, headers={"Content-Disposition": f"attachment; filename={kind}.{fmt}"})
+
+
+@bp.get("/registry/state")
+@api.validate(tags=["audit"], skip_validation=True)
+def registry_state():  # type: ignore[no-untyped-def]
+    """Registry state rebuilt from the log alone at position ?at=N (default: now), and whether it
+    equals the database (admin, auditor)."""
+    need("admin", "auditor")
+    led = current_app.extensions["ledger"]
+    size = led.size()
+    at = _int("at", size)
+    rebuilt = rebuild_from_ledger(led, at)
+    out: dict[str, Any] = {"at": min(at, size), "state": rebuilt}
+    if at >= size:
+        with led.engine.connect() as conn:
+            out["differences_from_database"] = diff_states(load_state(conn), rebuilt)[:100]
+    return jsonify(out)
