@@ -330,5 +330,14 @@ def witness_add(ctx: Ctx, verifier_key: str) -> None:
 
 
 # --- domain command groups are attached here ---------------------------------------
+
+def _attach_domain_commands() -> None:
+    from .draws.cli import draw
+    from .registry.cli import COMMANDS
+
+    for command in (*COMMANDS, draw):
+        main.add_command(command)
+_attach_domain_commands()
+
 if __name__ == "__main__":
     main()
