@@ -1,17 +1,57 @@
-"""RFC 8785 (JCS) canonical JSON: the one byte form every signature and hash covers."""
+"""RFC 8785 (JCS) canonical JSON: the one byte form every signature and hash covers.
+
+The `rfc8785` package is the reference. For the values the service writes — objects,
+arrays, strings, booleans, null and integers within ±2^53, with no object key outside the
+Basic Multilingual Plane — the standard library's sorted, compact, non-ASCII-escaping
+encoder produces exactly the same bytes: JCS sorts keys by UTF-16 code units, which equals
+code-point order for BMP keys; both escape only '"', '\\\\' and control characters, with the
+same short forms and lower-case \\u00xx; integers print the same. Anything else (floats,
+big integers, astral keys) goes to `rfc8785`. A property test checks the equivalence.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import rfc8785
+
+_MAX_SAFE = 2**53 - 1  # rfc8785 refuses beyond the IEEE-754 safe integers
+_encoder = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 class EncodingError(ValueError):
     """A value cannot be canonicalised (floats beyond IEEE range, non-string keys, ...)."""
 
 
+def _simple(value: Any) -> bool:
+    """True when the stdlib encoding of `value` is provably its JCS encoding."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        if t is str or t is bool or v is None:
+            continue
+        if t is int:
+            if -_MAX_SAFE <= v <= _MAX_SAFE:
+                continue
+            return False
+        if t is dict:
+            for k, item in v.items():
+                if type(k) is not str or any(ord(c) > 0xFFFF for c in k):
+                    return False
+                stack.append(item)
+            continue
+        if t is list or t is tuple:
+            stack.extend(v)
+            continue
+        return False  # floats, big ints, other types: the reference encoder decides
+    return True
+
+
 def canonical_bytes(value: Any) -> bytes:
+    if _simple(value):
+        return _encoder.encode(value).encode("utf-8")
     try:
         return rfc8785.dumps(value)
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:

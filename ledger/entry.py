@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import UTC, datetime
 from typing import Any
 
@@ -79,11 +80,20 @@ class Entry:
     def to_json(self) -> dict[str, Any]:
         return {**self.unsigned(), "sig": self.sig}
 
-    def leaf(self) -> bytes:
+    @cached_property
+    def _leaf(self) -> bytes:
         return canonical_bytes(self.to_json())
 
+    def leaf(self) -> bytes:
+        """JCS of the whole entry; computed once (entries are immutable)."""
+        return self._leaf
+
+    @cached_property
+    def _leaf_hash(self) -> bytes:
+        return leaf_hash(self._leaf)
+
     def leaf_hash(self) -> bytes:
-        return leaf_hash(self.leaf())
+        return self._leaf_hash
 
     def signing_bytes(self) -> bytes:
         return canonical_bytes(self.unsigned())

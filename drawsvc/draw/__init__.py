@@ -9,7 +9,7 @@ matching, substitution, seal, run (the whole draw). Specified in docs/spec/20-dr
 from .codec import ALGORITHM
 from .errors import *  # noqa: F403
 from .errors import DrawError
-from .matching import Assignment, Inspector, MatchResult, TeamRule, match_inspectors
+from .matching import Assignment, Inspector, MatchResult, TeamRule, candidate_order, match_inspectors
 from .pool import PoolCommitment, commit_pool, member_proof, verify_member
 from .rules import stratum_sizes
 from .run import DrawResult, run_draw, strata_of
@@ -24,13 +24,13 @@ from .substitution import (
     substitute_subject,
     swap_targets,
 )
-from .tickets import inspector_ticket, subject_ticket
+from .tickets import KeyedShuffle, subject_ticket
 
 __all__ = [
-    "ALGORITHM", "DrawError", "Assignment", "Inspector", "MatchResult", "TeamRule", "match_inspectors",
+    "ALGORITHM", "DrawError", "Assignment", "Inspector", "MatchResult", "TeamRule", "candidate_order", "match_inspectors",
     "PoolCommitment", "commit_pool", "member_proof", "verify_member", "stratum_sizes", "DrawResult", "run_draw",
     "strata_of", "check_seal", "seal", "check_recipe", "derive_seed", "nonce_commitment", "Selection",
     "draw_subjects", "removed_report", "would_be_drawn", "check_inspector_substitution",
     "check_subject_substitution", "check_swap", "substitute_inspector", "substitute_subject", "swap_targets",
-    "inspector_ticket", "subject_ticket",
+    "KeyedShuffle", "subject_ticket",
 ]

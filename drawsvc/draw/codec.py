@@ -17,8 +17,8 @@ TAG_NONCE = "spotcheck/draw/v1/nonce-commitment"
 TAG_CONTRIBUTION = "spotcheck/draw/v1/witness-commitment"
 TAG_SEED = "spotcheck/draw/v1/seed"
 TAG_SUBJECT_TICKET = "spotcheck/draw/v1/subject-ticket"
-TAG_INSPECTOR_TICKET = "spotcheck/draw/v1/inspector-ticket"
-TAG_EXPERT_TICKET = "spotcheck/draw/v1/expert-ticket"
+TAG_INSPECTOR_ORDER = "spotcheck/draw/v1/inspector-order"
+TAG_EXPERT_ORDER = "spotcheck/draw/v1/expert-order"
 TAG_SEAL = "spotcheck/draw/v1/seal"
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .codec import ALGORITHM
-from .matching import Inspector, MatchResult, TeamRule, match_inspectors
+from .matching import Inspector, MatchResult, TeamRule, gc_paused, match_inspectors
 from .rules import DEFAULT_FLOOR, stratum_sizes
 from .selection import Selection, draw_subjects
 
@@ -42,6 +42,7 @@ def run_draw(seed: bytes, strata: Mapping[str, Sequence[str]], ratios: Mapping[s
              experts: Sequence[Inspector] = ()) -> DrawResult:
     """Sizes (rules.stratum_sizes), selection (lowest tickets) and teams (matching), in that order."""
     sizes = stratum_sizes({s: len(v) for s, v in strata.items()}, ratios, floor, key_item)
-    selection = draw_subjects(seed, strata, sizes)
-    match = match_inspectors(seed, selection.matching_order, inspectors, rule, conflicts, prior_load, experts)
+    with gc_paused():  # no cycles are made; automatic collections would rescan the whole pool
+        selection = draw_subjects(seed, strata, sizes)
+        match = match_inspectors(seed, selection.matching_order, inspectors, rule, conflicts, prior_load, experts)
     return DrawResult(sizes, selection, match)

@@ -1,8 +1,11 @@
 """Stratified selection: per stratum, the k subjects with the lowest tickets.
 
 The rest of a stratum, in ticket order, is its replacement order (used when a drawn subject
-turns out to be out of scope). Selection is heapq.nsmallest over (ticket, id) pairs, O(n log k);
-the full replacement order is only sorted when asked for. The matching order of the selected
+turns out to be out of scope). Selection is heapq.nsmallest over (ticket, id) pairs; since
+tickets are uniform, the pairs are first cut to those below a threshold a few standard deviations
+above the k-th expected ticket (exact, not probabilistic: everything cut is above everything
+kept, and if fewer than k pass the whole stratum is used). The full replacement order is only
+sorted when asked for. The matching order of the selected
 subjects is all strata together in (ticket, id) order, so no stratum is favoured in the
 workload-capped inspector matching.
 """
@@ -10,8 +13,10 @@ workload-capped inspector matching.
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import compress
 from typing import Any
 
 from .errors import DrawError, EmptyPool, SampleTooLarge
@@ -61,6 +66,15 @@ class Selection:
         }
 
 
+def _threshold(n: int, k: int) -> bytes | None:
+    """An 8-byte prefix T such that, for uniform tickets, more than k of n fall below T with
+    overwhelming probability (about 8 standard deviations plus 64 of margin); None = keep all."""
+    q = (k + 8 * math.sqrt(k * (1 - k / n)) + 64) / n
+    if q >= 0.5:
+        return None  # the cut would save little
+    return int(q * 2**64).to_bytes(8, "big")
+
+
 def select_stratum(seed: bytes, stratum: str, ids: Sequence[str], k: int) -> StratumDraw:
     """The k lowest (ticket, id) pairs of one stratum."""
     if k < 0:
@@ -68,7 +82,16 @@ def select_stratum(seed: bytes, stratum: str, ids: Sequence[str], k: int) -> Str
     if k > len(ids):
         raise SampleTooLarge(f"stratum {stratum}: k = {k} but only {len(ids)} subjects")
     tickets = subject_tickets(seed, ids)
-    selected = heapq.nsmallest(k, zip(tickets, ids, strict=True)) if k else []
+    selected: list[Ticketed] = []
+    if k:
+        t = _threshold(len(ids), k)
+        pool: list[Ticketed] | None = None
+        if t is not None:
+            # every ticket >= t is above every ticket < t, so the k lowest are among those < t
+            pool = list(compress(zip(tickets, ids, strict=True), map(t.__gt__, tickets)))  # ticket < t
+            if len(pool) < k:
+                pool = None  # (never seen) too few below the cut: use the whole stratum
+        selected = heapq.nsmallest(k, zip(tickets, ids, strict=True) if pool is None else pool)
     return StratumDraw(stratum=stratum, n=len(ids), k=k, selected=selected, _ids=ids, _tickets=tickets)
 
 

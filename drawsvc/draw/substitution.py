@@ -1,8 +1,9 @@
-"""Substitutions after the draw: never a choice, always the next eligible one in ticket order.
+"""Substitutions after the draw: never a choice, always the next eligible one in the drawn order.
 
 - An inspector who leaves a team (reason code in INSPECTOR_LEAVE_REASONS) is replaced by
   continuing that subject's candidate walk where it stopped (``examined``), with the same skip
-  rules; the leaving inspector is never re-examined because the walk only moves forward.
+  rules; the subject's keyed shuffle is regenerated deterministically and extended as far as
+  needed; the leaving inspector is never re-examined because the walk only moves forward.
 - A subject out of scope (SUBJECT_LEAVE_REASONS) is replaced by the first subject of its
   stratum's replacement order that has not been used yet; the newcomer gets a team by the
   normal walk, with the current workloads (the leaving subject's team is released first).
