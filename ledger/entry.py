@@ -12,8 +12,8 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from functools import cached_property
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from nacl.exceptions import BadSignatureError

@@ -41,7 +41,12 @@ def create_app(instance: Instance, config: dict[str, Any] | None = None) -> Flas
 
     app.before_request(_csrf)  # every session-authenticated change, on every blueprint, needs the token
 
+    from .inspections_api import bp as inspections_bp
+    from .pages import bp as pages_bp
+
     app.register_blueprint(registry_bp)
     app.register_blueprint(draws_bp)
+    app.register_blueprint(inspections_bp)
+    app.register_blueprint(pages_bp)
     init_openapi(app)  # after every API blueprint: the document is generated from them
     return app

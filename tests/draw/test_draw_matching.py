@@ -72,6 +72,18 @@ def test_too_few_inspectors_names_the_subject():
         match_inspectors(SEED, SUBJECTS[:1], POOL, lone)
 
 
+def test_province_wide_pool():
+    """Thousands of candidates: same teams whatever the pool's order, every rule still holds."""
+    big = [insp(i, d) for d in ("market", "health") for i in range(2500)]
+    big = [Inspector(f"{i.id}-{k}", i.department, i.qualifications, i.cert_valid_from, i.cert_valid_until)
+           for k, i in enumerate(big)]
+    res = match_inspectors(SEED, SUBJECTS, big, RULE)
+    assert res.to_json() == match_inspectors(SEED, SUBJECTS, list(reversed(big)), RULE).to_json()
+    dept = {i.id: i.department for i in big}
+    for a in res.assignments:
+        assert {"market", "health"} <= {dept[i] for i in a.team} and len(set(a.team)) == 3
+
+
 def test_experts_are_added():
     experts = [Inspector(f"x{i}", "", frozenset({"lab"})) for i in range(3)]
     rule = TeamRule(draw_date="2026-06-01", departments=("market",), team_size=2, experts=1, expert_field="lab")

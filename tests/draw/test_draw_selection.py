@@ -101,3 +101,25 @@ def test_matching_order_merges_strata_by_ticket():
     order = sel.matching_order
     assert len(order) == 9
     assert [subject_ticket(SEED, i) for i in order] == sorted(subject_ticket(SEED, i) for i in order)
+
+
+@given(st.integers(1000, 4000), st.data())
+@settings(max_examples=30, deadline=None)
+def test_threshold_cut_selects_exactly_the_k_lowest(n, data):
+    """The pre-cut below a threshold (large strata) never changes the selection."""
+    from drawsvc.draw import selection as S
+
+    k = data.draw(st.integers(1, n // 10))
+    ids = [f"X{i:05d}" for i in range(n)]
+    assert S._threshold(n, k) is not None  # the cut path is taken
+    d = select_stratum(SEED, "A", ids, k)
+    assert d.selected == sorted(zip(subject_tickets(SEED, ids), ids, strict=True))[:k]
+
+
+def test_threshold_fallback_when_too_few_pass(monkeypatch):
+    from drawsvc.draw import selection as S
+
+    ids = [f"X{i:05d}" for i in range(500)]
+    want = select_stratum(SEED, "A", ids, 40).selected
+    monkeypatch.setattr(S, "_threshold", lambda n, k: b"\x00\x00\x00\x01")  # almost nothing passes
+    assert select_stratum(SEED, "A", ids, 40).selected == want

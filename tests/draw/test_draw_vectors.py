@@ -78,10 +78,72 @@ def test_tickets_and_selection_from_spec_bytes():
         chosen = [sid for _, sid in members[:k]]
         assert chosen == [x["id"] for x in out["content"]["strata"][stratum]["selected"]]
         assert [sid for _, sid in members[k:]] == out["replacement_order"][stratum]
-    first = out["inspector_tickets_of_first"]
-    for iid, t in first["tickets"].items():
-        subj = first["subject"].encode()
-        assert hashlib.sha256(b"spotcheck/draw/v1/inspector-ticket\x00" + seed + lp(subj) + iid.encode()).hexdigest() == t
+
+
+def spec_shuffle(tag: bytes, seed: bytes, subject: str, m: int) -> tuple[list[int], int]:
+    """§7 straight from the text: the whole keyed Fisher-Yates order and the blocks it used."""
+    s = subject.encode()
+    stream: list[int] = []
+    blocks = 0
+
+    def next_u64() -> int:
+        nonlocal blocks
+        if not stream:
+            block = hashlib.sha256(tag + b"\x00" + seed + lp(s) + struct.pack(">I", blocks)).digest()
+            blocks += 1
+            stream.extend(struct.unpack(">4Q", block))
+        return stream.pop(0)
+
+    def uniform(r: int) -> int:
+        limit = (2**64 // r) * r
+        while True:
+            x = next_u64()
+            if x < limit:
+                return x % r
+
+    p = list(range(m))
+    for j in range(m):
+        i = j + uniform(m - j)
+        p[j], p[i] = p[i], p[j]
+    return p, blocks
+
+
+def test_shuffles_from_spec_bytes():
+    vec = load_vector("draw-selection-matching.json")
+    inp, out = vec["inputs"], vec["outputs"]
+    seed = bytes.fromhex(inp["selection"]["seed"])
+    first = out["matching_order"][0]
+    ins = inp["inspectors"]
+    rule = ins["rule"]
+    # the candidates: draw-level eligibility of §7, sorted by id bytes
+    cands = sorted((r["id"] for r in ins["inspectors"] if r["department"] in rule["departments"]
+                    and r["cert_valid_from"] <= rule["draw_date"] <= r["cert_valid_until"]
+                    and rule["qualification"] in r["qualifications"]), key=str.encode)
+    ecands = sorted((r["id"] for r in ins["experts"] if rule["expert_field"] in r["qualifications"]), key=str.encode)
+    for key, tag, cs in (("inspector_order_of_first", b"spotcheck/draw/v1/inspector-order", cands),
+                         ("expert_order_of_first", b"spotcheck/draw/v1/expert-order", ecands)):
+        rec = out[key]
+        assert rec["subject"] == first and rec["candidates"] == cs
+        perm, blocks = spec_shuffle(tag, seed, first, len(cs))
+        assert [cs[i] for i in perm] == rec["order"]
+        assert len(rec["blocks"]) == blocks
+        for b, hx in enumerate(rec["blocks"]):
+            assert hashlib.sha256(tag + b"\x00" + seed + lp(first.encode()) + struct.pack(">I", b)).hexdigest() == hx
+    # the walk of every subject examined exactly a prefix of its order: team + skipped, in order
+    assignments = out["content"]["matching"]["assignments"] + [out["subject_substitution"]["assignment"]]
+    for a in assignments:
+        perm, _ = spec_shuffle(b"spotcheck/draw/v1/inspector-order", seed, a["subject"], len(cands))
+        walked = [cands[i] for i in perm[:a["examined"]]]
+        assert set(walked) == set(a["team"]) | {x["inspector"] for x in a["skipped"]}
+        assert [i for i in walked if i not in a["team"]] == [x["inspector"] for x in a["skipped"]]
+        eperm, _ = spec_shuffle(b"spotcheck/draw/v1/expert-order", seed, a["subject"], len(ecands))
+        ewalked = [ecands[i] for i in eperm[:a["experts_examined"]]]
+        assert set(ewalked) == set(a["experts"]) | {x["inspector"] for x in a["experts_skipped"]}
+    # the inspector substitution continued the same order from `examined`
+    sub = out["inspector_substitution"]
+    perm, _ = spec_shuffle(b"spotcheck/draw/v1/inspector-order", seed, sub["subject"], len(cands))
+    resumed = [cands[i] for i in perm[sub["examined_from"]:sub["examined_to"]]]
+    assert resumed == [x["inspector"] for x in sub["skipped"]] + [sub["incoming"]]
 
 
 def test_seal_from_spec_bytes():
