@@ -25,12 +25,12 @@ from drawsvc.draw import pool as poolmod  # noqa: E402
 from drawsvc.draw import seed as seedmod  # noqa: E402
 from drawsvc.draw.drand import chain_from_json, round_message, round_time  # noqa: E402
 from drawsvc.draw.lottery import rfc3797_encode  # noqa: E402
-from drawsvc.draw.matching import Inspector, TeamRule  # noqa: E402
+from drawsvc.draw.matching import Inspector, TeamRule, candidate_order, candidates  # noqa: E402
 from drawsvc.draw.run import run_draw, strata_of  # noqa: E402
 from drawsvc.draw.seal import seal as seal_commitment  # noqa: E402
 from drawsvc.draw.selection import removed_report  # noqa: E402
 from drawsvc.draw.substitution import substitute_inspector, substitute_subject, swap_targets  # noqa: E402
-from drawsvc.draw.tickets import inspector_ticket, subject_ticket  # noqa: E402
+from drawsvc.draw.tickets import order_block, subject_ticket  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 DRAND_FILE = ROOT.parent / "shared" / "vectors" / "drand.json"
@@ -158,14 +158,13 @@ def inspectors_inputs() -> dict[str, Any]:
         "rule": {"draw_date": "2026-06-01", "departments": ["market", "health"], "team_size": 3,
                  "qualification": "food", "max_assignments": 4, "experts": 1, "expert_field": "food-lab"},
         "conflicts": _conflicts(recs, experts),
-        "prior_load": {"insp:market-04": 3},
+        "prior_load": {"insp:market-04": 3, "insp:health-01": 4},
     }
 
 
 def _conflicts(recs: list[dict[str, Any]], experts: list[dict[str, Any]]) -> list[list[str]]:
     """Declared conflicts chosen so that the vector shows conflict_declared skips: the first
     candidate of the 2nd subject in matching order, and the first expert of the 3rd."""
-    from drawsvc.draw.matching import candidate_order, candidates
     from drawsvc.draw.rules import stratum_sizes
     from drawsvc.draw.selection import draw_subjects
 
@@ -209,14 +208,18 @@ def compute_draw(sel: dict[str, Any], ins: dict[str, Any]) -> dict[str, Any]:
         "content": result.content(),
     }
     first = result.selection.matching_order[0]
-    out["inspector_tickets_of_first"] = {
-        "subject": first,
-        "tickets": {i.id: inspector_ticket(seed, first, i.id).hex() for i in inspectors if i.department in rule.departments},
-    }
-    # one inspector substitution, one subject substitution, one swap, chained
+    out["inspector_order_of_first"] = shuffle_record(seed, first, candidates(inspectors, rule)[0], False)
+    out["expert_order_of_first"] = shuffle_record(seed, first, candidates(experts, rule, expert=True)[0], True)
+    # one inspector substitution (the candidate at the resumed position is declared unavailable,
+    # so the vector shows that skip reason too), one subject substitution, one swap, chained
     a0 = result.match.assignments[0]
+    cands, _ = candidates(inspectors, rule)
+    order0 = candidate_order(seed, a0.subject, cands)
+    unavailable = [cands[order0[a0.examined]].id]
+    out["inspector_substitution_request"] = {"subject": a0.subject, "leaving": a0.team[0],
+                                             "reason": "recusal_conflict", "unavailable": unavailable}
     m1, s1 = substitute_inspector(seed, result.match, a0.subject, a0.team[0], "recusal_conflict", inspectors, rule,
-                                  conflicts, ins["prior_load"], experts=experts)
+                                  conflicts, ins["prior_load"], unavailable, experts)
     out["inspector_substitution"] = s1.to_json()
     a1 = m1.assignments[1]
     m2, s2 = substitute_subject(seed, result.selection, m1, a1.subject, "deregistered", [], inspectors, rule,
@@ -227,12 +230,37 @@ def compute_draw(sel: dict[str, Any], ins: dict[str, Any]) -> dict[str, Any]:
     pair = next(((p, q) for p in x.team for q in y.team
                  if dept[p] == dept[q] and p not in y.team and q not in x.team
                  and (p, y.subject) not in conflicts and (q, x.subject) not in conflicts), None)
-    if pair:
-        swap = {"inspector_a": pair[0], "subject_a": x.subject, "inspector_b": pair[1], "subject_b": y.subject}
-        m3 = swap_targets(m2, pair[0], x.subject, pair[1], y.subject, inspectors, rule, conflicts)
-        out["swap"] = {"claim": swap, "teams_after": [m3.find(x.subject).team, m3.find(y.subject).team]}
-    out["final_matching"] = (m3 if pair else m2).to_json()
+    if pair is None:
+        raise SystemExit("vector inputs give no valid swap: change the inputs")
+    swap = {"inspector_a": pair[0], "subject_a": x.subject, "inspector_b": pair[1], "subject_b": y.subject}
+    m3 = swap_targets(m2, pair[0], x.subject, pair[1], y.subject, inspectors, rule, conflicts)
+    out["swap"] = {"claim": swap, "teams_after": [m3.find(x.subject).team, m3.find(y.subject).team]}
+    out["final_matching"] = m3.to_json()
+    _check_coverage(out)
     return out
+
+
+def shuffle_record(seed: bytes, subject: str, cands: list[Inspector], expert: bool) -> dict[str, Any]:
+    """A subject's whole keyed shuffle (spec §7): candidates, the stream blocks it used, the order."""
+    order = candidate_order(seed, subject, cands, expert=expert)
+    full = list(order)
+    blocks = order.blocks_used
+    return {"subject": subject, "candidates": [c.id for c in cands],
+            "blocks": [order_block(seed, subject, b, expert).hex() for b in range(blocks)],
+            "order": [cands[j].id for j in full]}
+
+
+def _check_coverage(out: dict[str, Any]) -> None:
+    """The vector must show every skip reason and every draw-level reason (spec §7)."""
+    reasons = set()
+    for a in out["content"]["matching"]["assignments"] + [out["subject_substitution"]["assignment"]]:
+        reasons |= {s["reason"] for s in a["skipped"] + a["experts_skipped"]}
+    reasons |= {s["reason"] for s in out["inspector_substitution"]["skipped"]}
+    missing = {"conflict_declared", "unavailable", "workload_cap", "department_quota"} - reasons
+    ineligible = set(out["content"]["matching"]["draw_ineligible"].values())
+    missing |= {"wrong_department", "certificate_not_valid", "missing_qualification"} - ineligible
+    if missing:
+        raise SystemExit(f"vector inputs do not exercise {sorted(missing)}: change the inputs")
 
 
 # --- seal, drand ---------------------------------------------------------------------
