@@ -19,7 +19,7 @@ from typing import Any
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
-from .canonical import canonical_bytes
+from .canonical import canonical_bytes, is_simple
 from .merkle import leaf_hash
 
 ENTRY_VERSION = 1
@@ -81,8 +81,14 @@ class Entry:
         return {**self.unsigned(), "sig": self.sig}
 
     @cached_property
+    def _simple(self) -> bool:
+        """Whether the stdlib encoder is exact here: only the payload can hold anything else
+        (the other members are ASCII keys with string or small-integer values)."""
+        return is_simple(self.payload) and isinstance(self.seq, int) and 0 <= self.seq < 2**53
+
+    @cached_property
     def _leaf(self) -> bytes:
-        return canonical_bytes(self.to_json())
+        return canonical_bytes(self.to_json(), known_simple=self._simple)
 
     def leaf(self) -> bytes:
         """JCS of the whole entry; computed once (entries are immutable)."""
@@ -96,7 +102,7 @@ class Entry:
         return self._leaf_hash
 
     def signing_bytes(self) -> bytes:
-        return canonical_bytes(self.unsigned())
+        return canonical_bytes(self.unsigned(), known_simple=self._simple)
 
     def verify(self, public_key: bytes) -> None:
         try:
