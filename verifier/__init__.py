@@ -15,7 +15,10 @@ Subject areas, one module each:
 * :mod:`verifier.parallel` — batched Ed25519 verification on every core.
 * :mod:`verifier.sources` — offline bundle files and the live JSON API.
 * :mod:`verifier.witness` — the witness (consistency check + cosigning).
-* :mod:`verifier.draw` — extension point for draw / bundle / subject checks.
+* :mod:`verifier.drand` — drand BLS12-381 rounds (both schemes, subgroup checks).
+* :mod:`verifier.recipe`, :mod:`verifier.pools`, :mod:`verifier.sizes`, :mod:`verifier.tickets`,
+  :mod:`verifier.matching`, :mod:`verifier.seal` — the draw algorithms of docs/spec/20-draws.md.
+* :mod:`verifier.draw` — the evidence-bundle checks; :mod:`verifier.subject` — one subject's report.
 * :mod:`verifier.cli` — the ``drawverify`` command.
 """
 

@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 import click
 from nacl.signing import SigningKey
 
-from .draw import NOT_YET
+from .draw import DrawOptions, check_bundle_shape, load_draw_bundle, verify_bundle
 from .findings import CODES, Finding, Report
 from .log import LogOptions, verify_log
 from .merkle import verify_consistency
@@ -34,6 +34,7 @@ from .note import (
     verify_note,
 )
 from .sources import ServerClient, SourceError, load_bundle
+from .subject import subject_report, subject_text
 from .witness import WitnessKey, WitnessRefusal, load_witness_key, witness_once
 
 __all__ = ["main"]
@@ -57,7 +58,7 @@ def _progress(as_json: bool) -> bool:
 @click.version_option(package_name="spotcheck", prog_name="drawverify")
 def cli() -> None:
     """Independent verifier for the spot-check service: checks the log, its checkpoints and
-    (later) its draws without trusting the server."""
+    its draws without trusting the server."""
 
 
 @cli.command("log")
@@ -268,11 +269,117 @@ def codes_cmd() -> None:
         click.echo(f"{k:30} {v}")
 
 
-for _name in ("draw", "bundle", "subject"):
-    @cli.command(_name, context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-    def _not_yet() -> None:
-        """(not yet available: waits for the draw spec)"""
-        _die(NOT_YET)
+def _draw_options(log_key: str | None, witnesses: tuple[str, ...], min_witnesses: int | None,
+                  full_log: str | None) -> DrawOptions:
+    opts = DrawOptions(log_key=log_key, witnesses=witnesses, min_witnesses=min_witnesses)
+    if full_log:
+        b = load_bundle(full_log)
+        opts.full_log = [_parsed(e) for e in b.entries]
+        opts.full_log_label = f"the log file {full_log}"
+    return opts
+
+
+def _parsed(e: Any) -> Any:
+    if isinstance(e, bytes | bytearray):
+        try:
+            return json.loads(e)
+        except ValueError:
+            return None
+    return e
+
+
+def _server_bundle(server: str, draw_id: str, scan: bool, opts: DrawOptions) -> dict[str, Any]:
+    client = ServerClient(server)
+    bundle = client.draw_bundle(draw_id)
+    check_bundle_shape(bundle, f"{server}/api/v1/draws/{draw_id}/bundle")
+    if scan:
+        size = int(bundle["log"]["checkpoint"].get("size") or 0)
+        opts.full_log = list(client.entries(0, size))
+        opts.full_log_label = f"the log at {server} (entries 0..{size}, as served)"
+    return bundle
+
+
+_bundle_opts = [
+    click.option("--json", "as_json", is_flag=True, help="machine-readable report"),
+    click.option("--log-key", help="pinned log verifier key (default: the key the bundle declares, said so)"),
+    click.option("--witness", "witnesses", multiple=True, help="witness verifier key (0x04); repeatable"),
+    click.option("--min-witnesses", type=int, help="witnesses required on the checkpoints (default: all given; "
+                 "0 for the prepared checkpoint)"),
+]
+
+
+def _with(opts: list[Any]) -> Any:
+    def deco(f: Any) -> Any:
+        for o in reversed(opts):
+            f = o(f)
+        return f
+    return deco
+
+
+@cli.command("bundle")
+@click.argument("file_", metavar="FILE", type=click.Path(dir_okay=False))
+@click.option("--full-log", type=click.Path(dir_okay=False),
+              help="a full log file (drawverify log bundle) to search for draws of the plan the bundle leaves out")
+@_with(_bundle_opts)
+def bundle_cmd(file_: str, full_log: str | None, as_json: bool, log_key: str | None, witnesses: tuple[str, ...],
+               min_witnesses: int | None) -> None:
+    """Verify a draw evidence bundle offline (GET /api/v1/draws/<id>/bundle saved to FILE)."""
+    try:
+        opts = _draw_options(log_key, witnesses, min_witnesses, full_log)
+        report, _ = verify_bundle(load_draw_bundle(file_), opts)
+    except SourceError as exc:
+        _die(str(exc))
+    _emit(report, as_json)
+
+
+@cli.command("draw")
+@click.option("--server", required=True, help="base URL of the service")
+@click.option("--id", "draw_id", required=True, help="draw id")
+@click.option("--scan-log/--no-scan-log", default=True, show_default=True,
+              help="read the whole log to find draws of the same plan the bundle leaves out")
+@_with(_bundle_opts)
+def draw_cmd(server: str, draw_id: str, scan_log: bool, as_json: bool, log_key: str | None,
+             witnesses: tuple[str, ...], min_witnesses: int | None) -> None:
+    """Fetch a draw's bundle from a live service and verify it."""
+    try:
+        opts = _draw_options(log_key, witnesses, min_witnesses, None)
+        bundle = _server_bundle(server, draw_id, scan_log, opts)
+        report, _ = verify_bundle(bundle, opts)
+    except SourceError as exc:
+        _die(str(exc))
+    _emit(report, as_json)
+
+
+@cli.command("subject")
+@click.argument("code")
+@click.option("--draw", "draw_id", required=True, help="draw id")
+@click.option("--server", help="base URL of the service")
+@click.option("--bundle", "bundle_file", type=click.Path(dir_okay=False), help="a saved bundle file")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--log-key", help="pinned log verifier key")
+def subject_cmd(code: str, draw_id: str, server: str | None, bundle_file: str | None, as_json: bool,
+                log_key: str | None) -> None:
+    """Was this subject (unified social credit code) drawn, and why? Plain Chinese + English."""
+    if bool(server) == bool(bundle_file):
+        _die("give exactly one of --server URL or --bundle FILE")
+    try:
+        opts = DrawOptions(log_key=log_key)
+        bundle = _server_bundle(server, draw_id, False, opts) if server else load_draw_bundle(str(bundle_file))
+        if bundle["draw_id"] != draw_id:
+            _die(f"the bundle is of draw {bundle['draw_id']}, not {draw_id}")
+        report, st = verify_bundle(bundle, opts)
+    except SourceError as exc:
+        _die(str(exc))
+    d = subject_report(report, st, code)
+    if as_json:
+        d["failed_checks"] = [c.name for c in report.checks.values() if c.status == "failed"]
+        d["findings"] = [f.render() for f in report.findings]
+        click.echo(json.dumps(d, ensure_ascii=False, indent=2))
+    else:
+        click.echo(subject_text(d))
+        if not report.ok:
+            click.echo("\n" + "\n".join(f.render() for f in report.findings))
+    sys.exit(report.exit_code)
 
 
 def main(argv: list[str] | None = None) -> None:

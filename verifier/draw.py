@@ -1,15 +1,1133 @@
-"""Extension point: draw, bundle and subject checks (``drawverify draw|bundle|subject``).
+"""Draw evidence bundles (docs/spec/30-lifecycle.md §10-§11): every check of one draw, offline.
 
-Why empty: these checks re-implement docs/spec/20-draws.md (seed commitment before the beacon
-round, nonce, beacon signature, tickets, selection, pool root, matching, substitutions, seal,
-rule checks), which is still being written.  They will live here, in their own module, and
-use :mod:`verifier.log` for the entries they rely on and :mod:`verifier.findings` for the
-report, so the CLI only has to route to them.
+Why one bundle and not the whole log: an inspected company or an auditor should be able to
+check one draw from one file.  The bundle carries the draw's entries, the plan and key entries,
+each with an inclusion proof in a signed checkpoint, the checkpoint signed right after
+*prepared*, the pools and (once published) the content and substitution records.  Nothing in
+it is trusted: every claim is recomputed here from the spec text (seed §3, pools §4, sizes §5,
+selection §6, matching §7, substitutions §8, seal §9).
+
+Each check ends passed, failed (typed findings) or not checked with the reason — a sealed draw
+reports what cannot be checked until publication, never a pass.
 """
 
 from __future__ import annotations
 
-__all__ = ["NOT_YET"]
+import base64
+import binascii
+import calendar
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
 
-NOT_YET = ("draw verification is not implemented yet: it follows docs/spec/20-draws.md, which is not "
-           "settled. Only the log checks (drawverify log / checkpoint / witness) are available.")
+from .canonical import jcs
+from .drand import BeaconEncodingError, BeaconSignatureInvalid, Chain, round_time, verify_round
+from .findings import Check, Finding, Report
+from .log import KEY_TYPES, LogOptions, _LogVerifier, _sig_bytes, validate_entry
+from .matching import Matcher, MatchError, Rule
+from .merkle import leaf_hash, verify_consistency, verify_inclusion
+from .note import NoteError, parse_checkpoint, parse_note, parse_verifier_key, verify_cosignature, verify_note
+from .parallel import ed25519_ok
+from .pools import EXCLUDED_REASONS, PoolError, commit, conflicts_sha256
+from .recipe import RecipeError, encode_source, hexbytes, nonce_commitment, seed_from
+from .seal import seal
+from .sizes import SizeError, parse_ratio, stratum_sizes
+from .sources import SourceError
+from .tickets import Selection, subject_ticket
+
+__all__ = ["BUNDLE_FORMAT", "DrawOptions", "DrawState", "load_draw_bundle", "verify_bundle"]
+
+BUNDLE_FORMAT = "spotcheck-draw-bundle/1"
+DRAW_TYPES = ("draw.prepared", "draw.seeded", "draw.drawn", "draw.substituted", "draw.published", "draw.aborted")
+ALGORITHM = "spotcheck-draw/1"
+
+
+def load_draw_bundle(path: str | Path) -> dict[str, Any]:
+    """Read a bundle file; an unusable file raises SourceError (exit 2)."""
+    p = Path(path)
+    try:
+        doc = json.loads(p.read_bytes())
+    except OSError as exc:
+        raise SourceError(f"cannot read {p}: {exc.strerror or exc}") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SourceError(f"{p} is not JSON: {exc}") from exc
+    check_bundle_shape(doc, str(p))
+    return doc  # type: ignore[no-any-return]
+
+
+def check_bundle_shape(doc: Any, where: str) -> None:
+    """The minimum a bundle needs to be read at all; anything less is unusable input."""
+    if not isinstance(doc, dict) or doc.get("format") != BUNDLE_FORMAT:
+        raise SourceError(f"{where}: not a draw evidence bundle (format must be {BUNDLE_FORMAT!r})")
+    if not isinstance(doc.get("draw_id"), str) or not isinstance(doc.get("entries"), list):
+        raise SourceError(f"{where}: a bundle needs draw_id and an entries list")
+    log = doc.get("log")
+    if not isinstance(log, dict) or not isinstance(log.get("checkpoint"), dict) \
+            or not isinstance(log["checkpoint"].get("note"), str):
+        raise SourceError(f"{where}: a bundle needs log.checkpoint.note")
+    for i, w in enumerate(doc["entries"]):
+        if not isinstance(w, dict) or type(w.get("seq")) is not int or not isinstance(w.get("entry"), dict) \
+                or not isinstance(w.get("inclusion_proof"), list):
+            raise SourceError(f"{where}: entries[{i}] must be {{seq, entry, inclusion_proof}}")
+
+
+@dataclass
+class DrawOptions:
+    """Trust anchors and extra evidence for a bundle check."""
+
+    log_key: str | None = None  # pinned log verifier key; default: the bundle's (said so in the report)
+    witnesses: Sequence[str] = ()
+    min_witnesses: int | None = None
+    full_log: Sequence[dict[str, Any]] | None = None  # every entry of the log, to find hidden draws
+    full_log_label: str = "the full log"
+
+
+def _unix(t: str) -> float:
+    """RFC 3339 ms UTC (§1) to Unix seconds."""
+    dt = datetime.strptime(t, "%Y-%m-%dT%H:%M:%S.%fZ")
+    return calendar.timegm(dt.timetuple()) + dt.microsecond / 1e6
+
+
+def _short(v: Any, n: int = 300) -> str:
+    s = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, sort_keys=True)
+    return s if len(s) <= n else s[:n - 3] + "..."
+
+
+def _first_diff(a: Any, b: Any, path: str = "") -> str:
+    """Where two JSON values first differ (for a readable finding)."""
+    if type(a) is not type(b):
+        return path or "/"
+    if isinstance(a, dict):
+        for k in sorted(set(a) | set(b)):
+            if k not in a or k not in b or a[k] != b[k]:
+                return _first_diff(a.get(k), b.get(k), f"{path}/{k}")
+    if isinstance(a, list):
+        if len(a) != len(b):
+            return f"{path} (length {len(a)} vs {len(b)})"
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            if x != y:
+                return _first_diff(x, y, f"{path}/{i}")
+    return path or "/"
+
+
+@dataclass
+class DrawState:
+    """What the verification established, shared with the subject report."""
+
+    draw_id: str
+    status: str
+    prepared: dict[str, Any] | None = None
+    prepared_seq: int | None = None
+    seed: bytes | None = None
+    seed_source: str | None = None  # "published" | "sealed (privileged reader)"
+    pools: dict[str, Any] | None = None
+    pools_ok: bool = False
+    sizes: dict[str, int] | None = None
+    selection: Selection | None = None
+    content: dict[str, Any] | None = None
+    current: dict[str, Any] | None = None
+    substitutions: list[dict[str, Any]] = field(default_factory=list)
+    entries: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+
+class _Bundle:
+    """Runs the checks in order; each later step only uses what an earlier step verified."""
+
+    def __init__(self, b: dict[str, Any], o: DrawOptions) -> None:
+        self.b = b
+        self.o = o
+        self.r = Report(f"draw {b['draw_id']} (bundle status {b.get('status')!r})")
+        self.st = DrawState(b["draw_id"], str(b.get("status")))
+        self.published = False
+
+    # -- helpers --------------------------------------------------------------------------
+    def fail(self, c: Check, code: str, where: str, msg: str, expected: Any = None, actual: Any = None,
+             seq: int | None = None) -> None:
+        c.fail(Finding(code, where, msg, None if expected is None else _short(expected),
+                       None if actual is None else _short(actual), seq=seq))
+
+    # -- 1. log level ---------------------------------------------------------------------
+    def log_level(self) -> None:
+        b, o = self.b, self.o
+        c = self.r.check("bundle_log", "bundled entries: canonical, signed by registered keys, in the checkpoint")
+        ck = self.r.check("bundle_checkpoint", "bundle checkpoint signed by the pinned log key")
+        declared = b["log"].get("verifier_key")
+        pinned_s = o.log_key or declared
+        if o.log_key and declared and declared != o.log_key:
+            self.fail(ck, "LOG_KEY_MISMATCH", "log.verifier_key", "the bundle names another log key than the "
+                      "pinned one", o.log_key, declared)
+        try:
+            pinned = parse_verifier_key(pinned_s) if pinned_s else None
+        except NoteError as exc:
+            raise SourceError(f"log key unusable: {exc}") from exc
+        if o.log_key is None:
+            ck.detail = "no --log-key pinned: trusting the key the bundle and its genesis entry declare"
+        try:
+            self.note = parse_note(b["log"]["checkpoint"]["note"])
+            self.cp = parse_checkpoint(self.note.text)
+        except NoteError as exc:
+            self.fail(ck, "CHECKPOINT_MALFORMED", "log.checkpoint", str(exc))
+            self.cp = None
+        # key replay, through the log verifier's own key rules (one source of truth in verifier/)
+        scratch = Report("scratch")
+        lv = _LogVerifier(LogOptions(), scratch)
+        prev_seq = -1
+        lhs: dict[int, bytes] = {}
+        for w in b["entries"]:
+            seq, e = w["seq"], w["entry"]
+            where = f"seq {seq}"
+            if seq <= prev_seq:
+                self.fail(c, "ENTRY_SEQ_MISMATCH", where, "bundle entries must be sorted by seq, without repeats",
+                          f"> {prev_seq}", seq, seq)
+            prev_seq = max(prev_seq, seq)
+            err = validate_entry(e)
+            if err:
+                self.fail(c, "ENTRY_MALFORMED", where, err, seq=seq)
+                continue
+            if e["seq"] != seq:
+                self.fail(c, "ENTRY_SEQ_MISMATCH", where, "the entry's own seq is not the seq it is filed under",
+                          seq, e["seq"], seq)
+            try:
+                leaf = jcs(e)
+            except ValueError as exc:
+                self.fail(c, "ENTRY_MALFORMED", where, f"no JCS form: {exc}", seq=seq)
+                continue
+            lh = leaf_hash(leaf)
+            lhs[seq] = lh
+            self.st.entries[seq] = e
+            if self.cp is not None:
+                try:
+                    proof = [base64.b64decode(x, validate=True) for x in w["inclusion_proof"]]
+                except (binascii.Error, TypeError, ValueError):
+                    proof = None
+                if proof is None or not verify_inclusion(seq, self.cp.size, lh, proof, self.cp.root):
+                    self.fail(c, "ENTRY_NOT_INCLUDED", where, "the inclusion proof of JCS(entry) does not lead to "
+                              f"the checkpoint root (size {self.cp.size}): the entry is not the one the log holds",
+                              base64.b64encode(self.cp.root).decode(), "another root", seq)
+            if seq - 1 in lhs and e["prev"] != lhs[seq - 1].hex():
+                self.fail(c, "PREV_MISMATCH", where, "prev is not the leaf hash of the bundled entry before it",
+                          lhs[seq - 1].hex(), e["prev"], seq)
+            sig = _sig_bytes(e["sig"])
+            assert sig is not None
+            msg = jcs({k: v for k, v in e.items() if k != "sig"})
+            if seq == 0 or e["type"] == "log.genesis":
+                lv._genesis(e, seq, seq, msg, sig)
+            elif e["type"] in KEY_TYPES:
+                lv._key_entry(e, seq, msg, sig)
+            else:
+                pub = lv._resolve(lv.c_sigs, e["actor"]["id"], e["actor"]["key_id"], seq, "entry")
+                if pub is not None and not ed25519_ok(msg, sig, pub):
+                    self.fail(c, "ENTRY_SIGNATURE_INVALID", where, "Ed25519 signature does not verify over "
+                              "JCS(entry without sig)", f"valid signature by {e['actor']['id']}/{e['actor']['key_id']}",
+                              "invalid signature", seq)
+        for f in scratch.findings:
+            c.fail(f)
+        if 0 not in lhs:
+            self.fail(c, "GENESIS_INVALID", "bundle", "the bundle lacks the genesis entry (seq 0): keys cannot be "
+                      "followed from the trust anchor")
+        self.lhs = lhs
+        self.log_keys = lv.log_keys
+        if lv.log_keys and pinned is not None and str(lv.log_keys[0][1]) != str(pinned):
+            self.fail(ck, "LOG_KEY_MISMATCH", "seq 0", "the genesis log key is not the pinned log key",
+                      str(pinned), str(lv.log_keys[0][1]))
+        if not lv.log_keys and pinned is not None:
+            self.log_keys = [(0, pinned)]
+        c.detail = f"{len(lhs)} entries; prev links checked where neighbours are bundled; key entries replayed " \
+                   "(the bundle must hold every key entry below the checkpoint: completeness rests on the bundle)"
+        if self.cp is not None:
+            self._check_note(ck, self.note, self.cp, "log.checkpoint")
+            self._witness_quorum(ck, self.note, "log.checkpoint")
+
+    def key_at(self, size: int) -> Any:
+        key = None
+        for frm, k in self.log_keys:
+            if frm <= size:
+                key = k
+        return key
+
+    def _check_note(self, ck: Check, note: Any, cp: Any, where: str) -> bool:
+        key = self.key_at(cp.size)
+        if key is None:
+            ck.skip("no log key known")
+            return False
+        if cp.origin != key.name:
+            self.fail(ck, "CHECKPOINT_ORIGIN_MISMATCH", where, "origin is not the log's", key.name, cp.origin)
+            return False
+        if not verify_note(note, key):
+            self.fail(ck, "CHECKPOINT_SIGNATURE_INVALID", where, "not validly signed by the log key in force at "
+                      f"size {cp.size}", str(key), ", ".join(f"{s.name}/{s.key_hash.hex()}" for s in note.signatures))
+            return False
+        if ck.status == "passed":
+            ck.detail = (ck.detail + "; " if ck.detail else "") + f"size {cp.size} signed by {key.name}"
+        return True
+
+    def _witness_keys(self) -> list[Any]:
+        keys = []
+        for w in self.o.witnesses:
+            try:
+                k = parse_verifier_key(w)
+            except NoteError as exc:
+                raise SourceError(f"--witness {w!r}: {exc}") from exc
+            if k.alg != 0x04:
+                raise SourceError(f"--witness {w!r}: not a cosignature/v1 (0x04) key")
+            keys.append(k)
+        return keys
+
+    def _cosigs(self, c: Check, note: Any, where: str) -> list[tuple[str, int]]:
+        out = []
+        for k in self._witness_keys():
+            ok, t = verify_cosignature(note, k)
+            if ok is False:
+                self.fail(c, "COSIGNATURE_INVALID", where, f"cosignature by {k.name} does not verify")
+            elif ok and t is not None:
+                out.append((k.name, t))
+        return out
+
+    def _witness_quorum(self, c: Check, note: Any, where: str) -> None:
+        if not self.o.witnesses:
+            return
+        valid = self._cosigs(c, note, where)
+        need = self.o.min_witnesses if self.o.min_witnesses is not None else len(self.o.witnesses)
+        self.r.info["bundle_checkpoint_cosigned_by"] = [f"{n}@{t}" for n, t in valid]
+        if len(valid) < need:
+            self.fail(c, "WITNESS_QUORUM_NOT_MET", where, "not enough witness cosignatures", f">= {need}", len(valid))
+
+    # -- 2. lifecycle ---------------------------------------------------------------------
+    def lifecycle(self) -> dict[str, Any]:
+        c = self.r.check("lifecycle", "draw entries: complete, in order, consistent with the status")
+        did = self.st.draw_id
+        mine: dict[str, list[tuple[int, dict[str, Any]]]] = {t: [] for t in DRAW_TYPES}
+        for seq, e in sorted(self.st.entries.items()):
+            if e["type"] in mine and e["payload"].get("draw_id") == did:
+                mine[e["type"]].append((seq, e))
+        for t in ("draw.prepared", "draw.seeded", "draw.drawn", "draw.published", "draw.aborted"):
+            if len(mine[t]) > 1:
+                self.fail(c, "LIFECYCLE_ORDER", f"{t} of {did}", f"{t} appears {len(mine[t])} times (e.g. seeded "
+                          "twice)", 1, [s for s, _ in mine[t]])
+        one = {t: (mine[t][0] if mine[t] else None) for t in mine}
+        status = self.st.status
+        need = {"prepared": ["draw.prepared"], "seeded": ["draw.prepared", "draw.seeded"],
+                "drawn": ["draw.prepared", "draw.seeded", "draw.drawn"],
+                "published": ["draw.prepared", "draw.seeded", "draw.drawn", "draw.published"],
+                "aborted": ["draw.prepared", "draw.aborted"]}.get(status)
+        if need is None:
+            self.fail(c, "LIFECYCLE_ORDER", "status", f"unknown bundle status {status!r}",
+                      "prepared|seeded|drawn|published|aborted", status)
+            need = ["draw.prepared"]
+        for t in need:
+            if one[t] is None:
+                self.fail(c, "LIFECYCLE_INCOMPLETE", f"draw {did}", f"status {status!r} needs a {t} entry; the "
+                          "bundle has none (dropped entry?)", t, "absent")
+        later = {"aborted": ("draw.seeded", "draw.drawn", "draw.published"),
+                 "drawn": ("draw.published",), "seeded": ("draw.drawn", "draw.published"),
+                 "prepared": ("draw.seeded", "draw.drawn", "draw.published")}.get(status, ())
+        for t in later:
+            if one[t] is not None and not (status == "aborted" and t == "draw.seeded"):
+                self.fail(c, "LIFECYCLE_ORDER", f"seq {one[t][0]}", f"a {t} entry contradicts status {status!r}",
+                          None, t, one[t][0])
+        if one["draw.aborted"] is not None and (one["draw.drawn"] or one["draw.published"]):
+            self.fail(c, "LIFECYCLE_ORDER", f"seq {one['draw.aborted'][0]}", "a drawn draw cannot be aborted")
+        order = [one[t][0] for t in ("draw.prepared", "draw.seeded", "draw.drawn") if one[t]]
+        subs = mine["draw.substituted"]
+        order += [s for s, _ in subs]
+        if one["draw.published"]:
+            order.append(one["draw.published"][0])
+        if order != sorted(order):
+            self.fail(c, "LIFECYCLE_ORDER", f"draw {did}", "prepared < seeded < drawn < substituted < published "
+                      "does not hold", sorted(order), order)
+        ns = [e["payload"].get("n") for _, e in subs]
+        if ns != list(range(len(ns))):
+            self.fail(c, "LIFECYCLE_INCOMPLETE", f"draw {did}", "substitution entries must be numbered 0, 1, ... "
+                      "without gaps", list(range(len(ns))), ns)
+        if one["draw.seeded"] and one["draw.prepared"] \
+                and one["draw.seeded"][1]["payload"].get("prepared_seq") != one["draw.prepared"][0]:
+            self.fail(c, "LIFECYCLE_ORDER", f"seq {one['draw.seeded'][0]}", "seeded.prepared_seq is not the "
+                      "prepared entry's seq", one["draw.prepared"][0], one["draw.seeded"][1]["payload"].get("prepared_seq"))
+        if one["draw.published"]:
+            salts = one["draw.published"][1]["payload"].get("substitution_salts")
+            if not isinstance(salts, list) or len(salts) != len(subs):
+                self.fail(c, "LIFECYCLE_INCOMPLETE", f"seq {one['draw.published'][0]}", "the published entry "
+                          "reveals a salt per substitution; the counts differ (a substitution entry dropped or added?)",
+                          len(salts) if isinstance(salts, list) else "a list", len(subs))
+        if one["draw.aborted"]:
+            ap = one["draw.aborted"][1]["payload"]
+            self.r.info["aborted"] = f"at stage {ap.get('stage')!r}: {ap.get('reason')}"
+        if one["draw.prepared"]:
+            self.st.prepared_seq, pe = one["draw.prepared"]
+            self.st.prepared = pe["payload"]
+        self.published = one["draw.published"] is not None
+        c.detail = ", ".join(f"{t.split('.')[1]} @ {[s for s, _ in mine[t]]}" for t in DRAW_TYPES if mine[t])
+        self.mine = mine
+        return one
+
+    # -- 3. prepared checkpoint and timing --------------------------------------------------
+    def prepared_checkpoint(self, one: dict[str, Any]) -> None:
+        c = self.r.check("prepared_checkpoint", "checkpoint signed right after prepare, consistent with the "
+                         "bundle checkpoint")
+        pc = self.b.get("prepared_checkpoint")
+        self.pcp = self.pnote = None
+        if self.st.prepared_seq is None:
+            c.skip("no prepared entry")
+            return
+        if not isinstance(pc, dict) or not isinstance(pc.get("note"), str):
+            self.fail(c, "PREPARED_CHECKPOINT_INVALID", "prepared_checkpoint", "the bundle has no checkpoint "
+                      "covering the prepared entry: nothing shows the inputs were fixed before the seed")
+            return
+        try:
+            note = parse_note(pc["note"])
+            cp = parse_checkpoint(note.text)
+        except NoteError as exc:
+            self.fail(c, "PREPARED_CHECKPOINT_INVALID", "prepared_checkpoint", f"malformed: {exc}")
+            return
+        if not self._check_note(c, note, cp, "prepared_checkpoint"):
+            return
+        self.pcp, self.pnote = cp, note
+        ps = self.st.prepared_seq
+        if cp.size <= ps:
+            self.fail(c, "PREPARED_CHECKPOINT_INVALID", "prepared_checkpoint", "it does not cover the prepared "
+                      "entry", f"size > {ps}", cp.size)
+        if self.cp is not None:
+            try:
+                proof = [base64.b64decode(x, validate=True) for x in pc.get("consistency_proof") or []]
+            except (binascii.Error, TypeError, ValueError):
+                proof = []
+            if cp.origin != self.cp.origin or not verify_consistency(cp.size, self.cp.size, cp.root, self.cp.root,
+                                                                     proof):
+                self.fail(c, "INCONSISTENT_CHECKPOINTS", f"prepared_checkpoint {cp.size} -> {self.cp.size}",
+                          "the bundle checkpoint is not an append-only extension of the prepared checkpoint: the "
+                          "log was forked or rewritten after prepare",
+                          f"extension of size {cp.size} root {base64.b64encode(cp.root).decode()}",
+                          f"size {self.cp.size} root {base64.b64encode(self.cp.root).decode()}")
+        seeded = one.get("draw.seeded")
+        if seeded and seeded[0] < cp.size:
+            self.fail(c, "LIFECYCLE_ORDER", f"seq {seeded[0]}", "the seeded entry is inside the prepared "
+                      "checkpoint: the reveals existed before the inputs were fixed", f">= {cp.size}", seeded[0])
+        gap = cp.size - 1 - ps
+        c.detail = (c.detail or "") + f"; covers prepared seq {ps}" + (f" ({gap} later entries in it)" if gap else "")
+
+    def timing(self, one: dict[str, Any]) -> None:
+        c = self.r.check("timing", "inputs fixed before the beacon round existed")
+        p = self.st.prepared
+        if p is None:
+            c.skip("no prepared entry")
+            return
+        chains = self.chains()
+        rounds = []
+        for s in (p.get("seed_recipe") or {}).get("sources") or []:
+            if isinstance(s, dict) and s.get("type") == "drand":
+                ch = chains.get(str(s.get("chain_hash", "")).lower())
+                if ch is not None and type(s.get("round")) is int:
+                    rounds.append((s["round"], round_time(ch, s["round"]), ch))
+        nb = p.get("not_before")
+        if not rounds:
+            if nb is not None:
+                self.fail(c, "DRAW_ENTRY_MALFORMED", f"seq {self.st.prepared_seq}", "not_before without a drand "
+                          "source", None, nb)
+            c.skip("no drand round declared: unpredictability rests on the dice / lottery / witness reveals, "
+                   "which come after the prepared checkpoint (see prepared_checkpoint)")
+            return
+        latest = max(t for _, t, _ in rounds)
+        if nb != latest:
+            self.fail(c, "DRAW_ENTRY_MALFORMED", f"seq {self.st.prepared_seq}", "not_before is not the time of "
+                      "the latest declared round", latest, nb)
+        pe = self.st.entries[self.st.prepared_seq]  # type: ignore[index]
+        earliest = min(t for _, t, _ in rounds)
+        if _unix(pe["time"]) >= earliest:
+            self.fail(c, "PREPARED_TOO_LATE", f"seq {self.st.prepared_seq}", "the prepared entry is dated at or "
+                      "after a declared round's time (BeaconRoundInPast)", f"< {earliest}", pe["time"])
+        seeded = one.get("draw.seeded")
+        if seeded and _unix(seeded[1]["time"]) < latest:
+            self.fail(c, "SEEDED_TOO_EARLY", f"seq {seeded[0]}", "seeded before the declared round existed",
+                      f">= {latest}", seeded[1]["time"])
+        pc = self.b.get("prepared_checkpoint") or {}
+        signed_at = pc.get("signed_at")
+        clock = []
+        if isinstance(signed_at, str):
+            try:
+                if _unix(signed_at) >= earliest:
+                    self.fail(c, "PREPARED_TOO_LATE", "prepared_checkpoint", "the prepared checkpoint was signed "
+                              "at or after the round's time", f"< {earliest}", signed_at)
+                clock.append(f"checkpoint signed_at {signed_at}")
+            except ValueError:
+                self.fail(c, "DRAW_ENTRY_MALFORMED", "prepared_checkpoint.signed_at", "not an RFC 3339 ms time",
+                          None, signed_at)
+        clock.append(f"prepared entry time {pe['time']}")
+        in_time: list[str] = []
+        if self.pnote is not None and self.o.witnesses:
+            for name, t in self._cosigs(c, self.pnote, "prepared_checkpoint"):
+                if t < earliest:
+                    in_time.append(f"{name}@{t}")
+            need = self.o.min_witnesses if self.o.min_witnesses is not None else 0
+            if len(in_time) < need:
+                self.fail(c, "WITNESS_QUORUM_NOT_MET", "prepared_checkpoint", "not enough witnesses cosigned the "
+                          "prepared checkpoint before the round's time", f">= {need}", len(in_time))
+        self.r.info["not_before"] = f"{latest} (drand round {', '.join(str(r) for r, _, _ in rounds)})"
+        if in_time:
+            c.detail = f"witness-vouched: {', '.join(in_time)} cosigned the prepared checkpoint before {earliest}"
+        else:
+            extra = len(self.pnote.signatures) - 1 if self.pnote is not None else 0
+            why = (f"{extra} cosignature line(s) present but no --witness key given to check them" if extra
+                   and not self.o.witnesses else "no witness cosigned the prepared checkpoint in time")
+            c.detail = (f"RESTS ON THE SERVICE'S OWN CLOCK ({'; '.join(clock)} < round time {earliest}): {why}")
+            self.r.info["timing"] = "rests on the service's own clock"
+
+    def chains(self) -> dict[str, Chain]:
+        if hasattr(self, "_chains"):
+            return self._chains
+        out: dict[str, Chain] = {}
+        c = self.r.check("chains", "drand chain parameters")
+        for h, d in (self.b.get("chains") or {}).items():
+            try:
+                ch = Chain.from_json(d)
+            except ValueError as exc:
+                self.fail(c, "CHAIN_PARAMS_INVALID", f"chains/{h}", str(exc))
+                continue
+            if ch.chain_hash != h.lower():
+                self.fail(c, "CHAIN_PARAMS_INVALID", f"chains/{h}", "filed under another chain hash", h, ch.chain_hash)
+                continue
+            out[ch.chain_hash] = ch
+        if not self.b.get("chains"):
+            c.skip("no drand source declared")
+        else:
+            c.detail = ", ".join(f"{x.beacon_id or h[:12]} ({x.scheme})" for h, x in out.items())
+        self._chains = out
+        return out
+
+    # -- 4. recipe and seed ---------------------------------------------------------------
+    def recipe(self, one: dict[str, Any]) -> None:
+        cr = self.r.check("reveals", "public reveals: drand signatures, witness contributions, dice, lottery")
+        cs = self.r.check("seed", "nonce matches its commitment; the seed recomputes")
+        p = self.st.prepared
+        if p is None or one.get("draw.seeded") is None:
+            why = "the draw was never seeded" if p is not None else "no prepared entry"
+            cr.skip(why)
+            cs.skip(why)
+            return
+        recipe = p.get("seed_recipe") or {}
+        decls = recipe.get("sources") or []
+        reveals = one["draw.seeded"][1]["payload"].get("reveals") or []
+        where = f"seq {one['draw.seeded'][0]}"
+        public = [d for d in decls if isinstance(d, dict) and d.get("type") != "server_nonce"]
+        if sum(1 for d in decls if isinstance(d, dict) and d.get("type") == "server_nonce") != 1 or not public:
+            self.fail(cr, "REVEAL_MISMATCH", f"seq {self.st.prepared_seq}", "the recipe needs exactly one "
+                      "server_nonce and at least one other source", None, [d.get("type") for d in decls])
+        if len(reveals) != len(public) or any(not isinstance(r, dict) or r.get("type") != d.get("type")
+                                              for r, d in zip(reveals, public, strict=False)):
+            self.fail(cr, "REVEAL_MISMATCH", where, "reveals must match the declared public sources one to one, "
+                      "same order and type", [d.get("type") for d in public],
+                      [r.get("type") if isinstance(r, dict) else r for r in reveals])
+            cs.skip("the reveals do not match the recipe")
+            return
+        chains = self.chains()
+        encs: dict[int, bytes] = {}
+        rev_iter = iter(reveals)
+        ok = True
+        for i, d in enumerate(decls):
+            if d.get("type") == "server_nonce":
+                continue
+            r = next(rev_iter)
+            rnd = None
+            try:
+                if d.get("type") == "drand":
+                    rnd = self._drand(cr, where, d, r, chains)
+                    if rnd is None:
+                        ok = False
+                        continue
+                encs[i] = encode_source(d, r, randomness=rnd)
+            except RecipeError as exc:
+                self.fail(cr, exc.code, where, str(exc))
+                ok = False
+        cr.detail = f"{len(public)} public source(s): " + ", ".join(str(d.get("type")) for d in public)
+        # the seed needs the nonce, revealed only at publication (or to a privileged reader)
+        pub = one.get("draw.published")
+        sealed = self.b.get("sealed") if isinstance(self.b.get("sealed"), dict) else None
+        if pub is not None:
+            nonce_hex, claimed, src = pub[1]["payload"].get("nonce"), pub[1]["payload"].get("seed"), "published"
+        elif sealed is not None and sealed.get("nonce"):
+            nonce_hex, claimed, src = sealed.get("nonce"), sealed.get("seed"), "sealed (privileged reader)"
+        else:
+            cs.skip("not yet published: the server nonce is revealed only at publication (before that a public "
+                    "seed would disclose the secret drawn list, 002 八)")
+            return
+        try:
+            nonce = hexbytes(nonce_hex, "nonce", 32)
+        except RecipeError as exc:
+            self.fail(cs, "NONCE_MISMATCH", "nonce", str(exc))
+            return
+        if nonce_commitment(nonce).hex() != str(recipe.get("nonce_commitment", "")).lower():
+            self.fail(cs, "NONCE_MISMATCH", "nonce", "H(nonce-commitment tag, nonce) is not the committed value",
+                      recipe.get("nonce_commitment"), nonce_commitment(nonce).hex())
+            return
+        if not ok:
+            cs.skip("a public reveal failed; the seed cannot be recomputed")
+            return
+        seq_list = []
+        for i, d in enumerate(decls):
+            seq_list.append(encode_source(d, {}, nonce=nonce) if d.get("type") == "server_nonce" else encs[i])
+        seed = seed_from(self.lhs[self.st.prepared_seq], seq_list)  # type: ignore[index]
+        if claimed is not None and str(claimed).lower() != seed.hex():
+            self.fail(cs, "SEED_MISMATCH", "seed", "the seed recomputed from the prepared leaf hash, the nonce and "
+                      "the reveals is not the one stated", seed.hex(), claimed)
+        self.st.seed, self.st.seed_source = seed, src
+        cs.detail = f"seed {seed.hex()} ({src})"
+        self.r.info["seed"] = f"{seed.hex()} ({src})"
+
+    def _drand(self, c: Check, where: str, d: dict[str, Any], r: dict[str, Any], chains: dict[str, Chain]) -> bytes | None:
+        h = str(d.get("chain_hash", "")).lower()
+        ch = chains.get(h)
+        if ch is None:
+            self.fail(c, "CHAIN_PARAMS_INVALID", where, f"no chain parameters for {h} in the bundle")
+            return None
+        try:
+            sig = hexbytes(r.get("signature"), "drand signature")
+            prev = hexbytes(r["previous_signature"], "previous_signature") if r.get("previous_signature") else None
+            rnd = verify_round(ch, int(d.get("round", 0)), sig, prev)
+        except RecipeError as exc:
+            self.fail(c, exc.code, where, str(exc))
+            return None
+        except BeaconEncodingError as exc:
+            self.fail(c, "BEACON_ENCODING_INVALID", where, f"drand round {d.get('round')}: {exc}")
+            return None
+        except BeaconSignatureInvalid as exc:
+            self.fail(c, "BEACON_SIGNATURE_INVALID", where, str(exc))
+            return None
+        if r.get("randomness") is not None and str(r["randomness"]).lower() != rnd.hex():
+            self.fail(c, "BEACON_RANDOMNESS_MISMATCH", where, "stated randomness is not SHA-256(signature)",
+                      rnd.hex(), r["randomness"])
+            return None
+        return rnd
+
+    # -- 5. pools and sizes ---------------------------------------------------------------
+    def pools(self) -> None:
+        c = self.r.check("pools", "pool roots and counts recompute from the records; excluded disjoint; conflicts")
+        p = self.st.prepared
+        pools = self.b.get("pools")
+        if p is None:
+            c.skip("no prepared entry")
+            return
+        if not isinstance(pools, dict):
+            c.skip("not yet published: pool records are given to the public only at publication")
+            return
+        committed = p.get("pools") or {}
+        ok = True
+        for kind in ("subjects", "inspectors", "excluded", "experts"):
+            if kind not in committed and kind not in pools:
+                continue
+            recs = pools.get(kind)
+            if not isinstance(recs, list):
+                self.fail(c, "POOL_INVALID", f"pools/{kind}", "records missing from the bundle")
+                ok = False
+                continue
+            try:
+                got = commit(kind, recs)
+            except PoolError as exc:
+                self.fail(c, "POOL_INVALID", f"pools/{kind}", str(exc))
+                ok = False
+                continue
+            want = committed.get(kind) or {}
+            if got["root"] != str(want.get("root", "")).lower():
+                self.fail(c, "POOL_ROOT_MISMATCH", f"pools/{kind}", "the records do not hash to the root committed "
+                          "at prepare (a record was added, removed or edited after the commitment)",
+                          want.get("root"), got["root"])
+                ok = False
+            if got["size"] != want.get("size") or got["counts"] != want.get("counts") or want.get("kind") != kind:
+                self.fail(c, "POOL_COUNTS_MISMATCH", f"pools/{kind}", "size / counts differ from the commitment",
+                          {k: want.get(k) for k in ("kind", "size", "counts")},
+                          {k: got[k] for k in ("kind", "size", "counts")})
+                ok = False
+        subj = {r.get("id") for r in pools.get("subjects") or [] if isinstance(r, dict)}
+        exc_ids = [r.get("id") for r in pools.get("excluded") or [] if isinstance(r, dict)]
+        both = sorted(i for i in exc_ids if i in subj)
+        if both:
+            self.fail(c, "POOL_OVERLAP", "pools/excluded", "subjects both in the pool and excluded", [], both)
+            ok = False
+        bad = sorted({r.get("reason") for r in pools.get("excluded") or [] if isinstance(r, dict)} - EXCLUDED_REASONS)
+        if bad:
+            self.fail(c, "POOL_INVALID", "pools/excluded", "unknown exclusion reasons", sorted(EXCLUDED_REASONS), bad)
+        conf = pools.get("conflicts", [])
+        want_c = committed.get("conflicts_sha256")
+        try:
+            got_c = conflicts_sha256(conf)
+        except ValueError:
+            got_c = None
+        if got_c != want_c:
+            self.fail(c, "CONFLICTS_MISMATCH", "pools/conflicts", "conflicts do not hash to conflicts_sha256",
+                      want_c, got_c)
+            ok = False
+        elif isinstance(conf, list) and conf != sorted(conf):
+            self.fail(c, "CONFLICTS_MISMATCH", "pools/conflicts", "conflicts must be sorted")
+        self.st.pools = pools
+        self.st.pools_ok = ok and c.status != "failed"
+        c.detail = ", ".join(f"{k} {len(v)}" for k, v in pools.items() if isinstance(v, list))
+
+    def sizes(self, one: dict[str, Any]) -> None:
+        c = self.r.check("sizes", "stratum sizes (§5) = expected_sizes = drawn sizes")
+        p = self.st.prepared
+        if p is None:
+            c.skip("no prepared entry")
+            return
+        par = p.get("parameters") or {}
+        counts = ((p.get("pools") or {}).get("subjects") or {}).get("counts") or {}
+        try:
+            k = stratum_sizes(counts, par.get("ratios") or {}, par.get("floor", "0.05"), bool(par.get("key_item")))
+        except SizeError as exc:
+            self.fail(c, "SIZES_MISMATCH", f"seq {self.st.prepared_seq}", f"the rule refuses these inputs: {exc}")
+            return
+        self.st.sizes = k
+        if p.get("expected_sizes") != k:
+            self.fail(c, "SIZES_MISMATCH", f"seq {self.st.prepared_seq}", "expected_sizes is not §5 of the "
+                      "committed counts and the parameters", k, p.get("expected_sizes"))
+        drawn = one.get("draw.drawn")
+        if drawn and drawn[1]["payload"].get("sizes") != k:
+            self.fail(c, "SIZES_MISMATCH", f"seq {drawn[0]}", "the drawn entry's sizes are not §5's", k,
+                      drawn[1]["payload"].get("sizes"))
+        c.detail = ", ".join(f"{s}: {v} of {counts.get(s)}" for s, v in sorted(k.items()))
+
+    # -- 6. selection, matching, seal -----------------------------------------------------
+    def draw_content(self, one: dict[str, Any]) -> None:
+        csel = self.r.check("selection", "tickets and selection (§6) recompute and equal the content")
+        cmat = self.r.check("matching", "inspector matching (§7) recomputes and equals the content")
+        cseal = self.r.check("seal", "the content matches the drawn seal with the salt")
+        drawn = one.get("draw.drawn")
+        if drawn is None:
+            for c in (csel, cmat, cseal):
+                c.skip("the draw was never drawn")
+            return
+        content = self.b.get("content")
+        pub = one.get("draw.published")
+        sealed = self.b.get("sealed") if isinstance(self.b.get("sealed"), dict) else None
+        salt_hex = pub[1]["payload"].get("salt") if pub else (sealed or {}).get("salt")
+        if not isinstance(content, dict) or salt_hex is None:
+            why = "not yet published: the content and its salt are revealed at publication (sealed, 002 八)"
+            for c in (csel, cmat, cseal):
+                c.skip(why)
+            return
+        self.st.content = content
+        try:
+            salt = hexbytes(salt_hex, "salt", 32)
+            got = seal(salt, content)
+        except (RecipeError, ValueError) as exc:
+            self.fail(cseal, "SEAL_MISMATCH", "salt", str(exc))
+        else:
+            if got.hex() != str(drawn[1]["payload"].get("seal", "")).lower():
+                self.fail(cseal, "SEAL_MISMATCH", f"seq {drawn[0]}", "H(seal tag, salt || JCS(content)) is not the "
+                          "seal committed at draw time: the content shown is not the content drawn",
+                          drawn[1]["payload"].get("seal"), got.hex())
+            elif not pub:
+                cseal.detail = "checked with the sealed salt (privileged reader); public check at publication"
+        if content.get("algorithm") != ALGORITHM:
+            self.fail(csel, "SELECTION_MISMATCH", "content.algorithm", "unknown algorithm", ALGORITHM,
+                      content.get("algorithm"))
+        seed, pools, k = self.st.seed, self.st.pools, self.st.sizes
+        if seed is None or pools is None or k is None:
+            why = "the seed, the pools or the sizes could not be established (see those checks)"
+            csel.skip(why)
+            cmat.skip(why)
+            return
+        if content.get("sizes") != k:
+            self.fail(csel, "SIZES_MISMATCH", "content.sizes", "the content's sizes are not §5's", k,
+                      content.get("sizes"))
+        subjects = [r for r in pools.get("subjects") or [] if isinstance(r, dict) and "id" in r and "stratum" in r]
+        sel = Selection(seed, subjects, k)
+        self.st.selection = sel
+        want = sel.strata_content()
+        if content.get("strata") != want:
+            at = _first_diff(want, content.get("strata"))
+            self.fail(csel, "SELECTION_MISMATCH", f"content.strata{at}", "the selection is not the recomputed one",
+                      _dig(want, at), _dig(content.get("strata"), at))
+        else:
+            csel.detail = f"{sum(len(v) for v in sel.members.values())} tickets; " + ", ".join(
+                f"{s}: {len(v)}" for s, v in sorted(sel.selected.items()))
+        self.match(cmat, content, sel)
+
+    def matcher(self) -> Matcher | None:
+        p, pools = self.st.prepared or {}, self.st.pools or {}
+        tr = (p.get("parameters") or {}).get("team_rule")
+        if not isinstance(tr, dict):
+            return None
+        return Matcher(self.st.seed or b"", Rule.from_json(tr), pools.get("inspectors") or [],
+                       [tuple(x) for x in pools.get("conflicts") or []], pools.get("prior_load") or {},
+                       pools.get("experts") or [])
+
+    def match(self, c: Check, content: dict[str, Any], sel: Selection) -> None:
+        try:
+            m = self.matcher()
+        except (KeyError, TypeError, ValueError) as exc:
+            self.fail(c, "DRAW_ENTRY_MALFORMED", f"seq {self.st.prepared_seq}", f"team_rule unusable: {exc}")
+            return
+        if m is None:
+            self.fail(c, "DRAW_ENTRY_MALFORMED", f"seq {self.st.prepared_seq}", "parameters.team_rule missing")
+            return
+        if m.rule.experts and not (self.st.pools or {}).get("experts"):
+            c.skip("the rule asks for experts but the bundle carries no expert pool")
+            return
+        self.m = m
+        try:
+            want = m.match(sel.matching_order())
+        except MatchError as exc:
+            self.fail(c, exc.code, "content.matching", str(exc))
+            return
+        if content.get("matching") != want:
+            at = _first_diff(want, content.get("matching"))
+            self.fail(c, "MATCHING_MISMATCH", f"content.matching{at}", "the teams are not the recomputed ones",
+                      _dig(want, at), _dig(content.get("matching"), at))
+        else:
+            c.detail = f"{len(want['assignments'])} teams; {len(m.cands)} candidates, {len(m.ineligible)} ineligible"
+        if (self.st.pools or {}).get("prior_load") is None and m.rule.max_assignments is not None:
+            c.detail = (c.detail or "") + "; no prior load in the bundle: taken as zero"
+
+    # -- 7. substitutions ------------------------------------------------------------------
+    def substitutions(self, one: dict[str, Any]) -> None:
+        c = self.r.check("substitutions", "each substitution matches its seal and is the next eligible candidate (§8)")
+        cc = self.r.check("current_matching", "current matching = content + substitutions in order")
+        subs = self.mine.get("draw.substituted", []) if hasattr(self, "mine") else []
+        records = self.b.get("substitutions")
+        content = self.st.content
+        if one.get("draw.drawn") is None:
+            c.skip("the draw was never drawn")
+            cc.skip("the draw was never drawn")
+            return
+        if content is None or not isinstance(records, list):
+            why = "not yet published: substitution records and salts are revealed at publication"
+            c.skip(why)
+            cc.skip(why)
+            return
+        pub = one.get("draw.published")
+        salts = pub[1]["payload"].get("substitution_salts") if pub else None
+        if len(records) != len(subs):
+            self.fail(c, "LIFECYCLE_INCOMPLETE", "substitutions", "one record per draw.substituted entry",
+                      len(subs), len(records))
+        current = json.loads(json.dumps(content.get("matching") or {}))
+        m = getattr(self, "m", None)
+        sel = self.st.selection
+        stratum_of = {r["id"]: r["stratum"] for r in (self.st.pools or {}).get("subjects") or []
+                      if isinstance(r, dict) and "id" in r}
+        used: list[str] = []
+        unavailable_all: list[str] = []
+        replay = m is not None and sel is not None and self.st.seed is not None
+        for i, ((seq, e), w) in enumerate(zip(subs, records, strict=False)):
+            where = f"seq {seq} (substitution {i})"
+            rec, salt_hex = (w.get("record"), w.get("salt")) if isinstance(w, dict) else (None, None)
+            if salts is not None and (i >= len(salts) or salts[i] != salt_hex):
+                self.fail(c, "SUBSTITUTION_SEAL_MISMATCH", where, "the salt is not the one the published entry "
+                          "reveals", salts[i] if i < len(salts) else None, salt_hex, seq)
+            try:
+                got = seal(hexbytes(salt_hex, "salt", 32), rec)
+            except (RecipeError, ValueError) as exc:
+                self.fail(c, "SUBSTITUTION_SEAL_MISMATCH", where, str(exc), seq=seq)
+                continue
+            if got.hex() != str(e["payload"].get("seal", "")).lower():
+                self.fail(c, "SUBSTITUTION_SEAL_MISMATCH", where, "the record with its salt does not match the seal "
+                          "committed when the substitution was made", e["payload"].get("seal"), got.hex(), seq)
+            if not isinstance(rec, dict) or rec.get("kind") != e["payload"].get("kind"):
+                self.fail(c, "SUBSTITUTION_INVALID", where, "record kind differs from the entry's kind",
+                          e["payload"].get("kind"), rec.get("kind") if isinstance(rec, dict) else rec, seq)
+                continue
+            if not replay:
+                continue
+            assert m is not None and sel is not None and self.st.seed is not None
+            seed = self.st.seed
+            try:
+                if rec["kind"] == "inspector":
+                    unavailable_all += m.apply_inspector(current, rec)
+                elif rec["kind"] == "subject":
+                    m.apply_subject(current, rec, stratum_of, sel.replacement_order(str(rec.get("stratum"))),
+                                    lambda x, s=seed: subject_ticket(s, x).hex(), used)  # type: ignore[misc]
+                elif rec["kind"] == "swap":
+                    m.apply_swap(current, rec)
+                else:
+                    raise MatchError("SUBSTITUTION_INVALID", f"unknown kind {rec['kind']!r}")
+            except MatchError as exc:
+                self.fail(c, exc.code, where, str(exc), exc.expected, exc.actual, seq)
+                replay = False  # later records apply to a state we can no longer reproduce
+        if not replay and c.status != "failed" and subs:
+            c.skip("the content's matching could not be recomputed; seals checked only")
+        detail = f"{len(subs)} substitution(s)"
+        if unavailable_all:
+            detail += f"; candidates passed over as declared unavailable (a claim, not drawn): {unavailable_all}"
+        c.detail = detail
+        self.st.current = current
+        self.st.substitutions = [w for w in records if isinstance(w, dict)]
+        cm = self.b.get("current_matching")
+        if cm is None:
+            cc.skip("no current_matching in the bundle")
+        elif not replay:
+            cc.skip("substitutions could not be replayed")
+        elif cm != current:
+            at = _first_diff(current, cm)
+            self.fail(cc, "CURRENT_MATCHING_MISMATCH", f"current_matching{at}", "not the content with the "
+                      "substitutions applied", _dig(current, at), _dig(cm, at))
+
+    # -- 8. rules -------------------------------------------------------------------------
+    def rules(self) -> None:
+        c = self.r.check("rules", "rules: team size, joint coverage, plan parameters, general-item floor")
+        p = self.st.prepared
+        if p is None:
+            c.skip("no prepared entry")
+            return
+        par = p.get("parameters") or {}
+        tr = par.get("team_rule") or {}
+        depts = tr.get("departments") or []
+        ts = tr.get("team_size")
+        if type(ts) is not int or ts < max(2, len(depts)):
+            self.fail(c, "RULE_TEAM_SIZE", "parameters.team_rule", "team_size must be >= max(2, departments) "
+                      "(002 九(四): at least 2 inspectors per check)", f">= {max(2, len(depts))}", ts)
+        if par.get("joint") and len(depts) < 2:
+            self.fail(c, "RULE_JOINT_COVERAGE", "parameters", "a joint check with fewer than 2 departments",
+                      ">= 2", depts)
+        if depts and depts[0] != p.get("department"):
+            self.fail(c, "RULE_PLAN_MISMATCH", "parameters.team_rule.departments", "the initiating department "
+                      "comes first", p.get("department"), depts[0])
+        if not par.get("key_item"):
+            try:
+                fl = parse_ratio(par.get("floor", "0.05"))
+            except SizeError:
+                fl = Fraction(-1)
+            if fl < Fraction(5, 100):
+                self.fail(c, "RULE_FLOOR", "parameters.floor", "a general item's ratio is never below 5% (000 二(二))",
+                          ">= 0.05", par.get("floor"))
+            counts = ((p.get("pools") or {}).get("subjects") or {}).get("counts") or {}
+            n = sum(counts.values())
+            if self.st.sizes is not None and n and sum(self.st.sizes.values()) * 20 < n:
+                self.fail(c, "RULE_FLOOR", "expected_sizes", "fewer than 5% of the pool drawn for a general item",
+                          f">= {n / 20}", sum(self.st.sizes.values()))
+        dept_of = {r["id"]: r.get("department") for r in (self.st.pools or {}).get("inspectors") or []
+                   if isinstance(r, dict) and "id" in r}
+        for label, mt in (("content", (self.st.content or {}).get("matching")), ("current", self.st.current)):
+            for a in (mt or {}).get("assignments") or []:
+                team = a.get("team") or []
+                if len(team) < 2 or (type(ts) is int and len(team) != ts):
+                    self.fail(c, "RULE_TEAM_SIZE", f"{label} matching / {a.get('subject')}", "team size",
+                              ts, len(team))
+                if dept_of and par.get("joint"):
+                    miss = [d for d in depts if d not in {dept_of.get(x) for x in team}]
+                    if miss:
+                        self.fail(c, "RULE_JOINT_COVERAGE", f"{label} matching / {a.get('subject')}",
+                                  "a joint check's team must include every participating department", depts, miss)
+        self._plan(c, p, par)
+        if not (self.st.content or self.st.current):
+            c.detail = "teams not checked: content not available until publication"
+
+    def _plan(self, c: Check, p: dict[str, Any], par: dict[str, Any]) -> None:
+        plan_entries = [(s, e) for s, e in sorted(self.st.entries.items())
+                        if e["type"].startswith("registry.plan.") and e["payload"].get("id") == p.get("plan")
+                        and s < (self.st.prepared_seq or 0)]
+        self.plan_entries = plan_entries
+        if not plan_entries:
+            self.fail(c, "RULE_PLAN_MISMATCH", f"plan {p.get('plan')}", "the bundle holds no entry of the plan "
+                      "before prepare: the parameters' origin cannot be checked")
+            return
+        seq, e = plan_entries[-1]
+        st = e["payload"].get("state") or {}
+        where = f"plan {p.get('plan')} @ seq {seq}"
+        if st.get("status") != "approved":
+            self.fail(c, "RULE_PLAN_MISMATCH", where, "the plan was not approved when the draw was prepared",
+                      "approved", st.get("status"))
+        rb = st.get("ratios_bp")
+        if isinstance(rb, dict):
+            try:
+                mine = {k: parse_ratio(v) for k, v in (par.get("ratios") or {}).items()}
+            except SizeError:
+                mine = {}
+            plan = {k: Fraction(v, 10000) for k, v in rb.items()}
+            if mine != plan:
+                self.fail(c, "RULE_PLAN_MISMATCH", where, "the draw's ratios are not the plan's",
+                          {k: str(v) for k, v in plan.items()}, {k: str(v) for k, v in mine.items()})
+        tr = par.get("team_rule") or {}
+        for key, got in (("departments", tr.get("departments")), ("team_size", tr.get("team_size")),
+                         ("frequency_cap", par.get("frequency_cap")), ("joint", par.get("joint")),
+                         ("sublibraries", par.get("sublibraries")), ("filter", par.get("filter"))):
+            want = st.get(key)
+            if key in st and key == "team_size" and type(got) is int and type(want) is int and got >= want:
+                continue
+            if key in st and (sorted(want) if isinstance(want, list) and key != "departments" else want) != \
+                    (sorted(got) if isinstance(got, list) and key != "departments" else got):
+                self.fail(c, "RULE_PLAN_MISMATCH", where, f"{key} differs from the plan", want, got)
+        if "exemptions" in st and sorted(st["exemptions"]) != sorted(par.get("exemptions") or []):
+            self.fail(c, "RULE_PLAN_MISMATCH", where, "exemptions differ from the plan", st["exemptions"],
+                      par.get("exemptions"))
+        codes = [i.get("code") for i in p.get("items") or [] if isinstance(i, dict)]
+        if "items" in st and sorted(st["items"]) != sorted(codes):
+            self.fail(c, "RULE_PLAN_MISMATCH", where, "items differ from the plan", st["items"], codes)
+        if c.status == "passed":
+            c.detail = f"parameters agree with plan {p.get('plan')} (seq {seq})"
+
+    # -- 9. other draws, hidden draws, pool changes ------------------------------------------
+    def other_draws(self) -> None:
+        c = self.r.check("other_draws", "other draws of the same plan (aborted / re-run)")
+        p = self.st.prepared
+        if p is None:
+            c.skip("no prepared entry")
+            return
+        plan, did = p.get("plan"), self.st.draw_id
+        seen: dict[str, dict[str, Any]] = {}
+        for s, e in sorted(self.st.entries.items()):
+            if e["type"] in DRAW_TYPES and e["payload"].get("draw_id") != did:
+                d = seen.setdefault(e["payload"].get("draw_id"), {"plan": None, "steps": []})
+                d["steps"].append(f"{e['type'].split('.')[1]}@{s}")
+                if e["type"] == "draw.prepared":
+                    d["plan"] = e["payload"].get("plan")
+        others = [f"{k}: {', '.join(v['steps'])}" for k, v in seen.items() if v["plan"] in (plan, None)]
+        lines = list(others)
+        mine_seq = self.st.prepared_seq or 0
+        for h, d in seen.items():
+            if d["plan"] == plan and _abandoned_after_seed(d["steps"], mine_seq):
+                self.fail(c, "RERUN_AFTER_SEED", f"draw {h}", f"draw {h} of plan {plan} was seeded and then "
+                          "abandoned before this draw was prepared: this draw is a re-run made after an earlier "
+                          "seed could be known", "no abandoned seeded draw of the plan", ", ".join(d["steps"]))
+        if self.o.full_log is not None:
+            info: dict[str, dict[str, Any]] = {}
+            for e in self.o.full_log:
+                if not isinstance(e, dict) or e.get("type") not in DRAW_TYPES:
+                    continue
+                pl = e.get("payload") or {}
+                d = info.setdefault(pl.get("draw_id"), {"plan": None, "steps": []})
+                d["steps"].append(f"{e['type'].split('.')[1]}@{e.get('seq')}")
+                if e["type"] == "draw.prepared":
+                    d["plan"] = pl.get("plan")
+            for h, d in info.items():
+                if d["plan"] != plan or h == did or h in seen:
+                    continue
+                lines.append(f"{h}: {', '.join(d['steps'])} (not in the bundle; from {self.o.full_log_label})")
+                if _abandoned_after_seed(d["steps"], mine_seq):
+                    self.fail(c, "HIDDEN_DRAW", f"draw {h}", f"{self.o.full_log_label} holds draw {h} of plan {plan}, "
+                              "seeded and abandoned before this draw was prepared, and the bundle does not show it: "
+                              "a re-run after the seed was known, hidden", "listed and explained",
+                              ", ".join(d["steps"]))
+        self.r.info["other_draws_of_plan"] = lines or "none visible"
+        if self.o.full_log is None:
+            c.detail = ("none in the bundle" if not others else "; ".join(others)) + \
+                " (a bundle shows only what the service put in it: give --full-log or --server to look for draws " \
+                "of this plan it left out)"
+        elif c.status == "passed":
+            c.detail = ("; ".join(lines) if lines else "none") + f" — {self.o.full_log_label} searched"
+
+    def pool_changes(self) -> None:
+        c = self.r.check("pool_changes", "subjects removed / changed between the plan and prepare")
+        p = self.st.prepared
+        if p is None:
+            c.skip("no prepared entry")
+            return
+        rep = pool_change_report(self.st, getattr(self, "plan_entries", []))
+        self.r.info["pool_changes"] = rep
+        if not rep:
+            c.detail = "no registry.subject.* entries in the bundle between the plan and prepare"
+            return
+        drawn = [x for x in rep if x.get("would_have_been_drawn") is True]
+        c.detail = f"{len(rep)} change(s); {len(drawn)} of the changed subjects would have been drawn: " + \
+            ", ".join(f"{x['subject']} by {x['actor']}" for x in drawn)
+        if self.st.seed is None:
+            c.detail += " (tickets need the seed: after publication)"
+
+    def publication(self) -> None:
+        c = self.r.check("publication", "draw published (content, nonce and salts revealed)")
+        if self.published:
+            c.detail = "published"
+            return
+        if self.st.status == "aborted":
+            c.skip("the draw was aborted: nothing was drawn")
+            return
+        c.skip("not yet published: seed, pools, selection, matching, seal and substitutions can only be checked "
+               "by the public once the nonce, content and salts are revealed"
+               + ("; a privileged bundle's sealed values were used where given" if self.b.get("sealed") else ""))
+
+    def run(self) -> Report:
+        self.r.info["draw_id"] = self.st.draw_id
+        self.log_level()
+        one = self.lifecycle()
+        if self.st.prepared is not None:
+            p = self.st.prepared
+            self.r.info["plan"] = f"{p.get('plan')} ({p.get('department')}), draw_date {p.get('draw_date')}"
+        self.prepared_checkpoint(one)
+        self.timing(one)
+        self.recipe(one)
+        self.pools()
+        self.sizes(one)
+        self.draw_content(one)
+        self.substitutions(one)
+        self.rules()
+        self.other_draws()
+        self.pool_changes()
+        self.publication()
+        return self.r
+
+
+def _abandoned_after_seed(steps: list[str], before: int) -> bool:
+    """Prepared before ``before``, seeded, and never published (aborted after the seed, or left open)."""
+    kinds = {x.split("@")[0]: int(x.split("@")[1]) for x in steps if x.split("@")[1].isdigit()}
+    return kinds.get("prepared", before) < before and "seeded" in kinds and "published" not in kinds \
+        and "drawn" not in kinds
+
+
+def stratum_of_state(st: dict[str, Any]) -> str | None:
+    """Stratum rule of 30-lifecycle §10.1: credit class, raised to D for a risky subject."""
+    cc = st.get("credit_class")
+    if not isinstance(cc, str):
+        return None
+    if st.get("abnormal") or st.get("serious_dishonest") or st.get("penalized_on") or (st.get("complaints") or 0) >= 3:
+        return "D"
+    return cc
+
+
+def pool_change_report(st: DrawState, plan_entries: list[tuple[int, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Every registry.subject.* entry after the plan's last entry and before prepare, with its ticket."""
+    if st.prepared_seq is None:
+        return []
+    since = max((s for s, _ in plan_entries), default=-1)
+    sel = st.selection
+    pool_ids = {r["id"] for r in (st.pools or {}).get("subjects") or [] if isinstance(r, dict) and "id" in r}
+    out = []
+    for s, e in sorted(st.entries.items()):
+        if not (since < s < st.prepared_seq and e["type"].startswith("registry.subject.")):
+            continue
+        pl = e["payload"]
+        sid = pl.get("id")
+        stt = pl.get("state") if isinstance(pl.get("state"), dict) else {}
+        row: dict[str, Any] = {"seq": s, "type": e["type"], "actor": e["actor"]["id"], "time": e["time"],
+                               "subject": sid, "removed": bool(pl.get("removed")), "reason": pl.get("reason"),
+                               "changed": pl.get("changed"), "in_pool": (sid in pool_ids) if pool_ids else None}
+        stratum = stratum_of_state(stt) if stt else None
+        row["stratum"] = stratum
+        if st.seed is not None and isinstance(sid, str):
+            t = subject_ticket(st.seed, sid)
+            row["ticket"] = t.hex()
+            if sel is not None:
+                key = (t, sid.encode("utf-8"))
+                if stratum is not None:
+                    cut = sel.cutoff(stratum)
+                    row["cutoff_ticket"] = cut[0].hex() if cut else None
+                    row["would_have_been_drawn"] = cut is not None and key <= cut
+                else:
+                    row["would_have_been_drawn_in"] = sorted(x for x in sel.selected if (c := sel.cutoff(x))
+                                                             and key <= c)
+                    row["would_have_been_drawn"] = bool(row["would_have_been_drawn_in"])
+        out.append(row)
+    return out
+
+
+def _dig(v: Any, path: str) -> Any:
+    for part in path.split(" ")[0].strip("/").split("/"):
+        if not part:
+            continue
+        if isinstance(v, dict):
+            v = v.get(part)
+        elif isinstance(v, list) and part.isdigit() and int(part) < len(v):
+            v = v[int(part)]
+        else:
+            break
+    return v
+
+
+def verify_bundle(bundle: dict[str, Any], options: DrawOptions | None = None) -> tuple[Report, DrawState]:
+    """Run every check on a bundle; raises SourceError only for unusable input."""
+    check_bundle_shape(bundle, "bundle")
+    t0 = time.perf_counter()
+    v = _Bundle(bundle, options or DrawOptions())
+    rep = v.run()
+    rep.info["seconds"] = round(time.perf_counter() - t0, 3)
+    return rep, v.st

@@ -166,6 +166,12 @@ class ServerClient:
             yield from page
             pos += len(page)
 
+    def draw_bundle(self, draw_id: str) -> Any:
+        """GET /api/v1/draws/<id>/bundle: a draw's evidence bundle (docs/spec/30-lifecycle.md §11)."""
+        from urllib.parse import quote
+
+        return self._json(f"/api/v1/draws/{quote(draw_id, safe='')}/bundle")
+
     def consistency(self, old: int, new: int) -> list[bytes]:
         doc = self._json("/api/v1/log/proof/consistency", {"old": old, "new": new})
         return _b64list(doc.get("proof") if isinstance(doc, dict) else None, "consistency proof")

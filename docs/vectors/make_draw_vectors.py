@@ -33,7 +33,7 @@ from drawsvc.draw.substitution import substitute_inspector, substitute_subject, 
 from drawsvc.draw.tickets import order_block, subject_ticket  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-DRAND_FILE = ROOT.parent / "shared" / "vectors" / "drand.json"
+DRAND_FILE = ROOT / "drawsvc" / "data" / "drand_networks.json"  # in-repo copy of shared/vectors/drand.json
 
 
 def label(text: str) -> str:

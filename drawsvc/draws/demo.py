@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from drawsvc.draw.errors import TooFewInspectors
 from drawsvc.draw.seed import contribution_commitment
 from drawsvc.registry.authz import Actor
 from ledger.store import Ledger
@@ -58,9 +59,23 @@ def published_draw(svc: DrawService, op: Actor, plan: str, department: str, draw
             {"type": "witness", "witness": WITNESS, "contribution": contribution.hex()},
         ])
         svc.run(op, d["id"])
-        first = svc.secret(d["id"])["matching"]["assignments"][0]
-        svc.substitute_inspector(op, d["id"], first["subject"], first["team"][0], "cannot_attend")
+        substitute_someone(svc, op, d["id"])
         return svc.publish(op, d["id"])
+
+
+def substitute_someone(svc: DrawService, op: Actor, draw_id: str) -> dict[str, Any]:
+    """One inspector cannot attend: replaced by the next eligible, as the rules say.
+
+    With a small county an inspector's subject may have nobody eligible left (every other
+    candidate conflicted, capped or from the wrong department); the service refuses that
+    substitution and writes nothing, so the demo tries the next assignment.
+    """
+    for a in svc.secret(draw_id)["matching"]["assignments"]:
+        try:
+            return svc.substitute_inspector(op, draw_id, a["subject"], a["team"][0], "cannot_attend")
+        except TooFewInspectors:
+            continue
+    raise TooFewInspectors("*", "no assignment of the demo draw can take a substitute")
 
 
 def sealed_draw(svc: DrawService, op: Actor, plan: str, department: str) -> tuple[dict[str, Any], dict[str, Any]]:

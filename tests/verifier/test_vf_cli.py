@@ -206,7 +206,9 @@ def test_witness_cosigns_extensions_and_refuses_a_split_view(server, tmp_path):
     assert invoke(*args).exit_code == 1
 
 
-def test_draw_commands_not_yet():
-    r = invoke("draw", "x")
-    assert r.exit_code == 2 and "not implemented" in r.output
+def test_draw_commands_unusable_input():
+    r = invoke("draw")
+    assert r.exit_code == 2  # missing --server / --id
+    r = invoke("bundle", "/nonexistent/bundle.json")
+    assert r.exit_code == 2 and "cannot read" in r.output
     _ = base64
