@@ -1,7 +1,7 @@
 """drawverify: an independent verifier for the spot-check service's log and draws.
 
 Why a separate package: the verifier re-implements the published protocol
-(docs/spec/00-log-decisions.md and the public standards it cites) without sharing a
+(docs/SPEC.md Part I and the public standards it cites) without sharing a
 line of code with the server (``ledger``, ``drawsvc``, ``web``), so a bug or a lie on the
 server side cannot hide itself behind the same bug in the checker.
 
@@ -17,7 +17,7 @@ Subject areas, one module each:
 * :mod:`verifier.witness` — the witness (consistency check + cosigning).
 * :mod:`verifier.drand` — drand BLS12-381 rounds (both schemes, subgroup checks).
 * :mod:`verifier.recipe`, :mod:`verifier.pools`, :mod:`verifier.sizes`, :mod:`verifier.tickets`,
-  :mod:`verifier.matching`, :mod:`verifier.seal` — the draw algorithms of docs/spec/20-draws.md.
+  :mod:`verifier.matching`, :mod:`verifier.seal` — the draw algorithms of docs/SPEC.md Part II.
 * :mod:`verifier.draw` — the evidence-bundle checks; :mod:`verifier.subject` — one subject's report.
 * :mod:`verifier.cli` — the ``drawverify`` command.
 """

@@ -1,4 +1,4 @@
-"""drand beacon rounds: BLS12-381 signature verification (docs/spec/20-draws.md §2).
+"""drand beacon rounds: BLS12-381 signature verification (docs/SPEC.md §D2).
 
 Why here and not trusted from a relay: a beacon round is only a public, unpredictable input if
 its signature verifies against the network's public key; the relay (or the draw service) that

@@ -1,4 +1,4 @@
-"""Draw evidence bundles (docs/spec/30-lifecycle.md §10-§11): every check of one draw, offline.
+"""Draw evidence bundles (docs/SPEC.md §D11-§D12): every check of one draw, offline.
 
 Why one bundle and not the whole log: an inspected company or an auditor should be able to
 check one draw from one file.  The bundle carries the draw's entries, the plan and key entries,
@@ -1065,7 +1065,7 @@ def _abandoned_after_seed(steps: list[str], before: int) -> bool:
 
 
 def stratum_of_state(st: dict[str, Any]) -> str | None:
-    """Stratum rule of 30-lifecycle §10.1: credit class, raised to D for a risky subject."""
+    """Stratum rule of SPEC §D11.1: credit class, raised to D for a risky subject."""
     cc = st.get("credit_class")
     if not isinstance(cc, str):
         return None

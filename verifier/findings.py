@@ -40,7 +40,7 @@ CODES: dict[str, str] = {
     "COSIGNATURE_INVALID": "a witness cosignature line does not verify",
     "WITNESS_QUORUM_NOT_MET": "fewer valid witness cosignatures than required",
     "SOURCE_INCOMPLETE": "the source returned fewer entries than its checkpoint covers",
-    # -- draw bundles (docs/spec/20-draws.md, docs/spec/30-lifecycle.md) --
+    # -- draw bundles (docs/SPEC.md Part II) --
     "ENTRY_SEQ_MISMATCH": "a bundled entry's seq is not the seq the bundle files it under, or entries are not sorted / repeat",
     "ENTRY_NOT_INCLUDED": "a bundled entry's inclusion proof does not lead to the bundle checkpoint's root",
     "PREPARED_CHECKPOINT_INVALID": "the prepared checkpoint is missing, not signed by the log key, or does not cover the prepared entry",

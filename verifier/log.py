@@ -1,4 +1,4 @@
-"""Verification of the log, re-implemented from docs/spec/00-log-decisions.md.
+"""Verification of the log, re-implemented from docs/SPEC.md Part I.
 
 One streaming pass over the entries, in order, in the main process: JCS form, field types,
 seq, ``prev`` chain, the key registry (genesis self-registration, registrations, rotations,

@@ -1,4 +1,4 @@
-"""Inspector matching, substitutions and swaps (docs/spec/20-draws.md §7 and §8).
+"""Inspector matching, substitutions and swaps (docs/SPEC.md §D7 and §D8).
 
 Why re-run rather than sanity-check: 双随机 means no one chooses who inspects whom.  The only
 way to show that is to recompute every team from the seed and the committed pools, and to show

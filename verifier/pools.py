@@ -1,4 +1,4 @@
-"""Pool commitments (docs/spec/20-draws.md §4): sorted records, JCS leaves, RFC 9162 root.
+"""Pool commitments (docs/SPEC.md §D4): sorted records, JCS leaves, RFC 9162 root.
 
 Why: the prepared entry commits to the pools before the seed exists; recomputing the root and
 the per-group counts from the records shows the pool the draw ran on is the pool committed —

@@ -1,4 +1,4 @@
-"""The seed (docs/spec/20-draws.md §1 and §3): domain tags, commitments, source encodings.
+"""The seed (docs/SPEC.md §D1 and §D3): domain tags, commitments, source encodings.
 
 Why re-implemented byte by byte: the seed is the only randomness of a draw; if the verifier
 recomputes it from the committed nonce and the public reveals and gets the published value,

@@ -1,4 +1,4 @@
-"""The seal (docs/spec/20-draws.md §9): H(seal tag, salt || JCS(content)).
+"""The seal (docs/SPEC.md §D9): H(seal tag, salt || JCS(content)).
 
 Why salted: the drawn list is secret until publication (002 八); a 32-byte salt stops anyone
 guessing a small content from its commitment, and revealing the salt later lets anyone check

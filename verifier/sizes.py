@@ -1,4 +1,4 @@
-"""Stratum sizes, the rounding rule (docs/spec/20-draws.md §5), in exact fractions.
+"""Stratum sizes, the rounding rule (docs/SPEC.md §D5), in exact fractions.
 
 Why exact: a float product like 0.07 * 100 = 7.000000000000001 rounds up to 8; the spec reads
 ratios as decimal strings and fractions, so must we, or we would disagree on honest draws.

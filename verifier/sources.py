@@ -89,7 +89,7 @@ def load_bundle(path: str | Path) -> Bundle:
 
 
 class ServerClient:
-    """The JSON endpoints of docs/spec/00-log-decisions.md, read with ``requests``."""
+    """The JSON endpoints of docs/SPEC.md Part I, read with ``requests``."""
 
     def __init__(self, base: str, timeout: float = 30.0) -> None:
         if not base.startswith(("http://", "https://")):
@@ -167,7 +167,7 @@ class ServerClient:
             pos += len(page)
 
     def draw_bundle(self, draw_id: str) -> Any:
-        """GET /api/v1/draws/<id>/bundle: a draw's evidence bundle (docs/spec/30-lifecycle.md §11)."""
+        """GET /api/v1/draws/<id>/bundle: a draw's evidence bundle (docs/SPEC.md §D12)."""
         from urllib.parse import quote
 
         return self._json(f"/api/v1/draws/{quote(draw_id, safe='')}/bundle")

@@ -1,4 +1,4 @@
-"""One subject's view of a draw: "was my company's selection fair?" (docs/spec/20-draws.md §6).
+"""One subject's view of a draw: "was my company's selection fair?" (docs/SPEC.md §D6).
 
 Why a separate report: the question an inspected company asks is narrow — its stratum, its
 ticket, the stratum's cutoff, and why it was or was not drawn — and it must get the answer in

@@ -1,4 +1,4 @@
-"""Subject tickets and selection (docs/spec/20-draws.md §6).
+"""Subject tickets and selection (docs/SPEC.md §D6).
 
 Why kept tight: issue 5 asks to verify a 1,000,000-subject draw within 1.5x of the time the
 service took. One SHA-256 per subject from a pre-hashed prefix (``hashlib`` ``.copy()``) and

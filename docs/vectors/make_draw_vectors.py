@@ -1,4 +1,4 @@
-"""Generate the draw test vectors docs/vectors/draw-*.json (docs/spec/20-draws.md §10).
+"""Generate the draw test vectors docs/vectors/draw-*.json (docs/SPEC.md §D10).
 
     .venv/bin/python docs/vectors/make_draw_vectors.py          # write the files
     .venv/bin/python docs/vectors/make_draw_vectors.py --check  # fail if they would change

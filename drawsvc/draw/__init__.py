@@ -3,7 +3,7 @@
 Modules: codec (tags and byte encodings), seed (nonce commitment, sources, seed), lottery
 (RFC 3797 encoding), drand (BLS verification of beacon rounds), relay (HTTP fetch, the only
 I/O), pool (pool commitments and member proofs), rules (stratum sizes), tickets, selection,
-matching, substitution, seal, run (the whole draw). Specified in docs/spec/20-draws.md.
+matching, substitution, seal, run (the whole draw). Specified in docs/SPEC.md Part II.
 """
 
 from .codec import ALGORITHM

@@ -1,4 +1,4 @@
-"""Byte encodings shared by every hash of the draw (docs/spec/20-draws.md §1).
+"""Byte encodings shared by every hash of the draw (docs/SPEC.md §D1).
 
 Each hash starts with a domain tag: the tag's ASCII bytes followed by one 0x00 byte. Tags
 contain no 0x00, so two different tags never give a common prefix, and a hash computed for one

@@ -17,7 +17,7 @@ Per-subject skip reasons, tested in this order:
                        (prior load + assignments made earlier in this draw);
   department_quota   — the remaining places are reserved for participating departments
                        that have nobody on the team yet (joint checks: >= 1 per department).
-See docs/spec/20-draws.md §7.
+See docs/SPEC.md §D7.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ A pool is a list of records (JSON objects with a string ``id``). Its commitment 
 sorted by the UTF-8 bytes of their id, and the count per group (stratum, department or
 exclusion reason). Sorting by id makes the root independent of registry order; the Merkle tree
 lets one member (a company asking "was I in the pool?") be proved alone with an inclusion proof
-of log2(n) hashes, without publishing the pool. See docs/spec/20-draws.md §4.
+of log2(n) hashes, without publishing the pool. See docs/SPEC.md §D4.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """How many subjects each stratum draws: exact rational arithmetic, never floats.
 
-Rule (docs/spec/20-draws.md §5):
+Rule (docs/SPEC.md §D5):
 1. A stratum's ratio is an exact decimal string in [0, 1] ("0.03"), or an integer count.
    k_s = ceil(n_s * r_s) for a ratio, k_s = count for a count (k_s > n_s is refused).
 2. General items (key_item = False): the total must reach K_min = ceil(N * floor), floor

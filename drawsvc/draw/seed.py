@@ -6,7 +6,7 @@ seed = SHA-256(tag || prepared leaf hash || uint32(count) || source_1 || ... || 
 Because the prepared leaf hash (which fixes the pools and parameters) is inside the seed and
 the server committed to its nonce before any public source existed, neither the server nor any
 single other party can choose the seed. Every encoding is length-prefixed so no two different
-reveal lists share bytes. See docs/spec/20-draws.md §3.
+reveal lists share bytes. See docs/SPEC.md §D3.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Tickets and keyed shuffles: the pseudo-random numbers of a draw (docs/spec/20-draws.md §6-§7).
+"""Tickets and keyed shuffles: the pseudo-random numbers of a draw (docs/SPEC.md §D6-§D7).
 
 subject ticket = SHA-256("spotcheck/draw/v1/subject-ticket" 0x00 || seed || UTF-8(subject id))
   The seed is 32 bytes and the id runs to the end. A ticket depends only on the seed and the id,

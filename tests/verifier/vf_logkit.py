@@ -1,4 +1,4 @@
-"""A small log writer for the verifier's tests, written from docs/spec/00-log-decisions.md.
+"""A small log writer for the verifier's tests, written from docs/SPEC.md Part I.
 
 It uses the reference ``rfc8785`` encoder and PyNaCl directly (not the verifier's code), so a
 fast-path bug in the verifier cannot be masked by the same bug in the data it checks.
