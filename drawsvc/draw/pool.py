@@ -77,8 +77,10 @@ def _check_record(record: Mapping[str, Any], kind: str) -> bytes:
         raise PoolInvalid(f"{kind} record {rid} needs a non-empty string {group!r}")
     if kind == "excluded" and g not in EXCLUSION_REASONS:
         raise PoolInvalid(f"excluded record {rid}: unknown reason {g!r} (known: {', '.join(EXCLUSION_REASONS)})")
+    # flat records of strings (the subject pool) are exactly JCS under the stdlib encoder
+    simple = all(type(v) is str for v in record.values()) and all(k.isascii() for k in record)
     try:
-        return canonical_bytes(dict(record))
+        return canonical_bytes(record if isinstance(record, dict) else dict(record), known_simple=simple)
     except EncodingError as exc:
         raise PoolInvalid(f"{kind} record {rid}: {exc}") from None
 

@@ -24,6 +24,14 @@ draws = Table(
     Column("secret", Text, nullable=False),
 )
 
+# The frozen pools of a draw (subjects, inspectors, excluded, conflicts), written once at
+# prepare and read when the draw is run, substituted or published — sealed until publication.
+draw_pools = Table(
+    "draw_pools", metadata,
+    Column("draw_id", String(64), primary_key=True),
+    Column("pools", Text, nullable=False),
+)
+
 # Every check a subject got this year (drawn, or not random: complaints, referrals), for the
 # frequency cap and "already checked by another unit of the department" of later draws.
 checks = Table(

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -132,13 +132,20 @@ class DrawService:
             raise DrawNotFound(f"draw {draw_id} not found / 抽签 {draw_id} 不存在")
         return row
 
-    def _load(self, conn: Connection, draw_id: str, actor: Actor | None = None) -> tuple[Any, dict, dict]:
+    def _load(self, conn: Connection, draw_id: str, actor: Actor | None = None,
+              pools: bool = False) -> tuple[Any, dict, dict]:
+        """The row, its public doc and its secret; the (large) pools only when asked for."""
         row = self._row(conn, draw_id)
         if actor is not None:
             self._may_run(actor, row.department)
-        return row, json.loads(row.doc), json.loads(row.secret)
+        secret = json.loads(row.secret)
+        if pools:
+            secret["pools"] = load_pools(conn, draw_id)
+        return row, json.loads(row.doc), secret
 
     def _save(self, conn: Connection, draw_id: str, **values: Any) -> None:
+        if isinstance(values.get("secret"), dict):  # pools are stored once, in draw_pools
+            values["secret"] = {k: v for k, v in values["secret"].items() if k != "pools"}
         for k in ("doc", "secret"):
             if k in values and not isinstance(values[k], str):
                 values[k] = json.dumps(values[k], ensure_ascii=False, sort_keys=True)
@@ -174,9 +181,9 @@ class DrawService:
             return [self._public(r) for r in conn.execute(stmt)]
 
     def secret(self, draw_id: str) -> dict[str, Any]:
-        """Sealed material (operators of the department and auditors only — callers check)."""
+        """Sealed material, pools included (operators of the department and auditors only — callers check)."""
         with self.ledger.engine.connect() as conn:
-            return json.loads(self._row(conn, draw_id).secret)
+            return self._load(conn, draw_id, pools=True)[2]
 
     # --- prepare ------------------------------------------------------------------------
 
@@ -184,8 +191,9 @@ class DrawService:
         items = [get_record(conn, "item", c) for c in plan["items"]]
         if any(i is None for i in items):
             raise InputsError(f"plan {plan['code']} names an unknown item")
-        subjects = (json.loads(d) for d in conn.execute(select(reg.subjects.c.doc)).scalars())
         libs = {r["code"]: r for r in (json.loads(d) for d in conn.execute(select(reg.sublibraries.c.doc)).scalars())}
+        subjects = _subject_rows(conn, [plan.get("filter") or {}] +
+                                 [libs[c]["filter"] for c in plan.get("sublibraries", []) if c in libs])
         insp = [json.loads(d) for d in conn.execute(select(reg.inspectors.c.doc)).scalars()]
         confl = [json.loads(d) for d in conn.execute(select(reg.conflicts.c.doc)).scalars()]
         parents = {r.code: r.parent for r in conn.execute(select(reg.departments.c.code, reg.departments.c.parent))}
@@ -240,7 +248,8 @@ class DrawService:
             }
             entry = tx.append("draw.prepared", payload, self._signer(actor))
             doc = {**payload, "prepared_leaf_hash": entry.leaf_hash().hex()}
-            secret = {"nonce": nonce.hex(), "pools": pools}
+            secret = {"nonce": nonce.hex()}
+            tx.conn.execute(insert(schema.draw_pools).values(draw_id=draw_id, pools=json.dumps(pools, ensure_ascii=False)))
             tx.conn.execute(insert(schema.draws).values(
                 id=draw_id, plan=plan, department=department, year=int(draw_date[:4]), status="prepared",
                 prepared_seq=entry.seq, doc=json.dumps(doc, ensure_ascii=False, sort_keys=True),
@@ -278,7 +287,7 @@ class DrawService:
     def run(self, actor: Actor, draw_id: str) -> dict[str, Any]:
         """Draw: sizes, tickets, selection, matching; log only a salted commitment to the result."""
         with self.ledger.transaction() as tx:
-            row, doc, secret = self._load(tx.conn, draw_id, actor)
+            row, doc, secret = self._load(tx.conn, draw_id, actor, pools=True)
             self._expect(row, "seeded")
             result = recompute(bytes.fromhex(secret["seed"]), doc, secret)
             content = result.content()
@@ -323,7 +332,7 @@ class DrawService:
     def substitute_inspector(self, actor: Actor, draw_id: str, subject: str, leaving: str, reason: str,
                              unavailable: Sequence[str] = (), incoming: str | None = None) -> dict[str, Any]:
         with self.ledger.transaction() as tx:
-            row, doc, secret = self._load(tx.conn, draw_id, actor)
+            row, doc, secret = self._load(tx.conn, draw_id, actor, pools=True)
             self._expect(row, "drawn", "published")
             seed, current = self._current(doc, secret)
             pools = secret["pools"]
@@ -336,7 +345,7 @@ class DrawService:
     def substitute_subject(self, actor: Actor, draw_id: str, subject: str, reason: str,
                            incoming: str | None = None) -> dict[str, Any]:
         with self.ledger.transaction() as tx:
-            row, doc, secret = self._load(tx.conn, draw_id, actor)
+            row, doc, secret = self._load(tx.conn, draw_id, actor, pools=True)
             self._expect(row, "drawn", "published")
             seed, current = self._current(doc, secret)
             pools = secret["pools"]
@@ -357,7 +366,7 @@ class DrawService:
     def swap(self, actor: Actor, draw_id: str, inspector_a: str, subject_a: str,
              inspector_b: str, subject_b: str) -> dict[str, Any]:
         with self.ledger.transaction() as tx:
-            row, doc, secret = self._load(tx.conn, draw_id, actor)
+            row, doc, secret = self._load(tx.conn, draw_id, actor, pools=True)
             self._expect(row, "drawn", "published")
             _, current = self._current(doc, secret)
             pools = secret["pools"]
@@ -394,6 +403,27 @@ class DrawService:
                               self._signer(actor))
             self._save(tx.conn, draw_id, status="aborted", aborted_seq=entry.seq)
         return self.get(draw_id)
+
+
+_DOC_ONLY_FILTER_KEYS = ("licences", "tags_any", "tags_all")
+_SUBJECT_COLUMNS = ("code", "name", "region", "industry", "status", "credit_class", "abnormal", "serious_dishonest",
+                    "penalized_on", "complaints")
+
+
+def _subject_rows(conn: Connection, filters: Sequence[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Subjects as dicts from the indexed columns; the JSON doc is parsed only when a filter
+    needs what only it holds (licences, tags). At a million subjects this is most of prepare."""
+    if any(k in f for f in filters for k in _DOC_ONLY_FILTER_KEYS):
+        yield from (json.loads(d) for d in conn.execute(select(reg.subjects.c.doc)).scalars())
+        return
+    cols = [reg.subjects.c[name] for name in _SUBJECT_COLUMNS]
+    for row in conn.execute(select(*cols)):
+        yield dict(zip(_SUBJECT_COLUMNS, row, strict=True))
+
+
+def load_pools(conn: Connection, draw_id: str) -> dict[str, Any]:
+    raw = conn.execute(select(schema.draw_pools.c.pools).where(schema.draw_pools.c.draw_id == draw_id)).scalar_one()
+    return json.loads(raw)
 
 
 def _sha256_hex(data: bytes) -> str:

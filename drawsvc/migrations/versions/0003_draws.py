@@ -30,6 +30,9 @@ def upgrade() -> None:
     op.create_index("ix_draws_plan", "draws", ["plan"])
     op.create_index("ix_draws_department", "draws", ["department"])
     op.create_index("ix_draws_year", "draws", ["year"])
+    op.create_table("draw_pools",
+                    sa.Column("draw_id", sa.String(64), primary_key=True),
+                    sa.Column("pools", sa.Text, nullable=False))
     op.create_table("draw_checks",
                     sa.Column("id", sa.Integer, primary_key=True),
                     sa.Column("subject", sa.String(18), nullable=False),
@@ -44,4 +47,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("draw_checks")
+    op.drop_table("draw_pools")
     op.drop_table("draws")
