@@ -1,0 +1,208 @@
+"""Security of the pages: CSP without inline script, cookies, CSRF on every form, login rate
+limiting and lockout (page and API), uploads checked, roles on every page, and sealed draws
+invisible on every public page."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+
+from tests.web.conftest import PASSWORDS, csrf_of, draw_ids, login, make_app
+
+PUBLIC_PAGES = ["/", "/public/items", "/public/inspectors", "/public/plans", "/public/draws", "/public/search",
+                "/public/search?q=固阳", "/public/checkpoint", "/verify", "/staff/login"]
+ROLES = {"anonymous": None, "admin": "admin", "operator": "op-scjg", "inspector": "insp-p001", "auditor": "auditor"}
+
+
+class _Scan(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.inline_scripts = 0
+        self.handlers: list[str] = []
+        self.forms: list[dict[str, Any]] = []
+        self._form: dict[str, Any] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        self.handlers += [k for k in a if k.startswith("on")]
+        if tag == "script" and not a.get("src"):
+            self.inline_scripts += 1
+        if tag == "form":
+            self._form = {"method": (a.get("method") or "get").lower(), "csrf": False, "action": a.get("action")}
+            self.forms.append(self._form)
+        if tag == "input" and self._form is not None and a.get("name") == "csrf_token" and a.get("value"):
+            self._form["csrf"] = True
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._form = None
+
+
+def scan(html: bytes) -> _Scan:
+    s = _Scan()
+    s.feed(html.decode("utf-8"))
+    return s
+
+
+def staff_pages(demo: Any) -> list[str]:
+    ids = draw_ids(demo)
+    pub, sealed = ids["published"], ids["drawn"]
+    return ["/staff/", "/staff/registries/subjects", "/staff/registries/items", "/staff/registries/conflicts",
+            "/staff/import", "/staff/plans", "/staff/draws", f"/staff/draws/{pub}", f"/staff/draws/{sealed}",
+            f"/staff/draws/{sealed}/ceremony", "/staff/log"]
+
+
+# expected status per role for each staff page (200 allowed, 403 forbidden, 302 to login)
+def expected(role: str, path: str) -> int:
+    if role == "anonymous":
+        return 302
+    if path == "/staff/":
+        return 200
+    if role == "inspector":
+        return 403
+    if path == "/staff/import":
+        return 403 if role == "auditor" else 200
+    return 200
+
+
+@pytest.mark.parametrize("role", list(ROLES))
+def test_every_page_with_every_role(role: str, demo: Any) -> None:
+    app = make_app(demo)
+    c = app.test_client()
+    if ROLES[role]:
+        login(c, ROLES[role])
+    for path in PUBLIC_PAGES:
+        r = c.get(path)
+        assert r.status_code == 200, (role, path, r.status_code)
+    for path in staff_pages(demo):
+        r = c.get(path)
+        assert r.status_code == expected(role, path), (role, path, r.status_code)
+        if r.status_code == 302:
+            assert "/staff/login" in r.headers["Location"]
+    # the draw-changing actions need an operator of the department or an admin
+    sealed = draw_ids(demo)["drawn"]
+    tok = csrf_of(c.get("/staff/login").data) if ROLES[role] is None else None
+    with c.session_transaction() as s:
+        tok = s.get("csrf", tok)
+    r = c.post(f"/staff/draws/{sealed}/abort", data={"csrf_token": tok, "reason": "x"})
+    assert r.status_code == {"anonymous": 302, "admin": 302, "operator": 302, "inspector": 403, "auditor": 403}[role]
+    if role in ("admin", "operator"):  # allowed, but a drawn draw cannot be aborted: the service says so
+        assert c.get(f"/staff/draws/{sealed}").status_code == 200
+        assert draw_ids(demo)["drawn"] == sealed
+
+
+def test_operator_of_another_department_cannot_open_the_draw(demo: Any) -> None:
+    c = make_app(demo).test_client()
+    login(c, "op-rfb")
+    sealed = draw_ids(demo)["drawn"]
+    assert c.get(f"/staff/draws/{sealed}").status_code == 403
+    assert c.get(f"/staff/draws/{sealed}/ceremony").status_code == 403
+
+
+def test_csp_headers_and_no_inline_script_anywhere(demo: Any) -> None:
+    c = make_app(demo).test_client()
+    login(c, "admin")
+    for path in PUBLIC_PAGES + staff_pages(demo):
+        r = c.get(path)
+        csp = r.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
+        s = scan(r.data)
+        assert s.inline_scripts == 0, path
+        assert s.handlers == [], (path, s.handlers)
+        for f in s.forms:  # every state-changing form carries the CSRF token
+            if f["method"] == "post":
+                assert f["csrf"], (path, f)
+
+
+def test_forms_without_csrf_token_are_refused(demo: Any) -> None:
+    c = make_app(demo).test_client()
+    r = c.post("/staff/login", data={"account": "admin", "password": PASSWORDS["admin"]})
+    assert r.status_code == 400
+    login(c, "op-scjg")
+    sealed = draw_ids(demo)["drawn"]
+    for path, data in ((f"/staff/draws/{sealed}/publish", {}), ("/staff/logout", {}),
+                       ("/staff/plans/x/approve", {}), ("/staff/import", {"kind": "subjects"})):
+        r = c.post(path, data={**data, "csrf_token": "wrong"})
+        assert r.status_code == 403, path
+    assert draw_ids(demo)["drawn"] == sealed
+
+
+def test_session_cookie_flags(demo: Any) -> None:
+    app = make_app(demo)
+    for base, secure in (("https://spotcheck.example", True), ("http://127.0.0.1", False),
+                         ("http://spotcheck.example", True)):
+        c = app.test_client()
+        r = c.get("/staff/login", base_url=base)
+        cookie = r.headers.get("Set-Cookie", "")
+        assert "HttpOnly" in cookie and "SameSite=Lax" in cookie, cookie
+        assert ("Secure" in cookie) is secure, (base, cookie)
+
+
+def test_login_lockout_and_rate_limit(demo: Any) -> None:
+    app = make_app(demo)
+    c = app.test_client()
+    for _ in range(5):
+        tok = csrf_of(c.get("/staff/login").data)
+        r = c.post("/staff/login", data={"csrf_token": tok, "account": "auditor", "password": "wrong"})
+        assert r.status_code == 401
+    tok = csrf_of(c.get("/staff/login").data)
+    r = c.post("/staff/login", data={"csrf_token": tok, "account": "auditor", "password": PASSWORDS["auditor"]})
+    assert r.status_code == 429 and "锁定" in r.data.decode()
+    # the JSON login is throttled by the same lock
+    r = c.post("/api/v1/session", json={"account": "auditor", "password": PASSWORDS["auditor"]})
+    assert r.status_code == 429
+    # another account is not locked; API failures count too
+    for _ in range(5):
+        assert c.post("/api/v1/session", json={"account": "admin", "password": "nope"}).status_code == 401
+    assert c.post("/api/v1/session", json={"account": "admin", "password": PASSWORDS["admin"]}).status_code == 429
+    # per-address limit: many accounts from one address
+    app2 = make_app(demo)
+    c2 = app2.test_client()
+    for i in range(30):
+        c2.post("/api/v1/session", json={"account": f"nobody{i}", "password": "x"})
+    assert c2.post("/api/v1/session", json={"account": "op-scjg", "password": PASSWORDS["op-scjg"]}).status_code == 429
+
+
+def test_uploads_are_checked(demo: Any) -> None:
+    import io
+
+    c = make_app(demo).test_client()
+    login(c, "op-scjg")
+    with c.session_transaction() as s:
+        tok = s["csrf"]
+    cases = [("evil.exe", b"MZ...", "csv"), ("fake.xlsx", b"not a zip", "xlsx"), ("empty.csv", b"", "csv"),
+             ("bin.csv", b"\x00\x01\x02", "csv")]
+    for name, data, _ in cases:
+        r = c.post("/staff/import", data={"csrf_token": tok, "kind": "subjects", "file": (io.BytesIO(data), name)},
+                   content_type="multipart/form-data")
+        assert r.status_code == 200 and b'id="import-error"' in r.data, name
+    r = c.post("/staff/import", data={"csrf_token": tok, "kind": "accounts", "file": (io.BytesIO(b"a,b\n"), "a.csv")},
+               content_type="multipart/form-data")
+    assert b'id="import-error"' in r.data
+
+
+def test_sealed_and_aborted_draws_are_invisible_on_every_public_page(demo: Any) -> None:
+    from drawsvc.draws.service import DrawService
+    from drawsvc.registry.service import Registry
+
+    ids = draw_ids(demo)
+    sealed, aborted = ids["drawn"], ids["aborted"]
+    svc = DrawService(demo.ledger(), Registry(demo.ledger(), demo.passphrase()))
+    secret = svc.secret(sealed)
+    drawn_subjects = [a["subject"] for a in secret["matching"]["assignments"]]
+    c = make_app(demo).test_client()
+    pages = [*PUBLIC_PAGES, "/public/search?q=" + drawn_subjects[0]] + \
+        [f"/public/search?q={s}" for s in drawn_subjects[:5]]
+    for path in pages:
+        body = c.get(path).data.decode()
+        assert sealed not in body and aborted not in body, path
+        assert secret["seed"] not in body and secret["nonce"] not in body
+    for path in (f"/public/draws/{sealed}", f"/public/draws/{aborted}"):
+        assert c.get(path).status_code == 404
+    # the search lists no check from the sealed draw for a company it drew
+    body = c.get(f"/public/search?q={drawn_subjects[0]}").data.decode()
+    assert re.search(r"D\d{14}-[0-9a-f]{4}", body) is None or sealed not in body

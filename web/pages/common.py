@@ -1,0 +1,102 @@
+"""Shared helpers of the pages: who is calling, role checks, CSRF, log-entry links."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from flask import Flask, abort, current_app, redirect, render_template, request, session, url_for
+from werkzeug.exceptions import HTTPException
+
+from drawsvc.registry.authz import Actor
+from web.errors import ApiError
+from web.i18n import t
+
+STAFF_ROLES = ("admin", "operator", "inspector", "auditor")
+
+
+class LoginRedirect(HTTPException):
+    code = 302
+
+
+def actor() -> Actor | None:
+    from web.registry_api import current_actor
+
+    try:
+        return current_actor()
+    except ApiError:
+        return None
+
+
+def require(*roles: str) -> Actor:
+    """The page's role check, as the API's `need`: anonymous → login page, wrong role → 403."""
+    a = actor()
+    if a is None:
+        raise LoginRedirect(response=redirect(url_for("pages.staff.login", next=request.full_path.rstrip("?"))))
+    if roles and a.role not in roles:
+        abort(403)
+    return a
+
+
+def may_run(a: Actor, department: str) -> bool:
+    return a.role == "admin" or (a.role == "operator" and department in a.departments)
+
+
+def privileged(a: Actor | None, department: str) -> bool:
+    return a is not None and (a.role in ("admin", "auditor") or (a.role == "operator" and department in a.departments))
+
+
+def csrf_token() -> str:
+    """The session's CSRF token (created before login too, for the login form itself)."""
+    tok = session.get("csrf")
+    if not tok:
+        tok = session["csrf"] = secrets.token_urlsafe(32)
+    return str(tok)
+
+
+def ledger() -> Any:
+    return current_app.extensions["ledger"]
+
+
+def entry_links(seqs: list[int]) -> list[dict[str, Any]]:
+    """Log entries with their inclusion-proof link, for "this action created entry #seq"."""
+    led = ledger()
+    size = led.size()
+    out = []
+    for seq in seqs:
+        if 0 <= seq < size:
+            e = led.entry(seq)
+            out.append({"seq": seq, "type": e.type, "time": e.time, "actor": e.actor_id if hasattr(e, "actor_id") else
+                        e.to_json()["actor"]["id"], "leaf_hash": e.leaf_hash().hex(),
+                        "proof": f"/api/v1/log/proof/inclusion?index={seq}&size={size}",
+                        "entry_url": f"/api/v1/log/entries/{seq}"})
+    return out
+
+
+def seqs_from_args() -> list[int]:
+    raw = request.args.get("entries", "")
+    return [int(x) for x in raw.split(",") if x.isdigit()][:50]
+
+
+def register_page_errors(app: Flask) -> None:
+    def _page(exc: HTTPException):  # type: ignore[no-untyped-def]
+        if request.path.startswith("/api/") or request.path in ("/checkpoint",) or request.path.startswith("/tile/"):
+            return None
+        if isinstance(exc, LoginRedirect):
+            return exc.response
+        titles = {403: t("无权访问", "Forbidden"), 404: t("未找到", "Not found"), 405: t("不允许的方法", "Method not allowed"),
+                  413: t("文件过大", "File too large"), 400: t("请求有误", "Bad request")}
+        return render_template("error.html", code=exc.code, title=titles.get(exc.code or 500, exc.name),
+                               message=exc.description), exc.code
+
+    # pages get HTML errors; the API keeps its JSON ones (web.errors handles those first)
+    previous = app.error_handler_spec.get(None, {}).get(None, {}).get(HTTPException)
+
+    def _dispatch(exc: HTTPException):  # type: ignore[no-untyped-def]
+        resp = _page(exc)
+        if resp is not None:
+            return resp
+        return previous(exc) if previous else exc
+
+    app.register_error_handler(HTTPException, _dispatch)
+    app.register_error_handler(LoginRedirect, lambda exc: exc.response)

@@ -1,0 +1,162 @@
+"""The public portal (公示, no login) and the in-browser verifier page.
+
+Only published material is shown: a draw appears on no public page before `draw.published`
+(the list, the detail, the search and the QR page all read published draws alone).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import segno
+from flask import Blueprint, abort, current_app, render_template, request, url_for
+from sqlalchemy import or_, select
+
+from drawsvc.draws.service import DrawNotFound
+from drawsvc.registry import schema as reg_schema
+from web.draws_api import service
+from web.registry_api import PUBLIC_FIELDS, registry
+
+from .common import actor, ledger
+
+bp = Blueprint("public", __name__)
+
+PAGE = 50
+
+
+def published_draws() -> list[dict[str, Any]]:
+    return service().list(status=["published"])  # type: ignore[no-any-return]
+
+
+def published_draw(draw_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    try:
+        draw = service().get(draw_id)
+    except DrawNotFound:
+        abort(404)
+    if draw["status"] != "published":
+        abort(404)  # sealed, aborted or in progress: not public
+    return draw, service().secret(draw_id)
+
+
+def public_url(endpoint: str, **values: Any) -> str:
+    base = current_app.config.get("SPOTCHECK_PUBLIC_URL")
+    path = url_for(endpoint, **values)
+    return (base.rstrip("/") + path) if base else url_for(endpoint, _external=True, **values)
+
+
+def qr_svg(url: str, scale: int = 8) -> str:
+    return str(segno.make_qr(url, error="m").svg_inline(scale=scale, dark="#111", light="#fff", border=2))
+
+
+def names(kind: str) -> dict[str, str]:
+    key = "code" if kind == "subject" else "id"
+    return {r[key]: r.get("name", "") for r in registry().list(kind)}
+
+
+def _page_arg() -> int:
+    raw = request.args.get("page", "1")
+    return max(1, int(raw)) if raw.isdigit() else 1
+
+
+@bp.get("/")
+def home():  # type: ignore[no-untyped-def]
+    draws = published_draws()[:10]
+    cp = ledger().latest_checkpoint()
+    plans = [p for p in registry().list("plan") if p["status"] == "published"]
+    return render_template("public/home.html", draws=draws, checkpoint=cp, plans=plans, me=actor())
+
+
+@bp.get("/public/items")
+def items():  # type: ignore[no-untyped-def]
+    rows = [r for r in registry().list("item") if r.get("status", "active") != "withdrawn"]
+    depts = {d["code"]: d["name"] for d in registry().list("department")}
+    return render_template("public/items.html", items=rows, depts=depts)
+
+
+@bp.get("/public/inspectors")
+def inspectors():  # type: ignore[no-untyped-def]
+    q = request.args.get("q", "").strip()
+    rows = [{k: r.get(k) for k in PUBLIC_FIELDS["inspector"]} for r in registry().list("inspector")]
+    if q:
+        rows = [r for r in rows if q in (r["name"] or "") or q in (r["id"] or "") or q == r["department"]]
+    depts = {d["code"]: d["name"] for d in registry().list("department")}
+    return render_template("public/inspectors.html", inspectors=rows, depts=depts, q=q)
+
+
+@bp.get("/public/plans")
+def plans():  # type: ignore[no-untyped-def]
+    rows = [p for p in registry().list("plan") if p["status"] == "published"]
+    depts = {d["code"]: d["name"] for d in registry().list("department")}
+    return render_template("public/plans.html", plans=rows, depts=depts)
+
+
+@bp.get("/public/draws")
+def draws():  # type: ignore[no-untyped-def]
+    depts = {d["code"]: d["name"] for d in registry().list("department")}
+    return render_template("public/draws.html", draws=published_draws(), depts=depts)
+
+
+@bp.get("/public/draws/<draw_id>")
+def draw(draw_id: str):  # type: ignore[no-untyped-def]
+    d, secret = published_draw(draw_id)
+    subj = {r["id"]: r for r in secret["pools"]["subjects"]}
+    insp = names("inspector")
+    verify_url = public_url("pages.public.verify", draw_id=draw_id)
+    led = ledger()
+    entries = [{"name": k, "seq": s, "proof": f"/api/v1/log/proof/inclusion?index={s}&size={led.size()}"}
+               for k, s in d["seqs"].items() if s is not None]
+    depts = {x["code"]: x["name"] for x in registry().list("department")}
+    return render_template("public/draw.html", d=d, content=secret["content"], matching=secret["matching"],
+                           substitutions=[s["record"] for s in secret["substitutions"]], subj=subj, insp=insp,
+                           verify_url=verify_url, qr=qr_svg(verify_url, 6), entries=entries, depts=depts)
+
+
+def checks_of(codes: set[str]) -> dict[str, list[dict[str, Any]]]:
+    """Every published check of these subjects: draw, plan, team (from published draws only)."""
+    out: dict[str, list[dict[str, Any]]] = {c: [] for c in codes}
+    insp = names("inspector")
+    for d in published_draws():
+        secret = service().secret(d["id"])
+        for a in secret["matching"]["assignments"]:
+            if a["subject"] in out:
+                out[a["subject"]].append({"draw": d["id"], "plan": d["plan"], "department": d["department"],
+                                          "date": d.get("draw_date"), "team": [insp.get(i, i) for i in a["team"]]})
+    return out
+
+
+@bp.get("/public/search")
+def search():  # type: ignore[no-untyped-def]
+    q = request.args.get("q", "").strip()[:100]
+    found: list[dict[str, Any]] = []
+    if q:
+        t = reg_schema.subjects
+        with ledger().engine.connect() as conn:
+            import json
+
+            rows = conn.execute(select(t.c.doc).where(or_(t.c.name.contains(q), t.c.code.startswith(q.upper())))
+                                .limit(PAGE)).scalars()
+            found = [{k: json.loads(r).get(k) for k in PUBLIC_FIELDS["subject"]} for r in rows]
+    checks = checks_of({s["code"] for s in found})
+    return render_template("public/search.html", q=q, found=found, checks=checks)
+
+
+@bp.get("/public/checkpoint")
+def checkpoint():  # type: ignore[no-untyped-def]
+    from ledger.schema import witnesses
+    from web.log_api import current_checkpoint_note
+
+    led = ledger()
+    note = current_checkpoint_note(led) if led.latest_checkpoint() else ""
+    with led.engine.connect() as conn:
+        wits = [{"name": r.name, "verifier_key": r.verifier_key} for r in conn.execute(select(witnesses))]
+    recent = list(reversed(led.list_checkpoints()))[:20]
+    instance = current_app.extensions["instance"]
+    return render_template("public/checkpoint.html", note=note, witnesses=wits, recent=recent,
+                           log_key=instance.genesis_log_key.encode(), origin=led.origin)
+
+
+@bp.get("/verify")
+@bp.get("/verify/<draw_id>")
+def verify(draw_id: str = ""):  # type: ignore[no-untyped-def]
+    draw_id = draw_id or request.args.get("draw", "")
+    return render_template("public/verify.html", draw_id=draw_id[:100])

@@ -1,0 +1,393 @@
+"""The staff console (login): registries and import, plans, draws with the ceremony screen.
+
+Every page checks the role as the API does (`require`), every form carries the session's CSRF
+token (checked app-wide by web.registry_api._csrf; the login form by the login view), and every
+action reports the log entries it created, each with its seq and inclusion-proof link.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import re
+import secrets
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+
+from drawsvc.draw.drand import round_after, round_time
+from drawsvc.draw.errors import DrawError
+from drawsvc.draws.inputs import InputsError
+from drawsvc.draws.service import DrawNotFound, DrawStateError
+from drawsvc.registry import io as regio
+from drawsvc.registry.authz import Actor, Forbidden
+from drawsvc.registry.records import RecordError
+from drawsvc.registry.service import Conflict, NotFound, actor_id_for
+from web.draws_api import service
+from web.registry_api import registry
+from web.security import client_ip, limiter, locked_message
+
+from .common import STAFF_ROLES, csrf_token, entry_links, ledger, may_run, privileged, require, seqs_from_args
+from .public import public_url, qr_svg
+
+bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+REGISTRIES = {
+    "items": ("item", ("code", "name", "department", "kind", "methods", "legal_basis", "version", "status")),
+    "subjects": ("subject", ("code", "name", "region", "industry", "credit_class", "status", "complaints")),
+    "inspectors": ("inspector", ("id", "name", "department", "cert_no", "cert_valid_to", "qualifications", "status")),
+    "experts": ("expert", ("id", "name", "specialties", "organisation", "title", "status")),
+    "sublibraries": ("sublibrary", ("code", "name", "department", "filter")),
+    "departments": ("department", ("code", "name", "parent", "joint_group", "region")),
+    "conflicts": ("conflict", ("inspector", "subject", "reason", "note")),
+}
+IMPORT_KINDS = {"subjects": "subject", "inspectors": "inspector"}
+MAX_UPLOAD = 5 * 1024 * 1024
+ACTION_ERRORS = (DrawError, InputsError, DrawStateError, DrawNotFound, Forbidden, RecordError, NotFound, Conflict,
+                 ValueError, KeyError)
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("pages.staff.dashboard")
+
+
+def _do(a: Actor, fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, list[int], str | None]:
+    """Run a service action; return its result, the log entries it created, or an error message."""
+    led = ledger()
+    before = led.size()
+    try:
+        result = fn(*args, **kwargs)
+    except ACTION_ERRORS as exc:
+        msg = str(exc)
+        if isinstance(exc, RecordError):
+            msg = "; ".join(f"{e.get('field')}: {e.get('message')}" for e in exc.errors)
+        return None, [], msg or type(exc).__name__
+    me = actor_id_for(a.id)
+    seqs = [s for s in range(before, led.size()) if led.entry(s).actor_id == me]
+    return result, seqs, None
+
+
+def _back(endpoint: str, seqs: list[int], error: str | None, **values: Any):  # type: ignore[no-untyped-def]
+    if error:
+        flash(error, "error")
+    url = url_for(endpoint, **values)
+    if seqs:
+        url += ("&" if "?" in url else "?") + urlencode({"entries": ",".join(map(str, seqs))})
+    return redirect(url)
+
+
+# --- login ------------------------------------------------------------------------------
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():  # type: ignore[no-untyped-def]
+    error = None
+    status = 200
+    if request.method == "POST":
+        sent = request.form.get("csrf_token", "")
+        account = request.form.get("account", "").strip()[:100]
+        password = request.form.get("password", "")
+        expected = session.get("csrf", "")
+        if not sent or not expected or not hmac.compare_digest(sent, expected):
+            error, status = "表单已过期，请重试 / the form expired; please try again", 400
+        elif (reason := limiter().blocked(account, client_ip())) is not None:
+            error, status = locked_message(reason), 429
+        else:
+            a = registry().authenticate(account, password)
+            if a is None:
+                limiter().failed(account, client_ip())
+                error, status = "账户或密码错误 / wrong account or password", 401
+            else:
+                limiter().succeeded(account)
+                session.clear()
+                session["account"] = a.id
+                session["csrf"] = secrets.token_urlsafe(32)
+                return redirect(_safe_next(request.args.get("next")))
+    return render_template("staff/login.html", error=error, csrf=csrf_token()), status
+
+
+@bp.post("/logout")
+def logout():  # type: ignore[no-untyped-def]
+    session.clear()
+    return redirect(url_for("pages.public.home"))
+
+
+# --- dashboard, log -----------------------------------------------------------------------
+
+@bp.get("/")
+def dashboard():  # type: ignore[no-untyped-def]
+    a = require(*STAFF_ROLES)
+    draws = []
+    if a.role in ("admin", "operator", "auditor"):
+        depts = None if a.role in ("admin", "auditor") else list(a.departments)
+        draws = service().list(departments=depts)[:8]
+    has_inspections = any(r.rule.startswith("/api/v1/inspections") or r.rule.startswith("/api/v1/tasks")
+                          for r in current_app.url_map.iter_rules())
+    return render_template("staff/dashboard.html", me=a, draws=draws, has_inspections=has_inspections,
+                           assignments=_my_assignments(a) if a.role == "inspector" else [])
+
+
+def _my_assignments(a: Actor) -> list[dict[str, Any]]:
+    out = []
+    for d in service().list(status=["published"]):
+        for x in service().secret(d["id"])["matching"]["assignments"]:
+            if a.inspector and a.inspector in x["team"]:
+                out.append({"draw": d["id"], "plan": d["plan"], "subject": x["subject"], "team": x["team"]})
+    return out
+
+
+@bp.get("/log")
+def log():  # type: ignore[no-untyped-def]
+    require("admin", "operator", "auditor")
+    led = ledger()
+    size = led.size()
+    start = request.args.get("start", "")
+    first = int(start) if start.isdigit() else max(0, size - 50)
+    seqs = list(range(first, min(size, first + 50)))
+    return render_template("staff/log.html", entries=list(reversed(entry_links(seqs))), size=size, first=first)
+
+
+# --- registries and import ----------------------------------------------------------------
+
+@bp.get("/registries/<plural>")
+def registry_list(plural: str):  # type: ignore[no-untyped-def]
+    require("admin", "operator", "auditor")
+    if plural not in REGISTRIES:
+        abort(404)
+    kind, cols = REGISTRIES[plural]
+    from web.registry_api import _where
+
+    page = request.args.get("page", "1")
+    page_n = max(1, int(page)) if page.isdigit() else 1
+    rows = registry().list(kind, _where(kind), limit=51, offset=(page_n - 1) * 50)
+    return render_template("staff/registry.html", plural=plural, kind=kind, cols=cols, rows=rows[:50],
+                           more=len(rows) > 50, page=page_n, q=request.args.get("q", ""),
+                           importable=plural in IMPORT_KINDS)
+
+
+@bp.route("/import", methods=["GET", "POST"])
+def import_page():  # type: ignore[no-untyped-def]
+    a = require("admin", "operator")
+    report, error, seqs = None, None, []
+    kind = request.values.get("kind", "subjects")
+    if request.method == "POST":
+        f = request.files.get("file")
+        dry = request.form.get("dry_run") == "1"
+        if kind not in IMPORT_KINDS:
+            error = "只能导入检查对象或执法检查人员 / only subjects or inspectors can be imported"
+        elif f is None or not f.filename:
+            error = "请选择文件 / choose a file"
+        else:
+            name = f.filename
+            data = f.read(MAX_UPLOAD + 1)
+            ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+            if len(data) > MAX_UPLOAD:
+                error = f"文件超过 {MAX_UPLOAD // 1024 // 1024} MB / file larger than {MAX_UPLOAD // 1024 // 1024} MB"
+            elif not data:
+                error = "文件为空 / the file is empty"
+            elif ext not in ("csv", "xlsx"):
+                error = "只接受 .csv 或 .xlsx 文件 / only .csv or .xlsx files are accepted"
+            elif ext == "xlsx" and not data.startswith(b"PK\x03\x04"):
+                error = "不是有效的 .xlsx 文件 / not an .xlsx file"
+            elif ext == "csv" and b"\x00" in data[:4096]:
+                error = "不是文本 CSV 文件 / not a text CSV file"
+            else:
+                try:
+                    report, seqs, error = _do(a, regio.import_file, registry(), a, IMPORT_KINDS[kind], data,
+                                              f"upload.{ext}", dry_run=dry)
+                except regio.ImportFormatError as exc:
+                    error = str(exc)
+                if report is not None:
+                    report = report.to_json()
+    return render_template("staff/import.html", kind=kind, report=report, error=error,
+                           created=entry_links(seqs)), (422 if report and not report["ok"] else 200)
+
+
+# --- plans --------------------------------------------------------------------------------
+
+@bp.get("/plans")
+def plans():  # type: ignore[no-untyped-def]
+    a = require("admin", "operator", "auditor")
+    rows = registry().list("plan")
+    return render_template("staff/plans.html", plans=rows, me=a, created=entry_links(seqs_from_args()))
+
+
+@bp.post("/plans/<code>/<step>")
+def plan_step(code: str, step: str):  # type: ignore[no-untyped-def]
+    a = require("admin", "operator")
+    status = {"approve": "approved", "publish": "published", "reopen": "draft"}.get(step)
+    if status is None:
+        abort(404)
+    _, seqs, err = _do(a, registry().set_plan_status, a, code, status)
+    return _back("pages.staff.plans", seqs, err)
+
+
+# --- draws ----------------------------------------------------------------------------------
+
+def _quicknet() -> Any:
+    chains = service().chains
+    quick = [c for c in chains.values() if c.scheme == "bls-unchained-g1-rfc9380"]
+    return (quick or list(chains.values()) or [None])[0]
+
+
+@bp.get("/draws")
+def draws():  # type: ignore[no-untyped-def]
+    a = require("admin", "operator", "auditor")
+    depts = None if a.role in ("admin", "auditor") else list(a.departments)
+    rows = service().list(departments=depts)
+    plans = [p for p in registry().list("plan") if p["status"] in ("approved", "published")]
+    chain = _quicknet()
+    suggested = round_after(chain, int(time.time()) + 120) if chain else None
+    return render_template("staff/draws.html", draws=rows, plans=plans, me=a, suggested_round=suggested,
+                           today=time.strftime("%Y-%m-%d"), created=entry_links(seqs_from_args()))
+
+
+def _sources_from_form(form: Any) -> list[dict[str, Any]]:
+    sources: list[dict[str, Any]] = []
+    if form.get("use_drand"):
+        chain = _quicknet()
+        rnd = form.get("drand_round", "").strip()
+        if chain is None:
+            raise ValueError("no drand network configured")
+        sources.append({"type": "drand", "chain_hash": chain.chain_hash_hex, "round": int(rnd) if rnd.isdigit()
+                        else round_after(chain, int(time.time()) + 120)})
+    if form.get("use_dice"):
+        md = form.get("dice_min_digits", "20")
+        sources.append({"type": "dice", "min_digits": max(20, int(md)) if md.isdigit() else 20})
+    if form.get("lottery_name", "").strip():
+        sources.append({"type": "lottery", "name": form["lottery_name"].strip(), "period": form.get("lottery_period", "").strip()})
+    for i in (1, 2, 3):
+        name = form.get(f"witness_{i}", "").strip()
+        commitment = form.get(f"witness_commitment_{i}", "").strip().lower()
+        if name:
+            if not re.fullmatch(r"[0-9a-f]{64}", commitment):
+                raise ValueError(f"见证人 {name} 的承诺应为 64 位十六进制 / the commitment of {name} must be 64 hex digits")
+            sources.append({"type": "witness", "witness": name, "commitment": commitment})
+    if not sources:
+        raise ValueError("至少需要一个公开随机源 / at least one public source is needed")
+    return sources
+
+
+@bp.post("/draws")
+def prepare():  # type: ignore[no-untyped-def]
+    a = require("admin", "operator")
+    f = request.form
+    try:
+        sources = _sources_from_form(f)
+    except ValueError as exc:
+        return _back("pages.staff.draws", [], str(exc))
+    draw, seqs, err = _do(a, service().prepare, a, f.get("plan", ""), f.get("department", ""), sources,
+                          draw_date=f.get("draw_date") or None, note=f.get("note", "")[:500])
+    if err:
+        return _back("pages.staff.draws", [], err)
+    return _back("pages.staff.draw", seqs, None, draw_id=draw["id"])
+
+
+def _load_draw(draw_id: str, a: Actor) -> dict[str, Any]:
+    try:
+        d = service().get(draw_id)
+    except DrawNotFound:
+        abort(404)
+    if a.role == "operator" and d["department"] not in a.departments:
+        abort(403)
+    return d  # type: ignore[no-any-return]
+
+
+@bp.get("/draws/<draw_id>")
+def draw(draw_id: str):  # type: ignore[no-untyped-def]
+    a = require("admin", "operator", "auditor")
+    d = _load_draw(draw_id, a)
+    secret = service().secret(draw_id) if privileged(a, d["department"]) else {}
+    led = ledger()
+    lifecycle = entry_links([s for s in d["seqs"].values() if s is not None])
+    subs = [e for e in (led.entry(s) for s in range(d["seqs"]["prepared"], led.size()))
+            if e.type == "draw.substituted" and e.payload.get("draw_id") == draw_id]
+    lifecycle += entry_links([e.seq for e in subs])
+    lifecycle.sort(key=lambda x: x["seq"])
+    return render_template("staff/draw.html", d=d, secret=secret, me=a, may_run=may_run(a, d["department"]),
+                           lifecycle=lifecycle, created=entry_links(seqs_from_args()),
+                           insp={r["id"]: r.get("name", "") for r in registry().list("inspector")})
+
+
+def _reveals_from_form(d: dict[str, Any], form: Any) -> list[dict[str, Any]]:
+    reveals = []
+    for i, s in enumerate(d["seed_recipe"]["sources"]):
+        t = s["type"]
+        if t == "server_nonce":
+            continue
+        if t == "dice":
+            reveals.append({"type": "dice", "digits": re.sub(r"\s+", "", form.get(f"src_{i}_digits", ""))})
+        elif t == "witness":
+            reveals.append({"type": "witness", "witness": s["witness"],
+                            "contribution": form.get(f"src_{i}_contribution", "").strip().lower()})
+        elif t == "drand":
+            r: dict[str, Any] = {"type": "drand", "chain_hash": s["chain_hash"], "round": s["round"],
+                                 "signature": form.get(f"src_{i}_signature", "").strip().lower()}
+            prev = form.get(f"src_{i}_previous_signature", "").strip().lower()
+            if prev:
+                r["previous_signature"] = prev
+            reveals.append(r)
+        elif t == "lottery":
+            groups = [[int(x) for x in re.findall(r"\d+", g)] for g in form.get(f"src_{i}_groups", "").split("|")]
+            reveals.append({"type": "lottery", "name": s["name"], "period": s["period"], "groups": groups})
+    return reveals
+
+
+@bp.post("/draws/<draw_id>/<step>")
+def draw_step(draw_id: str, step: str):  # type: ignore[no-untyped-def]
+    a = require("admin", "operator")
+    d = _load_draw(draw_id, a)
+    svc = service()
+    back = request.form.get("back") == "ceremony"
+    endpoint = "pages.staff.ceremony" if back else "pages.staff.draw"
+    f = request.form
+    if step == "seed":
+        _, seqs, err = _do(a, svc.seed, a, draw_id, _reveals_from_form(d, f))
+    elif step == "run":
+        _, seqs, err = _do(a, svc.run, a, draw_id)
+    elif step == "publish":
+        _, seqs, err = _do(a, svc.publish, a, draw_id)
+    elif step == "abort":
+        _, seqs, err = _do(a, svc.abort, a, draw_id, f.get("reason", ""))
+    elif step == "substitute":
+        kind = f.get("kind")
+        g = lambda k: f.get(k, "").strip()  # noqa: E731
+        if kind == "inspector":
+            unavailable = [x.strip() for x in g("unavailable").split(",") if x.strip()]
+            _, seqs, err = _do(a, svc.substitute_inspector, a, draw_id, g("subject"), g("leaving"), g("reason"),
+                               unavailable)
+        elif kind == "subject":
+            _, seqs, err = _do(a, svc.substitute_subject, a, draw_id, g("subject"), g("reason"))
+        elif kind == "swap":
+            _, seqs, err = _do(a, svc.swap, a, draw_id, g("inspector_a"), g("subject_a"), g("inspector_b"),
+                               g("subject_b"))
+        else:
+            abort(400)
+    else:
+        abort(404)
+    return _back(endpoint, seqs, err, draw_id=draw_id)
+
+
+@bp.get("/draws/<draw_id>/ceremony")
+def ceremony(draw_id: str):  # type: ignore[no-untyped-def]
+    a = require("admin", "operator", "auditor")
+    d = _load_draw(draw_id, a)
+    secret = service().secret(draw_id) if privileged(a, d["department"]) else {}
+    chains = service().chains
+    beacons = []
+    for s in d["seed_recipe"]["sources"]:
+        if s["type"] == "drand" and s["chain_hash"] in chains:
+            beacons.append({"round": s["round"], "due": round_time(chains[s["chain_hash"]], s["round"]),
+                            "chain": s["chain_hash"]})
+    verify_url = public_url("pages.public.verify", draw_id=draw_id)
+    plan = registry().get("plan", d["plan"]) or {}
+    dept = registry().get("department", d["department"]) or {}
+    names = {r["id"]: r.get("name", "") for r in secret.get("pools", {}).get("subjects", [])}
+    insp = {r["id"]: r.get("name", "") for r in registry().list("inspector")}
+    return render_template("staff/ceremony.html", d=d, secret=secret, me=a, may_run=may_run(a, d["department"]),
+                           beacons=beacons, verify_url=verify_url, qr=qr_svg(verify_url, 7), plan=plan, dept=dept,
+                           names=names, insp=insp, created=entry_links(seqs_from_args()),
+                           now=int(time.time()), sources_json=json.dumps(d["seed_recipe"]["sources"]))

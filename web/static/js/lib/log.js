@@ -1,0 +1,95 @@
+// Log entries (docs/SPEC.md §2-§3): canonical leaves, signatures and the key rules, followed
+// from the entries themselves and the one pinned log verifier key.
+import { b64, concat, equal, fromB64, hex, sha256, utf8 } from "./bytes.js";
+import { canonicalBytes } from "./jcs.js";
+import { leafHash } from "./merkle.js";
+import { ed25519Verify, parseVerifierKey } from "./note.js";
+
+export async function keyId(publicKey) { return hex(await sha256(publicKey)).slice(0, 16); }
+
+function without(obj, name) { const o = { ...obj }; delete o[name]; return o; }
+
+// entries: [{seq, entry, leaf?: Uint8Array}] sorted by seq. Returns per-entry findings and the
+// log keys in force, so that checkpoints can be checked against the right key.
+export async function checkEntries(entries, pinnedLogKey) {
+  const keys = new Map(); // actor -> Map(key_id -> {pk, from, retiredFrom})
+  const logKeys = [{ fromSize: 0, key: pinnedLogKey }];
+  const results = [];
+  let prevHash = null, prevSeq = null;
+  const addKey = (actor, id, pk, from) => {
+    if (!keys.has(actor)) keys.set(actor, new Map());
+    keys.get(actor).set(id, { pk, from, retiredFrom: null });
+  };
+  for (const { seq, entry, leaf } of entries) {
+    const r = { seq, type: entry && entry.type, canonical: null, signature: null, keyRule: null, chain: null, leafHash: null };
+    results.push(r);
+    let bytes;
+    try {
+      bytes = canonicalBytes(entry);
+      r.canonical = leaf ? (equal(bytes, leaf) ? "" : "stored leaf is not the canonical form of the entry (NOT_CANONICAL)") : "";
+    } catch (e) { r.canonical = e.message; continue; }
+    r.leafHash = await leafHash(leaf || bytes);
+    if (entry.seq !== seq) r.canonical = `entry says seq ${entry.seq}, listed at ${seq}`;
+    if (prevSeq !== null && seq === prevSeq + 1) r.chain = entry.prev === hex(prevHash) ? "" : "prev is not the leaf hash of the previous entry";
+    if (seq === 0) r.chain = entry.prev === "0".repeat(64) ? "" : "genesis prev must be 64 zeros";
+    prevHash = r.leafHash; prevSeq = seq;
+    const p = entry.payload || {};
+    const actor = entry.actor || {};
+    let sigMsg;
+    try { sigMsg = canonicalBytes(without(entry, "sig")); } catch (e) { r.signature = e.message; continue; }
+    // key rules
+    let rule = "";
+    if (seq === 0) {
+      if (entry.type !== "log.genesis") rule = "entry 0 is not log.genesis";
+      else if (p.log_key !== pinnedLogKey) rule = "genesis names another log key than the pinned one";
+      else {
+        const pk = fromB64(p.system_key);
+        const id = await keyId(pk);
+        if (actor.id !== "system" || actor.key_id !== id) rule = "genesis must be signed by the system key it names";
+        addKey("system", id, pk, 0);
+      }
+    }
+    const known = keys.get(actor.id) && keys.get(actor.id).get(actor.key_id);
+    if (!known) rule = rule || `key ${actor.key_id} of ${actor.id} is not registered before this entry (UNKNOWN_KEY)`;
+    else if (known.retiredFrom !== null && seq >= known.retiredFrom) rule = rule || `key ${actor.key_id} was retired (RETIRED_KEY)`;
+    if (known) {
+      r.signature = (await ed25519Verify(known.pk, fromB64(entry.sig), sigMsg)) ? "" : "Ed25519 signature does not verify";
+    } else {
+      r.signature = "no key to check the signature with";
+    }
+    if (entry.type === "actor.key.registered" && !rule) {
+      const pk = fromB64(p.public_key);
+      if (actor.id !== "system") rule = "only the system registers keys";
+      else if ((await keyId(pk)) !== p.key_id) rule = "key_id is not the id of public_key";
+      else if (keys.get(p.actor_id) && keys.get(p.actor_id).has(p.key_id)) rule = "key id registered twice";
+      else addKey(p.actor_id, p.key_id, pk, seq + 1);
+    } else if (entry.type === "actor.key.rotated" && !rule) {
+      const pk = fromB64(p.new_public_key);
+      if (p.actor_id !== actor.id || p.old_key_id !== actor.key_id) rule = "rotation must be signed by the actor's old key";
+      else if ((await keyId(pk)) !== p.new_key_id) rule = "new_key_id is not the id of new_public_key";
+      else if (!(await ed25519Verify(pk, fromB64(p.new_key_sig), canonicalBytes(without(p, "new_key_sig"))))) rule = "new_key_sig does not verify";
+      else { known.retiredFrom = seq + 1; addKey(p.actor_id, p.new_key_id, pk, seq + 1); }
+    } else if (entry.type === "log.key.rotated" && !rule) {
+      try {
+        const nk = await parseVerifierKey(p.new_log_key);
+        const cur = logKeys[logKeys.length - 1].key;
+        if (p.old_log_key !== cur) rule = "old_log_key is not the key in force";
+        else if (!(await ed25519Verify(nk.key, fromB64(p.new_key_sig), canonicalBytes(without(p, "new_key_sig"))))) rule = "new_key_sig does not verify";
+        else logKeys.push({ fromSize: seq + 1, key: p.new_log_key });
+      } catch (e) { rule = e.message; }
+    } else if (typeof entry.type === "string" && entry.type.startsWith("external.") && !rule) {
+      const ck = keys.get("client:" + p.client) && keys.get("client:" + p.client).get(p.client_key_id);
+      if (!ck) rule = "client key not registered";
+      else if (!(await ed25519Verify(ck.pk, fromB64(p.client_sig), canonicalBytes({ client: p.client, type: entry.type, record: p.record })))) rule = "client signature does not verify (CLIENT_SIGNATURE_INVALID)";
+    }
+    r.keyRule = rule;
+  }
+  const logKeyFor = (size) => {
+    let k = logKeys[0].key;
+    for (const lk of logKeys) if (size > lk.fromSize - 1 && lk.fromSize <= size) k = lk.key;
+    return k;
+  };
+  return { results, logKeyFor };
+}
+
+export { b64, concat, utf8 };

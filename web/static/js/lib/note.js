@@ -1,0 +1,75 @@
+// Ed25519 (Web Crypto), C2SP signed notes, tlog checkpoints and cosignature/v1.
+import { concat, equal, fromB64, sha256, u64, utf8 } from "./bytes.js";
+
+export async function ed25519Verify(publicKey, signature, message) {
+  if (publicKey.length !== 32 || signature.length !== 64) return false;
+  const key = await crypto.subtle.importKey("raw", publicKey, { name: "Ed25519" }, false, ["verify"]);
+  return crypto.subtle.verify({ name: "Ed25519" }, key, signature, message);
+}
+
+// "<name>+<hex key hash>+<base64(alg || key)>"
+export async function parseVerifierKey(vkey) {
+  // the name holds no "+"; the base64 key may
+  const m = String(vkey).match(/^([^+]+)\+([0-9a-f]{8})\+([A-Za-z0-9+/=]+)$/);
+  if (!m) throw new Error("verifier key has not the form name+hash+key");
+  const [, name, hashHex, b64] = m;
+  const raw = fromB64(b64);
+  const alg = raw[0];
+  const key = raw.slice(1);
+  const keyHash = (await sha256(concat(utf8(name), new Uint8Array([0x0a]), raw))).slice(0, 4);
+  const stated = hashHex.match(/^[0-9a-f]{8}$/) ? Uint8Array.from(hashHex.match(/../g).map((h) => parseInt(h, 16))) : null;
+  if (!stated || !equal(stated, keyHash)) throw new Error("verifier key hash does not match its key");
+  return { name, alg, key, keyHash };
+}
+
+export function splitNote(note) {
+  const i = note.indexOf("\n\n");
+  if (i < 0) throw new Error("signed note without a blank line before the signatures");
+  const body = note.slice(0, i + 1);
+  const lines = note.slice(i + 2).split("\n").filter((l) => l.length > 0);
+  const sigs = lines.map((l) => {
+    const m = l.match(/^\u2014 (\S+) ([A-Za-z0-9+/=]+)$/);
+    if (!m) throw new Error("malformed signature line");
+    return { name: m[1], raw: fromB64(m[2]) };
+  });
+  return { body, sigs };
+}
+
+export function parseCheckpoint(body) {
+  const lines = body.split("\n");
+  if (lines.length < 4 || !/^(0|[1-9][0-9]*)$/.test(lines[1])) throw new Error("malformed checkpoint body");
+  return { origin: lines[0], size: Number(lines[1]), root: fromB64(lines[2]) };
+}
+
+// Verifies the log's signature on a checkpoint note; returns {checkpoint} or throws with the reason.
+export async function verifyCheckpointNote(note, verifierKey) {
+  const vk = await parseVerifierKey(verifierKey);
+  if (vk.alg !== 0x01) throw new Error("log verifier key is not Ed25519 (0x01)");
+  const { body, sigs } = splitNote(note);
+  const cp = parseCheckpoint(body);
+  if (cp.origin !== vk.name) throw new Error(`checkpoint origin ${cp.origin} is not the key's name ${vk.name}`);
+  const line = sigs.find((s) => s.name === vk.name && equal(s.raw.slice(0, 4), vk.keyHash));
+  if (!line) throw new Error("no signature line by the log key");
+  if (!(await ed25519Verify(vk.key, line.raw.slice(4), utf8(body)))) throw new Error("the log key's signature does not verify");
+  return { checkpoint: cp, body, sigs };
+}
+
+// cosignature/v1 lines on a note, for the witness keys given; returns [{name, time, ok, reason}]
+export async function verifyCosignatures(note, witnessKeys) {
+  const { body, sigs } = splitNote(note);
+  const out = [];
+  for (const wk of witnessKeys) {
+    let vk;
+    try { vk = await parseVerifierKey(wk); } catch (e) { out.push({ name: wk, ok: false, reason: e.message }); continue; }
+    const line = sigs.find((s) => s.name === vk.name && equal(s.raw.slice(0, 4), vk.keyHash));
+    if (!line) { out.push({ name: vk.name, ok: null, reason: "no cosignature by this witness" }); continue; }
+    if (vk.alg !== 0x04 || line.raw.length !== 4 + 8 + 64) { out.push({ name: vk.name, ok: false, reason: "not a cosignature/v1 line" }); continue; }
+    const t = new DataView(line.raw.buffer, line.raw.byteOffset + 4, 8).getBigUint64(0, false);
+    const msg = utf8(`cosignature/v1\ntime ${t}\n` + body);
+    const ok = await ed25519Verify(vk.key, line.raw.slice(12), msg);
+    out.push({ name: vk.name, time: Number(t), ok, reason: ok ? "" : "cosignature does not verify" });
+  }
+  return out;
+}
+
+export { u64 };

@@ -1,0 +1,162 @@
+// Runs the page's own code on the published test vectors (docs/vectors/*.json) and returns what
+// it computed, so that a test can compare it with the expected outputs. Exposed as
+// window.SpotcheckVectors.run(name, vectorJson) -> Promise<object>.
+import { b64, fromB64, fromHex, hex } from "./lib/bytes.js";
+import { canonicalize } from "./lib/jcs.js";
+import { leafHash, rootOf, verifyConsistency, verifyInclusion } from "./lib/merkle.js";
+import { checkEntries } from "./lib/log.js";
+import { verifyCheckpointNote, verifyCosignatures } from "./lib/note.js";
+import * as D from "./lib/draw.js";
+
+async function logVectors(v) {
+  const entries = v.entries.map((e) => ({ seq: e.entry.seq, entry: e.entry, leaf: fromB64(e.leaf_b64) }));
+  const { results, logKeyFor } = await checkEntries(entries, v.keys.log.verifier_key);
+  const out = { entries: results.map((r) => ({ seq: r.seq, leaf_hash_hex: r.leafHash ? hex(r.leafHash) : null,
+    ok: r.canonical === "" && r.signature === "" && r.keyRule === "" && (r.chain === "" || r.chain === null),
+    problems: [r.canonical, r.signature, r.keyRule, r.chain].filter((x) => x) })) };
+  const hashes = results.map((r) => r.leafHash);
+  out.roots = {};
+  for (const n of Object.keys(v.roots)) out.roots[n] = hex(await rootOf(hashes.slice(0, Number(n))));
+  out.inclusion_proofs = [];
+  for (const p of v.inclusion_proofs) {
+    const root = await rootOf(hashes.slice(0, p.size));
+    out.inclusion_proofs.push(await verifyInclusion(p.index, p.size, hashes[p.index], p.proof.map(fromB64), root) === null);
+  }
+  out.consistency_proofs = [];
+  for (const p of v.consistency_proofs) {
+    const r1 = await rootOf(hashes.slice(0, p.old)), r2 = await rootOf(hashes.slice(0, p.new));
+    out.consistency_proofs.push(await verifyConsistency(p.old, p.new, r1, r2, p.proof.map(fromB64)) === null);
+  }
+  out.checkpoints = [];
+  for (const c of v.checkpoints) {
+    try {
+      const { checkpoint } = await verifyCheckpointNote(c.note, logKeyFor(c.size));
+      const root = await rootOf(hashes.slice(0, checkpoint.size));
+      out.checkpoints.push(checkpoint.size === c.size && hex(root) === hex(checkpoint.root));
+    } catch (e) { out.checkpoints.push(false); }
+  }
+  const cos = await verifyCosignatures(v.cosignature.checkpoint + "\n" + v.checkpoints[v.checkpoints.length - 1].note.split("\n\n")[1] + v.cosignature.line, [v.keys.witness.verifier_key]);
+  out.cosignature = cos.length === 1 && cos[0].ok === true && cos[0].time === v.cosignature.timestamp;
+  // a mutation must fail: one changed payload byte breaks the signature
+  const bad = JSON.parse(JSON.stringify(entries[2].entry));
+  bad.time = bad.time.replace(/.$/, (c) => (c === "Z" ? "Z" : c));
+  bad.payload = { ...bad.payload, _tampered: true };
+  const m = await checkEntries([...entries.slice(0, 2).map((e) => ({ seq: e.seq, entry: e.entry })), { seq: 2, entry: bad }], v.keys.log.verifier_key);
+  out.mutation_detected = m.results[2].signature !== "";
+  return out;
+}
+
+async function seedVectors(v) {
+  const { recipe, reveals, prepared_leaf_hash: plh } = v.inputs;
+  const encs = [];
+  for (let i = 0; i < recipe.sources.length; i++) encs.push(await D.encodeSource(recipe.sources[i], reveals[i]));
+  const nonceOk = hex(await D.nonceCommitment(fromHex(reveals[0].nonce))) === recipe.nonce_commitment;
+  const lottery = reveals.find((r) => r.type === "lottery");
+  const noDrand = encs.filter((_, i) => recipe.sources[i].type !== "drand");
+  return {
+    rfc3797_lottery: D.rfc3797(lottery.groups),
+    encoded_sources: encs.map(hex),
+    seed: hex(await D.seedFrom(fromHex(plh), encs)),
+    seed_without_drand: hex(await D.seedFrom(fromHex(plh), noDrand)),
+    nonce_commitment_ok: nonceOk,
+  };
+}
+
+async function poolVectors(v) {
+  const i = v.inputs;
+  const sorted = D.sortById(i.pool);
+  const idx = sorted.findIndex((r) => r.id === i.proof_member);
+  const pc = await D.poolCommitment(i.pool, "subjects");
+  const leaves = [];
+  for (const r of sorted) leaves.push(await leafHash(new TextEncoder().encode(canonicalize(r))));
+  const mp = v.outputs.member_proof;
+  const proofOk = await verifyInclusion(mp.index, mp.size, await leafHash(new TextEncoder().encode(canonicalize(mp.record))),
+    mp.proof.map(fromHex), fromHex(pc.root)) === null;
+  return {
+    pool_commitment: pc,
+    excluded_commitment: await D.poolCommitment(i.excluded, "excluded"),
+    leaf_of_member: canonicalize(sorted[idx]),
+    member_index: idx,
+    member_proof_ok: proofOk,
+    root_of_leaves: hex(await rootOf(leaves)),
+  };
+}
+
+async function rulesVectors(v) {
+  return { sizes: v.inputs.cases.map((c) => D.stratumSizes(c.counts, c.ratios, c.floor, c.key_item)) };
+}
+
+async function selectionVectors(v) {
+  const sel = v.inputs.selection, ins = v.inputs.inspectors, o = v.outputs;
+  const seed = fromHex(sel.seed);
+  const counts = {};
+  for (const r of sel.pool) counts[r.stratum] = (counts[r.stratum] || 0) + 1;
+  const sizes = D.stratumSizes(counts, sel.ratios, sel.floor, sel.key_item);
+  const s = await D.selectSubjects(seed, sel.pool, sizes);
+  const cutoffs = {}, replacement = {}, strata = {};
+  for (const [k, x] of Object.entries(s.strata)) {
+    cutoffs[k] = { ticket: x.cutoff.ticket, id: x.cutoff.id };
+    replacement[k] = x.replacement;
+    strata[k] = { n: x.n, k: x.k, selected: x.selected };
+  }
+  const removed = [];
+  for (const r of sel.excluded) {
+    const c = s.strata[r.stratum] && s.strata[r.stratum].cutoff;
+    const w = await D.wouldBeDrawn(seed, r.id, c);
+    removed.push({ subject: r.id, stratum: r.stratum, ticket: w.ticket, cutoff_ticket: c ? c.ticket : null, cutoff_id: c ? c.id : null, drawn: w.drawn });
+  }
+  const m = new D.Matcher(seed, ins.rule, ins.inspectors, ins.conflicts, ins.prior_load, ins.experts);
+  const matching = await m.match(s.matchingOrder);
+  const content = { algorithm: "spotcheck-draw/1", sizes, strata, matching };
+  const first = s.matchingOrder[0];
+  const order = m.order(first, false);
+  const ordIds = [];
+  for (let j = 0; j < m.cands.length; j++) ordIds.push(m.cands[await order.at(j)]);
+  const eorder = m.order(first, true);
+  const eIds = [];
+  for (let j = 0; j < m.expertCands.length; j++) eIds.push(m.expertCands[await eorder.at(j)]);
+  // replay the substitutions and the swap of the vector, checking each claim
+  const cur = JSON.parse(JSON.stringify(matching));
+  const problems = [];
+  const stratumOf = Object.fromEntries(sel.pool.map((r) => [r.id, r.stratum]));
+  const m2 = new D.Matcher(seed, ins.rule, ins.inspectors, ins.conflicts, ins.prior_load, ins.experts);
+  try { await m2.applyInspector(cur, o.inspector_substitution); } catch (e) { problems.push("inspector: " + e.message); }
+  try { await m2.applySubject(cur, o.subject_substitution, stratumOf, replacement[o.subject_substitution.stratum], s.tickets, []); } catch (e) { problems.push("subject: " + e.message); }
+  try { m2.applySwap(cur, o.swap.claim); } catch (e) { problems.push("swap: " + e.message); }
+  const teamsAfter = [cur.assignments.find((a) => a.subject === o.swap.claim.subject_a), cur.assignments.find((a) => a.subject === o.swap.claim.subject_b)].map((a) => a && a.team);
+  // a claim naming someone else must be refused
+  const bogus = JSON.parse(JSON.stringify(o.inspector_substitution));
+  bogus.incoming = o.inspector_substitution.leaving === bogus.incoming ? "x" : "insp:market-02";
+  let refused = false;
+  try { await new D.Matcher(seed, ins.rule, ins.inspectors, ins.conflicts, ins.prior_load, ins.experts).applyInspector(JSON.parse(JSON.stringify(matching)), bogus); } catch (e) { refused = e.code === "NotNextEligible"; }
+  return {
+    subject_tickets: s.tickets, sizes, matching_order: s.matchingOrder, replacement_order: replacement, cutoffs,
+    removed_report: removed, content,
+    inspector_order_of_first: { subject: first, candidates: m.cands, blocks: order.blocks, order: ordIds },
+    expert_order_of_first: { subject: first, candidates: m.expertCands, blocks: eorder.blocks, order: eIds },
+    substitution_problems: problems,
+    swap_teams_after: teamsAfter,
+    final_matching: cur,
+    wrong_claim_refused: refused,
+  };
+}
+
+async function sealVectors(v) {
+  return {
+    jcs_content: canonicalize(v.inputs.content),
+    commitment: hex(await D.seal(v.inputs.content, fromHex(v.inputs.salt))),
+  };
+}
+
+const RUNNERS = {
+  "log-v1.json": logVectors, "draw-seed.json": seedVectors, "draw-pool.json": poolVectors,
+  "draw-rules.json": rulesVectors, "draw-selection-matching.json": selectionVectors, "draw-seal.json": sealVectors,
+};
+
+window.SpotcheckVectors = {
+  names: Object.keys(RUNNERS),
+  async run(name, data) {
+    try { return await RUNNERS[name](data); } catch (e) { return { error: String(e && e.stack || e) }; }
+  },
+};
+export { b64 };
