@@ -17,6 +17,7 @@ commitments until then.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
@@ -43,6 +44,7 @@ from drawsvc.draw.codec import ALGORITHM
 from drawsvc.draw.drand import ChainInfo, chain_from_json, round_time
 from drawsvc.draw.errors import DrawError, NotNextEligible
 from drawsvc.draw.matching import Assignment, Inspector, MatchResult, candidates
+from drawsvc.draw.relay import fetch_round
 from drawsvc.draw.run import DrawResult
 from drawsvc.draw.selection import draw_subjects
 from drawsvc.registry import schema as reg
@@ -108,10 +110,30 @@ def recompute(seed: bytes, doc: Mapping[str, Any], secret: Mapping[str, Any]) ->
 
 
 class DrawService:
-    def __init__(self, ledger: Ledger, registry: Any, chains: Mapping[str, ChainInfo] | None = None) -> None:
+    def __init__(self, ledger: Ledger, registry: Any, chains: Mapping[str, ChainInfo] | None = None,
+                 relay_url: str | None = None) -> None:
         self.ledger = ledger
         self.registry = registry
         self.chains = dict(chains) if chains is not None else load_chains()
+        self.relay_url = relay_url if relay_url is not None else os.environ.get("DRAWSVC_DRAND_RELAY") or None
+
+    def _fill_from_relay(self, reveal: dict[str, Any]) -> dict[str, Any]:
+        """A drand reveal given without its signature is fetched from the configured relay.
+
+        The relay is not trusted: what it returns is verified against the network key like a
+        round typed in by hand. Without a relay (no network, e.g. inside China) the operator
+        enters the round's signature by hand.
+        """
+        if reveal.get("type") != "drand" or reveal.get("signature"):
+            return reveal
+        if not self.relay_url:
+            raise DrawStateError("drand round has no signature and no relay is configured "
+                                 "(set DRAWSVC_DRAND_RELAY, or enter the round's signature by hand)")
+        try:
+            fetched = fetch_round(self.relay_url, str(reveal["chain_hash"]).lower(), int(reveal["round"]))
+        except (OSError, ValueError, KeyError) as exc:
+            raise DrawStateError(f"drand relay {self.relay_url} did not give round {reveal.get('round')}: {exc}") from None
+        return {"type": "drand", **{k: v for k, v in fetched.items() if v is not None}}
 
     # --- helpers ------------------------------------------------------------------------
 
@@ -265,7 +287,7 @@ class DrawService:
             row, doc, secret = self._load(tx.conn, draw_id, actor)
             self._expect(row, "prepared")
             recipe = doc["seed_recipe"]
-            public = [dict(r) for r in reveals]
+            public = [self._fill_from_relay(dict(r)) for r in reveals]
             now = _unix(self.ledger.clock())
             for r in public:
                 if r.get("type") == "drand" and r.get("round") is not None:
