@@ -333,9 +333,10 @@ def witness_add(ctx: Ctx, verifier_key: str) -> None:
 
 def _attach_domain_commands() -> None:
     from .draws.cli import draw
+    from .inspections.cli import inspection
     from .registry.cli import COMMANDS
 
-    for command in (*COMMANDS, draw):
+    for command in (*COMMANDS, draw, inspection):
         main.add_command(command)
 _attach_domain_commands()
 

@@ -25,4 +25,8 @@ def load_demo(instance: Instance) -> Iterator[str]:
     svc = DrawService(ledger, registry)
     yield from seed_demo_draws(svc, demo_actor(registry, "op-scjg"), plan["code"], plan["departments"][0],
                                f"{plan['year']}-03-02")
+    from .inspections.demo import seed_demo_inspections
+
+    yield from seed_demo_inspections(ledger, registry, instance.home / "evidence",
+                                     svc.list(status=["published"])[0]["id"])
     ledger.checkpoint()

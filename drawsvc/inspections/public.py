@@ -49,8 +49,10 @@ def search(conn: Connection, q: str, limit: int = 50) -> list[dict[str, Any]]:
     q = q.strip()
     if not q:
         return []
-    cond = or_(r.c.subject == q.upper(), r.c.subject.startswith(q.upper()), r.c.subject_name.contains(q)) \
-        if len(q) >= 2 else r.c.subject == q.upper()
+    if q.isascii() and q.isalnum():  # a credit code or its prefix: the indexed column only
+        cond = r.c.subject == q.upper() if len(q) == 18 else r.c.subject.startswith(q.upper())
+    else:
+        cond = or_(r.c.subject_name.contains(q), r.c.subject == q.upper())
     rows = conn.execute(select(r.c.id, r.c.public_doc).where(r.c.published_version.is_not(None), cond)
                         .order_by(r.c.published_seq.desc()).limit(min(limit, MAX_RESULTS))).all()
     ev = _events(conn, [x.id for x in rows])

@@ -20,6 +20,7 @@ sealed on the log, so "problems found" covers published results.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import or_, select
 
 from ledger.schema import log_entries
@@ -40,8 +42,26 @@ CHINA = timedelta(hours=8)
 MONTHLY_TITLE = "市场监管领域部门联合“双随机、一公开”抽查工作月报表"
 
 
+_DAYS: dict[str, str] = {}
+
+
 def _day(entry_time: str) -> str:
-    return (datetime.strptime(entry_time, "%Y-%m-%dT%H:%M:%S.%fZ") + CHINA).date().isoformat()
+    """The Beijing calendar day of an entry's UTC time (memoised per UTC day and half: folds are hot)."""
+    key = entry_time[:10] + ("+" if entry_time[11:13] >= "16" else "")
+    hit = _DAYS.get(key)
+    if hit is None:
+        hit = _DAYS[key] = (datetime.strptime(entry_time[:19], "%Y-%m-%dT%H:%M:%S") + CHINA).date().isoformat()
+    return hit
+
+
+def _opens(content: Any, salt: bytes, expected: str, slow: Any) -> bool:
+    """Does (content, salt) open the commitment? orjson's sorted compact form equals JCS for the
+    ASCII-keyed objects of integers and strings a result holds, and is much faster; anything that
+    does not match that way is re-checked with the reference canonicaliser before being called broken."""
+    from .service import COMMIT_TAG
+
+    fast = hashlib.sha256(COMMIT_TAG + salt + orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return fast == expected or slow(content, salt) == expected
 
 
 @dataclass
@@ -164,7 +184,7 @@ class Fold:
             self.broken.append(f"{p['result_id']}: published without an entry")
             return
         expected = r["versions"].get(p["version"])
-        if expected is None or commitment(p["content"], bytes.fromhex(p["salt"])) != expected:
+        if expected is None or not _opens(p["content"], bytes.fromhex(p["salt"]), expected, commitment):
             self.broken.append(f"{p['result_id']} v{p['version']}: content does not open the entered commitment")
         if p["version"] not in r["confirmed"]:
             self.broken.append(f"{p['result_id']} v{p['version']}: published without confirmation")
@@ -199,7 +219,7 @@ def fold_ledger(ledger: Any, upto: int | None = None, chunk: int = 20000) -> Fol
             stop = min(start + chunk * 5, end)
             rows = conn.execute(select(log_entries.c.leaf).where(
                 log_entries.c.seq >= start, log_entries.c.seq < stop, or_(*conds)).order_by(log_entries.c.seq))
-            loads = json.loads
+            loads = orjson.loads  # several times faster than json on the report's hot path
             for (leaf,) in rows:
                 e = loads(leaf)
                 f.apply(e["seq"], e["time"], e["type"], e["payload"])

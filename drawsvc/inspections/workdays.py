@@ -46,21 +46,37 @@ class WorkCalendar:
     """Working-day arithmetic. `loaded` years take precedence over the package."""
 
     loaded: dict[int, LoadedYear] = field(default_factory=dict)
+    _memo: dict[date, bool] = field(default_factory=dict, repr=False)
+    _adds: dict[tuple[date, int], date] = field(default_factory=dict, repr=False)
 
     def knows(self, year: int) -> bool:
         return year in self.loaded or package_knows(year)
 
     def is_workday(self, day: date) -> bool:
+        # memoised: chinese_calendar validates every call against its whole table (slow in bulk)
+        hit = self._memo.get(day)
+        if hit is not None:
+            return hit
         y = self.loaded.get(day.year)
         if y is not None:
-            return day in y.workdays or (day.weekday() < 5 and day not in y.holidays)
-        try:
-            return bool(chinese_calendar.is_workday(day))
-        except NotImplementedError:
-            return day.weekday() < 5
+            value = day in y.workdays or (day.weekday() < 5 and day not in y.holidays)
+        else:
+            try:
+                value = bool(chinese_calendar.is_workday(day))
+            except NotImplementedError:
+                value = day.weekday() < 5
+        self._memo[day] = value
+        return value
 
     def add(self, start: date, days: int) -> date:
         """The `days`-th working day after `start` (the start day itself is not counted)."""
+        hit = self._adds.get((start, days))
+        if hit is not None:
+            return hit
+        self._adds[(start, days)] = value = self._add(start, days)
+        return value
+
+    def _add(self, start: date, days: int) -> date:
         d = start
         n = 0
         while n < days:
