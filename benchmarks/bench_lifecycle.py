@@ -62,7 +62,13 @@ def _fill_registry(led, n: int, inspectors: int) -> str:  # type: ignore[no-unty
         plan = {"code": "P1", "year": 2026, "departments": ["scj"], "items": ["I1"], "sublibraries": [],
                 "filter": {}, "ratios_bp": {"A": 100, "B": 300, "C": 1000, "D": 2000}, "frequency_cap": 2,
                 "exemptions": [], "team_size": 2, "joint": False, "status": "approved"}
-        conn.execute(insert(reg.plans).values(code="P1", year=2026, status="approved", doc=json.dumps(plan), seq=0))
+    # the plan goes through the log as a real one does, so a verifier can check the draw's parameters
+    draft = {**plan, "status": "draft"}
+    led.append("registry.plan.added", {"id": "P1", "state": draft, "changed": sorted(draft)}, led.system)
+    entry = led.append("registry.plan.approved", {"id": "P1", "state": plan, "changed": ["status"]}, led.system)
+    with led.engine.begin() as conn:
+        conn.execute(insert(reg.plans).values(code="P1", year=2026, status="approved", doc=json.dumps(plan),
+                                              seq=entry.seq))
     return "P1"
 
 

@@ -7,8 +7,9 @@ C encoder with ``sort_keys`` and compact separators produces exactly the JCS byt
 
 * there are no floats (ES6 number formatting differs from ``repr`` for floats),
 * every integer is within ±(2**53 - 1) (JCS only represents IEEE-754 doubles exactly), and
-* no string contains a character outside the Basic Multilingual Plane (JCS sorts keys by
-  UTF-16 code units, Python by code points; the two orders agree on BMP-only strings),
+* no object key contains a character outside the Basic Multilingual Plane (JCS sorts keys by
+  UTF-16 code units, Python by code points; the two orders agree on BMP-only keys; string
+  *values* come out as the same UTF-8 either way, astral or not),
 
 because both escape exactly ``"``, ``\\``, ``\\b \\f \\n \\r \\t`` and the other control characters
 as lower-case ``\\u00xx`` and leave everything else as UTF-8.  Anything else goes to ``rfc8785``.
@@ -41,13 +42,12 @@ def _fast_safe(obj: Any) -> bool:
         o = stack.pop()
         t = type(o)
         if t is str:
-            if _NON_BMP_STR.search(o):
-                return False
+            continue
         elif t is dict:
-            for k, v in o.items():
-                if type(k) is not str or _NON_BMP_STR.search(k):
+            for k in o:
+                if type(k) is not str or (not k.isascii() and _NON_BMP_STR.search(k)):
                     return False
-                stack.append(v)
+            stack.extend(o.values())
         elif t is list:
             stack.extend(o)
         elif t is int:
