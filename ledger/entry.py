@@ -158,6 +158,7 @@ def make_entry(
     draft = Entry(seq, format_time(moment), entry_type, actor_id, key_id, payload, prev, "")
     sig = base64.b64encode(signing_key.sign(draft.signing_bytes()).signature).decode()
     entry = Entry(seq, draft.time, entry_type, actor_id, key_id, payload, prev, sig)
+    entry.__dict__["_simple"] = draft._simple  # same payload: reuse the cached_property, don't walk it again
     size = len(entry.leaf())
     if size > MAX_ENTRY_BYTES:
         raise EntryTooLarge(size)
