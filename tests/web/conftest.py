@@ -23,7 +23,9 @@ SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 CHROMIUM = os.environ.get("SPOTCHECK_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("SPOTCHECK_CHROMEDRIVER", "/usr/bin/chromedriver")
 PASSWORDS = {"admin": "demo-admin-2026", "op-scjg": "demo-pass-2026", "auditor": "demo-pass-2026",
-             "insp-p001": "demo-pass-2026", "op-rfb": "demo-pass-2026"}
+             "insp-p001": "demo-pass-2026", "op-rfb": "demo-pass-2026", "rev-scjg": "demo-pass-2026",
+             "insp-team": "demo-pass-2026"}
+TEAM_ACCOUNT = "insp-team"  # an inspector on several demo teams (insp-p001 is on none)
 
 
 @pytest.fixture(scope="session")
@@ -67,6 +69,49 @@ def draw_ids(demo: Instance) -> dict[str, str]:
     for d in reversed(svc.list()):
         out.setdefault(d["status"], d["id"])
     return out
+
+
+def team_inspector(demo: Instance) -> str:
+    """The inspector behind the `insp-team` account: the scjg inspector on the most open tasks of
+    the demo draw (the draw is random, so the choice is made per demo instance)."""
+    from drawsvc.registry.service import Registry
+
+    reg = Registry(demo.ledger(), demo.passphrase())
+    acct = reg.get("account", TEAM_ACCOUNT)
+    if acct is not None:
+        return str(acct["inspector"])
+    scjg = [i["id"] for i in reg.list("inspector") if i["department"] == "scjg"]
+    return max(scjg, key=lambda i: (len(open_team_tasks(demo, i)), i))
+
+
+def ensure_team_inspector(demo: Instance) -> str:
+    """An inspector account (`insp-team`) for an inspector on several teams of the demo draw's tasks."""
+    from drawsvc.registry.service import Registry
+
+    reg = Registry(demo.ledger(), demo.passphrase())
+    if reg.get("account", TEAM_ACCOUNT) is None:
+        inspector = team_inspector(demo)
+        admin = reg.actor_for(reg.get("account", "admin"))
+        reg.create_account(admin, {"id": TEAM_ACCOUNT, "name": "检查组成员", "role": "inspector",
+                                   "inspector": inspector}, PASSWORDS[TEAM_ACCOUNT])
+    return TEAM_ACCOUNT
+
+
+def open_team_tasks(demo: Instance, inspector: str | None = None) -> list[str]:
+    """Open tasks of the demo draw with this inspector on the team and no result yet."""
+    import json
+
+    from sqlalchemy import select
+
+    from drawsvc.inspections import schema
+
+    with demo.ledger().engine.connect() as conn:
+        have = set(conn.execute(select(schema.results.c.task_id)).scalars())
+        rows = conn.execute(select(schema.tasks.c.id, schema.tasks.c.doc, schema.tasks.c.kind,
+                                   schema.tasks.c.status).order_by(schema.tasks.c.created_seq)).all()
+    inspector = inspector or team_inspector(demo)
+    return [r.id for r in rows if r.kind == "random" and r.status == "open" and r.id not in have
+            and inspector in json.loads(r.doc)["team"]]
 
 
 # --- live server + browser ----------------------------------------------------------------

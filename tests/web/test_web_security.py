@@ -13,7 +13,7 @@ import pytest
 from tests.web.conftest import PASSWORDS, csrf_of, draw_ids, login, make_app
 
 PUBLIC_PAGES = ["/", "/public/items", "/public/inspectors", "/public/plans", "/public/draws", "/public/search",
-                "/public/search?q=固阳", "/public/checkpoint", "/verify", "/staff/login"]
+                "/public/search?q=固阳", "/public/result-categories", "/public/checkpoint", "/verify", "/staff/login"]
 ROLES = {"anonymous": None, "admin": "admin", "operator": "op-scjg", "inspector": "insp-p001", "auditor": "auditor"}
 
 
@@ -52,7 +52,8 @@ def staff_pages(demo: Any) -> list[str]:
     pub, sealed = ids["published"], ids["drawn"]
     return ["/staff/", "/staff/registries/subjects", "/staff/registries/items", "/staff/registries/conflicts",
             "/staff/import", "/staff/plans", "/staff/draws", f"/staff/draws/{pub}", f"/staff/draws/{sealed}",
-            f"/staff/draws/{sealed}/ceremony", "/staff/log"]
+            f"/staff/draws/{sealed}/ceremony", "/staff/log", "/staff/inspections/deadlines",
+            "/staff/inspections/reports"]
 
 
 # expected status per role for each staff page (200 allowed, 403 forbidden, 302 to login)

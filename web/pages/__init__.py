@@ -11,12 +11,14 @@ from flask import Blueprint
 from flask.blueprints import BlueprintSetupState
 
 from .common import register_page_errors
+from .inspections import bp as inspections_bp
 from .public import bp as public_bp
 from .staff import bp as staff_bp
 
 bp = Blueprint("pages", __name__)
 bp.register_blueprint(public_bp)
 bp.register_blueprint(staff_bp)
+bp.register_blueprint(inspections_bp)
 
 
 @bp.record_once

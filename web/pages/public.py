@@ -137,7 +137,46 @@ def search():  # type: ignore[no-untyped-def]
                                 .limit(PAGE)).scalars()
             found = [{k: json.loads(r).get(k) for k in PUBLIC_FIELDS["subject"]} for r in rows]
     checks = checks_of({s["code"] for s in found})
-    return render_template("public/search.html", q=q, found=found, checks=checks)
+    results = published_results({s["code"] for s in found})
+    return render_template("public/search.html", q=q, found=found, checks=checks, results=results)
+
+
+def published_results(codes: set[str]) -> dict[str, list[dict[str, Any]]]:
+    """Published inspection results of these subjects (drawsvc.inspections.public: published only)."""
+    from drawsvc.inspections import public as ins_public
+
+    with ledger().engine.connect() as conn:
+        return {c: ins_public.for_subject(conn, c) for c in codes}
+
+
+@bp.get("/public/companies/<code>")
+def company(code: str):  # type: ignore[no-untyped-def]
+    """One company: its public registry fields, every published check of it (draws and results)."""
+    code = code.strip().upper()[:18]
+    rec = registry().get("subject", code)
+    if rec is None:
+        abort(404)
+    subject = {k: rec.get(k) for k in PUBLIC_FIELDS["subject"]}
+    results = published_results({code})[code]
+    size = ledger().size()
+    for r in results:
+        seq = r.get("published_seq")
+        r["proof"] = f"/api/v1/log/proof/inclusion?index={seq}&size={size}" if seq is not None else None
+    depts = {x["code"]: x["name"] for x in registry().list("department")}
+    items = {x["code"]: x["name"] for x in registry().list("item")}
+    return render_template("public/company.html", s=subject, checks=checks_of({code})[code], results=results,
+                           depts=depts, items=items)
+
+
+@bp.get("/public/result-categories")
+def result_categories():  # type: ignore[no-untyped-def]
+    """The result category table, follow-up kinds and how a follow-up ends."""
+    from drawsvc.inspections import categories as cats
+
+    with ledger().engine.connect() as conn:
+        table = cats.all_categories(conn)
+    return render_template("public/categories.html", table=table, groups=cats.GROUPS,
+                           kinds=cats.FOLLOW_UP_KINDS, ends=cats.FOLLOW_UP_ENDS)
 
 
 @bp.get("/public/checkpoint")
