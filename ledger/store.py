@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, event, func, insert, select, tuple_, update
+from sqlalchemy import Engine, and_, event, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from .checkpoint import Checkpoint
@@ -192,6 +192,7 @@ class Ledger:
         self.system = system
         self.clock = clock
         self.cache = NodeCache()
+        self._known_size = 0  # the largest tree size seen to exist (it never shrinks)
         self._is_pg = engine.dialect.name == "postgresql"
 
     # --- writing --------------------------------------------------------------------
@@ -284,7 +285,11 @@ class Ledger:
     # --- proofs ---------------------------------------------------------------------
 
     def _check_size(self, size: int) -> None:
+        """Sizes only grow, so a size at or below one already seen needs no database read."""
+        if size <= self._known_size:
+            return
         current = self.size()
+        self._known_size = max(self._known_size, current)
         if size > current:
             raise BadRequest(f"tree size {size} is beyond the log's size {current}")
 
@@ -321,8 +326,11 @@ class Ledger:
     def _hash_ranges(self, plan: list[tuple[int, int]]) -> list[bytes]:
         if not plan:
             return []
-        with self.engine.connect() as conn:
-            stored = self._read_nodes(conn, nodes_for_ranges(plan))
+        needed = nodes_for_ranges(plan)
+        stored, missing = self.cache.get_many(needed)
+        if missing:  # only then a connection: a warm proof is memory-only
+            with self.engine.connect() as conn:
+                stored.update(self._read_nodes(conn, missing))
         return [range_hash(lo, hi, stored) for lo, hi in plan]
 
     def _read_nodes(self, conn: Connection, nodes: Sequence[NodeId], use_cache: bool = True) -> dict[NodeId, bytes]:
@@ -331,10 +339,16 @@ class Ledger:
         found, missing = self.cache.get_many(nodes) if use_cache else ({}, list(nodes))
         if missing:
             fetched: dict[NodeId, bytes] = {}
-            for i in range(0, len(missing), 400):
-                chunk = missing[i : i + 400]
-                rows = conn.execute(select(merkle_nodes.c.level, merkle_nodes.c.idx, merkle_nodes.c.hash).where(
-                    tuple_(merkle_nodes.c.level, merkle_nodes.c.idx).in_(chunk))).all()
+            # One primary-key lookup per level: `level = L AND idx IN (...)`. (A row-value
+            # `(level, idx) IN (...)` makes SQLite scan the whole table.)
+            by_level: dict[int, list[int]] = {}
+            for level, idx in missing:
+                by_level.setdefault(level, []).append(idx)
+            cond = [and_(merkle_nodes.c.level == level, merkle_nodes.c.idx.in_(idxs))
+                    for level, idxs in by_level.items()]
+            for i in range(0, len(cond), 16):
+                rows = conn.execute(select(merkle_nodes.c.level, merkle_nodes.c.idx, merkle_nodes.c.hash)
+                                    .where(or_(*cond[i : i + 16]))).all()
                 fetched.update({(r.level, r.idx): r.hash for r in rows})
             if len(fetched) != len(missing):
                 lost = [n for n in missing if n not in fetched]
