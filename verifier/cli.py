@@ -104,11 +104,15 @@ def _verify_server(server: str, opts: LogOptions) -> Report:
     cps = [*client.checkpoints(), latest]
     opts.fetch_consistency = client.consistency
     opts.fetch_inclusion = client.inclusion
-    report = verify_log(client.entries(0, size), cps, total=size, options=opts, subject=f"log at {server}")
+    why = client.tiles_available(size)
+    source: Any = client.leaves(0, size) if why is None else client.entries(0, size)
+    report = verify_log(source, cps, total=size, options=opts, subject=f"log at {server}")
+    report.info["read_from"] = ("raw leaves from the tlog-tiles entry bundles (GET /tile/entries/...)" if why is None
+                                else f"the JSON API (tiles unavailable: {why}); stored leaf bytes not seen")
     got = report.info.get("entries", 0)
     src = report.check("source", "entries read from the source")
     if got != size:
-        src.fail(Finding("SOURCE_INCOMPLETE", "GET /api/v1/log/entries",
+        src.fail(Finding("SOURCE_INCOMPLETE", "GET /tile/entries" if why is None else "GET /api/v1/log/entries",
                          "the server gave a different number of entries than its latest checkpoint covers",
                          size, got))
     return report
@@ -380,6 +384,87 @@ def subject_cmd(code: str, draw_id: str, server: str | None, bundle_file: str | 
         if not report.ok:
             click.echo("\n" + "\n".join(f.render() for f in report.findings))
     sys.exit(report.exit_code)
+
+
+def _matching_from_bundle(bundle: Any, where: str) -> Any:
+    """The current matching of a draw, only from a bundle that verifies (else why not)."""
+    try:
+        check_bundle_shape(bundle, where)
+    except SourceError as exc:
+        return f"unusable bundle ({exc})"
+    report, st = verify_bundle(bundle, DrawOptions())
+    if not report.ok:
+        return f"its bundle does not verify ({', '.join(sorted(report.codes()))}); run drawverify draw"
+    if st.current is None:
+        return "its bundle holds no published matching"
+    return st.current
+
+
+@cli.command("results")
+@click.option("--server", help="base URL of a live service (raw leaves from the tiles, else the JSON API)")
+@click.option("--file", "file_", type=click.Path(dir_okay=False), help="offline log (drawverify log bundle)")
+@click.option("--bundle", "bundles", multiple=True, type=click.Path(dir_okay=False),
+              help="a draw evidence bundle to match random tasks against (repeatable; --server fetches them)")
+@click.option("--subject", "subject_code", help="only results about this unified social credit code")
+@click.option("--log-key", help="pinned log verifier key")
+@click.option("--no-log-check", is_flag=True, help="skip the log checks (signatures, chain, tree)")
+@click.option("--no-draws", is_flag=True, help="do not fetch draw bundles from the server")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable report")
+def results_cmd(server: str | None, file_: str | None, bundles: tuple[str, ...], subject_code: str | None,
+                log_key: str | None, no_log_check: bool, no_draws: bool, as_json: bool) -> None:
+    """Verify inspection results (docs/SPEC.md Part III): seals, state machine, who acted, categories,
+    tasks against their draws, working-day deadlines."""
+    from .results import ResultOptions, verify_results
+
+    if bool(server) == bool(file_):
+        _die("give exactly one of --server URL or --file F")
+    opts = ResultOptions(subject=subject_code)
+    matchings: dict[str, Any] = {}
+    try:
+        for bf in bundles:
+            b = load_draw_bundle(bf)
+            matchings[str(b.get("draw_id"))] = _matching_from_bundle(b, bf)
+        cps: list[str] = []
+        read_from = ""
+        if file_:
+            lb = load_bundle(file_)
+            entries = list(lb.entries)
+            cps = lb.checkpoints
+            read_from = f"the file {file_}"
+        else:
+            assert server is not None
+            client = ServerClient(server)
+            latest = client.checkpoint()
+            try:
+                size = parse_checkpoint(parse_note(latest).text).size
+            except NoteError as exc:
+                _die(f"{server}/checkpoint is not a signed checkpoint: {exc}")
+            why = client.tiles_available(size)
+            entries = list(client.leaves(0, size) if why is None else client.entries(0, size))
+            cps = [latest]
+            read_from = (f"{server}: raw leaves from the entry tiles" if why is None else
+                         f"{server}: the JSON API (tiles unavailable: {why})")
+            if not no_draws:
+                def fetch(did: str) -> Any:
+                    try:
+                        return _matching_from_bundle(client.draw_bundle(did), f"{server} bundle {did}")
+                    except SourceError as exc:
+                        return f"bundle not available ({exc})"
+                opts.fetch_matching = fetch
+        opts.draw_matchings = matchings
+        title = f"inspection results in {read_from}" + (f" about {subject_code}" if subject_code else "")
+        if no_log_check:
+            report = Report(title)
+            report.check("log", "log integrity").skip("--no-log-check: run drawverify log")
+        else:
+            report = verify_log(entries, cps, total=len(entries), options=LogOptions(log_key=log_key), subject=title)
+        report.info["read_from"] = read_from
+        verify_results(entries, opts, report=report)
+    except SourceError as exc:
+        _die(str(exc))
+    except ValueError as exc:
+        _die(str(exc))
+    _emit(report, as_json)
 
 
 def main(argv: list[str] | None = None) -> None:

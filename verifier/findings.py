@@ -79,6 +79,23 @@ CODES: dict[str, str] = {
     "RULE_JOINT_COVERAGE": "a joint check's team lacks a participating department",
     "RULE_PLAN_MISMATCH": "the draw's parameters differ from the approved plan's entries (ratios, departments, ...)",
     "RULE_FLOOR": "a general item's floor is below 5% or the total drawn is below it",
+    # -- inspections and results (docs/SPEC.md Part III) --
+    "RESULT_ENTRY_MALFORMED": "an inspection.* entry lacks or mistypes a payload field §R3/§R4 require",
+    "RESULT_SEAL_MISMATCH": "a published result's content with its salt does not match the commitment entered for that version",
+    "TASK_SEAL_MISMATCH": "a not-random task's opening does not match the seal of its task.created entry (or is missing)",
+    "RESULT_COMMITMENT_MISMATCH": "a confirmed/returned entry names another commitment than the version entered",
+    "RESULT_CONFIRMED_BY_ENTERER": "a result version was confirmed or returned by the account that entered it",
+    "RESULT_PUBLISHED_UNCONFIRMED": "a result version was published without an earlier confirmation of that version",
+    "RESULT_ORDER": "an inspection step out of the §R4 state machine's order (version skipped, review of a non-pending result, step before publication...)",
+    "RESULT_ACTOR_NOT_ALLOWED": "a step signed by an account not on the task's team nor an operator of the department (per the log's account entries)",
+    "RESULT_CATEGORY_INVALID": "a published result's categories break §R5 (unknown, 未发现问题 not exclusive, sub-item without parent, labels, follow-up)",
+    "RESULT_TASK_MISMATCH": "a published result's content disagrees with its task or entry (subject, task, department, items, kind)",
+    "RESULT_DATE_MISMATCH": "a published_date is not the China (UTC+8) day of its entry's time",
+    "RESULT_PUBLISHED_LATE": "a result was first published after its working-day publication deadline",
+    "RESULT_REPORT_LATE": "a result was first entered more than report_days working days after the check",
+    "PENALTY_PUBLISHED_LATE": "penalty information published after its working-day deadline",
+    "TASK_NOT_FROM_DRAW": "a random task names a draw that was not published before it",
+    "TASK_DRAW_MISMATCH": "a random task's subject, team or experts differ from its draw's verified matching, or a subject has two tasks",
 }
 
 

@@ -29,6 +29,15 @@ import requests
 __all__ = ["Bundle", "ServerClient", "SourceError", "load_bundle"]
 
 PAGE = 1000
+TILE_WIDTH = 256
+
+
+def encode_index(n: int) -> str:
+    """A tile index in 3-digit groups, all but the last prefixed x (1234067 -> x001/x234/067)."""
+    digits = str(n)
+    digits = "0" * (-len(digits) % 3) + digits
+    groups = [digits[i:i + 3] for i in range(0, len(digits), 3)]
+    return "/".join([f"x{g}" for g in groups[:-1]] + [groups[-1]])
 
 
 class SourceError(Exception):
@@ -165,6 +174,43 @@ class ServerClient:
                 return
             yield from page
             pos += len(page)
+
+    def tile_entries(self, index: int, width: int = TILE_WIDTH) -> list[bytes]:
+        """GET /tile/entries/<N>[.p/<W>] (C2SP tlog-tiles, docs/SPEC.md §6): the stored leaves
+        256N … 256N+W-1, each framed as uint16_be(len) || leaf."""
+        path = "/tile/entries/" + encode_index(index) + ("" if width == TILE_WIDTH else f".p/{width}")
+        data = self._get(path).content
+        out, pos = [], 0
+        while pos < len(data):
+            if pos + 2 > len(data):
+                raise SourceError(f"GET {path}: truncated entry bundle")
+            n = int.from_bytes(data[pos:pos + 2], "big")
+            if pos + 2 + n > len(data):
+                raise SourceError(f"GET {path}: truncated entry bundle")
+            out.append(data[pos + 2:pos + 2 + n])
+            pos += 2 + n
+        if len(out) != width:
+            raise SourceError(f"GET {path}: entry bundle holds {len(out)} leaves, expected {width}")
+        return out
+
+    def leaves(self, start: int, end: int) -> Iterator[bytes]:
+        """Raw stored leaves [start, end) of a tree of size ``end``, read from the entry tiles."""
+        first = start // TILE_WIDTH
+        for t in range(first, (end + TILE_WIDTH - 1) // TILE_WIDTH):
+            width = min(TILE_WIDTH, end - t * TILE_WIDTH)
+            leaves = self.tile_entries(t, width)
+            skip = start - t * TILE_WIDTH if t == first else 0
+            yield from leaves[skip:]
+
+    def tiles_available(self, size: int) -> str | None:
+        """None if the entry tiles can be read, else why not (for the report)."""
+        if size == 0:
+            return "empty log"
+        try:
+            self.tile_entries(0, min(TILE_WIDTH, size))
+        except SourceError as exc:
+            return str(exc)
+        return None
 
     def draw_bundle(self, draw_id: str) -> Any:
         """GET /api/v1/draws/<id>/bundle: a draw's evidence bundle (docs/SPEC.md §D12)."""

@@ -4,6 +4,7 @@ verifier under test never does."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,8 @@ class DemoDraws:
     log_signing_key: Any = None
     operator: Any = None  # ActorSigner of user:op-scjg
     log_key: str = ""
+    signers: dict[str, Any] = field(default_factory=dict)  # actor id -> nacl SigningKey (active keys)
+    checkpoint_note: str = ""
 
     def load(self, name: str) -> dict[str, Any]:
         return json.loads(self.files[name].read_text(encoding="utf-8"))
@@ -69,6 +72,14 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoDraws:
         d.full_log = [json.loads(json.dumps(ledger.entry(s).to_json())) for s in range(cp.size)]
         d.log_signing_key = inst.active_signer(f"log:{inst.origin}").signing_key
         d.operator = inst.active_signer("user:op-scjg")
+        from ledger.schema import actor_keys
+
+        with ledger.engine.connect() as conn:
+            ids = {r[0] for r in conn.execute(select(actor_keys.c.actor_id).where(actor_keys.c.active.is_(True)))}
+        for aid in sorted(ids):
+            with contextlib.suppress(Exception):  # keys without a private part (witnesses, clients)
+                d.signers[aid] = inst.active_signer(aid).signing_key
+        d.checkpoint_note = cp.note if isinstance(getattr(cp, "note", None), str) else ""
         (base / "full-log.json").write_text(json.dumps({"entries": d.full_log}, ensure_ascii=False))
         d.files["full-log"] = base / "full-log.json"
     return d
