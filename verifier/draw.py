@@ -37,7 +37,7 @@ from .pools import EXCLUDED_REASONS, PoolError, commit, conflicts_sha256
 from .recipe import RecipeError, encode_source, hexbytes, nonce_commitment, seed_from
 from .seal import seal
 from .sizes import SizeError, parse_ratio, stratum_sizes
-from .sources import SourceError
+from .sources import SourceError, read_json_file
 from .tickets import Selection, subject_ticket
 
 __all__ = ["BUNDLE_FORMAT", "DrawOptions", "DrawState", "load_draw_bundle", "verify_bundle"]
@@ -49,14 +49,8 @@ ALGORITHM = "spotcheck-draw/1"
 
 def load_draw_bundle(path: str | Path) -> dict[str, Any]:
     """Read a bundle file; an unusable file raises SourceError (exit 2)."""
-    p = Path(path)
-    try:
-        doc = json.loads(p.read_bytes())
-    except OSError as exc:
-        raise SourceError(f"cannot read {p}: {exc.strerror or exc}") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SourceError(f"{p} is not JSON: {exc}") from exc
-    check_bundle_shape(doc, str(p))
+    doc = read_json_file(path)
+    check_bundle_shape(doc, str(path))
     return doc  # type: ignore[no-any-return]
 
 

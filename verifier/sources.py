@@ -63,15 +63,21 @@ def _b64list(v: Any, what: str) -> list[bytes]:
         raise SourceError(f"{what}: bad base64 ({exc})") from exc
 
 
-def load_bundle(path: str | Path) -> Bundle:
-    """Read a bundle file (see the module docstring)."""
+def read_json_file(path: str | Path) -> Any:
+    """A JSON file's content; an unreadable or non-JSON file is unusable input (exit 2)."""
     p = Path(path)
     try:
-        doc = json.loads(p.read_bytes())
+        return json.loads(p.read_bytes())
     except OSError as exc:
         raise SourceError(f"cannot read {p}: {exc.strerror or exc}") from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise SourceError(f"{p} is not JSON: {exc}") from exc
+
+
+def load_bundle(path: str | Path) -> Bundle:
+    """Read a bundle file (see the module docstring)."""
+    p = Path(path)
+    doc = read_json_file(p)
     if isinstance(doc, list):
         doc = {"entries": doc}
     if not isinstance(doc, dict):
