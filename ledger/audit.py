@@ -16,10 +16,12 @@ import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
+import orjson
 from nacl.bindings import crypto_sign_open
 from nacl.exceptions import BadSignatureError
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, bindparam, func, select
 
 from .canonical import canonical_bytes
 from .checkpoint import Checkpoint, CheckpointError
@@ -30,6 +32,15 @@ from .note import NoteError, NoteVerifier, parse_note, verify_cosignature, verif
 from .schema import checkpoints, cosignatures, log_entries, log_head, merkle_nodes, witnesses
 
 PAGE = 5000
+
+
+def _loads(leaf: bytes) -> Any:
+    """orjson where it can (several times faster); the standard parser for what it refuses
+    (integers beyond 64 bits). The workers still check canonical form with the reference rules."""
+    try:
+        return orjson.loads(leaf)
+    except orjson.JSONDecodeError:
+        return json.loads(leaf)
 PARALLEL_THRESHOLD = 20000
 CHUNK = 2000  # entries per worker task: big enough to amortise the pickling
 
@@ -134,7 +145,7 @@ class Auditor:
             lh = leaf_hash(leaf)
             leaf_hashes.append(lh)
             try:
-                obj = json.loads(leaf)
+                obj = _loads(leaf)
                 if obj.get("seq") != seq:
                     raise EntryError(f"stored at seq {seq} but says seq {obj.get('seq')!r}")
                 if obj.get("prev") != prev:
@@ -186,16 +197,18 @@ class Auditor:
         return report
 
     def _leaves(self) -> Iterable[tuple[int, bytes]]:
+        """Every stored leaf in seq order, paged through the driver's cursor (no ORM rows)."""
+        query = select(log_entries.c.seq, log_entries.c.leaf).where(log_entries.c.seq > bindparam("last")) \
+            .order_by(log_entries.c.seq).limit(PAGE)
         last = -1
         with self.engine.connect() as conn:
             while True:
-                rows = conn.execute(select(log_entries.c.seq, log_entries.c.leaf).where(log_entries.c.seq > last)
-                                    .order_by(log_entries.c.seq).limit(PAGE)).all()
+                rows = conn.execute(query, {"last": last}).fetchall()
                 if not rows:
                     return
-                for r in rows:
-                    yield r.seq, r.leaf
-                last = rows[-1].seq
+                for seq, leaf in rows:
+                    yield seq, bytes(leaf)
+                last = rows[-1][0]
 
     def _check_tree(self, leaf_hashes: list[bytes], sizes: list[int], report: AuditReport) -> dict[int, bytes]:
         """Compare every stored node with its recomputation; return the root at each wanted size."""
