@@ -22,7 +22,9 @@ ROW_HEADERS = ["抽查事项编码", "抽查事项名称", "抽查比例", "抽�
 SUMMARY_LABELS = {
     "tasks_created": "生成检查任务数", "checks": "完成检查数", "joint_checks": "部门联合检查数", "draws": "公示的抽签次数",
     "published": "公示结果数", "published_on_time": "按时公示数", "answers": "被检查对象意见数", "credit_links": "信用记录关联次数",
+    "checks_by_kind": "检查方式", "follow_up_ends": "后续处置结果",
 }
+KIND_LABELS = {"random": "双随机抽查", "not_random": "非随机检查（投诉举报、转办交办等）"}
 CHART_TITLES = {"checks_per_month": "各月检查数", "results_by_category": "检查结果分类",
                 "checks_by_credit_class": "按信用风险分类的检查数"}
 
@@ -39,7 +41,7 @@ def _summary_rows(rep: dict[str, Any]) -> list[tuple[str, Any]]:
     for k, v in s.items():
         if isinstance(v, dict):
             for kk, vv in v.items():
-                rows.append((f"{k}：{kk}", vv))
+                rows.append((f"{SUMMARY_LABELS.get(k, k)}：{KIND_LABELS.get(kk, kk)}", vv))
     return rows
 
 
