@@ -48,3 +48,16 @@ def test_only_allowed_dependencies():
             if top not in stdlib and top not in ALLOWED_THIRD_PARTY and top != "verifier" and top != "__future__":
                 bad.append(f"{path.relative_to(ROOT.parent)}:{line} imports {mod}")
     assert not bad, "\n".join(bad)
+
+
+def test_the_standalone_distribution_declares_exactly_the_allowed_dependencies():
+    """`pip install ./verifier` must bring everything the verifier imports, and nothing of the server's."""
+    import re
+    import tomllib
+
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    names = {re.split(r"[<>=!~ \[]", d, maxsplit=1)[0].lower() for d in meta["project"]["dependencies"]}
+    import_names = {"pynacl": "nacl", "py-ecc": "py_ecc", "chinese-calendar": "chinese_calendar"}
+    assert {import_names.get(n, n) for n in names} == ALLOWED_THIRD_PARTY
+    assert meta["tool"]["setuptools"]["packages"] == ["verifier"]
+    assert meta["project"]["scripts"]["drawverify"] == "verifier.cli:main"
