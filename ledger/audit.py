@@ -22,6 +22,7 @@ import orjson
 from nacl.bindings import crypto_sign_open
 from nacl.exceptions import BadSignatureError
 from sqlalchemy import Engine, bindparam, func, select
+from sqlalchemy.engine import Connection
 
 from .canonical import canonical_bytes
 from .checkpoint import Checkpoint, CheckpointError
@@ -115,11 +116,22 @@ class Auditor:
         self.progress = progress
 
     def run(self) -> AuditReport:
+        """Audit one consistent snapshot of the database, so appends that commit while the
+        audit runs (a live server, or a killed client's last commit landing late) are simply
+        not part of what is audited, instead of showing up as a head/entries mismatch."""
+        options = {"isolation_level": "REPEATABLE READ"} if self.engine.dialect.name == "postgresql" else {}
+        with self.engine.connect().execution_options(**options) as conn, conn.begin():
+            self._conn = conn
+            try:
+                return self._run(conn)
+            finally:
+                del self._conn
+
+    def _run(self, conn: Connection) -> AuditReport:
         report = AuditReport()
-        with self.engine.connect() as conn:
-            head = conn.execute(select(log_head)).one_or_none()
-            stored_count = conn.execute(select(func.count()).select_from(log_entries)).scalar_one()
-            max_seq = conn.execute(select(func.max(log_entries.c.seq))).scalar_one()
+        head = conn.execute(select(log_head)).one_or_none()
+        stored_count = conn.execute(select(func.count()).select_from(log_entries)).scalar_one()
+        max_seq = conn.execute(select(func.max(log_entries.c.seq))).scalar_one()
         if head is None:
             report.findings.append(Finding("head", None, "the log has no head row"))
             return report
@@ -201,14 +213,14 @@ class Auditor:
         query = select(log_entries.c.seq, log_entries.c.leaf).where(log_entries.c.seq > bindparam("last")) \
             .order_by(log_entries.c.seq).limit(PAGE)
         last = -1
-        with self.engine.connect() as conn:
-            while True:
-                rows = conn.execute(query, {"last": last}).fetchall()
-                if not rows:
-                    return
-                for seq, leaf in rows:
-                    yield seq, bytes(leaf)
-                last = rows[-1][0]
+        conn = self._conn
+        while True:
+            rows = conn.execute(query, {"last": last}).fetchall()
+            if not rows:
+                return
+            for seq, leaf in rows:
+                yield seq, bytes(leaf)
+            last = rows[-1][0]
 
     def _check_tree(self, leaf_hashes: list[bytes], sizes: list[int], report: AuditReport) -> dict[int, bytes]:
         """Compare every stored node with its recomputation; return the root at each wanted size."""
@@ -242,13 +254,13 @@ class Auditor:
         return roots
 
     def _stored_level(self, level: int) -> dict[int, bytes]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(merkle_nodes.c.idx, merkle_nodes.c.hash).where(merkle_nodes.c.level == level))
-            return {r.idx: r.hash for r in rows}
+        conn = self._conn
+        rows = conn.execute(select(merkle_nodes.c.idx, merkle_nodes.c.hash).where(merkle_nodes.c.level == level))
+        return {r.idx: r.hash for r in rows}
 
     def _checkpoints(self) -> list:
-        with self.engine.connect() as conn:
-            return list(conn.execute(select(checkpoints).order_by(checkpoints.c.size)))
+        conn = self._conn
+        return list(conn.execute(select(checkpoints).order_by(checkpoints.c.size)))
 
     def _check_checkpoints(self, rows: list, roots: dict[int, bytes], key_changes: list[tuple[int, NoteVerifier]],
                            size: int, report: AuditReport) -> None:
@@ -278,10 +290,10 @@ class Auditor:
                                                f"the tree's {base64.b64encode(expected).decode()}"))
 
     def _check_cosignatures(self, report: AuditReport) -> None:
-        with self.engine.connect() as conn:
-            keys = {r.name: NoteVerifier.parse(r.verifier_key) for r in conn.execute(select(witnesses))}
-            rows = list(conn.execute(select(cosignatures, checkpoints.c.note).join(
-                checkpoints, checkpoints.c.size == cosignatures.c.checkpoint_size)))
+        conn = self._conn
+        keys = {r.name: NoteVerifier.parse(r.verifier_key) for r in conn.execute(select(witnesses))}
+        rows = list(conn.execute(select(cosignatures, checkpoints.c.note).join(
+            checkpoints, checkpoints.c.size == cosignatures.c.checkpoint_size)))
         for row in rows:
             report.cosignatures_checked += 1
             where = f"cosignature of {row.witness} on checkpoint {row.checkpoint_size}"
