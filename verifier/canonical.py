@@ -13,7 +13,8 @@ C encoder with ``sort_keys`` and compact separators produces exactly the JCS byt
 
 because both escape exactly ``"``, ``\\``, ``\\b \\f \\n \\r \\t`` and the other control characters
 as lower-case ``\\u00xx`` and leave everything else as UTF-8.  Anything else goes to ``rfc8785``.
-The tests cross-check both paths with hypothesis.
+The tests cross-check both paths with hypothesis.  Stored leaves are first tried with orjson
+(``_orjson_leaf``, same argument, same objects, ~2x faster), then with the standard library.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import json
 import re
 from typing import Any
 
+import orjson
 import rfc8785
 
 __all__ = ["jcs", "loads_leaf", "message_without_sig"]
@@ -30,6 +32,18 @@ _SAFE_INT = 2**53 - 1
 _NON_BMP = re.compile(rb"[\xf0-\xf4]")
 _NON_BMP_STR = re.compile("[\U00010000-\U0010ffff]")
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False).encode
+try:  # the C encoder, built once (JSONEncoder.encode rebuilds it on every call); same output
+    from json.encoder import c_encode_basestring as _c_str
+    from json.encoder import c_make_encoder as _c_make
+
+    if _c_make is None or _c_str is None:
+        raise ImportError
+    _c_iter = _c_make(None, None, _c_str, None, ":", ",", True, False, False)
+
+    def _encode_fast(obj: Any) -> str:
+        return "".join(_c_iter(obj, 0))
+except ImportError:  # pragma: no cover - pure-Python json
+    _encode_fast = _encode
 
 
 class _Unsafe(Exception):
@@ -86,8 +100,46 @@ def _int_or_double(s: str) -> int | float:
     return v if -_SAFE_INT <= v <= _SAFE_INT else float(v)
 
 
+_ORJSON_SORTED = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
+
+
+def _has_float(o: Any) -> bool:
+    vals = o.values() if type(o) is dict else o
+    ts = set(map(type, vals))
+    if float in ts:
+        return True
+    if dict in ts or list in ts:
+        for v in vals:
+            if (type(v) is dict or type(v) is list) and _has_float(v):
+                return True
+    return False
+
+
+def _orjson_leaf(leaf: bytes) -> tuple[Any, bool] | None:
+    """``loads_leaf`` for the common case, with orjson (~2x faster), or None if it does not apply.
+
+    Taken only for an ASCII leaf (so no non-BMP key) that orjson parses, holding no float
+    and (OPT_STRICT_INTEGER) no integer beyond ±(2**53 - 1).  orjson is strictly RFC 8259: it
+    accepts no input the standard library rejects, and on what both accept it builds the same
+    objects (duplicate keys: the last wins in both).  Its sorted compact output equals the
+    standard encoder's (same escapes: ``\\" \\\\ \\b \\f \\n \\r \\t``, other controls as lower-case
+    ``\\u00xx``, everything else as UTF-8; keys in code-point order), hence JCS, for such objects.
+    """
+    if not leaf.isascii():
+        return None
+    try:
+        obj = orjson.loads(leaf)
+        if _has_float(obj) if type(obj) is dict or type(obj) is list else type(obj) is float:
+            return None
+        return obj, orjson.dumps(obj, option=_ORJSON_SORTED) == leaf
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError, RecursionError):
+        return None
+
+
 # Built once: json.loads() with hooks would construct a new decoder for every leaf.
-_fast_decode = json.JSONDecoder(parse_float=_flag_float, parse_int=_checked_int).decode
+_fast_decoder = json.JSONDecoder(parse_float=_flag_float, parse_int=_checked_int)
+_fast_decode = _fast_decoder.decode
+_scan_once = _fast_decoder.scan_once
 
 
 def loads_leaf(leaf: bytes) -> tuple[Any, bool]:
@@ -95,17 +147,30 @@ def loads_leaf(leaf: bytes) -> tuple[Any, bool]:
 
     Returns ``(obj, canonical)``.  Raises ``ValueError`` if the bytes are not JSON at all.
     """
+    fast = _orjson_leaf(leaf)
+    return fast if fast is not None else _stdlib_leaf(leaf)
+
+
+def _stdlib_leaf(leaf: bytes) -> tuple[Any, bool]:
+    """``loads_leaf`` with the standard library and ``rfc8785`` only (the reference path)."""
     try:
         text = leaf.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ValueError("leaf is not UTF-8") from exc
-    if _NON_BMP.search(leaf) is None:
+    if leaf.isascii() or _NON_BMP.search(leaf) is None:
         try:
-            obj = _fast_decode(text)
+            # A canonical leaf is one JSON value with no surrounding whitespace: scan it directly;
+            # anything else takes the full decoder (its exact result and error messages).
+            try:
+                obj, end = _scan_once(text, 0)
+            except StopIteration:
+                end = -1
+            if end != len(text):
+                obj = _fast_decode(text)
         except _Unsafe:
             obj = None
         else:
-            return obj, _encode(obj).encode("utf-8") == leaf
+            return obj, _encode_fast(obj).encode("utf-8") == leaf
     # JCS numbers are IEEE-754 doubles: integers beyond 2**53 are read as doubles, so that a
     # leaf holding one that a double cannot represent exactly is (correctly) not canonical.
     obj = json.loads(text, parse_int=_int_or_double)

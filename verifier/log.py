@@ -72,39 +72,69 @@ def _sig_bytes(s: Any) -> bytes | None:
 
 def validate_entry(e: Any) -> str | None:
     """Why ``e`` is not a well-formed v1 entry, or None if it is."""
+    return _validate(e)[0]
+
+
+#: Values already proven valid (few distinct ones in a log), so that most entries skip the
+#: regular expressions and the date parse.  Bounded: a hostile log cannot grow them forever.
+_GOOD_TYPES: set[str] = set()
+_GOOD_KIDS: set[str] = set()
+_GOOD_DATES: set[str] = set()
+_CACHE_MAX = 65536
+
+
+def _validate(e: Any) -> tuple[str | None, bytes | None]:
+    """(why ``e`` is not a well-formed v1 entry or None, its signature bytes when well-formed)."""
     if type(e) is not dict:
-        return "entry is not a JSON object"
+        return "entry is not a JSON object", None
     if e.keys() != ENTRY_FIELDS:
         missing = sorted(ENTRY_FIELDS - e.keys())
         extra = sorted(e.keys() - ENTRY_FIELDS)
-        return f"fields wrong (missing {missing}, unexpected {extra})"
-    if type(e["v"]) is not int or e["v"] != 1:
-        return f"v must be 1, got {e['v']!r}"
-    if type(e["seq"]) is not int or e["seq"] < 0:
-        return f"seq must be a non-negative integer, got {e['seq']!r}"
+        return f"fields wrong (missing {missing}, unexpected {extra})", None
+    v = e["v"]
+    if type(v) is not int or v != 1:
+        return f"v must be 1, got {v!r}", None
+    seq = e["seq"]
+    if type(seq) is not int or seq < 0:
+        return f"seq must be a non-negative integer, got {seq!r}", None
     t = e["time"]
     if type(t) is not str or not _TIME_RE.fullmatch(t):
-        return f"time must be RFC 3339 UTC with milliseconds, got {t!r}"
-    try:
-        datetime.fromisoformat(t[:-1])
-    except ValueError:
-        return f"time is not a valid date-time: {t!r}"
-    if type(e["type"]) is not str or not _TYPE_RE.fullmatch(e["type"]):
-        return f"type {e['type']!r} does not match ^[a-z][a-z0-9_]*(\\.[a-z0-9_]+)+$"
+        return f"time must be RFC 3339 UTC with milliseconds, got {t!r}", None
+    d = t[:10]
+    if d not in _GOOD_DATES or t[11:13] > "23" or t[14:16] > "59" or t[17:19] > "59":
+        try:
+            datetime.fromisoformat(t[:-1])
+        except ValueError:
+            return f"time is not a valid date-time: {t!r}", None
+        if len(_GOOD_DATES) < _CACHE_MAX:
+            _GOOD_DATES.add(d)
+    typ = e["type"]
+    if type(typ) is not str or typ not in _GOOD_TYPES:
+        if type(typ) is not str or not _TYPE_RE.fullmatch(typ):
+            return f"type {typ!r} does not match ^[a-z][a-z0-9_]*(\\.[a-z0-9_]+)+$", None
+        if len(_GOOD_TYPES) < _CACHE_MAX:
+            _GOOD_TYPES.add(typ)
     a = e["actor"]
     if type(a) is not dict or a.keys() != {"id", "key_id"}:
-        return "actor must be {id, key_id}"
-    if type(a["id"]) is not str or not a["id"]:
-        return "actor.id must be a non-empty string"
-    if type(a["key_id"]) is not str or not _HEX16.fullmatch(a["key_id"]):
-        return f"actor.key_id must be 16 lower-case hex digits, got {a['key_id']!r}"
+        return "actor must be {id, key_id}", None
+    aid = a["id"]
+    if type(aid) is not str or not aid:
+        return "actor.id must be a non-empty string", None
+    kid = a["key_id"]
+    if type(kid) is not str or kid not in _GOOD_KIDS:
+        if type(kid) is not str or not _HEX16.fullmatch(kid):
+            return f"actor.key_id must be 16 lower-case hex digits, got {kid!r}", None
+        if len(_GOOD_KIDS) < _CACHE_MAX:
+            _GOOD_KIDS.add(kid)
     if type(e["payload"]) is not dict:
-        return "payload must be an object"
-    if type(e["prev"]) is not str or not _HEX64.fullmatch(e["prev"]):
-        return "prev must be 64 lower-case hex digits"
-    if _sig_bytes(e["sig"]) is None:
-        return "sig must be base64 of a 64-byte Ed25519 signature"
-    return None
+        return "payload must be an object", None
+    prev = e["prev"]
+    if type(prev) is not str or not _HEX64.fullmatch(prev):
+        return "prev must be 64 lower-case hex digits", None
+    sig = _sig_bytes(e["sig"])
+    if sig is None:
+        return "sig must be base64 of a 64-byte Ed25519 signature", None
+    return None, sig
 
 
 def _pub(s: Any) -> bytes | None:
@@ -221,9 +251,9 @@ class _LogVerifier:
                 if n & 1023 == 0:
                     bar.update(1024)
                 canonical = False
-                if isinstance(item, bytes | bytearray):
+                if type(item) is bytes or isinstance(item, bytes | bytearray):
                     raw_seen += 1
-                    leaf = bytes(item)
+                    leaf = item if type(item) is bytes else bytes(item)
                     if len(leaf) > MAX_LEAF:
                         self._f(self.c_format, "ENTRY_TOO_LARGE", pos, "leaf exceeds the 65535-byte limit",
                                 MAX_LEAF, len(leaf))
@@ -254,7 +284,7 @@ class _LogVerifier:
                     roots[tree.size] = tree.root()
                 if pos in samples:
                     self.sample_hashes[pos] = lh
-                err = validate_entry(e) if e is not None else "unparseable"
+                err, sig = _validate(e) if e is not None else ("unparseable", None)
                 seq = e.get("seq") if type(e) is dict else None
                 if type(seq) is not int:
                     seq = None
@@ -279,7 +309,7 @@ class _LogVerifier:
                     msg = message_without_sig(leaf, e["sig"]) if canonical else None
                     if msg is None:
                         msg = _safe_jcs({k: v for k, v in e.items() if k != "sig"})
-                    self._entry_keys(e, where, pos, msg)
+                    self._entry_keys(e, where, pos, msg, sig)
         finally:
             bar.update(n & 1023)
             bar.close()
@@ -295,7 +325,8 @@ class _LogVerifier:
         return {0, size - 1, size // 2, *(size * i // (k + 1) for i in range(1, k + 1))}
 
     def _sig_failed(self, tag: object) -> None:
-        kind, seq, detail = tag  # type: ignore[misc]
+        kind, seq, who, kid = tag  # type: ignore[misc]
+        detail = f"{who}/{kid}"
         if kind == "entry":
             self._f(self.c_sigs, "ENTRY_SIGNATURE_INVALID", seq,
                     "Ed25519 signature does not verify over JCS(entry without sig)", f"valid signature by {detail}",
@@ -305,12 +336,10 @@ class _LogVerifier:
                     "client_sig does not verify over JCS({client, type, record})", f"valid signature by {detail}",
                     "invalid signature")
 
-    def _entry_keys(self, e: dict[str, Any], seq: int, pos: int, msg: bytes) -> None:
+    def _entry_keys(self, e: dict[str, Any], seq: int, pos: int, msg: bytes, sig: bytes) -> None:
         typ = e["type"]
         actor = e["actor"]
         aid, kid = actor["id"], actor["key_id"]
-        sig = _sig_bytes(e["sig"])
-        assert sig is not None
         if pos == 0 or typ == "log.genesis":
             self._genesis(e, seq, pos, msg, sig)
             return
@@ -324,7 +353,7 @@ class _LogVerifier:
             self._external(e, seq)
         pub = self._resolve(self.c_sigs, aid, kid, seq, "entry")
         if pub is not None:
-            self.batcher.add(("entry", seq, f"{aid}/{kid}"), msg, sig, pub)
+            self.batcher.add(("entry", seq, aid, kid), msg, sig, pub)
 
     def _genesis(self, e: dict[str, Any], seq: int, pos: int, msg: bytes, sig: bytes) -> None:
         ck = self.c_keys
@@ -476,7 +505,7 @@ class _LogVerifier:
         if cs is None:
             self._f(cc, "CLIENT_SIG_INVALID", seq, "client_sig is not base64 of a 64-byte signature")
             return
-        self.batcher.add(("client", seq, f"{cid}/{p['client_key_id']}"), body, cs, pub)
+        self.batcher.add(("client", seq, cid, p["client_key_id"]), body, cs, pub)
 
     # -- after the entries ------------------------------------------------------------
     def _after_entries(self, n: int, raw_seen: int, json_seen: int, full: bool) -> None:

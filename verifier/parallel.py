@@ -34,8 +34,20 @@ def ed25519_ok(message: bytes, signature: bytes, public_key: bytes) -> bool:
 
 
 def verify_batch(items: Sequence[Item]) -> list[int]:
-    """Positions in ``items`` whose signature does NOT verify (runs in a worker process)."""
-    return [i for i, (m, s, k) in enumerate(items) if not ed25519_ok(m, s, k)]
+    """Positions in ``items`` whose signature does NOT verify (runs in a worker process).
+
+    Same test as :func:`ed25519_ok`, inlined: this loop runs once per entry of the log.
+    """
+    bad = []
+    for i, (m, s, k) in enumerate(items):
+        if len(s) != 64 or len(k) != 32:
+            bad.append(i)
+            continue
+        try:
+            crypto_sign_open(s + m, k)
+        except (BadSignatureError, CryptoError, ValueError, TypeError):
+            bad.append(i)
+    return bad
 
 
 class SignatureBatcher:

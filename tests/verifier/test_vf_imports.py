@@ -4,7 +4,7 @@ import ast
 from pathlib import Path
 
 BANNED = {"ledger", "drawsvc", "web"}
-ALLOWED_THIRD_PARTY = {"nacl", "rfc8785", "click", "tqdm", "requests", "py_ecc", "chinese_calendar"}
+ALLOWED_THIRD_PARTY = {"nacl", "rfc8785", "click", "tqdm", "requests", "py_ecc", "chinese_calendar", "orjson"}
 ROOT = Path(__file__).resolve().parents[2] / "verifier"
 
 

@@ -275,3 +275,19 @@ def test_witness_quorum():
 def test_empty_genesis_only_log():
     lm = LogMaker()
     assert run(lm).ok
+
+
+def test_validate_entry_caches_do_not_hide_bad_values():
+    from verifier.log import validate_entry
+
+    good = {"v": 1, "seq": 0, "time": "2026-11-23T02:10:00.123Z", "type": "a.b", "actor": {"id": "x", "key_id": "0" * 16},
+            "payload": {}, "prev": "0" * 64, "sig": "A" * 86 + "=="}
+    assert validate_entry(good) is None
+    assert validate_entry(good) is None  # now from the caches
+    for time in ["2026-11-23T24:00:00.000Z", "2026-11-23T23:60:00.000Z", "2026-11-23T23:59:60.000Z",
+                 "2026-02-30T00:00:00.000Z"]:
+        assert validate_entry({**good, "time": time}) == f"time is not a valid date-time: {time!r}"
+    assert validate_entry({**good, "time": "2026-11-23T23:59:59.999Z"}) is None
+    assert "type" in validate_entry({**good, "type": ["a.b"]})
+    assert "key_id" in validate_entry({**good, "actor": {"id": "x", "key_id": {"k": 1}}})
+    assert "key_id" in validate_entry({**good, "actor": {"id": "x", "key_id": "0" * 15 + "G"}})
