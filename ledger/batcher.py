@@ -17,7 +17,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from .entry import Entry, EntryError
+from .entry import Entry, EntryError, encode_payload
 from .keys import ActorSigner
 from .store import Ledger
 
@@ -30,6 +30,7 @@ class _Request:
     payload: dict[str, Any]
     signer: ActorSigner
     future: Future[Entry]
+    payload_json: str | None = None  # computed by the submitting thread, outside the append lock
 
 
 class AppendBatcher:
@@ -46,7 +47,11 @@ class AppendBatcher:
 
     def submit(self, entry_type: str, payload: dict[str, Any], signer: ActorSigner) -> Future[Entry]:
         fut: Future[Entry] = Future()
-        self._queue.put(_Request(entry_type, payload, signer, fut))
+        try:
+            payload_json = encode_payload(payload)
+        except Exception:  # leave the error to make_entry, inside the batch, as before
+            payload_json = None
+        self._queue.put(_Request(entry_type, payload, signer, fut, payload_json))
         return fut
 
     def append(self, entry_type: str, payload: dict[str, Any], signer: ActorSigner) -> Entry:
@@ -86,7 +91,8 @@ class AppendBatcher:
             with self.ledger.transaction() as tx:
                 for req in batch:
                     try:
-                        done.append((req, tx.append(req.entry_type, req.payload, req.signer)))
+                        done.append((req, tx.append(req.entry_type, req.payload, req.signer,
+                                                       payload_json=req.payload_json)))
                     except EntryError as exc:  # a bad entry fails alone; the others go on
                         req.future.set_exception(exc)
         except Exception as exc:  # the transaction rolled back: nothing of the batch is in

@@ -19,13 +19,15 @@ from typing import Any
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
-from .canonical import canonical_bytes, is_simple
+from .canonical import _encoder, canonical_bytes, is_simple
 from .merkle import leaf_hash
 
 ENTRY_VERSION = 1
 GENESIS_PREV = "0" * 64
 MAX_ENTRY_BYTES = 65535  # 64 KiB less one: the most a tlog-tiles entry bundle can frame
 _TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
+_json_encode = _encoder.encode
+_json_str = json.encoder.encode_basestring  # type: ignore[attr-defined]  # ensure_ascii=False form, as _encoder
 _TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
@@ -148,17 +150,43 @@ class Entry:
         return entry
 
 
+def encode_payload(payload: dict[str, Any]) -> str | None:
+    """The payload's JCS text when the stdlib encoder is exact for it, else None.
+
+    Needs no seq or prev, so callers may compute it before taking the append lock."""
+    if type(payload) is not dict or not is_simple(payload):
+        return None
+    return _json_encode(payload)
+
+
 def make_entry(
     *, seq: int, moment: datetime, entry_type: str, actor_id: str, signing_key: SigningKey,
-    payload: dict[str, Any], prev: str,
+    payload: dict[str, Any], prev: str, payload_json: str | None = None,
 ) -> Entry:
-    """Build and sign an entry. Raises EntryError when it breaks a rule of SPEC §2."""
+    """Build and sign an entry. Raises EntryError when it breaks a rule of SPEC §2.
+
+    `payload_json` is `encode_payload(payload)` if the caller has it already."""
     check_type(entry_type)
     key_id = key_id_for(bytes(signing_key.verify_key))
-    draft = Entry(seq, format_time(moment), entry_type, actor_id, key_id, payload, prev, "")
-    sig = base64.b64encode(signing_key.sign(draft.signing_bytes()).signature).decode()
-    entry = Entry(seq, draft.time, entry_type, actor_id, key_id, payload, prev, sig)
-    entry.__dict__["_simple"] = draft._simple  # same payload: reuse the cached_property, don't walk it again
+    time = format_time(moment)
+    if payload_json is None:
+        payload_json = encode_payload(payload)
+    if payload_json is not None and type(seq) is int and 0 <= seq < 2**53:
+        # Fast path: JCS of the entry is its members in sorted key order
+        # (actor, payload, prev, seq, [sig,] time, type, v), each value in its JCS form.
+        # The payload is encoded once for both the signed bytes and the leaf.
+        head = (f'{{"actor":{{"id":{_json_str(actor_id)},"key_id":{_json_str(key_id)}}},'
+                f'"payload":{payload_json},"prev":{_json_str(prev)},"seq":{seq},')
+        tail = f'"time":{_json_str(time)},"type":{_json_str(entry_type)},"v":{ENTRY_VERSION}}}'
+        sig = base64.b64encode(signing_key.sign((head + tail).encode("utf-8")).signature).decode()
+        entry = Entry(seq, time, entry_type, actor_id, key_id, payload, prev, sig)
+        entry.__dict__["_simple"] = True
+        entry.__dict__["_leaf"] = (head + f'"sig":{_json_str(sig)},' + tail).encode("utf-8")
+    else:
+        draft = Entry(seq, time, entry_type, actor_id, key_id, payload, prev, "")
+        sig = base64.b64encode(signing_key.sign(draft.signing_bytes()).signature).decode()
+        entry = Entry(seq, draft.time, entry_type, actor_id, key_id, payload, prev, sig)
+        entry.__dict__["_simple"] = draft._simple  # same payload: reuse the cached_property, don't walk it again
     size = len(entry.leaf())
     if size > MAX_ENTRY_BYTES:
         raise EntryTooLarge(size)
