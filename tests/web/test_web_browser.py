@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -24,7 +25,8 @@ VECTORS = ROOT / "docs" / "vectors"
 
 
 def wait(driver: Any, timeout: float = 30) -> WebDriverWait:
-    return WebDriverWait(driver, timeout)
+    """Poll until the condition holds; an element replaced by a navigation in between is retried."""
+    return WebDriverWait(driver, timeout, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException))
 
 
 def run_vector(driver: Any, name: str) -> dict[str, Any]:

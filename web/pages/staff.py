@@ -21,6 +21,7 @@ from drawsvc.draw.drand import round_after, round_time
 from drawsvc.draw.errors import DrawError
 from drawsvc.draws.inputs import InputsError
 from drawsvc.draws.service import DrawNotFound, DrawStateError
+from drawsvc.inspections.errors import InspectionError
 from drawsvc.registry import io as regio
 from drawsvc.registry.authz import Actor, Forbidden
 from drawsvc.registry.records import RecordError
@@ -46,7 +47,7 @@ REGISTRIES = {
 IMPORT_KINDS = {"subjects": "subject", "inspectors": "inspector"}
 MAX_UPLOAD = 5 * 1024 * 1024
 ACTION_ERRORS = (DrawError, InputsError, DrawStateError, DrawNotFound, Forbidden, RecordError, NotFound, Conflict,
-                 ValueError, KeyError)
+                 ValueError, KeyError, InspectionError)
 
 
 def _safe_next(target: str | None) -> str:
@@ -352,6 +353,10 @@ def draw_step(draw_id: str, step: str):  # type: ignore[no-untyped-def]
         _, seqs, err = _do(a, svc.publish, a, draw_id)
     elif step == "abort":
         _, seqs, err = _do(a, svc.abort, a, draw_id, f.get("reason", ""))
+    elif step == "tasks":  # one inspection task per drawn subject (only the missing ones)
+        from web.inspections_api import service as inspections
+
+        _, seqs, err = _do(a, inspections().create_tasks_for_draw, a, draw_id)
     elif step == "substitute":
         kind = f.get("kind")
         g = lambda k: f.get(k, "").strip()  # noqa: E731
