@@ -121,11 +121,7 @@ class Auditor:
         not part of what is audited, instead of showing up as a head/entries mismatch."""
         options = {"isolation_level": "REPEATABLE READ"} if self.engine.dialect.name == "postgresql" else {}
         with self.engine.connect().execution_options(**options) as conn, conn.begin():
-            self._conn = conn
-            try:
-                return self._run(conn)
-            finally:
-                del self._conn
+            return self._run(conn)
 
     def _run(self, conn: Connection) -> AuditReport:
         report = AuditReport()
@@ -147,7 +143,7 @@ class Auditor:
         log_key_changes: list[tuple[int, NoteVerifier]] = []
         expected_seq = 0
         prev = GENESIS_PREV
-        for seq, leaf in self._leaves():
+        for seq, leaf in self._leaves(conn):
             report.entries_checked += 1
             if seq != expected_seq:
                 report.findings.append(Finding(f"entry {expected_seq}", expected_seq,
@@ -196,24 +192,23 @@ class Auditor:
         for seq, message in sig_findings:
             report.findings.append(Finding(f"entry {seq}", seq, message))
 
-        checkpoint_rows = self._checkpoints()
+        checkpoint_rows = self._checkpoints(conn)
         wanted_sizes = sorted({row.size for row in checkpoint_rows if 0 < row.size <= len(leaf_hashes)})
-        roots = self._check_tree(leaf_hashes, wanted_sizes, report)
+        roots = self._check_tree(conn, leaf_hashes, wanted_sizes, report)
         genesis_key = keys.genesis_log_key
         if genesis_key is not None and genesis_key != self.log_verifier.encode():
             report.findings.append(Finding("entry 0", 0, "genesis names a different log key than the one trusted"))
         self._check_checkpoints(checkpoint_rows, roots, log_key_changes, len(leaf_hashes), report)
-        self._check_cosignatures(report)
+        self._check_cosignatures(conn, report)
         if self.progress:
             self.progress(size, size)
         return report
 
-    def _leaves(self) -> Iterable[tuple[int, bytes]]:
+    def _leaves(self, conn: Connection) -> Iterable[tuple[int, bytes]]:
         """Every stored leaf in seq order, paged through the driver's cursor (no ORM rows)."""
         query = select(log_entries.c.seq, log_entries.c.leaf).where(log_entries.c.seq > bindparam("last")) \
             .order_by(log_entries.c.seq).limit(PAGE)
         last = -1
-        conn = self._conn
         while True:
             rows = conn.execute(query, {"last": last}).fetchall()
             if not rows:
@@ -222,7 +217,7 @@ class Auditor:
                 yield seq, bytes(leaf)
             last = rows[-1][0]
 
-    def _check_tree(self, leaf_hashes: list[bytes], sizes: list[int], report: AuditReport) -> dict[int, bytes]:
+    def _check_tree(self, conn: Connection, leaf_hashes: list[bytes], sizes: list[int], report: AuditReport) -> dict[int, bytes]:
         """Compare every stored node with its recomputation; return the root at each wanted size."""
         needed: dict[tuple[int, int], bytes] = {}
         frontier_of = {s: frontier(s) for s in sizes}
@@ -230,7 +225,7 @@ class Auditor:
         level_hashes = leaf_hashes
         level = 0
         while level_hashes:
-            stored = self._stored_level(level)
+            stored = self._stored_level(conn, level)
             for idx, h in enumerate(level_hashes):
                 got = stored.pop(idx, None)
                 report.nodes_checked += 1
@@ -253,13 +248,11 @@ class Auditor:
             roots[s] = acc
         return roots
 
-    def _stored_level(self, level: int) -> dict[int, bytes]:
-        conn = self._conn
+    def _stored_level(self, conn: Connection, level: int) -> dict[int, bytes]:
         rows = conn.execute(select(merkle_nodes.c.idx, merkle_nodes.c.hash).where(merkle_nodes.c.level == level))
         return {r.idx: r.hash for r in rows}
 
-    def _checkpoints(self) -> list:
-        conn = self._conn
+    def _checkpoints(self, conn: Connection) -> list:
         return list(conn.execute(select(checkpoints).order_by(checkpoints.c.size)))
 
     def _check_checkpoints(self, rows: list, roots: dict[int, bytes], key_changes: list[tuple[int, NoteVerifier]],
@@ -289,8 +282,7 @@ class Auditor:
                 report.findings.append(Finding(where, row.size, f"root {base64.b64encode(cp.root).decode()} is not "
                                                f"the tree's {base64.b64encode(expected).decode()}"))
 
-    def _check_cosignatures(self, report: AuditReport) -> None:
-        conn = self._conn
+    def _check_cosignatures(self, conn: Connection, report: AuditReport) -> None:
         keys = {r.name: NoteVerifier.parse(r.verifier_key) for r in conn.execute(select(witnesses))}
         rows = list(conn.execute(select(cosignatures, checkpoints.c.note).join(
             checkpoints, checkpoints.c.size == cosignatures.c.checkpoint_size)))

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, event, func, insert, or_, select, update
+from sqlalchemy import Engine, and_, event, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from .checkpoint import Checkpoint
@@ -345,10 +345,6 @@ class Ledger:
         with self.engine.connect() as conn:
             return self._root(conn, size)
 
-    def node_hashes(self, nodes: Sequence[NodeId]) -> dict[NodeId, bytes]:
-        with self.engine.connect() as conn:
-            return self._read_nodes(conn, nodes)
-
     def _root(self, conn: Connection, size: int) -> bytes:
         stored = self._read_nodes(conn, nodes_for_ranges([(0, size)]) if size else [])
         return root_from_frontier(size, stored)
@@ -397,10 +393,6 @@ class Ledger:
         if len(rows) != count:
             raise NotFound(f"level {level} has no nodes [{start}, {start + count})")
         return [r.hash for r in rows]
-
-    def count_entries(self) -> int:
-        with self.engine.connect() as conn:
-            return conn.execute(select(func.count()).select_from(log_entries)).scalar_one()
 
 
 def initialise(engine: Engine, origin: str, log_signer: NoteSigner, system: ActorSigner,

@@ -36,10 +36,10 @@ def create_app(instance: Instance, config: dict[str, Any] | None = None) -> Flas
     app.register_blueprint(tiles_bp)
     from .draws_api import bp as draws_bp
     from .openapi import init_openapi
-    from .registry_api import _csrf
     from .registry_api import bp as registry_bp
+    from .registry_api import csrf_protect
 
-    app.before_request(_csrf)  # every session-authenticated change, on every blueprint, needs the token
+    app.before_request(csrf_protect)  # every session-authenticated change, on every blueprint
 
     from .inspections_api import bp as inspections_bp
     from .pages import bp as pages_bp

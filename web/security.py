@@ -9,7 +9,7 @@
   for `LOCK_SECONDS`; per client address, `IP_LIMIT` failures within `WINDOW` refuse further
   attempts until the window passes. Applied to the login page and to POST /api/v1/session alike.
   State is in process memory (one worker process per lock; documented in docs/WEB.md).
-- CSRF: every session-authenticated change needs the session's token (web.registry_api._csrf,
+- CSRF: every session-authenticated change needs the session's token (web.registry_api.csrf_protect,
   app-wide); the login form, before any session exists, carries a pre-session token checked by
   the login view.
 """

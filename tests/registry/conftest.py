@@ -40,7 +40,7 @@ def app(reg_ledger, reg):
 
     from web.errors import register_error_handlers
     from web.openapi import init_openapi
-    from web.registry_api import bp
+    from web.registry_api import bp, csrf_protect
 
     app = Flask("registry-test")
     app.config.update(SECRET_KEY="test", TESTING=True, DRAWSVC_KEY_PASSPHRASE=PASS)
@@ -49,5 +49,6 @@ def app(reg_ledger, reg):
     app.extensions["registry"] = reg
     register_error_handlers(app)
     app.register_blueprint(bp)
+    app.before_request(csrf_protect)
     init_openapi(app)
     return app

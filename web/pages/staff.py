@@ -1,7 +1,7 @@
 """The staff console (login): registries and import, plans, draws with the ceremony screen.
 
 Every page checks the role as the API does (`require`), every form carries the session's CSRF
-token (checked app-wide by web.registry_api._csrf; the login form by the login view), and every
+token (checked app-wide by web.registry_api.csrf_protect; the login form by the login view), and every
 action reports the log entries it created, each with its seq and inclusion-proof link.
 """
 
