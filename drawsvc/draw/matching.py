@@ -23,14 +23,17 @@ See docs/SPEC.md §D7.
 from __future__ import annotations
 
 import gc
-from collections.abc import Collection, Iterator, Mapping, Sequence
+import pickle
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import DrawError, EmptyPool, TooFewInspectors
+from .parallel import ranges, run_split, workers
 from .tickets import KeyedShuffle, order_base
 
+PARALLEL_SUBJECTS = 20_000  # below this a fork costs more than the matching it shares
 SKIP_REASONS = ("conflict_declared", "unavailable", "workload_cap", "department_quota")
 DRAW_INELIGIBLE_REASONS = ("certificate_not_valid", "missing_qualification", "wrong_department")
 
@@ -267,20 +270,37 @@ def _match_inspectors(seed: bytes, subjects: Sequence[str], inspectors: Sequence
     ecaps = [_cap(c, rule) for c in ecands]
     size, depts, n_cands = rule.team_size, rule.departments, len(cands)
     none: set[str] = set()
-    out = []
-    for subject in subjects:
-        conf = by_subject.get(subject, none)
-        order = KeyedShuffle(seed, subject, n_cands, False, base)
-        team, skipped, pos = walk(subject, order, cands, 0, [], size, rule, conf, load, depts, none, None, caps)
-        if len(team) < rule.team_size:
-            raise TooFewInspectors(subject, f"only {len(team)} of {rule.team_size} inspectors eligible "
-                                            f"({len(skipped)} skipped, {len(cands)} candidates)")
-        a = Assignment(subject, team, skipped, pos)
-        if rule.experts:
-            eorder = KeyedShuffle(seed, subject, len(ecands), True, ebase)
-            ex, eskip, epos = walk(subject, eorder, ecands, 0, [], rule.experts, rule, conf, load, (), none, None, ecaps)
-            if len(ex) < rule.experts:
-                raise TooFewInspectors(subject, f"only {len(ex)} of {rule.experts} experts eligible")
-            a = replace(a, experts=ex, experts_skipped=eskip, experts_examined=epos)
-        out.append(a)
+
+    def match_all(part: Sequence[str]) -> list[Assignment]:
+        out = []
+        for subject in part:
+            conf = by_subject.get(subject, none)
+            order = KeyedShuffle(seed, subject, n_cands, False, base)
+            team, skipped, pos = walk(subject, order, cands, 0, [], size, rule, conf, load, depts, none, None, caps)
+            if len(team) < rule.team_size:
+                raise TooFewInspectors(subject, f"only {len(team)} of {rule.team_size} inspectors eligible "
+                                                f"({len(skipped)} skipped, {len(cands)} candidates)")
+            a = Assignment(subject, team, skipped, pos)
+            if rule.experts:
+                eorder = KeyedShuffle(seed, subject, len(ecands), True, ebase)
+                ex, eskip, epos = walk(subject, eorder, ecands, 0, [], rule.experts, rule, conf, load, (), none,
+                                       None, ecaps)
+                if len(ex) < rule.experts:
+                    raise TooFewInspectors(subject, f"only {len(ex)} of {rule.experts} experts eligible")
+                a = replace(a, experts=ex, experts_skipped=eskip, experts_examined=epos)
+            out.append(a)
+        return out
+
+    # Without a workload cap one subject's team does not depend on another's: the subjects can
+    # be matched in parallel, each part in order, with the same result as one pass.
+    independent = all(c is None for c in caps) and all(c is None for c in ecaps)
+    if not independent or len(subjects) < PARALLEL_SUBJECTS or workers() <= 1:
+        return MatchResult(match_all(subjects), bad)
+
+    def part(lo: int, hi: int) -> Callable[[], bytes]:
+        return lambda: pickle.dumps([(a.subject, a.team, a.skipped, a.examined, a.experts, a.experts_skipped,
+                                      a.experts_examined) for a in match_all(subjects[lo:hi])], protocol=5)
+
+    out = [Assignment(*t) for blob in run_split([part(lo, hi) for lo, hi in ranges(len(subjects), workers())])
+           for t in pickle.loads(blob)]  # noqa: S301 - our own forked child's output
     return MatchResult(out, bad)

@@ -10,9 +10,13 @@ of log2(n) hashes, without publishing the pool. See docs/SPEC.md §D4.
 
 from __future__ import annotations
 
+import hashlib
+import operator
+import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import compress, islice
 from typing import Any
 
 from ledger.canonical import EncodingError, canonical_bytes
@@ -26,6 +30,7 @@ from ledger.merkle import (
 )
 
 from .errors import PoolInvalid
+from .parallel import MIN_PARALLEL, ranges, run_split, workers
 
 GROUP_FIELD = {"subjects": "stratum", "inspectors": "department", "experts": "field", "excluded": "reason"}
 EXCLUSION_REASONS = (
@@ -105,6 +110,121 @@ def commit_pool(records: Iterable[Mapping[str, Any]], kind: str = "subjects") ->
     counts = Counter(r[group] for _, _, r in rows)
     root = root_from_leaf_hashes([leaf_hash(leaf) for _, leaf, _ in rows])
     return PoolCommitment(kind=kind, size=len(rows), root=root, counts=dict(counts))
+
+
+@dataclass(frozen=True)
+class SubjectPool:
+    """The target pool as columns: record i is {id: ids[i], name: names[i], stratum: strata[i]}.
+
+    A million-subject pool as a million dicts costs seconds to build, canonicalise, store and
+    parse again; as three lists it costs a fraction of that. The order is the registry's; the
+    commitment sorts by id itself, and the draw does not depend on the order.
+    """
+
+    ids: list[str]
+    names: list[str]
+    strata: list[str]
+
+    def __post_init__(self) -> None:
+        if not len(self.ids) == len(self.names) == len(self.strata):
+            raise PoolInvalid("a subject pool needs as many names and strata as ids")
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def from_records(cls, records: Iterable[Mapping[str, Any]]) -> SubjectPool:
+        rows = list(records)
+        for r in rows:
+            _check_record(r, "subjects")
+        return cls([r["id"] for r in rows], [r.get("name", "") for r in rows], [r["stratum"] for r in rows])
+
+    def records(self) -> list[dict[str, str]]:
+        return [{"id": i, "name": n, "stratum": s} for i, n, s in zip(self.ids, self.names, self.strata, strict=True)]
+
+    def counts(self) -> dict[str, int]:
+        return dict(Counter(self.strata))
+
+    def by_stratum(self) -> dict[str, list[str]]:
+        """{stratum: ids in pool order}: one C-level pass over the column per stratum."""
+        return {s: list(compress(self.ids, map(s.__eq__, self.strata))) for s in sorted(set(self.strata))}
+
+
+# a string that JCS would escape (quote, backslash, control character) or cannot encode (surrogate)
+_NEEDS_ESCAPE = re.compile("[\x00-\x1f\"\\\\\ud800-\udfff]")
+
+
+def _subject_leaf_hashes(ids: Sequence[str], names: Sequence[str], strata: Sequence[str]) -> list[bytes]:
+    """Leaf hashes SHA-256(0x00 || JCS({id, name, stratum})) of plain records.
+
+    JCS of a record whose three values need no escaping is exactly this f-string: members in
+    code-unit order (id < name < stratum), no whitespace, UTF-8 (the caller has checked)."""
+    sha256 = hashlib.sha256
+    return [sha256(f'\x00{{"id":"{i}","name":"{n}","stratum":"{s}"}}'.encode()).digest()
+            for i, n, s in zip(ids, names, strata, strict=True)]
+
+
+def _chunk_plan(n: int, parts: int) -> tuple[int, list[int], list[tuple[int, int]]]:
+    """Chunks of 2^j leaves (a few per part) and the contiguous groups of chunks each part takes.
+
+    With chunks of 2^j leaves, the first floor(n / 2^j) chunks are complete subtrees of the
+    RFC 9162 tree and the last one is MTH of the remainder; combining the chunk roots by the
+    same rule (split at the largest power of two) gives MTH of the whole, because that split
+    point is a multiple of 2^j whenever it is at least 2^j."""
+    chunk = 1 << max(0, (n // (2 * parts)).bit_length() - 1)
+    starts = list(range(0, n, chunk))
+    return chunk, starts, ranges(len(starts), parts)
+
+
+def _plain_columns(ids: list[str], names: list[str], strata: list[str]) -> bool:
+    """All three columns are strings JCS writes verbatim (ids and strata non-empty)."""
+    try:
+        joined = ["\x7f".join(col) for col in (ids, names, strata)]  # TypeError unless all str
+    except TypeError:
+        return False
+    return all(ids) and all(strata) and not any(_NEEDS_ESCAPE.search(j) for j in joined)
+
+
+def commit_subjects(pool: SubjectPool) -> PoolCommitment:
+    """commit_pool(pool.records(), "subjects"), computed from the columns on both cores.
+
+    Same bytes, same root (a test compares them on random and adversarial pools); records
+    with a value JCS must escape take the general path. A pool already in id order (the
+    registry read in key order) skips the sort and hashes each chunk's leaves where its
+    subtree is folded; otherwise one process sorts while the other hashes."""
+    n = len(pool)
+    ids, names, strata = pool.ids, pool.names, pool.strata
+    if n < 2 or not _plain_columns(ids, names, strata):
+        return commit_pool(pool.records(), "subjects")
+    parts = workers() if n >= MIN_PARALLEL else 1
+    chunk, starts, groups = _chunk_plan(n, parts)
+    # str order is code-point order, which is UTF-8 byte order (no surrogates: checked)
+    if all(map(operator.lt, ids, islice(ids, 1, None))):  # strictly increasing: sorted, no repeats
+        def sorted_part(lo: int, hi: int) -> Callable[[], bytes]:
+            return lambda: b"".join(root_from_leaf_hashes(_subject_leaf_hashes(
+                ids[a:a + chunk], names[a:a + chunk], strata[a:a + chunk])) for a in starts[lo:hi])
+        roots = b"".join(run_split([sorted_part(lo, hi) for lo, hi in groups]))
+    else:
+        order: list[int] = []
+
+        def sort_ids() -> None:
+            order.extend(sorted(range(n), key=ids.__getitem__))
+
+        cut = n * 3 // 5 if parts > 1 else 0  # the child hashes more while this process sorts
+        first, rest = run_split([
+            lambda: (sort_ids(), b"".join(_subject_leaf_hashes(ids[cut:], names[cut:], strata[cut:])))[1],
+            lambda: b"".join(_subject_leaf_hashes(ids[:cut], names[:cut], strata[:cut]))])
+        if len(set(ids)) != n:
+            dup = next(i for i, c in Counter(ids).items() if c > 1)
+            raise PoolInvalid(f"id {dup} appears twice in the subjects pool")
+        joined = rest + first
+
+        def permuted_part(lo: int, hi: int) -> Callable[[], bytes]:
+            return lambda: b"".join(root_from_leaf_hashes([joined[32 * i:32 * i + 32] for i in order[a:a + chunk]])
+                                    for a in starts[lo:hi])
+        roots = b"".join(run_split([permuted_part(lo, hi) for lo, hi in groups]))
+    root = root_from_leaf_hashes([roots[i:i + 32] for i in range(0, len(roots), 32)])
+    return PoolCommitment(kind="subjects", size=n, root=root, counts=pool.counts())
 
 
 def _levels(hashes: Sequence[bytes]) -> list[list[bytes]]:

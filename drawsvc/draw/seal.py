@@ -26,12 +26,16 @@ def new_salt() -> bytes:
     return secrets.token_bytes(SALT_SIZE)
 
 
-def seal(content: Any, salt: bytes) -> bytes:
-    """SHA-256(tag || salt || JCS(content))."""
+def seal(content: Any, salt: bytes, *, known_simple: bool = False) -> bytes:
+    """SHA-256(tag || salt || JCS(content)).
+
+    `known_simple`: the caller built `content` from strings, small integers, lists and objects
+    with ASCII keys only (a drawn result), so the exact fast JCS applies without the walk that
+    proves it (ledger.canonical.is_simple) — a second at a million-subject draw."""
     if len(salt) != SALT_SIZE:
         raise SealInvalid(f"a seal salt is {SALT_SIZE} bytes, got {len(salt)}")
     try:
-        body = canonical_bytes(content)
+        body = canonical_bytes(content, known_simple=known_simple)
     except EncodingError as exc:
         raise SealInvalid(str(exc)) from None
     return tagged_hash(TAG_SEAL, salt, body)

@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Mapping, Sequence
+import struct
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import compress
 from typing import Any
 
 from .errors import DrawError, EmptyPool, SampleTooLarge
+from .parallel import MIN_PARALLEL, ranges, run_split, workers
 from .tickets import subject_ticket, subject_tickets
 
 Ticketed = tuple[bytes, str]  # (ticket, subject id)
+_U32 = struct.Struct(">I")
 
 
 @dataclass
@@ -35,6 +38,7 @@ class StratumDraw:
     selected: list[Ticketed]
     _ids: Sequence[str] = field(repr=False, default=())
     _tickets: Sequence[bytes] = field(repr=False, default=())
+    _seed: bytes = field(repr=False, default=b"")  # to re-hash _tickets when they were not kept
 
     @property
     def cutoff(self) -> Ticketed | None:
@@ -42,8 +46,14 @@ class StratumDraw:
         return self.selected[-1] if self.selected else None
 
     def replacement_order(self, count: int | None = None) -> list[Ticketed]:
-        """The unselected members in ticket order (the first `count` of them if given)."""
-        pairs = zip(self._tickets, self._ids, strict=True)
+        """The unselected members in ticket order (the first `count` of them if given).
+
+        A large stratum drawn on several cores keeps only the tickets below its cut; its
+        replacement order is then re-hashed from the seed (substitutions are rare)."""
+        tickets = self._tickets
+        if len(tickets) != len(self._ids):
+            tickets = subject_tickets(self._seed, self._ids)
+        pairs = zip(tickets, self._ids, strict=True)
         ordered = sorted(pairs) if count is None else heapq.nsmallest(self.k + count, pairs)
         return ordered[self.k:]
 
@@ -75,23 +85,44 @@ def _threshold(n: int, k: int) -> bytes | None:
     return int(q * 2**64).to_bytes(8, "big")
 
 
+def _below_part(seed: bytes, ids: Sequence[str], lo: int, hi: int, t: bytes) -> Callable[[], bytes]:
+    """A task: (ticket || u32 index) of the members in [lo, hi) whose ticket is below t."""
+    def task() -> bytes:
+        tickets = subject_tickets(seed, ids[lo:hi])
+        return b"".join([tk + _U32.pack(i) for i, tk in enumerate(tickets, lo) if tk < t])
+    return task
+
+
+def _below_threshold(seed: bytes, ids: Sequence[str], t: bytes) -> list[Ticketed]:
+    """(ticket, id) of every member whose ticket is below t, the tickets hashed on every core.
+
+    Only these few (about k) come back from the other processes, not a million tickets."""
+    blobs = run_split([_below_part(seed, ids, lo, hi, t) for lo, hi in ranges(len(ids), workers())])
+    return [(blob[p:p + 32], ids[_U32.unpack_from(blob, p + 32)[0]]) for blob in blobs for p in range(0, len(blob), 36)]
+
+
 def select_stratum(seed: bytes, stratum: str, ids: Sequence[str], k: int) -> StratumDraw:
     """The k lowest (ticket, id) pairs of one stratum."""
     if k < 0:
         raise DrawError(f"stratum {stratum}: k must not be negative")
     if k > len(ids):
         raise SampleTooLarge(f"stratum {stratum}: k = {k} but only {len(ids)} subjects")
+    t = _threshold(len(ids), k) if k else None
+    if t is not None and len(ids) >= MIN_PARALLEL and len(ids) < 2**32 and workers() > 1:
+        pool = _below_threshold(seed, ids, t)
+        if len(pool) >= k:  # (never seen otherwise) else the whole stratum below
+            return StratumDraw(stratum=stratum, n=len(ids), k=k, selected=heapq.nsmallest(k, pool), _ids=ids,
+                              _seed=seed)
     tickets = subject_tickets(seed, ids)
     selected: list[Ticketed] = []
     if k:
-        t = _threshold(len(ids), k)
-        pool: list[Ticketed] | None = None
+        below: list[Ticketed] | None = None
         if t is not None:
             # every ticket >= t is above every ticket < t, so the k lowest are among those < t
-            pool = list(compress(zip(tickets, ids, strict=True), map(t.__gt__, tickets)))  # ticket < t
-            if len(pool) < k:
-                pool = None  # (never seen) too few below the cut: use the whole stratum
-        selected = heapq.nsmallest(k, zip(tickets, ids, strict=True) if pool is None else pool)
+            below = list(compress(zip(tickets, ids, strict=True), map(t.__gt__, tickets)))  # ticket < t
+            if len(below) < k:
+                below = None  # (never seen) too few below the cut: use the whole stratum
+        selected = heapq.nsmallest(k, zip(tickets, ids, strict=True) if below is None else below)
     return StratumDraw(stratum=stratum, n=len(ids), k=k, selected=selected, _ids=ids, _tickets=tickets)
 
 

@@ -21,7 +21,7 @@ from ledger.schema import log_entries
 from ledger.store import Ledger, StoredCheckpoint
 
 from . import schema
-from .service import NETWORKS_FILE, DrawNotFound, load_pools
+from .service import NETWORKS_FILE, DrawNotFound, load_pools, parse_secret
 
 FORMAT = "spotcheck-draw-bundle/1"
 KEY_TYPES = ("log.genesis", "actor.key.registered", "actor.key.rotated", "log.key.rotated")
@@ -45,7 +45,7 @@ def build_bundle(ledger: Ledger, draw_id: str, *, privileged: bool, log_verifier
         row = conn.execute(select(schema.draws).where(schema.draws.c.id == draw_id)).one_or_none()
         if row is None:
             raise DrawNotFound(f"draw {draw_id} not found")
-        doc, secret = json.loads(row.doc), json.loads(row.secret)
+        doc, secret = json.loads(row.doc), parse_secret(row.secret)
         secret["pools"] = load_pools(conn, draw_id)
         draw_types = ("draw.prepared", "draw.seeded", "draw.drawn", "draw.substituted", "draw.published",
                       "draw.aborted")

@@ -24,12 +24,18 @@ draws = Table(
     Column("secret", Text, nullable=False),
 )
 
-# The frozen pools of a draw (subjects, inspectors, excluded, conflicts), written once at
-# prepare and read when the draw is run, substituted or published — sealed until publication.
+# The frozen pools of a draw, written once at prepare and read when the draw is run,
+# substituted or published — sealed until publication. The subjects (up to millions) as
+# columns: ids and names as JSON arrays, strata as one string of one-character strata;
+# inspectors, excluded and conflicts as one JSON document in `pools` (revision 0005; before
+# it the subjects were in `pools` too, and the columns are null).
 draw_pools = Table(
     "draw_pools", metadata,
     Column("draw_id", String(64), primary_key=True),
     Column("pools", Text, nullable=False),
+    Column("subject_ids", Text, nullable=True),
+    Column("subject_names", Text, nullable=True),
+    Column("subject_strata", Text, nullable=True),
 )
 
 # Every check a subject got this year (drawn, or not random: complaints, referrals), for the

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -44,17 +44,19 @@ from drawsvc.draw.codec import ALGORITHM
 from drawsvc.draw.drand import ChainInfo, chain_from_json, round_time
 from drawsvc.draw.errors import DrawError, NotNextEligible
 from drawsvc.draw.matching import Assignment, Inspector, MatchResult, candidates
+from drawsvc.draw.pool import SubjectPool, commit_subjects
 from drawsvc.draw.relay import fetch_round
 from drawsvc.draw.run import DrawResult
 from drawsvc.draw.selection import draw_subjects
 from drawsvc.registry import schema as reg
 from drawsvc.registry.authz import Actor, Forbidden
+from drawsvc.registry.records import ACTIVE_SUBJECT_STATUSES
 from drawsvc.registry.state import get_record
 from ledger.canonical import canonical_bytes
 from ledger.store import Ledger
 
 from . import schema
-from .inputs import DrawInputs, InputsError, PriorCheck, build_inputs
+from .inputs import SUBJECT_COLUMNS, DrawInputs, InputsError, PriorCheck, SubjectColumns, build_inputs
 
 NETWORKS_FILE = Path(__file__).resolve().parents[1] / "data" / "drand_networks.json"
 PUBLIC_SOURCES = ("drand", "dice", "lottery", "witness")
@@ -104,7 +106,9 @@ def recompute(seed: bytes, doc: Mapping[str, Any], secret: Mapping[str, Any]) ->
     """The draw from its frozen inputs (what a verifier does too)."""
     p = doc["parameters"]
     pools = secret["pools"]
-    return run_draw(seed, strata_of(pools["subjects"]), p["ratios"], inspectors_of(pools["inspectors"]),
+    subjects = pools["subjects"]  # {stratum: ids}, or records
+    strata = subjects if isinstance(subjects, dict) else strata_of(subjects)
+    return run_draw(seed, strata, p["ratios"], inspectors_of(pools["inspectors"]),
                     rule_of(p), floor=p["floor"], key_item=p["key_item"],
                     conflicts=[tuple(c) for c in pools["conflicts"]])
 
@@ -155,19 +159,23 @@ class DrawService:
         return row
 
     def _load(self, conn: Connection, draw_id: str, actor: Actor | None = None,
-              pools: bool = False) -> tuple[Any, dict, dict]:
-        """The row, its public doc and its secret; the (large) pools only when asked for."""
+              pools: bool = False, subjects: str = "strata") -> tuple[Any, dict, dict]:
+        """The row, its public doc and its secret; the (large) pools only when asked for,
+        the subjects in the form `subjects` names (load_pools)."""
         row = self._row(conn, draw_id)
         if actor is not None:
             self._may_run(actor, row.department)
-        secret = json.loads(row.secret)
+        secret = parse_secret(row.secret)
         if pools:
-            secret["pools"] = load_pools(conn, draw_id)
+            secret["pools"] = load_pools(conn, draw_id, subjects)
         return row, json.loads(row.doc), secret
 
     def _save(self, conn: Connection, draw_id: str, **values: Any) -> None:
         if isinstance(values.get("secret"), dict):  # pools are stored once, in draw_pools
-            values["secret"] = {k: v for k, v in values["secret"].items() if k != "pools"}
+            sec = values["secret"]
+            # the current matching is stored only once it differs from the drawn one (parse_secret)
+            drop = ("pools", "matching") if sec.get("matching") is sec.get("content", {}).get("matching") else ("pools",)
+            values["secret"] = {k: v for k, v in sec.items() if k not in drop}
         for k in ("doc", "secret"):
             if k in values and not isinstance(values[k], str):
                 values[k] = json.dumps(values[k], ensure_ascii=False, sort_keys=True)
@@ -205,7 +213,7 @@ class DrawService:
     def secret(self, draw_id: str) -> dict[str, Any]:
         """Sealed material, pools included (operators of the department and auditors only — callers check)."""
         with self.ledger.engine.connect() as conn:
-            return self._load(conn, draw_id, pools=True)[2]
+            return self._load(conn, draw_id, pools=True, subjects="records")[2]
 
     # --- prepare ------------------------------------------------------------------------
 
@@ -214,8 +222,8 @@ class DrawService:
         if any(i is None for i in items):
             raise InputsError(f"plan {plan['code']} names an unknown item")
         libs = {r["code"]: r for r in (json.loads(d) for d in conn.execute(select(reg.sublibraries.c.doc)).scalars())}
-        subjects = _subject_rows(conn, [plan.get("filter") or {}] +
-                                 [libs[c]["filter"] for c in plan.get("sublibraries", []) if c in libs])
+        subjects = _subject_columns(conn, [plan.get("filter") or {}] +
+                                    [libs[c]["filter"] for c in plan.get("sublibraries", []) if c in libs])
         insp = [json.loads(d) for d in conn.execute(select(reg.inspectors.c.doc)).scalars()]
         confl = [json.loads(d) for d in conn.execute(select(reg.conflicts.c.doc)).scalars()]
         parents = {r.code: r.parent for r in conn.execute(select(reg.departments.c.code, reg.departments.c.parent))}
@@ -242,8 +250,7 @@ class DrawService:
                 raise InputsError(f"plan {plan} is {plan_rec['status']}; only approved or published plans are drawn")
             inputs = self.gather(tx.conn, plan_rec, department, draw_date)
             # The rules are checked now, before anything is committed: sizes and a full team.
-            sizes = stratum_sizes({s: len(v) for s, v in strata_of(inputs.pool).items()}, inputs.ratios,
-                                  inputs.floor, inputs.key_item)
+            sizes = stratum_sizes(inputs.pool.counts(), inputs.ratios, inputs.floor, inputs.key_item)
             cands, _ = candidates(inspectors_of(inputs.inspectors), inputs.rule)
             if len(cands) < inputs.rule.team_size:
                 raise DrawError(f"only {len(cands)} inspectors are eligible on {draw_date}; "
@@ -254,7 +261,7 @@ class DrawService:
             pools = {"subjects": inputs.pool, "inspectors": inputs.inspectors, "excluded": inputs.excluded,
                      "conflicts": inputs.conflicts}
             commitments = {
-                "subjects": commit_pool(inputs.pool, "subjects").to_json(),
+                "subjects": commit_subjects(inputs.pool).to_json(),
                 "inspectors": commit_pool(inputs.inspectors, "inspectors").to_json(),
                 "excluded": commit_pool(inputs.excluded, "excluded").to_json(),
                 "conflicts_sha256": _sha256_hex(canonical_bytes(inputs.conflicts)),
@@ -271,7 +278,7 @@ class DrawService:
             entry = tx.append("draw.prepared", payload, self._signer(actor))
             doc = {**payload, "prepared_leaf_hash": entry.leaf_hash().hex()}
             secret = {"nonce": nonce.hex()}
-            tx.conn.execute(insert(schema.draw_pools).values(draw_id=draw_id, pools=json.dumps(pools, ensure_ascii=False)))
+            _store_pools(tx.conn, draw_id, pools)
             tx.conn.execute(insert(schema.draws).values(
                 id=draw_id, plan=plan, department=department, year=int(draw_date[:4]), status="prepared",
                 prepared_seq=entry.seq, doc=json.dumps(doc, ensure_ascii=False, sort_keys=True),
@@ -314,16 +321,15 @@ class DrawService:
             result = recompute(bytes.fromhex(secret["seed"]), doc, secret)
             content = result.content()
             salt = secrets.token_bytes(32)
-            commitment = seal(content, salt).hex()
+            commitment = seal(content, salt, known_simple=True).hex()  # DrawResult.content(): str/int/list/dict
             entry = tx.append("draw.drawn", {"draw_id": draw_id, "seal": commitment,
                                              "sizes": content["sizes"]}, self._signer(actor))
             secret.update({"content": content, "salt": salt.hex(), "substitutions": [],
                            "matching": content["matching"]})
             doc["seal"] = commitment
             self._save(tx.conn, draw_id, status="drawn", drawn_seq=entry.seq, doc=doc, secret=secret)
-            tx.conn.execute(insert(schema.checks), [
-                {"subject": a["subject"], "year": row.year, "department": row.department, "source": draw_id,
-                 "kind": "random", "seq": entry.seq} for a in content["matching"]["assignments"]])
+            _insert_checks(tx.conn, [(a["subject"], row.year, row.department, draw_id, "random", entry.seq)
+                                     for a in content["matching"]["assignments"]])
         return self.get(draw_id)
 
     # --- substitutions and swaps ----------------------------------------------------------
@@ -354,7 +360,7 @@ class DrawService:
     def substitute_inspector(self, actor: Actor, draw_id: str, subject: str, leaving: str, reason: str,
                              unavailable: Sequence[str] = (), incoming: str | None = None) -> dict[str, Any]:
         with self.ledger.transaction() as tx:
-            row, doc, secret = self._load(tx.conn, draw_id, actor, pools=True)
+            row, doc, secret = self._load(tx.conn, draw_id, actor, pools=True, subjects="none")
             self._expect(row, "drawn", "published")
             seed, current = self._current(doc, secret)
             pools = secret["pools"]
@@ -372,7 +378,7 @@ class DrawService:
             seed, current = self._current(doc, secret)
             pools = secret["pools"]
             p = doc["parameters"]
-            selection = draw_subjects(seed, strata_of(pools["subjects"]), secret["content"]["sizes"])
+            selection = draw_subjects(seed, pools["subjects"], secret["content"]["sizes"])
             used = [s["record"][k] for s in secret["substitutions"] if s["record"]["kind"] == "subject"
                     for k in ("leaving", "incoming")]
             new, sub = substitute_subject(seed, selection, current, subject, reason, used,
@@ -388,7 +394,7 @@ class DrawService:
     def swap(self, actor: Actor, draw_id: str, inspector_a: str, subject_a: str,
              inspector_b: str, subject_b: str) -> dict[str, Any]:
         with self.ledger.transaction() as tx:
-            row, doc, secret = self._load(tx.conn, draw_id, actor, pools=True)
+            row, doc, secret = self._load(tx.conn, draw_id, actor, pools=True, subjects="none")
             self._expect(row, "drawn", "published")
             _, current = self._current(doc, secret)
             pools = secret["pools"]
@@ -428,24 +434,117 @@ class DrawService:
 
 
 _DOC_ONLY_FILTER_KEYS = ("licences", "tags_any", "tags_all")
-_SUBJECT_COLUMNS = ("code", "name", "region", "industry", "status", "credit_class", "abnormal", "serious_dishonest",
-                    "penalized_on", "complaints")
 
 
-def _subject_rows(conn: Connection, filters: Sequence[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
-    """Subjects as dicts from the indexed columns; the JSON doc is parsed only when a filter
-    needs what only it holds (licences, tags). At a million subjects this is most of prepare."""
-    if any(k in f for f in filters for k in _DOC_ONLY_FILTER_KEYS):
-        yield from (json.loads(d) for d in conn.execute(select(reg.subjects.c.doc)).scalars())
+def _subject_columns(conn: Connection, filters: Sequence[Mapping[str, Any]]) -> SubjectColumns:
+    """The registry's subjects as columns, in code order where the store keeps them so.
+
+    Without a filter only what the rules need is read, each column as one aggregate value
+    (a JSON array, or one string of one-character values): a million subjects in well under
+    a second, where a million row tuples cost several. On SQLite reg_subjects is a WITHOUT
+    ROWID table, so its scan is in code order; PostgreSQL sorts in the C collation (byte
+    order). The order only spares the pool commitment a sort: it checks it and sorts when it
+    does not hold. With a filter the full records are read (the filter looks at them)."""
+    if any(filters):
+        if any(k in f for f in filters for k in _DOC_ONLY_FILTER_KEYS):
+            docs = conn.execute(select(reg.subjects.c.doc).order_by(reg.subjects.c.code)).scalars()
+            return SubjectColumns.from_records(json.loads(d) for d in docs)
+        cols = [reg.subjects.c[c] for c in SUBJECT_COLUMNS]
+        return SubjectColumns.from_records(dict(zip(SUBJECT_COLUMNS, r, strict=True)) for r in
+                                           conn.execute(select(*cols).order_by(reg.subjects.c.code)))
+    dialect = conn.dialect.name
+    active = ", ".join(f"'{s}'" for s in ACTIVE_SUBJECT_STATUSES)
+    if dialect == "sqlite":
+        sql = ("SELECT json_group_array(code), json_group_array(name), group_concat(credit_class, ''), "
+               "group_concat(abnormal, ''), group_concat(serious_dishonest, ''), json_group_array(penalized_on), "
+               "json_group_array(complaints), json_group_array(CASE WHEN status IN (" + active + ") THEN NULL "
+               "ELSE status END) FROM reg_subjects")
+    elif dialect == "postgresql":  # aggregated in the order of the sorted subquery
+        sql = ("SELECT " + ", ".join(f"coalesce(json_agg({c}), '[]')::text" for c in (
+            "code", "name", "credit_class", "abnormal", "serious_dishonest", "penalized_on", "complaints", "st"))
+            + f" FROM (SELECT code, name, credit_class, abnormal, serious_dishonest, penalized_on, complaints, "
+            f"CASE WHEN status IN ({active}) THEN NULL ELSE status END AS st FROM reg_subjects "
+            'ORDER BY code COLLATE "C") AS s')
+    else:  # any other store: row tuples, transposed
+        rows = conn.execute(select(*[reg.subjects.c[c] for c in SUBJECT_COLUMNS]).order_by(reg.subjects.c.code))
+        return SubjectColumns.from_records(dict(zip(SUBJECT_COLUMNS, r, strict=True)) for r in rows)
+    code, name, klass, abnormal, serious, penalized, complaints, status = conn.exec_driver_sql(sql).one()
+    if dialect == "sqlite":  # one character per row (booleans are 0/1); NULL for an empty table
+        klass = list(klass or "")
+        abnormal, serious = list(map("1".__eq__, abnormal or "")), list(map("1".__eq__, serious or ""))
+    else:
+        klass, abnormal, serious = json.loads(klass), json.loads(abnormal), json.loads(serious)
+    return SubjectColumns(
+        code=json.loads(code), name=json.loads(name), credit_class=klass, abnormal=abnormal,
+        serious_dishonest=serious, penalized_on=json.loads(penalized), complaints=json.loads(complaints),
+        inactive={i: st for i, st in enumerate(json.loads(status)) if st is not None})
+
+
+def parse_secret(text: str) -> dict[str, Any]:
+    """A draw's stored secret; the current matching is the drawn one until a substitution."""
+    secret = json.loads(text)
+    if "matching" not in secret and "content" in secret:
+        secret["matching"] = secret["content"]["matching"]
+    return secret
+
+
+_CHECK_COLUMNS = ("subject", "year", "department", "source", "kind", "seq")
+
+
+def _insert_checks(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """One executemany straight to the driver: a draw records up to ~10^5 checks, and
+    SQLAlchemy's per-row parameter processing costs more than the insert itself."""
+    if not rows:
         return
-    cols = [reg.subjects.c[name] for name in _SUBJECT_COLUMNS]
-    for row in conn.execute(select(*cols)):
-        yield dict(zip(_SUBJECT_COLUMNS, row, strict=True))
+    style = conn.dialect.paramstyle
+    if style not in ("qmark", "format", "pyformat"):
+        conn.execute(insert(schema.checks), [dict(zip(_CHECK_COLUMNS, r, strict=True)) for r in rows])
+        return
+    marks = ", ".join(["?" if style == "qmark" else "%s"] * len(_CHECK_COLUMNS))
+    conn.exec_driver_sql(f"INSERT INTO {schema.checks.name} ({', '.join(_CHECK_COLUMNS)}) VALUES ({marks})",
+                         list(rows))
 
 
-def load_pools(conn: Connection, draw_id: str) -> dict[str, Any]:
-    raw = conn.execute(select(schema.draw_pools.c.pools).where(schema.draw_pools.c.draw_id == draw_id)).scalar_one()
-    return json.loads(raw)
+def load_pools(conn: Connection, draw_id: str, subjects: str = "records") -> dict[str, Any]:
+    """A draw's frozen pools, the subjects as asked: "records" (a list of {id, name, stratum}),
+    "pool" (a SubjectPool), "strata" ({stratum: ids}: all a draw or a substitution needs, names
+    not even parsed) or "none". Draws prepared before the columnar storage keep their subjects
+    inside the JSON."""
+    cols = [schema.draw_pools.c.pools, schema.draw_pools.c.subject_strata]
+    if subjects != "none":
+        cols.append(schema.draw_pools.c.subject_ids)
+    if subjects in ("records", "pool"):
+        cols.append(schema.draw_pools.c.subject_names)
+    row = conn.execute(select(*cols).where(schema.draw_pools.c.draw_id == draw_id)).one()
+    pools = json.loads(row.pools)
+    if subjects == "none":
+        pools.pop("subjects", None)
+        return pools
+    if row.subject_strata is None:  # the JSON form
+        pool = SubjectPool.from_records(pools["subjects"])
+    elif subjects == "strata":
+        strata = row.subject_strata
+        pools["subjects"] = SubjectPool(json.loads(row.subject_ids), [""] * len(strata), list(strata)).by_stratum()
+        return pools
+    else:
+        pool = SubjectPool(json.loads(row.subject_ids), json.loads(row.subject_names), list(row.subject_strata))
+    pools["subjects"] = {"records": pool.records, "pool": lambda: pool, "strata": pool.by_stratum}[subjects]()
+    return pools
+
+
+def _store_pools(conn: Connection, draw_id: str, pools: Mapping[str, Any]) -> None:
+    """Subjects as three columns (ids and names as JSON arrays, strata as one string, since a
+    stratum is one character: a credit class); the smaller pools as one JSON document."""
+    subjects: SubjectPool = pools["subjects"]
+    one_char = all(len(s) == 1 for s in set(subjects.strata))
+    rest = {k: v for k, v in pools.items() if k != "subjects"}
+    if not one_char:  # (not produced by build_inputs) keep the general form
+        rest["subjects"] = subjects.records()
+    conn.execute(insert(schema.draw_pools).values(
+        draw_id=draw_id, pools=json.dumps(rest, ensure_ascii=False),
+        subject_ids=json.dumps(subjects.ids, ensure_ascii=False) if one_char else None,
+        subject_names=json.dumps(subjects.names, ensure_ascii=False) if one_char else None,
+        subject_strata="".join(subjects.strata) if one_char else None))
 
 
 def _sha256_hex(data: bytes) -> str:

@@ -30,6 +30,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from drawsvc.draws import schema as draws_schema
+from drawsvc.draws.service import parse_secret
 from drawsvc.registry import schema as reg
 from drawsvc.registry.authz import Actor, Forbidden
 from drawsvc.registry.state import get_record
@@ -188,7 +189,7 @@ class InspectionService:
             if row.status != "published":
                 raise StateError(f"抽签 {draw_id} 尚未公示（{row.status}）；检查任务在公示后生成 / tasks are created "
                                  f"once the draw is published (it is {row.status})")
-            doc, secret = json.loads(row.doc), json.loads(row.secret)
+            doc, secret = json.loads(row.doc), parse_secret(row.secret)
             have = set(conn.execute(select(schema.tasks.c.subject).where(schema.tasks.c.draw_id == draw_id)).scalars())
             plan = get_record(conn, "plan", row.plan) or {}
             items = [get_record(conn, "item", i["code"]) for i in doc["items"]]

@@ -1,0 +1,116 @@
+"""Use both cores for the draw's bulk hashing, by forking.
+
+A million-subject draw hashes every pool record twice (the pool commitment at prepare, the
+tickets at run): about a second of SHA-256 calls each on one core of this 2-core machine.
+The work splits cleanly into ranges, so `run_split` runs all but the first part in forked
+children and the first part here, and joins their results in order.
+
+Why fork rather than a process pool: the inputs (a million strings) are already in this
+process's memory, and a forked child shares them copy-on-write; pickling them to a pool
+worker would cost as much as the hashing saved. The child runs only the given function over
+data it inherited and writes bytes to a pipe, then leaves with os._exit: it touches no
+database connection, lock or thread of the parent.
+
+The result is the same as running the parts one after the other (the functions are pure):
+where fork is not available, is disabled (DRAWSVC_DRAW_WORKERS=1) or the work is small, the
+parts simply run here.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import sys
+from collections.abc import Callable, Sequence
+
+_LEN = struct.Struct(">Q")
+MIN_PARALLEL = 100_000  # below this many items a fork costs more than it saves
+
+
+def workers() -> int:
+    """How many processes a split may use (the cores, unless DRAWSVC_DRAW_WORKERS says fewer)."""
+    env = os.environ.get("DRAWSVC_DRAW_WORKERS", "")
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    if not hasattr(os, "fork") or sys.platform == "emscripten":
+        return 1
+    return max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 8))
+
+
+def ranges(n: int, parts: int) -> list[tuple[int, int]]:
+    """[lo, hi) ranges covering 0..n in `parts` nearly equal pieces (fewer if n is small)."""
+    parts = max(1, min(parts, n))
+    step, extra = divmod(n, parts)
+    out, lo = [], 0
+    for i in range(parts):
+        hi = lo + step + (1 if i < extra else 0)
+        out.append((lo, hi))
+        lo = hi
+    return out
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while True:
+        b = os.read(fd, 1 << 20)
+        if not b:
+            return b"".join(chunks)
+        chunks.append(b)
+
+
+def run_split(tasks: Sequence[Callable[[], bytes]]) -> list[bytes]:
+    """Results of `tasks` in order: tasks[1:] in forked children, tasks[0] here.
+
+    A child that fails (or is killed) is not trusted to have answered: its task is run again
+    here, so the result is always exactly what a sequential run gives.
+    """
+    if len(tasks) <= 1 or workers() <= 1:
+        return [t() for t in tasks]
+    children: list[tuple[int, int] | None] = []
+    for task in tasks[1:]:
+        r, w = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(r)
+            os.close(w)
+            children.append(None)
+            continue
+        if pid == 0:  # the child: compute, write, leave without running any of the parent's cleanup
+            code = 1
+            try:
+                os.close(r)
+                data = task()
+                view = memoryview(_LEN.pack(len(data)) + data)
+                while view:
+                    view = view[os.write(w, view):]
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(w)
+        children.append((pid, r))
+    try:
+        results = [tasks[0]()]
+    except BaseException:
+        for child in children:
+            if child is not None:
+                os.kill(child[0], 9)
+                os.close(child[1])
+                os.waitpid(child[0], 0)
+        raise
+    for task, child in zip(tasks[1:], children, strict=True):
+        if child is None:
+            results.append(task())
+            continue
+        pid, r = child
+        try:
+            raw = _read_all(r)
+        finally:
+            os.close(r)
+        _, status = os.waitpid(pid, 0)
+        ok = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 and len(raw) >= _LEN.size
+        if ok:
+            (size,) = _LEN.unpack_from(raw)
+            ok = len(raw) == _LEN.size + size
+        results.append(raw[_LEN.size:] if ok else task())
+    return results
