@@ -271,12 +271,22 @@ def _match_inspectors(seed: bytes, subjects: Sequence[str], inspectors: Sequence
     size, depts, n_cands = rule.team_size, rule.departments, len(cands)
     none: set[str] = set()
 
+    # With one department and no workload cap, a subject without a declared conflict can skip
+    # nobody: its team is the first `size` positions of its order (what walk() would accept).
+    plain = (len(depts) == 1 and n_cands >= size and all(c is None for c in caps)
+             and all(c is None for c in ecaps))  # (load counts only against a cap)
+    cand_ids = [c.id for c in cands]
+
     def match_all(part: Sequence[str]) -> list[Assignment]:
         out = []
         for subject in part:
             conf = by_subject.get(subject, none)
             order = KeyedShuffle(seed, subject, n_cands, False, base)
-            team, skipped, pos = walk(subject, order, cands, 0, [], size, rule, conf, load, depts, none, None, caps)
+            if plain and not conf:
+                team, skipped, pos = [cand_ids[c] for c in order.ensure(size)], [], size
+            else:
+                team, skipped, pos = walk(subject, order, cands, 0, [], size, rule, conf, load, depts, none, None,
+                                          caps)
             if len(team) < rule.team_size:
                 raise TooFewInspectors(subject, f"only {len(team)} of {rule.team_size} inspectors eligible "
                                                 f"({len(skipped)} skipped, {len(cands)} candidates)")

@@ -121,3 +121,20 @@ def test_split_results_come_back_in_order(monkeypatch: pytest.MonkeyPatch) -> No
     out = parallel.run_split([lambda i=i: bytes([i]) + big for i in range(4)])
     assert [o[0] for o in out] == [0, 1, 2, 3] and all(o[1:] == big for o in out)
     assert parallel.ranges(10, 3) == [(0, 4), (4, 7), (7, 10)] and parallel.ranges(2, 5) == [(0, 1), (1, 2)]
+
+
+def test_a_plain_team_is_exactly_what_the_walk_accepts() -> None:
+    """The one-department, no-cap shortcut (no walk for a subject without conflicts)."""
+    inspectors = [Inspector(f"P{i:03d}", "scj", cert_valid_from="2020-01-01", cert_valid_until="2030-12-31")
+                  for i in range(20)]
+    rule = TeamRule(draw_date="2026-03-02", departments=("scj",), team_size=3)
+    subjects = [f"S{i:04d}" for i in range(200)]
+    conflicts = [(f"P{i % 20:03d}", f"S{i * 3:04d}") for i in range(60)]
+    result = match_inspectors(SEED, subjects, inspectors, rule, conflicts)
+    cands, _ = matching.candidates(inspectors, rule)
+    by_subject = matching.conflicts_by_subject(conflicts)
+    for a in result.assignments:
+        order = matching.candidate_order(SEED, a.subject, cands)
+        expected = matching.walk(a.subject, order, cands, 0, [], 3, rule, by_subject.get(a.subject, set()), {},
+                                 rule.departments)
+        assert (a.team, a.skipped, a.examined) == expected
