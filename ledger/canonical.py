@@ -18,6 +18,7 @@ import rfc8785
 
 _MAX_SAFE = 2**53 - 1  # rfc8785 refuses beyond the IEEE-754 safe integers
 _encoder = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False)
+simple_encode = _encoder.encode  # JCS text of a value known to be simple (is_simple); callers encode UTF-8
 
 
 class EncodingError(ValueError):

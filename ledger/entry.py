@@ -19,15 +19,15 @@ from typing import Any
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
-from .canonical import _encoder, canonical_bytes, is_simple
+from .canonical import canonical_bytes, is_simple, simple_encode
 from .merkle import leaf_hash
 
 ENTRY_VERSION = 1
 GENESIS_PREV = "0" * 64
 MAX_ENTRY_BYTES = 65535  # 64 KiB less one: the most a tlog-tiles entry bundle can frame
 _TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
-_json_encode = _encoder.encode
-_json_str = json.encoder.encode_basestring  # type: ignore[attr-defined]  # ensure_ascii=False form, as _encoder
+_json_encode = simple_encode
+_json_str = json.encoder.encode_basestring  # type: ignore[attr-defined]  # ensure_ascii=False form, as simple_encode
 _TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
