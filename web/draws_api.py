@@ -95,7 +95,7 @@ def get_draw(draw_id: str):  # type: ignore[no-untyped-def]
     if actor.role == "operator" and draw["department"] not in actor.departments:
         raise ApiError(403, "forbidden", "不属于本部门 / outside your departments")
     if _privileged(actor, draw):
-        secret = service().secret(draw_id)
+        secret = service().secret(draw_id, pools=False)
         draw["sealed_content"] = {"matching": secret.get("matching"), "content": secret.get("content"),
                                   "substitutions": [s["record"] for s in secret.get("substitutions", [])]}
     return jsonify(draw)
@@ -184,7 +184,7 @@ def public_draw(draw_id: str):  # type: ignore[no-untyped-def]
         draw = None
     if draw is None or draw["status"] != "published":
         raise ApiError(404, "not_found", f"没有已公示的抽签 {draw_id} / no published draw {draw_id}")
-    secret = service().secret(draw_id)
+    secret = service().secret(draw_id, pools=False)
     view = public_view(draw)
     view["content"] = secret["content"]
     view["matching"] = secret["matching"]

@@ -70,7 +70,7 @@ def substitute_someone(svc: DrawService, op: Actor, draw_id: str) -> dict[str, A
     candidate conflicted, capped or from the wrong department); the service refuses that
     substitution and writes nothing, so the demo tries the next assignment.
     """
-    for a in svc.secret(draw_id)["matching"]["assignments"]:
+    for a in svc.secret(draw_id, pools=False)["matching"]["assignments"]:
         try:
             return svc.substitute_inspector(op, draw_id, a["subject"], a["team"][0], "cannot_attend")
         except TooFewInspectors:

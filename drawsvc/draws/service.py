@@ -210,10 +210,12 @@ class DrawService:
         with self.ledger.engine.connect() as conn:
             return [self._public(r) for r in conn.execute(stmt)]
 
-    def secret(self, draw_id: str) -> dict[str, Any]:
-        """Sealed material, pools included (operators of the department and auditors only — callers check)."""
+    def secret(self, draw_id: str, pools: bool = True) -> dict[str, Any]:
+        """Sealed material, the pools too unless `pools` is false (a page that shows only the
+        teams need not read a million-subject pool). Operators of the department and auditors
+        only — callers check."""
         with self.ledger.engine.connect() as conn:
-            return self._load(conn, draw_id, pools=True, subjects="records")[2]
+            return self._load(conn, draw_id, pools=pools, subjects="records")[2]
 
     # --- prepare ------------------------------------------------------------------------
 

@@ -134,7 +134,7 @@ def dashboard():  # type: ignore[no-untyped-def]
 def _my_assignments(a: Actor) -> list[dict[str, Any]]:
     out = []
     for d in service().list(status=["published"]):
-        for x in service().secret(d["id"])["matching"]["assignments"]:
+        for x in service().secret(d["id"], pools=False)["matching"]["assignments"]:
             if a.inspector and a.inspector in x["team"]:
                 out.append({"draw": d["id"], "plan": d["plan"], "subject": x["subject"], "team": x["team"]})
     return out
@@ -301,7 +301,7 @@ def _load_draw(draw_id: str, a: Actor) -> dict[str, Any]:
 def draw(draw_id: str):  # type: ignore[no-untyped-def]
     a = require("admin", "operator", "auditor")
     d = _load_draw(draw_id, a)
-    secret = service().secret(draw_id) if privileged(a, d["department"]) else {}
+    secret = service().secret(draw_id, pools=False) if privileged(a, d["department"]) else {}
     led = ledger()
     lifecycle = entry_links([s for s in d["seqs"].values() if s is not None])
     subs = [e for e in (led.entry(s) for s in range(d["seqs"]["prepared"], led.size()))
