@@ -12,7 +12,7 @@ Subject areas, one module each:
 * :mod:`verifier.note` — C2SP signed-note, tlog-checkpoint, tlog-cosignature.
 * :mod:`verifier.findings` — typed findings and the pass/fail/not-checked report.
 * :mod:`verifier.log` — the log checks (entries, keys, chain, tree, checkpoints).
-* :mod:`verifier.parallel` — batched Ed25519 verification on every core.
+* :mod:`verifier.parallel` — Ed25519 verification and the ordered pool of worker processes.
 * :mod:`verifier.sources` — offline bundle files and the live JSON API.
 * :mod:`verifier.witness` — the witness (consistency check + cosigning).
 * :mod:`verifier.drand` — drand BLS12-381 rounds (both schemes, subgroup checks).

@@ -104,14 +104,13 @@ _ORJSON_SORTED = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
 
 
 def _has_float(o: Any) -> bool:
-    vals = o.values() if type(o) is dict else o
-    ts = set(map(type, vals))
-    if float in ts:
-        return True
-    if dict in ts or list in ts:
-        for v in vals:
-            if (type(v) is dict or type(v) is list) and _has_float(v):
-                return True
+    """Is there a float anywhere in the values of dict / list ``o`` (at any depth)?"""
+    for v in o.values() if type(o) is dict else o:
+        t = type(v)
+        if t is float:
+            return True
+        if (t is dict or t is list) and _has_float(v):
+            return True
     return False
 
 
@@ -185,12 +184,15 @@ def message_without_sig(leaf: bytes, sig_b64: str) -> bytes | None:
 
     Why this is exact: in JCS the top-level members are sorted (actor, payload, prev, seq, sig,
     time, type, v), so the top-level ``"sig"`` member is the LAST occurrence of
-    ``,"sig":"<value>"`` — the later members (time, type, v) are validated to contain no
+    ``,"sig":"`` — the later members (time, type, v) and the sig value are validated to contain no
     quotes — and deleting one member of a canonical object leaves the canonical object
-    without it.  The caller only uses this on leaves already proven canonical and valid.
+    without it.  The caller only uses this on leaves already proven canonical and valid, and
+    falls back to encoding the entry when it gives None.
     """
-    needle = b',"sig":"' + sig_b64.encode("ascii") + b'"'
-    i = leaf.rfind(needle)
+    i = leaf.rfind(b',"sig":"')
     if i < 0:
         return None
-    return leaf[:i] + leaf[i + len(needle):]
+    j = i + 8 + len(sig_b64)
+    if leaf[j:j + 1] != b'"' or leaf[i + 8:j] != sig_b64.encode("ascii"):
+        return None
+    return leaf[:i] + leaf[j + 1:]

@@ -1,12 +1,18 @@
 """Verification of the log, re-implemented from docs/SPEC.md Part I.
 
-One streaming pass over the entries, in order, in the main process: JCS form, field types,
-seq, ``prev`` chain, the key registry (genesis self-registration, registrations, rotations,
-retirements, log-key rotations), external client records, and the RFC 9162 tree (roots
-captured at every checkpoint size).  Ed25519 checks of ordinary entries are handed to
-:class:`verifier.parallel.SignatureBatcher`; key-management entries are checked at once
-because later entries depend on them.  Then the checkpoints: signature by the log key in
-force at their size, root, origin, consistency with each other, witness cosignatures.
+The entries are checked in chunks of :data:`CHUNK`.  Everything about an entry that does not
+depend on the entries before it — size, JSON, RFC 8785 form, v1 fields, leaf hash, the
+``prev`` links inside the chunk, and, for ordinary entries, key rules and Ed25519 signatures —
+is done by :class:`_ChunkWorker`, in worker processes on a big log (:class:`ChunkPool`).  The
+main process keeps what is order-dependent: the key-management entries (entry 0, genesis,
+registrations, rotations, log-key rotations; found by a byte search for their type names —
+see :data:`_KEY_NEEDLES` — then parsed and applied in order, their registry changes replayed
+by the workers before the entries that follow them), the seq numbers, the ``prev`` link
+between chunks, and the RFC 9162 tree (whole aligned subtrees come hashed from the workers;
+roots captured at every checkpoint size).  Each entry's findings are reported in the
+order a one-entry-at-a-time pass would report them.  Then the checkpoints: signature by the
+log key in force at their size, root, origin, consistency with each other, witness
+cosignatures.
 """
 
 from __future__ import annotations
@@ -15,14 +21,18 @@ import binascii
 import hashlib
 import re
 import sys
+from bisect import bisect_left, bisect_right
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import accumulate, islice
 from typing import Any
 
+import orjson
 from tqdm import tqdm
 
-from .canonical import jcs, loads_leaf, message_without_sig
+from .canonical import _ORJSON_SORTED, _has_float, jcs, loads_leaf, message_without_sig
 from .findings import Check, Finding, Report
 from .merkle import EMPTY_ROOT, TreeBuilder, verify_consistency, verify_inclusion
 from .note import (
@@ -37,7 +47,7 @@ from .note import (
     verify_cosignature,
     verify_note,
 )
-from .parallel import SignatureBatcher, ed25519_ok
+from .parallel import ChunkPool, ed25519_failures, ed25519_ok
 
 __all__ = ["MAX_LEAF", "ZERO_PREV", "LogOptions", "actor_key_id", "validate_entry", "verify_log"]
 
@@ -46,8 +56,14 @@ ZERO_PREV = "0" * 64
 ENTRY_FIELDS = frozenset({"v", "seq", "time", "type", "actor", "payload", "prev", "sig"})
 SYSTEM = "system"
 KEY_TYPES = frozenset({"log.genesis", "actor.key.registered", "actor.key.rotated", "log.key.rotated"})
-#: Below this many signatures a worker pool costs more than it saves.
+#: Below this many entries a worker pool costs more than it saves.
 PARALLEL_THRESHOLD = 20000
+#: Entries per chunk of work (a power of two: a worker hashes a whole aligned subtree).
+CHUNK = 4096
+#: A leaf whose type may be a key-management type holds one of these byte strings: each such
+#: type name contains "genesis" or "key.r", and a JSON string can only spell it differently
+#: with a backslash escape.  Leaves holding none of them are never key-management entries.
+_KEY_NEEDLES = (b"genesis", b"key.r", b"\\")
 
 _TYPE_RE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)+")
 _TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
@@ -80,11 +96,22 @@ def validate_entry(e: Any) -> str | None:
 _GOOD_TYPES: set[str] = set()
 _GOOD_KIDS: set[str] = set()
 _GOOD_DATES: set[str] = set()
+_GOOD_MINUTES: set[str] = set()  # "YYYY-MM-DDTHH:MM:" prefixes of times accepted without the date parse
 _CACHE_MAX = 65536
 
 
-def _validate(e: Any) -> tuple[str | None, bytes | None]:
-    """(why ``e`` is not a well-formed v1 entry or None, its signature bytes when well-formed)."""
+_ACTOR_FIELDS = frozenset({"id", "key_id"})
+_NO: Any = object()  # "not parsed yet"
+_FLAT = frozenset({str, int, bool, type(None)})  # value types of a payload that holds no float and no container
+orjson_loads, orjson_dumps = orjson.loads, orjson.dumps
+
+
+def _validate(e: Any, known_prev: str | None = None) -> tuple[str | None, bytes | None]:
+    """(why ``e`` is not a well-formed v1 entry or None, its signature bytes when well-formed).
+
+    ``known_prev``: a string already known to be 64 lower-case hex digits (the previous leaf
+    hash); a ``prev`` equal to it needs no second look.
+    """
     if type(e) is not dict:
         return "entry is not a JSON object", None
     if e.keys() != ENTRY_FIELDS:
@@ -98,16 +125,24 @@ def _validate(e: Any) -> tuple[str | None, bytes | None]:
     if type(seq) is not int or seq < 0:
         return f"seq must be a non-negative integer, got {seq!r}", None
     t = e["time"]
-    if type(t) is not str or not _TIME_RE.fullmatch(t):
-        return f"time must be RFC 3339 UTC with milliseconds, got {t!r}", None
-    d = t[:10]
-    if d not in _GOOD_DATES or t[11:13] > "23" or t[14:16] > "59" or t[17:19] > "59":
-        try:
-            datetime.fromisoformat(t[:-1])
-        except ValueError:
-            return f"time is not a valid date-time: {t!r}", None
-        if len(_GOOD_DATES) < _CACHE_MAX:
-            _GOOD_DATES.add(d)
+    # Fast accept: an ASCII date-time in a minute already accepted without the date parse, whose
+    # seconds are two digits <= 59, then three digits and Z (what the full check accepts).  Digits
+    # other than ASCII ones (\d matches them) always take the date parse, which refuses them.
+    if type(t) is not str or not (t[:17] in _GOOD_MINUTES and len(t) == 24 and t[19] == "." and t[23] == "Z"
+                                  and t[17:19] <= "59" and t.isascii() and t[17:19].isdecimal()
+                                  and t[20:23].isdecimal()):
+        if type(t) is not str or not _TIME_RE.fullmatch(t):
+            return f"time must be RFC 3339 UTC with milliseconds, got {t!r}", None
+        d = t[:10]
+        if d not in _GOOD_DATES or t[11:13] > "23" or t[14:16] > "59" or t[17:19] > "59" or not t.isascii():
+            try:
+                datetime.fromisoformat(t[:-1])
+            except ValueError:
+                return f"time is not a valid date-time: {t!r}", None
+            if len(_GOOD_DATES) < _CACHE_MAX:
+                _GOOD_DATES.add(d)
+        elif len(_GOOD_MINUTES) < _CACHE_MAX:
+            _GOOD_MINUTES.add(t[:17])
     typ = e["type"]
     if type(typ) is not str or typ not in _GOOD_TYPES:
         if type(typ) is not str or not _TYPE_RE.fullmatch(typ):
@@ -115,7 +150,7 @@ def _validate(e: Any) -> tuple[str | None, bytes | None]:
         if len(_GOOD_TYPES) < _CACHE_MAX:
             _GOOD_TYPES.add(typ)
     a = e["actor"]
-    if type(a) is not dict or a.keys() != {"id", "key_id"}:
+    if type(a) is not dict or a.keys() != _ACTOR_FIELDS:
         return "actor must be {id, key_id}", None
     aid = a["id"]
     if type(aid) is not str or not aid:
@@ -129,12 +164,17 @@ def _validate(e: Any) -> tuple[str | None, bytes | None]:
     if type(e["payload"]) is not dict:
         return "payload must be an object", None
     prev = e["prev"]
-    if type(prev) is not str or not _HEX64.fullmatch(prev):
+    if (known_prev is None or prev != known_prev) and (type(prev) is not str or not _HEX64.fullmatch(prev)):
         return "prev must be 64 lower-case hex digits", None
-    sig = _sig_bytes(e["sig"])
-    if sig is None:
-        return "sig must be base64 of a 64-byte Ed25519 signature", None
-    return None, sig
+    s = e["sig"]
+    if type(s) is str and len(s) == 88:  # _sig_bytes, inlined
+        try:
+            sig = binascii.a2b_base64(s, strict_mode=True)
+        except (binascii.Error, ValueError):
+            sig = b""
+        if len(sig) == 64:
+            return None, sig
+    return "sig must be base64 of a 64-byte Ed25519 signature", None
 
 
 def _pub(s: Any) -> bytes | None:
@@ -164,17 +204,27 @@ class LogOptions:
 
 
 class _KeyRing:
-    """Actor keys as registered by the log itself: (actor id, key_id) -> public key, retired?"""
+    """Actor keys as registered by the log itself: (actor id, key_id) -> public key, retired?
 
-    def __init__(self) -> None:
+    With ``record``, every change is also kept as an event ``(position, op, actor, key_id,
+    public key)`` so that worker processes can replay the registry up to any entry.
+    """
+
+    def __init__(self, record: bool = False) -> None:
         self.keys: dict[tuple[str, str], list[Any]] = {}
+        self.events: list[tuple[int, str, str, str, bytes | None]] | None = [] if record else None
+        self.at = 0  # position of the entry whose changes are being recorded
 
     def register(self, actor: str, kid: str, pub: bytes) -> None:
         self.keys[(actor, kid)] = [pub, False]
+        if self.events is not None:
+            self.events.append((self.at, "reg", actor, kid, pub))
 
     def retire(self, actor: str, kid: str) -> None:
         if (actor, kid) in self.keys:
             self.keys[(actor, kid)][1] = True
+            if self.events is not None:
+                self.events.append((self.at, "ret", actor, kid, None))
 
     def get(self, actor: str, kid: str) -> tuple[bytes | None, str | None]:
         """(public key, None) or (None, finding code)."""
@@ -184,6 +234,267 @@ class _KeyRing:
         if k[1]:
             return None, "RETIRED_KEY"
         return k[0], None
+
+
+#: A finding as workers report it: (index in chunk, stage, check name, code, seq or position,
+#: message, expected, actual).  Stages order one entry's findings as a sequential pass would:
+_PARSE, _SEQ, _CHAIN, _ENTRY = 0, 1, 2, 3
+Found = tuple[int, int, str, str, int | None, str, str | None, str | None]
+
+
+def _s(v: Any) -> str | None:
+    return None if v is None else str(v)
+
+
+def _resolve(ring: _KeyRing, out: list[Found], idx: int, check: str, actor: str, kid: str, seq: int,
+             what: str) -> bytes | None:
+    """The registered, unretired key (actor, kid), or None with the reason appended to ``out``."""
+    pub, err = ring.get(actor, kid)
+    if err == "UNKNOWN_KEY":
+        out.append((idx, _ENTRY, check, err, seq, f"{what} is signed by key ({actor}, {kid}) that no earlier entry "
+                    "registered", "a key registered by an earlier entry", f"{actor}/{kid}"))
+    elif err == "RETIRED_KEY":
+        out.append((idx, _ENTRY, check, err, seq, f"{what} is signed by key ({actor}, {kid}), retired by an earlier "
+                    "rotation", "the actor's current key", f"{actor}/{kid} (retired)"))
+    return pub
+
+
+def _subtree_root(hashes: list[bytes]) -> bytes:
+    """MTH of 2**k leaf hashes (a perfect subtree)."""
+    sha = hashlib.sha256
+    while len(hashes) > 1:
+        it = iter(hashes)
+        hashes = [sha(b"\x01" + a + b).digest() for a, b in zip(it, it, strict=True)]
+    return hashes[0]
+
+
+class _Tree(TreeBuilder):
+    """TreeBuilder that also takes a whole perfect subtree at an aligned size."""
+
+    __slots__ = ()
+
+    def append_subtree(self, height: int, h: bytes) -> None:
+        """Add 2**height leaves at once, given their subtree root; the size must be a multiple of 2**height."""
+        size = 1 << height
+        assert self.size % size == 0
+        peaks = self._peaks
+        while peaks and peaks[-1][0] == height:
+            h = hashlib.sha256(b"\x01" + peaks.pop()[1] + h).digest()
+            height += 1
+        peaks.append((height, h))
+        self.size += size
+
+
+class _ChunkWorker:
+    """The checks of one chunk of entries that need no entry before the chunk (a worker process).
+
+    For every entry: size, JSON, RFC 8785 form, v1 fields, leaf hash, ``prev`` against the
+    previous entry of the chunk; for every entry that is not a key-management entry (those
+    the main process checks, in order: ``special``), the key rules and the Ed25519 signatures
+    against the key registry as it stands just before that entry — replayed from the main
+    process's registry events.  Returns, compactly: the leaf hashes as one bytes object, the
+    first entry's ``prev``, the seq numbers (or just the first when they run on by one), and
+    the findings.
+    """
+
+    def __init__(self, full: bool) -> None:
+        self.full = full
+        self.ring = _KeyRing()
+        self.events: list[tuple[int, str, str, str, bytes | None]] = []
+        self.applied = 0
+
+    def _replay(self, before: int) -> int:
+        """Apply the registry events of entries before position ``before``; the next event's position."""
+        ev, i, ring = self.events, self.applied, self.ring
+        while i < len(ev) and ev[i][0] < before:
+            _, op, actor, kid, pub = ev[i]
+            if op == "reg":
+                ring.register(actor, kid, pub)  # type: ignore[arg-type]
+            else:
+                ring.retire(actor, kid)
+            i += 1
+        self.applied = i
+        return ev[i][0] if i < len(ev) else sys.maxsize
+
+    def _parse(self, item: Any, i: int, pos: int, found: Callable[[Found], None]) -> tuple[Any, bytes, bool]:
+        """(entry or None, leaf bytes, canonical?) of any item, with its parse-stage findings (the general path)."""
+        canonical = False
+        if isinstance(item, bytes | bytearray):
+            leaf = item if type(item) is bytes else bytes(item)
+            if len(leaf) > MAX_LEAF:
+                found((i, _PARSE, "format", "ENTRY_TOO_LARGE", pos, "leaf exceeds the 65535-byte limit",
+                       str(MAX_LEAF), str(len(leaf))))
+            try:
+                e, canonical = loads_leaf(leaf)
+            except ValueError as exc:
+                found((i, _PARSE, "format", "ENTRY_MALFORMED", pos, f"leaf is not JSON: {exc}", None, None))
+                return None, leaf, False
+            if not canonical:
+                found((i, _PARSE, "canonical", "NOT_CANONICAL", pos,
+                       "stored leaf is not the RFC 8785 encoding of its own content", _short(_safe_jcs(e)),
+                       _short(leaf)))
+            return e, leaf, canonical
+        e = item
+        try:
+            leaf = jcs(e)
+        except ValueError as exc:
+            found((i, _PARSE, "format", "ENTRY_MALFORMED", pos, f"entry has no JCS form: {exc}", None, None))
+            leaf = repr(e).encode()
+        if len(leaf) > MAX_LEAF:
+            found((i, _PARSE, "format", "ENTRY_TOO_LARGE", pos, "leaf exceeds the 65535-byte limit",
+                   str(MAX_LEAF), str(len(leaf))))
+        return e, leaf, False
+
+    def __call__(self, task: tuple[Any, ...], wid: int) -> tuple[Any, ...]:
+        pos0, items, special, ev_base, events, subtree = task
+        if type(items) is tuple:  # (blob, end offsets): cheaper to send than many small objects
+            blob, ends = items
+            items = [blob[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
+            raw = len(items)
+        else:
+            raw = sum(isinstance(x, bytes | bytearray) for x in items)
+        have = len(self.events)
+        if ev_base > have:
+            raise RuntimeError("key registry events lost")
+        self.events.extend(events[have - ev_base:])
+        nxt = self._replay(pos0)
+        full, keys = self.full, self.ring.keys
+        out: list[Found] = []
+        found = out.append
+        lhs: list[bytes] = []
+        keep = lhs.append
+        seqs: list[int | None] = []
+        keep_seq = seqs.append
+        sha = hashlib.sha256
+        checks: list[tuple[bytes, bytes, bytes, int, int, str, str, bool]] = []
+        todo = checks.append
+        loads, dumps, sort, flat, validate = orjson_loads, orjson_dumps, _ORJSON_SORTED, _FLAT, _validate
+        first_prev: Any = None
+        prev_hex: str | None = None
+        for i, item in enumerate(items):
+            pos = pos0 + i
+            if pos > nxt:
+                nxt = self._replay(pos)
+            # The common case first: an ASCII leaf within the size limit that orjson reads as a valid
+            # entry with no float (loads_leaf's fast path, and then _validate, inlined; a valid entry
+            # can only hold a float in its payload).  Anything else takes the general path.
+            e = _NO
+            if type(item) is bytes and len(item) <= MAX_LEAF and item.isascii():
+                try:
+                    e = loads(item)
+                    if type(e) is dict:
+                        err, sig = validate(e, prev_hex)
+                        if err is None and (flat.issuperset(map(type, e["payload"].values()))
+                                            or not _has_float(e["payload"])):
+                            canonical = dumps(e, option=sort) == item
+                        else:
+                            e = _NO
+                    else:
+                        e = _NO
+                except (orjson.JSONDecodeError, orjson.JSONEncodeError, RecursionError):
+                    e = _NO
+            if e is not _NO:
+                leaf = item
+                if not canonical:
+                    found((i, _PARSE, "canonical", "NOT_CANONICAL", pos,
+                           "stored leaf is not the RFC 8785 encoding of its own content", _short(_safe_jcs(e)),
+                           _short(leaf)))
+                seq = e["seq"]
+                prev = e["prev"]
+            else:
+                e, leaf, canonical = self._parse(item, i, pos, found)
+                if type(e) is dict:
+                    err, sig = validate(e, prev_hex)
+                    seq = e.get("seq")
+                    if type(seq) is not int:
+                        seq = None
+                    prev = e.get("prev")
+                else:
+                    err, sig = _validate(e) if e is not None else ("unparseable", None)
+                    seq = prev = None
+            lh = sha(b"\x00" + leaf).digest()
+            keep(lh)
+            keep_seq(seq)
+            where = seq if seq is not None else pos
+            if prev_hex is None:
+                first_prev = prev
+            elif prev != prev_hex:
+                found((i, _CHAIN, "chain", "PREV_MISMATCH", where, "prev is not the leaf hash of the entry before it",
+                       prev_hex, _s(prev)))
+            prev_hex = lh.hex()
+            if err is not None:
+                if e is not None:
+                    found((i, _ENTRY, "format", "ENTRY_MALFORMED", where, err, None, None))
+                continue
+            if not full:
+                continue
+            typ = e["type"]
+            if pos == 0 or typ in KEY_TYPES:
+                if i not in special:
+                    raise RuntimeError(f"key-management entry at position {pos} was not routed to the main process")
+                continue
+            if special and i in special:
+                raise RuntimeError(f"entry at position {pos} wrongly taken for a key-management entry")
+            # message_without_sig, inlined: in a canonical valid leaf the last ',"sig":"' starts the
+            # top-level sig member, whose value is the 88 characters after it, then '"'.
+            msg = None
+            if canonical:
+                j = leaf.rfind(b',"sig":"')
+                if j > 0 and leaf[j + 96:j + 97] == b'"':
+                    msg = leaf[:j] + leaf[j + 97:]
+            if msg is None:
+                msg = _safe_jcs({k: v for k, v in e.items() if k != "sig"})
+            actor = e["actor"]
+            aid, kid = actor["id"], actor["key_id"]
+            if typ.startswith("external."):
+                if aid != SYSTEM:
+                    found((i, _ENTRY, "keys", "KEY_RULE_VIOLATION", where,
+                           "external.* entries must be signed by actor system", SYSTEM, aid))
+                self._external(e, i, where, out, todo)
+            k = keys.get((aid, kid))
+            if k is None or k[1]:
+                _resolve(self.ring, out, i, "signatures", aid, kid, where, "entry")
+                continue
+            todo((msg, sig, k[0], i, where, aid, kid, False))
+        # The signatures last, in one tight loop (the crypto code stays hot in the CPU caches).
+        for j in ed25519_failures(checks):
+            _, _, _, i, where, aid, kid, client = checks[j]
+            if client:
+                found((i, _ENTRY, "client_signatures", "CLIENT_SIG_INVALID", where,
+                       "client_sig does not verify over JCS({client, type, record})",
+                       f"valid signature by {aid}/{kid}", "invalid signature"))
+            else:
+                found((i, _ENTRY, "signatures", "ENTRY_SIGNATURE_INVALID", where,
+                       "Ed25519 signature does not verify over JCS(entry without sig)",
+                       f"valid signature by {aid}/{kid}", "invalid signature"))
+        n = len(items)
+        s0 = seqs[0]
+        run_on = type(s0) is int and seqs == list(range(s0, s0 + n))
+        first_where = s0 if s0 is not None else pos0
+        root = _subtree_root(lhs) if subtree else None
+        return (b"".join(lhs), first_prev, first_where, s0, None if run_on else seqs, out, len(checks), raw,
+                n - raw, root, len(self.events))
+
+    def _external(self, e: dict[str, Any], i: int, seq: int, out: list[Found], todo: Callable[[Any], None]) -> None:
+        """The client record of an external.* entry: its rules now, its signature queued in ``todo``."""
+        p = e["payload"]
+        if p.keys() != {"client", "client_key_id", "record", "client_sig"} or type(p["client"]) is not str \
+                or type(p["client_key_id"]) is not str:
+            out.append((i, _ENTRY, "client_signatures", "KEY_RULE_VIOLATION", seq,
+                        "external payload must be {client, client_key_id, record, client_sig}", None, str(sorted(p))))
+            return
+        cid = "client:" + p["client"]
+        ckid = p["client_key_id"]
+        pub = _resolve(self.ring, out, i, "client_signatures", cid, ckid, seq, "client record")
+        if pub is None:
+            return
+        cs = _sig_bytes(p["client_sig"])
+        if cs is None:
+            out.append((i, _ENTRY, "client_signatures", "CLIENT_SIG_INVALID", seq,
+                        "client_sig is not base64 of a 64-byte signature", None, None))
+            return
+        body = _safe_jcs({"client": p["client"], "type": e["type"], "record": p["record"]})
+        todo((body, cs, pub, i, seq, cid, ckid, True))
 
 
 class _LogVerifier:
@@ -205,155 +516,197 @@ class _LogVerifier:
         self.c_incl = c("inclusion", "inclusion proofs served by the log")
         self.c_logkey = c("log_key", "log key matches the pinned / served key")
         self.c_wit = c("witnesses", "witness cosignatures (tlog-cosignature/v1)")
-        self.ring = _KeyRing()
+        self.ring = _KeyRing(record=True)
         self.log_keys: list[tuple[int, VerifierKey]] = []  # (in force from size, key)
         self.origin: str | None = None
-        self.tree = TreeBuilder()
+        self.tree = _Tree()
         self.sample_hashes: dict[int, bytes] = {}
+        self._sink: list[Found] | None = None  # findings of a key-management entry, held for their turn
+        self._idx = 0
+        self.nsig = 0
 
     # -- findings helpers -------------------------------------------------------------
     def _f(self, check: Check, code: str, seq: int | None, msg: str, expected: Any = None, actual: Any = None) -> None:
-        check.fail(Finding(code, f"seq {seq}" if seq is not None else "log", msg,
-                           None if expected is None else str(expected),
-                           None if actual is None else str(actual), seq=seq))
+        t = (self._idx, _ENTRY, check.name, code, seq, msg, _s(expected), _s(actual))
+        if self._sink is not None:
+            self._sink.append(t)
+        else:
+            self._emit(t)
+
+    def _emit(self, t: Found) -> None:
+        _, _, name, code, seq, msg, expected, actual = t
+        self.r.checks[name].fail(Finding(code, f"seq {seq}" if seq is not None else "log", msg, expected, actual,
+                                         seq=seq))
 
     def _resolve(self, check: Check, actor: str, kid: str, seq: int, what: str) -> bytes | None:
-        pub, err = self.ring.get(actor, kid)
-        if err == "UNKNOWN_KEY":
-            self._f(check, err, seq, f"{what} is signed by key ({actor}, {kid}) that no earlier entry registered",
-                    "a key registered by an earlier entry", f"{actor}/{kid}")
-        elif err == "RETIRED_KEY":
-            self._f(check, err, seq, f"{what} is signed by key ({actor}, {kid}), retired by an earlier rotation",
-                    "the actor's current key", f"{actor}/{kid} (retired)")
+        out: list[Found] = []
+        pub = _resolve(self.ring, out, self._idx, check.name, actor, kid, seq, what)
+        for t in out:
+            self._f(check, *t[3:])  # type: ignore[arg-type]
         return pub
 
-    # -- per entry ------------------------------------------------------------------
+    # -- the entries ------------------------------------------------------------------
     def run(self, entries: Iterable[Any], total: int | None, checkpoints: Sequence[str]) -> None:
         o = self.o
         cps = self._parse_checkpoints(checkpoints)
-        wanted = {cp.size for _, cp in cps}
-        roots: dict[int, bytes] = {0: EMPTY_ROOT}
+        self.wanted = sorted({cp.size for _, cp in cps})
+        self.wanted_set = set(self.wanted)
+        self.roots: dict[int, bytes] = {0: EMPTY_ROOT}
         full = o.start == 0
         parallel = o.parallel if o.parallel is not None else (total or 0) >= PARALLEL_THRESHOLD
-        self.batcher = SignatureBatcher(self._sig_failed, workers=o.workers, parallel=parallel)
-        samples = self._sample_indices(max((cp.size for _, cp in cps), default=0))
-        raw_seen = json_seen = 0
-        expected_seq = o.start
-        prev_hash: str | None = ZERO_PREV if full else None
+        self.samples = sorted(self._sample_indices(max((cp.size for _, cp in cps), default=0)))
+        self.raw_seen = self.json_seen = 0
+        self.expected_seq = o.start
+        self.prev_hash: str | None = ZERO_PREV if full else None
+        pool = ChunkPool(_ChunkWorker, (full,), workers=o.workers, parallel=parallel)  # before any thread exists
+        self.parallel = pool.parallel
+        self.acks = [0] * pool.workers
         bar = tqdm(total=total, unit="entry", desc="verifying", file=sys.stderr, disable=not o.progress,
                    mininterval=0.5)
-        tree = self.tree
+        pending: deque[tuple[int, int, list[Found]]] = deque()
         n = 0
         try:
-            for item in entries:
-                pos = o.start + n
-                n += 1
-                if n & 1023 == 0:
-                    bar.update(1024)
-                canonical = False
-                if type(item) is bytes or isinstance(item, bytes | bytearray):
-                    raw_seen += 1
-                    leaf = item if type(item) is bytes else bytes(item)
-                    if len(leaf) > MAX_LEAF:
-                        self._f(self.c_format, "ENTRY_TOO_LARGE", pos, "leaf exceeds the 65535-byte limit",
-                                MAX_LEAF, len(leaf))
-                    try:
-                        e, canonical = loads_leaf(leaf)
-                    except ValueError as exc:
-                        self._f(self.c_format, "ENTRY_MALFORMED", pos, f"leaf is not JSON: {exc}")
-                        e = None
-                    else:
-                        if not canonical:
-                            self._f(self.c_canon, "NOT_CANONICAL", pos,
-                                    "stored leaf is not the RFC 8785 encoding of its own content",
-                                    _short(_safe_jcs(e)), _short(leaf))
-                else:
-                    json_seen += 1
-                    e = item
-                    try:
-                        leaf = jcs(e)
-                    except ValueError as exc:
-                        self._f(self.c_format, "ENTRY_MALFORMED", pos, f"entry has no JCS form: {exc}")
-                        leaf = repr(e).encode()
-                    if len(leaf) > MAX_LEAF:
-                        self._f(self.c_format, "ENTRY_TOO_LARGE", pos, "leaf exceeds the 65535-byte limit",
-                                MAX_LEAF, len(leaf))
-                lh = hashlib.sha256(b"\x00" + leaf).digest()
-                tree.append(lh)
-                if tree.size in wanted:
-                    roots[tree.size] = tree.root()
-                if pos in samples:
-                    self.sample_hashes[pos] = lh
-                err, sig = _validate(e) if e is not None else ("unparseable", None)
-                seq = e.get("seq") if type(e) is dict else None
-                if type(seq) is not int:
-                    seq = None
-                if seq != expected_seq:
-                    self._f(self.c_seq, "SEQ_GAP", pos, f"entry at position {pos} has seq {seq}, expected {expected_seq}",
-                            expected_seq, seq)
-                    expected_seq = seq + 1 if seq is not None else expected_seq + 1
-                else:
-                    expected_seq += 1
-                where = seq if seq is not None else pos
-                if prev_hash is not None:
-                    prev = e.get("prev") if type(e) is dict else None
-                    if prev != prev_hash:
-                        self._f(self.c_chain, "PREV_MISMATCH", where,
-                                "prev is not the leaf hash of the entry before it", prev_hash, prev)
-                prev_hash = lh.hex()
-                if err is not None:
-                    if e is not None:
-                        self._f(self.c_format, "ENTRY_MALFORMED", where, err)
-                    continue
-                if full:
-                    msg = message_without_sig(leaf, e["sig"]) if canonical else None
-                    if msg is None:
-                        msg = _safe_jcs({k: v for k, v in e.items() if k != "sig"})
-                    self._entry_keys(e, where, pos, msg, sig)
+            it = iter(entries)
+            while True:
+                items = list(islice(it, CHUNK))
+                if not items:
+                    break
+                task, held = self._prepare(items, o.start + n, full)
+                pending.append((o.start + n, len(items), held))
+                n += len(items)
+                for wid, res in pool.submit(task):
+                    bar.update(self._absorb(pending.popleft(), wid, res))
+            for wid, res in pool.finish():
+                bar.update(self._absorb(pending.popleft(), wid, res))
         finally:
-            bar.update(n & 1023)
             bar.close()
-            self.batcher.finish()
+            pool.close()
         self.count = n
-        self._after_entries(n, raw_seen, json_seen, full)
-        self._checkpoints(cps, roots, n, full)
+        self._after_entries(n, self.raw_seen, self.json_seen, full)
+        self._checkpoints(cps, self.roots, n, full)
+
+    def _prepare(self, items: list[Any], pos0: int, full: bool) -> tuple[tuple[Any, ...], list[Found]]:
+        """A chunk's task for a worker; key-management entries are checked here, now, in order."""
+        raw = all(type(x) is bytes for x in items)
+        payload: Any = items
+        cands: list[int] = []
+        if raw:
+            blob = b"".join(items)
+            ends = list(accumulate(map(len, items)))
+            if self.parallel:
+                payload = (blob, ends)
+            if full:
+                hits = set()
+                for needle in _KEY_NEEDLES:
+                    j = blob.find(needle)
+                    while j >= 0:
+                        k = bisect_right(ends, j)
+                        hits.add(k)
+                        j = blob.find(needle, ends[k]) if k < len(ends) else -1
+                cands = sorted(hits)
+        elif full:
+            for k, x in enumerate(items):
+                if isinstance(x, bytes | bytearray):
+                    if any(nd in x for nd in _KEY_NEEDLES):
+                        cands.append(k)
+                elif type(x) is dict and type(x.get("type")) is str and x["type"] in KEY_TYPES:
+                    cands.append(k)
+        if full and pos0 == 0 and (not cands or cands[0] != 0):
+            cands.insert(0, 0)
+        special: set[int] = set()
+        held: list[Found] = []
+        for k in cands:
+            if self._key_management(items[k], k, pos0 + k, held):
+                special.add(k)
+        n = len(items)
+        t0 = pos0 - self.o.start
+        subtree = (n == CHUNK and CHUNK & (CHUNK - 1) == 0 and t0 % CHUNK == 0
+                   and bisect_right(self.wanted, t0) == bisect_left(self.wanted, t0 + n))
+        base = min(self.acks)
+        events = self.ring.events[base:]  # type: ignore[index]
+        return (pos0, payload, special, base, events, subtree), held
+
+    def _key_management(self, item: Any, idx: int, pos: int, held: list[Found]) -> bool:
+        """Check ``item`` here if it is a well-formed key-management entry (or entry 0); whether it was."""
+        canonical = False
+        leaf = None
+        if isinstance(item, bytes | bytearray):
+            leaf = bytes(item)
+            try:
+                e, canonical = loads_leaf(leaf)
+            except ValueError:
+                return False
+        else:
+            e = item
+        err, sig = _validate(e)
+        if err is not None or not (pos == 0 or e["type"] in KEY_TYPES):
+            return False
+        seq = e["seq"]
+        msg = message_without_sig(leaf, e["sig"]) if canonical and leaf is not None else None
+        if msg is None:
+            msg = _safe_jcs({k: v for k, v in e.items() if k != "sig"})
+        self._sink, self._idx, self.ring.at = held, idx, pos
+        try:
+            if pos == 0 or e["type"] == "log.genesis":
+                self._genesis(e, seq, pos, msg, sig)  # type: ignore[arg-type]
+            else:
+                self._key_entry(e, seq, msg, sig)  # type: ignore[arg-type]
+        finally:
+            self._sink = None
+        return True
+
+    def _absorb(self, meta: tuple[int, int, list[Found]], wid: int, res: tuple[Any, ...]) -> int:
+        """Fold a chunk's worker result in, in log order: seq, the chunk's first prev, tree, findings."""
+        pos0, n, held = meta
+        lhs, first_prev, first_where, s0, seqs, found, nsig, raw, js, root, ack = res
+        self.acks[wid] = max(self.acks[wid], ack)
+        self.nsig += nsig
+        self.raw_seen += raw
+        self.json_seen += js
+        out: list[Found] = found + held if held else found
+        if seqs is None:  # seq numbers run on by one from s0
+            if s0 != self.expected_seq:
+                out.append((0, _SEQ, "sequence", "SEQ_GAP", pos0, f"entry at position {pos0} has seq {s0}, expected "
+                            f"{self.expected_seq}", str(self.expected_seq), _s(s0)))
+            self.expected_seq = s0 + n
+        else:
+            expected = self.expected_seq
+            for i, seq in enumerate(seqs):
+                if seq != expected:
+                    out.append((i, _SEQ, "sequence", "SEQ_GAP", pos0 + i, f"entry at position {pos0 + i} has seq "
+                                f"{seq}, expected {expected}", str(expected), _s(seq)))
+                    expected = seq + 1 if seq is not None else expected + 1
+                else:
+                    expected += 1
+            self.expected_seq = expected
+        if self.prev_hash is not None and first_prev != self.prev_hash:
+            out.append((0, _CHAIN, "chain", "PREV_MISMATCH", first_where, "prev is not the leaf hash of the entry "
+                        "before it", self.prev_hash, _s(first_prev)))
+        self.prev_hash = lhs[-32:].hex()
+        tree, wanted = self.tree, self.wanted_set
+        if root is not None:
+            tree.append_subtree(n.bit_length() - 1, root)
+            if tree.size in wanted:
+                self.roots[tree.size] = tree.root()
+        else:
+            for j in range(0, 32 * n, 32):
+                tree.append(lhs[j:j + 32])
+                if tree.size in wanted:
+                    self.roots[tree.size] = tree.root()
+        if self.samples:
+            for s in self.samples[bisect_left(self.samples, pos0):bisect_left(self.samples, pos0 + n)]:
+                self.sample_hashes[s] = lhs[32 * (s - pos0):32 * (s - pos0) + 32]
+        if out:
+            out.sort(key=lambda t: (t[0], t[1]))
+            for t in out:
+                self._emit(t)
+        return n
 
     def _sample_indices(self, size: int) -> set[int]:
         if not self.o.fetch_inclusion or size == 0 or self.o.start:
             return set()
         k = self.o.inclusion_samples
         return {0, size - 1, size // 2, *(size * i // (k + 1) for i in range(1, k + 1))}
-
-    def _sig_failed(self, tag: object) -> None:
-        kind, seq, who, kid = tag  # type: ignore[misc]
-        detail = f"{who}/{kid}"
-        if kind == "entry":
-            self._f(self.c_sigs, "ENTRY_SIGNATURE_INVALID", seq,
-                    "Ed25519 signature does not verify over JCS(entry without sig)", f"valid signature by {detail}",
-                    "invalid signature")
-        else:
-            self._f(self.c_client, "CLIENT_SIG_INVALID", seq,
-                    "client_sig does not verify over JCS({client, type, record})", f"valid signature by {detail}",
-                    "invalid signature")
-
-    def _entry_keys(self, e: dict[str, Any], seq: int, pos: int, msg: bytes, sig: bytes) -> None:
-        typ = e["type"]
-        actor = e["actor"]
-        aid, kid = actor["id"], actor["key_id"]
-        if pos == 0 or typ == "log.genesis":
-            self._genesis(e, seq, pos, msg, sig)
-            return
-        if typ in KEY_TYPES:
-            self._key_entry(e, seq, msg, sig)
-            return
-        if typ.startswith("external."):
-            if aid != SYSTEM:
-                self._f(self.c_keys, "KEY_RULE_VIOLATION", seq, "external.* entries must be signed by actor system",
-                        SYSTEM, aid)
-            self._external(e, seq)
-        pub = self._resolve(self.c_sigs, aid, kid, seq, "entry")
-        if pub is not None:
-            self.batcher.add(("entry", seq, aid, kid), msg, sig, pub)
 
     def _genesis(self, e: dict[str, Any], seq: int, pos: int, msg: bytes, sig: bytes) -> None:
         ck = self.c_keys
@@ -488,25 +841,6 @@ class _LogVerifier:
             return
         self.log_keys.append((seq + 1, nk))
 
-    def _external(self, e: dict[str, Any], seq: int) -> None:
-        cc = self.c_client
-        p = e["payload"]
-        if p.keys() != {"client", "client_key_id", "record", "client_sig"} or type(p["client"]) is not str \
-                or type(p["client_key_id"]) is not str:
-            self._f(cc, "KEY_RULE_VIOLATION", seq, "external payload must be {client, client_key_id, record, client_sig}",
-                    None, sorted(p))
-            return
-        cid = "client:" + p["client"]
-        pub = self._resolve(cc, cid, p["client_key_id"], seq, "client record")
-        if pub is None:
-            return
-        cs = _sig_bytes(p["client_sig"])
-        body = _safe_jcs({"client": p["client"], "type": e["type"], "record": p["record"]})
-        if cs is None:
-            self._f(cc, "CLIENT_SIG_INVALID", seq, "client_sig is not base64 of a 64-byte signature")
-            return
-        self.batcher.add(("client", seq, cid, p["client_key_id"]), body, cs, pub)
-
     # -- after the entries ------------------------------------------------------------
     def _after_entries(self, n: int, raw_seen: int, json_seen: int, full: bool) -> None:
         self.c_source.detail = f"{n} entries from seq {self.o.start}"
@@ -523,7 +857,7 @@ class _LogVerifier:
                 c.skip(why)
             self.c_chain.detail = f"the first entry's prev (seq {self.o.start - 1}) is not checked"
         else:
-            self.c_sigs.detail = f"{self.batcher.count} Ed25519 signatures checked in batches"
+            self.c_sigs.detail = f"{self.nsig} Ed25519 signatures checked in batches"
             if n == 0:
                 for c in (self.c_keys, self.c_sigs, self.c_client, self.c_seq, self.c_chain, self.c_format):
                     c.skip("the log is empty")
