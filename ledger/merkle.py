@@ -58,7 +58,7 @@ def root_from_leaf_hashes(hashes: Sequence[bytes]) -> bytes:
     level = list(hashes)
     while len(level) > 1:
         # node_hash inlined over pairs (a million leaves: a million node hashes)
-        nxt = [sha256(b"\x01" + a + b).digest() for a, b in zip(level[0::2], level[1::2])]
+        nxt = [sha256(b"\x01" + a + b).digest() for a, b in zip(level[0::2], level[1::2], strict=False)]
         if len(level) % 2:
             nxt.append(level[-1])  # an odd node is carried up unchanged (RFC 9162 shape)
         level = nxt
