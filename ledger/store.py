@@ -6,16 +6,22 @@ known, so entries are signed there; entries, new tree nodes and the new head are
 in the same transaction, so a crash leaves an entry wholly in or wholly out. Domain code
 writes its own rows through the same transaction (`tx.conn`), so a state change and its
 log entry commit together or not at all.
+
+The group-commit batcher writes through `Ledger.batch()`: on PostgreSQL a connection of
+its own and two round trips inside the lock (lock and read the right edge; then one
+pipeline of the entries, sent while they are signed, the nodes, the head, when due a
+checkpoint, and COMMIT) — see `PgBatch`.
 """
 
 from __future__ import annotations
 
 import base64
+import os
 import threading
 import time as _time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +44,7 @@ from .merkle import (
     root_from_frontier,
 )
 from .note import NoteSigner, sign_note
+from .prepared import PreparedEntry
 from .schema import actor_keys, checkpoints, cosignatures, log_entries, log_head, merkle_nodes
 
 Clock = Callable[[], datetime]
@@ -140,6 +147,8 @@ class LogTransaction:
         self._pending: list[Entry] = []
         self._pending_hashes: list[bytes] = []
         self.created: dict[NodeId, bytes] = {}  # tree nodes written by flush (cached after commit)
+        self.want_checkpoint = False  # flush also signs a checkpoint of the new size
+        self.checkpoint: StoredCheckpoint | None = None  # the one it signed
 
     def append(self, entry_type: str, payload: dict[str, Any], signer: ActorSigner,
                moment: datetime | None = None, payload_json: str | None = None) -> Entry:
@@ -150,6 +159,17 @@ class LogTransaction:
         entry = make_entry(seq=self.size, moment=moment or self.ledger.clock(), entry_type=entry_type,
                            actor_id=signer.actor_id, signing_key=signer.signing_key, payload=payload, prev=prev,
                            payload_json=payload_json)
+        self._pending.append(entry)
+        lh = entry.leaf_hash()
+        self._pending_hashes.append(lh)
+        self.size += 1
+        self.last_leaf_hash = lh
+        return entry
+
+    def append_prepared(self, prepared: PreparedEntry, time: str) -> Entry:
+        """Sign and buffer a prepared entry (see ledger.prepared) at the next seq."""
+        prev = GENESIS_PREV if self.size == 0 else self.last_leaf_hash.hex()
+        entry = prepared.sign(self.size, prev, time)
         self._pending.append(entry)
         lh = entry.leaf_hash()
         self._pending_hashes.append(lh)
@@ -205,8 +225,137 @@ class LogTransaction:
                 self.conn.exec_driver_sql("INSERT INTO merkle_nodes (level, idx, hash) VALUES (?, ?, ?)", nodes)
         self.conn.execute(update(log_head).where(log_head.c.id == 1).values(
             size=self.size, last_leaf_hash=self.last_leaf_hash))
+        if self.want_checkpoint:
+            self.checkpoint = self.ledger._sign_checkpoint(self.size, {**edge, **self.created})
+            cp = self.checkpoint
+            self.conn.execute(insert(checkpoints).values(size=cp.size, root=cp.root, note=cp.note,
+                                                         signed_at=cp.signed_at))
         self._pending.clear()
         self._pending_hashes.clear()
+
+
+# The head is locked by the second statement; the third, with a snapshot taken after the
+# lock was granted, reads the head again and the stored right edge of the tree (the
+# frontier: a node at each level L where bit L of size is set, idx = (size >> L) - 1).
+# (In one statement the joined nodes would come from a snapshot older than the lock
+# whenever it had to wait, missing those the previous holder committed.)
+_PG_LOCK = (
+    "BEGIN ISOLATION LEVEL READ COMMITTED; "
+    "SELECT size FROM log_head WHERE id = 1 FOR UPDATE; "
+    "SELECT h.size, h.last_leaf_hash, n.level, n.idx, n.hash FROM log_head AS h "
+    "LEFT JOIN LATERAL (SELECT m.level, m.idx, m.hash FROM generate_series(0, 62) AS b(lv) "
+    "JOIN merkle_nodes AS m ON m.level = b.lv AND m.idx = (h.size >> b.lv) - 1 "
+    "WHERE (h.size >> b.lv) & 1 = 1) AS n ON true WHERE h.id = 1"
+)
+_PG_INSERT_ENTRIES = ("INSERT INTO log_entries (seq, leaf, type, actor_id, time) "
+                      "SELECT * FROM unnest(%b::int8[], %b::bytea[], %b::text[], %b::text[], %b::text[])")
+_PG_INSERT_NODES = ("INSERT INTO merkle_nodes (level, idx, hash) "
+                    "SELECT * FROM unnest(%b::int4[], %b::int8[], %b::bytea[])")
+_PG_UPDATE_HEAD = "UPDATE log_head SET size = %b, last_leaf_hash = %b WHERE id = 1"
+_PG_INSERT_CHECKPOINT = "INSERT INTO checkpoints (size, root, note, signed_at) VALUES (%b, %b, %b, %b)"
+_PG_CHUNK = 64  # entries per INSERT sent while the batch is still being signed
+
+
+class PgBatch:
+    """One batch of appends on PostgreSQL, on the ledger's own psycopg connection.
+
+    Two round trips inside the lock. (1) BEGIN, lock the head, read it and the tree's right
+    edge: one simple-protocol query. (2) A pipeline: every `_PG_CHUNK` signed entries go to
+    the server as one INSERT at once, so it inserts them while the next ones are signed;
+    then the new tree nodes, the head, a checkpoint when one is wanted, and COMMIT. Only
+    then does the client wait, for all the answers, the last of which comes after the commit
+    is durable (synchronous_commit as the server has it). Any failure rolls the whole
+    transaction back: an entry is wholly in or wholly out.
+    """
+
+    def __init__(self, ledger: Ledger, conn: Any) -> None:
+        self.ledger = ledger
+        self._conn = conn
+        self._cur = conn.cursor()
+        self._cur.execute(_PG_LOCK)
+        self._cur.nextset()
+        self._cur.nextset()
+        rows = self._cur.fetchall()
+        if not rows:
+            raise LedgerError("the log is not initialised (run `drawsvc init`)")
+        size, last = rows[0][0], bytes(rows[0][1])
+        self._edge = {(r[2], r[3]): bytes(r[4]) for r in rows if r[2] is not None}
+        if len(self._edge) != size.bit_count():
+            raise LedgerError(f"tree nodes missing from storage on the right edge of size {size}")
+        self.start_size = self.size = size
+        self.last_leaf_hash = last
+        self._hashes: list[bytes] = []
+        self._rows: list[Entry] = []  # signed, not yet sent
+        self._pipeline: Any = None
+        self.created: dict[NodeId, bytes] = {}
+        self.want_checkpoint = False
+        self.checkpoint: StoredCheckpoint | None = None
+
+    def append_prepared(self, prepared: PreparedEntry, time: str) -> Entry:
+        """Sign a prepared entry at the next seq. Raises EntryError (nothing written)."""
+        prev = GENESIS_PREV if self.size == 0 else self.last_leaf_hash.hex()
+        return self._write(prepared.sign(self.size, prev, time))
+
+    def append(self, entry_type: str, payload: dict[str, Any], signer: ActorSigner,
+               moment: datetime | None = None, payload_json: str | None = None) -> Entry:
+        prev = GENESIS_PREV if self.size == 0 else self.last_leaf_hash.hex()
+        return self._write(make_entry(seq=self.size, moment=moment or self.ledger.clock(), entry_type=entry_type,
+                                      actor_id=signer.actor_id, signing_key=signer.signing_key, payload=payload,
+                                      prev=prev, payload_json=payload_json))
+
+    def _write(self, entry: Entry) -> Entry:
+        self._rows.append(entry)
+        lh = entry.leaf_hash()
+        self._hashes.append(lh)
+        self.size += 1
+        self.last_leaf_hash = lh
+        if len(self._rows) >= _PG_CHUNK:
+            self._send_rows()
+        return entry
+
+    def _send_rows(self) -> None:
+        if self._pipeline is None:
+            self._pipeline = self._conn.pipeline()
+            self._pipeline.__enter__()
+        rows, self._rows = self._rows, []
+        self._cur.execute(_PG_INSERT_ENTRIES, ([e.seq for e in rows], [e.leaf() for e in rows],
+                                               [e.type for e in rows], [e.actor_id for e in rows],
+                                               [e.time for e in rows]))
+
+    def finish(self) -> None:
+        """Send the rest, the nodes, the head and the checkpoint, COMMIT, and wait."""
+        if not self._hashes:  # nothing was appended
+            self._cur.execute("ROLLBACK")
+            return
+        if self._rows:
+            self._send_rows()
+        created = append_leaves(self.start_size, self._edge, self._hashes)
+        nodes = dict(created)
+        if self.want_checkpoint:
+            self.checkpoint = self.ledger._sign_checkpoint(self.size, {**self._edge, **nodes})
+        cur = self._cur
+        cur.execute(_PG_INSERT_NODES, ([lv for (lv, _), _ in created], [ix for (_, ix), _ in created],
+                                       [h for _, h in created]))
+        cur.execute(_PG_UPDATE_HEAD, (self.size, self.last_leaf_hash))
+        if self.checkpoint is not None:
+            cp = self.checkpoint
+            cur.execute(_PG_INSERT_CHECKPOINT, (cp.size, cp.root, cp.note, cp.signed_at))
+        cur.execute("COMMIT")
+        pipeline, self._pipeline = self._pipeline, None
+        pipeline.__exit__(None, None, None)  # sync: raises the first error, if any
+        self.created = nodes
+
+    def abort(self) -> bool:
+        """Roll back after a failure; False when the connection is not fit to use again."""
+        try:
+            if self._pipeline is not None:
+                pipeline, self._pipeline = self._pipeline, None
+                with suppress(Exception):  # the pipeline's own errors: the one raised already counts
+                    pipeline.__exit__(LedgerError, LedgerError("batch aborted"), None)
+            self._cur.execute("ROLLBACK")
+            return True
+        except Exception:
+            return False
 
 
 class Ledger:
@@ -222,6 +371,12 @@ class Ledger:
         self.cache = NodeCache()
         self._known_size = 0  # the largest tree size seen to exist (it never shrinks)
         self._is_pg = engine.dialect.name == "postgresql"
+        # The batcher's own connection (PostgreSQL with psycopg), opened on first use.
+        self._pg_batch = self._is_pg and engine.dialect.driver == "psycopg"
+        self._writer: Any = None  # the detached pool connection (closing it closes the socket)
+        self._writer_conn: Any = None  # its psycopg connection
+        self._writer_pid = 0
+        self._writer_lock = threading.Lock()
 
     # --- writing --------------------------------------------------------------------
 
@@ -245,18 +400,93 @@ class Ledger:
         with self.transaction() as tx:
             return tx.append(entry_type, payload, signer)
 
+    @contextmanager
+    def batch(self) -> Iterator[LogTransaction | PgBatch]:
+        """The group-commit batcher's transaction: lock the head, yield a writer with
+        `append_prepared`, `append` and `want_checkpoint`, write and commit on exit, roll back
+        on error. On PostgreSQL (psycopg) a `PgBatch` on the ledger's own connection; else a
+        LogTransaction."""
+        if not self._pg_batch:
+            with self.transaction() as tx:
+                yield tx
+            return
+        with self._writer_lock:
+            b = self._begin_pg_batch()
+            try:
+                yield b
+                b.finish()
+            except BaseException:
+                if not b.abort():  # the connection is unusable: open a new one next time
+                    self._drop_writer()
+                raise
+        if b.created:  # committed: they may serve later reads
+            self.cache.put_many(b.created)
+
+    def _begin_pg_batch(self) -> PgBatch:
+        import psycopg
+
+        for attempt in (1, 2):
+            conn = self._writer_connection()
+            try:
+                return PgBatch(self, conn)
+            except psycopg.OperationalError:
+                # nothing was written; a connection the server dropped while idle gets one retry
+                self._drop_writer()
+                if attempt == 2:
+                    raise
+            except BaseException:
+                try:  # BEGIN may have gone through: leave no transaction open on the connection
+                    conn.execute("ROLLBACK")
+                except Exception:
+                    self._drop_writer()
+                raise
+        raise AssertionError("unreachable")
+
+    def _writer_connection(self) -> Any:
+        if self._writer is not None and self._writer_pid != os.getpid():
+            self._writer = self._writer_conn = None  # inherited over fork: the parent's session, not ours
+        if self._writer is None:
+            raw = self.engine.raw_connection()  # the engine's connect arguments and pre-ping
+            conn = raw.driver_connection
+            raw.detach()  # out of the pool: closing `raw` now closes the connection
+            conn.autocommit = True  # BEGIN and COMMIT are sent explicitly, each within a round trip
+            self._writer, self._writer_conn, self._writer_pid = raw, conn, os.getpid()
+        return self._writer_conn
+
+    def _drop_writer(self) -> None:
+        raw, self._writer, self._writer_conn = self._writer, None, None
+        if raw is not None and self._writer_pid == os.getpid():
+            with suppress(Exception):  # already broken: nothing to release
+                raw.close()
+
+    def close(self) -> None:
+        """Close the batcher's connection (a later batch opens another)."""
+        with self._writer_lock:
+            self._drop_writer()
+
+    def _sign_checkpoint(self, size: int, nodes: Mapping[NodeId, bytes]) -> StoredCheckpoint:
+        """A signed checkpoint of the tree of `size` leaves; `nodes` holds its frontier."""
+        root = root_from_frontier(size, nodes)
+        note = sign_note(Checkpoint(self.origin, size, root).body(), [self.log_signer])
+        return StoredCheckpoint(size, root, note, format_time(self.clock()))
+
     def checkpoint(self) -> StoredCheckpoint:
         """Sign a checkpoint of the current tree unless the newest one already covers it."""
+        # Without the lock first: a checkpoint at the head's size settles it (sizes only grow,
+        # so one that exists stays correct), and costs no lock and no commit.
+        head_size = select(log_head.c.size).where(log_head.c.id == 1).scalar_subquery()
+        with self.engine.connect() as conn:
+            row = conn.execute(select(checkpoints).where(checkpoints.c.size == head_size)).one_or_none()
+        if row is not None:
+            return StoredCheckpoint(row.size, row.root, row.note, row.signed_at)
         with self.transaction() as tx:
             latest = tx.conn.execute(select(checkpoints).order_by(checkpoints.c.size.desc()).limit(1)).one_or_none()
             if latest is not None and latest.size == tx.size:
                 return StoredCheckpoint(latest.size, latest.root, latest.note, latest.signed_at)
-            root = self._root(tx.conn, tx.size)
-            body = Checkpoint(self.origin, tx.size, root).body()
-            note = sign_note(body, [self.log_signer])
-            signed_at = format_time(self.clock())
-            tx.conn.execute(insert(checkpoints).values(size=tx.size, root=root, note=note, signed_at=signed_at))
-            return StoredCheckpoint(tx.size, root, note, signed_at)
+            cp = self._sign_checkpoint(tx.size, self._read_nodes(tx.conn, frontier(tx.size)))
+            tx.conn.execute(insert(checkpoints).values(size=cp.size, root=cp.root, note=cp.note,
+                                                       signed_at=cp.signed_at))
+            return cp
 
     # --- reading --------------------------------------------------------------------
 
