@@ -181,13 +181,16 @@ def main(argv: list[str] | None = None) -> None:
                                           capture_output=True, text=True, check=True).stdout.splitlines()[-1])
                 for _ in range(3)]
         verify_s = statistics.median(r["verify_s"] for r in runs)
-        row = {**made, "verify_s": verify_s, "ratio_to_run": round(verify_s / made["service_run_s"], 2),
-               "ratio": round(verify_s / made["service_prepare_to_drawn_s"], 2), "ok": all(r["ok"] for r in runs)}
+        row = {**made, "verify_s": verify_s, "verify_runs_s": [r["verify_s"] for r in runs],
+               "ratio_to_run": round(verify_s / made["service_run_s"], 2),
+               "ratio": round(verify_s / made["service_prepare_to_drawn_s"], 2), "ok": all(r["ok"] for r in runs),
+               "load_avg_1_5_15": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None}
         results["draws"].append(row)
         print(f"draw N={n:>9,}: service prepare-to-drawn {row['service_prepare_to_drawn_s']:.2f}s "
-              f"(run step alone {row['service_run_s']:.2f}s), verify (median of 3) {verify_s:.2f}s, "
-              f"ratio {row['ratio']} (target <= 1.5; to the run step alone {row['ratio_to_run']}), "
-              f"bundle {row['bundle_mib']} MiB, verified clean: {row['ok']}", flush=True)
+              f"(run step alone {row['service_run_s']:.2f}s), verify (median of 3) {verify_s:.2f}s "
+              f"(runs {row['verify_runs_s']}), ratio {row['ratio']} (target <= 1.5; to the run step alone "
+              f"{row['ratio_to_run']}), bundle {row['bundle_mib']} MiB, verified clean: {row['ok']}, "
+              f"load average {row['load_avg_1_5_15']} on {os.cpu_count()} cores", flush=True)
     if args.log_entries:
         loaded = load_log(args.log_entries, args.log_prefix or None)
         if isinstance(loaded, str):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import calendar
+import gc
 import json
 import time
 from collections.abc import Sequence
@@ -33,12 +34,12 @@ from .matching import Matcher, MatchError, Rule
 from .merkle import leaf_hash, verify_consistency, verify_inclusion
 from .note import NoteError, parse_checkpoint, parse_note, parse_verifier_key, verify_cosignature, verify_note
 from .parallel import ed25519_ok
-from .pools import EXCLUDED_REASONS, PoolError, commit, conflicts_sha256
+from .pools import EXCLUDED_REASONS, PoolError, commit_with, conflicts_sha256
 from .recipe import RecipeError, encode_source, hexbytes, nonce_commitment, seed_from
 from .seal import seal
 from .sizes import SizeError, parse_ratio, stratum_sizes
 from .sources import SourceError, read_json_file
-from .tickets import Selection, subject_ticket
+from .tickets import Selection, subject_ticket, thresholds, ticket_rows
 
 __all__ = ["BUNDLE_FORMAT", "DrawOptions", "DrawState", "load_draw_bundle", "verify_bundle"]
 
@@ -618,11 +619,13 @@ class _Bundle:
                 ok = False
                 continue
             try:
-                got = commit(kind, recs)
+                got, more = commit_with(kind, recs, self._ticket_rows() if kind == "subjects" else None)
             except PoolError as exc:
                 self.fail(c, "POOL_INVALID", f"pools/{kind}", str(exc))
                 ok = False
                 continue
+            if more is not None:
+                self.ticket_pre = (more, got["counts"])
             want = committed.get(kind) or {}
             if got["root"] != str(want.get("root", "")).lower():
                 self.fail(c, "POOL_ROOT_MISMATCH", f"pools/{kind}", "the records do not hash to the root committed "
@@ -634,8 +637,11 @@ class _Bundle:
                           {k: want.get(k) for k in ("kind", "size", "counts")},
                           {k: got[k] for k in ("kind", "size", "counts")})
                 ok = False
-        subj = {r.get("id") for r in pools.get("subjects") or [] if isinstance(r, dict)}
         exc_ids = [r.get("id") for r in pools.get("excluded") or [] if isinstance(r, dict)]
+        # the pool can be a million records: look the (few) excluded ids up in it, not the other way
+        wanted = {i for i in exc_ids if isinstance(i, str)}
+        subj = {i for r in pools.get("subjects") or [] if isinstance(r, dict)
+                and isinstance(i := r.get("id"), str) and i in wanted} if wanted else set()
         both = sorted(i for i in exc_ids if i in subj)
         if both:
             self.fail(c, "POOL_OVERLAP", "pools/excluded", "subjects both in the pool and excluded", [], both)
@@ -658,6 +664,18 @@ class _Bundle:
         self.st.pools = pools
         self.st.pools_ok = ok and c.status != "failed"
         c.detail = ", ".join(f"{k} {len(v)}" for k, v in pools.items() if isinstance(v, list))
+
+    def _ticket_rows(self) -> Any:
+        """The ticket search to run with the subject pool's commitment (one pass over the records), or
+        None.  Its thresholds come from the prepared entry's counts and expected sizes, unchecked
+        here: they only decide how many tickets are kept for the selection check, which recomputes
+        a stratum in full whenever fewer than needed were kept (tickets.Selection)."""
+        p = self.st.prepared or {}
+        es = p.get("expected_sizes")
+        counts = ((p.get("pools") or {}).get("subjects") or {}).get("counts")
+        if self.st.seed is None or not isinstance(es, dict) or not isinstance(counts, dict):
+            return None
+        return ticket_rows(self.st.seed, thresholds(es, counts))
 
     def sizes(self, one: dict[str, Any]) -> None:
         c = self.r.check("sizes", "stratum sizes (§5) = expected_sizes = drawn sizes")
@@ -726,8 +744,14 @@ class _Bundle:
         if content.get("sizes") != k:
             self.fail(csel, "SIZES_MISMATCH", "content.sizes", "the content's sizes are not §5's", k,
                       content.get("sizes"))
-        subjects = [r for r in pools.get("subjects") or [] if isinstance(r, dict) and "id" in r and "stratum" in r]
-        sel = Selection(seed, subjects, k)
+        committed = ((self.st.prepared or {}).get("pools") or {}).get("subjects") or {}
+        if self.st.pools_ok:  # every record was checked to be an object with a string id and stratum
+            subjects = pools.get("subjects") or []
+        else:
+            subjects = [r for r in pools.get("subjects") or [] if isinstance(r, dict) and "id" in r and "stratum" in r]
+        expect = committed.get("counts") if isinstance(committed.get("counts"), dict) else None
+        pre = getattr(self, "ticket_pre", None) if self.st.pools_ok else None  # over these very records
+        sel = Selection(seed, subjects, k, expect, pre)  # expect: only sets the tickets' cut thresholds
         self.st.selection = sel
         want = sel.strata_content()
         if content.get("strata") != want:
@@ -735,7 +759,7 @@ class _Bundle:
             self.fail(csel, "SELECTION_MISMATCH", f"content.strata{at}", "the selection is not the recomputed one",
                       _dig(want, at), _dig(content.get("strata"), at))
         else:
-            csel.detail = f"{sum(len(v) for v in sel.members.values())} tickets; " + ", ".join(
+            csel.detail = f"{sum(sel.counts.values())} tickets; " + ", ".join(
                 f"{s}: {len(v)}" for s, v in sorted(sel.selected.items()))
         self.match(cmat, content, sel)
 
@@ -796,11 +820,18 @@ class _Bundle:
         if len(records) != len(subs):
             self.fail(c, "LIFECYCLE_INCOMPLETE", "substitutions", "one record per draw.substituted entry",
                       len(subs), len(records))
-        current = json.loads(json.dumps(content.get("matching") or {}))
+        # a copy to apply the records to (none to apply: the content's own matching, read only)
+        current = json.loads(json.dumps(content.get("matching") or {})) if subs or records \
+            else content.get("matching") or {}
         m = getattr(self, "m", None)
         sel = self.st.selection
-        stratum_of = {r["id"]: r["stratum"] for r in (self.st.pools or {}).get("subjects") or []
-                      if isinstance(r, dict) and "id" in r}
+        stratum_map: dict[str, Any] = {}
+
+        def stratum_of() -> dict[str, Any]:  # a million-subject pool: built only for a subject substitution
+            if not stratum_map:
+                stratum_map.update((r["id"], r["stratum"]) for r in (self.st.pools or {}).get("subjects") or []
+                                   if isinstance(r, dict) and "id" in r)
+            return stratum_map
         used: list[str] = []
         unavailable_all: list[str] = []
         replay = m is not None and sel is not None and self.st.seed is not None
@@ -830,7 +861,7 @@ class _Bundle:
                 if rec["kind"] == "inspector":
                     unavailable_all += m.apply_inspector(current, rec)
                 elif rec["kind"] == "subject":
-                    m.apply_subject(current, rec, stratum_of, sel.replacement_order(str(rec.get("stratum"))),
+                    m.apply_subject(current, rec, stratum_of(), sel.replacement_order(str(rec.get("stratum"))),
                                     lambda x, s=seed: subject_ticket(s, x).hex(), used)  # type: ignore[misc]
                 elif rec["kind"] == "swap":
                     m.apply_swap(current, rec)
@@ -1074,11 +1105,13 @@ def pool_change_report(st: DrawState, plan_entries: list[tuple[int, dict[str, An
         return []
     since = max((s for s, _ in plan_entries), default=-1)
     sel = st.selection
-    pool_ids = {r["id"] for r in (st.pools or {}).get("subjects") or [] if isinstance(r, dict) and "id" in r}
+    pool_ids: set[Any] | None = None  # a million ids: gathered only if a change is to be reported
     out = []
     for s, e in sorted(st.entries.items()):
         if not (since < s < st.prepared_seq and e["type"].startswith("registry.subject.")):
             continue
+        if pool_ids is None:
+            pool_ids = {r["id"] for r in (st.pools or {}).get("subjects") or [] if isinstance(r, dict) and "id" in r}
         pl = e["payload"]
         sid = pl.get("id")
         stt = pl.get("state") if isinstance(pl.get("state"), dict) else {}
@@ -1122,6 +1155,14 @@ def verify_bundle(bundle: dict[str, Any], options: DrawOptions | None = None) ->
     check_bundle_shape(bundle, "bundle")
     t0 = time.perf_counter()
     v = _Bundle(bundle, options or DrawOptions())
-    rep = v.run()
+    # A million-record bundle is millions of live objects: every automatic full collection would
+    # walk them all (seconds, for nothing: the checks make no reference cycles worth collecting).
+    gc_was = gc.isenabled()
+    gc.disable()
+    try:
+        rep = v.run()
+    finally:
+        if gc_was:
+            gc.enable()
     rep.info["seconds"] = round(time.perf_counter() - t0, 3)
     return rep, v.st

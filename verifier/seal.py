@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .canonical import jcs
+from .fastjcs import jcs_bytes
 from .recipe import TAGS, hash_tagged
 
 __all__ = ["seal"]
 
 
 def seal(salt: bytes, content: Any) -> bytes:
-    return hash_tagged(TAGS["seal"], salt + jcs(content))
+    return hash_tagged(TAGS["seal"], salt + jcs_bytes(content))

@@ -42,7 +42,7 @@ def subject_report(report: Report, st: DrawState, code: str) -> dict[str, Any]:
         out["ticket"] = t.hex()
     if sel is not None and stratum is not None:
         cut = sel.cutoff(stratum)
-        out["stratum_n"] = len(sel.members.get(stratum, []))
+        out["stratum_n"] = sel.counts.get(stratum, 0)
         out["stratum_k"] = len(sel.selected.get(stratum, []))
         out["cutoff_ticket"] = cut[0].hex() if cut else None
         out["cutoff_id"] = cut[1].decode() if cut else None
