@@ -11,7 +11,6 @@ together, in order.  Small jobs run inline: a pool costs more than it saves ther
 from __future__ import annotations
 
 import multiprocessing
-import os
 import queue
 import traceback
 from collections import deque
@@ -20,6 +19,8 @@ from typing import Any
 
 from nacl.bindings import crypto_sign_open
 from nacl.exceptions import BadSignatureError, CryptoError
+
+from .forking import workers as fork_workers
 
 __all__ = ["ChunkPool", "ed25519_failures", "ed25519_ok"]
 
@@ -113,7 +114,7 @@ class ChunkPool:
 
     def __init__(self, factory: Callable[..., Callable[[Any, int], Any]], args: tuple[Any, ...] = (), *,
                  workers: int | None = None, parallel: bool = True, depth: int = 3) -> None:
-        self.workers = workers or os.cpu_count() or 1
+        self.workers = workers or fork_workers()  # the usable cores, or SPOTCHECK_VERIFY_WORKERS
         self.parallel = parallel and self.workers > 1
         if not self.parallel:
             self.workers = 1

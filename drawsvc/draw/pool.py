@@ -194,16 +194,30 @@ def commit_subjects(pool: SubjectPool) -> PoolCommitment:
     subtree is folded; otherwise one process sorts while the other hashes."""
     n = len(pool)
     ids, names, strata = pool.ids, pool.names, pool.strata
-    if n < 2 or not _plain_columns(ids, names, strata):
+    if n < 2:
         return commit_pool(pool.records(), "subjects")
     parts = workers() if n >= MIN_PARALLEL else 1
     chunk, starts, groups = _chunk_plan(n, parts)
     # str order is code-point order, which is UTF-8 byte order (no surrogates: checked)
-    if all(map(operator.lt, ids, islice(ids, 1, None))):  # strictly increasing: sorted, no repeats
+    try:
+        in_order = all(map(operator.lt, ids, islice(ids, 1, None)))  # strictly increasing: sorted, no repeats
+    except TypeError:  # an id that is not a string: the general path names it
+        return commit_pool(pool.records(), "subjects")
+    if in_order:
         def sorted_part(lo: int, hi: int) -> Callable[[], bytes]:
-            return lambda: b"".join(root_from_leaf_hashes(_subject_leaf_hashes(
-                ids[a:a + chunk], names[a:a + chunk], strata[a:a + chunk])) for a in starts[lo:hi])
-        roots = b"".join(run_split([sorted_part(lo, hi) for lo, hi in groups]))
+            def task() -> bytes:  # each part checks its own records are plain (b"" if not)
+                a, b = starts[lo], min(n, starts[hi - 1] + chunk)
+                if not _plain_columns(ids[a:b], names[a:b], strata[a:b]):
+                    return b""
+                return b"".join(root_from_leaf_hashes(_subject_leaf_hashes(
+                    ids[a:a + chunk], names[a:a + chunk], strata[a:a + chunk])) for a in starts[lo:hi])
+            return task
+        answers = run_split([sorted_part(lo, hi) for lo, hi in groups])
+        if any(not a for a in answers):
+            return commit_pool(pool.records(), "subjects")
+        roots = b"".join(answers)
+    elif not _plain_columns(ids, names, strata):
+        return commit_pool(pool.records(), "subjects")
     else:
         order: list[int] = []
 

@@ -85,20 +85,40 @@ def _threshold(n: int, k: int) -> bytes | None:
     return int(q * 2**64).to_bytes(8, "big")
 
 
-def _below_part(seed: bytes, ids: Sequence[str], lo: int, hi: int, t: bytes) -> Callable[[], bytes]:
-    """A task: (ticket || u32 index) of the members in [lo, hi) whose ticket is below t."""
+def _below_part(seed: bytes, jobs: Sequence[tuple[Sequence[str], int, int, bytes]]) -> Callable[[], bytes]:
+    """A task over (ids, lo, hi, cut) jobs: for each, the (ticket || u32 index) of the members in
+    [lo, hi) whose ticket is below the cut, as one length-prefixed blob per job."""
     def task() -> bytes:
-        tickets = subject_tickets(seed, ids[lo:hi])
-        return b"".join([tk + _U32.pack(i) for i, tk in enumerate(tickets, lo) if tk < t])
+        out = []
+        for ids, lo, hi, t in jobs:
+            tickets = subject_tickets(seed, ids[lo:hi])
+            blob = b"".join([tk + _U32.pack(i) for i, tk in enumerate(tickets, lo) if tk < t])
+            out += [_U32.pack(len(blob)), blob]
+        return b"".join(out)
     return task
 
 
-def _below_threshold(seed: bytes, ids: Sequence[str], t: bytes) -> list[Ticketed]:
-    """(ticket, id) of every member whose ticket is below t, the tickets hashed on every core.
+def _below_threshold(seed: bytes, strata: Sequence[tuple[Sequence[str], bytes]]) -> list[list[Ticketed]]:
+    """For each (ids, cut): (ticket, id) of every member whose ticket is below the cut.
 
-    Only these few (about k) come back from the other processes, not a million tickets."""
-    blobs = run_split([_below_part(seed, ids, lo, hi, t) for lo, hi in ranges(len(ids), workers())])
-    return [(blob[p:p + 32], ids[_U32.unpack_from(blob, p + 32)[0]]) for blob in blobs for p in range(0, len(blob), 36)]
+    One split over every stratum at once (one fork per core, not per stratum), each process
+    taking its share of each; only these few (about k per stratum) come back, not a million
+    tickets."""
+    parts = workers()
+    slices = [ranges(len(ids), parts) for ids, _ in strata]
+    tasks = [_below_part(seed, [(ids, *sl[p], t) for (ids, t), sl in zip(strata, slices, strict=True) if p < len(sl)])
+             for p in range(parts)]
+    found: list[list[Ticketed]] = [[] for _ in strata]
+    for p, blob in enumerate(run_split(tasks)):
+        pos = 0
+        for j, ((ids, _), sl) in enumerate(zip(strata, slices, strict=True)):
+            if p >= len(sl):
+                continue
+            (size,) = _U32.unpack_from(blob, pos)
+            pos += 4
+            found[j] += [(blob[q:q + 32], ids[_U32.unpack_from(blob, q + 32)[0]]) for q in range(pos, pos + size, 36)]
+            pos += size
+    return found
 
 
 def select_stratum(seed: bytes, stratum: str, ids: Sequence[str], k: int) -> StratumDraw:
@@ -108,11 +128,6 @@ def select_stratum(seed: bytes, stratum: str, ids: Sequence[str], k: int) -> Str
     if k > len(ids):
         raise SampleTooLarge(f"stratum {stratum}: k = {k} but only {len(ids)} subjects")
     t = _threshold(len(ids), k) if k else None
-    if t is not None and len(ids) >= MIN_PARALLEL and len(ids) < 2**32 and workers() > 1:
-        pool = _below_threshold(seed, ids, t)
-        if len(pool) >= k:  # (never seen otherwise) else the whole stratum below
-            return StratumDraw(stratum=stratum, n=len(ids), k=k, selected=heapq.nsmallest(k, pool), _ids=ids,
-                              _seed=seed)
     tickets = subject_tickets(seed, ids)
     selected: list[Ticketed] = []
     if k:
@@ -133,7 +148,19 @@ def draw_subjects(seed: bytes, strata: Mapping[str, Sequence[str]], sizes: Mappi
     unknown = sorted(set(sizes) - set(strata))
     if any(sizes[s] for s in unknown):
         raise SampleTooLarge(f"sizes given for strata with no members: {unknown}")
-    return Selection({s: select_stratum(seed, s, ids, sizes.get(s, 0)) for s, ids in sorted(strata.items())})
+    draws: dict[str, StratumDraw] = {}
+    # large strata: the tickets below each one's cut, hashed on every core in one split
+    cut = {s: _threshold(len(ids), sizes[s]) for s, ids in strata.items() if 0 < sizes.get(s, 0) <= len(ids)}
+    big = [s for s, ids in sorted(strata.items()) if cut.get(s) is not None and len(ids) < 2**32]
+    if big and sum(len(strata[s]) for s in big) >= MIN_PARALLEL and workers() > 1:
+        for s, below in zip(big, _below_threshold(seed, [(strata[s], cut[s]) for s in big]), strict=True):  # type: ignore[misc]
+            if len(below) >= sizes[s]:  # (never seen otherwise) else the whole stratum, below
+                draws[s] = StratumDraw(stratum=s, n=len(strata[s]), k=sizes[s], selected=heapq.nsmallest(sizes[s], below),
+                                       _ids=strata[s], _seed=seed)
+    for s, ids in sorted(strata.items()):
+        if s not in draws:
+            draws[s] = select_stratum(seed, s, ids, sizes.get(s, 0))
+    return Selection(dict(sorted(draws.items())))
 
 
 @dataclass(frozen=True)

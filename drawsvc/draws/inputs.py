@@ -123,6 +123,9 @@ def stratum_of(subject: Mapping[str, Any]) -> str:
 def strata_of_columns(cols: SubjectColumns) -> list[str]:
     """stratum_of for every row, in one pass (a test checks it agrees with stratum_of)."""
     k = COMPLAINTS_HIGH_RISK
+    if not (any(cols.abnormal) or any(cols.serious_dishonest) or any(cols.penalized_on)
+            or max(cols.complaints, default=0) >= k):
+        return list(cols.credit_class)  # nobody is raised to D: C-level passes only
     return ["D" if (ab or sd or pe or co >= k) else cc for cc, ab, sd, pe, co in
             zip(cols.credit_class, cols.abnormal, cols.serious_dishonest, cols.penalized_on, cols.complaints,
                 strict=True)]

@@ -8,7 +8,9 @@ be rebuilt from it (drawsvc.registry.state.rebuild).
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, LargeBinary, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, LargeBinary, MetaData, String, Table, Text, text
+
+from .records import ACTIVE_SUBJECT_STATUSES
 
 metadata = MetaData()
 
@@ -127,6 +129,18 @@ tokens = Table(
 )
 
 Index("ix_reg_subjects_class_region", subjects.c.credit_class, subjects.c.region)
+
+# A draw reads every subject (drawsvc.draws.service._subject_columns, revision 0005): the code,
+# name and credit class of all of them from this narrow covering index, in code order (the
+# table rows also carry the JSON doc, so a table scan reads several times the pages) ...
+Index("ix_reg_subjects_draw", subjects.c.code, subjects.c.name, subjects.c.credit_class)
+# ... and the few the rules treat apart — not active, or with a flag the stratum rule reads —
+# from this partial index. The query repeats SPECIAL_SUBJECTS word for word, so the planner
+# can prove it implies the index's condition.
+SPECIAL_SUBJECTS = ("status NOT IN (" + ", ".join(f"'{s}'" for s in ACTIVE_SUBJECT_STATUSES) + ") OR abnormal "
+                    "OR serious_dishonest OR penalized_on IS NOT NULL OR complaints > 0")
+Index("ix_reg_subjects_special", subjects.c.code, sqlite_where=text(SPECIAL_SUBJECTS),
+      postgresql_where=text(SPECIAL_SUBJECTS))
 
 TABLES = {
     "department": departments, "item": items, "subject": subjects, "inspector": inspectors,

@@ -20,7 +20,7 @@ import drawsvc.draw.selection as selection
 from drawsvc.draw.errors import PoolInvalid, TooFewInspectors
 from drawsvc.draw.matching import Inspector, TeamRule, match_inspectors
 from drawsvc.draw.pool import SubjectPool, commit_pool, commit_subjects
-from drawsvc.draw.selection import select_stratum
+from drawsvc.draw.selection import draw_subjects, select_stratum
 from drawsvc.draw.tickets import subject_ticket
 
 SEED = bytes(range(32))
@@ -64,12 +64,23 @@ def test_subject_commitment_refuses_a_repeated_id(forced: None) -> None:
 
 @pytest.mark.parametrize("n,k", [(50, 3), (200, 10), (1000, 50), (1000, 400)])
 def test_parallel_selection_equals_the_full_ranking(forced: None, n: int, k: int) -> None:
-    ids = [f"S{i:05d}" for i in range(n)]
-    d = select_stratum(SEED, "A", ids, k)
-    ranked = sorted((subject_ticket(SEED, i), i) for i in ids)
-    assert d.selected == ranked[:k]
-    assert d.replacement_order(3) == ranked[k:k + 3]  # re-hashed: the cut kept only the low tickets
-    assert d.replacement_order() == ranked[k:]
+    strata = {"A": [f"S{i:05d}" for i in range(n)], "B": [f"T{i:05d}" for i in range(n // 3)], "C": ["U1", "U2"]}
+    sizes = {"A": k, "B": k // 4, "C": 1}
+    calls: list[int] = []
+    real = selection.run_split
+    selection.run_split = lambda tasks: calls.append(len(tasks)) or real(tasks)  # type: ignore[assignment]
+    try:
+        sel = draw_subjects(SEED, strata, sizes)
+    finally:
+        selection.run_split = real  # type: ignore[assignment]
+    assert calls == ([3] if (n, k) == (1000, 50) else calls)  # one split for all strata with a cut
+    for s, ids in strata.items():
+        ranked = sorted((subject_ticket(SEED, i), i) for i in ids)
+        d = sel.strata[s]
+        assert d.selected == ranked[:sizes[s]]
+        assert d.replacement_order(3) == ranked[sizes[s]:sizes[s] + 3]  # re-hashed: the cut kept only the low tickets
+        assert d.replacement_order() == ranked[sizes[s]:]
+        assert d.selected == select_stratum(SEED, s, ids, sizes[s]).selected
 
 
 def test_parallel_matching_equals_one_pass(forced: None, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -138,3 +149,17 @@ def test_a_plain_team_is_exactly_what_the_walk_accepts() -> None:
         expected = matching.walk(a.subject, order, cands, 0, [], 3, rule, by_subject.get(a.subject, set()), {},
                                  rule.departments)
         assert (a.team, a.skipped, a.examined) == expected
+
+
+@pytest.mark.parametrize("bad_at", [0, 15, 39])
+def test_sorted_pool_with_one_value_to_escape_in_one_part(forced: None, bad_at: int) -> None:
+    names = [f"企业{i}" for i in range(40)]
+    names[bad_at] = 'say "hi"\n'
+    p = SubjectPool([f"id{i:03d}" for i in range(40)], names, ["A", "B"] * 20)
+    assert commit_subjects(p) == commit_pool(p.records(), "subjects")
+
+
+def test_an_id_that_is_not_a_string_is_named(forced: None) -> None:
+    p = SubjectPool([f"id{i:03d}" for i in range(20)] + [None], ["x"] * 21, ["A"] * 21)  # type: ignore[list-item]
+    with pytest.raises(PoolInvalid, match="non-empty string id"):
+        commit_subjects(p)

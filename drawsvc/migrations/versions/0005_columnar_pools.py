@@ -8,11 +8,18 @@ Revises: 0004_inspections
   and are read as before.
 - On SQLite, reg_subjects becomes a WITHOUT ROWID table (a B-tree keyed by code), so reading
   the registry for a draw returns it in code order and the pool commitment needs no sort.
-  PostgreSQL is unchanged (it sorts in the query).
+  PostgreSQL sorts in the query.
+- Two indexes serve the draw's read of the registry: ix_reg_subjects_draw (code, name,
+  credit_class: a narrow covering index, scanned in code order) and the partial index
+  ix_reg_subjects_special over the few subjects the rules treat apart.
 """
 
 import sqlalchemy as sa
 from alembic import op
+
+# written out, not imported, so this revision never changes with the code
+SPECIAL_SUBJECTS = ("status NOT IN ('存续', '在业') OR abnormal OR serious_dishonest OR penalized_on IS NOT NULL "
+                    "OR complaints > 0")
 
 revision = "0005_columnar_pools"
 down_revision = "0004_inspections"
@@ -28,9 +35,14 @@ def upgrade() -> None:
         with op.batch_alter_table("reg_subjects", recreate="always",
                                   table_kwargs={"sqlite_with_rowid": False}):
             pass
+    op.create_index("ix_reg_subjects_draw", "reg_subjects", ["code", "name", "credit_class"])
+    op.create_index("ix_reg_subjects_special", "reg_subjects", ["code"], sqlite_where=sa.text(SPECIAL_SUBJECTS),
+                    postgresql_where=sa.text(SPECIAL_SUBJECTS))
 
 
 def downgrade() -> None:
+    op.drop_index("ix_reg_subjects_special", "reg_subjects")
+    op.drop_index("ix_reg_subjects_draw", "reg_subjects")
     if op.get_bind().dialect.name == "sqlite":
         with op.batch_alter_table("reg_subjects", recreate="always"):
             pass
