@@ -31,7 +31,7 @@ from typing import Any
 
 from .errors import DrawError, EmptyPool, TooFewInspectors
 from .parallel import ranges, run_split, workers
-from .tickets import KeyedShuffle, order_base
+from .tickets import KeyedShuffle, first_positions, order_base
 
 PARALLEL_SUBJECTS = 20_000  # below this a fork costs more than the matching it shares
 SKIP_REASONS = ("conflict_declared", "unavailable", "workload_cap", "department_quota")
@@ -281,10 +281,10 @@ def _match_inspectors(seed: bytes, subjects: Sequence[str], inspectors: Sequence
         out = []
         for subject in part:
             conf = by_subject.get(subject, none)
-            order = KeyedShuffle(seed, subject, n_cands, False, base)
             if plain and not conf:
-                team, skipped, pos = [cand_ids[c] for c in order.ensure(size)], [], size
+                team, skipped, pos = [cand_ids[c] for c in first_positions(base, subject, n_cands, size)], [], size
             else:
+                order = KeyedShuffle(seed, subject, n_cands, False, base)
                 team, skipped, pos = walk(subject, order, cands, 0, [], size, rule, conf, load, depts, none, None,
                                           caps)
             if len(team) < rule.team_size:

@@ -21,7 +21,7 @@ import os
 import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
-from itertools import repeat
+from itertools import compress, repeat
 from pathlib import Path
 from typing import Any
 
@@ -561,7 +561,8 @@ def load_pools(conn: Connection, draw_id: str, subjects: str = "records") -> dic
         pool = SubjectPool.from_records(pools["subjects"])
     elif subjects == "strata":
         strata = row.subject_strata
-        pools["subjects"] = SubjectPool(orjson.loads(row.subject_ids), [""] * len(strata), list(strata)).by_stratum()
+        ids = orjson.loads(row.subject_ids)  # {stratum: ids}, straight from the one-character strata string
+        pools["subjects"] = {st: list(compress(ids, map(st.__eq__, strata))) for st in sorted(set(strata))}
         return pools
     else:
         pool = SubjectPool(orjson.loads(row.subject_ids), orjson.loads(row.subject_names), list(row.subject_strata))

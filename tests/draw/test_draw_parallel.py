@@ -163,3 +163,14 @@ def test_an_id_that_is_not_a_string_is_named(forced: None) -> None:
     p = SubjectPool([f"id{i:03d}" for i in range(20)] + [None], ["x"] * 21, ["A"] * 21)  # type: ignore[list-item]
     with pytest.raises(PoolInvalid, match="non-empty string id"):
         commit_subjects(p)
+
+
+@pytest.mark.parametrize("m", [1, 2, 3, 5, 7, 30, 300, 3000])
+def test_first_positions_is_the_keyed_shuffle_prefix(m: int) -> None:
+    from drawsvc.draw.tickets import KeyedShuffle, first_positions, order_base
+
+    base = order_base(SEED)
+    for i in range(60):
+        subject = f"S{i:04d}" if i % 7 else f"企业{i}"
+        for n in (1, 2, 3, m, m + 2):
+            assert first_positions(base, subject, m, n) == KeyedShuffle(SEED, subject, m, base=base).prefix(n)
