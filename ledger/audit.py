@@ -35,9 +35,9 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, func, or_, select
 from sqlalchemy.engine import Connection
 
-from .auditwork import KEY_TYPES, Result, Task, check_form, check_run, loads, signing_bytes_of
+from .auditwork import KEY_TYPES, Result, Task, chain_step, check_form, check_run, loads, signing_bytes_of
 from .checkpoint import Checkpoint, CheckpointError
-from .entry import GENESIS_PREV, EntryError
+from .entry import GENESIS_PREV
 from .keyrules import KeyRuleError, KeyState
 from .merkle import EMPTY_ROOT, frontier, leaf_hash, node_hash
 from .note import NoteError, NoteVerifier, parse_note, verify_cosignature, verify_note
@@ -228,6 +228,28 @@ def _next_level(blob: bytes) -> bytes:
     return b"".join([sha(b"\x01" + blob[j:j + 64]).digest() for j in range(0, len(blob) - 63, 64)])
 
 
+def _head_and_extent(conn: Connection, report: AuditReport) -> tuple[Any, int, int | None] | None:
+    """(head row, size to audit, largest stored seq): the head's size, or more if more rows are
+    stored; report.size set. None (and a finding) when there is no head row."""
+    head = conn.execute(select(log_head)).one_or_none()
+    stored_count = conn.execute(select(func.count()).select_from(log_entries)).scalar_one()
+    max_seq = conn.execute(select(func.max(log_entries.c.seq))).scalar_one()
+    if head is None:
+        report.findings.append(Finding("head", None, "the log has no head row"))
+        return None
+    report.size = head.size
+    return head, max(head.size, stored_count, (max_seq + 1) if max_seq is not None else 0), max_seq
+
+
+def _head_findings(head: Any, stored: int, last_leaf_hash: bytes | None) -> list[Finding]:
+    """Does the head row agree with the `stored` entries and the last one's leaf hash?"""
+    if stored != head.size:
+        return [Finding("head", stored, f"head says size {head.size}, but {stored} entries are stored")]
+    if stored and head.last_leaf_hash != last_leaf_hash:
+        return [Finding("head", stored - 1, "head's last leaf hash is not the last entry's")]
+    return []
+
+
 class Auditor:
     def __init__(self, engine: Engine, log_verifier: NoteVerifier, workers: int | None = None,
                  progress: Callable[[int, int], None] | None = None) -> None:
@@ -263,14 +285,10 @@ class Auditor:
         else:
             return self._run_reference(conn)
         report = AuditReport()
-        head = conn.execute(select(log_head)).one_or_none()
-        stored_count = conn.execute(select(func.count()).select_from(log_entries)).scalar_one()
-        max_seq = conn.execute(select(func.max(log_entries.c.seq))).scalar_one()
-        if head is None:
-            report.findings.append(Finding("head", None, "the log has no head row"))
+        found = _head_and_extent(conn, report)
+        if found is None:
             return report
-        size = max(head.size, stored_count, (max_seq + 1) if max_seq is not None else 0)
-        report.size = head.size
+        head, size, max_seq = found
         n_leaves = max(max_seq + 1, 0) if max_seq is not None else 0
         stored = _StoredTree(reader, [n_leaves >> level for level in range(n_leaves.bit_length())])
 
@@ -361,11 +379,7 @@ class Auditor:
             return self._run_reference(conn)
 
         level0 = b"".join(level_parts[0])
-        if expected != head.size:
-            chain_findings.append(Finding("head", expected, f"head says size {head.size}, "
-                                          f"but {expected} entries are stored"))
-        elif expected and head.last_leaf_hash != level0[-_HASH:]:
-            chain_findings.append(Finding("head", expected - 1, "head's last leaf hash is not the last entry's"))
+        chain_findings += _head_findings(head, expected, level0[-_HASH:])
         chain_findings.extend(Finding(f"entry {seq}", seq, message) for seq, message in chain_bad)
         # the order of the reference pass: chain findings by position (head last), then forms
         chain_findings.sort(key=lambda f: (f.where == "head", f.seq if f.seq is not None else 0))
@@ -474,14 +488,10 @@ class Auditor:
         """The same checks, one entry at a time: the chain in this process, the forms in a
         pool. Exact for any log; the fast pass falls back to it (see the module docstring)."""
         report = AuditReport()
-        head = conn.execute(select(log_head)).one_or_none()
-        stored_count = conn.execute(select(func.count()).select_from(log_entries)).scalar_one()
-        max_seq = conn.execute(select(func.max(log_entries.c.seq))).scalar_one()
-        if head is None:
-            report.findings.append(Finding("head", None, "the log has no head row"))
+        found = _head_and_extent(conn, report)
+        if found is None:
             return report
-        size = max(head.size, stored_count, (max_seq + 1) if max_seq is not None else 0)
-        report.size = head.size
+        head, size, _ = found
         keys = KeyState()
         leaf_hashes: list[bytes] = []
         sig_jobs: list[tuple[int, bytes, bytes]] = []
@@ -503,11 +513,7 @@ class Auditor:
             leaf_hashes.append(lh)
             try:
                 obj = loads(leaf)
-                if obj.get("seq") != seq:
-                    raise EntryError(f"stored at seq {seq} but says seq {obj.get('seq')!r}")
-                if obj.get("prev") != prev:
-                    raise EntryError(f"prev is {obj.get('prev')!r}, expected {prev}")
-                public_key = keys.resolve(obj)
+                public_key = chain_step(obj, seq, prev, keys)
                 sig_jobs.append((seq, leaf, public_key))
                 if len(sig_jobs) >= CHUNK:
                     if pool is not None:
@@ -524,11 +530,7 @@ class Auditor:
             expected_seq = seq + 1
             if self.progress and report.entries_checked % PAGE == 0:
                 self.progress(report.entries_checked, size)
-        if expected_seq != head.size:
-            report.findings.append(Finding("head", expected_seq, f"head says size {head.size}, "
-                                           f"but {expected_seq} entries are stored"))
-        elif expected_seq and head.last_leaf_hash != leaf_hashes[-1]:
-            report.findings.append(Finding("head", expected_seq - 1, "head's last leaf hash is not the last entry's"))
+        report.findings += _head_findings(head, expected_seq, leaf_hashes[-1] if leaf_hashes else None)
 
         if pool is not None:
             if sig_jobs:

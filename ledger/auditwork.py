@@ -205,6 +205,18 @@ def subtree_levels(hashes: list[bytes], levels: int) -> list[bytes]:
     return out
 
 
+def chain_step(obj: Any, seq: int, prev: str, keys: KeyState) -> bytes:
+    """The key in force for a parsed entry stored at `seq` after a leaf hashing to `prev`.
+
+    Raises EntryError (wrong seq or prev) or KeyRuleError (no such key); one definition for the
+    workers' runs and the reference pass, so both name a break in the same words."""
+    if obj.get("seq") != seq:
+        raise EntryError(f"stored at seq {seq} but says seq {obj.get('seq')!r}")
+    if obj.get("prev") != prev:
+        raise EntryError(f"prev is {obj.get('prev')!r}, expected {prev}")
+    return keys.resolve(obj)
+
+
 def check_run(task: Task) -> Result:
     """Worker: chain and form of a contiguous run of leaves (see the module docstring)."""
     start, prev, blob, lengths, timeline, key_seqs, levels = task
@@ -230,11 +242,7 @@ def check_run(task: Task) -> Result:
             next_from = states[si + 1][0] if si + 1 < len(states) else None
         try:
             obj = loads(leaf)
-            if obj.get("seq") != seq:
-                raise EntryError(f"stored at seq {seq} but says seq {obj.get('seq')!r}")
-            if obj.get("prev") != prev:
-                raise EntryError(f"prev is {obj.get('prev')!r}, expected {prev}")
-            public_key = keys.resolve(obj)
+            public_key = chain_step(obj, seq, prev, keys)
         except (ValueError, KeyRuleError, AttributeError, TypeError) as exc:
             chain_bad.append((seq, str(exc)))
         else:

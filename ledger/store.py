@@ -156,20 +156,17 @@ class LogTransaction:
 
         `payload_json` (from `entry.encode_payload`, computed before the lock) saves work inside it."""
         prev = GENESIS_PREV if self.size == 0 else self.last_leaf_hash.hex()
-        entry = make_entry(seq=self.size, moment=moment or self.ledger.clock(), entry_type=entry_type,
-                           actor_id=signer.actor_id, signing_key=signer.signing_key, payload=payload, prev=prev,
-                           payload_json=payload_json)
-        self._pending.append(entry)
-        lh = entry.leaf_hash()
-        self._pending_hashes.append(lh)
-        self.size += 1
-        self.last_leaf_hash = lh
-        return entry
+        return self._buffer(make_entry(seq=self.size, moment=moment or self.ledger.clock(), entry_type=entry_type,
+                                       actor_id=signer.actor_id, signing_key=signer.signing_key, payload=payload,
+                                       prev=prev, payload_json=payload_json))
 
     def append_prepared(self, prepared: PreparedEntry, time: str) -> Entry:
         """Sign and buffer a prepared entry (see ledger.prepared) at the next seq."""
         prev = GENESIS_PREV if self.size == 0 else self.last_leaf_hash.hex()
-        entry = prepared.sign(self.size, prev, time)
+        return self._buffer(prepared.sign(self.size, prev, time))
+
+    def _buffer(self, entry: Entry) -> Entry:
+        """Hold a signed entry until flush; it is now the head."""
         self._pending.append(entry)
         lh = entry.leaf_hash()
         self._pending_hashes.append(lh)

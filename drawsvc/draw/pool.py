@@ -146,8 +146,13 @@ class SubjectPool:
         return dict(Counter(self.strata))
 
     def by_stratum(self) -> dict[str, list[str]]:
-        """{stratum: ids in pool order}: one C-level pass over the column per stratum."""
-        return {s: list(compress(self.ids, map(s.__eq__, self.strata))) for s in sorted(set(self.strata))}
+        return group_by_stratum(self.ids, self.strata)
+
+
+def group_by_stratum(ids: Sequence[str], strata: Sequence[str]) -> dict[str, list[str]]:
+    """{stratum: ids in pool order}: one C-level pass over the column per stratum (`strata` may
+    be the stored string of one-character strata)."""
+    return {s: list(compress(ids, map(s.__eq__, strata))) for s in sorted(set(strata))}
 
 
 # a string that JCS would escape (quote, backslash, control character) or cannot encode (surrogate)

@@ -19,9 +19,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from itertools import compress, repeat
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +45,7 @@ from drawsvc.draw.codec import ALGORITHM
 from drawsvc.draw.drand import ChainInfo, chain_from_json, round_time
 from drawsvc.draw.errors import DrawError, NotNextEligible
 from drawsvc.draw.matching import Assignment, Inspector, MatchResult, candidates, gc_paused
-from drawsvc.draw.pool import SubjectPool, commit_subjects
+from drawsvc.draw.pool import SubjectPool, commit_subjects, group_by_stratum
 from drawsvc.draw.relay import fetch_round
 from drawsvc.draw.run import DrawResult
 from drawsvc.draw.selection import draw_subjects
@@ -468,11 +467,10 @@ def _subject_columns(conn: Connection, filters: Sequence[Mapping[str, Any]]) -> 
     code, name, klass = conn.exec_driver_sql(sql).one()
     codes: list[str] = orjson.loads(code)
     n = len(codes)
-    cols = SubjectColumns(code=codes, name=orjson.loads(name), credit_class=klass or "", abnormal=_Constant(False, n),
-                          serious_dishonest=_Constant(False, n), penalized_on=_Constant(None, n),
-                          complaints=_Constant(0, n), inactive={})
+    cols = SubjectColumns(code=codes, name=orjson.loads(name), credit_class=klass or "", abnormal=[False] * n,
+                          serious_dishonest=[False] * n, penalized_on=[None] * n, complaints=[0] * n, inactive={})
     # The few subjects the rules treat apart (not active, or with a flag the stratum rule reads)
-    # come from a second scan, so the common case costs three columns.
+    # come from a second, indexed read, so the common case costs three columns.
     special = select(reg.subjects.c.code, reg.subjects.c.status, reg.subjects.c.abnormal,
                      reg.subjects.c.serious_dishonest, reg.subjects.c.penalized_on, reg.subjects.c.complaints).where(
         text(reg.SPECIAL_SUBJECTS))  # word for word the partial index's condition
@@ -480,35 +478,13 @@ def _subject_columns(conn: Connection, filters: Sequence[Mapping[str, Any]]) -> 
     if rows:
         wanted = {r.code for r in rows}
         where = {c: i for i, c in enumerate(codes) if c in wanted}
-        cols.abnormal, cols.serious_dishonest = [False] * n, [False] * n
-        cols.penalized_on, cols.complaints = [None] * n, [0] * n
         for r in rows:
             i = where[r.code]
             if r.status not in ACTIVE_SUBJECT_STATUSES:
                 cols.inactive[i] = r.status  # type: ignore[index]
-            cols.abnormal[i], cols.serious_dishonest[i] = bool(r.abnormal), bool(r.serious_dishonest)  # type: ignore[index]
-            cols.penalized_on[i], cols.complaints[i] = r.penalized_on, r.complaints  # type: ignore[index]
+            cols.abnormal[i], cols.serious_dishonest[i] = bool(r.abnormal), bool(r.serious_dishonest)
+            cols.penalized_on[i], cols.complaints[i] = r.penalized_on, r.complaints
     return cols
-
-
-class _Constant(Sequence[Any]):
-    """n copies of one value, without a list of n (the flag columns when no subject has the flag)."""
-
-    def __init__(self, value: Any, n: int) -> None:
-        self.value, self.n = value, n
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, i):  # type: ignore[no-untyped-def, override]
-        if isinstance(i, slice):
-            return [self.value] * len(range(*i.indices(self.n)))
-        if not -self.n <= i < self.n:
-            raise IndexError(i)
-        return self.value
-
-    def __iter__(self) -> Iterator[Any]:
-        return repeat(self.value, self.n)
 
 
 def _dumps(value: Any) -> str:
@@ -561,8 +537,7 @@ def load_pools(conn: Connection, draw_id: str, subjects: str = "records") -> dic
         pool = SubjectPool.from_records(pools["subjects"])
     elif subjects == "strata":
         strata = row.subject_strata
-        ids = orjson.loads(row.subject_ids)  # {stratum: ids}, straight from the one-character strata string
-        pools["subjects"] = {st: list(compress(ids, map(st.__eq__, strata))) for st in sorted(set(strata))}
+        pools["subjects"] = group_by_stratum(orjson.loads(row.subject_ids), strata)  # names not even parsed
         return pools
     else:
         pool = SubjectPool(orjson.loads(row.subject_ids), orjson.loads(row.subject_names), list(row.subject_strata))
