@@ -2,14 +2,11 @@
 
 import base64
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 import rfc8785
 from click.testing import CliRunner
-from vf_logkit import b64, honest_log, lh, sign_entry, vkey
+from vf_logkit import b64, honest_log, lh, serve_fake_log, sign_entry, vkey
 
 from verifier.cli import cli
 from verifier.merkle import consistency_proof, inclusion_proof
@@ -51,36 +48,7 @@ class FakeLog:
 
 @pytest.fixture
 def server():
-    state = {}
-
-    class H(BaseHTTPRequestHandler):
-        def log_message(self, *a):
-            pass
-
-        def do_GET(self):
-            u = urlparse(self.path)
-            code, body, ctype = state["log"].handle(u.path, parse_qs(u.query))
-            data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", ctype or "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_POST(self):
-            n = int(self.headers["Content-Length"])
-            line = self.rfile.read(n).decode()
-            state["log"].cosignatures.append(line)
-            state.setdefault("posted", []).append((self.headers["Content-Type"], line))
-            self.send_response(204)
-            self.end_headers()
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
-    t = threading.Thread(target=httpd.serve_forever, daemon=True)
-    t.start()
-    state["url"] = f"http://127.0.0.1:{httpd.server_address[1]}"
-    yield state
-    httpd.shutdown()
+    yield from serve_fake_log()
 
 
 def test_bundle_honest_and_tampered(tmp_path):

@@ -4,14 +4,11 @@ and says so."""
 
 import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 import rfc8785
 from test_vf_cli import FakeLog, invoke
-from vf_logkit import honest_log, vkey
+from vf_logkit import honest_log, serve_fake_log, vkey
 
 from verifier.sources import ServerClient, encode_index
 
@@ -41,28 +38,7 @@ class TileLog(FakeLog):
 
 @pytest.fixture
 def tserver():
-    state = {}
-
-    class H(BaseHTTPRequestHandler):
-        def log_message(self, *a):
-            pass
-
-        def do_GET(self):
-            u = urlparse(self.path)
-            code, body, ctype = state["log"].handle(u.path, parse_qs(u.query))
-            data = body if isinstance(body, bytes) else body.encode() if isinstance(body, str) else \
-                json.dumps(body).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", ctype or "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    state["url"] = f"http://127.0.0.1:{httpd.server_address[1]}"
-    yield state
-    httpd.shutdown()
+    yield from serve_fake_log()
 
 
 def test_encode_index():

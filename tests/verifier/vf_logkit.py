@@ -9,7 +9,12 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 import rfc8785
 from nacl.signing import SigningKey
@@ -150,3 +155,39 @@ def honest_log(n_events: int = 10) -> LogMaker:
     for i in range(n_events):
         lm.event("operator:alice" if i % 2 else "inspector:bob", idx=i)
     return lm
+
+
+def serve_fake_log() -> Iterator[dict[str, Any]]:
+    """A local HTTP server in front of whatever fake log the test puts in state["log"] (its
+    handle(path, query) -> (code, body, content type); POSTed cosignatures are appended to its
+    `cosignatures`). Yields the state, with the base URL in state["url"]."""
+    state: dict[str, Any] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *a: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            u = urlparse(self.path)
+            code, body, ctype = state["log"].handle(u.path, parse_qs(u.query))
+            data = body if isinstance(body, bytes) else body.encode() if isinstance(body, str) else \
+                json.dumps(body).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", ctype or "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self) -> None:  # noqa: N802
+            line = self.rfile.read(int(self.headers["Content-Length"])).decode()
+            state["log"].cosignatures.append(line)
+            state.setdefault("posted", []).append((self.headers["Content-Type"], line))
+            self.send_response(204)
+            self.end_headers()
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    state["url"] = f"http://127.0.0.1:{httpd.server_address[1]}"
+    yield state
+    httpd.shutdown()
+
