@@ -80,19 +80,24 @@ def main(ctx: click.Context, home: Path | None) -> None:
 @click.option("--demo", is_flag=True, help="Also load the demo county (departments, registries, draws)")
 @pass_ctx
 def init(ctx: Ctx, origin: str | None, database_url: str | None, demo: bool) -> None:
-    """Create the instance: schema, log and system keys, genesis entry, first checkpoint."""
-    inst, notices = init_instance(ctx.home, origin=origin, database_url=database_url)
+    """Create the instance: schema, log and system keys, genesis entry, first checkpoint.
+
+    With --demo the log begins 120 days ago and holds a demo history up to now."""
+    if demo:
+        from .demo import create_demo
+
+        inst, notices, lines = create_demo(ctx.home, origin=origin, database_url=database_url)
+    else:
+        inst, notices = init_instance(ctx.home, origin=origin, database_url=database_url)
+        lines = []
     ctx._instance = inst
     for n in notices:
         click.echo(f"note: {n}", err=True)
     ledger = inst.ledger()
     click.echo(f"initialised {ctx.home} — origin {inst.origin}")
     click.echo(f"log verifier key: {ledger.log_signer.verifier.encode()}")
-    if demo:
-        from .demo import load_demo
-
-        for line in load_demo(inst):
-            click.echo(line)
+    for line in lines:
+        click.echo(line)
 
 
 @main.command()

@@ -1,32 +1,62 @@
-"""`drawsvc init --demo`: a realistic demo county, generated (no real people)."""
+"""`drawsvc init --demo`: a realistic demo county, generated (no real people).
+
+The demo is a history that ends on the day it is built: the log begins 120 days earlier, the
+plan's window runs from 100 days before to 30 days after that day, the published draw's ceremony
+was 98 days before it, its inspections follow in time, and what is overdue is overdue by working
+days counted from that day. Every step runs on one forward-only clock, so entry times never
+run backwards.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
 
-from .instance import Instance
+from ledger.store import utcnow
+
+from .clock import ForwardClock, beijing, china_date
+from .instance import Instance, init_instance
+
+LOG_BEGINS = 120  # days before the demo's today
+SEALED_DAYS_AGO = 1
 
 
-def load_demo(instance: Instance) -> Iterator[str]:
-    ledger = instance.ledger()
-    try:
-        from .registry.demo import seed_demo
-    except ModuleNotFoundError:
-        yield "demo: registries are not available in this build; only the log was initialised"
-        return
-    yield from seed_demo(ledger, instance)
-    from .draws.demo import seed_demo_draws
+def create_demo(home: Path, origin: str | None = None, database_url: str | None = None,
+                passphrase: str | None = None, now: datetime | None = None) -> tuple[Instance, list[str], list[str]]:
+    """Initialise `home` and write the demo history up to `now` (default: the wall clock).
+
+    Returns the instance, init notices and the lines describing the demo."""
+    now = now or utcnow()
+    today = china_date(now)
+    clock = ForwardClock(beijing(today - timedelta(days=LOG_BEGINS), 9))
+    inst, notices = init_instance(home, origin=origin, database_url=database_url, passphrase=passphrase,
+                                  clock=clock)
+    lines = list(load_demo(inst, clock, now))
+    return inst, notices, lines
+
+
+def load_demo(instance: Instance, clock: ForwardClock, now: datetime) -> Iterator[str]:
+    """The demo's registries, draws and inspections on a freshly initialised instance."""
+    from .draws.demo import PUBLISHED_DAYS_AGO, published_draw, sealed_draw
     from .draws.service import DrawService
-    from .registry.demo import demo_actor
+    from .inspections.demo import seed_demo_inspections
+    from .registry.demo import demo_actor, plan_window, seed_demo
     from .registry.service import Registry
 
+    today = china_date(now)
+    ledger = instance.ledger(clock)
+    yield from seed_demo(ledger, instance, window=plan_window(today))
     registry = Registry(ledger, instance.passphrase())
     plan = registry.list("plan")[0]
     svc = DrawService(ledger, registry)
-    yield from seed_demo_draws(svc, demo_actor(registry, "op-scjg"), plan["code"], plan["departments"][0],
-                               f"{plan['year']}-03-02")
-    from .inspections.demo import seed_demo_inspections
-
-    yield from seed_demo_inspections(ledger, registry, instance.home / "evidence",
-                                     svc.list(status=["published"])[0]["id"])
+    op = demo_actor(registry, "op-scjg")
+    pub = published_draw(svc, op, plan["code"], plan["departments"][0], clock,
+                         today - timedelta(days=PUBLISHED_DAYS_AGO))
+    yield f"demo draw {pub['id']}: published (dice and a witness's value)"
+    yield from seed_demo_inspections(ledger, registry, instance.home / "evidence", pub["id"], clock, today)
+    aborted, sealed = sealed_draw(svc, op, plan["code"], plan["departments"][0], clock,
+                                  today - timedelta(days=SEALED_DAYS_AGO))
+    yield f"demo draw {aborted['id']}: aborted; re-run as {sealed['id']}: drawn and still sealed"
+    clock.set(max(now, clock()))
     ledger.checkpoint()

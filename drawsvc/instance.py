@@ -21,7 +21,7 @@ from sqlalchemy import Engine, create_engine, select
 from ledger.keys import ActorSigner, decrypt_private_key, encrypt_private_key, generate_actor_key
 from ledger.note import NoteSigner, NoteVerifier
 from ledger.schema import actor_keys
-from ledger.store import Ledger, configure_engine, initialise
+from ledger.store import Clock, Ledger, configure_engine, initialise, utcnow
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 PASSPHRASE_ENV = "DRAWSVC_KEY_PASSPHRASE"
@@ -103,9 +103,10 @@ class Instance:
             raise InstanceError(f"no usable private key for {actor_id!r}")
         return ActorSigner(actor_id, decrypt_private_key(row.encrypted_private_key, self.passphrase()))
 
-    def ledger(self) -> Ledger:
+    def ledger(self, clock: Clock = utcnow) -> Ledger:
         log_key = self.active_signer(f"log:{self.origin}").signing_key
-        return Ledger(self.engine(), self.origin, NoteSigner(self.origin, log_key), self.active_signer("system"))
+        return Ledger(self.engine(), self.origin, NoteSigner(self.origin, log_key), self.active_signer("system"),
+                      clock)
 
 
 def load(home: Path) -> Instance:
@@ -116,8 +117,9 @@ def load(home: Path) -> Instance:
 
 
 def init_instance(home: Path, origin: str | None = None, database_url: str | None = None,
-                  passphrase: str | None = None) -> tuple[Instance, list[str]]:
-    """Create the directory, schema, keys and genesis entry. Returns the instance and notices."""
+                  passphrase: str | None = None, clock: Clock = utcnow) -> tuple[Instance, list[str]]:
+    """Create the directory, schema, keys and genesis entry (dated by `clock`). Returns the
+    instance and notices."""
     notices: list[str] = []
     if (home / "instance.json").exists():
         raise InstanceError(f"{home} is already initialised")
@@ -143,6 +145,6 @@ def init_instance(home: Path, origin: str | None = None, database_url: str | Non
     config["log_verifier_key"] = log_signer.verifier.encode()  # the audit's trust anchor
     initialise(engine, origin, log_signer, system,
                encrypt_private_key(system.signing_key, phrase.encode()),
-               encrypt_private_key(log_key, phrase.encode()))
+               encrypt_private_key(log_key, phrase.encode()), clock)
     (home / "instance.json").write_text(json.dumps(config, indent=2) + "\n")
     return inst, notices

@@ -2,6 +2,12 @@
 
 PostgreSQL tests (marker `postgres`) and browser tests (marker `browser`) skip with a
 message on a machine without them; under CI=true such a skip is turned into a failure.
+
+No test reads the wall clock: the whole session runs at a pinned moment (`TEST_NOW`, moving
+forward from there in real time) so dates in fixtures are relative to it and never age.
+`SPOTCHECK_TEST_NOW` moves the pin (an ISO time, or `wall` for whatever the machine's clock
+says): `make test-dates` runs the suite under `faketime` at year ends and a leap day with the
+pin following the faked clock.
 """
 
 from __future__ import annotations
@@ -9,10 +15,13 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
+import time_machine
 from nacl.signing import SigningKey
+from pinned import TEST_NOW, TODAY
 from sqlalchemy import create_engine, text
 
 from drawsvc.instance import Instance, init_instance, make_engine, migrate
@@ -23,6 +32,16 @@ from ledger.store import Ledger, initialise
 PG_ADMIN_URL = os.environ.get("SPOTCHECK_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PASSPHRASE = "test-passphrase"
+
+@pytest.fixture(scope="session", autouse=True)
+def pinned_clock() -> Iterator[datetime]:
+    with time_machine.travel(TEST_NOW, tick=True):
+        yield TEST_NOW
+
+
+@pytest.fixture(scope="session")
+def today() -> date:
+    return TODAY
 
 
 def skip_or_fail(message: str) -> None:

@@ -138,6 +138,7 @@ class _Fold:
         self.settings: dict[str, dict[str, Any]] = {}
         self.cal = WorkCalendar()
         self.last_day: date | None = None
+        self.approximate: list[str] = []  # deadlines missed by a weekends-only count (not asserted)
         self.n_entries = 0
 
     # -- helpers -----------------------------------------------------------------------
@@ -470,21 +471,20 @@ class _Fold:
         if r.report_day is None:
             return
         due = self.cal.add(r.report_day, int(r.settings["publish_days"]))
-        approx = " (approximate: a year of unknown holidays)" if self.cal.approximate(due) else ""
         if day > due:
-            self.fail(self.c_dead, "RESULT_PUBLISHED_LATE", seq, f"{r.rid}: published {day} after the deadline "
-                      f"{due} ({r.settings['publish_days']} working days after the report of {r.report_day}), "
-                      f"{self.cal.between(due, day)} working days late{approx}", f"on or before {due}",
-                      day.isoformat(), r.subject)
+            self._late("RESULT_PUBLISHED_LATE", seq, due, f"{r.rid}: published {day} after the deadline "
+                       f"{due} ({r.settings['publish_days']} working days after the report of {r.report_day}), "
+                       f"{self.cal.between(due, day)} working days late", f"on or before {due}",
+                       day.isoformat(), r.subject)
         try:
             check = date.fromisoformat(str(c.get("check_date")))
         except ValueError:
             return
         rdue = self.cal.add(check, int(r.settings["report_days"]))
         if r.report_day > rdue:
-            self.fail(self.c_dead, "RESULT_REPORT_LATE", r.versions[min(r.versions)]["seq"], f"{r.rid}: first "
-                      f"entered {r.report_day}, more than {r.settings['report_days']} working days after the check "
-                      f"of {check}", f"on or before {rdue}", r.report_day.isoformat(), r.subject)
+            self._late("RESULT_REPORT_LATE", r.versions[min(r.versions)]["seq"], rdue, f"{r.rid}: first "
+                       f"entered {r.report_day}, more than {r.settings['report_days']} working days after the check "
+                       f"of {check}", f"on or before {rdue}", r.report_day.isoformat(), r.subject)
 
     def _after(self, e: dict[str, Any], what: str) -> _Result | None:
         p = e["payload"]
@@ -528,9 +528,20 @@ class _Fold:
             return
         due = self.cal.add(decided, int(r.settings.get("penalty_days", 7)))
         if pub > due:
-            self.fail(self.c_dead, "PENALTY_PUBLISHED_LATE", e["seq"], f"{r.rid}: penalty information published "
-                      f"{pub}, {self.cal.between(due, pub)} working days after its deadline",
-                      f"on or before {due}", pub.isoformat(), r.subject)
+            self._late("PENALTY_PUBLISHED_LATE", e["seq"], due, f"{r.rid}: penalty information published "
+                       f"{pub}, {self.cal.between(due, pub)} working days after its deadline",
+                       f"on or before {due}", pub.isoformat(), r.subject)
+
+    def _late(self, code: str, seq: int, due: date, msg: str, expected: str, actual: str, subject: Any) -> None:
+        """A missed deadline is a finding only where the holidays of its year are known.
+
+        In a year whose State Council notice is neither on the log nor known to this verifier,
+        working days are counted with weekends only; a holiday or make-up working day could move
+        the deadline either way, so lateness there is reported as approximate, not asserted."""
+        if self.cal.approximate(due):
+            self.approximate.append(f"{msg} (approximate: holidays of {due.year} unknown)")
+            return
+        self.fail(self.c_dead, code, seq, msg, expected, actual, subject)
 
     # -- after the pass ------------------------------------------------------------------
     def finish(self) -> None:
@@ -546,11 +557,19 @@ class _Fold:
                     continue
                 due = self.cal.add(r.report_day, int(r.settings["publish_days"]))
                 if self.last_day > due:
+                    approx = ", approximate: holidays unknown" if self.cal.approximate(due, self.last_day) else ""
                     overdue.append(f"{r.rid} ({r.state}; due {due}, {self.cal.between(due, self.last_day)} working "
-                                   f"days overdue as of {self.last_day})")
+                                   f"days overdue as of {self.last_day}{approx})")
         self.r.info["overdue_unpublished"] = overdue
-        self.c_dead.detail = (f"{len(overdue)} unpublished result(s) past their publication deadline (listed in "
-                              "info; not an integrity failure)") if overdue else None
+        self.r.info["approximate_deadlines"] = self.approximate
+        notes = []
+        if overdue:
+            notes.append(f"{len(overdue)} unpublished result(s) past their publication deadline (listed in info; "
+                         "not an integrity failure)")
+        if self.approximate:
+            notes.append(f"{len(self.approximate)} deadline(s) missed by a weekends-only count in a year whose "
+                         "holidays are not known: approximate, not asserted (listed in info)")
+        self.c_dead.detail = "; ".join(notes) or None
         self.r.info["limits"] = (
             "not checkable from the log: what unpublished results say (sealed), whether findings are true, "
             "whether an account's person was on site, the files behind evidence hashes, the reason of a return "

@@ -74,5 +74,6 @@ class WorkCalendar:
             n += self.is_workday(d)
         return n
 
-    def approximate(self, d: date) -> bool:
-        return not self.knows(d.year)
+    def approximate(self, *days: date) -> bool:
+        """Whether counting working days up to these days needs a year of unknown holidays."""
+        return any(not self.knows(d.year) for d in days)

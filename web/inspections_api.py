@@ -21,7 +21,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from drawsvc.inspections import categories as cats
-from drawsvc.inspections import deadlines, public, reports
+from drawsvc.inspections import public, reports
 from drawsvc.inspections.errors import InvalidInput, NotFound, StateError, TooLarge
 from drawsvc.inspections.service import InspectionService
 from drawsvc.registry.authz import Forbidden
@@ -221,9 +221,7 @@ def list_deadlines():  # type: ignore[no-untyped-def]
     actor = need("admin", "operator", "auditor")
     svc = service()
     soon = int(request.args.get("soon", "3")) if request.args.get("soon", "3").isdigit() else 3
-    with svc.ledger.engine.connect() as conn:
-        rows = deadlines.compute(conn, svc.calendar(conn), svc.today(), _depts(actor), soon=soon,
-                                 include_late_done=actor.role in ("admin", "auditor"))
+    rows = svc.deadlines(_depts(actor), soon=soon, include_late_done=actor.role in ("admin", "auditor"))
     if actor.role == "auditor":
         rows = [r for r in rows if r["status"] in ("overdue", "late")]
     else:

@@ -28,6 +28,7 @@ import orjson
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.engine import Connection
 
+from drawsvc.clock import china_date
 from drawsvc.draw import (
     check_recipe,
     commit_pool,
@@ -240,7 +241,7 @@ class DrawService:
         """Freeze the inputs and commit to them and to the seed recipe; sign a checkpoint right after."""
         self._may_run(actor, department)
         now = self.ledger.clock()
-        draw_date = draw_date or now.date().isoformat()
+        draw_date = draw_date or china_date(now).isoformat()
         nonce = secrets.token_bytes(32)
         recipe = {"nonce_commitment": nonce_commitment(nonce).hex(),
                   "sources": [{"type": "server_nonce"}, *[dict(s) for s in sources]]}

@@ -87,12 +87,8 @@ def tasks_from_draw(ctx: click.Context, draw_id: str, account: str) -> None:
 @click.pass_context
 def deadlines_cmd(ctx: click.Context, department: tuple[str, ...], soon: int) -> None:
     """Overdue and due-soon items (report, publication, penalty information, disclosure)."""
-    from . import deadlines
-
     svc = _service(ctx)
-    with svc.ledger.engine.connect() as conn:
-        rows = deadlines.compute(conn, svc.calendar(conn), svc.today(), list(department) or None, soon=soon,
-                                 include_late_done=True)
+    rows = svc.deadlines(list(department) or None, soon=soon, include_late_done=True)
     _echo([r for r in rows if r["status"] != "ok"])
 
 

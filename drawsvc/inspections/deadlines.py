@@ -33,8 +33,10 @@ def _settings(conn: Connection) -> dict[str, dict[str, Any]]:
 
 
 def compute(conn: Connection, cal: WorkCalendar, today: date, departments: Sequence[str] | None = None,
-            soon: int = 3, include_late_done: bool = False) -> list[dict[str, Any]]:
-    """Every open deadline (and, for auditors, late completions) with status overdue/due_soon/ok/late."""
+            soon: int = 3, include_late_done: bool = False, include_done: bool = False) -> list[dict[str, Any]]:
+    """Every open deadline (and, for auditors, late completions; with `include_done`, every
+    completion) with status overdue/due_soon/ok/late/met. `approximate` marks a deadline counted
+    with weekends only because its year's holiday notice is not known."""
     sets = _settings(conn)
 
     def st(dept: str) -> dict[str, Any]:
@@ -44,9 +46,10 @@ def compute(conn: Connection, cal: WorkCalendar, today: date, departments: Seque
 
     def add(kind: str, dept: str, ref: str, subject: str, due: date, done: str | None, start: str) -> None:
         if done is not None:
-            if include_late_done and date.fromisoformat(done) > due:
+            late = date.fromisoformat(done) > due
+            if (include_late_done and late) or include_done:
                 out.append({"kind": kind, "department": dept, "ref": ref, "subject": subject, "start": start,
-                            "due": due.isoformat(), "done": done, "status": "late",
+                            "due": due.isoformat(), "done": done, "status": "late" if late else "met",
                             "working_days_late": cal.between(due, date.fromisoformat(done)),
                             "approximate": cal.approximate(due)})
             return
@@ -57,7 +60,7 @@ def compute(conn: Connection, cal: WorkCalendar, today: date, departments: Seque
             status = "due_soon" if left <= soon else "ok"
         out.append({"kind": kind, "department": dept, "ref": ref, "subject": subject, "start": start,
                     "due": due.isoformat(), "done": None, "status": status, "working_days_left": left,
-                    "approximate": cal.approximate(due)})
+                    "approximate": cal.approximate(due, today)})
 
     t, r = schema.tasks, schema.results
     task_stmt = select(t.c.id, t.c.department, t.c.subject, t.c.status, t.c.check_date, t.c.window_end, t.c.doc)
@@ -110,9 +113,30 @@ def compute(conn: Connection, cal: WorkCalendar, today: date, departments: Seque
             continue
         due = date(year + 1, 3, 1) - timedelta(days=1)
         add("disclosure", dept, f"{year}", "", due, done_disc.get((dept, year)), f"{year}-12-31")
-    order = {"overdue": 0, "late": 1, "due_soon": 2, "ok": 3}
+    order = {"overdue": 0, "late": 1, "due_soon": 2, "ok": 3, "met": 4}
     out.sort(key=lambda x: (order[x["status"]], x["due"], x["ref"]))
     return out
+
+
+def moved(conn: Connection, before: WorkCalendar, after: WorkCalendar, today: date) -> list[dict[str, str]]:
+    """Deadlines (open and completed) whose due day differs between two calendars: what loading
+    a year's holiday notice changes, so the change can be recorded and shown."""
+    def dues(cal: WorkCalendar) -> dict[tuple[str, str, str], str]:
+        return {(x["kind"], x["department"], x["ref"]): x["due"]
+                for x in compute(conn, cal, today, include_late_done=True, include_done=True)}
+    old, new = dues(before), dues(after)
+    return [{"kind": k[0], "department": k[1], "ref": k[2], "due_before": old[k], "due_after": new[k]}
+            for k in sorted(old) if k in new and new[k] != old[k]]
+
+
+def annotate(rows: list[dict[str, Any]], changes: dict[tuple[str, str, str], dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mark each deadline a loaded calendar moved with where it was before (shown, never silent)."""
+    for r in rows:
+        change = changes.get((r["kind"], r["department"], r["ref"]))
+        if change is not None and change["due_after"] == r["due"]:
+            r["moved_from"] = change["due_before"]
+            r["moved_by_calendar"] = change["calendar_seq"]
+    return rows
 
 
 def frequency_used(conn: Connection, subject: str, year: int) -> int:

@@ -355,11 +355,12 @@ def build(f: Fold, kind: str, year: int, month: int = 0, half: int = 0, departme
 
 def _summary(f: Fold, cal: WorkCalendar, tasks: list, checked: list, results: list, pub: list, within: Any,
              department: str | None) -> dict[str, Any]:
-    on_time = 0
+    on_time = approximate = 0
     for r in pub:
         days = int(f.settings.get(r["department"], {}).get("publish_days", 20))
         due = cal.add(date.fromisoformat(r["first_entered"]), days)
         on_time += date.fromisoformat(r["published"]["date"]) <= due
+        approximate += cal.approximate(due)  # counted Monday-Friday: that year's holidays are unknown
     answers = [a for r in results for a in r["answers"] if within(a["received_on"])]
     closed = Counter(r["closed"]["outcome"] for r in results if r["closed"] and within(r["closed"]["decision_date"]))
     result_ids = {r["id"] for r in results}
@@ -371,7 +372,7 @@ def _summary(f: Fold, cal: WorkCalendar, tasks: list, checked: list, results: li
         "joint_checks": sum(1 for t in checked if len(t["departments"]) > 1),
         "draws": sum(1 for d in f.draws.values() if within(d.get("published_date"))
                      and _in_dept(f, department, d["department"])),
-        "published": len(pub), "published_on_time": on_time,
+        "published": len(pub), "published_on_time": on_time, "deadlines_approximate": approximate,
         "answers": len(answers),
         "follow_up_ends": {cats.FOLLOW_UP_ENDS.get(k, k): v for k, v in closed.items()},
         "credit_links": sum(1 for c in f.credit_links if c["result_id"] in result_ids),

@@ -110,6 +110,19 @@ calendar_years = Table(
     Column("seq", BigInteger, nullable=False),
 )
 
+# Deadlines moved when a holiday calendar year was loaded (revision 0006): shown, never silent.
+deadline_changes = Table(
+    "ins_deadline_changes", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("calendar_seq", BigInteger, nullable=False),  # the inspection.calendar.loaded entry
+    Column("year", Integer, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("department", String(64), nullable=False),
+    Column("ref", String(128), nullable=False, index=True),
+    Column("due_before", String(10), nullable=False),
+    Column("due_after", String(10), nullable=False),
+)
+
 # Per-department settings: publication deadline in working days, rules issued (月报表 一.1).
 settings = Table(
     "ins_settings", metadata,

@@ -22,13 +22,14 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
+from drawsvc.clock import china_date
 from drawsvc.draws import schema as draws_schema
 from drawsvc.draws.service import parse_secret
 from drawsvc.registry import schema as reg
@@ -39,7 +40,7 @@ from ledger.keys import ActorSigner
 from ledger.store import Ledger
 
 from . import categories as cats
-from . import credit, evidence, schema, workdays
+from . import credit, deadlines, evidence, schema, workdays
 from .errors import InvalidInput, NotFound, StateError
 
 TRIGGERS = {"complaint": "投诉举报", "referral": "其他部门移送线索", "assignment": "上级部门交办", "other": "其他"}
@@ -47,7 +48,6 @@ STATUS_LABELS = {None: "未录入", "pending": "待审核", "returned": "退回"
 DEFAULT_SETTINGS = {"publish_days": 20, "report_days": 5, "penalty_days": 7, "answer_days": 10, "rules": []}
 MAX_TEXT = 4000
 COMMIT_TAG = b"spotcheck-inspection/1\x00"
-CHINA = timedelta(hours=8)
 
 
 def commitment(content: Mapping[str, Any], salt: bytes) -> str:
@@ -55,11 +55,6 @@ def commitment(content: Mapping[str, Any], salt: bytes) -> str:
     import hashlib
 
     return hashlib.sha256(COMMIT_TAG + salt + canonical_bytes(dict(content))).hexdigest()
-
-
-def china_date(moment: datetime) -> date:
-    """The calendar day in China (UTC+8): deadlines are counted in Beijing time."""
-    return (moment + CHINA).date()
 
 
 def _text(data: Mapping[str, Any], name: str, required: bool = True, limit: int = MAX_TEXT) -> str:
@@ -667,16 +662,51 @@ class InspectionService:
                 schema.calendar_years.c.year == doc["year"])).one_or_none()
             if old is not None and old.sha256 == sha:
                 return {**doc, "sha256": sha, "seq": old.seq, "unchanged": True}
+            before = self.calendar(tx.conn)
+            after = workdays.WorkCalendar({**before.loaded, **workdays.loaded_from_docs([doc])})
+            moved = deadlines.moved(tx.conn, before, after, self.today())
             entry = tx.append("inspection.calendar.loaded", {**doc, "sha256": sha,
-                                                             "replaces": None if old is None else old.sha256},
+                                                             "replaces": None if old is None else old.sha256,
+                                                             "recomputed": len(moved)},
                               self._signer(actor))
+            if moved:
+                tx.conn.execute(insert(schema.deadline_changes),
+                                [{**m, "calendar_seq": entry.seq, "year": doc["year"]} for m in moved])
             if old is None:
                 tx.conn.execute(insert(schema.calendar_years).values(year=doc["year"], doc=_dump(doc), sha256=sha,
                                                                      seq=entry.seq))
             else:
                 tx.conn.execute(update(schema.calendar_years).where(schema.calendar_years.c.year == doc["year"])
                                 .values(doc=_dump(doc), sha256=sha, seq=entry.seq))
-        return {**doc, "sha256": sha, "seq": entry.seq}
+        return {**doc, "sha256": sha, "seq": entry.seq, "recomputed": moved}
+
+    def calendar_gaps(self) -> list[int]:
+        """Years whose holiday notice is unknown (neither loaded nor in chinese-calendar) that
+        deadlines need now: this year, and from December on the next one too."""
+        today, cal = self.today(), self.calendar()
+        years = [today.year] + ([today.year + 1] if today.month == 12 else [])
+        return [y for y in years if not cal.knows(y)]
+
+    def deadlines(self, departments: list[str] | None = None, soon: int = 3,
+                  include_late_done: bool = False) -> list[dict[str, Any]]:
+        """The deadlines of `departments` (all when None) as of today, each marked `approximate`
+        where its year's holidays are unknown and `moved_from` where a loaded calendar moved it."""
+        with self.ledger.engine.connect() as conn:
+            rows = deadlines.compute(conn, self.calendar(conn), self.today(), departments, soon=soon,
+                                     include_late_done=include_late_done)
+            return deadlines.annotate(rows, self.deadline_changes(conn))
+
+    def deadline_changes(self, conn: Connection | None = None) -> dict[tuple[str, str, str], dict[str, Any]]:
+        """The latest move of each deadline by a loaded calendar, keyed (kind, department, ref)."""
+        def read(c: Connection) -> dict[tuple[str, str, str], dict[str, Any]]:
+            dc = schema.deadline_changes
+            return {(r.kind, r.department, r.ref): {"due_before": r.due_before, "due_after": r.due_after,
+                                                    "calendar_seq": r.calendar_seq, "year": r.year}
+                    for r in c.execute(select(dc).order_by(dc.c.id))}
+        if conn is not None:
+            return read(conn)
+        with self.ledger.engine.connect() as c:
+            return read(c)
 
     def set_settings(self, actor: Actor, department: str, data: Mapping[str, Any]) -> dict[str, Any]:
         """Per-department deadlines (e.g. publication in 10 instead of 20 working days, 001 四(四))

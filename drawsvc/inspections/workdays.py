@@ -97,47 +97,83 @@ class WorkCalendar:
         return any(not self.knows(d.year) for d in days)
 
 
-def _dates(values: Any, name: str, year: int) -> list[str]:
+class _Lines:
+    """Where a value stands in the file an administrator wrote, so an error can name its line."""
+
+    def __init__(self, text: str | None) -> None:
+        self.lines = text.splitlines() if text is not None else None
+
+    def at(self, value: str, nth: int = 1) -> str:
+        """'第 N 行：' for the line of the nth listing of `value` (a JSON string or key), else ''."""
+        if self.lines is None:
+            return ""
+        needle = json.dumps(value, ensure_ascii=False)
+        seen = 0
+        for number, line in enumerate(self.lines, 1):
+            seen += line.count(needle)
+            if seen >= nth:
+                return f"第 {number} 行："
+        return ""
+
+
+def _dates(values: Any, name: str, year: int, where: _Lines) -> list[str]:
     if not isinstance(values, list):
-        raise InvalidInput(f"{name} 应为日期列表 / {name} must be a list of dates")
+        raise InvalidInput(f"{where.at(name)}{name} 应为日期列表")
     out = []
     for v in values:
         if isinstance(v, dict):  # {"name": "春节", "dates": [...]} groups are allowed
-            out += _dates(v.get("dates"), name, year)
+            out += _dates(v.get("dates"), name, year, where)
             continue
         try:
             d = date.fromisoformat(str(v))
         except ValueError:
-            raise InvalidInput(f"{name}: {v!r} 不是 YYYY-MM-DD 日期 / not a date") from None
+            raise InvalidInput(f"{where.at(v)}{name}：{v!r} 不是 YYYY-MM-DD 日期") from None
         if d.year != year:
-            raise InvalidInput(f"{name}: {v} 不在 {year} 年 / not in year {year}")
+            raise InvalidInput(f"{where.at(v)}{name}：{v} 不在 {year} 年内")
         out.append(d.isoformat())
-    if len(set(out)) != len(out):
-        raise InvalidInput(f"{name} 有重复日期 / {name} has duplicate dates")
-    return sorted(out)
+    return out
 
 
-def normalize_year(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate a year file: {year, source, holidays: [dates or {name, dates}], workdays: [dates]}."""
+def _once(days: list[str], name: str, where: _Lines) -> list[str]:
+    """Refuse a day listed twice (naming the line of its second listing)."""
+    seen: set[str] = set()
+    for d in days:
+        if d in seen:
+            raise InvalidInput(f"{where.at(d, 2)}{name} 中 {d} 列出了两次")
+        seen.add(d)
+    return sorted(days)
+
+
+def normalize_year(data: Mapping[str, Any], text: str | None = None, expected_year: int | None = None) -> dict[str, Any]:
+    """Validate a year file: {year, source, holidays: [dates or {name, dates}], workdays: [dates]}.
+
+    `text` is the file as written: errors then name the line they are about. `expected_year`
+    is the year the administrator asked to load (a file for another year is refused)."""
+    where = _Lines(text)
+    if not isinstance(data, Mapping):
+        raise InvalidInput("日历文件应为 JSON 对象 {year, source, holidays, workdays}")
     try:
         year = int(data["year"])
     except (KeyError, TypeError, ValueError):
-        raise InvalidInput("year 必填且为整数 / year is required") from None
+        raise InvalidInput(f"{where.at('year')}year 必填且为整数") from None
     if not 2000 <= year <= 2200:
-        raise InvalidInput("year 超出范围 / year out of range")
-    holidays = _dates(data.get("holidays", []), "holidays", year)
-    workdays = _dates(data.get("workdays", []), "workdays", year)
+        raise InvalidInput(f"{where.at('year')}year 超出范围（2000–2200）：{year}")
+    if expected_year is not None and year != expected_year:
+        raise InvalidInput(f"{where.at('year')}这是 {year} 年的日历文件，而要加载的是 {expected_year} 年")
+    holidays = _once(_dates(data.get("holidays", []), "holidays", year, where), "holidays（节假日）", where)
+    workdays = _dates(data.get("workdays", []), "workdays", year, where)
     if not holidays:
-        raise InvalidInput("holidays 不能为空 / holidays must not be empty")
-    both = set(holidays) & set(workdays)
+        raise InvalidInput(f"{where.at('holidays')}holidays（节假日）不能为空")
+    both = sorted(set(holidays) & set(workdays))
     if both:
-        raise InvalidInput(f"日期同时是假日和调休工作日 / both holiday and working day: {', '.join(sorted(both))}")
+        raise InvalidInput(f"{where.at(both[0], 2)}{both[0]} 既列为节假日又列为调休工作日")
+    workdays = _once(workdays, "workdays（调休工作日）", where)
     weekdays = [d for d in workdays if date.fromisoformat(d).weekday() < 5]
     if weekdays:
-        raise InvalidInput(f"调休工作日应为周末 / make-up working days must be weekend days: {', '.join(weekdays)}")
+        raise InvalidInput(f"{where.at(weekdays[0])}调休工作日应为周六或周日：{', '.join(weekdays)}")
     source = str(data.get("source", "")).strip()
     if not source:
-        raise InvalidInput("source 必填（国务院办公厅通知文号）/ source (the State Council notice) is required")
+        raise InvalidInput("source 必填（国务院办公厅通知文号）")
     return {"year": year, "source": source, "holidays": holidays, "workdays": workdays}
 
 
@@ -151,10 +187,17 @@ def loaded_from_docs(docs: Iterable[Mapping[str, Any]]) -> dict[int, LoadedYear]
 
 
 def read_year_file(year: int | None = None, path: Path | None = None) -> dict[str, Any]:
+    """Read and validate a year file (drawsvc/data/calendar/<year>.json or `path`); errors name the line."""
     path = path or DATA_DIR / f"{year}.json"
     if not path.exists():
-        raise InvalidInput(f"没有日历文件 / no calendar file {path}")
+        raise InvalidInput(f"没有日历文件 {path}")
+    return parse_year_text(path.read_text(encoding="utf-8"), str(path), year)
+
+
+def parse_year_text(text: str, name: str, expected_year: int | None = None) -> dict[str, Any]:
+    """Parse an uploaded or read year file and validate it, naming the line of any error."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidInput(f"{path}: 不是有效的 JSON / not valid JSON: {exc}") from None
+        raise InvalidInput(f"{name} 第 {exc.lineno} 行：不是有效的 JSON（{exc.msg}）") from None
+    return normalize_year(data, text, expected_year)

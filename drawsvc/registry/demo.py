@@ -55,8 +55,10 @@ def _name(rng: random.Random) -> str:
     return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
 
 
-def demo_subjects(n: int, rng: random.Random) -> list[dict[str, Any]]:
-    """n subjects with valid generated credit codes, across credit classes and industries."""
+def demo_subjects(n: int, rng: random.Random, today: date | None = None) -> list[dict[str, Any]]:
+    """n subjects with valid generated credit codes, across credit classes and industries
+    (penalties dated within the 430 days before `today`; default 2026-03-01, for benchmarks)."""
+    today = today or date(2026, 3, 1)
     out, seen = [], set()
     weights = {"A": 40, "B": 35, "C": 17, "D": 8}
     while len(out) < n:
@@ -78,7 +80,7 @@ def demo_subjects(n: int, rng: random.Random) -> list[dict[str, Any]]:
             "code": code, "name": f"固阳县{word}{label}{suffix}", "region": COUNTY, "industry": ind,
             "licences": licences, "status": "存续" if rng.random() > 0.03 else "注销", "credit_class": cls,
             "abnormal": cls in ("C", "D") and rng.random() < 0.3, "serious_dishonest": cls == "D" and rng.random() < 0.2,
-            "penalized_on": (date(2025, 1, 1) + timedelta(days=rng.randrange(400))).isoformat()
+            "penalized_on": (today - timedelta(days=30 + rng.randrange(400))).isoformat()
             if cls in ("C", "D") and rng.random() < 0.3 else None,
             "complaints": rng.choices([0, 1, 2, 5], weights=[70, 15, 10, 5])[0], "tags": tags,
             "address": f"内蒙古自治区包头市固阳县{rng.choice(TOWNS)}{rng.randrange(1, 200)}号",
@@ -86,12 +88,24 @@ def demo_subjects(n: int, rng: random.Random) -> list[dict[str, Any]]:
     return out
 
 
+def plan_window(today: date) -> tuple[date, date]:
+    """The demo plan's window: opened 100 days before `today` (so a published draw and its
+    inspections have a history) and open 30 days after it (so the demo's today is inside)."""
+    return today - timedelta(days=100), today + timedelta(days=30)
+
+
 def seed_registries(reg: Any, *, subjects: int = 300, seed: int = 2026, today: date | None = None,
-              admin_password: str = "demo-admin-2026", password: str = "demo-pass-2026") -> dict[str, Any]:
+                    window: tuple[date, date] | None = None,
+                    admin_password: str = "demo-admin-2026", password: str = "demo-pass-2026") -> dict[str, Any]:
     """Create the demo county through the Registry (every change logged). Returns a summary
-    including the demo accounts and their passwords (for a local demo only)."""
+    including the demo accounts and their passwords (for a local demo only).
+
+    Dates are relative to `today` (default: the registry's clock): certificates run for five
+    years from one month to four years ago (a few expired a month ago), and the plan's window is
+    `window` (default: from `today` for 130 days)."""
     rng = random.Random(seed)
     today = today or reg.today()
+    start_day, end_day = window or (today, today + timedelta(days=130))
     system = reg.system
     for d in DEPARTMENTS:
         reg.save(system, "department", {**d, "region": COUNTY})
@@ -109,16 +123,16 @@ def seed_registries(reg: Any, *, subjects: int = 300, seed: int = 2026, today: d
         reg.save(actor, "item", {"code": code, "department": dept, "name": name, "legal_basis": basis,
                                  "object_scope": scope, "content": content, "methods": methods, "kind": kind,
                                  "ratio_min_bp": lo, "ratio_max_bp": hi, "frequency": "每年至少1次"})
-    subs = demo_subjects(subjects, rng)
+    subs = demo_subjects(subjects, rng, today)
     reg.apply_batch(op["op-scjg"], "subject", subs, {"source": "demo"})
     inspectors = []
     for i in range(24):
         dept = DEPARTMENTS[1 + i % (len(DEPARTMENTS) - 1)]["code"]
-        start = date(2021 + i % 4, 1 + i % 12, 1)
+        start = today - timedelta(days=30 + 365 * (i % 4) + 29 * (i % 12))  # valid for a year or more ahead
         end = start + timedelta(days=5 * 365)
         if i % 7 == 3:  # some expired certificates
             end = today - timedelta(days=30 + i)
-        inspectors.append({"id": f"P{i + 1:03d}", "name": _name(rng), "cert_no": f"15020{22 + i % 3}{2021 + i % 4}{i + 1:04d}",
+        inspectors.append({"id": f"P{i + 1:03d}", "name": _name(rng), "cert_no": f"15020{22 + i % 3}{start.year}{i + 1:04d}",
                            "cert_valid_from": start.isoformat(), "cert_valid_to": end.isoformat(), "department": dept,
                            "qualifications": ["行政执法证"] + (["食品检查员"] if dept.startswith("scjg") else []),
                            "specialties": rng.sample(["食品安全", "特种设备", "安全生产", "环境监测", "建筑工程", "人防工程"], 2),
@@ -138,11 +152,11 @@ def seed_registries(reg: Any, *, subjects: int = 300, seed: int = 2026, today: d
                                            "filter": {"licences": ["食品生产许可证", "食品经营许可证"], "statuses": ["存续", "在业"]}})
     reg.save(admin, "sublibrary", {"code": "all-active", "name": "全部存续市场主体",
                                    "filter": {"statuses": ["存续", "在业"]}})
-    year = today.year
+    year = start_day.year
     plan = {"code": f"{year}-SCJG-01", "name": f"{year}年度市场监管领域双随机抽查计划", "year": year,
             "departments": ["scjg", "scjg-sp"], "items": ["SCJG-001", "SCJG-002"], "sublibraries": ["all-active"],
             "ratios_bp": {"A": 100, "B": 300, "C": 1000, "D": 2000}, "frequency_cap": 2, "team_size": 2,
-            "window_start": f"{year}-03-01", "window_end": f"{year}-11-30", "joint": True,
+            "window_start": start_day.isoformat(), "window_end": end_day.isoformat(), "joint": True,
             "note": "含食品安全与企业公示信息内部联合抽查"}
     reg.save(op["op-scjg"], "plan", plan)
     reg.set_plan_status(admin, plan["code"], "approved")
@@ -153,13 +167,13 @@ def seed_registries(reg: Any, *, subjects: int = 300, seed: int = 2026, today: d
 
 
 def seed_demo(ledger: Any, instance: Any = None, *, subjects: int = 300, seed: int = 2026,
-              passphrase: bytes | None = None) -> list[str]:
+              passphrase: bytes | None = None, window: tuple[date, date] | None = None) -> list[str]:
     """`drawsvc init --demo`: seed the registries on `ledger`; returns lines to print."""
     from .service import Registry
 
     if passphrase is None and instance is not None:
         passphrase = instance.passphrase()
-    summary = seed_registries(Registry(ledger, passphrase), subjects=subjects, seed=seed)
+    summary = seed_registries(Registry(ledger, passphrase), subjects=subjects, seed=seed, window=window)
     lines = [f"demo: {summary['departments']} departments, {summary['items']} items, {summary['subjects']} subjects, "
              f"{summary['inspectors']} inspectors, plan {summary['plan']} approved"]
     lines += [f"demo account {acc} / password {pw}" for acc, pw in summary["accounts"].items()]

@@ -57,9 +57,10 @@ class RecordError(ValueError):
 class Context:
     """What validation may ask about the rest of the registries. Override `get` to back it."""
 
-    def __init__(self, get: Callable[[str, str], dict | None] | None = None, today: date | None = None):
+    def __init__(self, get: Callable[[str, str], dict | None] | None, today: date):
+        # `today` is required: it comes from the service's one clock, never the wall clock
         self._get = get or (lambda kind, key: None)
-        self.today = today or date.today()
+        self.today = today
 
     def get(self, kind: str, key: str) -> dict | None:
         return self._get(kind, key)

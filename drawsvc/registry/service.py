@@ -24,6 +24,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from drawsvc.clock import china_date
 from ledger.keys import ActorSigner, decrypt_private_key, encrypt_private_key, generate_actor_key
 from ledger.schema import actor_keys
 
@@ -55,11 +56,12 @@ def token_hash(secret: str) -> bytes:
 
 class Registry:
     def __init__(self, ledger: Any, passphrase: bytes | None = None,
-                 today: Callable[[], date] = date.today, hasher: PasswordHasher | None = None) -> None:
+                 today: Callable[[], date] | None = None, hasher: PasswordHasher | None = None) -> None:
         self.ledger = ledger
         self.hasher = hasher or _hasher
         self.passphrase = passphrase
-        self.today = today
+        # one clock: the ledger's (certificate validity, declarations and entries agree on "today")
+        self.today = today or (lambda: china_date(ledger.clock()))
         self._signers: dict[str, ActorSigner] = {}
         self._lock = threading.Lock()
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from drawsvc.demo import load_demo
+from drawsvc.demo import create_demo
 from drawsvc.draws.demo import DEMO_ROUND, WITNESS, clock_at, quicknet_round
-from drawsvc.instance import Instance, init_instance
+from drawsvc.instance import Instance
 from ledger.audit import Auditor
 
 PASSWORD = "demo-pass-2026"
@@ -22,8 +22,7 @@ PASSWORD = "demo-pass-2026"
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Instance:
     os.environ.setdefault("DRAWSVC_KEY_PASSPHRASE", "test-passphrase")
-    inst, _ = init_instance(tmp_path_factory.mktemp("demo") / "instance", origin="test.example/log")
-    list(load_demo(inst))
+    inst, _, _ = create_demo(tmp_path_factory.mktemp("demo") / "instance", origin="test.example/log")
     return inst
 
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from drawsvc.demo import load_demo
-from drawsvc.instance import Instance, init_instance
+from drawsvc.demo import create_demo
+from drawsvc.instance import Instance
 
 PASSWORD = "demo-pass-2026"
 
@@ -23,17 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Instance:
     os.environ.setdefault("DRAWSVC_KEY_PASSPHRASE", "test-passphrase")
-    inst, _ = init_instance(tmp_path_factory.mktemp("ins") / "instance", origin="test.example/log")
-    lines = list(load_demo(inst))
-    if not any("demo inspections" in line for line in lines):  # until drawsvc/demo.py calls it
-        from drawsvc.draws.service import DrawService
-        from drawsvc.inspections.demo import seed_demo_inspections
-        from drawsvc.registry.service import Registry
-
-        ledger = inst.ledger()
-        registry = Registry(ledger, inst.passphrase())
-        pub = DrawService(ledger, registry).list(status=["published"])[0]
-        seed_demo_inspections(ledger, registry, inst.home / "evidence", pub["id"])
+    inst, _, _ = create_demo(tmp_path_factory.mktemp("ins") / "instance", origin="test.example/log")
     return inst
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 from click.testing import CliRunner
+from pinned import TODAY
 
 from drawsvc.inspections.cli import inspection
 
@@ -25,7 +26,7 @@ def test_cli_report_deadlines_and_calendar(demo: Any, tmp_path: Path) -> None:
 
     root.add_command(inspection)
     runner = CliRunner()
-    r = runner.invoke(root, ["inspection", "report", "annual", "--year", "2026", "--out", str(tmp_path / "a.xlsx")])
+    r = runner.invoke(root, ["inspection", "report", "annual", "--year", str(TODAY.year), "--out", str(tmp_path / "a.xlsx")])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "a.xlsx").read_bytes()[:2] == b"PK"
     r = runner.invoke(root, ["inspection", "deadlines", "--department", "scjg"])

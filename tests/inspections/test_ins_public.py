@@ -7,6 +7,7 @@ import json
 import re
 from typing import Any
 
+from pinned import TODAY, days
 from sqlalchemy import select
 
 from drawsvc.inspections import schema
@@ -27,7 +28,7 @@ def test_every_public_route_serves_only_published_results(app: Any, login: Any) 
     r = ops.post(f"/api/v1/inspections/tasks/{open_task['id']}/results", json={
         "department": open_task["department"], "categories": ["corrected"], "findings": marker,
         "evaluation": marker, "handling_opinion": marker, "follow_up": {"kind": "order_correct"},
-        "check_date": "2026-11-20"})
+        "check_date": days(-5)})
     assert r.status_code == 201, r.get_json()
     rows, versions = _unpublished(app)
     assert {r.status for r in rows} >= {"pending", "confirmed"}
@@ -40,7 +41,7 @@ def test_every_public_route_serves_only_published_results(app: Any, login: Any) 
             secrets.update(t for t in (doc["findings"], doc["evaluation"], doc["handling_opinion"]) if len(t) > 12)
     pending_subjects = sorted({r.subject for r in rows})
     ids = {"code": pending_subjects, "key": pending_subjects[:2], "draw_id": [open_task["draw_id"]],
-           "task_id": [open_task["id"]], "result_id": [r.id for r in rows][:3], "n": ["1"], "year": ["2026"],
+           "task_id": [open_task["id"]], "result_id": [r.id for r in rows][:3], "n": ["1"], "year": [str(TODAY.year)],
            "department": ["scjg"], "seq": ["0"], "kind": ["monthly", "annual"]}
     anonymous = app.test_client()
     ledger = app.extensions["ledger"]

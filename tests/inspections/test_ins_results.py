@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import pytest
+from pinned import TODAY, days
 from sqlalchemy import select
 
 from drawsvc.draws import schema as draws_schema
@@ -25,7 +26,7 @@ def entries_since(app: Any, start: int) -> list[Any]:
 
 def scjg_team(admin: Any) -> list[str]:
     rows = admin.get("/api/v1/inspectors?department=scjg&limit=100").get_json()["items"]
-    today = "2026-11-23"
+    today = TODAY.isoformat()
     return [r["id"] for r in rows if r["status"] == "在岗" and r["cert_valid_from"] <= today <= r["cert_valid_to"]]
 
 
@@ -39,16 +40,17 @@ def fresh_subject(app: Any, admin: Any, skip: int = 0) -> str:
 
 @pytest.fixture(scope="module")
 def nr_task(app: Any, login: Any) -> dict[str, Any]:
-    """A not-random (complaint) joint task with an inspector account on its team."""
+    """A not-random (complaint) joint task with an inspector account on its team (not P001, whose
+    account insp-p001 is the outsider of the tests below)."""
     admin = login("admin")
-    team = scjg_team(admin)[:2]
+    team = [i for i in scjg_team(admin) if i != "P001"][:2]
     r = admin.post("/api/v1/accounts", json={"id": "insp-a", "role": "inspector", "inspector": team[0],
                                               "password": "demo-pass-2026"})
     assert r.status_code == 201, r.get_json()
     ops = login("op-scjg")
-    body = {"department": "scjg", "trigger": "complaint", "reference": "投诉〔2026〕88号",
+    body = {"department": "scjg", "trigger": "complaint", "reference": f"投诉〔{TODAY.year}〕88号",
             "subject": fresh_subject(app, admin), "items": ["SCJG-001", "SCJG-002"], "team": team,
-            "window": {"start": "2026-11-01", "end": "2026-12-15"}}
+            "window": {"start": days(-24), "end": days(20)}}
     before = size(app)
     r = ops.post("/api/v1/inspections/tasks", json=body)
     assert r.status_code == 201, r.get_json()
@@ -82,7 +84,7 @@ def test_tasks_from_draw_need_a_published_draw_and_are_idempotent(app: Any, logi
 def _result_body(**kw: Any) -> dict[str, Any]:
     body = {"department": "scjg", "categories": ["pending_followup", "not_disclosed"],
             "findings": "未按期公示年度报告（机密标记QX7）。", "evaluation": "信息公示不到位。",
-            "handling_opinion": "列入经营异常名录。", "follow_up": {"kind": "case_transfer"}, "check_date": "2026-11-10"}
+            "handling_opinion": "列入经营异常名录。", "follow_up": {"kind": "case_transfer"}, "check_date": days(-15)}
     body.update(kw)
     return body
 
@@ -109,7 +111,7 @@ def test_bad_results_are_refused_and_write_nothing(app: Any, login: Any, nr_task
     elif case == "department_not_in_task":
         body["department"] = "rfb"
     elif case == "future_check":
-        body["check_date"] = "2030-01-01"
+        body["check_date"] = days(1)
     elif case == "missing_findings":
         body["findings"] = "  "
     elif case == "not_on_team":
@@ -194,14 +196,14 @@ def test_result_state_machine_two_persons_publication_and_credit(app: Any, login
     r = ops.post(f"/api/v1/inspections/results/{rid}/followup", json={"kind": "notify_dept", "note": "通报税务"})
     assert r.status_code == 200
     r = ops.post(f"/api/v1/inspections/results/{rid}/followup-close", json={
-        "outcome": "penalty", "decision_date": "2026-11-20", "decision_no": "固市监罚〔2026〕99号"})
+        "outcome": "penalty", "decision_date": days(-5), "decision_no": f"固市监罚〔{TODAY.year}〕99号"})
     assert r.status_code == 200, r.get_json()
-    assert login("admin").get(f"/api/v1/subjects/{subject}").get_json()["penalized_on"] == "2026-11-20"
+    assert login("admin").get(f"/api/v1/subjects/{subject}").get_json()["penalized_on"] == days(-5)
     assert ops.post(f"/api/v1/inspections/results/{rid}/followup-close", json={
-        "outcome": "no_penalty", "decision_date": "2026-11-20"}).status_code == 409
+        "outcome": "no_penalty", "decision_date": days(-5)}).status_code == 409
     assert ops.post(f"/api/v1/inspections/results/{rid}/penalty-published").status_code == 200
     assert ops.post(f"/api/v1/inspections/results/{rid}/penalty-published").status_code == 409
-    r = ops.post(f"/api/v1/inspections/results/{rid}/answer", json={"answer": "无异议", "received_on": "2026-11-23"})
+    r = ops.post(f"/api/v1/inspections/results/{rid}/answer", json={"answer": "无异议", "received_on": days(0)})
     assert r.status_code == 200
     steps = app.test_client().get(f"/api/v1/public/subjects/{subject}/results").get_json()["results"]
     mine = next(x for x in steps if x["result_id"] == rid)

@@ -33,10 +33,9 @@ class DemoDraws:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoDraws:
     from sqlalchemy import select
 
-    from drawsvc.demo import load_demo
+    from drawsvc.demo import create_demo
     from drawsvc.draws import schema
     from drawsvc.draws.bundle import build_bundle
-    from drawsvc.instance import init_instance
 
     base = tmp_path_factory.mktemp("vf_draw")
     with pytest.MonkeyPatch.context() as mp:
@@ -46,10 +45,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoDraws:
         # substitution finds no eligible replacement (TooFewInspectors, a server-side demo issue).
         # Retry with a fresh instance rather than fail the verifier's tests on it.
         for attempt in range(5):
-            inst, _ = init_instance(base / f"instance{attempt}", origin="test.example/log")
             try:
-                for _ in load_demo(inst):
-                    pass
+                inst, _, _ = create_demo(base / f"instance{attempt}", origin="test.example/log")
                 break
             except Exception as exc:  # noqa: BLE001 - any demo failure: try again
                 if attempt == 4 or type(exc).__name__ != "TooFewInspectors":

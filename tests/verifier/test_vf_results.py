@@ -223,3 +223,24 @@ def test_subject_filter(base: dict[str, Any]) -> None:
                  and e["payload"]["content"]["subject"] != subject)
     rep = check(log, {base["draw"]: base["matching"]}, subject=other)
     assert "RESULT_SEAL_MISMATCH" not in rep.codes()
+
+
+def test_lateness_in_a_year_of_unknown_holidays_is_approximate_not_asserted(base: dict[str, Any]) -> None:
+    """A deadline in a year neither on the log nor known to chinese-calendar is counted Monday to
+    Friday: a missed one is listed as approximate, never reported as a violation (it could be an
+    honest publication whose deadline a holiday would have moved)."""
+    log = _log(base)
+    p, rid = _pub(log)
+    mine = [i for i, e in enumerate(log) if e["payload"].get("result_id") == rid]
+    from verifier.results import china_day
+
+    for i in mine:  # the whole result moves to 2031 (beyond the package's years), published 60 days late
+        _shift(log[i], 365 * 5 + (60 if i == p else 0))
+        for key in ("published_date", "report_date"):
+            if key in log[i]["payload"]:
+                log[i]["payload"][key] = china_day(log[i]["time"]).isoformat()
+    rep = check(rechain(log, mine[0], base["signers"]), {base["draw"]: base["matching"]})
+    assert "RESULT_PUBLISHED_LATE" not in rep.codes(), rep.to_text()
+    approx = rep.info["approximate_deadlines"]
+    assert any(rid in a and "approximate" in a for a in approx)
+    assert "approximate" in rep.to_text()

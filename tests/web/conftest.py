@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from drawsvc.demo import load_demo
-from drawsvc.instance import Instance, init_instance
+from drawsvc.demo import create_demo
+from drawsvc.instance import Instance
 from tests.conftest import PASSPHRASE, skip_or_fail
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,15 +25,14 @@ CHROMEDRIVER = os.environ.get("SPOTCHECK_CHROMEDRIVER", "/usr/bin/chromedriver")
 PASSWORDS = {"admin": "demo-admin-2026", "op-scjg": "demo-pass-2026", "auditor": "demo-pass-2026",
              "insp-p001": "demo-pass-2026", "op-rfb": "demo-pass-2026", "rev-scjg": "demo-pass-2026",
              "insp-team": "demo-pass-2026"}
-TEAM_ACCOUNT = "insp-team"  # an inspector on several demo teams (insp-p001 is on none)
+TEAM_ACCOUNT = "insp-team"  # the inspector on the most demo teams (may be P001, whose account is insp-p001)
 
 
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Instance:
     os.environ["DRAWSVC_KEY_PASSPHRASE"] = PASSPHRASE
     os.environ.pop("DATABASE_URL", None)
-    inst, _ = init_instance(tmp_path_factory.mktemp("webdemo") / "instance", origin="test.example/log")
-    list(load_demo(inst))
+    inst, _, _ = create_demo(tmp_path_factory.mktemp("webdemo") / "instance", origin="test.example/log")
     return inst
 
 

@@ -9,9 +9,9 @@ import re
 import pytest
 from conftest import PASSPHRASE, csrf_of, login, make_app
 
-from drawsvc.demo import load_demo
+from drawsvc.demo import create_demo
 from drawsvc.draws.service import DrawService
-from drawsvc.instance import Instance, init_instance
+from drawsvc.instance import Instance
 from drawsvc.registry.demo import demo_actor
 from drawsvc.registry.service import Registry
 
@@ -32,8 +32,7 @@ def _published_draw_without_tasks(demo) -> str:  # type: ignore[no-untyped-def]
 def own_demo(tmp_path_factory: pytest.TempPathFactory) -> Instance:
     """A demo of its own: this test adds a published draw, which the shared demo must not see."""
     os.environ["DRAWSVC_KEY_PASSPHRASE"] = PASSPHRASE
-    inst, _ = init_instance(tmp_path_factory.mktemp("tasksdemo") / "instance", origin="test.example/log")
-    list(load_demo(inst))
+    inst, _, _ = create_demo(tmp_path_factory.mktemp("tasksdemo") / "instance", origin="test.example/log")
     return inst
 
 

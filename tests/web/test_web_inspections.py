@@ -81,7 +81,8 @@ def expected(role: str, page: str, on_team: bool) -> int:
     if page in ("deadlines", "reports", "reports_annual", "reports_half", "reports_plan"):
         return 403 if role in ("inspector", "team_inspector") else 200
     # one task / result: visibility as the API (_visible_task); entry needs a changing role
-    visible = role in ("admin", "auditor", "operator", "reviewer") or (role == "team_inspector" and on_team)
+    visible = role in ("admin", "auditor", "operator", "reviewer") or (role in ("team_inspector", "inspector")
+                                                                         and on_team)
     if page == "enter":
         return 200 if visible and role != "auditor" else 403
     return 200 if visible else 403
@@ -94,7 +95,8 @@ def test_every_inspection_page_with_every_role(role: str, demo: Any) -> None:
     if ROLES[role]:
         login(c, ROLES[role])
     res = demo_results(demo)
-    on_team = {k: team_inspector(demo) in svc(demo).task(res[k]["task"])["team"] for k in ("pending", "published")}
+    who = {"team_inspector": team_inspector(demo), "inspector": "P001"}.get(role)  # insp-p001 is P001's account
+    on_team = {k: who in svc(demo).task(res[k]["task"])["team"] for k in ("pending", "published")}
     for name, path in pages(demo).items():
         r = c.get(path)
         want = expected(role, name, on_team["published" if name == "result_published" else "pending"])

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import secrets
+from datetime import date
 from typing import Any
 
 from flask import Flask, abort, current_app, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
 
+from drawsvc.clock import china_date
 from drawsvc.registry.authz import Actor
 from web.errors import ApiError
 from web.i18n import t
@@ -56,6 +58,16 @@ def csrf_token() -> str:
 
 def ledger() -> Any:
     return current_app.extensions["ledger"]
+
+
+def now_unix() -> int:
+    """Now, by the service's one clock (the ledger's), as Unix seconds."""
+    return int(ledger().clock().timestamp())
+
+
+def today() -> date:
+    """Today in China by the service's one clock."""
+    return china_date(ledger().clock())
 
 
 def entry_links(seqs: list[int]) -> list[dict[str, Any]]:

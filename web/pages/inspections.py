@@ -18,15 +18,16 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from sqlalchemy import select
 
 from drawsvc.inspections import categories as cats
-from drawsvc.inspections import deadlines as dl
 from drawsvc.inspections import evidence as ev
 from drawsvc.inspections import reports, workdays
 from drawsvc.inspections import schema as ins_schema
 from drawsvc.inspections.errors import InspectionError, NotFound
+from drawsvc.inspections.export import SUMMARY_LABELS
 from drawsvc.registry.authz import Actor, Forbidden
 from drawsvc.registry.records import RecordError
 from drawsvc.registry.service import Conflict, actor_id_for
 from drawsvc.registry.service import NotFound as RegNotFound
+from web.i18n import t
 from web.inspections_api import REPORT_KINDS
 from web.inspections_api import service as ins
 from web.registry_api import registry
@@ -108,9 +109,7 @@ def _insp() -> dict[str, str]:
 
 def _deadlines(a: Actor, soon: int = 3, late: bool = False) -> tuple[str, list[dict[str, Any]]]:
     svc = ins()
-    with svc.ledger.engine.connect() as conn:
-        rows = dl.compute(conn, svc.calendar(conn), svc.today(), list(a.departments) if a.role == "operator" else None,
-                          soon=soon, include_late_done=late)
+    rows = svc.deadlines(list(a.departments) if a.role == "operator" else None, soon=soon, include_late_done=late)
     return svc.today().isoformat(), rows
 
 
@@ -310,10 +309,10 @@ def review():  # type: ignore[no-untyped-def]
     """Results awaiting a second person (待审核), and confirmed ones awaiting publication."""
     a = require(*STAFF)
     rows = []
-    for t in ins().list_tasks(a):
-        if t["status"] == "open":
+    for task in ins().list_tasks(a):
+        if task["status"] == "open":
             continue
-        for r in ins().task(t["id"])["results"]:
+        for r in ins().task(task["id"])["results"]:
             if r["status"] in ("pending", "confirmed", "returned"):
                 rows.append(r)
     return render_template("staff/ins_review.html", me=a, rows=rows, status_zh=STATUS_ZH, depts=_depts())
@@ -330,7 +329,7 @@ def deadlines():  # type: ignore[no-untyped-def]
     keep = ("overdue", "late") if a.role == "auditor" else ("overdue", "due_soon", "late")
     rows = [r for r in rows if r["status"] in keep]
     return render_template("staff/ins_deadlines.html", me=a, rows=rows, today=today, kinds=DEADLINE_KINDS,
-                           depts=_depts())
+                           depts=_depts(), calendar={"missing": ins().calendar_gaps(), "may_load": a.role == "admin"})
 
 
 def _bars(data: dict[str, int], width: int = 600) -> dict[str, Any]:
@@ -372,7 +371,7 @@ def reports_page():  # type: ignore[no-untyped-def]
     if rep:
         charts = {k: _bars(v) for k, v in rep["charts"].items() if v}
     dept_choices = _depts() if a.role != "operator" else {d: _depts().get(d, d) for d in a.departments}
-    return render_template("staff/ins_reports.html", me=a, rep=rep, kind=kind, kinds=REPORT_KINDS, year=year,
+    return render_template("staff/ins_reports.html", me=a, rep=rep, summary_labels=SUMMARY_LABELS, kind=kind, kinds=REPORT_KINDS, year=year,
                            month=month, half=half, department=department or "", error=error, charts=charts,
                            dept_choices=dept_choices, api=f"/api/v1/inspections/reports/{kind}?" + urlencode(query))
 
@@ -396,9 +395,12 @@ def calendar():  # type: ignore[no-untyped-def]
                 error = "只接受 .json 文件 / only a .json file is accepted"
             else:
                 try:
-                    data = json.loads(raw.decode("utf-8"))
-                except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                    error = f"不是有效的 JSON / not valid JSON: {exc}"
+                    data = workdays.parse_year_text(raw.decode("utf-8"), f.filename,
+                                                    int(year) if year.isdigit() else None)
+                except UnicodeDecodeError:
+                    error = t("文件不是 UTF-8 编码的文本", "the file is not UTF-8 text")
+                except InspectionError as exc:
+                    error = str(exc)
         elif year.isdigit():
             try:
                 data = workdays.read_year_file(int(year))
@@ -426,7 +428,10 @@ def calendar():  # type: ignore[no-untyped-def]
     years = [{"year": y, "source": "loaded" if y in cal.loaded else "chinese-calendar" if cal.knows(y)
               else "weekends-only"} for y in range(this - 1, this + 3)]
     shipped = sorted(p.stem for p in workdays.DATA_DIR.glob("*.json") if p.stem.isdigit())
-    return render_template("staff/ins_calendar.html", me=a, loaded=loaded, years=years, shipped=shipped,
+    moved = sorted(({"kind": k[0], "department": k[1], "ref": k[2], **v} for k, v in svc.deadline_changes().items()),
+                   key=lambda m: (-m["calendar_seq"], m["ref"]))
+    return render_template("staff/ins_calendar.html", me=a, loaded=loaded, years=years, shipped=shipped, moved=moved,
+                           kinds=DEADLINE_KINDS, depts=_depts(),
                            created=entry_links(seqs or seqs_from_args())), (422 if error else 200)
 
 

@@ -11,7 +11,6 @@ import hmac
 import json
 import re
 import secrets
-import time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -27,10 +26,22 @@ from drawsvc.registry.authz import Actor, Forbidden
 from drawsvc.registry.records import RecordError
 from drawsvc.registry.service import Conflict, NotFound, actor_id_for
 from web.draws_api import service
+from web.inspections_api import service as inspection_service
 from web.registry_api import registry
 from web.security import client_ip, limiter, locked_message
 
-from .common import STAFF_ROLES, csrf_token, entry_links, ledger, may_run, privileged, require, seqs_from_args
+from .common import (
+    STAFF_ROLES,
+    csrf_token,
+    entry_links,
+    ledger,
+    may_run,
+    now_unix,
+    privileged,
+    require,
+    seqs_from_args,
+    today,
+)
 from .public import public_url, qr_svg
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -127,7 +138,10 @@ def dashboard():  # type: ignore[no-untyped-def]
         draws = service().list(departments=depts)[:8]
     has_inspections = any(r.rule.startswith("/api/v1/inspections") or r.rule.startswith("/api/v1/tasks")
                           for r in current_app.url_map.iter_rules())
-    return render_template("staff/dashboard.html", me=a, draws=draws, has_inspections=has_inspections,
+    calendar = None
+    if has_inspections and a.role in ("admin", "operator", "auditor"):
+        calendar = {"missing": inspection_service().calendar_gaps(), "may_load": a.role == "admin"}
+    return render_template("staff/dashboard.html", me=a, draws=draws, has_inspections=has_inspections, calendar=calendar,
                            assignments=_my_assignments(a) if a.role == "inspector" else [])
 
 
@@ -241,9 +255,9 @@ def draws():  # type: ignore[no-untyped-def]
     rows = service().list(departments=depts)
     plans = [p for p in registry().list("plan") if p["status"] in ("approved", "published")]
     chain = _quicknet()
-    suggested = round_after(chain, int(time.time()) + 120) if chain else None
+    suggested = round_after(chain, now_unix() + 120) if chain else None
     return render_template("staff/draws.html", draws=rows, plans=plans, me=a, suggested_round=suggested,
-                           today=time.strftime("%Y-%m-%d"), created=entry_links(seqs_from_args()))
+                           today=today().isoformat(), created=entry_links(seqs_from_args()))
 
 
 def _sources_from_form(form: Any) -> list[dict[str, Any]]:
@@ -254,7 +268,7 @@ def _sources_from_form(form: Any) -> list[dict[str, Any]]:
         if chain is None:
             raise ValueError("no drand network configured")
         sources.append({"type": "drand", "chain_hash": chain.chain_hash_hex, "round": int(rnd) if rnd.isdigit()
-                        else round_after(chain, int(time.time()) + 120)})
+                        else round_after(chain, now_unix() + 120)})
     if form.get("use_dice"):
         md = form.get("dice_min_digits", "20")
         sources.append({"type": "dice", "min_digits": max(20, int(md)) if md.isdigit() else 20})
@@ -395,4 +409,4 @@ def ceremony(draw_id: str):  # type: ignore[no-untyped-def]
     return render_template("staff/ceremony.html", d=d, secret=secret, me=a, may_run=may_run(a, d["department"]),
                            beacons=beacons, verify_url=verify_url, qr=qr_svg(verify_url, 7), plan=plan, dept=dept,
                            names=names, insp=insp, created=entry_links(seqs_from_args()),
-                           now=int(time.time()), sources_json=json.dumps(d["seed_recipe"]["sources"]))
+                           now=now_unix(), sources_json=json.dumps(d["seed_recipe"]["sources"]))

@@ -1,0 +1,35 @@
+"""The moment the test session is pinned to, and the day it is in China.
+
+Fixtures count their dates from `TODAY` rather than writing literals that age. The root
+conftest travels there (time-machine, ticking forward) for the whole session.
+`SPOTCHECK_TEST_NOW` moves the pin: an ISO time with a zone, or `wall` for the machine's clock
+(`make test-dates` runs the suite under `faketime` with the pin following the faked clock).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, date, datetime, timedelta
+
+from drawsvc.clock import china_date
+
+DEFAULT_TEST_NOW = "2026-11-25T10:00:00+08:00"
+
+
+def _test_now() -> datetime:
+    raw = os.environ.get("SPOTCHECK_TEST_NOW", DEFAULT_TEST_NOW)
+    if raw == "wall":
+        return datetime.now(UTC)
+    moment = datetime.fromisoformat(raw)
+    if moment.tzinfo is None:
+        raise ValueError(f"SPOTCHECK_TEST_NOW must carry a time zone: {raw!r}")
+    return moment.astimezone(UTC)
+
+
+TEST_NOW: datetime = _test_now()
+TODAY: date = china_date(TEST_NOW)
+
+
+def days(n: int) -> str:
+    """The day `n` days after TODAY (before, if negative), as YYYY-MM-DD."""
+    return (TODAY + timedelta(days=n)).isoformat()
