@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from drawsvc.clock import ForwardClock, beijing
+from drawsvc.clock import ForwardClock, beijing, china_date
 from drawsvc.draw.errors import TooFewInspectors
 from drawsvc.draw.seed import contribution_commitment
 from drawsvc.registry.authz import Actor
@@ -44,30 +44,52 @@ def quicknet_round(number: int = DEMO_ROUND) -> tuple[dict[str, Any], dict[str, 
     return chain, rnd
 
 
+def recorded_round_on(day: date) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """A real quicknet round recorded in data/drand_networks.json whose time falls on `day`
+    (Beijing time), or None: the demo can only replay a round that fits its own dates."""
+    chain = json.loads(NETWORKS_FILE.read_text(encoding="utf-8"))["chains"]["quicknet"]
+    for rnd in chain["rounds"]:
+        moment = datetime.fromtimestamp(chain["genesis_time"] + (rnd["round"] - 1) * chain["period"], UTC)
+        if china_date(moment) == day:
+            return chain, rnd
+    return None
+
+
 def published_draw(svc: DrawService, op: Actor, plan: str, department: str, clock: ForwardClock,
                    day: date) -> dict[str, Any]:
-    """The ceremony of `day`: prepared at 09:30, dice thrown and the witness's value revealed at
-    10:00, drawn, one substitution, published at 10:30 (Beijing time).
+    """The ceremony of `day`: prepared, dice thrown and the witness's value revealed, drawn, one
+    substitution, published.
 
-    An offline demo cannot fetch a drand round from `day`, and replaying an old real round would
-    date the prepare entry years before the log began; so this draw's public randomness is the
-    dice and the witness (the page says which sources a draw used). Drawing with a real round is
-    shown by the tests, which replay recorded rounds at their own times.
+    An offline demo cannot fetch a drand round. When a real round recorded in the data file
+    falls on `day`, the draw declares it (prepared two minutes before the round, seeded just
+    after, as a live ceremony would be) and replays its real signature; otherwise the draw's
+    public randomness is the dice and the witness's value alone (the page lists a draw's
+    sources), rather than an old round that would date the prepare entry before the log began.
     """
     contribution = bytes.fromhex("5b1f0c7e9a2d4e6f8a1b3c5d7e9f0a2b")
-    clock.set(beijing(day, 9, 30))
-    d = svc.prepare(op, plan, department, [
+    replay = recorded_round_on(day)
+    declared: list[dict[str, Any]] = [
         {"type": "dice", "min_digits": 20},
-        {"type": "witness", "witness": WITNESS, "commitment": contribution_commitment(contribution).hex()},
-    ], draw_date=day.isoformat(), note="演示：现场掷骰与见证人贡献值")
-    clock.set(beijing(day, 10))
-    svc.seed(op, d["id"], [
-        {"type": "dice", "digits": DICE},
-        {"type": "witness", "witness": WITNESS, "contribution": contribution.hex()},
-    ])
+        {"type": "witness", "witness": WITNESS, "commitment": contribution_commitment(contribution).hex()}]
+    reveals: list[dict[str, Any]] = [{"type": "dice", "digits": DICE},
+                                     {"type": "witness", "witness": WITNESS, "contribution": contribution.hex()}]
+    if replay is None:
+        prepare_at, seed_at, note = beijing(day, 9, 30), beijing(day, 10), "演示：现场掷骰与见证人贡献值"
+    else:
+        chain, rnd = replay
+        due = datetime.fromtimestamp(chain["genesis_time"] + (rnd["round"] - 1) * chain["period"], UTC)
+        prepare_at, seed_at = due - timedelta(seconds=120), due + timedelta(seconds=5)
+        declared.insert(0, {"type": "drand", "chain_hash": chain["chain_hash"], "round": rnd["round"]})
+        reveals.insert(0, {"type": "drand", "chain_hash": chain["chain_hash"], "round": rnd["round"],
+                           "signature": rnd["signature"]})
+        note = f"演示：重放 drand quicknet 第{rnd['round']}轮（真实信标）、现场掷骰与见证人贡献值"
+    clock.set(prepare_at)
+    d = svc.prepare(op, plan, department, declared, draw_date=day.isoformat(), note=note)
+    clock.set(seed_at)
+    svc.seed(op, d["id"], reveals)
     svc.run(op, d["id"])
     substitute_someone(svc, op, d["id"])
-    clock.set(beijing(day, 10, 30))
+    clock.set(seed_at + timedelta(minutes=30))
     return svc.publish(op, d["id"])
 
 

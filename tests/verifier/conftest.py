@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,20 @@ class DemoDraws:
         return json.loads(self.files[name].read_text(encoding="utf-8"))
 
 
+def _drand_demo_now() -> datetime:
+    """A demo day whose published ceremony falls on the day of the recorded quicknet round 123,
+    so the demo draw replays that real round (drawsvc/draws/demo.py: recorded_round_on)."""
+    from drawsvc.clock import beijing, china_date
+    from drawsvc.draws.demo import DEMO_ROUND, PUBLISHED_DAYS_AGO, quicknet_round
+
+    chain, _ = quicknet_round()
+    due = datetime.fromtimestamp(chain["genesis_time"] + (DEMO_ROUND - 1) * chain["period"], UTC)
+    return beijing(china_date(due) + timedelta(days=PUBLISHED_DAYS_AGO), 12)
+
+
+DRAND_DEMO_NOW = _drand_demo_now()
+
+
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoDraws:
     from sqlalchemy import select
@@ -46,7 +61,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoDraws:
         # Retry with a fresh instance rather than fail the verifier's tests on it.
         for attempt in range(5):
             try:
-                inst, _, _ = create_demo(base / f"instance{attempt}", origin="test.example/log")
+                inst, _, _ = create_demo(base / f"instance{attempt}", origin="test.example/log", now=DRAND_DEMO_NOW)
                 break
             except Exception as exc:  # noqa: BLE001 - any demo failure: try again
                 if attempt == 4 or type(exc).__name__ != "TooFewInspectors":

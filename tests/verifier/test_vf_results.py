@@ -234,7 +234,7 @@ def test_lateness_in_a_year_of_unknown_holidays_is_approximate_not_asserted(base
     mine = [i for i, e in enumerate(log) if e["payload"].get("result_id") == rid]
     from verifier.results import china_day
 
-    for i in mine:  # the whole result moves to 2031 (beyond the package's years), published 60 days late
+    for i in mine:  # the whole result moves five years on (a year the package does not know), published late
         _shift(log[i], 365 * 5 + (60 if i == p else 0))
         for key in ("published_date", "report_date"):
             if key in log[i]["payload"]:
