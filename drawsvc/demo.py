@@ -53,7 +53,7 @@ def load_demo(instance: Instance, clock: ForwardClock, now: datetime) -> Iterato
     op = demo_actor(registry, "op-scjg")
     pub = published_draw(svc, op, plan["code"], plan["departments"][0], clock,
                          today - timedelta(days=PUBLISHED_DAYS_AGO))
-    sources = "、".join(x["type"] for x in pub.get("seed_recipe", {}).get("sources", [])) or "dice, witness"
+    sources = ", ".join(x["type"] for x in pub.get("seed_recipe", {}).get("sources", [])) or "dice, witness"
     yield f"demo draw {pub['id']}: published (sources: {sources})"
     yield from seed_demo_inspections(ledger, registry, instance.home / "evidence", pub["id"], clock, today)
     aborted, sealed = sealed_draw(svc, op, plan["code"], plan["departments"][0], clock,
