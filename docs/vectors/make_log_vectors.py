@@ -38,7 +38,7 @@ def build() -> dict:
     witness_key = SigningKey(bytes(range(128, 160)))
     rotated_key = SigningKey(bytes(range(160, 192)))
     log_signer = NoteSigner(ORIGIN, log_key)
-    operator = ActorSigner("account:op-1", operator_key)
+    operator = ActorSigner("user:op-1", operator_key)
     t0 = datetime(2026, 1, 5, 1, 0, 0, tzinfo=UTC)
 
     drafts: list[tuple[str, dict, ActorSigner]] = [
