@@ -59,9 +59,16 @@ def january(tmp_path_factory: pytest.TempPathFactory) -> Any:
     os.environ.setdefault("DRAWSVC_KEY_PASSPHRASE", "test-passphrase")
     with time_machine.travel(JAN_4, tick=True):
         inst, _, _ = create_demo(tmp_path_factory.mktemp("jan") / "instance", origin="test.example/log", now=JAN_4)
-        from web import create_app
+    from web import create_app
 
-        yield create_app(inst, {"TESTING": True}), inst
+    return create_app(inst, {"TESTING": True}), inst
+
+
+@pytest.fixture
+def on_jan_4() -> Any:
+    """The tests on the January demo run on its day (travel only for the test, not the module)."""
+    with time_machine.travel(JAN_4, tick=True):
+        yield
 
 
 def _login(app: Any, account: str) -> Any:
@@ -73,7 +80,8 @@ def _login(app: Any, account: str) -> Any:
     return client
 
 
-def test_in_january_of_an_unknown_year_deadlines_are_approximate_until_its_notice_is_loaded(january: Any) -> None:
+def test_in_january_of_an_unknown_year_deadlines_are_approximate_until_its_notice_is_loaded(january: Any,
+                                                                                            on_jan_4: None) -> None:
     app, inst = january
     admin = _login(app, "admin")
     assert china_date(app.extensions["ledger"].clock()) == date(2027, 1, 4)
@@ -107,7 +115,7 @@ def test_in_january_of_an_unknown_year_deadlines_are_approximate_until_its_notic
     assert shown[0]["ref"] in calendar_page.split('id="moved"')[1]
 
 
-def test_in_january_last_year_is_reported_and_disclosed(january: Any) -> None:
+def test_in_january_last_year_is_reported_and_disclosed(january: Any, on_jan_4: None) -> None:
     app, _ = january
     auditor, ops = _login(app, "auditor"), _login(app, "op-scjg")
     rep = auditor.get("/api/v1/inspections/reports/annual?year=2026").get_json()
