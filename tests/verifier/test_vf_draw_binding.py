@@ -14,7 +14,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -204,14 +203,16 @@ def test_the_attackers_round_verifies_under_its_own_key() -> None:
         verify_round(PINNED_CHAINS[QUICKNET], ROUND, attacker_sign(ROUND))
 
 
-def test_own_key_under_quicknets_hash_is_failed(county: County, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_own_key_under_quicknets_hash_is_failed(county: County, monkeypatch: pytest.MonkeyPatch,
+                                                tmp_path: Path) -> None:
     b = drand_draw(county, server_chain(public_key=attacker_public_key()), attacker_sign(ROUND), monkeypatch)
     report, _ = run(b, log_key=county.log_key)
     assert not report.ok
     assert_genuine_log(report)
     assert "CHAIN_HASH_MISMATCH" in report.codes()
     assert failed(report) <= {"chains", "reveals"}  # everything else of the forgery holds up
-    r = CliRunner().invoke(cli, ["bundle", str(_save(b)), "--log-key", county.log_key], catch_exceptions=False)
+    r = CliRunner().invoke(cli, ["bundle", str(_save(b, tmp_path)), "--log-key", county.log_key],
+                           catch_exceptions=False)
     assert r.exit_code == 1 and "CHAIN_HASH_MISMATCH" in r.output
 
 
@@ -233,7 +234,7 @@ def test_own_network_with_its_own_hash_needs_explicit_trust(county: County, monk
     assert_genuine_log(report)
     info = tmp_path / "info.json"
     info.write_text(json.dumps(chain.to_json()))
-    path = str(_save(b))
+    path = str(_save(b, tmp_path))
     r = CliRunner().invoke(cli, ["bundle", path, "--log-key", county.log_key], catch_exceptions=False)
     assert r.exit_code == 1 and "CHAIN_UNTRUSTED" in r.output
     r = CliRunner().invoke(cli, ["bundle", path, "--log-key", county.log_key, "--trust-chain", str(info)],
@@ -263,13 +264,10 @@ def test_changed_network_parameters_are_failed(county: County, monkeypatch: pyte
     assert "CHAIN_HASH_MISMATCH" in report.codes()
 
 
-def _save(b: dict[str, Any]) -> Path:
-    import tempfile
-
-    fd, name = tempfile.mkstemp(suffix=".json")
-    os.close(fd)
-    Path(name).write_text(json.dumps(b, ensure_ascii=False), encoding="utf-8")
-    return Path(name)
+def _save(b: dict[str, Any], where: Path) -> Path:
+    path = where / f"{b['draw_id']}.json"
+    path.write_text(json.dumps(b, ensure_ascii=False), encoding="utf-8")
+    return path
 
 
 # -- bundle-level edits of an honest v2 draw --------------------------------------------------------
@@ -422,3 +420,21 @@ def test_recused_inspector_brought_back_is_failed(county: County, monkeypatch: p
     report, _ = run(b, log_key=county.log_key)
     assert not report.ok and "SUBSTITUTION_NOT_NEXT" in report.codes()
     assert_genuine_log(report)
+
+
+def test_trust_chain_reads_v1_and_v2_info_documents() -> None:
+    """--trust-chain takes drand /info in either naming; both give the pinned quicknet exactly,
+    and a document whose parameters do not hash to its stated hash is refused."""
+    from verifier.drand import chain_from_info
+
+    q = quicknet_real()
+    v2 = {k: q[k] for k in ("public_key", "period", "genesis_time", "genesis_seed", "chain_hash", "scheme",
+                            "beacon_id")}
+    v1 = {"public_key": q["public_key"], "period": q["period"], "genesis_time": q["genesis_time"],
+          "hash": q["chain_hash"], "groupHash": q["genesis_seed"], "schemeID": q["scheme"],
+          "metadata": {"beaconID": "quicknet"}}
+    assert chain_from_info(v2) == chain_from_info(v1) == PINNED_CHAINS[QUICKNET]
+    with pytest.raises(ValueError):
+        chain_from_info(dict(v2, genesis_time=q["genesis_time"] + 1))
+    with pytest.raises(ValueError):
+        chain_from_info({k: v for k, v in v2.items() if k != "genesis_seed"})
