@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 import click
 from nacl.signing import SigningKey
 
+from .drand import Chain, chain_from_info
 from .draw import DrawOptions, check_bundle_shape, load_draw_bundle, verify_bundle
 from .findings import CODES, Finding, Report
 from .log import LogOptions, verify_log
@@ -33,7 +34,7 @@ from .note import (
     verify_cosignature,
     verify_note,
 )
-from .sources import ServerClient, SourceError, load_bundle
+from .sources import ServerClient, SourceError, load_bundle, read_json_file
 from .subject import subject_report, subject_text
 from .witness import WitnessKey, WitnessRefusal, load_witness_key, witness_once
 
@@ -273,9 +274,22 @@ def codes_cmd() -> None:
         click.echo(f"{k:30} {v}")
 
 
+def trusted_chains(files: tuple[str, ...]) -> list[Chain]:
+    """--trust-chain FILE: drand /info documents of networks trusted beyond the pinned ones; each
+    must hash to the chain hash it states. An unusable file is bad input (exit 2)."""
+    out = []
+    for f in files:
+        try:
+            out.append(chain_from_info(read_json_file(f)))
+        except ValueError as exc:
+            raise SourceError(f"--trust-chain {f}: {exc}") from exc
+    return out
+
+
 def _draw_options(log_key: str | None, witnesses: tuple[str, ...], min_witnesses: int | None,
-                  full_log: str | None) -> DrawOptions:
-    opts = DrawOptions(log_key=log_key, witnesses=witnesses, min_witnesses=min_witnesses)
+                  full_log: str | None, trust_chain: tuple[str, ...] = ()) -> DrawOptions:
+    opts = DrawOptions(log_key=log_key, witnesses=witnesses, min_witnesses=min_witnesses,
+                       trusted_chains=trusted_chains(trust_chain))
     if full_log:
         b = load_bundle(full_log)
         opts.full_log = [_parsed(e) for e in b.entries]
@@ -309,6 +323,9 @@ _bundle_opts = [
     click.option("--witness", "witnesses", multiple=True, help="witness verifier key (0x04); repeatable"),
     click.option("--min-witnesses", type=int, help="witnesses required on the checkpoints (default: all given; "
                  "0 for the prepared checkpoint)"),
+    click.option("--trust-chain", "trust_chain", multiple=True, type=click.Path(dir_okay=False),
+                 help="a drand network's /info JSON to trust besides the pinned League of Entropy default and "
+                 "quicknet (its parameters must hash to its chain hash); repeatable"),
 ]
 
 
@@ -326,10 +343,10 @@ def _with(opts: list[Any]) -> Any:
               help="a full log file (drawverify log bundle) to search for draws of the plan the bundle leaves out")
 @_with(_bundle_opts)
 def bundle_cmd(file_: str, full_log: str | None, as_json: bool, log_key: str | None, witnesses: tuple[str, ...],
-               min_witnesses: int | None) -> None:
+               min_witnesses: int | None, trust_chain: tuple[str, ...]) -> None:
     """Verify a draw evidence bundle offline (GET /api/v1/draws/<id>/bundle saved to FILE)."""
     try:
-        opts = _draw_options(log_key, witnesses, min_witnesses, full_log)
+        opts = _draw_options(log_key, witnesses, min_witnesses, full_log, trust_chain)
         report, _ = verify_bundle(load_draw_bundle(file_), opts)
     except SourceError as exc:
         _die(str(exc))
@@ -343,10 +360,10 @@ def bundle_cmd(file_: str, full_log: str | None, as_json: bool, log_key: str | N
               help="read the whole log to find draws of the same plan the bundle leaves out")
 @_with(_bundle_opts)
 def draw_cmd(server: str, draw_id: str, scan_log: bool, as_json: bool, log_key: str | None,
-             witnesses: tuple[str, ...], min_witnesses: int | None) -> None:
+             witnesses: tuple[str, ...], min_witnesses: int | None, trust_chain: tuple[str, ...]) -> None:
     """Fetch a draw's bundle from a live service and verify it."""
     try:
-        opts = _draw_options(log_key, witnesses, min_witnesses, None)
+        opts = _draw_options(log_key, witnesses, min_witnesses, None, trust_chain)
         bundle = _server_bundle(server, draw_id, scan_log, opts)
         report, _ = verify_bundle(bundle, opts)
     except SourceError as exc:
@@ -361,13 +378,15 @@ def draw_cmd(server: str, draw_id: str, scan_log: bool, as_json: bool, log_key: 
 @click.option("--bundle", "bundle_file", type=click.Path(dir_okay=False), help="a saved bundle file")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--log-key", help="pinned log verifier key")
+@click.option("--trust-chain", "trust_chain", multiple=True, type=click.Path(dir_okay=False),
+              help="a drand network's /info JSON to trust besides the pinned ones; repeatable")
 def subject_cmd(code: str, draw_id: str, server: str | None, bundle_file: str | None, as_json: bool,
-                log_key: str | None) -> None:
+                log_key: str | None, trust_chain: tuple[str, ...]) -> None:
     """Was this subject (unified social credit code) drawn, and why? Plain Chinese + English."""
     if bool(server) == bool(bundle_file):
         _die("give exactly one of --server URL or --bundle FILE")
     try:
-        opts = DrawOptions(log_key=log_key)
+        opts = DrawOptions(log_key=log_key, trusted_chains=trusted_chains(trust_chain))
         bundle = _server_bundle(server, draw_id, False, opts) if server else load_draw_bundle(str(bundle_file))
         if bundle["draw_id"] != draw_id:
             _die(f"the bundle is of draw {bundle['draw_id']}, not {draw_id}")

@@ -27,14 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from .canonical import jcs
-from .drand import BeaconEncodingError, BeaconSignatureInvalid, Chain, round_time, verify_round
+from .drand import PINNED_CHAINS, BeaconEncodingError, BeaconSignatureInvalid, Chain, round_time, verify_round
 from .findings import Check, Finding, Report
 from .log import KEY_TYPES, LogOptions, _LogVerifier, _sig_bytes, validate_entry
 from .matching import Matcher, MatchError, Rule
 from .merkle import leaf_hash, verify_consistency, verify_inclusion
 from .note import NoteError, parse_checkpoint, parse_note, parse_verifier_key, verify_cosignature, verify_note
 from .parallel import ed25519_ok
-from .pools import EXCLUDED_REASONS, PoolError, commit_with, conflicts_sha256
+from .pools import EXCLUDED_REASONS, PoolError, commit_with, conflicts_sha256, prior_load_sha256
 from .recipe import RecipeError, encode_source, hexbytes, nonce_commitment, seed_from
 from .seal import seal
 from .sizes import SizeError, parse_ratio, stratum_sizes
@@ -43,9 +43,13 @@ from .tickets import Selection, subject_ticket, thresholds, ticket_rows
 
 __all__ = ["BUNDLE_FORMAT", "DrawOptions", "DrawState", "load_draw_bundle", "verify_bundle"]
 
-BUNDLE_FORMAT = "spotcheck-draw-bundle/1"
+BUNDLE_FORMAT = "spotcheck-draw-bundle/2"
 DRAW_TYPES = ("draw.prepared", "draw.seeded", "draw.drawn", "draw.substituted", "draw.published", "draw.aborted")
-ALGORITHM = "spotcheck-draw/1"
+ALGORITHM = "spotcheck-draw/2"
+# Every published version keeps verifying (evidence already handed out): v1 bundles and draws
+# are checked by v1's rules, except that their drand parameters must be pinned or trusted too.
+ALGORITHM_V1 = "spotcheck-draw/1"
+BUNDLE_FORMATS = {"spotcheck-draw-bundle/1": ALGORITHM_V1, BUNDLE_FORMAT: ALGORITHM}
 
 
 def load_draw_bundle(path: str | Path) -> dict[str, Any]:
@@ -57,8 +61,8 @@ def load_draw_bundle(path: str | Path) -> dict[str, Any]:
 
 def check_bundle_shape(doc: Any, where: str) -> None:
     """The minimum a bundle needs to be read at all; anything less is unusable input."""
-    if not isinstance(doc, dict) or doc.get("format") != BUNDLE_FORMAT:
-        raise SourceError(f"{where}: not a draw evidence bundle (format must be {BUNDLE_FORMAT!r})")
+    if not isinstance(doc, dict) or doc.get("format") not in BUNDLE_FORMATS:
+        raise SourceError(f"{where}: not a draw evidence bundle (format must be one of {sorted(BUNDLE_FORMATS)})")
     if not isinstance(doc.get("draw_id"), str) or not isinstance(doc.get("entries"), list):
         raise SourceError(f"{where}: a bundle needs draw_id and an entries list")
     log = doc.get("log")
@@ -80,6 +84,7 @@ class DrawOptions:
     min_witnesses: int | None = None
     full_log: Sequence[dict[str, Any]] | None = None  # every entry of the log, to find hidden draws
     full_log_label: str = "the full log"
+    trusted_chains: Sequence[Chain] = ()  # drand networks trusted beyond the pinned ones (--trust-chain)
 
 
 def _unix(t: str) -> float:
@@ -139,6 +144,12 @@ class _Bundle:
         self.r = Report(f"draw {b['draw_id']} (bundle status {b.get('status')!r})")
         self.st = DrawState(b["draw_id"], str(b.get("status")))
         self.published = False
+        self.algorithm = BUNDLE_FORMATS[b["format"]]  # the rules the bundle's format stands for
+
+    @property
+    def v2(self) -> bool:
+        """Whether the v2 rules apply: chains, experts and prior loads committed; §D8 bars leavers."""
+        return self.algorithm != ALGORITHM_V1
 
     # -- helpers --------------------------------------------------------------------------
     def fail(self, c: Check, code: str, where: str, msg: str, expected: Any = None, actual: Any = None,
@@ -355,6 +366,12 @@ class _Bundle:
         if one["draw.prepared"]:
             self.st.prepared_seq, pe = one["draw.prepared"]
             self.st.prepared = pe["payload"]
+            alg = pe["payload"].get("algorithm")
+            if alg != self.algorithm:
+                self.fail(c, "DRAW_ENTRY_MALFORMED", f"seq {self.st.prepared_seq}", f"the prepared entry's algorithm "
+                          f"is not the one bundle format {self.b['format']!r} carries (a draw is checked by the rules "
+                          "it was prepared under, and cannot choose older ones)", self.algorithm, alg,
+                          self.st.prepared_seq)
         self.published = one["draw.published"] is not None
         c.detail = ", ".join(f"{t.split('.')[1]} @ {[s for s, _ in mine[t]]}" for t in DRAW_TYPES if mine[t])
         self.mine = mine
@@ -413,11 +430,18 @@ class _Bundle:
             return
         chains = self.chains()
         rounds = []
+        unknown = []
         for s in (p.get("seed_recipe") or {}).get("sources") or []:
             if isinstance(s, dict) and s.get("type") == "drand":
                 ch = chains.get(str(s.get("chain_hash", "")).lower())
                 if ch is not None and type(s.get("round")) is int:
                     rounds.append((s["round"], round_time(ch, s["round"]), ch))
+                else:
+                    unknown.append(str(s.get("chain_hash")))
+        if unknown:
+            c.skip(f"no trusted parameters for drand chain(s) {', '.join(unknown)} (see chains): the round time "
+                   "cannot be established")
+            return
         nb = p.get("not_before")
         if not rounds:
             if nb is not None:
@@ -472,26 +496,85 @@ class _Bundle:
             self.r.info["timing"] = "rests on the service's own clock"
 
     def chains(self) -> dict[str, Chain]:
+        """The drand networks whose rounds may be checked: only trusted parameters, never the bundle's
+        word.  A network is trusted if it is pinned in this verifier (League of Entropy default and
+        quicknet) or given with --trust-chain; the bundle's parameters must hash to their chain hash
+        (drand's ChainInfo.Hash) and equal the trusted ones, and from v2 on equal what the prepared
+        entry committed.  Why: a key the service owns, filed under quicknet's hash, would otherwise
+        let it sign any "round" it likes."""
         if hasattr(self, "_chains"):
             return self._chains
         out: dict[str, Chain] = {}
-        c = self.r.check("chains", "drand chain parameters")
-        for h, d in (self.b.get("chains") or {}).items():
+        c = self.r.check("chains", "drand chain parameters: hash to their chain hash, pinned or trusted, committed")
+        trusted = {**PINNED_CHAINS, **{ch.chain_hash: ch for ch in self.o.trusted_chains}}
+        given = self.b.get("chains") or {}
+        if not isinstance(given, dict):
+            self.fail(c, "CHAIN_PARAMS_INVALID", "chains", "chains must be an object {chain_hash: parameters}")
+            given = {}
+        for h, d in given.items():
+            where = f"chains/{h}"
             try:
                 ch = Chain.from_json(d)
+                computed = ch.computed_hash()
             except ValueError as exc:
-                self.fail(c, "CHAIN_PARAMS_INVALID", f"chains/{h}", str(exc))
+                self.fail(c, "CHAIN_PARAMS_INVALID", where, str(exc))
                 continue
             if ch.chain_hash != h.lower():
-                self.fail(c, "CHAIN_PARAMS_INVALID", f"chains/{h}", "filed under another chain hash", h, ch.chain_hash)
+                self.fail(c, "CHAIN_PARAMS_INVALID", where, "filed under another chain hash", h, ch.chain_hash)
                 continue
-            out[ch.chain_hash] = ch
-        if not self.b.get("chains"):
+            if computed != ch.chain_hash:
+                self.fail(c, "CHAIN_HASH_MISMATCH", where, "the parameters (period, genesis time, public key, "
+                          "genesis seed, beacon id) do not hash to the chain hash: they are not that network's",
+                          ch.chain_hash, computed)
+                continue
+            t = trusted.get(ch.chain_hash)
+            if t is None:
+                self.fail(c, "CHAIN_UNTRUSTED", where, "a drand network this verifier does not know: neither "
+                          "pinned (League of Entropy default, quicknet) nor given with --trust-chain FILE", None,
+                          ch.beacon_id or ch.chain_hash)
+                continue
+            if t.to_json() != ch.to_json():
+                at = _first_diff(t.to_json(), ch.to_json())
+                self.fail(c, "CHAIN_UNTRUSTED", f"{where}{at}", "the parameters differ from the trusted ones",
+                          _dig(t.to_json(), at), _dig(ch.to_json(), at))
+                continue
+            out[ch.chain_hash] = t
+        p = self.st.prepared or {}
+        declared = sorted({str(s.get("chain_hash", "")).lower() for s in (p.get("seed_recipe") or {}).get("sources")
+                           or [] if isinstance(s, dict) and s.get("type") == "drand"})
+        for h in declared:
+            if h not in given:
+                self.fail(c, "CHAIN_PARAMS_INVALID", f"chains/{h}", "a declared drand source's chain has no "
+                          "parameters in the bundle")
+        if self.v2 and self.st.prepared is not None:
+            self._chains_committed(c, p, given, declared)
+        if not declared and not given:
             c.skip("no drand source declared")
-        else:
-            c.detail = ", ".join(f"{x.beacon_id or h[:12]} ({x.scheme})" for h, x in out.items())
+        elif c.status == "passed":
+            names = ", ".join(f"{x.beacon_id or h[:12]} ({x.scheme})" for h, x in out.items())
+            how = "committed at prepare; " if self.v2 else "not committed in v1 bundles; "
+            c.detail = f"{names}: {how}" + ", ".join(
+                "pinned" if h in PINNED_CHAINS and PINNED_CHAINS[h] == out[h] else "--trust-chain" for h in out)
         self._chains = out
         return out
+
+    def _chains_committed(self, c: Check, p: dict[str, Any], given: dict[str, Any], declared: list[str]) -> None:
+        """v2: the prepared entry commits the parameters of every declared chain (so the log signature
+        binds them), and the bundle's are exactly those."""
+        committed = p.get("chains")
+        where = f"seq {self.st.prepared_seq} chains"
+        if not isinstance(committed, dict):
+            self.fail(c, "CHAIN_NOT_COMMITTED", where, "a v2 prepared entry commits the drand parameters it uses",
+                      "{chain_hash: parameters}", committed)
+            return
+        if sorted(committed) != declared:
+            self.fail(c, "CHAIN_NOT_COMMITTED", where, "the committed chains are not the declared sources' chains",
+                      declared, sorted(committed))
+        for h in declared:
+            if h in committed and h in given and committed[h] != given[h]:
+                at = _first_diff(committed[h], given[h])
+                self.fail(c, "CHAIN_NOT_COMMITTED", f"chains/{h}{at}", "the bundle's parameters are not the ones "
+                          "the prepared entry committed to", _dig(committed[h], at), _dig(given[h], at))
 
     # -- 4. recipe and seed ---------------------------------------------------------------
     def recipe(self, one: dict[str, Any]) -> None:
@@ -576,7 +659,8 @@ class _Bundle:
         h = str(d.get("chain_hash", "")).lower()
         ch = chains.get(h)
         if ch is None:
-            self.fail(c, "CHAIN_PARAMS_INVALID", where, f"no chain parameters for {h} in the bundle")
+            self.fail(c, "CHAIN_UNTRUSTED", where, f"no trusted parameters for drand chain {h} (see the chains "
+                      "check): its round cannot be verified")
             return None
         try:
             sig = hexbytes(r.get("signature"), "drand signature")
@@ -611,7 +695,7 @@ class _Bundle:
         committed = p.get("pools") or {}
         ok = True
         for kind in ("subjects", "inspectors", "excluded", "experts"):
-            if kind not in committed and kind not in pools:
+            if kind not in committed and kind not in pools and not (self.v2 and kind == "experts"):
                 continue
             recs = pools.get(kind)
             if not isinstance(recs, list):
@@ -661,9 +745,32 @@ class _Bundle:
             ok = False
         elif isinstance(conf, list) and conf != sorted(conf):
             self.fail(c, "CONFLICTS_MISMATCH", "pools/conflicts", "conflicts must be sorted")
+        ok = self._prior_load(c, committed, pools) and ok
         self.st.pools = pools
         self.st.pools_ok = ok and c.status != "failed"
         c.detail = ", ".join(f"{k} {len(v)}" for k, v in pools.items() if isinstance(v, list))
+
+    def _prior_load(self, c: Check, committed: dict[str, Any], pools: dict[str, Any]) -> bool:
+        """The prior workloads the §D7 cap reads must be the ones committed at prepare (v2). A v1
+        draw committed none, so a v1 bundle may not bring any in (they would be the bundle's word)."""
+        given = pools.get("prior_load")
+        if not self.v2:
+            if given:
+                self.fail(c, "PRIOR_LOAD_MISMATCH", "pools/prior_load", "a v1 prepared entry commits no prior "
+                          "load: a bundle cannot add one", {}, given)
+                return False
+            return True
+        want = committed.get("prior_load_sha256")
+        try:
+            got = prior_load_sha256(given)
+        except ValueError as exc:
+            self.fail(c, "PRIOR_LOAD_MISMATCH", "pools/prior_load", str(exc), None, given)
+            return False
+        if got != want:
+            self.fail(c, "PRIOR_LOAD_MISMATCH", "pools/prior_load", "the prior workloads do not hash to "
+                      "prior_load_sha256 committed at prepare", want, got)
+            return False
+        return True
 
     def _ticket_rows(self) -> Any:
         """The ticket search to run with the subject pool's commitment (one pass over the records), or
@@ -732,9 +839,9 @@ class _Bundle:
                           drawn[1]["payload"].get("seal"), got.hex())
             elif not pub:
                 cseal.detail = "checked with the sealed salt (privileged reader); public check at publication"
-        if content.get("algorithm") != ALGORITHM:
-            self.fail(csel, "SELECTION_MISMATCH", "content.algorithm", "unknown algorithm", ALGORITHM,
-                      content.get("algorithm"))
+        if content.get("algorithm") != self.algorithm:
+            self.fail(csel, "SELECTION_MISMATCH", "content.algorithm", "not the algorithm the draw was prepared "
+                      "under", self.algorithm, content.get("algorithm"))
         seed, pools, k = self.st.seed, self.st.pools, self.st.sizes
         if seed is None or pools is None or k is None:
             why = "the seed, the pools or the sizes could not be established (see those checks)"
@@ -796,8 +903,8 @@ class _Bundle:
                       _dig(want, at), _dig(content.get("matching"), at))
         else:
             c.detail = f"{len(want['assignments'])} teams; {len(m.cands)} candidates, {len(m.ineligible)} ineligible"
-        if (self.st.pools or {}).get("prior_load") is None and m.rule.max_assignments is not None:
-            c.detail = (c.detail or "") + "; no prior load in the bundle: taken as zero"
+        if not self.v2 and m.rule.max_assignments is not None:
+            c.detail = (c.detail or "") + "; v1 commits no prior load: taken as zero"
 
     # -- 7. substitutions ------------------------------------------------------------------
     def substitutions(self, one: dict[str, Any]) -> None:
@@ -834,6 +941,7 @@ class _Bundle:
             return stratum_map
         used: list[str] = []
         unavailable_all: list[str] = []
+        left: dict[str, list[str]] = {}  # subject -> who left it by an inspector substitution (v2 §D8)
         replay = m is not None and sel is not None and self.st.seed is not None
         for i, ((seq, e), w) in enumerate(zip(subs, records, strict=False)):
             where = f"seq {seq} (substitution {i})"
@@ -859,7 +967,9 @@ class _Bundle:
             seed = self.st.seed
             try:
                 if rec["kind"] == "inspector":
-                    unavailable_all += m.apply_inspector(current, rec)
+                    subj = str(rec.get("subject"))
+                    unavailable_all += m.apply_inspector(current, rec, left.get(subj, []) if self.v2 else None)
+                    left.setdefault(subj, []).append(str(rec.get("leaving")))
                 elif rec["kind"] == "subject":
                     m.apply_subject(current, rec, stratum_of(), sel.replacement_order(str(rec.get("stratum"))),
                                     lambda x, s=seed: subject_ticket(s, x).hex(), used)  # type: ignore[misc]

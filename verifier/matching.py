@@ -219,7 +219,8 @@ class Matcher:
         return o
 
     def _walk(self, subject: str, expert: bool, start: int, team: list[str], size: int, load: dict[str, int],
-              unavailable: Collection[str] = ()) -> tuple[list[str], list[dict[str, str]], int]:
+              unavailable: Collection[str] = (), barred: Collection[str] = ()
+              ) -> tuple[list[str], list[dict[str, str]], int]:
         cands = self.expert_cands if expert else self.cands
         order = self.order(subject, expert)
         depts = [] if expert else self.rule.departments
@@ -238,7 +239,9 @@ class Matcher:
                 continue
             cap = self.cap.get(c)
             reason = None
-            if (c, subject) in self.conf:
+            if c in barred:
+                reason = "left_subject"
+            elif (c, subject) in self.conf:
                 reason = "conflict_declared"
             elif c in unavailable:
                 reason = "unavailable"
@@ -326,8 +329,13 @@ class Matcher:
                 load[i] = load.get(i, 0) + 1
         return load
 
-    def apply_inspector(self, matching: dict[str, Any], rec: Mapping[str, Any]) -> list[str]:
-        """Check and apply an inspector substitution; returns the candidates skipped as 'unavailable'."""
+    def apply_inspector(self, matching: dict[str, Any], rec: Mapping[str, Any],
+                        left: Sequence[str] | None = None) -> list[str]:
+        """Check and apply an inspector substitution; returns the candidates skipped as 'unavailable'.
+
+        ``left`` (v2; None under v1) = who left this subject by earlier inspector substitutions: they
+        and the leaving inspector are never candidates for it again (§D8: a recusal cannot bring
+        the recused inspector back, e.g. after a swap put them where the walk had not reached)."""
         if rec.get("reason") not in INSPECTOR_REASONS:
             raise MatchError("SUBSTITUTION_INVALID", f"reason {rec.get('reason')!r} is not an inspector reason",
                              sorted(INSPECTOR_REASONS), rec.get("reason"))
@@ -346,7 +354,8 @@ class Matcher:
         load = self.current_load([*others, {**a, tk: rest}])
         unavailable = [s.get("inspector") for s in rec.get("skipped") or [] if s.get("reason") == "unavailable"]
         size = self.rule.experts if expert else self.rule.team_size
-        got, skipped, pos = self._walk(a["subject"], expert, a[ek], rest, size, load, unavailable)
+        barred = () if left is None else {*left, leaving}
+        got, skipped, pos = self._walk(a["subject"], expert, a[ek], rest, size, load, unavailable, barred)
         want = {"incoming": got[0] if got else None, "skipped": skipped, "examined_to": pos}
         claim = {"incoming": rec.get("incoming"), "skipped": rec.get("skipped"), "examined_to": rec.get("examined_to")}
         if want != claim:

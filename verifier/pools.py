@@ -31,7 +31,7 @@ from .fastjcs import jcs_bytes
 from .forking import parts_for, ranges, run_split
 from .merkle import root_by_levels
 
-__all__ = ["GROUP_FIELD", "PoolError", "commit", "commit_with", "conflicts_sha256"]
+__all__ = ["GROUP_FIELD", "PoolError", "commit", "commit_with", "conflicts_sha256", "prior_load_sha256"]
 
 GROUP_FIELD = {"subjects": "stratum", "inspectors": "department", "experts": "field", "excluded": "reason"}
 EXCLUDED_REASONS = frozenset({"frequency_cap", "checked_by_other_unit", "exempt_trusted", "out_of_scope",
@@ -242,3 +242,12 @@ def conflicts_sha256(conflicts: Any) -> str:
     """hex SHA-256 of JCS(conflicts), the sorted list of [inspector id, subject id] pairs."""
     return hashlib.sha256(jcs_bytes(conflicts)).hexdigest()
 
+
+
+def prior_load_sha256(prior_load: Any) -> str:
+    """hex SHA-256 of JCS(prior_load), the {inspector or expert id: assignments before this draw}
+    the §D7 workload cap reads (v2). Raises ``ValueError`` unless it is such an object."""
+    if not isinstance(prior_load, dict) or not all(isinstance(k, str) and type(v) is int and v >= 0
+                                                   for k, v in prior_load.items()):
+        raise ValueError("prior_load must be an object {id: non-negative integer}")
+    return hashlib.sha256(jcs_bytes(prior_load)).hexdigest()

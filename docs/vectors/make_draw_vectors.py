@@ -5,7 +5,8 @@
 
 Each vector is {"about", "inputs", "outputs"}. Every input is fixed here (no randomness: salts
 and nonces are SHA-256 of a label), drand rounds are the real ones from
-shared/vectors/drand.json. tests/draw/test_draw_vectors.py feeds "inputs" to compute_*() and
+docs/vectors/drand-rounds.json (a copy of the project's recorded rounds, identical to the
+service's drawsvc/data/drand_networks.json). tests/draw/test_draw_vectors.py feeds "inputs" to compute_*() and
 checks every field of "outputs".
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import struct
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from drawsvc.draw import pool as poolmod  # noqa: E402
 from drawsvc.draw import seed as seedmod  # noqa: E402
-from drawsvc.draw.drand import chain_from_json, round_message, round_time  # noqa: E402
+from drawsvc.draw.drand import chain_from_json, chain_info_hash, round_message, round_time  # noqa: E402
 from drawsvc.draw.lottery import rfc3797_encode  # noqa: E402
 from drawsvc.draw.matching import Inspector, TeamRule, candidate_order, candidates  # noqa: E402
 from drawsvc.draw.run import run_draw, strata_of  # noqa: E402
@@ -33,7 +35,7 @@ from drawsvc.draw.substitution import substitute_inspector, substitute_subject, 
 from drawsvc.draw.tickets import order_block, subject_ticket  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-DRAND_FILE = ROOT / "drawsvc" / "data" / "drand_networks.json"  # in-repo copy of shared/vectors/drand.json
+DRAND_FILE = HERE / "drand-rounds.json"  # the recorded real rounds (= drawsvc/data/drand_networks.json)
 
 
 def label(text: str) -> str:
@@ -219,7 +221,7 @@ def compute_draw(sel: dict[str, Any], ins: dict[str, Any]) -> dict[str, Any]:
     out["inspector_substitution_request"] = {"subject": a0.subject, "leaving": a0.team[0],
                                              "reason": "recusal_conflict", "unavailable": unavailable}
     m1, s1 = substitute_inspector(seed, result.match, a0.subject, a0.team[0], "recusal_conflict", inspectors, rule,
-                                  conflicts, ins["prior_load"], unavailable, experts)
+                                  conflicts, ins["prior_load"], unavailable, experts, left=[])
     out["inspector_substitution"] = s1.to_json()
     a1 = m1.assignments[1]
     m2, s2 = substitute_subject(seed, result.selection, m1, a1.subject, "deregistered", [], inspectors, rule,
@@ -236,8 +238,38 @@ def compute_draw(sel: dict[str, Any], ins: dict[str, Any]) -> dict[str, Any]:
     m3 = swap_targets(m2, pair[0], x.subject, pair[1], y.subject, inspectors, rule, conflicts)
     out["swap"] = {"claim": swap, "teams_after": [m3.find(x.subject).team, m3.find(y.subject).team]}
     out["final_matching"] = m3.to_json()
+    out["recusal_after_swap"] = recusal_after_swap(seed, m2, inspectors, experts, rule, conflicts, ins["prior_load"])
     _check_coverage(out)
     return out
+
+
+def recusal_after_swap(seed: bytes, match: Any, inspectors: list[Inspector], experts: list[Inspector],
+                       rule: TeamRule, conflicts: list[tuple[str, str]], prior: dict[str, int]) -> dict[str, Any]:
+    """The §D8 case v2 closes (from the matching before the vector's swap): a swap puts inspector
+    p on subject y's team, p then recuses from y, and the walk of y — resumed at `examined` —
+    reaches p before anyone else. Under v1 p came back as their own replacement; under v2 p is
+    skipped as "left_subject". The first such swap of the matching is the vector's."""
+    dept = {i.id: i.department for i in inspectors}
+    for x in match.assignments:
+        for y in match.assignments:
+            for p in x.team:
+                for q in y.team:
+                    if x is y or dept[p] != dept[q] or p in y.team or q in x.team \
+                            or (p, y.subject) in conflicts or (q, x.subject) in conflicts:
+                        continue
+                    swapped = swap_targets(match, p, x.subject, q, y.subject, inspectors, rule, conflicts)
+                    _, old = substitute_inspector(seed, swapped, y.subject, p, "recusal_conflict", inspectors, rule,
+                                                  conflicts, prior, (), experts)
+                    if old.incoming != p:
+                        continue
+                    _, new = substitute_inspector(seed, swapped, y.subject, p, "recusal_conflict", inspectors, rule,
+                                                  conflicts, prior, (), experts, left=[])
+                    return {"swap": {"inspector_a": p, "subject_a": x.subject, "inspector_b": q,
+                                     "subject_b": y.subject},
+                            "team_after_swap": swapped.find(y.subject).team,
+                            "substitution_request": {"subject": y.subject, "leaving": p, "reason": "recusal_conflict"},
+                            "v1_incoming": old.incoming, "substitution": new.to_json()}
+    raise SystemExit("vector inputs give no swap after which a recused inspector would come back: change the inputs")
 
 
 def shuffle_record(seed: bytes, subject: str, cands: list[Inspector], expert: bool) -> dict[str, Any]:
@@ -283,7 +315,10 @@ def drand_inputs() -> dict[str, Any]:
         for r in c["rounds"]:
             rounds.append({"network": name, "chain_hash": c["chain_hash"], "round": r["round"],
                            "previous_signature": r.get("previous_signature")})
-    return {"source": "shared/vectors/drand.json", "rounds": rounds}
+    return {"source": "docs/vectors/drand-rounds.json", "rounds": rounds,
+            "networks": {name: {k: c[k] for k in ("beacon_id", "scheme", "chain_hash", "public_key", "genesis_time",
+                                                  "period", "genesis_seed")}
+                         for name, c in drand_data()["chains"].items()}}
 
 
 def compute_drand(inp: dict[str, Any]) -> dict[str, Any]:
@@ -295,7 +330,16 @@ def compute_drand(inp: dict[str, Any]) -> dict[str, Any]:
         out.append({"network": r["network"], "round": r["round"],
                     "message": round_message(chain, r["round"], prev).hex(),
                     "round_time": round_time(chain, r["round"])})
-    return {"messages": out}
+    hashes = {}
+    for name, c in inp["networks"].items():  # spec §D2: the chain hash of each network's parameters
+        pre = (struct.pack(">I", c["period"]) + struct.pack(">q", c["genesis_time"]) + bytes.fromhex(c["public_key"])
+               + bytes.fromhex(c["genesis_seed"]) + (b"" if c["beacon_id"] == "default" else c["beacon_id"].encode()))
+        computed = chain_info_hash(c["period"], c["genesis_time"], bytes.fromhex(c["public_key"]),
+                                   bytes.fromhex(c["genesis_seed"]), c["beacon_id"]).hex()
+        if computed != hashlib.sha256(pre).hexdigest() or computed != c["chain_hash"]:
+            raise SystemExit(f"chain hash of {name} does not reproduce")
+        hashes[name] = {"preimage": pre.hex(), "chain_hash": computed}
+    return {"messages": out, "chain_hashes": hashes}
 
 
 # --- files ---------------------------------------------------------------------------
@@ -327,14 +371,16 @@ def build() -> dict[str, dict[str, Any]]:
         "draw-selection-matching.json": {
             "about": "Sizes, tickets, selection, replacement order, removed-subject report, joint-check matching "
                      "with skips and experts, then an inspector substitution, a subject substitution and a swap "
-                     "(spec §5-§8). The seed is the one of draw-seed.json.",
+                     "(spec §5-§8); recusal_after_swap: the v2 §D8 rule (a recused inspector never comes back). "
+                     "The seed is the one of draw-seed.json.",
             "inputs": {"selection": pi, "inspectors": ii}, "outputs": compute_draw(pi, ii)},
         "draw-rules.json": {"about": "Stratum sizes: ceil(n*r), counts, and the water-filled 5% floor (spec §5).",
                             "inputs": {"cases": RULE_CASES}, "outputs": {"sizes": compute_rules(RULE_CASES)}},
         "draw-seal.json": {"about": "Salted seal over JCS(content) (spec §9).",
                            "inputs": seal_inputs(), "outputs": compute_seal(seal_inputs())},
-        "draw-drand.json": {"about": "Signed messages and times of the real drand rounds (spec §2); the rounds "
-                                     "themselves are in shared/vectors/drand.json.",
+        "draw-drand.json": {"about": "Signed messages and times of the real drand rounds, and each network's "
+                                     "chain hash from its parameters (spec §D2); the rounds themselves are in "
+                                     "docs/vectors/drand-rounds.json.",
                             "inputs": drand_inputs(), "outputs": compute_drand(drand_inputs())},
     }
 

@@ -11,7 +11,12 @@ from __future__ import annotations
 import hashlib
 import struct
 
-ALGORITHM = "spotcheck-draw/1"
+ALGORITHM = "spotcheck-draw/2"
+# v1: the drand parameters, the expert pool and the prior loads were not committed at prepare,
+# and §D8 let an inspector who left a subject come back to it. Draws prepared under v1 keep its
+# rules (their records verify by them); every new draw is v2.
+ALGORITHM_V1 = "spotcheck-draw/1"
+ALGORITHMS = (ALGORITHM_V1, ALGORITHM)
 
 TAG_NONCE = "spotcheck/draw/v1/nonce-commitment"
 TAG_CONTRIBUTION = "spotcheck/draw/v1/witness-commitment"

@@ -15,11 +15,15 @@ Schemes (drand's scheme ids):
   G1 (48 bytes), message = SHA-256(uint64_be(round)), DST
   ``BLS_SIG_BLS12381G1_XMD:SHA-256_SSWU_RO_NUL_``.
 randomness = SHA-256(signature). Round r is published at genesis_time + (r - 1) * period.
+
+A network's parameters are only taken under its chain hash if they hash to it the way drand
+computes it (chain_info_hash): a key the service owns cannot pass for quicknet's.
 """
 
 from __future__ import annotations
 
 import hashlib
+import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -27,6 +31,7 @@ from typing import Any
 
 from .codec import from_hex, u64
 from .errors import (
+    BeaconChainHashMismatch,
     BeaconChainUnknown,
     BeaconEncodingError,
     BeaconRandomnessMismatch,
@@ -52,10 +57,28 @@ class ChainInfo:
     genesis_time: int
     period: int
     genesis_seed: bytes | None = None
+    beacon_id: str = "default"
 
     @property
     def chain_hash_hex(self) -> str:
         return self.chain_hash.hex()
+
+    def to_json(self) -> dict[str, Any]:
+        """The parameters as committed in draw.prepared and carried in the bundle (SPEC §D2, §D11.1)."""
+        return {"beacon_id": self.beacon_id, "scheme": self.scheme, "chain_hash": self.chain_hash.hex(),
+                "public_key": self.public_key.hex(), "genesis_time": self.genesis_time, "period": self.period,
+                "genesis_seed": (self.genesis_seed or b"").hex()}
+
+
+def chain_info_hash(period: int, genesis_time: int, public_key: bytes, genesis_seed: bytes, beacon_id: str) -> bytes:
+    """drand's chain hash (common/chain/info.go Info.Hash): SHA-256(u32(period) || i64(genesis_time)
+    || public_key || genesis_seed [|| beacon_id unless it is "default" or empty])."""
+    if not 0 < period < 1 << 32:
+        raise BeaconEncodingError(f"period {period} is out of range")
+    h = hashlib.sha256(struct.pack(">I", period) + struct.pack(">q", genesis_time) + public_key + genesis_seed)
+    if beacon_id not in ("", "default"):
+        h.update(beacon_id.encode("utf-8"))
+    return h.digest()
 
 
 @dataclass(frozen=True)
@@ -69,21 +92,32 @@ class BeaconRound:
 
 
 def chain_from_json(info: Mapping[str, Any]) -> ChainInfo:
-    """A ChainInfo from drand /info JSON (v2 names: chain_hash, scheme, public_key, ...)."""
+    """A ChainInfo from drand /info JSON (v2 names: chain_hash, scheme, public_key, ...; v1:
+    hash, groupHash, schemeID, metadata.beaconID). The parameters must hash to the stated chain
+    hash (BeaconChainHashMismatch otherwise), so a network file cannot carry a foreign key."""
     scheme = info.get("scheme") or info.get("schemeID")
     if scheme not in SCHEMES:
         raise BeaconEncodingError(f"unsupported drand scheme {scheme!r}")
     chain_hash = from_hex(info.get("chain_hash") or info.get("hash") or "", 32, "chain hash", BeaconEncodingError)
     seed_hex = info.get("genesis_seed") or info.get("groupHash")
-    genesis_seed = from_hex(seed_hex, None, "genesis seed", BeaconEncodingError) if seed_hex else None
-    return ChainInfo(
+    if not seed_hex:
+        raise BeaconChainHashMismatch("the chain info has no genesis seed: its chain hash cannot be checked")
+    genesis_seed = from_hex(seed_hex, None, "genesis seed", BeaconEncodingError)
+    meta = info.get("metadata") if isinstance(info.get("metadata"), Mapping) else {}
+    chain = ChainInfo(
         chain_hash=chain_hash,
         scheme=scheme,
         public_key=from_hex(info["public_key"], None, "public key", BeaconEncodingError),
         genesis_time=int(info["genesis_time"]),
         period=int(info["period"]),
         genesis_seed=genesis_seed,
+        beacon_id=str(info.get("beacon_id") or meta.get("beaconID") or "default"),
     )
+    computed = chain_info_hash(chain.period, chain.genesis_time, chain.public_key, genesis_seed, chain.beacon_id)
+    if computed != chain_hash:
+        raise BeaconChainHashMismatch(f"the parameters of chain {chain_hash.hex()[:16]}… hash to "
+                                      f"{computed.hex()[:16]}…: they are not that network's")
+    return chain
 
 
 def round_time(chain: ChainInfo, round_: int) -> int:

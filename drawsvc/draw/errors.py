@@ -70,6 +70,11 @@ class BeaconChainUnknown(BeaconError):
     """The round names a chain whose parameters were not supplied."""
 
 
+class BeaconChainHashMismatch(BeaconError):
+    """A network's parameters do not hash to the chain hash they are filed under (drand's
+    ChainInfo.Hash): they are not that network's, whatever they call themselves."""
+
+
 # --- pools and rules ----------------------------------------------------------------
 class PoolInvalid(DrawError):
     """A pool record is malformed (no id, no stratum, not canonical JSON) or an id repeats."""

@@ -192,14 +192,16 @@ def walk(subject: str, order: Sequence[int], cands: Sequence[Inspector], start: 
          size: int, rule: TeamRule, conflicts: Collection[str], load: dict[str, int],
          departments: tuple[str, ...] = (), unavailable: Collection[str] = (),
          dept_of: Mapping[str, str] | None = None,
-         caps: Sequence[int | None] | None = None) -> tuple[list[str], list[tuple[str, str]], int]:
+         caps: Sequence[int | None] | None = None,
+         barred: Collection[str] = ()) -> tuple[list[str], list[tuple[str, str]], int]:
     """Continue the walk at position `start` until `team` has `size` members.
 
     `order` is the subject's candidate order (a KeyedShuffle, generated only as far as the walk
     goes, or any sequence of indexes into `cands`). Returns (accepted ids, skipped (id, reason),
     next position); mutates `load`. `conflicts` holds the inspector ids with a declared conflict
     with this subject. `caps` (each candidate's workload cap, precomputed once per draw) only
-    saves time.
+    saves time. `barred` (v2 substitutions, §D8) holds who left this subject's team: the leaving
+    inspector and earlier leavers, skipped as "left_subject" — a recusal never brings anyone back.
     """
     if team and dept_of is None:
         dept_of = {c.id: c.department for c in cands}
@@ -221,7 +223,9 @@ def walk(subject: str, order: Sequence[int], cands: Sequence[Inspector], start: 
         if iid in team:
             continue  # already on this team (after a swap): not a candidate, not a skip
         cap = caps[c] if caps is not None else _cap(insp, rule)
-        if iid in conflicts:
+        if iid in barred:
+            skipped.append((iid, "left_subject"))
+        elif iid in conflicts:
             skipped.append((iid, "conflict_declared"))
         elif iid in unavailable:
             skipped.append((iid, "unavailable"))

@@ -21,10 +21,11 @@ class DrawResult:
     sizes: dict[str, int]
     selection: Selection
     match: MatchResult
+    algorithm: str = ALGORITHM  # the prepared entry's (a v1 draw keeps v1 in its content)
 
     def content(self) -> dict[str, Any]:
         """The drawn content (what the seal commits to and the published entry reveals)."""
-        return {"algorithm": ALGORITHM, "sizes": dict(sorted(self.sizes.items())),
+        return {"algorithm": self.algorithm, "sizes": dict(sorted(self.sizes.items())),
                 "strata": self.selection.to_json(), "matching": self.match.to_json()}
 
 

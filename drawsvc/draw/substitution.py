@@ -3,7 +3,9 @@
 - An inspector who leaves a team (reason code in INSPECTOR_LEAVE_REASONS) is replaced by
   continuing that subject's candidate walk where it stopped (``examined``), with the same skip
   rules; the subject's keyed shuffle is regenerated deterministically and extended as far as
-  needed; the leaving inspector is never re-examined because the walk only moves forward.
+  needed. The walk only moves forward, but a swap can put an inspector on a team whose walk has
+  not reached them yet: from v2 on the leaving inspector and everyone who left that subject
+  before are never candidates for it again (skipped as "left_subject"; §D8).
 - A subject out of scope (SUBJECT_LEAVE_REASONS) is replaced by the first subject of its
   stratum's replacement order that has not been used yet; the newcomer gets a team by the
   normal walk, with the current workloads (the leaving subject's team is released first).
@@ -59,9 +61,13 @@ class InspectorSubstitution:
 def substitute_inspector(seed: bytes, result: MatchResult, subject: str, leaving: str, reason: str,
                          inspectors: Sequence[Inspector], rule: TeamRule,
                          conflicts: Collection[tuple[str, str]] = (), prior_load: Mapping[str, int] | None = None,
-                         unavailable: Collection[str] = (), experts: Sequence[Inspector] = ()
-                         ) -> tuple[MatchResult, InspectorSubstitution]:
-    """Replace `leaving` on `subject`'s team by the next eligible candidate. Pure: returns a new result."""
+                         unavailable: Collection[str] = (), experts: Sequence[Inspector] = (),
+                         left: Collection[str] | None = None) -> tuple[MatchResult, InspectorSubstitution]:
+    """Replace `leaving` on `subject`'s team by the next eligible candidate. Pure: returns a new result.
+
+    `left` (v2 rules; None = v1) = who left this subject by earlier inspector substitutions: they
+    and `leaving` are barred from the walk, so a recused inspector cannot come back as their own
+    replacement (e.g. after a swap put them on a team whose walk had not reached them)."""
     if reason not in INSPECTOR_LEAVE_REASONS:
         raise SubstitutionInvalid(f"unknown reason {reason!r} (known: {', '.join(INSPECTOR_LEAVE_REASONS)})")
     try:
@@ -83,8 +89,9 @@ def substitute_inspector(seed: bytes, result: MatchResult, subject: str, leaving
     start = na.experts_examined if is_expert else na.examined
     size = rule.experts if is_expert else rule.team_size
     depts = () if is_expert else rule.departments
+    barred = frozenset() if left is None else frozenset([*left, leaving])
     got, skipped, pos = walk(subject, order, cands, start, members, size, rule, conf, load, depts, unavailable,
-                             {c.id: c.department for c in cands})
+                             {c.id: c.department for c in cands}, barred=barred)
     if not got:
         raise TooFewInspectors(subject, f"no eligible replacement for {leaving} after position {start}")
     members.insert(slot, got[0])
@@ -100,10 +107,11 @@ def substitute_inspector(seed: bytes, result: MatchResult, subject: str, leaving
 def check_inspector_substitution(seed: bytes, result: MatchResult, claimed: Mapping[str, Any],
                                  inspectors: Sequence[Inspector], rule: TeamRule,
                                  conflicts: Collection[tuple[str, str]] = (), prior_load: Mapping[str, int] | None = None,
-                                 unavailable: Collection[str] = (), experts: Sequence[Inspector] = ()) -> MatchResult:
+                                 unavailable: Collection[str] = (), experts: Sequence[Inspector] = (),
+                                 left: Collection[str] | None = None) -> MatchResult:
     """Recompute a claimed inspector substitution; raise NotNextEligible unless it matches."""
     new, sub = substitute_inspector(seed, result, claimed["subject"], claimed["leaving"], claimed["reason"],
-                                    inspectors, rule, conflicts, prior_load, unavailable, experts)
+                                    inspectors, rule, conflicts, prior_load, unavailable, experts, left)
     if claimed.get("incoming") != sub.incoming:
         raise NotNextEligible(f"on {sub.subject}, the next eligible replacement for {sub.leaving} is {sub.incoming}, "
                               f"not {claimed.get('incoming')}")

@@ -21,9 +21,10 @@ from ledger.schema import log_entries
 from ledger.store import Ledger, StoredCheckpoint
 
 from . import schema
-from .service import NETWORKS_FILE, DrawNotFound, load_pools, parse_secret
+from .service import ALGORITHM_V1, NETWORKS_FILE, DrawNotFound, load_pools, parse_secret
 
-FORMAT = "spotcheck-draw-bundle/1"
+FORMAT = "spotcheck-draw-bundle/2"
+FORMAT_V1 = "spotcheck-draw-bundle/1"  # the bundle of a draw prepared under spotcheck-draw/1
 KEY_TYPES = ("log.genesis", "actor.key.registered", "actor.key.rotated", "log.key.rotated")
 
 
@@ -82,7 +83,7 @@ def build_bundle(ledger: Ledger, draw_id: str, *, privileged: bool, log_verifier
                         "inclusion_proof": [_b64(h) for h in ledger.inclusion_proof(seq, cp.size)]})
     prepared_cp = ledger.checkpoint_covering(row.prepared_seq)
     bundle: dict[str, Any] = {
-        "format": FORMAT,
+        "format": FORMAT_V1 if doc.get("algorithm") == ALGORITHM_V1 else FORMAT,
         "draw_id": draw_id,
         "status": row.status,
         "log": {"origin": ledger.origin, "verifier_key": log_verifier_key,
@@ -108,6 +109,9 @@ def build_bundle(ledger: Ledger, draw_id: str, *, privileged: bool, log_verifier
 
 
 def _chains_used(doc: dict[str, Any]) -> dict[str, Any]:
+    """The drand parameters of the draw: from v2 on exactly those its prepared entry commits to."""
+    if "chains" in doc:
+        return dict(doc["chains"])
     hashes = {s["chain_hash"] for s in doc["seed_recipe"]["sources"] if s.get("type") == "drand"}
     if not hashes:
         return {}

@@ -100,6 +100,10 @@ class DrawInputs:
     key_item: bool
     rule: TeamRule
     parameters: dict[str, Any] = field(default_factory=dict)
+    # what the matching also reads (§D7): committed at prepare even when empty, so a bundle
+    # cannot bring in an expert pool or prior loads the draw was not made with
+    experts: list[dict[str, Any]] = field(default_factory=list)
+    prior_load: dict[str, int] = field(default_factory=dict)
 
 
 def bp_to_decimal(bp: int) -> str:

@@ -42,7 +42,7 @@ from drawsvc.draw import (
     substitute_subject,
     swap_targets,
 )
-from drawsvc.draw.codec import ALGORITHM
+from drawsvc.draw.codec import ALGORITHM, ALGORITHM_V1
 from drawsvc.draw.drand import ChainInfo, chain_from_json, round_time
 from drawsvc.draw.errors import DrawError, NotNextEligible
 from drawsvc.draw.matching import Assignment, Inspector, MatchResult, candidates, gc_paused
@@ -105,14 +105,34 @@ def rule_of(parameters: Mapping[str, Any]):  # type: ignore[no-untyped-def]
 
 
 def recompute(seed: bytes, doc: Mapping[str, Any], secret: Mapping[str, Any]) -> DrawResult:
-    """The draw from its frozen inputs (what a verifier does too)."""
+    """The draw from its frozen inputs (what a verifier does too): every input it reads —
+    experts and prior loads included — is one the prepared entry commits to."""
     p = doc["parameters"]
     pools = secret["pools"]
     subjects = pools["subjects"]  # {stratum: ids}, or records
     strata = subjects if isinstance(subjects, dict) else strata_of(subjects)
-    return run_draw(seed, strata, p["ratios"], inspectors_of(pools["inspectors"]),
-                    rule_of(p), floor=p["floor"], key_item=p["key_item"],
-                    conflicts=[tuple(c) for c in pools["conflicts"]])
+    result = run_draw(seed, strata, p["ratios"], inspectors_of(pools["inspectors"]),
+                      rule_of(p), floor=p["floor"], key_item=p["key_item"],
+                      conflicts=[tuple(c) for c in pools["conflicts"]], prior_load=pools.get("prior_load") or None,
+                      experts=inspectors_of(pools.get("experts") or []))
+    result.algorithm = doc.get("algorithm", ALGORITHM_V1)
+    return result
+
+
+def chains_of_doc(doc: Mapping[str, Any], known: Mapping[str, ChainInfo]) -> dict[str, ChainInfo]:
+    """The drand parameters a draw uses: those its prepared entry committed (v2, re-checked
+    against their chain hash), or for a v1 draw the service's network file."""
+    committed = doc.get("chains")
+    if committed is None:
+        return dict(known)
+    return {h: chain_from_json(c) for h, c in committed.items()}
+
+
+def left_subject(substitutions: Sequence[Mapping[str, Any]], subject: str) -> list[str]:
+    """Everyone who left `subject`'s team (or experts) by an earlier inspector substitution:
+    under v2 (§D8) none of them may be drawn back to it."""
+    return [r["leaving"] for r in (s["record"] for s in substitutions)
+            if r["kind"] == "inspector" and r["subject"] == subject]
 
 
 class DrawService:
@@ -263,13 +283,17 @@ class DrawService:
             if tx.conn.execute(select(schema.draws.c.id).where(schema.draws.c.id == draw_id)).first():
                 raise DrawStateError(f"draw {draw_id} exists already")
             pools = {"subjects": inputs.pool, "inspectors": inputs.inspectors, "excluded": inputs.excluded,
-                     "conflicts": inputs.conflicts}
+                     "conflicts": inputs.conflicts, "experts": inputs.experts, "prior_load": inputs.prior_load}
+            # everything the matching reads is committed here, before the seed (§D11.1, v2)
             commitments = {
                 "subjects": commit_subjects(inputs.pool).to_json(),
                 "inspectors": commit_pool(inputs.inspectors, "inspectors").to_json(),
                 "excluded": commit_pool(inputs.excluded, "excluded").to_json(),
+                "experts": commit_pool(inputs.experts, "experts").to_json(),
                 "conflicts_sha256": _sha256_hex(canonical_bytes(inputs.conflicts)),
+                "prior_load_sha256": _sha256_hex(canonical_bytes(inputs.prior_load)),
             }
+            declared = sorted({s["chain_hash"] for s in sources if s.get("type") == "drand"})
             not_before = max([round_time(self.chains[s["chain_hash"]], s["round"])
                               for s in sources if s.get("type") == "drand"] or [None], key=lambda x: x or 0)
             payload = {
@@ -277,6 +301,7 @@ class DrawService:
                 "items": [{"code": c, "version": get_record(tx.conn, "item", c)["version"]} for c in plan_rec["items"]],
                 "algorithm": ALGORITHM, "draw_date": draw_date, "parameters": inputs.parameters,
                 "expected_sizes": dict(sorted(sizes.items())), "pools": commitments, "seed_recipe": recipe,
+                "chains": {h: self.chains[h].to_json() for h in declared},
                 "not_before": not_before, "note": note,
             }
             entry = tx.append("draw.prepared", payload, self._signer(actor))
@@ -299,14 +324,15 @@ class DrawService:
             recipe = doc["seed_recipe"]
             public = [self._fill_from_relay(dict(r)) for r in reveals]
             now = _unix(self.ledger.clock())
+            chains = chains_of_doc(doc, self.chains)
             for r in public:
                 if r.get("type") == "drand" and r.get("round") is not None:
-                    chain = self.chains.get(str(r.get("chain_hash", "")).lower())
+                    chain = chains.get(str(r.get("chain_hash", "")).lower())
                     if chain is not None and now < round_time(chain, int(r["round"])):
                         raise DrawStateError(f"drand round {r['round']} is not due until "
                                              f"{round_time(chain, int(r['round']))}; it cannot be revealed yet")
             full = [{"type": "server_nonce", "nonce": secret["nonce"]}, *public]
-            result = derive_seed(bytes.fromhex(doc["prepared_leaf_hash"]), recipe, full, self.chains)
+            result = derive_seed(bytes.fromhex(doc["prepared_leaf_hash"]), recipe, full, chains)
             entry = tx.append("draw.seeded", {"draw_id": draw_id, "prepared_seq": row.prepared_seq,
                                               "reveals": public}, self._signer(actor))
             secret["seed"] = result.seed.hex()
@@ -367,9 +393,12 @@ class DrawService:
             self._expect(row, "drawn", "published")
             seed, current = self._current(doc, secret)
             pools = secret["pools"]
+            v1 = doc.get("algorithm") == ALGORITHM_V1
             new, sub = substitute_inspector(seed, current, subject, leaving, reason,
                                             inspectors_of(pools["inspectors"]), rule_of(doc["parameters"]),
-                                            [tuple(c) for c in pools["conflicts"]], None, unavailable)
+                                            [tuple(c) for c in pools["conflicts"]], pools.get("prior_load") or None,
+                                            unavailable, inspectors_of(pools.get("experts") or []),
+                                            left=None if v1 else left_subject(secret["substitutions"], subject))
             self._check_claim(incoming, sub.incoming)
             return self._record_substitution(tx, row, doc, secret, sub.to_json(), new, actor)
 
@@ -386,7 +415,8 @@ class DrawService:
                     for k in ("leaving", "incoming")]
             new, sub = substitute_subject(seed, selection, current, subject, reason, used,
                                           inspectors_of(pools["inspectors"]), rule_of(p),
-                                          [tuple(c) for c in pools["conflicts"]])
+                                          [tuple(c) for c in pools["conflicts"]], pools.get("prior_load") or None,
+                                          inspectors_of(pools.get("experts") or []))
             self._check_claim(incoming, sub.incoming)
             record = self._record_substitution(tx, row, doc, secret, sub.to_json(), new, actor)
             tx.conn.execute(update(schema.checks).where(schema.checks.c.source == draw_id,

@@ -8,7 +8,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 VECTORS = ROOT / "docs" / "vectors"
-DRAND_FILE = ROOT / "drawsvc" / "data" / "drand_networks.json"  # in-repo copy of shared/vectors/drand.json
+DRAND_FILE = VECTORS / "drand-rounds.json"  # the recorded real rounds (= drawsvc/data/drand_networks.json)
 
 
 def load_vector(name: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import pytest
 
 _HERE = Path(__file__).resolve().parent
 VECTORS = _HERE.parents[1] / "docs" / "vectors"
-DRAND_FILE = _HERE.parents[1] / "drawsvc" / "data" / "drand_networks.json"  # in-repo copy of shared/vectors/drand.json
+DRAND_FILE = VECTORS / "drand-rounds.json"  # the recorded real rounds (= drawsvc/data/drand_networks.json)
 
 
 @pytest.fixture(scope="session")

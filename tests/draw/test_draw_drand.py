@@ -151,3 +151,53 @@ def test_round_times(drand_data):
     check_round_in_future(q, 123, round_time(q, 123) - 1)
     with pytest.raises(BeaconRoundInPast):
         check_round_in_future(q, 123, round_time(q, 123))
+
+
+REAL_CHAIN_HASHES = {"default": "8990e7a9aaed2ffed73dbd7092123d6f289930540d7651336225dc172e51b2ce",
+                     "quicknet": "52db9ba70e0cc0f6eaf7803dd07447a1f5477735fd3f661792ba94600c84e971"}
+
+
+@pytest.mark.parametrize("network", ["default", "quicknet"])
+def test_chain_hash_reproduces_drands(drand_data, network):
+    """SHA-256(u32 period || i64 genesis_time || public key || genesis seed [|| beacon id]) is the real
+    chain hash of each League of Entropy network (drand's ChainInfo.Hash)."""
+    from drawsvc.draw.drand import chain_info_hash
+
+    c = drand_data["chains"][network]
+    got = chain_info_hash(c["period"], c["genesis_time"], bytes.fromhex(c["public_key"]),
+                          bytes.fromhex(c["genesis_seed"]), c["beacon_id"])
+    assert got.hex() == REAL_CHAIN_HASHES[network] == c["chain_hash"]
+    assert chain_from_json(c).to_json() == {k: c[k] for k in ("beacon_id", "scheme", "chain_hash", "public_key",
+                                                               "genesis_time", "period", "genesis_seed")}
+
+
+@pytest.mark.parametrize("change", [
+    {"public_key": "a0b862a7527fee3a731bcb59280ab6abd62d5c0b6ea03dc4ddf6612fdfc9d01f01c31542541771903475eb1ec6615f8d"
+                   "0df0b8b6dce385811d6dcf8cbefb8759e5e616a3dfd054c928940766d9a5b9db91e3b697e5d70a975181e007f87fca5e"},
+    {"genesis_seed": "00" * 32},
+    {"period": 6, "genesis_time": 1692803367 - 3 * 122},  # round 123's time unchanged
+    {"beacon_id": "default"},
+])
+def test_chain_info_not_hashing_to_its_chain_hash_is_refused(drand_data, change):
+    """The service refuses parameters filed under quicknet's hash that are not quicknet's."""
+    from drawsvc.draw.errors import BeaconChainHashMismatch
+
+    with pytest.raises(BeaconChainHashMismatch):
+        chain_from_json({**drand_data["chains"]["quicknet"], **change})
+
+
+def test_chain_info_without_genesis_seed_is_refused(drand_data):
+    from drawsvc.draw.errors import BeaconChainHashMismatch
+
+    c = {k: v for k, v in drand_data["chains"]["quicknet"].items() if k != "genesis_seed"}
+    with pytest.raises(BeaconChainHashMismatch):
+        chain_from_json(c)
+
+
+def test_vector_rounds_are_the_services_networks():
+    """docs/vectors/drand-rounds.json (what the vectors cite) is the file the service loads."""
+    from _draw_support import DRAND_FILE
+
+    from drawsvc.draws.service import NETWORKS_FILE
+
+    assert DRAND_FILE.read_bytes() == NETWORKS_FILE.read_bytes()

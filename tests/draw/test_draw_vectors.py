@@ -161,3 +161,55 @@ def test_pool_root_from_spec_bytes():
     recs = sorted(vec["inputs"]["pool"], key=lambda r: r["id"].encode())
     root = root_from_leaf_hashes([leaf_hash(canonical_bytes(r)) for r in recs])
     assert root.hex() == vec["outputs"]["pool_commitment"]["root"]
+
+
+def test_recusal_after_swap_never_brings_the_inspector_back(gen):
+    """§D8 (v2): after a swap puts p on y's team and p recuses, y's resumed walk reaches p first.
+    v1 took p back as their own replacement; v2 skips p as left_subject, from the same order."""
+    from drawsvc.draw.errors import NotNextEligible
+    from drawsvc.draw.substitution import check_inspector_substitution, substitute_inspector, swap_targets
+
+    v = load_vector("draw-selection-matching.json")
+    ii, o = v["inputs"]["inspectors"], v["outputs"]
+    sel = v["inputs"]["selection"]
+    seed = bytes.fromhex(sel["seed"])
+    rec = o["recusal_after_swap"]
+    inspectors = [gen.Inspector.from_record(r) for r in ii["inspectors"]]
+    experts = [gen.Inspector.from_record(r) for r in ii["experts"]]
+    rule, conflicts = gen.make_rule(ii["rule"]), [tuple(c) for c in ii["conflicts"]]
+    base = copy_matching_before_swap(gen, v)
+    s = rec["swap"]
+    swapped = swap_targets(base, s["inspector_a"], s["subject_a"], s["inspector_b"], s["subject_b"], inspectors,
+                           rule, conflicts)
+    assert swapped.find(s["subject_b"]).team == rec["team_after_swap"]
+    leaving = rec["substitution_request"]["leaving"]
+    _, v1 = substitute_inspector(seed, swapped, s["subject_b"], leaving, "recusal_conflict", inspectors, rule,
+                                 conflicts, ii["prior_load"], (), experts)
+    assert v1.incoming == leaving == rec["v1_incoming"]  # the hole v2 closes
+    _, v2 = substitute_inspector(seed, swapped, s["subject_b"], leaving, "recusal_conflict", inspectors, rule,
+                                 conflicts, ii["prior_load"], (), experts, left=[])
+    assert v2.to_json() == rec["substitution"] and v2.incoming != leaving
+    assert {"inspector": leaving, "reason": "left_subject"} in rec["substitution"]["skipped"]
+    with pytest.raises(NotNextEligible):  # the v1 claim is refused under v2
+        check_inspector_substitution(seed, swapped, v1.to_json(), inspectors, rule, conflicts, ii["prior_load"],
+                                     (), experts, left=[])
+
+
+def copy_matching_before_swap(gen, v):
+    """The vector's matching after its inspector and subject substitutions (before its swap)."""
+    from drawsvc.draw.run import run_draw, strata_of
+    from drawsvc.draw.substitution import substitute_inspector, substitute_subject
+
+    ii, o, sel = v["inputs"]["inspectors"], v["outputs"], v["inputs"]["selection"]
+    seed = bytes.fromhex(sel["seed"])
+    inspectors = [gen.Inspector.from_record(r) for r in ii["inspectors"]]
+    experts = [gen.Inspector.from_record(r) for r in ii["experts"]]
+    rule, conflicts = gen.make_rule(ii["rule"]), [tuple(c) for c in ii["conflicts"]]
+    result = run_draw(seed, strata_of(sel["pool"]), sel["ratios"], inspectors, rule, floor=sel["floor"],
+                      key_item=sel["key_item"], conflicts=conflicts, prior_load=ii["prior_load"], experts=experts)
+    req = o["inspector_substitution_request"]
+    m1, _ = substitute_inspector(seed, result.match, req["subject"], req["leaving"], req["reason"], inspectors, rule,
+                                 conflicts, ii["prior_load"], req["unavailable"], experts, left=[])
+    m2, _ = substitute_subject(seed, result.selection, m1, o["subject_substitution"]["leaving"], "deregistered", [],
+                               inspectors, rule, conflicts, ii["prior_load"], experts)
+    return m2

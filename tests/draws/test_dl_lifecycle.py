@@ -246,5 +246,5 @@ def test_demo_witness_and_round_are_real(demo: Instance) -> None:
 def test_bundle_file_round_trips_as_json(app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     pub = draws_by_status(app)["published"]["id"]
     data = app.test_client().get(f"/api/v1/draws/{pub}/bundle").get_json()
-    assert data["format"] == "spotcheck-draw-bundle/1" and data["content"] and data["pools"]
+    assert data["format"] == "spotcheck-draw-bundle/2" and data["content"] and data["pools"]
     (tmp_path / "b.json").write_text(json.dumps(data, ensure_ascii=False))

@@ -26,10 +26,8 @@ def vec(name: str) -> dict:
 
 
 def drand_rounds() -> dict:
-    for p in (ROOT.parent / "shared" / "vectors" / "drand.json", ROOT / "drawsvc" / "data" / "drand_networks.json"):
-        if p.exists():
-            return json.loads(p.read_text(encoding="utf-8"))["chains"]
-    pytest.skip("no drand round data")
+    """The recorded real rounds, in the repository (docs/vectors/drand-rounds.json)."""
+    return json.loads((VEC / "drand-rounds.json").read_text(encoding="utf-8"))["chains"]
 
 
 def test_seed_vector():
@@ -139,10 +137,10 @@ def test_selection_matching_vector():
         assert [cands[order.at(j)] for j in range(len(cands))] == f["order"]
     matching = m.match(sel.matching_order())
     assert matching == o["content"]["matching"]
-    assert {"algorithm": "spotcheck-draw/1", "sizes": sizes, "strata": sel.strata_content(),
+    assert {"algorithm": "spotcheck-draw/2", "sizes": sizes, "strata": sel.strata_content(),
             "matching": matching} == o["content"]
     cur = copy.deepcopy(matching)
-    assert m.apply_inspector(cur, o["inspector_substitution"]) == o["inspector_substitution_request"]["unavailable"]
+    assert m.apply_inspector(cur, o["inspector_substitution"], []) == o["inspector_substitution_request"]["unavailable"]
     strata = {r["id"]: r["stratum"] for r in si["pool"]}
     used: list[str] = []
     m.apply_subject(cur, o["subject_substitution"], strata, sel.replacement_order("C"),
@@ -187,3 +185,59 @@ def test_log_vector_still_verifies():
     rep = verify_log([e["entry"] if isinstance(e, dict) and "entry" in e else e for e in entries], cps,
                      options=LogOptions())
     assert rep.ok, rep.to_text()
+
+
+def test_recusal_after_swap_vector():
+    """§D8 v2 from the spec text: replaying the vector's swap and recusal gives its record; the v1
+    claim (the recused inspector back as their own replacement) passes v1's rule and fails v2's."""
+    v = vec("draw-selection-matching.json")
+    si, ii, o = v["inputs"]["selection"], v["inputs"]["inspectors"], v["outputs"]
+    seed = bytes.fromhex(si["seed"])
+    sel = Selection(seed, si["pool"], o["sizes"])
+    m = Matcher(seed, Rule.from_json(ii["rule"]), ii["inspectors"], [tuple(c) for c in ii["conflicts"]],
+                ii["prior_load"], ii["experts"])
+    cur = m.match(sel.matching_order())
+    m.apply_inspector(cur, o["inspector_substitution"], [])
+    m.apply_subject(cur, o["subject_substitution"], {r["id"]: r["stratum"] for r in si["pool"]},
+                    sel.replacement_order("C"), lambda x: subject_ticket(seed, x).hex(), [])
+    rec = o["recusal_after_swap"]
+    m.apply_swap(cur, rec["swap"])
+    assert next(a for a in cur["assignments"] if a["subject"] == rec["swap"]["subject_b"])["team"] == rec["team_after_swap"]
+    sub = rec["substitution"]
+    honest = copy.deepcopy(cur)
+    m.apply_inspector(honest, sub, [])
+    team = next(a for a in honest["assignments"] if a["subject"] == sub["subject"])["team"]
+    assert sub["leaving"] not in team and sub["incoming"] in team
+    # the v1 walk: the leaving inspector accepted where v2 skips them
+    back = [s for s in sub["skipped"] if s["reason"] == "left_subject"]
+    assert back == [{"inspector": sub["leaving"], "reason": "left_subject"}] and sub["skipped"][-1] == back[0]
+    v1_claim = dict(sub, incoming=rec["v1_incoming"], skipped=sub["skipped"][:-1], examined_to=sub["examined_to"] - 1)
+    assert rec["v1_incoming"] == sub["leaving"]
+    m.apply_inspector(copy.deepcopy(cur), v1_claim, None)  # v1's rule accepted it (old evidence keeps verifying)
+    with pytest.raises(MatchError) as e:
+        m.apply_inspector(copy.deepcopy(cur), v1_claim, [])
+    assert e.value.code == "SUBSTITUTION_NOT_NEXT"
+
+
+def test_chain_hash_vector_and_pinned_chains():
+    """The verifier's pinned networks hash (spec §D2 byte layout) to the real chain hashes, as the
+    vector's preimages do."""
+    import hashlib
+
+    from verifier.drand import PINNED_CHAINS, chain_info_hash
+
+    out = vec("draw-drand.json")["outputs"]["chain_hashes"]
+    real = {"default": "8990e7a9aaed2ffed73dbd7092123d6f289930540d7651336225dc172e51b2ce",
+            "quicknet": "52db9ba70e0cc0f6eaf7803dd07447a1f5477735fd3f661792ba94600c84e971"}
+    assert {n: h["chain_hash"] for n, h in out.items()} == real
+    for name, h in out.items():
+        assert hashlib.sha256(bytes.fromhex(h["preimage"])).hexdigest() == real[name]
+        c = PINNED_CHAINS[real[name]]
+        assert c.beacon_id == name
+        assert chain_info_hash(c.period, c.genesis_time, c.public_key, c.genesis_seed or b"", c.beacon_id) == real[name]
+        assert h["preimage"] == (c.period.to_bytes(4, "big") + c.genesis_time.to_bytes(8, "big") + c.public_key
+                                 + (c.genesis_seed or b"") + (b"" if name == "default" else name.encode())).hex()
+    net = drand_rounds()
+    assert {c.chain_hash: c.to_json() for c in PINNED_CHAINS.values()} == {
+        n["chain_hash"]: {k: n[k] for k in ("beacon_id", "scheme", "chain_hash", "public_key", "genesis_time", "period",
+                                            "genesis_seed")} for n in net.values()}

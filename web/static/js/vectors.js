@@ -107,7 +107,7 @@ async function selectionVectors(v) {
   }
   const m = new D.Matcher(seed, ins.rule, ins.inspectors, ins.conflicts, ins.prior_load, ins.experts);
   const matching = await m.match(s.matchingOrder);
-  const content = { algorithm: "spotcheck-draw/1", sizes, strata, matching };
+  const content = { algorithm: "spotcheck-draw/2", sizes, strata, matching };
   const first = s.matchingOrder[0];
   const order = m.order(first, false);
   const ordIds = [];

@@ -26,11 +26,12 @@ async function guard(rep, id, title, fn) {
 // witnessKeys: verifier keys of the log's registered witnesses (optional data).
 export async function verifyBundle(bundle, witnessKeys = null) {
   const rep = new Report();
-  if (!bundle || bundle.format !== "spotcheck-draw-bundle/1") {
-    rep.fail("format", T("证据包格式", "Bundle format"), T("不是 spotcheck-draw-bundle/1", "not a spotcheck-draw-bundle/1"));
+  const formats = ["spotcheck-draw-bundle/1", "spotcheck-draw-bundle/2"];
+  if (!bundle || !formats.includes(bundle.format)) {
+    rep.fail("format", T("证据包格式", "Bundle format"), T("不是 spotcheck-draw-bundle/1 或 /2", "not a spotcheck-draw-bundle/1 or /2"));
     return rep;
   }
-  rep.pass("format", T("证据包格式", "Bundle format"), `spotcheck-draw-bundle/1 · ${bundle.draw_id} · ${bundle.status}`);
+  rep.pass("format", T("证据包格式", "Bundle format"), `${bundle.format} · ${bundle.draw_id} · ${bundle.status}`);
   const pinned = bundle.log && bundle.log.verifier_key;
   const entries = (bundle.entries || []).map((e) => ({ seq: e.seq, entry: e.entry, proof: e.inclusion_proof }));
   // --- the log: entries, keys, signatures, checkpoint, inclusion --------------------------
