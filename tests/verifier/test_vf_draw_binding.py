@@ -71,8 +71,7 @@ class County:
 
 @pytest.fixture(scope="module")
 def county(tmp_path_factory: pytest.TempPathFactory) -> County:
-    from drawsvc.demo import load_demo
-    from drawsvc.instance import init_instance
+    from drawsvc.demo import create_demo
     from drawsvc.registry.demo import demo_actor
     from drawsvc.registry.service import Registry
 
@@ -81,9 +80,8 @@ def county(tmp_path_factory: pytest.TempPathFactory) -> County:
         mp.setenv("DRAWSVC_KEY_PASSPHRASE", "test-passphrase")
         mp.delenv("DATABASE_URL", raising=False)
         for attempt in range(5):  # the demo's own substitution may find nobody on some seeds
-            inst, _ = init_instance(base / f"i{attempt}", origin="binding.example/log")
             try:
-                list(load_demo(inst))
+                inst, _, _ = create_demo(base / f"i{attempt}", origin="binding.example/log")
                 break
             except Exception as exc:  # noqa: BLE001 - only TooFewInspectors is retried
                 if attempt == 4 or type(exc).__name__ != "TooFewInspectors":
