@@ -6,6 +6,7 @@ import { verifyConsistency, verifyInclusion } from "./lib/merkle.js";
 import { checkEntries } from "./lib/log.js";
 import { verifyCheckpointNote, verifyCosignatures } from "./lib/note.js";
 import * as D from "./lib/draw.js";
+import { checkBundleDrand } from "./drand.js";
 
 const EN = document.documentElement.lang === "en";
 const T = (zh, en) => (EN ? en : zh);
@@ -21,6 +22,18 @@ class Report {
 
 async function guard(rep, id, title, fn) {
   try { await fn(); } catch (e) { rep.fail(id, title, e.message || String(e)); }
+}
+
+// drand (drand.js): chain parameters pinned to the League of Entropy networks, then each round's
+// BLS12-381 signature and randomness = SHA-256(signature).
+async function drandChecks(rep, sources, reveals, chains) {
+  const CH = T("drand 网络参数", "drand chain parameters"), BLS = T("drand 信标 BLS 签名", "drand beacon BLS signature");
+  await guard(rep, "drand_bls", BLS, async () => {
+    const r = await checkBundleDrand(sources, reveals, chains || {});
+    rep.add("drand_chain", CH, r.chains.status, r.chains.detail);
+    if (r.rounds) rep.add("drand_bls", BLS, r.rounds.status, r.rounds.detail);
+    else rep.skip("drand_bls", BLS, T("尚未播种：信标轮次的签名在播种时才公开", "not yet seeded: the round's signature is revealed when the draw is seeded"));
+  });
 }
 
 // witnessKeys: verifier keys of the log's registered witnesses (optional data).
@@ -110,9 +123,7 @@ export async function verifyBundle(bundle, witnessKeys = null) {
 
   const recipe = P.seed_recipe;
   const drandDecl = recipe.sources.filter((s) => s.type === "drand");
-  const BLS = T("drand 信标 BLS 签名", "drand beacon BLS signature");
-  if (drandDecl.length) rep.skip("drand_bls", BLS, T("浏览器的 Web Crypto 不支持 BLS12-381 配对运算：本页未检查此签名，请用 drawverify 核验（drawverify bundle）。本页只检查 randomness = SHA-256(signature)。",
-    "Web Crypto has no BLS12-381 pairing: this page does NOT check this signature — run drawverify (drawverify bundle) for it. The page only checks randomness = SHA-256(signature)."));
+  if (drandDecl.length) await drandChecks(rep, recipe.sources, seeded ? seeded.entry.payload.reveals || [] : null, bundle.chains);
   if (seeded && drandDecl.length) {
     await guard(rep, "drand_time", T("信标轮次时间", "Beacon round time"), async () => {
       const t = Date.parse(seeded.entry.time) / 1000;
