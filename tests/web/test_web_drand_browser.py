@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import time
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -32,6 +33,7 @@ def rounds() -> dict[str, Any]:
 
 @pytest.fixture
 def page(browser: Any, live_server: str) -> Iterator[Any]:
+    browser.delete_all_cookies()  # the page in Chinese, whatever language an earlier test chose
     browser.get(live_server + "/verify")
     wait(browser).until(lambda d: d.execute_script("return !!window.SpotcheckVectors"))
     yield browser
@@ -279,6 +281,7 @@ def test_demo_draw_beacon_is_checked_in_the_page(browser: Any, live_server: str,
     checks = by_id(res["checks"])
     assert checks["drand_bls"]["title"] == "drand beacon BLS signature"
     assert "round 123: BLS signature valid" in checks["drand_bls"]["detail"]
+    browser.delete_all_cookies()  # back to Chinese for the tests after this one
 
 
 def test_tampered_demo_beacons_fail_in_the_page(page: Any, live_server: str, demo: Any) -> None:
@@ -311,3 +314,32 @@ def test_tampered_demo_beacons_fail_in_the_page(page: Any, live_server: str, dem
     checks = tampered(lambda d, r, c: c.update(public_key=other_valid_key("G2")))
     assert checks["drand_chain"]["status"] == "failed" and "ChainParamsInvalid" in checks["drand_chain"]["detail"]
     assert "public_key" in checks["drand_chain"]["detail"]
+
+
+def test_beacon_timing_in_the_page(page: Any, live_server: str, demo: Any) -> None:
+    """The CLI's timing rules: inputs fixed before the earliest declared round, not_before = the
+    latest round's time, seeded only after every declared round."""
+    honest = demo_bundle(live_server, demo)
+    checks = verify_in_page(page, honest)
+    assert checks["drand_time"]["status"] == "passed", checks["drand_time"]
+    assert "服务器自己的时钟" in checks["drand_time"]["detail"]  # says plainly what the times rest on
+    decl, _, chain = drand_parts(honest)
+    due = chain["genesis_time"] + (decl["round"] - 1) * chain["period"]
+
+    def at(t: int) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(t))
+
+    def entry(b: dict[str, Any], kind: str) -> dict[str, Any]:
+        return next(e for e in b["entries"] if e["entry"]["type"] == kind)["entry"]  # type: ignore[no-any-return]
+
+    cases = {
+        "NotBeforeMismatch": lambda b: entry(b, "draw.prepared")["payload"].update(not_before=due + 3),
+        "BeaconRoundInPast": lambda b: entry(b, "draw.prepared").update(time=at(due)),
+        "SeededTooEarly": lambda b: entry(b, "draw.seeded").update(time=at(due - 1)),
+    }
+    cases["BeaconRoundInPast (checkpoint)"] = lambda b: b["prepared_checkpoint"].update(signed_at=at(due + 1))
+    for code, change in cases.items():
+        b = copy.deepcopy(honest)
+        change(b)
+        got = verify_in_page(page, b)["drand_time"]
+        assert got["status"] == "failed" and got["detail"].startswith(code.split(" ")[0] + ":"), (code, got)

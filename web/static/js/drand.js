@@ -58,9 +58,19 @@ const M = {
   hexsig: (e) => [`签名不是十六进制：${e}`, `signature is not hex: ${e}`],
   ok: (net, r, scheme, rnd) => [`${net} 第 ${r} 轮：BLS 签名有效（${scheme}），randomness = SHA-256(signature) = ${rnd.slice(0, 16)}…`,
     `${net} round ${r}: BLS signature valid (${scheme}), randomness = SHA-256(signature) = ${rnd.slice(0, 16)}…`],
+  tnochain: () => ["链参数不可用，无法计算轮次时间（见“drand 网络参数”）", "chain parameters unusable: the round times cannot be computed (see drand chain parameters)"],
+  nb: (want, got) => [`not_before 应为最晚声明轮次的时间 ${want}，实为 ${got}`, `not_before must be the latest declared round's time ${want}, it is ${got}`],
+  nbnodrand: (got) => [`没有声明 drand 轮次，却有 not_before ${got}`, `not_before ${got} without a drand source`],
+  late: (what, t, r, due) => [`${what}（${t}）不早于第 ${r} 轮的时间 ${iso(due)}：该轮可能已为人所知`, `${what} (${t}) is not before round ${r}'s time ${iso(due)}: the round may already have been known`],
+  early: (t, r, due) => [`播种时间 ${t} 早于第 ${r} 轮的时间 ${iso(due)}`, `seeded at ${t}, before round ${r}'s time ${iso(due)}`],
+  prepEntry: () => ["准备条目时间", "the prepared entry's time"],
+  prepCp: () => ["准备后检查点的签署时间", "the prepared checkpoint's signed_at"],
+  timingOk: (r, due, clock) => [`输入（${clock}）早于第 ${r} 轮的时间 ${iso(due)}，播种晚于所有声明轮次；这些时间依据服务器自己的时钟`,
+    `inputs fixed (${clock}) before round ${r}'s time ${iso(due)}, seeded after every declared round; these times rest on the service's own clock`],
   pinned: (net, scheme) => [`${net}（${scheme}）：参数与 League of Entropy 公布的一致`, `${net} (${scheme}): parameters are the ones the League of Entropy published`],
 };
 const say = (key, ...a) => M[key](...a)[EN ? 1 : 0];
+const iso = (t) => new Date(t * 1000).toISOString().replace(".000Z", "Z");
 
 // A named finding of §D2 (code: BeaconEncodingError, BeaconSignatureInvalid,
 // BeaconRandomnessMismatch, RevealMismatch, ChainParamsInvalid, ChainNotPinned).
@@ -176,6 +186,38 @@ export async function checkReveal(decl, reveal, chain) {
     throw new BeaconError("BeaconRandomnessMismatch", say("rnd", rnd, reveal.randomness));
   }
   return { randomness: rnd, detail: say("ok", chain.beaconId, decl.round, chain.scheme, rnd) };
+}
+
+// The timing rules of §D2 (the CLI's "timing"): the inputs were fixed — the prepared entry and the
+// checkpoint signed right after it — before the earliest declared round's time (else
+// BeaconRoundInPast), not_before is the latest declared round's time (NotBeforeMismatch), and the
+// draw was seeded only once every declared round existed (SeededTooEarly).
+// t: {preparedTime, notBefore, seededTime, checkpointSignedAt} (RFC 3339 strings, notBefore Unix).
+export function checkTiming(sources, chainsJson, t) {
+  const decls = sources.filter((s) => s.type === "drand");
+  if (!decls.length) {
+    return t.notBefore == null ? null : { status: "failed", detail: `NotBeforeMismatch: ${say("nbnodrand", t.notBefore)}` };
+  }
+  const rounds = [];
+  for (const d of decls) {
+    const key = Object.keys(chainsJson || {}).find((k) => k.toLowerCase() === String(d.chain_hash).toLowerCase());
+    let c;
+    try { c = parseChain(d.chain_hash, (chainsJson || {})[key]); } catch (e) { return { status: "not_checked", detail: say("tnochain") }; }
+    rounds.push({ round: d.round, due: roundTime(c, d.round) });
+  }
+  const first = rounds.reduce((a, b) => (b.due < a.due ? b : a)), last = rounds.reduce((a, b) => (b.due > a.due ? b : a));
+  const bad = [];
+  if (t.notBefore !== last.due) bad.push(`NotBeforeMismatch: ${say("nb", last.due, t.notBefore)}`);
+  const clock = [];
+  for (const [what, time] of [[say("prepEntry"), t.preparedTime], [say("prepCp"), t.checkpointSignedAt]]) {
+    if (time == null) continue;
+    clock.push(time);
+    if (!(Date.parse(time) / 1000 < first.due)) bad.push(`BeaconRoundInPast: ${say("late", what, time, first.round, first.due)}`);
+  }
+  if (t.seededTime != null) {
+    for (const r of rounds) if (Date.parse(t.seededTime) / 1000 < r.due) bad.push(`SeededTooEarly: ${say("early", t.seededTime, r.round, r.due)}`);
+  }
+  return bad.length ? { status: "failed", detail: bad.join("; ") } : { status: "passed", detail: say("timingOk", first.round, first.due, clock.join(", ")) };
 }
 
 const finding = (e) => (e instanceof BeaconError ? `${e.code}: ${e.message}` : `Error: ${e && e.message || e}`);

@@ -6,7 +6,7 @@ import { verifyConsistency, verifyInclusion } from "./lib/merkle.js";
 import { checkEntries } from "./lib/log.js";
 import { verifyCheckpointNote, verifyCosignatures } from "./lib/note.js";
 import * as D from "./lib/draw.js";
-import { checkBundleDrand } from "./drand.js";
+import { checkBundleDrand, checkTiming } from "./drand.js";
 
 const EN = document.documentElement.lang === "en";
 const T = (zh, en) => (EN ? en : zh);
@@ -124,18 +124,9 @@ export async function verifyBundle(bundle, witnessKeys = null) {
   const recipe = P.seed_recipe;
   const drandDecl = recipe.sources.filter((s) => s.type === "drand");
   if (drandDecl.length) await drandChecks(rep, recipe.sources, seeded ? seeded.entry.payload.reveals || [] : null, bundle.chains);
-  if (seeded && drandDecl.length) {
-    await guard(rep, "drand_time", T("信标轮次时间", "Beacon round time"), async () => {
-      const t = Date.parse(seeded.entry.time) / 1000;
-      for (const d of drandDecl) {
-        const c = (bundle.chains || {})[d.chain_hash];
-        if (!c) throw new Error(`chain ${d.chain_hash} not described in the bundle`);
-        const due = c.genesis_time + (d.round - 1) * c.period;
-        if (t < due) throw new Error(`seeded at ${seeded.entry.time}, before round ${d.round} was due`);
-      }
-      rep.pass("drand_time", T("信标轮次时间", "Beacon round time"), T("播种晚于所声明轮次的出现时间", "seeded after the declared rounds were due"));
-    });
-  }
+  const timing = checkTiming(recipe.sources, bundle.chains, { preparedTime: prepared.entry.time, notBefore: P.not_before,
+    seededTime: seeded ? seeded.entry.time : null, checkpointSignedAt: bundle.prepared_checkpoint ? bundle.prepared_checkpoint.signed_at : null });
+  if (timing) rep.add("drand_time", T("信标轮次时间（输入先于轮次固定，播种晚于轮次）", "Beacon round time (inputs fixed before the round, seeded after it)"), timing.status, timing.detail);
 
   if (!published) {
     const why = aborted ? T(`该抽签已中止：${aborted.entry.payload.reason}`, `the draw was aborted: ${aborted.entry.payload.reason}`)
