@@ -275,7 +275,7 @@ def test_demo_draw_beacon_is_checked_in_the_page(browser: Any, live_server: str,
     assert not [c for c in res["checks"] if c["status"] == "not_checked" and c["id"] != "witnesses"], res["checks"]
     row = browser.find_element("css selector", "li[data-check='drand_bls']")
     assert row.get_attribute("data-status") == "passed" and "通过" in row.text and "未检查" not in row.text
-    screenshot(browser, "verify-drand-passed", 1440, 1600)
+    screenshot(browser, "verify-drand-passed", 1440, 2700)
     browser.get(f"{live_server}/verify/{published}?lang=en")
     res = result_of_page(browser)
     checks = by_id(res["checks"])
