@@ -50,12 +50,16 @@ const M = {
   badsig: (r, net) => [`第 ${r} 轮：BLS 签名与 ${net} 的公钥不符`, `round ${r}: the BLS signature does not verify against the ${net} public key`],
   rnd: (want, got) => [`所述 randomness ${got} 不等于 SHA-256(signature) = ${want}`, `stated randomness ${got} is not SHA-256(signature) = ${want}`],
   nochain: (h) => [`证据包中没有链 ${h} 的参数`, `no chain parameters for ${h} in the bundle`],
+  notObj: () => ["不是对象", "not an object"],
+  scheme: (x) => [`未知的方案 ${x}`, `unknown scheme ${x}`],
+  times: () => ["genesis_time 与 period 须为整数，period > 0", "genesis_time and period must be integers, period > 0"],
+  notHex: (e) => [`不是十六进制（${e}）`, `not hex (${e})`],
   field: (h, e) => [`链 ${h} 的参数不可用：${e}`, `chain ${h}: parameters unusable: ${e}`],
   filed: (h, got) => [`链参数登记在 ${h} 下，但其 chain_hash 是 ${got}`, `filed under ${h} but its chain_hash is ${got}`],
   notpinned: (h) => [`${h} 不是本页已知的 League of Entropy drand 网络：其公钥只有证据包自己担保`, `${h} is not a League of Entropy drand network known to this page: only the bundle vouches for its key`],
   differs: (net, k) => [`${net} 的 ${k} 与 League of Entropy 公布的不同`, `${net}: ${k} differs from the one the League of Entropy published`],
   reveal: (r) => [`公开值与声明不一一对应（应为 drand 第 ${r} 轮）`, `the reveal does not match the declaration (drand round ${r} expected)`],
-  hexsig: (e) => [`签名不是十六进制：${e}`, `signature is not hex: ${e}`],
+  hexsig: (e) => [`签名不是十六进制（${e}）`, `signature is not hex (${e})`],
   ok: (net, r, scheme, rnd) => [`${net} 第 ${r} 轮：BLS 签名有效（${scheme}），randomness = SHA-256(signature) = ${rnd.slice(0, 16)}…`,
     `${net} round ${r}: BLS signature valid (${scheme}), randomness = SHA-256(signature) = ${rnd.slice(0, 16)}…`],
   tnochain: () => ["链参数不可用，无法计算轮次时间（见“drand 网络参数”）", "chain parameters unusable: the round times cannot be computed (see drand chain parameters)"],
@@ -112,22 +116,22 @@ export function decodePoint(raw, group, what) {
 export function parseChain(hash, d) {
   const h = String(hash).toLowerCase();
   const bad = (e) => new BeaconError("ChainParamsInvalid", say("field", h.slice(0, 16), e));
-  if (!d || typeof d !== "object") throw bad("not an object");
+  if (!d || typeof d !== "object") throw bad(say("notObj"));
   if (String(d.chain_hash).toLowerCase() !== h) throw new BeaconError("ChainParamsInvalid", say("filed", h.slice(0, 16), d.chain_hash));
-  if (!(d.scheme in SCHEMES)) throw bad(`unknown scheme ${JSON.stringify(d.scheme)}`);
-  if (!Number.isInteger(d.genesis_time) || !Number.isInteger(d.period) || d.period <= 0) throw bad("genesis_time / period");
+  if (!Object.hasOwn(SCHEMES, d.scheme)) throw bad(say("scheme", JSON.stringify(d.scheme)));
+  if (!Number.isInteger(d.genesis_time) || !Number.isInteger(d.period) || d.period <= 0) throw bad(say("times"));
   let publicKey, genesisSeed = null;
   try {
     publicKey = fromHex(d.public_key);
     if (d.genesis_seed) genesisSeed = fromHex(d.genesis_seed);
-  } catch (e) { throw bad(e.message); }
+  } catch (e) { throw bad(say("notHex", e.message)); }
   return { chainHash: h, scheme: d.scheme, publicKey, genesisTime: d.genesis_time, period: d.period, genesisSeed, beaconId: d.beacon_id || h.slice(0, 12) };
 }
 
 // Compares a parsed chain with the pinned League of Entropy parameters; throws ChainNotPinned or
 // ChainParamsInvalid naming the field that differs.
 export function checkPinned(chain) {
-  const pin = PINNED[chain.chainHash];
+  const pin = Object.hasOwn(PINNED, chain.chainHash) ? PINNED[chain.chainHash] : null;
   if (!pin) throw new BeaconError("ChainNotPinned", say("notpinned", chain.chainHash));
   const net = pin.beacon_id;
   const diffs = [];
@@ -220,7 +224,7 @@ export function checkTiming(sources, chainsJson, t) {
   return bad.length ? { status: "failed", detail: bad.join("; ") } : { status: "passed", detail: say("timingOk", first.round, first.due, clock.join(", ")) };
 }
 
-const finding = (e) => (e instanceof BeaconError ? `${e.code}: ${e.message}` : `Error: ${e && e.message || e}`);
+const finding = (e) => (e instanceof BeaconError ? `${e.code}: ${e.message}` : `${EN ? "Error" : "错误"}: ${e && e.message || e}`);
 
 // The page's two drand checks for a bundle: {chains: {status, detail}, rounds: {status, detail}}.
 // `reveals` is the seeded entry's list (null before seeding: the signatures do not exist yet).
