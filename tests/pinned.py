@@ -30,6 +30,18 @@ TEST_NOW: datetime = _test_now()
 TODAY: date = china_date(TEST_NOW)
 
 
+def drand_demo_now() -> datetime:
+    """A moment whose demo (drawsvc.demo.create_demo) holds its published ceremony on the day of
+    the recorded quicknet round 123, so that draw replays a real drand round
+    (drawsvc/draws/demo.py: recorded_round_on). The verifier's and the pages' tests use it."""
+    from drawsvc.clock import beijing
+    from drawsvc.draws.demo import DEMO_ROUND, PUBLISHED_DAYS_AGO, quicknet_round
+
+    chain, _ = quicknet_round()
+    due = datetime.fromtimestamp(chain["genesis_time"] + (DEMO_ROUND - 1) * chain["period"], UTC)
+    return beijing(china_date(due) + timedelta(days=PUBLISHED_DAYS_AGO), 12)
+
+
 def days(n: int) -> str:
     """The day `n` days after TODAY (before, if negative), as YYYY-MM-DD."""
     return (TODAY + timedelta(days=n)).isoformat()

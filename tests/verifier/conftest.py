@@ -7,11 +7,11 @@ from __future__ import annotations
 import contextlib
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pinned import drand_demo_now
 
 
 @dataclass
@@ -30,18 +30,7 @@ class DemoDraws:
         return json.loads(self.files[name].read_text(encoding="utf-8"))
 
 
-def _drand_demo_now() -> datetime:
-    """A demo day whose published ceremony falls on the day of the recorded quicknet round 123,
-    so the demo draw replays that real round (drawsvc/draws/demo.py: recorded_round_on)."""
-    from drawsvc.clock import beijing, china_date
-    from drawsvc.draws.demo import DEMO_ROUND, PUBLISHED_DAYS_AGO, quicknet_round
-
-    chain, _ = quicknet_round()
-    due = datetime.fromtimestamp(chain["genesis_time"] + (DEMO_ROUND - 1) * chain["period"], UTC)
-    return beijing(china_date(due) + timedelta(days=PUBLISHED_DAYS_AGO), 12)
-
-
-DRAND_DEMO_NOW = _drand_demo_now()
+DRAND_DEMO_NOW = drand_demo_now()
 
 
 @pytest.fixture(scope="session")

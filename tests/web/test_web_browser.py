@@ -227,15 +227,14 @@ def test_ceremony_publish_qr_verify_tamper_search(browser: Any, live_server: str
     screenshot(browser, "public-search", 1440, 900)
 
 
-def test_demo_published_draw_verifies_in_the_browser(browser: Any, live_server: str, demo: Any) -> None:
+def test_demo_drand_draw_verifies_with_its_beacon_signature(browser: Any, live_server: str, demo: Any) -> None:
     published = draw_ids(demo)["published"]
     browser.delete_all_cookies()
     browser.get(f"{live_server}/verify/{published}")
     res = result_of_page(browser)
     checks = by_id(res["checks"])
     assert res["ok"] is True, [c for c in res["checks"] if c["status"] == "failed"]
-    assert "drand_bls" not in checks  # the offline demo's sources are dice and a witness (drawsvc/draws/demo.py)
-    assert checks["seed"]["status"] == "passed"
+    assert checks["drand_bls"]["status"] == "passed"  # BLS12-381 in the page (test_web_drand_browser.py)
     assert checks["substitutions"]["status"] == "passed"  # the demo's inspector substitution
 
 

@@ -7,6 +7,8 @@ import { leafHash, rootOf, verifyConsistency, verifyInclusion } from "./lib/merk
 import { checkEntries } from "./lib/log.js";
 import { verifyCheckpointNote, verifyCosignatures } from "./lib/note.js";
 import * as D from "./lib/draw.js";
+import * as R from "./drand.js";
+import { bls12_381 as bls } from "./lib/vendor/noble-bls12-381.js";
 
 async function logVectors(v) {
   const entries = v.entries.map((e) => ({ seq: e.entry.seq, entry: e.entry, leaf: fromB64(e.leaf_b64) }));
@@ -148,7 +150,65 @@ async function sealVectors(v) {
   };
 }
 
+// draw-drand.json: the signed message and time of each real round (chains from the pinned table).
+async function drandVectors(v) {
+  const messages = [];
+  for (const r of v.inputs.rounds) {
+    const pin = R.PINNED[r.chain_hash];
+    const chain = R.parseChain(r.chain_hash, { ...pin, chain_hash: r.chain_hash });
+    messages.push({ network: r.network, round: r.round, message: hex(await R.roundMessage(chain, r.round, r.previous_signature ? fromHex(r.previous_signature) : null)),
+      round_time: R.roundTime(chain, r.round) });
+  }
+  return { messages };
+}
+
+// drand-rounds.json (the real rounds): each verified as published, and each refused when its
+// message is hashed with the other group's tag (the DST is not noble's to choose).
+async function drandRounds(v) {
+  const out = { chains: {}, rounds: [] };
+  for (const [name, c] of Object.entries(v.chains)) {
+    const chain = R.parseChain(c.chain_hash, c);
+    out.chains[name] = { pinned: R.checkPinned(chain), pinned_params: R.PINNED[c.chain_hash] };
+    for (const r of c.rounds) {
+      const decl = { type: "drand", chain_hash: c.chain_hash, round: r.round };
+      const reveal = { ...decl, signature: r.signature, previous_signature: r.previous_signature, randomness: r.randomness };
+      out.rounds.push({ network: name, round: r.round, ...(await drandOne(decl, reveal, c)) });
+    }
+  }
+  return out;
+}
+
+// One round against one chain JSON, as the page judges it: {ok, code, detail, randomness}.
+// pinned = false leaves out the League of Entropy comparison, to reach the pairing with any key.
+async function drandOne(decl, reveal, chainJson, pinned = true) {
+  try {
+    const chain = R.parseChain(decl.chain_hash, chainJson);
+    if (pinned) R.checkPinned(chain);
+    return { ok: true, code: null, ...(await R.checkReveal(decl, reveal, chain)) };
+  } catch (e) { return { ok: false, code: e.code || "Error", detail: String(e.message || e) }; }
+}
+
+// A test's own case: {decl, reveal, chain} -> the page's verdict.
+async function drandCase(v) { return drandOne(v.decl, v.reveal, v.chain, !v.unpinned); }
+
+// The tag check: verifying with the G2 tag for a G1 signature (and vice versa) must fail.
+async function drandWrongDst(v) {
+  const out = [];
+  for (const [name, c] of Object.entries(v.chains)) {
+    const chain = R.parseChain(c.chain_hash, c);
+    const s = R.SCHEMES[chain.scheme];
+    const r = c.rounds[1];
+    const msg = await R.roundMessage(chain, r.round, r.previous_signature ? fromHex(r.previous_signature) : null);
+    const pk = R.decodePoint(chain.publicKey, s.pk, "pk"), sig = R.decodePoint(fromHex(r.signature), s.sig, "sig");
+    const mode = s.sig === "G1" ? bls.shortSignatures : bls.longSignatures;
+    const [right, wrong] = s.sig === "G1" ? [R.DST_G1, R.DST_G2] : [R.DST_G2, R.DST_G1];
+    out.push({ network: name, right: mode.verify(sig, mode.hash(msg, right), pk), wrong: mode.verify(sig, mode.hash(msg, wrong), pk) });
+  }
+  return out;
+}
+
 const RUNNERS = {
+  "draw-drand.json": drandVectors, "drand-rounds.json": drandRounds, "drand-case": drandCase, "drand-wrong-dst": drandWrongDst,
   "log-v1.json": logVectors, "draw-seed.json": seedVectors, "draw-pool.json": poolVectors,
   "draw-rules.json": rulesVectors, "draw-selection-matching.json": selectionVectors, "draw-seal.json": sealVectors,
 };

@@ -6,6 +6,8 @@ import { verifyConsistency, verifyInclusion } from "./lib/merkle.js";
 import { checkEntries } from "./lib/log.js";
 import { verifyCheckpointNote, verifyCosignatures } from "./lib/note.js";
 import * as D from "./lib/draw.js";
+import { checkBundleDrand, checkTiming } from "./drand.js";
+import { planChecks } from "./plan.js";
 
 const EN = document.documentElement.lang === "en";
 const T = (zh, en) => (EN ? en : zh);
@@ -23,8 +25,26 @@ async function guard(rep, id, title, fn) {
   try { await fn(); } catch (e) { rep.fail(id, title, e.message || String(e)); }
 }
 
+// drand (drand.js): chain parameters pinned to the League of Entropy networks, then each round's
+// BLS12-381 signature and randomness = SHA-256(signature).
+async function drandChecks(rep, sources, reveals, chains) {
+  const CH = T("drand 网络参数", "drand chain parameters"), BLS = T("drand 信标 BLS 签名", "drand beacon BLS signature");
+  await guard(rep, "drand_bls", BLS, async () => {
+    const r = await checkBundleDrand(sources, reveals, chains || {});
+    rep.add("drand_chain", CH, r.chains.status, r.chains.detail);
+    if (r.rounds) rep.add("drand_bls", BLS, r.rounds.status, r.rounds.detail);
+    else rep.skip("drand_bls", BLS, T("尚未播种：信标轮次的签名在播种时才公开", "not yet seeded: the round's signature is revealed when the draw is seeded"));
+  });
+}
+
 // witnessKeys: verifier keys of the log's registered witnesses (optional data).
 export async function verifyBundle(bundle, witnessKeys = null) {
+  const rep = await verifyDraw(bundle, witnessKeys);
+  if (bundle && bundle.format === "spotcheck-draw-bundle/1") await planChecks(rep, bundle);  // plan.js
+  return rep;
+}
+
+async function verifyDraw(bundle, witnessKeys) {
   const rep = new Report();
   const formats = ["spotcheck-draw-bundle/1", "spotcheck-draw-bundle/2"];
   if (!bundle || !formats.includes(bundle.format)) {
@@ -94,9 +114,11 @@ export async function verifyBundle(bundle, witnessKeys = null) {
   // prepared checkpoint: the inputs were fixed, and signed, before the randomness existed
   await guard(rep, "prepared_cp", T("准备后检查点（输入先于随机源固定）", "Prepared checkpoint (inputs fixed before the randomness)"), async () => {
     const pc = bundle.prepared_checkpoint;
-    if (!pc) { rep.skip("prepared_cp", T("准备后检查点（输入先于随机源固定）", "Prepared checkpoint (inputs fixed before the randomness)"), T("证据包中没有", "not in the bundle")); return; }
+    if (!pc) throw new Error(T("PREPARED_CHECKPOINT_INVALID：证据包中没有覆盖准备条目的检查点，无法说明输入先于种子固定",
+      "PREPARED_CHECKPOINT_INVALID: the bundle has no checkpoint covering the prepared entry: nothing shows the inputs were fixed before the seed"));
     const { checkpoint } = await verifyCheckpointNote(pc.note, logKeyFor(pc.size));
     if (checkpoint.size <= prepared.seq) throw new Error("it does not cover the prepared entry");
+    if (seeded && seeded.seq < checkpoint.size) throw new Error(T("LIFECYCLE_ORDER：播种条目在准备后检查点之内：公开值早于输入固定", "LIFECYCLE_ORDER: the seeded entry is inside the prepared checkpoint: the reveals existed before the inputs were fixed"));
     if (!cp) throw new Error("no valid current checkpoint");
     const why = await verifyConsistency(checkpoint.size, cp.size, checkpoint.root, cp.root, (pc.consistency_proof || []).map(fromB64));
     if (why) throw new Error("consistency proof: " + why);
@@ -111,27 +133,46 @@ export async function verifyBundle(bundle, witnessKeys = null) {
 
   const recipe = P.seed_recipe;
   const drandDecl = recipe.sources.filter((s) => s.type === "drand");
-  const BLS = T("drand 信标 BLS 签名", "drand beacon BLS signature");
-  if (drandDecl.length) rep.skip("drand_bls", BLS, T("浏览器的 Web Crypto 不支持 BLS12-381 配对运算：本页未检查此签名，请用 drawverify 核验（drawverify bundle）。本页只检查 randomness = SHA-256(signature)。",
-    "Web Crypto has no BLS12-381 pairing: this page does NOT check this signature — run drawverify (drawverify bundle) for it. The page only checks randomness = SHA-256(signature)."));
-  if (seeded && drandDecl.length) {
-    await guard(rep, "drand_time", T("信标轮次时间", "Beacon round time"), async () => {
-      const t = Date.parse(seeded.entry.time) / 1000;
-      for (const d of drandDecl) {
-        const c = (bundle.chains || {})[d.chain_hash];
-        if (!c) throw new Error(`chain ${d.chain_hash} not described in the bundle`);
-        const due = c.genesis_time + (d.round - 1) * c.period;
-        if (t < due) throw new Error(`seeded at ${seeded.entry.time}, before round ${d.round} was due`);
+  if (drandDecl.length) await drandChecks(rep, recipe.sources, seeded ? seeded.entry.payload.reveals || [] : null, bundle.chains);
+  // the public reveals (witness contributions, dice, lottery, drand randomness): checkable once
+  // seeded, before publication too; only the seed itself waits for the nonce
+  const RV = T("公开值（见证者贡献、骰子、彩票、信标）", "Public reveals (witness contributions, dice, lottery, beacon)");
+  if (seeded) {
+    await guard(rep, "reveals", RV, async () => {
+      const pubDecl = recipe.sources.filter((s) => s.type !== "server_nonce");
+      const reveals = seeded.entry.payload.reveals || [];
+      if (recipe.sources.length - pubDecl.length !== 1 || !pubDecl.length) throw new Error(T("REVEAL_MISMATCH：配方须恰有一个 server_nonce 和至少一个其他来源", "REVEAL_MISMATCH: the recipe needs exactly one server_nonce and at least one other source"));
+      if (reveals.length !== pubDecl.length || reveals.some((r, i) => !r || r.type !== pubDecl[i].type)) throw new Error(T("REVEAL_MISMATCH：公开值与声明的来源不一一对应（顺序、类型）", "REVEAL_MISMATCH: reveals must match the declared public sources one to one, same order and type"));
+      const probs = [];
+      for (let i = 0; i < pubDecl.length; i++) {
+        try { await D.encodeSource(pubDecl[i], reveals[i]); } catch (e) { probs.push(`${e.code || "Error"}: ${e.message}`); }
       }
-      rep.pass("drand_time", T("信标轮次时间", "Beacon round time"), T("播种晚于所声明轮次的出现时间", "seeded after the declared rounds were due"));
+      if (probs.length) throw new Error(probs.join("; "));
+      rep.pass("reveals", RV, T(`${pubDecl.length} 个公开来源：${pubDecl.map((d) => d.type).join("、")}`, `${pubDecl.length} public source(s): ${pubDecl.map((d) => d.type).join(", ")}`));
     });
   }
+  const timing = checkTiming(recipe.sources, bundle.chains, { preparedTime: prepared.entry.time, notBefore: P.not_before,
+    seededTime: seeded ? seeded.entry.time : null, checkpointSignedAt: bundle.prepared_checkpoint ? bundle.prepared_checkpoint.signed_at : null });
+  if (timing) rep.add("drand_time", T("信标轮次时间（输入先于轮次固定，播种晚于轮次）", "Beacon round time (inputs fixed before the round, seeded after it)"), timing.status, timing.detail);
+
+  // sizes need only the prepared entry (and the drawn one): checked before publication too, as in the CLI
+  const content = bundle.content;
+  const SZ = T("分层抽取数量", "Stratum sizes");
+  let sizes = null;
+  await guard(rep, "sizes", SZ, async () => {
+    const p = P.parameters;
+    sizes = D.stratumSizes(P.pools.subjects.counts, p.ratios, p.floor, p.key_item);
+    if (!D.sameJson(sizes, P.expected_sizes)) throw new Error(`§5 gives ${JSON.stringify(sizes)}, prepared says ${JSON.stringify(P.expected_sizes)}`);
+    if (content && !D.sameJson(sizes, content.sizes)) throw new Error("the drawn content uses other sizes");
+    if (drawn && !D.sameJson(sizes, drawn.entry.payload.sizes)) throw new Error("the drawn entry states other sizes");
+    rep.pass("sizes", SZ, Object.entries(sizes).map(([s, k]) => `${s}:${k}`).join(" "));
+  });
 
   if (!published) {
     const why = aborted ? T(`该抽签已中止：${aborted.entry.payload.reason}`, `the draw was aborted: ${aborted.entry.payload.reason}`)
       : T("尚未公示：随机数、抽取结果仍为密封承诺，公示后才能复算", "not yet published: nonce and result are still sealed commitments; they can be recomputed once published");
     for (const [id, zh, en] of [["nonce", "服务器随机数承诺", "Nonce commitment"], ["seed", "种子推导", "Seed derivation"], ["pools", "名录池根", "Pool roots"],
-      ["sizes", "分层抽取数量", "Stratum sizes"], ["selection", "随机号与抽取结果", "Tickets and selection"], ["matching", "检查人员匹配", "Inspector matching"],
+      ["selection", "随机号与抽取结果", "Tickets and selection"], ["matching", "检查人员匹配", "Inspector matching"],
       ["seal", "结果封存", "Seal"], ["substitutions", "递补与互换", "Substitutions and swaps"]]) rep.skip(id, T(zh, en), why);
     return rep;
   }
@@ -170,17 +211,6 @@ export async function verifyBundle(bundle, witnessKeys = null) {
     if (probs.length) throw new Error(probs.join("; "));
     rep.pass("pools", PR, T(`对象 ${P.pools.subjects.size}、人员 ${P.pools.inspectors.size}、排除 ${P.pools.excluded.size}，根与承诺一致`,
       `subjects ${P.pools.subjects.size}, inspectors ${P.pools.inspectors.size}, excluded ${P.pools.excluded.size}: roots match the commitments`));
-  });
-  const content = bundle.content;
-  const SZ = T("分层抽取数量", "Stratum sizes");
-  let sizes = null;
-  await guard(rep, "sizes", SZ, async () => {
-    const p = P.parameters;
-    sizes = D.stratumSizes(P.pools.subjects.counts, p.ratios, p.floor, p.key_item);
-    if (!D.sameJson(sizes, P.expected_sizes)) throw new Error(`§5 gives ${JSON.stringify(sizes)}, prepared says ${JSON.stringify(P.expected_sizes)}`);
-    if (content && !D.sameJson(sizes, content.sizes)) throw new Error("the drawn content uses other sizes");
-    if (drawn && !D.sameJson(sizes, drawn.entry.payload.sizes)) throw new Error("the drawn entry states other sizes");
-    rep.pass("sizes", SZ, Object.entries(sizes).map(([s, k]) => `${s}:${k}`).join(" "));
   });
   // --- selection, matching, seal -------------------------------------------------------------
   let sel = null;
