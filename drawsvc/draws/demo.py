@@ -48,7 +48,7 @@ def recorded_round_on(day: date) -> tuple[dict[str, Any], dict[str, Any]] | None
     """A real quicknet round recorded in data/drand_networks.json whose time falls on `day`
     (Beijing time), or None: the demo can only replay a round that fits its own dates."""
     chain = json.loads(NETWORKS_FILE.read_text(encoding="utf-8"))["chains"]["quicknet"]
-    for rnd in chain["rounds"]:
+    for rnd in sorted(chain["rounds"], key=lambda r: -r["round"]):  # the latest round of the day
         moment = datetime.fromtimestamp(chain["genesis_time"] + (rnd["round"] - 1) * chain["period"], UTC)
         if china_date(moment) == day:
             return chain, rnd

@@ -37,17 +37,18 @@ async function drandChecks(rep, sources, reveals, chains) {
   });
 }
 
+const BUNDLE_FORMATS = ["spotcheck-draw-bundle/1", "spotcheck-draw-bundle/2"];
+
 // witnessKeys: verifier keys of the log's registered witnesses (optional data).
 export async function verifyBundle(bundle, witnessKeys = null) {
   const rep = await verifyDraw(bundle, witnessKeys);
-  if (bundle && bundle.format === "spotcheck-draw-bundle/1") await planChecks(rep, bundle);  // plan.js
+  if (bundle && BUNDLE_FORMATS.includes(bundle.format)) await planChecks(rep, bundle);  // plan.js
   return rep;
 }
 
 async function verifyDraw(bundle, witnessKeys) {
   const rep = new Report();
-  const formats = ["spotcheck-draw-bundle/1", "spotcheck-draw-bundle/2"];
-  if (!bundle || !formats.includes(bundle.format)) {
+  if (!bundle || !BUNDLE_FORMATS.includes(bundle.format)) {
     rep.fail("format", T("证据包格式", "Bundle format"), T("不是 spotcheck-draw-bundle/1 或 /2", "not a spotcheck-draw-bundle/1 or /2"));
     return rep;
   }
