@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, jsonify, request
 
 from drawsvc.draw.errors import DrawError
 from drawsvc.draws.bundle import build_bundle
 from drawsvc.draws.inputs import InputsError
 from drawsvc.draws.service import DrawNotFound, DrawService, DrawStateError
 from drawsvc.registry.authz import Actor, Forbidden
+from ledger.store import NotFound
 
 from .errors import ApiError
 from .registry_api import body, current_actor, need, registry
@@ -151,12 +152,22 @@ def abort(draw_id: str):  # type: ignore[no-untyped-def]
 
 @bp.get("/draws/<draw_id>/bundle")
 def bundle(draw_id: str):  # type: ignore[no-untyped-def]
-    """No login once published; before that only commitments, unless the reader is privileged."""
+    """No login once published; before that only commitments, unless the reader is privileged.
+
+    `?checkpoint=N`: the bundle against the stored checkpoint of size N (what a reader holding
+    that checkpoint can check); this draw's later entries come as `pending_entries`."""
     draw = _call(service().get, draw_id)
     actor = current_actor()
     instance = current_app.extensions["instance"]
-    data = build_bundle(current_app.extensions["ledger"], draw_id, privileged=_privileged(actor, draw),
-                        log_verifier_key=instance.genesis_log_key.encode())
+    raw = request.args.get("checkpoint")
+    if raw is not None and not (raw.isdigit() and len(raw) < 19):
+        raise ApiError(400, "bad_field", "checkpoint 应为检查点的树大小 / checkpoint must be a tree size")
+    try:
+        data = build_bundle(current_app.extensions["ledger"], draw_id, privileged=_privileged(actor, draw),
+                            log_verifier_key=instance.genesis_log_key.encode(),
+                            checkpoint_size=None if raw is None else int(raw))
+    except NotFound as exc:
+        raise ApiError(404, "not_found", str(exc)) from None
     return jsonify(data)
 
 
