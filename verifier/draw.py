@@ -419,11 +419,15 @@ class _Bundle:
                       "prepared entry's seq", seen["draw.prepared"][0],
                       seen["draw.seeded"][1]["payload"].get("prepared_seq"))
         if seen["draw.published"]:
+            # one salt per substitution made before publication; a later one (the draw is public
+            # by then) is opened by the bundle's record and salt against its own seal
+            pseq = seen["draw.published"][0]
+            before = [s for s, _ in subs if s < pseq]
             salts = seen["draw.published"][1]["payload"].get("substitution_salts")
-            if not isinstance(salts, list) or len(salts) != len(subs):
-                self.fail(c, "LIFECYCLE_INCOMPLETE", f"seq {seen['draw.published'][0]}", "the published entry "
-                          "reveals a salt per substitution; the counts differ (a substitution entry dropped or added?)",
-                          len(salts) if isinstance(salts, list) else "a list", len(subs))
+            if not isinstance(salts, list) or len(salts) != len(before):
+                self.fail(c, "LIFECYCLE_INCOMPLETE", f"seq {pseq}", "the published entry reveals a salt per "
+                          "substitution made before it; the counts differ (a substitution entry dropped or added?)",
+                          len(salts) if isinstance(salts, list) else "a list", len(before))
         if seen["draw.aborted"]:
             self._abort_record(c, seen["draw.aborted"], seen["draw.seeded"], one["draw.aborted"] is not None)
         self._dropped_from_bundle(c, every)
@@ -967,7 +971,7 @@ class _Bundle:
         for i, ((seq, e), w) in enumerate(zip(subs, records, strict=False)):
             where = f"seq {seq} (substitution {i})"
             rec, salt_hex = (w.get("record"), w.get("salt")) if isinstance(w, dict) else (None, None)
-            if salts is not None and (i >= len(salts) or salts[i] != salt_hex):
+            if salts is not None and pub is not None and seq < pub[0] and (i >= len(salts) or salts[i] != salt_hex):
                 self.fail(c, "SUBSTITUTION_SEAL_MISMATCH", where, "the salt is not the one the published entry "
                           "reveals", salts[i] if i < len(salts) else None, salt_hex, seq)
             try:
