@@ -399,16 +399,16 @@ class _Bundle:
                           None, t, seen[t][0])
         if seen["draw.aborted"] is not None and (seen["draw.drawn"] or seen["draw.published"]):
             self.fail(c, "LIFECYCLE_ORDER", f"seq {seen['draw.aborted'][0]}", "a drawn draw cannot be aborted")
-        order = [seen[t][0] for t in ("draw.prepared", "draw.seeded", "draw.drawn") if seen[t]]
+        order = [seen[t][0] for t in ("draw.prepared", "draw.seeded", "draw.drawn", "draw.published",
+                                              "draw.aborted") if seen[t]]
         subs = every["draw.substituted"]
-        order += [s for s, _ in subs]
-        order += [seen[t][0] for t in ("draw.published", "draw.aborted") if seen[t]]
         if order != sorted(order):
-            self.fail(c, "LIFECYCLE_ORDER", f"draw {did}", "prepared < seeded < drawn < substituted < published "
-                      "(or aborted) does not hold", sorted(order), order)
-        if subs and seen["draw.drawn"] is None:
-            self.fail(c, "LIFECYCLE_INCOMPLETE", f"seq {subs[0][0]}", "a substitution of a draw without a drawn "
-                      "entry", "draw.drawn", "absent", subs[0][0])
+            self.fail(c, "LIFECYCLE_ORDER", f"draw {did}", "prepared < seeded < drawn < published (or prepared "
+                      "[< seeded] < aborted) does not hold", sorted(order), order)
+        early = [s for s, _ in subs if seen["draw.drawn"] is None or s < seen["draw.drawn"][0]]
+        if early:  # a substitution follows the drawn entry, before or after publication
+            self.fail(c, "LIFECYCLE_ORDER", f"seq {early[0]}", "a substitution before the draw was drawn",
+                      f"> {seen['draw.drawn'][0] if seen['draw.drawn'] else 'a drawn entry'}", early[0], early[0])
         ns = [e["payload"].get("n") for _, e in subs]
         if ns != list(range(len(ns))):
             self.fail(c, "LIFECYCLE_INCOMPLETE", f"draw {did}", "substitution entries must be numbered 0, 1, ... "

@@ -97,10 +97,10 @@ export async function verifyBundle(bundle, witnessKeys = null) {
   for (const k of AFTER) if (allOf(`draw.${k}`).length) lcProbs.push(T(`draw.${k} 条目与状态 ${bundle.status} 矛盾`, `a draw.${k} entry contradicts status ${bundle.status}`));
   const [prepared0, seeded, drawn, published0, aborted0] = ["prepared", "seeded", "drawn", "published", "aborted"].map((k) => allOf(`draw.${k}`)[0]);
   const subsAll = allOf("draw.substituted").sort((a, b) => a.seq - b.seq);
-  const order = [prepared0, seeded, drawn, ...subsAll, published0, aborted0].filter(Boolean).map((e) => e.seq);
+  const order = [prepared0, seeded, drawn, published0, aborted0].filter(Boolean).map((e) => e.seq);
   if (!order.every((s, i) => i === 0 || s > order[i - 1])) lcProbs.push(T("条目顺序不对", "entries out of order"));
+  if (subsAll.some((x) => !drawn || x.seq < drawn.seq)) lcProbs.push(T("递补早于抽取", "a substitution before the draw was drawn"));
   if (!subsAll.every((s, i) => s.entry.payload.n === i)) lcProbs.push(T("递补条目编号不连续", "substitutions not numbered 0, 1, …"));
-  if (subsAll.length && !drawn) lcProbs.push(T("没有抽取条目的递补", "a substitution without a drawn entry"));
   if (seeded && prepared0 && seeded.entry.payload.prepared_seq !== prepared0.seq) lcProbs.push("seeded.prepared_seq");
   if (published0 && (published0.entry.payload.substitution_salts || []).length !== subsAll.filter((x) => x.seq < published0.seq).length) lcProbs.push(T("公示的递补盐值个数与递补条目数不符", "substitution salts and entries differ in number"));
   if (aborted0) {
