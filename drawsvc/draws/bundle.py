@@ -89,7 +89,8 @@ def build_bundle(ledger: Ledger, draw_id: str, *, privileged: bool, log_verifier
     cp = ledger.latest_checkpoint() if checkpoint_size is None else ledger.checkpoint_at(checkpoint_size)
     assert cp is not None
     wanted = sorted(s for s in seqs | key_seqs | others if s < cp.size)
-    pending = [{"seq": s, "entry": ledger.entry(s).to_json()} for s in sorted(own) if s >= cp.size]
+    # this draw's steps beyond the checkpoint, and the key entries among them (their signers)
+    pending = [{"seq": s, "entry": ledger.entry(s).to_json()} for s in sorted(own | key_seqs) if s >= cp.size]
     entries = []
     for seq in wanted:
         e: Entry = ledger.entry(seq)
