@@ -255,8 +255,7 @@ class Lifecycles(RuleBasedStateMachine):
             d.stage = kind
         self.last = did
         EVENTS[kind] += 1
-        self.verify(did, seq, kind)
-        self.mutations(did, data)
+        self.mutations(did, self.verify(did, seq, kind), data)
 
     def _in(self, *stages: str) -> list[str]:
         return [k for k, d in self.draws.items() if d.stage in stages]  # in creation order: replayable
@@ -275,9 +274,13 @@ class Lifecycles(RuleBasedStateMachine):
     @precondition(lambda self: bool(self._in("prepared", "seeded", "drawn")))
     @rule(data=st.data())
     def advance(self, data: st.DataObject) -> None:
-        """The next step of an open draw: seed a prepared one, run a seeded one, publish a drawn one."""
+        """The next step of an open draw: seed a prepared one, run a seeded one, publish a drawn one
+        — or, one time in four, abort a prepared or seeded one."""
         did = pick(data, self._in("prepared", "seeded", "drawn"))
         stage, ops = self.draws[did].stage, self.world.ops
+        if stage in ("prepared", "seeded") and data.draw(st.integers(0, 3)) == 0:
+            self.abort(did, data)
+            return
         if stage == "prepared":
             digits = data.draw(st.text("0123456789", min_size=20, max_size=24))
             r = ops.post(f"/api/v1/draws/{did}/seed", json={"reveals": [{"type": "dice", "digits": digits}]})
@@ -289,10 +292,7 @@ class Lifecycles(RuleBasedStateMachine):
         assert r.status_code == 200, r.get_json()
         self._step(did, kind, r.get_json(), f"draw.{kind}", data)
 
-    @precondition(lambda self: bool(self._in("prepared", "seeded")))
-    @rule(data=st.data())
-    def abort(self, data: st.DataObject) -> None:
-        did = pick(data, self._in("prepared", "seeded"))
+    def abort(self, did: str, data: st.DataObject) -> None:
         reason = data.draw(st.sampled_from(["见证人未到场 / witness absent", "停电 / power cut", "计划调整"]))
         r = self.world.ops.post(f"/api/v1/draws/{did}/abort", json={"reason": reason})
         assert r.status_code == 200, r.get_json()
@@ -349,7 +349,7 @@ class Lifecycles(RuleBasedStateMachine):
         except ValueError:
             raise AssertionError(f"drawverify {args[0]} did not answer JSON: {r.output[:2000]}") from None
 
-    def verify(self, did: str, seq: int, kind: str) -> None:
+    def verify(self, did: str, seq: int, kind: str) -> dict[str, Any]:
         w = self.world
         anon = w.app.test_client()
         bundle = anon.get(f"/api/v1/draws/{did}/bundle").get_json()
@@ -369,6 +369,7 @@ class Lifecycles(RuleBasedStateMachine):
         if want == "aborted":
             assert rep_b["aborted"] and rep_b["aborted"] == rep_d["aborted"]
         self.before_the_step(did, seq, kind)
+        return bundle  # type: ignore[no-any-return]
 
     def before_the_step(self, did: str, seq: int, kind: str) -> None:
         """The bundle against the checkpoint signed before this step: the step is pending (a
@@ -392,10 +393,9 @@ class Lifecycles(RuleBasedStateMachine):
             assert report.verdict == "failed", report.to_text()
             assert "LIFECYCLE_INCOMPLETE" in report.codes() or "LIFECYCLE_ORDER" in report.codes(), report.to_text()
 
-    def mutations(self, did: str, data: st.DataObject) -> None:
+    def mutations(self, did: str, bundle: dict[str, Any], data: st.DataObject) -> None:
         """A binding field of the draw's bundle, changed (two picked per step), or one of its
         bundled entries removed: the bundle FAILS."""
-        bundle = self.world.app.test_client().get(f"/api/v1/draws/{did}/bundle").get_json()
         paths = binding_paths(bundle)
         roots = sorted({p[0] for p in paths})
         for _ in range(2):
@@ -440,3 +440,30 @@ def test_honest_lifecycles_verify_the_same_everywhere(world: World) -> None:
     run_state_machine_as_test(Lifecycles, settings=Lifecycles.TestCase.settings)
     print(dict(EVENTS))
     assert EVENTS["prepared"] and EVENTS["verdict verified"]
+
+
+def test_issue_12_prepare_and_seed_then_drawverify_draw(world: World) -> None:
+    """The report of issue 12, as it was written: prepare a draw, seed it, `drawverify draw`.
+    It said LIFECYCLE_INCOMPLETE "(dropped entry?)" and FAILED; the seed is checkpointed with
+    the step, so it is VERIFIED, with what waits for publication said so. Aborted, it is ABORTED
+    (exit 3), and its public page exists."""
+    w = world
+    plan = {**copy.deepcopy(w.plan), "code": "ISSUE-12", "status": "draft"}
+    assert w.admin.post("/api/v1/plans", json=plan).status_code in (200, 201)
+    assert w.admin.post("/api/v1/plans/ISSUE-12/approve").status_code == 200
+    d = w.ops.post("/api/v1/draws", json={"plan": "ISSUE-12", "department": plan["departments"][0], "sources": DICE,
+                                          "draw_date": f"{plan['year']}-03-02"}).get_json()
+    r = w.ops.post(f"/api/v1/draws/{d['id']}/seed", json={"reveals": [{"type": "dice", "digits": "1" * 20}]})
+    check_receipt(w, r.get_json(), "draw.seeded")
+    out = CliRunner().invoke(cli, ["draw", "--server", w.url, "--id", d["id"], "--log-key", w.log_key])
+    assert out.exit_code == 0, out.stdout
+    assert "LIFECYCLE_INCOMPLETE" not in out.stdout and out.stdout.strip().endswith("RESULT: VERIFIED")
+    rep = json.loads(CliRunner().invoke(cli, ["draw", "--server", w.url, "--id", d["id"], "--json"]).stdout)
+    st = {c["name"]: c for c in rep["checks"]}
+    assert st["lifecycle"]["status"] == st["checkpoint_coverage"]["status"] == st["reveals"]["status"] == "passed"
+    assert st["seed"]["status"] == "not_checked" and "not yet published" in st["seed"]["reason"]
+    assert w.ops.post(f"/api/v1/draws/{d['id']}/abort", json={"reason": "停电 / power cut"}).status_code == 200
+    out = CliRunner().invoke(cli, ["draw", "--server", w.url, "--id", d["id"], "--log-key", w.log_key])
+    assert out.exit_code == 3 and "RESULT: ABORTED" in out.stdout and "停电" in out.stdout, out.stdout
+    page = w.app.test_client().get(f"/public/draws/{d['id']}")
+    assert page.status_code == 200 and "停电 / power cut" in page.get_data(as_text=True)
