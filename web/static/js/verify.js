@@ -122,7 +122,11 @@ export async function verifyBundle(bundle, witnessKeys = null) {
     const ap = aborted.entry.payload;
     rep.aborted = { reason: ap.reason, stage: ap.stage, time: aborted.entry.time, actor: aborted.entry.actor.id, seq: aborted.seq };
   }
-  if (!prepared) { rep.pend("prepared_cp", T("准备后检查点（输入先于随机源固定）", "Prepared checkpoint (inputs fixed before the randomness)"), T("准备条目尚未纳入检查点", "the prepared entry is not yet in a checkpoint")); return rep; }
+  if (!prepared) { // pending (a missing one failed above): every later check waits for it, and says so
+    for (const [id, zh, en] of [["prepared_cp", "准备后检查点（输入先于随机源固定）", "Prepared checkpoint (inputs fixed before the randomness)"], ...SEALED])
+      rep.pend(id, T(zh, en), T("准备条目尚未纳入已签名检查点", "the prepared entry is not yet in a signed checkpoint"));
+    return rep;
+  }
   otherDraws(rep, entries, P_of(prepared), prepared.seq, bundle.draw_id);
   const pi = entries.indexOf(prepared);
   const preparedLeaf = results[pi].leafHash;
@@ -167,9 +171,7 @@ export async function verifyBundle(bundle, witnessKeys = null) {
     const why = aborted0 ? T(`该抽签已中止：${aborted0.entry.payload.reason}`, `the draw was aborted: ${aborted0.entry.payload.reason}`)
       : T("尚未公示：随机数、抽取结果仍为密封承诺，公示后才能复算", "not yet published: nonce and result are still sealed commitments; they can be recomputed once published");
     const wait = isPending("draw.published");
-    for (const [id, zh, en] of [["nonce", "服务器随机数承诺", "Nonce commitment"], ["seed", "种子推导", "Seed derivation"], ["pools", "名录池根", "Pool roots"],
-      ["sizes", "分层抽取数量", "Stratum sizes"], ["selection", "随机号与抽取结果", "Tickets and selection"], ["matching", "检查人员匹配", "Inspector matching"],
-      ["seal", "结果封存", "Seal"], ["substitutions", "递补与互换", "Substitutions and swaps"]]) {
+    for (const [id, zh, en] of SEALED) {
       if (wait) rep.pend(id, T(zh, en), T("公示条目尚未纳入已签名检查点", "the published entry is not yet in a signed checkpoint"));
       else rep.skip(id, T(zh, en), why);
     }
@@ -285,6 +287,11 @@ export async function verifyBundle(bundle, witnessKeys = null) {
   });
   return rep;
 }
+
+// The checks that need the published nonce, content and salts.
+const SEALED = [["nonce", "服务器随机数承诺", "Nonce commitment"], ["seed", "种子推导", "Seed derivation"], ["pools", "名录池根", "Pool roots"],
+  ["sizes", "分层抽取数量", "Stratum sizes"], ["selection", "随机号与抽取结果", "Tickets and selection"], ["matching", "检查人员匹配", "Inspector matching"],
+  ["seal", "结果封存", "Seal"], ["substitutions", "递补与互换", "Substitutions and swaps"]];
 
 function P_of(e) { return e.entry.payload; }
 
