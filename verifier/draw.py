@@ -1156,7 +1156,7 @@ class _Bundle:
                     d["plan"] = pl.get("plan")
             for h, d in info.items():
                 shown = seen.get(h, {}).get("steps", [])
-                missing = [x for x in d["steps"] if x not in shown]
+                missing = [x for x in d["steps"] if x not in shown and not x.startswith("substituted@")]
                 if d["plan"] != plan or h == did or not missing:
                     continue
                 lines.append(f"{h}: {', '.join(missing)} (not in the bundle; from {self.o.full_log_label})")

@@ -104,3 +104,55 @@ def test_cli_steps_answer_with_receipts_and_abort_verifies_as_aborted(demo: Inst
     r = CliRunner().invoke(draw, ["bundle", d["id"], "--out", str(old), "--checkpoint", "999999"],
                            obj=_Ctx(demo))
     assert r.exit_code == 2 and "Traceback" not in r.output
+
+
+def test_pending_entries_are_attacked(demo: Instance, tmp_path: Path) -> None:
+    """What a dishonest service could do with `pending_entries`: show a covered entry without its
+    proof, edit a pending entry, slip another draw's entry in — each is FAILED, by name."""
+    from verifier.draw import DrawOptions, verify_bundle
+    from web import create_app
+
+    plan = Registry(demo.ledger(), demo.passphrase()).list("plan")[0]
+    admin = create_app(demo, {"TESTING": True}).test_client()  # a plan of its own: no earlier draw of it
+    tok = admin.post("/api/v1/session", json={"account": "admin", "password": "demo-admin-2026"}).get_json()
+    admin.environ_base["HTTP_X_CSRF_TOKEN"] = tok["csrf_token"]
+    copy = {**admin.get(f"/api/v1/plans/{plan['code']}").get_json(), "code": "ATTACK-1", "status": "draft"}
+    assert admin.post("/api/v1/plans", json=copy).status_code in (200, 201)
+    assert admin.post("/api/v1/plans/ATTACK-1/approve").status_code == 200
+    d = run_draw(demo, "prepare", "--as", "op-scjg", "--plan", "ATTACK-1", "--department", plan["departments"][0],
+                 "--sources", '[{"type": "dice", "min_digits": 20}]', "--draw-date", f"{plan['year']}-03-02")
+    s = run_draw(demo, "seed", "--as", "op-scjg", d["id"], "--reveals", '[{"type": "dice", "digits": "27182818284590452353"}]')
+    out = tmp_path / "b.json"
+    run_draw(demo, "bundle", d["id"], "--out", str(out), "--checkpoint", str(d["receipt"]["tree_size"]))
+    honest = json.loads(out.read_text(encoding="utf-8"))
+    opts = DrawOptions(log_key=demo.genesis_log_key.encode())
+    report, _ = verify_bundle(json.loads(json.dumps(honest)), opts)
+    assert report.verdict == "verified" and report.pending == ["checkpoint_coverage", "reveals", "seed"]
+    assert [p["seq"] for p in honest["pending_entries"]] == [s["receipt"]["seq"]]
+
+    def codes(mutate: Any) -> set[str]:
+        b = json.loads(json.dumps(honest))
+        mutate(b)
+        rep, _ = verify_bundle(b, opts)
+        assert rep.verdict == "failed", rep.to_text()
+        return rep.codes()
+
+    def unprove(b: dict[str, Any]) -> None:  # the prepared entry, covered, shown without its proof
+        w = next(w for w in b["entries"] if w["entry"]["type"] == "draw.prepared" and w["entry"]["payload"]["draw_id"] == d["id"])
+        b["entries"].remove(w)
+        b["pending_entries"].insert(0, {"seq": w["seq"], "entry": w["entry"]})
+    assert "ENTRY_UNPROVEN" in codes(unprove)
+
+    def edit(b: dict[str, Any]) -> None:  # the pending seed's digits changed after the fact
+        b["pending_entries"][0]["entry"]["payload"]["reveals"][0]["digits"] = "1" * 20
+    assert "ENTRY_SIGNATURE_INVALID" in codes(edit)
+
+    def foreign(b: dict[str, Any]) -> None:  # a pending entry of another draw
+        led = demo.ledger()
+        other = next(e for e in led.entries(0, led.size()) if e.type == "draw.prepared" and e.payload["draw_id"] != d["id"])
+        b["pending_entries"].append({"seq": other.seq, "entry": other.to_json()})
+    assert {"DRAW_ENTRY_MALFORMED"} <= codes(foreign)
+
+    def claim_aborted(b: dict[str, Any]) -> None:  # the status says aborted; no abort entry anywhere
+        b["status"] = "aborted"
+    assert "LIFECYCLE_INCOMPLETE" in codes(claim_aborted) or "LIFECYCLE_ORDER" in codes(claim_aborted)
