@@ -104,3 +104,56 @@ def test_page_and_drawverify_agree_at_every_step(browser: Any, live_server: str,
     assert browser.find_element(By.ID, "abort-actor").text == "user:op-scjg"
     browser.get(f"{live_server}/public/draws/{d['id']}")
     assert browser.find_element(By.CSS_SELECTOR, f"#plan-history li[data-draw='{a['id']}']")
+
+
+def test_random_lifecycles_page_agrees(browser: Any, live_server: str, demo: Any, tmp_path: Any) -> None:
+    """The hypothesis machine of tests/verifier/test_vf_lifecycle_machine.py, with the page's own
+    verdict checked at every step next to drawverify's, and one mutation per step in the page."""
+    from datetime import UTC, datetime
+
+    from hypothesis import HealthCheck, Phase, settings
+    from hypothesis import strategies as st
+    from hypothesis.stateful import run_state_machine_as_test
+
+    from tests.verifier.test_vf_lifecycle_machine import (
+        Lifecycles,
+        SteppingClock,
+        World,
+        binding_paths,
+        expected,
+        get_path,
+        mutate_value,
+        pick,
+        set_path,
+    )
+
+    class PageLifecycles(Lifecycles):
+        def verify(self, did: str, seq: int, kind: str) -> dict[str, Any]:
+            bundle = super().verify(did, seq, kind)
+            want, _ = expected(self.draws, did, bundle["log"]["checkpoint"]["size"])
+            assert both(browser, live_server, bundle, self.world.log_key)[0] == want
+            return bundle
+
+        def mutations(self, did: str, bundle: dict[str, Any], data: st.DataObject) -> None:
+            super().mutations(did, bundle, data)
+            paths = binding_paths(bundle)
+            path = pick(data, [p for p in paths if p[0] == pick(data, sorted({p[0] for p in paths}))])
+            bad = copy.deepcopy(bundle)
+            set_path(bad, path, mutate_value(get_path(bundle, path)))
+            page = in_page(browser, live_server, bad)
+            assert page.get("verdict") == "failed", (path, page)
+
+    app = make_app(demo)
+    ledger = app.extensions["ledger"]
+    ledger.clock = SteppingClock(datetime(2027, 6, 7, 2, 0, tzinfo=UTC))
+    ops, admin = app.test_client(), app.test_client()
+    for client, account in ((ops, "op-scjg"), (admin, "admin")):
+        tok = api(client, "post", "/api/v1/session", json={"account": account, "password": PASSWORDS[account]})
+        client.environ_base["HTTP_X_CSRF_TOKEN"] = tok["csrf_token"]
+    published = next(d for d in api(ops, "get", "/api/v1/draws")["draws"] if d["status"] == "published")
+    plan = api(admin, "get", f"/api/v1/plans/{published['plan']}")
+    PageLifecycles.world = World(app, live_server, demo.genesis_log_key.encode(), ops, admin, plan, tmp_path,
+                                 plans_made=100)
+    run_state_machine_as_test(PageLifecycles, settings=settings(
+        max_examples=2, stateful_step_count=6, deadline=None, database=None, phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck)))
