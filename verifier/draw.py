@@ -73,6 +73,12 @@ def check_bundle_shape(doc: Any, where: str) -> None:
         if not isinstance(w, dict) or type(w.get("seq")) is not int or not isinstance(w.get("entry"), dict) \
                 or not isinstance(w.get("inclusion_proof"), list):
             raise SourceError(f"{where}: entries[{i}] must be {{seq, entry, inclusion_proof}}")
+    pending = doc.get("pending_entries", [])
+    if not isinstance(pending, list):
+        raise SourceError(f"{where}: pending_entries must be a list")
+    for i, w in enumerate(pending):
+        if not isinstance(w, dict) or type(w.get("seq")) is not int or not isinstance(w.get("entry"), dict):
+            raise SourceError(f"{where}: pending_entries[{i}] must be {{seq, entry}}")
 
 
 @dataclass
@@ -231,6 +237,8 @@ class _Bundle:
                     self.fail(c, "ENTRY_SIGNATURE_INVALID", where, "Ed25519 signature does not verify over "
                               "JCS(entry without sig)", f"valid signature by {e['actor']['id']}/{e['actor']['key_id']}",
                               "invalid signature", seq)
+        self.pending: dict[int, dict[str, Any]] = {}
+        self._pending_entries(c, lv, dict(lhs))
         for f in scratch.findings:
             c.fail(f)
         if 0 not in lhs:
@@ -248,6 +256,55 @@ class _Bundle:
         if self.cp is not None:
             self._check_note(ck, self.note, self.cp, "log.checkpoint")
             self._witness_quorum(ck, self.note, "log.checkpoint")
+
+    def _pending_entries(self, c: Check, lv: _LogVerifier, lhs: dict[int, bytes]) -> None:
+        """Entries shown beyond the checkpoint (§D12 `pending_entries`): this draw's own steps
+        not yet in a signed checkpoint, and key entries after it. Each is checked as far as it
+        can be without a proof (form, signature, prev links); a seq the checkpoint covers is
+        `ENTRY_UNPROVEN`: such an entry must come with its inclusion proof."""
+        size = self.cp.size if self.cp is not None else None
+        prev_seq = max(lhs, default=-1)
+        for w in self.b.get("pending_entries") or []:
+            seq, e = w["seq"], w["entry"]
+            where = f"pending seq {seq}"
+            err = validate_entry(e)
+            if err:
+                self.fail(c, "ENTRY_MALFORMED", where, err, seq=seq)
+                continue
+            if e["seq"] != seq or seq <= prev_seq:
+                self.fail(c, "ENTRY_SEQ_MISMATCH", where, "pending entries follow the bundled ones, sorted by seq, "
+                          "each filed under its own seq", f"> {prev_seq}", e["seq"], seq)
+            prev_seq = max(prev_seq, seq)
+            if size is not None and seq < size:
+                self.fail(c, "ENTRY_UNPROVEN", where, f"the checkpoint (size {size}) covers this seq: the entry "
+                          "must be bundled with its inclusion proof, not shown as pending", f">= {size}", seq, seq)
+            own = e["type"] in DRAW_TYPES and e["payload"].get("draw_id") == self.st.draw_id
+            if not own and e["type"] not in KEY_TYPES:
+                self.fail(c, "DRAW_ENTRY_MALFORMED", where, "only this draw's own entries and key entries may be "
+                          "pending", "draw.* of this draw or a key entry", e["type"], seq)
+                continue
+            try:
+                leaf = jcs(e)
+            except ValueError as exc:
+                self.fail(c, "ENTRY_MALFORMED", where, f"no JCS form: {exc}", seq=seq)
+                continue
+            lh = leaf_hash(leaf)
+            if seq - 1 in lhs and e["prev"] != lhs[seq - 1].hex():
+                self.fail(c, "PREV_MISMATCH", where, "prev is not the leaf hash of the entry before it",
+                          lhs[seq - 1].hex(), e["prev"], seq)
+            lhs[seq] = lh
+            sig = _sig_bytes(e["sig"])
+            assert sig is not None
+            msg = jcs({k: v for k, v in e.items() if k != "sig"})
+            if e["type"] in KEY_TYPES:
+                lv._key_entry(e, seq, msg, sig)
+                continue
+            pub = lv._resolve(lv.c_sigs, e["actor"]["id"], e["actor"]["key_id"], seq, "entry")
+            if pub is not None and not ed25519_ok(msg, sig, pub):
+                self.fail(c, "ENTRY_SIGNATURE_INVALID", where, "Ed25519 signature does not verify over "
+                          "JCS(entry without sig)", f"valid signature by {e['actor']['id']}", "invalid signature", seq)
+                continue
+            self.pending[seq] = e
 
     def key_at(self, size: int) -> Any:
         key = None
@@ -305,17 +362,30 @@ class _Bundle:
 
     # -- 2. lifecycle ---------------------------------------------------------------------
     def lifecycle(self) -> dict[str, Any]:
+        """§D11 order and completeness over the proven entries and the pending ones together.
+
+        The status is the service's claim; each entry it needs must be proven (in the
+        checkpoint) or shown as pending (beyond it). One in neither is dropped: a failure.
+        A pending entry is named as such (check `checkpoint_coverage`), never as dropped."""
         c = self.r.check("lifecycle", "draw entries: complete, in order, consistent with the status")
+        cov = self.r.check("checkpoint_coverage", "every entry of the draw is in a signed checkpoint")
         did = self.st.draw_id
-        mine: dict[str, list[tuple[int, dict[str, Any]]]] = {t: [] for t in DRAW_TYPES}
+        mine: dict[str, list[tuple[int, dict[str, Any]]]] = {t: [] for t in DRAW_TYPES}  # proven
+        every: dict[str, list[tuple[int, dict[str, Any]]]] = {t: [] for t in DRAW_TYPES}  # proven + pending
         for seq, e in sorted(self.st.entries.items()):
             if e["type"] in mine and e["payload"].get("draw_id") == did:
                 mine[e["type"]].append((seq, e))
+                every[e["type"]].append((seq, e))
+        for seq, e in sorted(self.pending.items()):
+            if e["type"] in every and e["payload"].get("draw_id") == did:
+                every[e["type"]].append((seq, e))
         for t in ("draw.prepared", "draw.seeded", "draw.drawn", "draw.published", "draw.aborted"):
-            if len(mine[t]) > 1:
-                self.fail(c, "LIFECYCLE_ORDER", f"{t} of {did}", f"{t} appears {len(mine[t])} times (e.g. seeded "
-                          "twice)", 1, [s for s, _ in mine[t]])
+            if len(every[t]) > 1:
+                self.fail(c, "LIFECYCLE_ORDER", f"{t} of {did}", f"{t} appears {len(every[t])} times (e.g. seeded "
+                          "twice)", 1, [s for s, _ in every[t]])
         one = {t: (mine[t][0] if mine[t] else None) for t in mine}
+        seen = {t: (every[t][0] if every[t] else None) for t in every}
+        self.pending_types = {t for t in DRAW_TYPES if any(s in self.pending for s, _ in every[t])}
         status = self.st.status
         need = {"prepared": ["draw.prepared"], "seeded": ["draw.prepared", "draw.seeded"],
                 "drawn": ["draw.prepared", "draw.seeded", "draw.drawn"],
@@ -325,44 +395,53 @@ class _Bundle:
             self.fail(c, "LIFECYCLE_ORDER", "status", f"unknown bundle status {status!r}",
                       "prepared|seeded|drawn|published|aborted", status)
             need = ["draw.prepared"]
+        size = self.cp.size if self.cp is not None else "?"
         for t in need:
-            if one[t] is None:
-                self.fail(c, "LIFECYCLE_INCOMPLETE", f"draw {did}", f"status {status!r} needs a {t} entry; the "
-                          "bundle has none (dropped entry?)", t, "absent")
+            if seen[t] is None:
+                self.fail(c, "LIFECYCLE_INCOMPLETE", f"draw {did}", f"status {status!r} needs a {t} entry; it is "
+                          f"neither in the checkpoint (size {size}) nor shown as pending: a dropped entry", t, "absent")
         later = {"aborted": ("draw.seeded", "draw.drawn", "draw.published"),
-                 "drawn": ("draw.published",), "seeded": ("draw.drawn", "draw.published"),
-                 "prepared": ("draw.seeded", "draw.drawn", "draw.published")}.get(status, ())
+                 "drawn": ("draw.published", "draw.aborted"), "seeded": ("draw.drawn", "draw.published", "draw.aborted"),
+                 "prepared": ("draw.seeded", "draw.drawn", "draw.published", "draw.aborted"),
+                 "published": ("draw.aborted",)}.get(status, ())
         for t in later:
-            if one[t] is not None and not (status == "aborted" and t == "draw.seeded"):
-                self.fail(c, "LIFECYCLE_ORDER", f"seq {one[t][0]}", f"a {t} entry contradicts status {status!r}",
-                          None, t, one[t][0])
-        if one["draw.aborted"] is not None and (one["draw.drawn"] or one["draw.published"]):
-            self.fail(c, "LIFECYCLE_ORDER", f"seq {one['draw.aborted'][0]}", "a drawn draw cannot be aborted")
-        order = [one[t][0] for t in ("draw.prepared", "draw.seeded", "draw.drawn") if one[t]]
-        subs = mine["draw.substituted"]
-        order += [s for s, _ in subs]
-        if one["draw.published"]:
-            order.append(one["draw.published"][0])
+            if seen[t] is not None and not (status == "aborted" and t == "draw.seeded"):
+                self.fail(c, "LIFECYCLE_ORDER", f"seq {seen[t][0]}", f"a {t} entry contradicts status {status!r}",
+                          None, t, seen[t][0])
+        if seen["draw.aborted"] is not None and (seen["draw.drawn"] or seen["draw.published"]):
+            self.fail(c, "LIFECYCLE_ORDER", f"seq {seen['draw.aborted'][0]}", "a drawn draw cannot be aborted")
+        order = [seen[t][0] for t in ("draw.prepared", "draw.seeded", "draw.drawn", "draw.published",
+                                              "draw.aborted") if seen[t]]
+        subs = every["draw.substituted"]
         if order != sorted(order):
-            self.fail(c, "LIFECYCLE_ORDER", f"draw {did}", "prepared < seeded < drawn < substituted < published "
-                      "does not hold", sorted(order), order)
+            self.fail(c, "LIFECYCLE_ORDER", f"draw {did}", "prepared < seeded < drawn < published (or prepared "
+                      "[< seeded] < aborted) does not hold", sorted(order), order)
+        early = [s for s, _ in subs if seen["draw.drawn"] is None or s < seen["draw.drawn"][0]]
+        if early:  # a substitution follows the drawn entry, before or after publication
+            self.fail(c, "LIFECYCLE_ORDER", f"seq {early[0]}", "a substitution before the draw was drawn",
+                      f"> {seen['draw.drawn'][0] if seen['draw.drawn'] else 'a drawn entry'}", early[0], early[0])
         ns = [e["payload"].get("n") for _, e in subs]
         if ns != list(range(len(ns))):
             self.fail(c, "LIFECYCLE_INCOMPLETE", f"draw {did}", "substitution entries must be numbered 0, 1, ... "
                       "without gaps", list(range(len(ns))), ns)
-        if one["draw.seeded"] and one["draw.prepared"] \
-                and one["draw.seeded"][1]["payload"].get("prepared_seq") != one["draw.prepared"][0]:
-            self.fail(c, "LIFECYCLE_ORDER", f"seq {one['draw.seeded'][0]}", "seeded.prepared_seq is not the "
-                      "prepared entry's seq", one["draw.prepared"][0], one["draw.seeded"][1]["payload"].get("prepared_seq"))
-        if one["draw.published"]:
-            salts = one["draw.published"][1]["payload"].get("substitution_salts")
-            if not isinstance(salts, list) or len(salts) != len(subs):
-                self.fail(c, "LIFECYCLE_INCOMPLETE", f"seq {one['draw.published'][0]}", "the published entry "
-                          "reveals a salt per substitution; the counts differ (a substitution entry dropped or added?)",
-                          len(salts) if isinstance(salts, list) else "a list", len(subs))
-        if one["draw.aborted"]:
-            ap = one["draw.aborted"][1]["payload"]
-            self.r.info["aborted"] = f"at stage {ap.get('stage')!r}: {ap.get('reason')}"
+        if seen["draw.seeded"] and seen["draw.prepared"] \
+                and seen["draw.seeded"][1]["payload"].get("prepared_seq") != seen["draw.prepared"][0]:
+            self.fail(c, "LIFECYCLE_ORDER", f"seq {seen['draw.seeded'][0]}", "seeded.prepared_seq is not the "
+                      "prepared entry's seq", seen["draw.prepared"][0],
+                      seen["draw.seeded"][1]["payload"].get("prepared_seq"))
+        if seen["draw.published"]:
+            # one salt per substitution made before publication; a later one (the draw is public
+            # by then) is opened by the bundle's record and salt against its own seal
+            pseq = seen["draw.published"][0]
+            before = [s for s, _ in subs if s < pseq]
+            salts = seen["draw.published"][1]["payload"].get("substitution_salts")
+            if not isinstance(salts, list) or len(salts) != len(before):
+                self.fail(c, "LIFECYCLE_INCOMPLETE", f"seq {pseq}", "the published entry reveals a salt per "
+                          "substitution made before it; the counts differ (a substitution entry dropped or added?)",
+                          len(salts) if isinstance(salts, list) else "a list", len(before))
+        if seen["draw.aborted"]:
+            self._abort_record(c, seen["draw.aborted"], seen["draw.seeded"], one["draw.aborted"] is not None)
+        self._dropped_from_bundle(c, every)
         if one["draw.prepared"]:
             self.st.prepared_seq, pe = one["draw.prepared"]
             self.st.prepared = pe["payload"]
@@ -373,9 +452,57 @@ class _Bundle:
                           "it was prepared under, and cannot choose older ones)", self.algorithm, alg,
                           self.st.prepared_seq)
         self.published = one["draw.published"] is not None
-        c.detail = ", ".join(f"{t.split('.')[1]} @ {[s for s, _ in mine[t]]}" for t in DRAW_TYPES if mine[t])
+        c.detail = ", ".join(f"{t.split('.')[1]} @ {[s for s, _ in every[t]]}" for t in DRAW_TYPES if every[t])
+        pend = sorted((s, e["type"]) for t in DRAW_TYPES for s, e in every[t] if s in self.pending)
+        if pend:
+            cov.pend(", ".join(f"{t}@{s}" for s, t in pend) + f" not yet in a signed checkpoint (the bundle's "
+                     f"checkpoint has size {size}): shown by the service, signature checked, not yet provable — "
+                     "not a dropped entry; verify again later")
+            self.r.info["pending_entries"] = [f"{t}@{s}" for s, t in pend]
+        else:
+            n = sum(len(v) for v in every.values())
+            cov.detail = f"all {n} entries of the draw are in the checkpoint of size {size}"
         self.mine = mine
         return one
+
+    def _abort_record(self, c: Check, aborted: tuple[int, dict[str, Any]], seeded: Any, proven: bool) -> None:
+        """Who aborted, when, why, at which stage (§D11.6): the verdict ABORTED when proven."""
+        seq, e = aborted
+        ap = e["payload"]
+        stage = ap.get("stage")
+        want = "seeded" if seeded is not None else "prepared"
+        if stage != want:
+            self.fail(c, "LIFECYCLE_ORDER", f"seq {seq}", "the abort's stage is not the draw's last step before it",
+                      want, stage, seq)
+        if not isinstance(ap.get("reason"), str) or not ap["reason"].strip():
+            self.fail(c, "DRAW_ENTRY_MALFORMED", f"seq {seq}", "an abort needs a reason", "a reason", ap.get("reason"))
+        line = f"at stage {stage!r}, {e['time']} by {e['actor']['id']} (seq {seq}): {ap.get('reason')}"
+        self.r.info["aborted"] = line + ("" if proven else " — not yet in a signed checkpoint")
+        if proven:
+            self.r.aborted = line
+
+    def _dropped_from_bundle(self, c: Check, every: dict[str, list[tuple[int, dict[str, Any]]]]) -> None:
+        """With the full log: an entry of this draw the log holds below the checkpoint that the
+        bundle leaves out is dropped (the bundle hides a step)."""
+        if self.o.full_log is None or self.cp is None:
+            return
+        shown = {s for t in every.values() for s, _ in t}
+        for e in self.o.full_log:
+            if not isinstance(e, dict) or e.get("type") not in DRAW_TYPES or type(e.get("seq")) is not int:
+                continue
+            if (e.get("payload") or {}).get("draw_id") == self.st.draw_id and e["seq"] < self.cp.size \
+                    and e["seq"] not in shown:
+                self.fail(c, "LIFECYCLE_INCOMPLETE", f"seq {e['seq']}", f"{self.o.full_log_label} holds "
+                          f"{e['type']} of this draw at seq {e['seq']}; the bundle leaves it out (dropped)",
+                          e["type"], "absent", e["seq"])
+
+    def _wait_or_skip(self, c: Check, typ: str, why: str) -> None:
+        """Not checked because `typ` is missing: pending if the service shows it beyond the
+        checkpoint, else not checked for `why`."""
+        if typ in getattr(self, "pending_types", ()):
+            c.pend(f"the {typ} entry is not yet in a signed checkpoint")
+        else:
+            c.skip(why)
 
     # -- 3. prepared checkpoint and timing --------------------------------------------------
     def prepared_checkpoint(self, one: dict[str, Any]) -> None:
@@ -384,7 +511,7 @@ class _Bundle:
         pc = self.b.get("prepared_checkpoint")
         self.pcp = self.pnote = None
         if self.st.prepared_seq is None:
-            c.skip("no prepared entry")
+            self._wait_or_skip(c, "draw.prepared", "no prepared entry")
             return
         if not isinstance(pc, dict) or not isinstance(pc.get("note"), str):
             self.fail(c, "PREPARED_CHECKPOINT_INVALID", "prepared_checkpoint", "the bundle has no checkpoint "
@@ -426,7 +553,7 @@ class _Bundle:
         c = self.r.check("timing", "inputs fixed before the beacon round existed")
         p = self.st.prepared
         if p is None:
-            c.skip("no prepared entry")
+            self._wait_or_skip(c, "draw.prepared", "no prepared entry")
             return
         chains = self.chains()
         rounds = []
@@ -582,9 +709,10 @@ class _Bundle:
         cs = self.r.check("seed", "nonce matches its commitment; the seed recomputes")
         p = self.st.prepared
         if p is None or one.get("draw.seeded") is None:
-            why = "the draw was never seeded" if p is not None else "no prepared entry"
-            cr.skip(why)
-            cs.skip(why)
+            typ, why = ("draw.seeded", "the draw was never seeded") if p is not None else \
+                ("draw.prepared", "no prepared entry")
+            self._wait_or_skip(cr, typ, why)
+            self._wait_or_skip(cs, typ, why)
             return
         recipe = p.get("seed_recipe") or {}
         decls = recipe.get("sources") or []
@@ -629,8 +757,8 @@ class _Bundle:
         elif sealed is not None and sealed.get("nonce"):
             nonce_hex, claimed, src = sealed.get("nonce"), sealed.get("seed"), "sealed (privileged reader)"
         else:
-            cs.skip("not yet published: the server nonce is revealed only at publication (before that a public "
-                    "seed would disclose the secret drawn list, 002 八)")
+            self._wait_or_skip(cs, "draw.published", "not yet published: the server nonce is revealed only at "
+                               "publication (before that a public seed would disclose the secret drawn list, 002 八)")
             return
         try:
             nonce = hexbytes(nonce_hex, "nonce", 32)
@@ -687,7 +815,7 @@ class _Bundle:
         p = self.st.prepared
         pools = self.b.get("pools")
         if p is None:
-            c.skip("no prepared entry")
+            self._wait_or_skip(c, "draw.prepared", "no prepared entry")
             return
         if not isinstance(pools, dict):
             c.skip("not yet published: pool records are given to the public only at publication")
@@ -788,7 +916,7 @@ class _Bundle:
         c = self.r.check("sizes", "stratum sizes (§5) = expected_sizes = drawn sizes")
         p = self.st.prepared
         if p is None:
-            c.skip("no prepared entry")
+            self._wait_or_skip(c, "draw.prepared", "no prepared entry")
             return
         par = p.get("parameters") or {}
         counts = ((p.get("pools") or {}).get("subjects") or {}).get("counts") or {}
@@ -815,7 +943,7 @@ class _Bundle:
         drawn = one.get("draw.drawn")
         if drawn is None:
             for c in (csel, cmat, cseal):
-                c.skip("the draw was never drawn")
+                self._wait_or_skip(c, "draw.drawn", "the draw was never drawn")
             return
         content = self.b.get("content")
         pub = one.get("draw.published")
@@ -824,7 +952,7 @@ class _Bundle:
         if not isinstance(content, dict) or salt_hex is None:
             why = "not yet published: the content and its salt are revealed at publication (sealed, 002 八)"
             for c in (csel, cmat, cseal):
-                c.skip(why)
+                self._wait_or_skip(c, "draw.published", why)
             return
         self.st.content = content
         try:
@@ -914,13 +1042,18 @@ class _Bundle:
         records = self.b.get("substitutions")
         content = self.st.content
         if one.get("draw.drawn") is None:
-            c.skip("the draw was never drawn")
-            cc.skip("the draw was never drawn")
+            self._wait_or_skip(c, "draw.drawn", "the draw was never drawn")
+            self._wait_or_skip(cc, "draw.drawn", "the draw was never drawn")
             return
         if content is None or not isinstance(records, list):
             why = "not yet published: substitution records and salts are revealed at publication"
-            c.skip(why)
-            cc.skip(why)
+            self._wait_or_skip(c, "draw.published", why)
+            self._wait_or_skip(cc, "draw.published", why)
+            return
+        if "draw.substituted" in getattr(self, "pending_types", ()):
+            for x in (c, cc):
+                x.pend("a draw.substituted entry is not yet in a signed checkpoint: the records are checked once "
+                       "every substitution is proven")
             return
         pub = one.get("draw.published")
         salts = pub[1]["payload"].get("substitution_salts") if pub else None
@@ -946,7 +1079,7 @@ class _Bundle:
         for i, ((seq, e), w) in enumerate(zip(subs, records, strict=False)):
             where = f"seq {seq} (substitution {i})"
             rec, salt_hex = (w.get("record"), w.get("salt")) if isinstance(w, dict) else (None, None)
-            if salts is not None and (i >= len(salts) or salts[i] != salt_hex):
+            if salts is not None and pub is not None and seq < pub[0] and (i >= len(salts) or salts[i] != salt_hex):
                 self.fail(c, "SUBSTITUTION_SEAL_MISMATCH", where, "the salt is not the one the published entry "
                           "reveals", salts[i] if i < len(salts) else None, salt_hex, seq)
             try:
@@ -1003,7 +1136,7 @@ class _Bundle:
         c = self.r.check("rules", "rules: team size, joint coverage, plan parameters, general-item floor")
         p = self.st.prepared
         if p is None:
-            c.skip("no prepared entry")
+            self._wait_or_skip(c, "draw.prepared", "no prepared entry")
             return
         par = p.get("parameters") or {}
         tr = par.get("team_rule") or {}
@@ -1097,7 +1230,7 @@ class _Bundle:
         c = self.r.check("other_draws", "other draws of the same plan (aborted / re-run)")
         p = self.st.prepared
         if p is None:
-            c.skip("no prepared entry")
+            self._wait_or_skip(c, "draw.prepared", "no prepared entry")
             return
         plan, did = p.get("plan"), self.st.draw_id
         seen: dict[str, dict[str, Any]] = {}
@@ -1107,7 +1240,13 @@ class _Bundle:
                 d["steps"].append(f"{e['type'].split('.')[1]}@{s}")
                 if e["type"] == "draw.prepared":
                     d["plan"] = e["payload"].get("plan")
-        others = [f"{k}: {', '.join(v['steps'])}" for k, v in seen.items() if v["plan"] in (plan, None)]
+                if e["type"] == "draw.aborted":
+                    d["aborted"] = f"aborted {e['time']} by {e['actor']['id']}: {e['payload'].get('reason')}"
+        others = [f"{k}: {', '.join(v['steps'])}" + (f" ({v['aborted']})" if v.get("aborted") else "")
+                  for k, v in seen.items() if v["plan"] in (plan, None)]
+        aborted = [f"{k}: {v['aborted']}" for k, v in seen.items() if v.get("aborted") and v["plan"] in (plan, None)]
+        if aborted:
+            self.r.info["aborted_draws_of_plan"] = aborted
         lines = list(others)
         mine_seq = self.st.prepared_seq or 0
         for h, d in seen.items():
@@ -1126,10 +1265,12 @@ class _Bundle:
                 if e["type"] == "draw.prepared":
                     d["plan"] = pl.get("plan")
             for h, d in info.items():
-                if d["plan"] != plan or h == did or h in seen:
+                shown = seen.get(h, {}).get("steps", [])
+                missing = [x for x in d["steps"] if x not in shown and not x.startswith("substituted@")]
+                if d["plan"] != plan or h == did or not missing:
                     continue
-                lines.append(f"{h}: {', '.join(d['steps'])} (not in the bundle; from {self.o.full_log_label})")
-                if _abandoned_after_seed(d["steps"], mine_seq):
+                lines.append(f"{h}: {', '.join(missing)} (not in the bundle; from {self.o.full_log_label})")
+                if _abandoned_after_seed(d["steps"], mine_seq) and not _abandoned_after_seed(shown, mine_seq):
                     self.fail(c, "HIDDEN_DRAW", f"draw {h}", f"{self.o.full_log_label} holds draw {h} of plan {plan}, "
                               "seeded and abandoned before this draw was prepared, and the bundle does not show it: "
                               "a re-run after the seed was known, hidden", "listed and explained",
@@ -1146,7 +1287,7 @@ class _Bundle:
         c = self.r.check("pool_changes", "subjects removed / changed between the plan and prepare")
         p = self.st.prepared
         if p is None:
-            c.skip("no prepared entry")
+            self._wait_or_skip(c, "draw.prepared", "no prepared entry")
             return
         rep = pool_change_report(self.st, getattr(self, "plan_entries", []))
         self.r.info["pool_changes"] = rep
@@ -1166,6 +1307,9 @@ class _Bundle:
             return
         if self.st.status == "aborted":
             c.skip("the draw was aborted: nothing was drawn")
+            return
+        if "draw.published" in getattr(self, "pending_types", ()):
+            c.pend("the published entry is not yet in a signed checkpoint")
             return
         c.skip("not yet published: seed, pools, selection, matching, seal and substitutions can only be checked "
                "by the public once the nonce, content and salts are revealed"

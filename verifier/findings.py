@@ -1,7 +1,12 @@
-"""Typed findings and the report: every check ends passed, failed (with findings) or not checked.
+"""Typed findings and the report: every check ends passed, failed (with findings), not checked,
+or pending (what it needs is on the log but not yet in a signed checkpoint).
 
-Why: an auditor must be able to tell "verified" from "not looked at".  A check that could not
-run says so and why; it never silently counts as a pass.
+Why: an auditor must be able to tell "verified" from "not looked at", and "not yet provable"
+from "missing".  A check that could not run says so and why; it never silently counts as a
+pass, and an entry still waiting for its checkpoint is never reported as dropped.
+
+The verdict is VERIFIED, FAILED, or ABORTED (a draw whose log evidence verifies and shows it
+was aborted: neither a verified draw nor a failure).
 """
 
 from __future__ import annotations
@@ -12,7 +17,10 @@ from typing import Any, Literal
 
 __all__ = ["CODES", "Check", "Finding", "Report"]
 
-Status = Literal["passed", "failed", "not_checked"]
+Status = Literal["passed", "failed", "not_checked", "pending"]
+Verdict = Literal["verified", "failed", "aborted"]
+#: exit codes of each verdict (2 is unusable input)
+EXIT_CODES: dict[str, int] = {"verified": 0, "failed": 1, "aborted": 3}
 
 #: Every finding code the verifier can emit, with what it means.
 CODES: dict[str, str] = {
@@ -46,7 +54,11 @@ CODES: dict[str, str] = {
     "PREPARED_CHECKPOINT_INVALID": "the prepared checkpoint is missing, not signed by the log key, or does not cover the prepared entry",
     "PREPARED_TOO_LATE": "the prepared entry or its checkpoint is not before the declared beacon round's time",
     "SEEDED_TOO_EARLY": "the seeded entry is dated before a declared beacon round existed",
-    "LIFECYCLE_INCOMPLETE": "an entry the draw's status requires is missing (dropped entry, substitution count)",
+    "LIFECYCLE_INCOMPLETE": "an entry the draw's status requires is neither in the checkpoint nor listed as pending, "
+                            "or a later entry is there without an earlier one, or the log holds an entry of the "
+                            "draw the bundle leaves out (dropped entry, substitution count)",
+    "ENTRY_UNPROVEN": "an entry is shown as not yet checkpointed although the checkpoint covers its seq (it should "
+                      "carry an inclusion proof)",
     "LIFECYCLE_ORDER": "draw entries out of order, repeated, or contradicting each other (e.g. seeded twice)",
     "DRAW_ENTRY_MALFORMED": "a draw entry's payload lacks or mistypes a field the spec requires",
     "HIDDEN_DRAW": "the log holds an earlier draw of the same plan, seeded then abandoned, that the bundle does not show",
@@ -156,6 +168,13 @@ class Check:
             self.status = "not_checked"
         self.reason = reason
 
+    def pend(self, reason: str) -> None:
+        """Mark as pending: its input is on the log but not yet in a signed checkpoint (never
+        a failure, never a pass; re-check later). A failure is never masked."""
+        if self.status != "failed":
+            self.status = "pending"
+        self.reason = reason
+
 
 class Report:
     """An ordered list of checks; exit code 0 if none failed, else 1."""
@@ -164,6 +183,7 @@ class Report:
         self.subject = subject
         self.checks: dict[str, Check] = {}
         self.info: dict[str, Any] = {}
+        self.aborted: str | None = None  # set (to a one-line account) when the evidence shows an abort
 
     def check(self, name: str, title: str) -> Check:
         if name not in self.checks:
@@ -182,13 +202,26 @@ class Report:
         return all(c.status != "failed" for c in self.checks.values())
 
     @property
+    def verdict(self) -> Verdict:
+        """FAILED if any check failed; else ABORTED for a verified abort; else VERIFIED."""
+        if not self.ok:
+            return "failed"
+        return "aborted" if self.aborted is not None else "verified"
+
+    @property
+    def pending(self) -> list[str]:
+        return [c.name for c in self.checks.values() if c.status == "pending"]
+
+    @property
     def exit_code(self) -> int:
-        return 0 if self.ok else 1
+        return EXIT_CODES[self.verdict]
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "subject": self.subject,
-            "result": "verified" if self.ok else "failed",
+            "result": self.verdict,
+            "aborted": self.aborted,
+            "pending_checks": self.pending,
             "info": self.info,
             "checks": [
                 {
@@ -208,7 +241,7 @@ class Report:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=2)
 
     def to_text(self) -> str:
-        mark = {"passed": "PASS", "failed": "FAIL", "not_checked": "SKIP"}
+        mark = {"passed": "PASS", "failed": "FAIL", "not_checked": "SKIP", "pending": "PEND"}
         lines = [f"drawverify: {self.subject}"]
         for k, v in self.info.items():
             lines.append(f"  {k}: {v}")
@@ -218,10 +251,18 @@ class Report:
                 line += f" — {c.detail}"
             if c.status == "not_checked" and c.reason:
                 line += f" (not checked: {c.reason})"
+            if c.status == "pending" and c.reason:
+                line += f" (pending: {c.reason})"
             lines.append(line)
             for f in c.findings:
                 lines.append("    " + f.render())
             if c.omitted:
                 lines.append(f"    ... and {c.omitted} more findings of this check")
-        lines.append("RESULT: " + ("VERIFIED" if self.ok else f"FAILED ({len(self.findings)} findings shown)"))
+        if not self.ok:
+            lines.append(f"RESULT: FAILED ({len(self.findings)} findings shown)")
+        else:
+            head = f"ABORTED — {self.aborted}" if self.aborted is not None else "VERIFIED"
+            if self.pending:
+                head += " (so far: " + ", ".join(self.pending) + " pending — not yet in a signed checkpoint)"
+            lines.append("RESULT: " + head)
         return "\n".join(lines)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, jsonify, request
 
 from drawsvc.draw.errors import DrawError
 from drawsvc.draws.bundle import build_bundle
 from drawsvc.draws.inputs import InputsError
 from drawsvc.draws.service import DrawNotFound, DrawService, DrawStateError
 from drawsvc.registry.authz import Actor, Forbidden
+from ledger.store import NotFound
 
 from .errors import ApiError
 from .registry_api import body, current_actor, need, registry
@@ -151,12 +152,22 @@ def abort(draw_id: str):  # type: ignore[no-untyped-def]
 
 @bp.get("/draws/<draw_id>/bundle")
 def bundle(draw_id: str):  # type: ignore[no-untyped-def]
-    """No login once published; before that only commitments, unless the reader is privileged."""
+    """No login once published; before that only commitments, unless the reader is privileged.
+
+    `?checkpoint=N`: the bundle against the stored checkpoint of size N (what a reader holding
+    that checkpoint can check); this draw's later entries come as `pending_entries`."""
     draw = _call(service().get, draw_id)
     actor = current_actor()
     instance = current_app.extensions["instance"]
-    data = build_bundle(current_app.extensions["ledger"], draw_id, privileged=_privileged(actor, draw),
-                        log_verifier_key=instance.genesis_log_key.encode())
+    raw = request.args.get("checkpoint")
+    if raw is not None and not (raw.isdigit() and len(raw) < 19):
+        raise ApiError(400, "bad_field", "checkpoint 应为检查点的树大小 / checkpoint must be a tree size")
+    try:
+        data = build_bundle(current_app.extensions["ledger"], draw_id, privileged=_privileged(actor, draw),
+                            log_verifier_key=instance.genesis_log_key.encode(),
+                            checkpoint_size=None if raw is None else int(raw))
+    except NotFound as exc:
+        raise ApiError(404, "not_found", str(exc)) from None
     return jsonify(data)
 
 
@@ -171,6 +182,25 @@ def public_view(draw: dict[str, Any]) -> dict[str, Any]:
     return {k: draw.get(k) for k in PUBLIC_DRAW_FIELDS}
 
 
+def abort_record(draw: dict[str, Any]) -> dict[str, Any] | None:
+    """Who aborted the draw, when, why, at which stage: read from its signed draw.aborted entry."""
+    seq = draw["seqs"].get("aborted")
+    if seq is None:
+        return None
+    e = current_app.extensions["ledger"].entry(seq)
+    return {"seq": seq, "time": e.time, "actor": e.actor_id, "stage": e.payload.get("stage"),
+            "reason": e.payload.get("reason")}
+
+
+def plan_history(draw: dict[str, Any]) -> list[dict[str, Any]]:
+    """The other public draws of the same plan (published or aborted; §D11.6: a re-run after an
+    abort shows the aborted attempt, and the attempt its re-run), oldest first."""
+    rows = [d for d in service().list(status=["published", "aborted"]) if d["plan"] == draw["plan"]
+            and d["id"] != draw["id"]]
+    return [{"id": d["id"], "status": d["status"], "prepared_seq": d["seqs"]["prepared"], "abort": abort_record(d)}
+            for d in sorted(rows, key=lambda d: d["seqs"]["prepared"])]
+
+
 @bp.get("/public/draws")
 def public_draws():  # type: ignore[no-untyped-def]
     return jsonify({"draws": [public_view(d) for d in service().list(status=["published"])]})
@@ -182,10 +212,14 @@ def public_draw(draw_id: str):  # type: ignore[no-untyped-def]
         draw = service().get(draw_id)
     except DrawNotFound:
         draw = None
-    if draw is None or draw["status"] != "published":
-        raise ApiError(404, "not_found", f"没有已公示的抽签 {draw_id} / no published draw {draw_id}")
-    secret = service().secret(draw_id, pools=False)
+    if draw is None or draw["status"] not in ("published", "aborted"):
+        raise ApiError(404, "not_found", f"没有已公示或已中止的抽签 {draw_id} / no published or aborted draw {draw_id}")
     view = public_view(draw)
+    view["plan_history"] = plan_history(draw)
+    if draw["status"] == "aborted":  # 中止记录永久公开: nothing was drawn, nothing sealed is shown
+        view["abort"] = abort_record(draw)
+        return jsonify(view)
+    secret = service().secret(draw_id, pools=False)
     view["content"] = secret["content"]
     view["matching"] = secret["matching"]
     view["substitutions"] = [s["record"] for s in secret["substitutions"]]
@@ -199,6 +233,8 @@ def public_subject_in_draw(draw_id: str, code: str):  # type: ignore[no-untyped-
     from drawsvc.draw.tickets import subject_ticket
 
     view = public_draw(draw_id).get_json()
+    if view["status"] != "published":
+        raise ApiError(404, "not_found", f"抽签 {draw_id} 已中止，未抽取 / draw {draw_id} was aborted: nothing was drawn")
     secret = service().secret(draw_id)
     seed = bytes.fromhex(secret["seed"])
     pools = secret["pools"]

@@ -41,7 +41,19 @@ def draw_entry_seqs(row: Any) -> list[int]:
     return [s for s in seqs if s is not None]
 
 
-def build_bundle(ledger: Ledger, draw_id: str, *, privileged: bool, log_verifier_key: str) -> dict[str, Any]:
+def plan_draw_seqs(conn: Any, row: Any) -> set[int]:
+    """Every lifecycle entry of the other draws of this draw's plan (an aborted attempt, a
+    re-run): the bundle shows them so its reader sees the plan's whole history (§D11.6)."""
+    others = conn.execute(select(schema.draws).where(schema.draws.c.plan == row.plan,
+                                                     schema.draws.c.id != row.id)).all()
+    return {s for o in others for s in draw_entry_seqs(o)}
+
+
+def build_bundle(ledger: Ledger, draw_id: str, *, privileged: bool, log_verifier_key: str,
+                 checkpoint_size: int | None = None) -> dict[str, Any]:
+    """The bundle against the newest checkpoint, or the stored one of `checkpoint_size` (the
+    bundle as a reader holding that checkpoint saw it): this draw's entries beyond it are
+    listed in `pending_entries`, without proof (§D12)."""
     with ledger.engine.connect() as conn:
         row = conn.execute(select(schema.draws).where(schema.draws.c.id == draw_id)).one_or_none()
         if row is None:
@@ -56,6 +68,7 @@ def build_bundle(ledger: Ledger, draw_id: str, *, privileged: bool, log_verifier
                 log_entries.c.type.in_(draw_types), log_entries.c.seq >= row.prepared_seq)):
             if json.loads(leaf)["payload"].get("draw_id") == draw_id:
                 seqs.add(seq)
+        own = set(seqs)
         # and every plan entry of this draw's plan up to prepare (the parameters' origin)
         for seq, leaf in conn.execute(select(log_entries.c.seq, log_entries.c.leaf).where(
                 log_entries.c.type.like("registry.plan.%"), log_entries.c.seq < row.prepared_seq)):
@@ -73,9 +86,12 @@ def build_bundle(ledger: Ledger, draw_id: str, *, privileged: bool, log_verifier
             if pool_ids is not None and payload.get("id") not in pool_ids:
                 seqs.add(seq)
         key_seqs = set(conn.execute(select(log_entries.c.seq).where(log_entries.c.type.in_(KEY_TYPES))).scalars())
-    cp = ledger.latest_checkpoint()
+        others = plan_draw_seqs(conn, row)
+    cp = ledger.latest_checkpoint() if checkpoint_size is None else ledger.checkpoint_at(checkpoint_size)
     assert cp is not None
-    wanted = sorted(s for s in seqs | key_seqs if s < cp.size)
+    wanted = sorted(s for s in seqs | key_seqs | others if s < cp.size)
+    # this draw's steps beyond the checkpoint, and the key entries among them (their signers)
+    pending = [{"seq": s, "entry": ledger.entry(s).to_json()} for s in sorted(own | key_seqs) if s >= cp.size]
     entries = []
     for seq in wanted:
         e: Entry = ledger.entry(seq)
@@ -89,9 +105,10 @@ def build_bundle(ledger: Ledger, draw_id: str, *, privileged: bool, log_verifier
         "log": {"origin": ledger.origin, "verifier_key": log_verifier_key,
                 "checkpoint": {"size": cp.size, "note": _note_with_cosignatures(ledger, cp)}},
         "entries": entries,
+        "pending_entries": pending,
         "chains": _chains_used(doc),
     }
-    if prepared_cp is not None:
+    if prepared_cp is not None and prepared_cp.size <= cp.size:
         bundle["prepared_checkpoint"] = {
             "size": prepared_cp.size, "note": _note_with_cosignatures(ledger, prepared_cp),
             "consistency_proof": [_b64(h) for h in ledger.consistency_proof(prepared_cp.size, cp.size)],

@@ -1,6 +1,8 @@
 """`drawsvc draw prepare|seed|run|substitute|swap|publish|abort|show|list|bundle`.
 
-Every command acts as a named account (`--as ACCOUNT`), whose own key signs the log entry.
+Every command acts as a named account (`--as ACCOUNT`), whose own key signs the log entry. A
+step's answer carries `receipt` (SPEC §D11.7): the entry's seq and leaf hash, the checkpoint
+signed with it and the inclusion proof, so the operator can check it at once.
 """
 
 from __future__ import annotations
@@ -181,13 +183,20 @@ def list_draws(ctx: click.Context) -> None:
 @click.argument("draw_id")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--privileged", is_flag=True, help="Include sealed material (for auditors) before publication")
+@click.option("--checkpoint", "checkpoint_size", type=click.IntRange(min=1),
+              help="Against the stored checkpoint of this tree size (later steps come as pending_entries)")
 @click.pass_context
-def bundle(ctx: click.Context, draw_id: str, out: Path, privileged: bool) -> None:
+def bundle(ctx: click.Context, draw_id: str, out: Path, privileged: bool, checkpoint_size: int | None) -> None:
     """Write the draw's evidence bundle for offline verification (drawverify bundle FILE)."""
+    from ledger.store import NotFound
+
     from .bundle import build_bundle
 
     inst = ctx.find_object(object).instance
-    data = _run(build_bundle, inst.ledger(), draw_id, privileged=privileged,
-                log_verifier_key=inst.genesis_log_key.encode())
+    try:
+        data = _run(build_bundle, inst.ledger(), draw_id, privileged=privileged,
+                    log_verifier_key=inst.genesis_log_key.encode(), checkpoint_size=checkpoint_size)
+    except NotFound as exc:
+        raise _Fail(str(exc)) from None
     out.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     click.echo(f"wrote {out}")

@@ -16,6 +16,7 @@ commitments until then.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -55,7 +56,8 @@ from drawsvc.registry.authz import Actor, Forbidden
 from drawsvc.registry.records import ACTIVE_SUBJECT_STATUSES
 from drawsvc.registry.state import get_record
 from ledger.canonical import canonical_bytes
-from ledger.store import Ledger
+from ledger.entry import Entry
+from ledger.store import Ledger, StoredCheckpoint
 
 from . import schema
 from .inputs import SUBJECT_COLUMNS, DrawInputs, InputsError, PriorCheck, SubjectColumns, build_inputs
@@ -76,6 +78,21 @@ def load_chains(path: Path = NETWORKS_FILE) -> dict[str, ChainInfo]:
     """drand networks known to this service, by chain hash (public parameters)."""
     data = json.loads(path.read_text(encoding="utf-8"))
     return {c["chain_hash"]: chain_from_json(c) for c in data["chains"].values()}
+
+
+def receipt(ledger: Ledger, entry: Entry, cp: StoredCheckpoint | None) -> dict[str, Any]:
+    """The proof a client checks at once that a step's entry is in the log (SPEC §D11.7).
+
+    Every step signs its checkpoint in the transaction that appends the entry, so `cp` is
+    always there for the service's own steps; the shape is that of a §7 receipt."""
+    if cp is None or cp.size <= entry.seq:
+        raise RuntimeError(f"no checkpoint covers draw entry {entry.seq}: every step signs one in its transaction")
+    return {"seq": entry.seq, "type": entry.type, "leaf_hash": _b64(entry.leaf_hash()), "tree_size": cp.size,
+            "checkpoint": cp.note, "inclusion_proof": [_b64(h) for h in ledger.inclusion_proof(entry.seq, cp.size)]}
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
 
 
 def _unix(moment: datetime) -> int:
@@ -208,6 +225,10 @@ class DrawService:
         if row.status not in states:
             raise DrawStateError(f"draw {row.id} is {row.status}; this step needs {' or '.join(states)}")
 
+    def _answer(self, draw_id: str, entry: Entry, tx: Any) -> dict[str, Any]:
+        """A step's answer: the draw as it now is, and the step entry's receipt (§D11.7)."""
+        return {**self.get(draw_id), "receipt": receipt(self.ledger, entry, tx.checkpoint)}
+
     # --- reading ------------------------------------------------------------------------
 
     def get(self, draw_id: str) -> dict[str, Any]:
@@ -305,14 +326,14 @@ class DrawService:
                 "not_before": not_before, "note": note,
             }
             entry = tx.append("draw.prepared", payload, self._signer(actor))
+            tx.want_checkpoint = True  # the inputs are fixed, and provably so, before any randomness exists
             doc = {**payload, "prepared_leaf_hash": entry.leaf_hash().hex()}
             secret = {"nonce": nonce.hex()}
             _store_pools(tx.conn, draw_id, pools)
             tx.conn.execute(insert(schema.draws).values(
                 id=draw_id, plan=plan, department=department, year=int(draw_date[:4]), status="prepared",
                 prepared_seq=entry.seq, doc=_dumps(doc), secret=_dumps(secret)))
-        self.ledger.checkpoint()  # the inputs are fixed, and provably so, before any randomness exists
-        return self.get(draw_id)
+        return self._answer(draw_id, entry, tx)
 
     # --- seed ---------------------------------------------------------------------------
 
@@ -335,10 +356,11 @@ class DrawService:
             result = derive_seed(bytes.fromhex(doc["prepared_leaf_hash"]), recipe, full, chains)
             entry = tx.append("draw.seeded", {"draw_id": draw_id, "prepared_seq": row.prepared_seq,
                                               "reveals": public}, self._signer(actor))
+            tx.want_checkpoint = True
             secret["seed"] = result.seed.hex()
             doc["reveals"] = public
             self._save(tx.conn, draw_id, status="seeded", seeded_seq=entry.seq, doc=doc, secret=secret)
-        return self.get(draw_id)
+        return self._answer(draw_id, entry, tx)
 
     # --- run ----------------------------------------------------------------------------
 
@@ -353,13 +375,14 @@ class DrawService:
             commitment = seal(content, salt, known_simple=True).hex()  # DrawResult.content(): str/int/list/dict
             entry = tx.append("draw.drawn", {"draw_id": draw_id, "seal": commitment,
                                              "sizes": content["sizes"]}, self._signer(actor))
+            tx.want_checkpoint = True
             secret.update({"content": content, "salt": salt.hex(), "substitutions": [],
                            "matching": content["matching"]})
             doc["seal"] = commitment
             self._save(tx.conn, draw_id, status="drawn", drawn_seq=entry.seq, doc=doc, secret=secret)
             _insert_checks(tx.conn, [(a["subject"], row.year, row.department, draw_id, "random", entry.seq)
                                      for a in content["matching"]["assignments"]])
-        return self.get(draw_id)
+        return self._answer(draw_id, entry, tx)
 
     # --- substitutions and swaps ----------------------------------------------------------
 
@@ -368,16 +391,17 @@ class DrawService:
         return seed, match_from_json(secret["matching"])
 
     def _record_substitution(self, tx: Any, row: Any, doc: dict, secret: dict, record: dict,
-                             new: MatchResult, actor: Actor) -> dict[str, Any]:
+                             new: MatchResult, actor: Actor) -> tuple[dict[str, Any], Entry]:
         salt = secrets.token_bytes(32)
         commitment = seal(record, salt).hex()
         n = len(secret["substitutions"])
-        tx.append("draw.substituted", {"draw_id": row.id, "n": n, "kind": record["kind"], "seal": commitment},
-                  self._signer(actor))
+        entry = tx.append("draw.substituted", {"draw_id": row.id, "n": n, "kind": record["kind"], "seal": commitment},
+                          self._signer(actor))
+        tx.want_checkpoint = True
         secret["substitutions"].append({"record": record, "salt": salt.hex(), "seal": commitment})
         secret["matching"] = new.to_json()
         self._save(tx.conn, row.id, secret=secret)
-        return record
+        return record, entry
 
     @staticmethod
     def _check_claim(claimed: str | None, computed: str) -> None:
@@ -400,7 +424,8 @@ class DrawService:
                                             unavailable, inspectors_of(pools.get("experts") or []),
                                             left=None if v1 else left_subject(secret["substitutions"], subject))
             self._check_claim(incoming, sub.incoming)
-            return self._record_substitution(tx, row, doc, secret, sub.to_json(), new, actor)
+            record, entry = self._record_substitution(tx, row, doc, secret, sub.to_json(), new, actor)
+        return {**record, "receipt": receipt(self.ledger, entry, tx.checkpoint)}
 
     def substitute_subject(self, actor: Actor, draw_id: str, subject: str, reason: str,
                            incoming: str | None = None) -> dict[str, Any]:
@@ -418,11 +443,11 @@ class DrawService:
                                           [tuple(c) for c in pools["conflicts"]], pools.get("prior_load") or None,
                                           inspectors_of(pools.get("experts") or []))
             self._check_claim(incoming, sub.incoming)
-            record = self._record_substitution(tx, row, doc, secret, sub.to_json(), new, actor)
+            record, entry = self._record_substitution(tx, row, doc, secret, sub.to_json(), new, actor)
             tx.conn.execute(update(schema.checks).where(schema.checks.c.source == draw_id,
                                                         schema.checks.c.subject == subject)
                             .values(subject=sub.incoming))
-            return record
+        return {**record, "receipt": receipt(self.ledger, entry, tx.checkpoint)}
 
     def swap(self, actor: Actor, draw_id: str, inspector_a: str, subject_a: str,
              inspector_b: str, subject_b: str) -> dict[str, Any]:
@@ -436,7 +461,8 @@ class DrawService:
                                [tuple(c) for c in pools["conflicts"]])
             record = {"kind": "swap", "inspector_a": inspector_a, "subject_a": subject_a,
                       "inspector_b": inspector_b, "subject_b": subject_b}
-            return self._record_substitution(tx, row, doc, secret, record, new, actor)
+            record, entry = self._record_substitution(tx, row, doc, secret, record, new, actor)
+        return {**record, "receipt": receipt(self.ledger, entry, tx.checkpoint)}
 
     # --- publish and abort ----------------------------------------------------------------
 
@@ -449,9 +475,9 @@ class DrawService:
                 "draw_id": draw_id, "nonce": secret["nonce"], "seed": secret["seed"], "salt": secret["salt"],
                 "substitution_salts": [s["salt"] for s in secret["substitutions"]],
             }, self._signer(actor))
+            tx.want_checkpoint = True
             self._save(tx.conn, draw_id, status="published", published_seq=entry.seq)
-        self.ledger.checkpoint()
-        return self.get(draw_id)
+        return self._answer(draw_id, entry, tx)
 
     def abort(self, actor: Actor, draw_id: str, reason: str) -> dict[str, Any]:
         """Close a draw that will not be completed. Every prepared draw stays visible."""
@@ -462,8 +488,9 @@ class DrawService:
             self._expect(row, "prepared", "seeded")
             entry = tx.append("draw.aborted", {"draw_id": draw_id, "stage": row.status, "reason": reason},
                               self._signer(actor))
+            tx.want_checkpoint = True
             self._save(tx.conn, draw_id, status="aborted", aborted_seq=entry.seq)
-        return self.get(draw_id)
+        return self._answer(draw_id, entry, tx)
 
 
 _DOC_ONLY_FILTER_KEYS = ("licences", "tags_any", "tags_all")

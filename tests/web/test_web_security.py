@@ -200,10 +200,20 @@ def test_sealed_and_aborted_draws_are_invisible_on_every_public_page(demo: Any) 
         [f"/public/search?q={s}" for s in drawn_subjects[:5]]
     for path in pages:
         body = c.get(path).data.decode()
-        assert sealed not in body and aborted not in body, path
+        assert sealed not in body, path
         assert secret["seed"] not in body and secret["nonce"] not in body
-    for path in (f"/public/draws/{sealed}", f"/public/draws/{aborted}"):
-        assert c.get(path).status_code == 404
+    assert c.get(f"/public/draws/{sealed}").status_code == 404
+    assert c.get(f"/api/v1/public/draws/{sealed}").status_code == 404
+    # an abort stays public (中止记录永久公开): listed, its page says ABORTED with reason, time and actor
+    assert aborted in c.get("/public/draws").data.decode()
+    page = c.get(f"/public/draws/{aborted}")
+    assert page.status_code == 200
+    html = page.data.decode()
+    view = c.get(f"/api/v1/public/draws/{aborted}").get_json()
+    assert view["status"] == "aborted" and view["abort"]["reason"] and "content" not in view
+    for value in (view["abort"]["reason"], view["abort"]["time"], view["abort"]["actor"], 'id="draw-status"'):
+        assert value in html
+    assert secret["nonce"] not in html and secret["seed"] not in html
     # the search lists no check from the sealed draw for a company it drew
     body = c.get(f"/public/search?q={drawn_subjects[0]}").data.decode()
     assert re.search(r"D\d{14}-[0-9a-f]{4}", body) is None or sealed not in body

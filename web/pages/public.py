@@ -14,7 +14,7 @@ from sqlalchemy import or_, select
 
 from drawsvc.draws.service import DrawNotFound
 from drawsvc.registry import schema as reg_schema
-from web.draws_api import service
+from web.draws_api import abort_record, plan_history, service
 from web.registry_api import PUBLIC_FIELDS, registry
 
 from .common import actor, ledger
@@ -93,11 +93,22 @@ def plans():  # type: ignore[no-untyped-def]
 @bp.get("/public/draws")
 def draws():  # type: ignore[no-untyped-def]
     depts = {d["code"]: d["name"] for d in registry().list("department")}
-    return render_template("public/draws.html", draws=published_draws(), depts=depts)
+    return render_template("public/draws.html", draws=published_draws(), aborted=aborted_draws(), depts=depts)
+
+
+def aborted_draws() -> list[dict[str, Any]]:
+    """Aborted draws stay public for good (中止记录永久公开), with who, when and why."""
+    return [{**d, "abort": abort_record(d)} for d in service().list(status=["aborted"])]
 
 
 @bp.get("/public/draws/<draw_id>")
 def draw(draw_id: str):  # type: ignore[no-untyped-def]
+    try:
+        current = service().get(draw_id)
+    except DrawNotFound:
+        abort(404)
+    if current["status"] == "aborted":
+        return aborted_draw(current)
     d, secret = published_draw(draw_id)
     subj = {r["id"]: r for r in secret["pools"]["subjects"]}
     insp = names("inspector")
@@ -108,7 +119,19 @@ def draw(draw_id: str):  # type: ignore[no-untyped-def]
     depts = {x["code"]: x["name"] for x in registry().list("department")}
     return render_template("public/draw.html", d=d, content=secret["content"], matching=secret["matching"],
                            substitutions=[s["record"] for s in secret["substitutions"]], subj=subj, insp=insp,
-                           verify_url=verify_url, qr=qr_svg(verify_url, 6), entries=entries, depts=depts)
+                           verify_url=verify_url, qr=qr_svg(verify_url, 6), entries=entries, depts=depts,
+                           history=plan_history(d))
+
+
+def aborted_draw(d: dict[str, Any]):  # type: ignore[no-untyped-def]
+    """An aborted draw's public page: ABORTED, why, when, by whom, its entries, the plan's other draws."""
+    verify_url = public_url("pages.public.verify", draw_id=d["id"])
+    led = ledger()
+    entries = [{"name": k, "seq": s, "proof": f"/api/v1/log/proof/inclusion?index={s}&size={led.size()}"}
+               for k, s in d["seqs"].items() if s is not None]
+    depts = {x["code"]: x["name"] for x in registry().list("department")}
+    return render_template("public/draw_aborted.html", d=d, abort=abort_record(d), entries=entries, depts=depts,
+                           verify_url=verify_url, qr=qr_svg(verify_url, 6), history=plan_history(d))
 
 
 def checks_of(codes: set[str]) -> dict[str, list[dict[str, Any]]]:

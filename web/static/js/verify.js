@@ -18,7 +18,10 @@ class Report {
   pass(id, title, detail) { this.add(id, title, "passed", detail); }
   fail(id, title, detail) { this.add(id, title, "failed", detail); }
   skip(id, title, detail) { this.add(id, title, "not_checked", detail); }
+  pend(id, title, detail) { this.add(id, title, "pending", detail); }
   get ok() { return this.checks.every((c) => c.status !== "failed"); }
+  // The same verdicts as drawverify: failed, else aborted (a proven abort), else verified.
+  get verdict() { return !this.ok ? "failed" : this.aborted ? "aborted" : "verified"; }
 }
 
 async function guard(rep, id, title, fn) {
@@ -55,8 +58,10 @@ async function verifyDraw(bundle, witnessKeys) {
   rep.pass("format", T("证据包格式", "Bundle format"), `${bundle.format} · ${bundle.draw_id} · ${bundle.status}`);
   const pinned = bundle.log && bundle.log.verifier_key;
   const entries = (bundle.entries || []).map((e) => ({ seq: e.seq, entry: e.entry, proof: e.inclusion_proof }));
+  // entries shown beyond the checkpoint (§D12): signature-checked, not yet provable
+  const pending = (bundle.pending_entries || []).map((e) => ({ seq: e.seq, entry: e.entry, pending: true }));
   // --- the log: entries, keys, signatures, checkpoint, inclusion --------------------------
-  const { results, logKeyFor } = await checkEntries(entries, pinned);
+  const { results, logKeyFor } = await checkEntries(entries.concat(pending), pinned);
   const bad = (k) => results.filter((r) => r[k]).map((r) => `#${r.seq}: ${r[k]}`);
   const canon = bad("canonical");
   canon.length ? rep.fail("canonical", T("条目规范形式 (RFC 8785)", "Entries in canonical form (RFC 8785)"), canon.join("; "))
@@ -79,7 +84,7 @@ async function verifyDraw(bundle, witnessKeys) {
       T(`树大小 ${size}，日志公钥 ${pinned}（请与公开渠道公布的公钥核对）`, `tree size ${size}, log key ${pinned} (compare it with the key published out of band)`));
   });
   if (cp) {
-    const probs = [];
+    const probs = pending.filter((p) => p.seq < cp.size).map((p) => `#${p.seq}: shown as pending, but the checkpoint covers it (ENTRY_UNPROVEN)`);
     for (let i = 0; i < entries.length; i++) {
       const r = results[i];
       if (!r.leafHash) { probs.push(`#${r.seq}: no leaf`); continue; }
@@ -99,16 +104,52 @@ async function verifyDraw(bundle, witnessKeys) {
   } else rep.skip("witnesses", T("见证者联署", "Witness cosignatures"), T("未提供见证者公钥", "no witness keys given"));
 
   // --- the draw's entries -------------------------------------------------------------------
-  const byType = (t) => entries.filter((e) => e.entry.type === t && e.entry.payload.draw_id === bundle.draw_id);
-  const prepared = byType("draw.prepared")[0], seeded = byType("draw.seeded")[0], drawn = byType("draw.drawn")[0];
-  const published = byType("draw.published")[0], aborted = byType("draw.aborted")[0];
-  const subs = byType("draw.substituted").sort((a, b) => a.entry.payload.n - b.entry.payload.n);
+  // proven and pending together (SPEC §D12): a step the status needs must be one or the other
+  const all = entries.concat(pending);
+  const allOf = (t) => all.filter((e) => e.entry && e.entry.type === t && (e.entry.payload || {}).draw_id === bundle.draw_id);
+  const byType = (t) => allOf(t).filter((e) => !e.pending);
   const LC = T("抽签流程条目", "Draw lifecycle entries");
-  if (!prepared) { rep.fail("lifecycle", LC, T("缺少 draw.prepared 条目", "no draw.prepared entry")); return rep; }
-  const order = [prepared, seeded, drawn, ...subs, published].filter(Boolean).map((e) => e.seq);
-  const sortedOk = order.every((s, i) => i === 0 || s > order[i - 1]);
-  (sortedOk && subs.every((s, i) => s.entry.payload.n === i)) ? rep.pass("lifecycle", LC, [prepared, seeded, drawn, ...subs, published, aborted].filter(Boolean).map((e) => `${e.entry.type}#${e.seq}`).join(" → "))
-    : rep.fail("lifecycle", LC, T("条目顺序不对", "entries out of order"));
+  const NEED = { prepared: ["prepared"], seeded: ["prepared", "seeded"], drawn: ["prepared", "seeded", "drawn"],
+    published: ["prepared", "seeded", "drawn", "published"], aborted: ["prepared", "aborted"] }[bundle.status];
+  const lcProbs = [];
+  if (!NEED) lcProbs.push(`unknown status ${bundle.status}`);
+  for (const k of ["prepared", "seeded", "drawn", "published", "aborted"]) if (allOf(`draw.${k}`).length > 1) lcProbs.push(T(`${k} 出现多次`, `${k} appears more than once`));
+  for (const k of NEED || []) if (!allOf(`draw.${k}`).length) lcProbs.push(T(`状态 ${bundle.status} 需要 draw.${k} 条目，检查点中没有、也未列为待纳入：条目被删除（LIFECYCLE_INCOMPLETE）`, `status ${bundle.status} needs a draw.${k} entry; it is neither in the checkpoint nor shown as pending: dropped (LIFECYCLE_INCOMPLETE)`));
+  const AFTER = { prepared: ["seeded", "drawn", "published", "aborted"], seeded: ["drawn", "published", "aborted"], drawn: ["published", "aborted"], published: ["aborted"], aborted: ["drawn", "published"] }[bundle.status] || [];
+  for (const k of AFTER) if (allOf(`draw.${k}`).length) lcProbs.push(T(`draw.${k} 条目与状态 ${bundle.status} 矛盾`, `a draw.${k} entry contradicts status ${bundle.status}`));
+  const [prepared0, seeded, drawn, published0, aborted0] = ["prepared", "seeded", "drawn", "published", "aborted"].map((k) => allOf(`draw.${k}`)[0]);
+  const subsAll = allOf("draw.substituted").sort((a, b) => a.seq - b.seq);
+  const order = [prepared0, seeded, drawn, published0, aborted0].filter(Boolean).map((e) => e.seq);
+  if (!order.every((s, i) => i === 0 || s > order[i - 1])) lcProbs.push(T("条目顺序不对", "entries out of order"));
+  if (subsAll.some((x) => !drawn || x.seq < drawn.seq)) lcProbs.push(T("递补早于抽取", "a substitution before the draw was drawn"));
+  if (!subsAll.every((s, i) => s.entry.payload.n === i)) lcProbs.push(T("递补条目编号不连续", "substitutions not numbered 0, 1, …"));
+  if (seeded && prepared0 && seeded.entry.payload.prepared_seq !== prepared0.seq) lcProbs.push("seeded.prepared_seq");
+  if (published0 && (published0.entry.payload.substitution_salts || []).length !== subsAll.filter((x) => x.seq < published0.seq).length) lcProbs.push(T("公示的递补盐值个数与递补条目数不符", "substitution salts and entries differ in number"));
+  if (aborted0) {
+    const ap = aborted0.entry.payload;
+    if (ap.stage !== (seeded ? "seeded" : "prepared")) lcProbs.push(T(`中止阶段 ${ap.stage} 与流程不符`, `abort stage ${ap.stage} is not the draw's last step`));
+    if (typeof ap.reason !== "string" || !ap.reason.trim()) lcProbs.push(T("中止没有理由", "an abort without a reason"));
+  }
+  lcProbs.length ? rep.fail("lifecycle", LC, lcProbs.join("; "))
+    : rep.pass("lifecycle", LC, [prepared0, seeded, drawn, ...subsAll, published0, aborted0].filter(Boolean).map((e) => `${e.entry.type}#${e.seq}`).join(" → "));
+  const CV = T("检查点覆盖（每个流程条目均已纳入已签名检查点）", "Checkpoint coverage (every step in a signed checkpoint)");
+  const waiting = all.filter((e) => e.pending && e.entry && (e.entry.payload || {}).draw_id === bundle.draw_id);
+  waiting.length ? rep.pend("coverage", CV, T(`${waiting.map((e) => `${e.entry.type}#${e.seq}`).join("、")} 尚未纳入已签名检查点：签名已核验，稍后再核验其包含证明（不是被删除）`,
+    `${waiting.map((e) => `${e.entry.type}#${e.seq}`).join(", ")} not yet in a signed checkpoint: signature checked; verify again later for its inclusion proof (not a dropped entry)`))
+    : rep.pass("coverage", CV, T("全部流程条目均在检查点中", "every step is in the checkpoint"));
+  const isPending = (t) => waiting.some((e) => e.entry.type === t);
+  const prepared = byType("draw.prepared")[0], published = byType("draw.published")[0], aborted = byType("draw.aborted")[0];
+  const subs = byType("draw.substituted").sort((a, b) => a.entry.payload.n - b.entry.payload.n);
+  if (aborted && rep.ok) {
+    const ap = aborted.entry.payload;
+    rep.aborted = { reason: ap.reason, stage: ap.stage, time: aborted.entry.time, actor: aborted.entry.actor.id, seq: aborted.seq };
+  }
+  if (!prepared) { // pending (a missing one failed above): every later check waits for it, and says so
+    for (const [id, zh, en] of [["prepared_cp", "准备后检查点（输入先于随机源固定）", "Prepared checkpoint (inputs fixed before the randomness)"], ...SEALED])
+      rep.pend(id, T(zh, en), T("准备条目尚未纳入已签名检查点", "the prepared entry is not yet in a signed checkpoint"));
+    return rep;
+  }
+  otherDraws(rep, entries, P_of(prepared), prepared.seq, bundle.draw_id);
   const pi = entries.indexOf(prepared);
   const preparedLeaf = results[pi].leafHash;
   const P = prepared.entry.payload;
@@ -170,11 +211,13 @@ async function verifyDraw(bundle, witnessKeys) {
   });
 
   if (!published) {
-    const why = aborted ? T(`该抽签已中止：${aborted.entry.payload.reason}`, `the draw was aborted: ${aborted.entry.payload.reason}`)
+    const why = aborted0 ? T(`该抽签已中止：${aborted0.entry.payload.reason}`, `the draw was aborted: ${aborted0.entry.payload.reason}`)
       : T("尚未公示：随机数、抽取结果仍为密封承诺，公示后才能复算", "not yet published: nonce and result are still sealed commitments; they can be recomputed once published");
-    for (const [id, zh, en] of [["nonce", "服务器随机数承诺", "Nonce commitment"], ["seed", "种子推导", "Seed derivation"], ["pools", "名录池根", "Pool roots"],
-      ["selection", "随机号与抽取结果", "Tickets and selection"], ["matching", "检查人员匹配", "Inspector matching"],
-      ["seal", "结果封存", "Seal"], ["substitutions", "递补与互换", "Substitutions and swaps"]]) rep.skip(id, T(zh, en), why);
+    const wait = isPending("draw.published");
+    for (const [id, zh, en] of SEALED.filter(([id]) => id !== "sizes")) {  // sizes: checked above
+      if (wait) rep.pend(id, T(zh, en), T("公示条目尚未纳入已签名检查点", "the published entry is not yet in a signed checkpoint"));
+      else rep.skip(id, T(zh, en), why);
+    }
     return rep;
   }
   const pub = published.entry.payload;
@@ -252,7 +295,8 @@ async function verifyDraw(bundle, witnessKeys) {
   await guard(rep, "substitutions", SU, async () => {
     const recs = bundle.substitutions || [];
     const salts = pub.substitution_salts || [];
-    if (recs.length !== subs.length || salts.length !== subs.length) throw new Error(`${subs.length} logged, ${recs.length} records, ${salts.length} salts`);
+    const early = subs.filter((x) => x.seq < published.seq).length; // later ones: opened by the bundle alone
+    if (recs.length !== subs.length || salts.length !== early) throw new Error(`${subs.length} logged, ${recs.length} records, ${salts.length} salts for ${early} before publication`);
     if (!subs.length) { rep.pass("substitutions", SU, T("没有递补", "none")); return; }
     if (!matcher || !sel) throw new Error("needs the matching");
     const cur = JSON.parse(JSON.stringify(content.matching));
@@ -261,7 +305,7 @@ async function verifyDraw(bundle, witnessKeys) {
     const lines = [];
     for (let i = 0; i < subs.length; i++) {
       const { record, salt } = recs[i];
-      if (salt !== salts[i]) throw new Error(`#${i}: salt differs from the published one`);
+      if (i < early && salt !== salts[i]) throw new Error(`#${i}: salt differs from the published one`);
       const c = hex(await D.seal(record, fromHex(salt)));
       if (c !== subs[i].entry.payload.seal) throw new Error(`#${i}: record does not match its seal`);
       if (record.kind === "inspector") await matcher.applyInspector(cur, record);
@@ -276,18 +320,57 @@ async function verifyDraw(bundle, witnessKeys) {
   return rep;
 }
 
+// The checks that need the published nonce, content and salts.
+const SEALED = [["nonce", "服务器随机数承诺", "Nonce commitment"], ["seed", "种子推导", "Seed derivation"], ["pools", "名录池根", "Pool roots"],
+  ["sizes", "分层抽取数量", "Stratum sizes"], ["selection", "随机号与抽取结果", "Tickets and selection"], ["matching", "检查人员匹配", "Inspector matching"],
+  ["seal", "结果封存", "Seal"], ["substitutions", "递补与互换", "Substitutions and swaps"]];
+
+function P_of(e) { return e.entry.payload; }
+
+// Other draws of the same plan in the bundle (SPEC §D11.6): listed; one seeded and then left
+// (aborted or open, never drawn) before this draw was prepared makes this a re-run after a
+// seed could be known (RERUN_AFTER_SEED), as in drawverify.
+function otherDraws(rep, entries, P, mySeq, myId) {
+  const OD = T("同一计划的其他抽签（中止 / 重抽）", "Other draws of the same plan (aborted / re-run)");
+  const seen = new Map();
+  for (const { seq, entry } of entries) {
+    if (!entry || !String(entry.type).startsWith("draw.") || !entry.payload || entry.payload.draw_id === myId) continue;
+    const d = seen.get(entry.payload.draw_id) || { plan: null, steps: {}, aborted: null };
+    d.steps[entry.type.slice(5)] = seq;
+    if (entry.type === "draw.prepared") d.plan = entry.payload.plan;
+    if (entry.type === "draw.aborted") d.aborted = `${entry.time} ${entry.actor.id}: ${entry.payload.reason}`;
+    seen.set(entry.payload.draw_id, d);
+  }
+  const lines = [], bad = [];
+  for (const [id, d] of seen) {
+    if (d.plan !== null && d.plan !== P.plan) continue;
+    lines.push(`${id}: ${Object.entries(d.steps).map(([k, s]) => `${k}#${s}`).join(", ")}` + (d.aborted ? T(`（已中止 ${d.aborted}）`, ` (aborted ${d.aborted})`) : ""));
+    const s = d.steps;
+    if (d.plan === P.plan && s.prepared < mySeq && s.seeded !== undefined && s.drawn === undefined && s.published === undefined) bad.push(id);
+  }
+  if (bad.length) rep.fail("other_draws", OD, T(`${bad.join("、")} 在本次准备前已播种后被放弃：本次是在先前种子可能已知后的重抽（RERUN_AFTER_SEED）`, `${bad.join(", ")} seeded and abandoned before this draw was prepared: a re-run after a seed could be known (RERUN_AFTER_SEED)`));
+  else rep.pass("other_draws", OD, lines.length ? lines.join("; ") : T("证据包中没有", "none in the bundle"));
+}
+
 // --- the page ------------------------------------------------------------------------------
-const STATUS = { passed: T("通过", "passed"), failed: T("未通过", "failed"), not_checked: T("未检查", "not checked") };
+const STATUS = { passed: T("通过", "passed"), failed: T("未通过", "failed"), not_checked: T("未检查", "not checked"), pending: T("待纳入检查点", "pending") };
 
 function render(rep, into) {
   into.textContent = "";
   const summary = document.createElement("p");
-  summary.className = "verdict " + (rep.ok ? "ok" : "bad");
+  const verdict = rep.verdict;
+  summary.className = "verdict " + (verdict === "verified" ? "ok" : verdict === "aborted" ? "aborted" : "bad");
   summary.id = "verdict";
   summary.dataset.ok = String(rep.ok);
+  summary.dataset.verdict = verdict;
   const failed = rep.checks.filter((c) => c.status === "failed").length;
-  summary.textContent = rep.ok ? T("本页复算的各项检查均通过（未检查项见下）", "Every check this page ran passed (see the ones not checked below)")
-    : T(`${failed} 项检查未通过`, `${failed} check(s) failed`);
+  const waiting = rep.checks.filter((c) => c.status === "pending").length;
+  const a = rep.aborted;
+  summary.textContent = verdict === "failed" ? T(`${failed} 项检查未通过`, `${failed} check(s) failed`)
+    : verdict === "aborted" ? T(`已中止：${a.reason}（阶段 ${a.stage}，${a.time}，${a.actor}，日志 #${a.seq}）。日志证据核验无误；本次抽签未抽取。`,
+      `ABORTED: ${a.reason} (stage ${a.stage}, ${a.time}, by ${a.actor}, log #${a.seq}). The log evidence verifies; nothing was drawn.`)
+    : T("已核验：目前可检查的各项均通过（未检查、待纳入检查点的项见下）", "VERIFIED: every check that can be made so far passed (see below for those not checked or pending)");
+  if (waiting && verdict !== "failed") summary.textContent += T(`；${waiting} 项待纳入检查点`, `; ${waiting} pending a checkpoint`);
   into.appendChild(summary);
   const ul = document.createElement("ul");
   ul.className = "checks";
@@ -308,7 +391,7 @@ function render(rep, into) {
     ul.appendChild(li);
   }
   into.appendChild(ul);
-  window.spotcheckResult = { ok: rep.ok, checks: rep.checks };
+  window.spotcheckResult = { ok: rep.ok, verdict: rep.verdict, aborted: rep.aborted || null, checks: rep.checks };
 }
 
 async function fetchJson(url) {
@@ -353,5 +436,5 @@ function init() {
   if (input.value.trim()) byId();
 }
 
-window.SpotcheckVerifier = { verifyBundle: async (b, w) => { const r = await verifyBundle(b, w); return { ok: r.ok, checks: r.checks }; } };
+window.SpotcheckVerifier = { verifyBundle: async (b, w) => { const r = await verifyBundle(b, w); return { ok: r.ok, verdict: r.verdict, aborted: r.aborted || null, checks: r.checks }; } };
 init();
