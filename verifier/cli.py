@@ -34,6 +34,7 @@ from .note import (
     verify_cosignature,
     verify_note,
 )
+from .render import LANGS, summary_lines, to_text
 from .sources import ServerClient, SourceError, load_bundle, read_json_file
 from .subject import subject_report, subject_text
 from .witness import WitnessKey, WitnessRefusal, load_witness_key, witness_once
@@ -46,8 +47,34 @@ def _die(msg: str, code: int = 2) -> NoReturn:
     sys.exit(code)
 
 
+LANG_KEY = "drawverify.lang"
+
+
+def _set_lang(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is not None:
+        ctx.meta[LANG_KEY] = value  # meta is shared by the group's and the command's contexts
+    return value
+
+
+#: `--lang zh|en` (or DRAWVERIFY_LANG), before or after the command; Simplified Chinese by default.
+lang_option = click.option("--lang", type=click.Choice(LANGS), envvar="DRAWVERIFY_LANG", expose_value=False,
+                           callback=_set_lang, is_eager=True,
+                           help="报告语言：zh 简体中文（默认）或 en 英文 / language of the report")
+
+
+def _lang() -> str:
+    ctx = click.get_current_context(silent=True)
+    return str(ctx.meta.get(LANG_KEY, "zh")) if ctx is not None else "zh"
+
+
 def _emit(report: Report, as_json: bool) -> NoReturn:
-    click.echo(report.to_json() if as_json else report.to_text())
+    """The report: JSON for machines; else a summary an auditor reads first, then every check."""
+    if as_json:
+        click.echo(report.to_json())
+    elif _lang() == "en":
+        click.echo("\n".join(summary_lines(report.to_dict(), "en")) + "\n\n" + report.to_text())
+    else:
+        click.echo(to_text(report.to_dict(), "zh"))
     sys.exit(report.exit_code)
 
 
@@ -57,6 +84,7 @@ def _progress(as_json: bool) -> bool:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="spotcheck", prog_name="drawverify")
+@lang_option
 def cli() -> None:
     """Independent verifier for the spot-check service: checks the log, its checkpoints and
     its draws without trusting the server."""
@@ -70,6 +98,7 @@ def cli() -> None:
 @click.option("--min-witnesses", type=int, help="cosignatures required on the latest checkpoint (default: all)")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable report")
 @click.option("--workers", type=int, help="signature worker processes (default: every core)")
+@lang_option
 def log_cmd(server: str | None, file_: str | None, log_key: str | None, witnesses: tuple[str, ...],
             min_witnesses: int | None, as_json: bool, workers: int | None) -> None:
     """Verify a whole log: entries, keys, chain, tree, checkpoints, consistency."""
@@ -136,6 +165,7 @@ def _read(path: str) -> str:
 @click.option("--witness", "witnesses", multiple=True, help="witness verifier key (0x04); repeatable")
 @click.option("--min-witnesses", type=int)
 @click.option("--json", "as_json", is_flag=True)
+@lang_option
 def checkpoint_cmd(note_file: str, log_key: str, old_file: str | None, proof_file: str | None, server: str | None,
                    witnesses: tuple[str, ...], min_witnesses: int | None, as_json: bool) -> None:
     """Verify a checkpoint note, and optionally that it extends an older one."""
@@ -318,6 +348,7 @@ def _server_bundle(server: str, draw_id: str, scan: bool, opts: DrawOptions) -> 
 
 
 _bundle_opts = [
+    lang_option,
     click.option("--json", "as_json", is_flag=True, help="machine-readable report"),
     click.option("--log-key", help="pinned log verifier key (default: the key the bundle declares, said so)"),
     click.option("--witness", "witnesses", multiple=True, help="witness verifier key (0x04); repeatable"),
@@ -429,6 +460,7 @@ def _matching_from_bundle(bundle: Any, where: str) -> Any:
 @click.option("--no-log-check", is_flag=True, help="skip the log checks (signatures, chain, tree)")
 @click.option("--no-draws", is_flag=True, help="do not fetch draw bundles from the server")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable report")
+@lang_option
 def results_cmd(server: str | None, file_: str | None, bundles: tuple[str, ...], subject_code: str | None,
                 log_key: str | None, no_log_check: bool, no_draws: bool, as_json: bool) -> None:
     """Verify inspection results (docs/SPEC.md Part III): seals, state machine, who acted, categories,

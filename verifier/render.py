@@ -33,30 +33,17 @@ _EN = {
         "more": "... and {n} more findings of this check", "details": "Every check:", "why": "not checked",
     },
 }
-_ZH_WORDS = {
-    "marks": {"passed": "通过", "failed": "未通过", "not_checked": "暂未查", "pending": "待纳入"},
-    "words": {
-        "result": "结论", "subject": "核验对象", "counts": "共 {n} 项检查：通过 {passed} 项，未通过 {failed} 项，"
-        "暂不能检查 {not_checked} 项{pending}。", "pending_count": "，待纳入检查点 {n} 项",
-        "failed_head": "未通过的检查：", "skipped_head": "暂不能检查的项目及原因：", "findings_shown": "项发现",
-        "more": "……本项另有 {n} 项发现未列出", "details": "逐项检查：", "why": "暂不能检查",
-    },
-}
-
-
 @cache
 def messages(lang: str) -> dict[str, Any]:
     """The catalogue of `lang` ('zh' or 'en'), English filling what it does not name."""
     if lang not in LANGS:
         raise ValueError(f"unknown language {lang!r} (use one of {', '.join(LANGS)})")
     out: dict[str, Any] = {k: dict(v) for k, v in _EN.items()}
-    out["checks"], out["codes"], out["reasons"] = {}, {}, []
+    out["checks"], out["codes"], out["info"], out["reasons"] = {}, {}, {}, []
     if lang == "zh":
         cat = json.loads((MESSAGES / "zh.json").read_text(encoding="utf-8"))
-        for key in ("verdicts", "statuses", "checks", "codes"):
+        for key in ("verdicts", "statuses", "marks", "words", "checks", "codes", "info"):
             out[key].update(cat.get(key, {}))
-        for key, value in _ZH_WORDS.items():
-            out[key].update(value)
         out["reasons"] = [(re.compile(r["match"]), r["say"]) for r in cat.get("reasons", [])]
     return out
 
@@ -91,8 +78,10 @@ def summary_lines(report: dict[str, Any], lang: str = "zh") -> list[str]:
     checks = report["checks"]
     count = {s: sum(1 for c in checks if c["status"] == s) for s in ("passed", "failed", "not_checked", "pending")}
     pending = w["pending_count"].format(n=count["pending"]) if count["pending"] else ""
-    lines = [f"{w['result']}：{m['verdicts'].get(verdict(report), verdict(report))}" if lang == "zh"
-             else f"{w['result']}: {m['verdicts'].get(verdict(report), verdict(report))}",
+    head = str(m["verdicts"].get(verdict(report), verdict(report)))
+    if report.get("aborted"):
+        head += f" — {report['aborted']}"
+    lines = [f"{w['result']}：{head}" if lang == "zh" else f"{w['result']}: {head}",
              (f"{w['subject']}：" if lang == "zh" else f"{w['subject']}: ") + str(report.get("subject", "")),
              w["counts"].format(n=len(checks), passed=count["passed"], failed=count["failed"],
                                 not_checked=count["not_checked"], pending=pending)]
@@ -122,7 +111,7 @@ def to_text(report: dict[str, Any], lang: str = "zh") -> str:
     lines += ["", w["details"]]
     for k, v in (report.get("info") or {}).items():
         if v not in (None, [], {}, ""):
-            lines.append(f"  {k}: {v}")
+            lines.append(f"  {m['info'].get(k, k)}: {v}")
     for c in report["checks"]:
         line = f"[{m['marks'].get(c['status'], c['status'])}] {_title(c, m)}"
         if c.get("detail"):

@@ -15,9 +15,9 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from drawsvc.demo import load_demo
+from drawsvc.demo import create_demo
 from drawsvc.draws.cli import draw
-from drawsvc.instance import Instance, init_instance
+from drawsvc.instance import Instance
 from drawsvc.registry.service import Registry
 from verifier.canonical import jcs
 from verifier.cli import cli as drawverify
@@ -33,8 +33,7 @@ class _Ctx:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Instance:
     os.environ.setdefault("DRAWSVC_KEY_PASSPHRASE", "test-passphrase")
-    inst, _ = init_instance(tmp_path_factory.mktemp("receipts") / "instance", origin="test.example/log")
-    list(load_demo(inst))
+    inst, _, _ = create_demo(tmp_path_factory.mktemp("receipts") / "instance", origin="test.example/log")
     return inst
 
 
@@ -83,7 +82,9 @@ def test_cli_steps_answer_with_receipts_and_abort_verifies_as_aborted(demo: Inst
     r = CliRunner().invoke(drawverify, ["bundle", str(out), "--log-key", key])
     assert r.exit_code == 3, r.output
     last = r.stdout.strip().splitlines()[-1]
-    assert last.startswith("RESULT: ABORTED") and "见证人未到场" in last and "op-scjg" in last, last
+    # in Chinese by default: the verdict opens the report and closes it
+    assert last.startswith("结论：已中止") and "见证人未到场" in last and "op-scjg" in last, last
+    assert r.stdout.splitlines()[0] == last
     # the same bundle against the checkpoint signed with the seed: the abort is pending, not dropped
     old = tmp_path / "before-abort.json"
     run_draw(demo, "bundle", d["id"], "--out", str(old), "--checkpoint", str(s["receipt"]["tree_size"]))

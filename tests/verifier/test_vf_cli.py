@@ -13,7 +13,8 @@ from verifier.merkle import consistency_proof, inclusion_proof
 
 
 def invoke(*args):
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    """drawverify in English (these tests read its English words; test_vf_words checks the Chinese)."""
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False, env={"DRAWVERIFY_LANG": "en"})
 
 
 class FakeLog:
@@ -87,7 +88,7 @@ def test_unusable_input_exit_2(tmp_path):
 def test_live_server_honest_and_tampered(server):
     lm = honest_log()
     server["log"] = FakeLog(lm)
-    r = invoke("log", "--server", server["url"], "--log-key", vkey(lm.origin, lm.log_sk))
+    r = invoke("log", "--server", server["url"], "--log-key", vkey(lm.origin, lm.log_sk), "--lang", "en")
     assert r.exit_code == 0, r.output
     assert "[PASS] inclusion proofs" in r.output
     # The server edits an entry but keeps serving the old checkpoint.

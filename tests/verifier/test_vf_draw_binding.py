@@ -140,6 +140,12 @@ def drand_draw(c: County, chain: Any, signature: bytes, mp: pytest.MonkeyPatch) 
     return bundle_of(c, d["id"])
 
 
+def own_prepared(b: dict[str, Any]) -> dict[str, Any]:
+    """The bundle's draw's own prepared payload (a bundle also carries the plan's other draws)."""
+    return next(w["entry"]["payload"] for w in b["entries"]
+                if w["entry"]["type"] == "draw.prepared" and w["entry"]["payload"]["draw_id"] == b["draw_id"])
+
+
 def failed(report: Any) -> set[str]:
     return {k for k, ch in report.checks.items() if ch.status == "failed"}
 
@@ -157,7 +163,7 @@ def test_honest_drand_draw_verifies_with_the_pinned_quicknet(county: County, mon
     b = drand_draw(county, server_chain(), bytes.fromhex(next(r for r in quicknet_real()["rounds"]
                                                                if r["round"] == ROUND)["signature"]), monkeypatch)
     assert b["format"] == "spotcheck-draw-bundle/2"
-    prepared = next(w["entry"]["payload"] for w in b["entries"] if w["entry"]["type"] == "draw.prepared")
+    prepared = own_prepared(b)
     assert prepared["algorithm"] == "spotcheck-draw/2"
     assert prepared["chains"] == b["chains"] == {QUICKNET: {k: quicknet_real()[k] for k in (
         "beacon_id", "scheme", "chain_hash", "public_key", "genesis_time", "period", "genesis_seed")}}
@@ -277,7 +283,7 @@ def test_bundle_chains_edited_after_the_fact(county: County, monkeypatch: pytest
     forged["chains"][QUICKNET]["genesis_seed"] = "00" * 32
     assert "CHAIN_HASH_MISMATCH" in run(forged, log_key=county.log_key)[0].codes()
     forged = copy.deepcopy(b)  # the prepared entry's commitment edited: caught by the log, and as not committed
-    p = next(w["entry"]["payload"] for w in forged["entries"] if w["entry"]["type"] == "draw.prepared")
+    p = own_prepared(forged)
     p["chains"] = {}
     codes = run(forged, log_key=county.log_key)[0].codes()
     assert {"CHAIN_NOT_COMMITTED", "ENTRY_NOT_INCLUDED"} <= codes

@@ -87,14 +87,12 @@ def _login(app: Any, account: str) -> Any:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     from werkzeug.serving import make_server
 
-    from drawsvc.demo import load_demo
-    from drawsvc.instance import init_instance
+    from drawsvc.demo import create_demo
     from web import create_app
 
     os.environ.setdefault("DRAWSVC_KEY_PASSPHRASE", "test-passphrase")
     base = tmp_path_factory.mktemp("vf_machine")
-    inst, _ = init_instance(base / "instance", origin="test.example/log")
-    list(load_demo(inst))
+    inst, _, _ = create_demo(base / "instance", origin="test.example/log")
     app = create_app(inst, {"TESTING": True})
     ledger = app.extensions["ledger"]
     saved = ledger.clock
@@ -457,13 +455,16 @@ def test_issue_12_prepare_and_seed_then_drawverify_draw(world: World) -> None:
     check_receipt(w, r.get_json(), "draw.seeded")
     out = CliRunner().invoke(cli, ["draw", "--server", w.url, "--id", d["id"], "--log-key", w.log_key])
     assert out.exit_code == 0, out.stdout
-    assert "LIFECYCLE_INCOMPLETE" not in out.stdout and out.stdout.strip().endswith("RESULT: VERIFIED")
+    assert "LIFECYCLE_INCOMPLETE" not in out.stdout and out.stdout.strip().endswith("结论：核验通过")
+    assert "暂不能检查的项目及原因" in out.stdout and "尚未公示" in out.stdout  # what waits, and why, in Chinese
     rep = json.loads(CliRunner().invoke(cli, ["draw", "--server", w.url, "--id", d["id"], "--json"]).stdout)
     st = {c["name"]: c for c in rep["checks"]}
     assert st["lifecycle"]["status"] == st["checkpoint_coverage"]["status"] == st["reveals"]["status"] == "passed"
     assert st["seed"]["status"] == "not_checked" and "not yet published" in st["seed"]["reason"]
     assert w.ops.post(f"/api/v1/draws/{d['id']}/abort", json={"reason": "停电 / power cut"}).status_code == 200
     out = CliRunner().invoke(cli, ["draw", "--server", w.url, "--id", d["id"], "--log-key", w.log_key])
-    assert out.exit_code == 3 and "RESULT: ABORTED" in out.stdout and "停电" in out.stdout, out.stdout
+    assert out.exit_code == 3 and "结论：已中止" in out.stdout and "停电" in out.stdout, out.stdout
+    out = CliRunner().invoke(cli, ["draw", "--server", w.url, "--id", d["id"], "--log-key", w.log_key, "--lang", "en"])
+    assert out.exit_code == 3 and "RESULT: ABORTED" in out.stdout, out.stdout
     page = w.app.test_client().get(f"/public/draws/{d['id']}")
     assert page.status_code == 200 and "停电 / power cut" in page.get_data(as_text=True)

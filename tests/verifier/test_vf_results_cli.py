@@ -10,7 +10,8 @@ from verifier.cli import cli
 
 
 def invoke(*args):
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    """drawverify in English (these tests read its English words; test_vf_words checks the Chinese)."""
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False, env={"DRAWVERIFY_LANG": "en"})
 
 
 def test_results_cli_honest_and_tampered(demo, tmp_path):

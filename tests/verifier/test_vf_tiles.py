@@ -51,7 +51,7 @@ def test_leaves_from_tiles_and_canonical_check_runs(tserver):
     lm = honest_log()
     tserver["log"] = TileLog(lm)
     assert list(ServerClient(tserver["url"]).leaves(0, len(lm.entries))) == TileLog(lm).leaves()
-    r = invoke("log", "--server", tserver["url"], "--log-key", vkey(lm.origin, lm.log_sk))
+    r = invoke("log", "--server", tserver["url"], "--log-key", vkey(lm.origin, lm.log_sk), "--lang", "en")
     assert r.exit_code == 0, r.output
     assert "[PASS] leaves in RFC 8785 canonical form" in r.output
     assert "raw leaves from the tlog-tiles" in r.output
@@ -72,7 +72,9 @@ def test_non_canonical_stored_leaf_is_caught_through_tiles(tserver):
 def test_falls_back_to_json_and_says_so(tserver):
     lm = honest_log()
     tserver["log"] = TileLog(lm, tiles=False)
-    r = invoke("log", "--server", tserver["url"])
+    r = invoke("log", "--server", tserver["url"], "--lang", "en")
     assert r.exit_code == 0, r.output
     assert "tiles unavailable" in r.output
     assert "[SKIP] leaves in RFC 8785 canonical form" in r.output
+    r = invoke("log", "--server", tserver["url"], "--lang", "zh")  # the same, in Chinese
+    assert "[暂未查] 条目为 RFC 8785 规范 JSON" in r.output and "数据源给出的是解析后的 JSON" in r.output, r.output

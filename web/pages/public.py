@@ -9,17 +9,21 @@ from __future__ import annotations
 from typing import Any
 
 import segno
-from flask import Blueprint, abort, current_app, render_template, request, url_for
+from flask import Blueprint, abort, current_app, render_template, request, send_file, url_for
 from sqlalchemy import or_, select
 
 from drawsvc.draws.service import DrawNotFound
 from drawsvc.registry import schema as reg_schema
+from verifier.render import MESSAGES
 from web.draws_api import abort_record, plan_history, service
 from web.registry_api import PUBLIC_FIELDS, registry
 
 from .common import actor, ledger
 
 bp = Blueprint("public", __name__)
+
+#: drawverify's Chinese words, which the page in the browser uses too (one catalogue for both).
+VERIFIER_MESSAGES = MESSAGES / "zh.json"
 
 PAGE = 50
 
@@ -215,6 +219,12 @@ def checkpoint():  # type: ignore[no-untyped-def]
     instance = current_app.extensions["instance"]
     return render_template("public/checkpoint.html", note=note, witnesses=wits, recent=recent,
                            log_key=instance.genesis_log_key.encode(), origin=led.origin)
+
+
+@bp.get("/verify/messages/zh.json")
+def verifier_messages():  # type: ignore[no-untyped-def]
+    """The verifier's catalogue of Chinese words (titles, verdicts, statuses, codes, reasons)."""
+    return send_file(VERIFIER_MESSAGES, mimetype="application/json", max_age=3600)
 
 
 @bp.get("/verify")

@@ -355,7 +355,20 @@ function otherDraws(rep, entries, P, mySeq, myId) {
 // --- the page ------------------------------------------------------------------------------
 const STATUS = { passed: T("通过", "passed"), failed: T("未通过", "failed"), not_checked: T("未检查", "not checked"), pending: T("待纳入检查点", "pending") };
 
-function render(rep, into) {
+// drawverify's catalogue (verifier/messages/zh.json): the page says what the command line says.
+async function wordsOf() {
+  if (EN) return null;
+  try { return await fetchJson("/verify/messages/zh.json"); } catch (e) { return null; }
+}
+
+const fmt = (template, vars) => template.replace(/\{(\w+)\}/g, (_, k) => String(vars[k] ?? ""));
+
+function titleOf(c, M) {
+  if (!M) return c.title;
+  return M.checks[(M.aliases || {})[c.id] || c.id] || c.title;
+}
+
+function render(rep, into, M = null) {
   into.textContent = "";
   const summary = document.createElement("p");
   const verdict = rep.verdict;
@@ -366,12 +379,26 @@ function render(rep, into) {
   const failed = rep.checks.filter((c) => c.status === "failed").length;
   const waiting = rep.checks.filter((c) => c.status === "pending").length;
   const a = rep.aborted;
-  summary.textContent = verdict === "failed" ? T(`${failed} 项检查未通过`, `${failed} check(s) failed`)
-    : verdict === "aborted" ? T(`已中止：${a.reason}（阶段 ${a.stage}，${a.time}，${a.actor}，日志 #${a.seq}）。日志证据核验无误；本次抽签未抽取。`,
-      `ABORTED: ${a.reason} (stage ${a.stage}, ${a.time}, by ${a.actor}, log #${a.seq}). The log evidence verifies; nothing was drawn.`)
-    : T("已核验：目前可检查的各项均通过（未检查、待纳入检查点的项见下）", "VERIFIED: every check that can be made so far passed (see below for those not checked or pending)");
-  if (waiting && verdict !== "failed") summary.textContent += T(`；${waiting} 项待纳入检查点`, `; ${waiting} pending a checkpoint`);
+  const abortLine = a ? T(`${a.reason}（阶段 ${a.stage}，${a.time}，${a.actor}，日志 #${a.seq}）。日志证据核验无误；本次抽签未抽取。`,
+    `${a.reason} (stage ${a.stage}, ${a.time}, by ${a.actor}, log #${a.seq}). The log evidence verifies; nothing was drawn.`) : "";
+  if (M) {  // the command line's words: 结论：…
+    const key = verdict === "verified" && waiting ? "pending" : verdict;
+    summary.textContent = `${M.words.result}：${M.verdicts[key] || verdict}` + (a ? ` — ${abortLine}` : "");
+  } else {
+    summary.textContent = verdict === "failed" ? T(`${failed} 项检查未通过`, `${failed} check(s) failed`)
+      : verdict === "aborted" ? T(`已中止：${abortLine}`, `ABORTED: ${abortLine}`)
+      : T("已核验：目前可检查的各项均通过（未检查、待纳入检查点的项见下）", "VERIFIED: every check that can be made so far passed (see below for those not checked or pending)");
+    if (waiting && verdict !== "failed") summary.textContent += T(`；${waiting} 项待纳入检查点`, `; ${waiting} pending a checkpoint`);
+  }
   into.appendChild(summary);
+  const count = (st) => rep.checks.filter((c) => c.status === st).length;
+  const counts = document.createElement("p");
+  counts.id = "verdict-counts";
+  counts.textContent = M ? fmt(M.words.counts, { n: rep.checks.length, passed: count("passed"), failed, not_checked: count("not_checked"),
+    pending: waiting ? fmt(M.words.pending_count, { n: waiting }) : "" })
+    : `${rep.checks.length} checks: ${count("passed")} passed, ${failed} failed, ${count("not_checked")} not checked yet${waiting ? `, ${waiting} pending` : ""}.`;
+  into.appendChild(counts);
+  const STATUSES = M ? M.statuses : STATUS;
   const ul = document.createElement("ul");
   ul.className = "checks";
   for (const c of rep.checks) {
@@ -381,9 +408,9 @@ function render(rep, into) {
     li.dataset.status = c.status;
     const b = document.createElement("span");
     b.className = "badge";
-    b.textContent = STATUS[c.status];
+    b.textContent = STATUSES[c.status];
     const t = document.createElement("strong");
-    t.textContent = c.title;
+    t.textContent = titleOf(c, M);
     const d = document.createElement("div");
     d.className = "detail";
     d.textContent = c.detail;
@@ -412,7 +439,7 @@ async function run(getBundle, out) {
   window.spotcheckResult = null;
   try {
     const bundle = await getBundle();
-    render(await verifyBundle(bundle, await witnessKeys()), out);
+    render(await verifyBundle(bundle, await witnessKeys()), out, await wordsOf());
   } catch (e) {
     out.textContent = T("无法读取证据包：", "Cannot read the bundle: ") + e.message;
     window.spotcheckResult = { ok: false, checks: [], error: e.message };

@@ -1,0 +1,69 @@
+"""The page in the browser says what drawverify says: the same verdict line, the same counting
+sentence and the same check titles and status words, from the one catalogue
+(verifier/messages/zh.json, served at /verify/messages/zh.json)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from selenium.webdriver.common.by import By
+
+from tests.web.conftest import draw_ids
+from tests.web.test_web_browser import result_of_page
+from verifier.cli import cli
+from verifier.render import messages
+
+pytestmark = pytest.mark.browser
+
+
+def cli_lines(live_server: str, demo: Any, draw_id: str, tmp_path: Path) -> list[str]:
+    bundle = tmp_path / f"{draw_id}.json"
+    import urllib.request
+
+    with urllib.request.urlopen(f"{live_server}/api/v1/draws/{draw_id}/bundle") as r:
+        bundle.write_bytes(r.read())
+    r = CliRunner().invoke(cli, ["bundle", str(bundle), "--log-key", demo.genesis_log_key.encode()])
+    return r.output.splitlines()
+
+
+@pytest.mark.parametrize("status", ["published", "aborted", "drawn"])
+def test_page_and_cli_use_the_same_words(browser: Any, live_server: str, demo: Any, tmp_path: Path,
+                                         status: str) -> None:
+    m = messages("zh")
+    draw_id = draw_ids(demo)[status]
+    browser.delete_all_cookies()
+    browser.get(f"{live_server}/verify/{draw_id}")
+    res = result_of_page(browser)
+    verdict = browser.find_element(By.ID, "verdict").text
+    cli = cli_lines(live_server, demo, draw_id, tmp_path)
+    # the verdict line: word for word up to the abort's particulars
+    assert verdict.split(" — ")[0] == cli[0].split(" — ")[0], (verdict, cli[0])
+    assert verdict.startswith("结论：")
+    counts = browser.find_element(By.ID, "verdict-counts").text
+    pattern = re.escape(m["words"]["counts"]).replace(r"\{n\}", r"\d+").replace(r"\{passed\}", r"\d+") \
+        .replace(r"\{failed\}", r"\d+").replace(r"\{not_checked\}", r"\d+").replace(r"\{pending\}", ".*")
+    assert re.fullmatch(pattern, counts) and re.fullmatch(pattern, cli[2]), (counts, cli[2])
+    # each check: the catalogue's title and status word
+    for li in browser.find_elements(By.CSS_SELECTOR, "#verify-results li.check"):
+        cid, st = li.get_attribute("data-check"), li.get_attribute("data-status")
+        key = m.get("aliases", {}).get(cid, cid)
+        title = li.find_element(By.TAG_NAME, "strong").text
+        badge = li.find_element(By.CLASS_NAME, "badge").text
+        assert badge == m["statuses"][st], (cid, badge)
+        if key in m["checks"]:
+            assert title == m["checks"][key], (cid, title)
+    assert res["verdict"] == {"published": "verified", "drawn": "verified", "aborted": "aborted"}[status]
+
+
+def test_the_catalogue_is_served_as_drawverify_reads_it(live_server: str) -> None:
+    import urllib.request
+
+    from verifier.render import MESSAGES
+
+    with urllib.request.urlopen(f"{live_server}/verify/messages/zh.json") as r:
+        assert json.loads(r.read()) == json.loads((MESSAGES / "zh.json").read_text(encoding="utf-8"))
