@@ -97,6 +97,9 @@ def test_verifier_agrees_with_every_vector(browser: Any, live_server: str) -> No
     assert out["substitution_problems"] == []
     assert out["swap_teams_after"] == v["swap"]["teams_after"]
     assert out["wrong_claim_refused"] is True
+    # v2 §D8 in the page: a recusal after a swap never brings the recused inspector back
+    assert out["recusal_after_swap"] == {"accepted": True, "v1_accepted_by_v1": True, "v1_incoming_refused": True}, \
+        out["recusal_after_swap"]
     # seal
     v = json.loads((VECTORS / "draw-seal.json").read_text(encoding="utf-8"))["outputs"]
     assert run_vector(browser, "draw-seal.json") == v

@@ -22,7 +22,7 @@ CLI_OF = {
     "format": None, "canonical": "bundle_log", "signatures": "bundle_log", "keys": "bundle_log", "chain": "bundle_log",
     "inclusion": "bundle_log", "checkpoint": "bundle_checkpoint", "witnesses": None, "lifecycle": "lifecycle",
     "prepared_cp": "prepared_checkpoint", "drand_chain": "chains", "drand_bls": "reveals", "reveals": "reveals",
-    "drand_time": "timing",
+    "drand_time": "timing", "chains_committed": "chains", "coverage": "checkpoint_coverage",
     "nonce": "seed", "seed": "seed", "pools": "pools", "sizes": "sizes", "selection": "selection", "matching": "matching",
     "seal": "seal", "substitutions": "substitutions", "rules": "rules", "other_draws": "other_draws",
     "pool_changes": "pool_changes",
@@ -65,7 +65,8 @@ def test_a_bundle_without_its_prepared_checkpoint_fails_in_both(page: Any, live_
 @pytest.mark.parametrize("kind", ["published", "drawn"])
 def test_tampered_reveals_fail_before_publication_too(page: Any, live_server: str, demo: Any, kind: str) -> None:  # noqa: F811
     honest = json.loads(urllib.request.urlopen(f"{live_server}/api/v1/draws/{draw_ids(demo)[kind]}/bundle").read())
-    seeded = lambda b: next(e for e in b["entries"] if e["entry"]["type"] == "draw.seeded")["entry"]["payload"]  # noqa: E731
+    seeded = lambda b: next(e for e in b["entries"] if e["entry"]["type"] == "draw.seeded"  # noqa: E731
+                            and e["entry"]["payload"]["draw_id"] == b["draw_id"])["entry"]["payload"]
     cases = {"ContributionMismatch": ("witness", {"contribution": "ff" * 16}), "DiceDigitsInvalid": ("dice", {"digits": "123"})}
     for code, (typ, change) in cases.items():
         b = copy.deepcopy(honest)

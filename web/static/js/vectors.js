@@ -124,6 +124,7 @@ async function selectionVectors(v) {
   const m2 = new D.Matcher(seed, ins.rule, ins.inspectors, ins.conflicts, ins.prior_load, ins.experts);
   try { await m2.applyInspector(cur, o.inspector_substitution); } catch (e) { problems.push("inspector: " + e.message); }
   try { await m2.applySubject(cur, o.subject_substitution, stratumOf, replacement[o.subject_substitution.stratum], s.tickets, []); } catch (e) { problems.push("subject: " + e.message); }
+  const beforeSwap = JSON.parse(JSON.stringify(cur));  // where the recusal_after_swap vector starts
   try { m2.applySwap(cur, o.swap.claim); } catch (e) { problems.push("swap: " + e.message); }
   const teamsAfter = [cur.assignments.find((a) => a.subject === o.swap.claim.subject_a), cur.assignments.find((a) => a.subject === o.swap.claim.subject_b)].map((a) => a && a.team);
   // a claim naming someone else must be refused
@@ -131,7 +132,22 @@ async function selectionVectors(v) {
   bogus.incoming = o.inspector_substitution.leaving === bogus.incoming ? "x" : "insp:market-02";
   let refused = false;
   try { await new D.Matcher(seed, ins.rule, ins.inspectors, ins.conflicts, ins.prior_load, ins.experts).applyInspector(JSON.parse(JSON.stringify(matching)), bogus); } catch (e) { refused = e.code === "NotNextEligible"; }
+  // v2 §D8: after a swap, a recusal never brings the recused inspector back (recusal_after_swap);
+  // the v1 claim (the recused inspector as their own replacement) passes v1's rule, fails v2's
+  const ras = o.recusal_after_swap;
+  const recusal = { accepted: false, v1_accepted_by_v1: false, v1_incoming_refused: false };
+  if (ras) {
+    const m3 = new D.Matcher(seed, ins.rule, ins.inspectors, ins.conflicts, ins.prior_load, ins.experts);
+    const after = JSON.parse(JSON.stringify(beforeSwap));
+    m3.applySwap(after, ras.swap);
+    const sub = ras.substitution;
+    const v1claim = { ...sub, incoming: ras.v1_incoming, skipped: sub.skipped.slice(0, -1), examined_to: sub.examined_to - 1 };
+    try { await m3.applyInspector(JSON.parse(JSON.stringify(after)), sub, []); recusal.accepted = true; } catch (e) { recusal.error = e.message; }
+    try { await m3.applyInspector(JSON.parse(JSON.stringify(after)), v1claim, null); recusal.v1_accepted_by_v1 = true; } catch (e) { recusal.v1_error = e.message; }
+    try { await m3.applyInspector(JSON.parse(JSON.stringify(after)), v1claim, []); } catch (e) { recusal.v1_incoming_refused = e.code === "NotNextEligible"; }
+  }
   return {
+    recusal_after_swap: recusal,
     subject_tickets: s.tickets, sizes, matching_order: s.matchingOrder, replacement_order: replacement, cutoffs,
     removed_report: removed, content,
     inspector_order_of_first: { subject: first, candidates: m.cands, blocks: order.blocks, order: ordIds },

@@ -176,6 +176,19 @@ async function verifyDraw(bundle, witnessKeys) {
   const recipe = P.seed_recipe;
   const drandDecl = recipe.sources.filter((s) => s.type === "drand");
   if (drandDecl.length) await drandChecks(rep, recipe.sources, seeded ? seeded.entry.payload.reveals || [] : null, bundle.chains);
+  // v2 (SPEC §D11.1, §D13): the drand parameters are committed in the prepared entry; the bundle's must be them
+  if (P.algorithm === "spotcheck-draw/2") {
+    const CC = T("drand 参数已在准备时承诺", "drand parameters committed at prepare");
+    const declared = new Set(drandDecl.map((d) => String(d.chain_hash).toLowerCase()));
+    const committed = P.chains && typeof P.chains === "object" ? P.chains : null;
+    if (!committed) rep.fail("chains_committed", CC, T("CHAIN_NOT_COMMITTED：v2 准备条目没有承诺其使用的 drand 参数", "CHAIN_NOT_COMMITTED: a v2 prepared entry commits the drand parameters it uses"));
+    else if (!D.sameJson(Object.keys(committed).sort(), [...declared].sort())) rep.fail("chains_committed", CC, T("CHAIN_NOT_COMMITTED：承诺的网络不是所声明来源的网络", "CHAIN_NOT_COMMITTED: the committed chains are not the declared sources' chains"));
+    else {
+      const off = [...declared].filter((h) => !D.sameJson((bundle.chains || {})[h], committed[h]));
+      if (off.length) rep.fail("chains_committed", CC, T(`CHAIN_NOT_COMMITTED：证据包中 ${off.join("、")} 的参数不是准备条目承诺的参数`, `CHAIN_NOT_COMMITTED: the bundle's parameters of ${off.join(", ")} are not the ones the prepared entry committed`));
+      else rep.pass("chains_committed", CC, declared.size ? T(`${declared.size} 个网络的参数与准备条目一致`, `${declared.size} network(s) as committed at prepare`) : T("未声明 drand 来源，准备条目承诺为空", "no drand source: the prepared entry commits none"));
+    }
+  }
   // the public reveals (witness contributions, dice, lottery, drand randomness): checkable once
   // seeded, before publication too; only the seed itself waits for the nonce
   const RV = T("公开值（见证者贡献、骰子、彩票、信标）", "Public reveals (witness contributions, dice, lottery, beacon)");
@@ -246,12 +259,23 @@ async function verifyDraw(bundle, witnessKeys) {
   await guard(rep, "pools", PR, async () => {
     if (!pools) throw new Error("the bundle has no pools");
     const probs = [];
-    for (const kind of ["subjects", "inspectors", "excluded"]) {
+    const v2 = P.algorithm === "spotcheck-draw/2";
+    // v2 commits the expert pool and the prior workloads the §D7 cap reads (SPEC §D11.1)
+    for (const kind of v2 ? ["subjects", "inspectors", "excluded", "experts"] : ["subjects", "inspectors", "excluded"]) {
+      if (!Array.isArray(pools[kind]) || !P.pools[kind]) { probs.push(`POOL_ROOT_MISMATCH: ${kind} missing`); continue; }
       const c = await D.poolCommitment(pools[kind], kind);
-      if (!D.sameJson(c, P.pools[kind])) probs.push(`${kind}: recomputed ${c.size}/${c.root.slice(0, 16)}…, committed ${P.pools[kind].size}/${String(P.pools[kind].root).slice(0, 16)}…`);
+      if (!D.sameJson(c, P.pools[kind])) probs.push(`POOL_ROOT_MISMATCH ${kind}: recomputed ${c.size}/${c.root.slice(0, 16)}…, committed ${P.pools[kind].size}/${String(P.pools[kind].root).slice(0, 16)}…`);
     }
     const cs = hex(await sha256(canonicalBytes(pools.conflicts)));
-    if (cs !== P.pools.conflicts_sha256) probs.push("conflicts_sha256 differs");
+    if (cs !== P.pools.conflicts_sha256) probs.push("CONFLICTS_MISMATCH: conflicts_sha256 differs");
+    const load = pools.prior_load;
+    if (v2) {
+      const okShape = load && typeof load === "object" && !Array.isArray(load) && Object.values(load).every((v) => Number.isInteger(v) && v >= 0);
+      if (!okShape) probs.push("PRIOR_LOAD_MISMATCH: prior_load must be an object {id: non-negative integer}");
+      else if (hex(await sha256(canonicalBytes(load))) !== P.pools.prior_load_sha256) probs.push("PRIOR_LOAD_MISMATCH: the prior workloads do not hash to prior_load_sha256");
+    } else if (load !== undefined && !(load && typeof load === "object" && !Object.keys(load).length)) {
+      probs.push("PRIOR_LOAD_MISMATCH: a v1 prepared entry commits no prior load");
+    }
     if (probs.length) throw new Error(probs.join("; "));
     rep.pass("pools", PR, T(`对象 ${P.pools.subjects.size}、人员 ${P.pools.inspectors.size}、排除 ${P.pools.excluded.size}，根与承诺一致`,
       `subjects ${P.pools.subjects.size}, inspectors ${P.pools.inspectors.size}, excluded ${P.pools.excluded.size}: roots match the commitments`));
@@ -276,7 +300,7 @@ async function verifyDraw(bundle, witnessKeys) {
   await guard(rep, "matching", MA, async () => {
     if (!sel) throw new Error("needs the selection");
     const tr = P.parameters.team_rule;
-    matcher = new D.Matcher(seed, tr, pools.inspectors, pools.conflicts || [], {}, pools.experts || []);
+    matcher = new D.Matcher(seed, tr, pools.inspectors, pools.conflicts || [], pools.prior_load || {}, pools.experts || []);
     const m = await matcher.match(sel.matchingOrder);
     if (!D.sameJson(m, content.matching)) {
       const i = m.assignments.findIndex((a, j) => !D.sameJson(a, (content.matching.assignments || [])[j]));
@@ -303,12 +327,17 @@ async function verifyDraw(bundle, witnessKeys) {
     const stratumOf = Object.fromEntries(pools.subjects.map((r) => [r.id, r.stratum]));
     const used = [];
     const lines = [];
+    const left = {};  // subject -> inspectors who left it by an inspector substitution
     for (let i = 0; i < subs.length; i++) {
       const { record, salt } = recs[i];
       if (i < early && salt !== salts[i]) throw new Error(`#${i}: salt differs from the published one`);
       const c = hex(await D.seal(record, fromHex(salt)));
       if (c !== subs[i].entry.payload.seal) throw new Error(`#${i}: record does not match its seal`);
-      if (record.kind === "inspector") await matcher.applyInspector(cur, record);
+      if (record.kind === "inspector") {  // v2 §D8: who left this subject is never its candidate again
+        const subj = String(record.subject);
+        await matcher.applyInspector(cur, record, P.algorithm === "spotcheck-draw/2" ? (left[subj] || []) : null);
+        (left[subj] = left[subj] || []).push(String(record.leaving));
+      }
       else if (record.kind === "subject") await matcher.applySubject(cur, record, stratumOf, sel.strata[record.stratum].replacement, sel.tickets, used);
       else if (record.kind === "swap") matcher.applySwap(cur, record);
       else throw new Error(`unknown kind ${record.kind}`);

@@ -261,7 +261,8 @@ export class Matcher {
     if (!this.orders.has(k)) this.orders.set(k, new ShuffleOrder(expert ? TAG.expert : TAG.inspector, this.seed, subject, (expert ? this.expertCands : this.cands).length));
     return this.orders.get(k);
   }
-  async walk(subject, expert, start, team, size, load, unavailable = []) {
+  // barred (v2 §D8): the leaving inspector and earlier leavers of this subject, never candidates again
+  async walk(subject, expert, start, team, size, load, unavailable = [], barred = null) {
     const cands = expert ? this.expertCands : this.cands;
     const order = this.order(subject, expert);
     const depts = expert ? [] : this.rule.departments;
@@ -275,7 +276,8 @@ export class Matcher {
       if (members.includes(c)) continue;
       const cap = this.cap.get(c);
       let reason = null;
-      if (this.conf.has(c + "\u0000" + subject)) reason = "conflict_declared";
+      if (barred && barred.has(c)) reason = "left_subject";
+      else if (this.conf.has(c + "\u0000" + subject)) reason = "conflict_declared";
       else if (unavailable.includes(c)) reason = "unavailable";
       else if (cap != null && (load[c] || 0) >= cap) reason = "workload_cap";
       else if (!expert && !missing.has(this.dept.get(c)) && size - members.length <= missing.size) reason = "department_quota";
@@ -305,7 +307,7 @@ export class Matcher {
     for (const a of assignments) for (const i of [...a.team, ...(a.experts || [])]) load[i] = (load[i] || 0) + 1;
     return load;
   }
-  async applyInspector(matching, rec) {
+  async applyInspector(matching, rec, left = null) {
     if (!INSPECTOR_REASONS.has(rec.reason)) throw new DrawError("SubstitutionInvalid", `reason ${rec.reason} is not an inspector reason`);
     const a = find(matching, rec.subject);
     const expert = !!rec.expert;
@@ -318,7 +320,8 @@ export class Matcher {
     const load = this.currentLoad([...others, { ...a, [tk]: rest }]);
     const unavailable = (rec.skipped || []).filter((s) => s.reason === "unavailable").map((s) => s.inspector);
     const size = expert ? this.rule.experts : this.rule.team_size;
-    const w = await this.walk(a.subject, expert, a[ek], rest, size, load, unavailable);
+    const barred = left === null ? null : new Set([...left, rec.leaving]);
+    const w = await this.walk(a.subject, expert, a[ek], rest, size, load, unavailable, barred);
     const want = { incoming: w.got[0] ?? null, skipped: w.skipped, examined_to: w.pos };
     const claim = { incoming: rec.incoming ?? null, skipped: rec.skipped, examined_to: rec.examined_to };
     if (!sameJson(want, claim)) throw new DrawError("NotNextEligible", `on ${a.subject} the incoming inspector is not the next eligible candidate (expected ${want.incoming})`);
