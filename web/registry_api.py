@@ -29,6 +29,7 @@ from drawsvc.registry.service import Conflict, NotFound, Registry
 from drawsvc.registry.state import diff_states, load_state, rebuild_from_ledger
 
 from .errors import ApiError
+from .limits import MAX_PAGE, MAX_SEARCH, parse_int
 from .openapi import ErrorResponse, api
 
 bp = Blueprint("registry", __name__, url_prefix="/api/v1")
@@ -38,7 +39,7 @@ PUBLIC_FIELDS = {
     "inspector": ("id", "name", "department", "cert_no", "cert_valid_from", "cert_valid_to", "status"),
     "expert": ("id", "name", "specialties", "organisation", "title", "status"),
 }
-MAX_LIMIT = 1000
+MAX_LIMIT = MAX_PAGE
 
 
 # --- request models (they generate the OpenAPI document; domain validation gives the 422s) ---
@@ -298,13 +299,11 @@ def _visible(kind: str, actor: Actor | None, rec: dict) -> bool:
 
 
 def _int(name: str, default: int, high: int | None = None) -> int:
+    """A non-negative query integer; above `high` (or any integer's bound) it is refused, naming the bound."""
     raw = request.args.get(name, "")
     if raw == "":
         return default
-    if not raw.isdigit():
-        raise ApiError(400, "bad_parameter", f"{name} 应为非负整数 / {name} must be a non-negative integer")
-    value = int(raw)
-    return min(value, high) if high else value
+    return parse_int(name, raw, 0, high) if high else parse_int(name, raw)
 
 
 def _where(kind: str) -> list[Any]:
@@ -318,6 +317,8 @@ def _where(kind: str) -> list[Any]:
             w.append(t.c.industry.startswith(a["industry"].upper()))
         if a.get("credit_class"):
             w.append(t.c.credit_class.in_(a["credit_class"].upper().split(",")))
+    if len(a.get("q", "")) > MAX_SEARCH:
+        raise ApiError(400, "too_long", f"q 超过 {MAX_SEARCH} 字符 / q longer than {MAX_SEARCH} characters")
     if a.get("q") and kind in ("subject", "inspector", "expert", "department"):
         w.append(or_(t.c.name.contains(a["q"]), t.c[KEY_FIELD[kind]].startswith(a["q"])))
     if a.get("department") and kind in ("item", "inspector", "sublibrary"):

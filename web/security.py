@@ -115,6 +115,15 @@ def locked_message(reason: str) -> str:
     return "登录尝试过于频繁，请稍后再试 / too many login attempts from this address; try again later"
 
 
+def _login_account() -> str:
+    """The account a login request names; any other body shape names none (the view answers 400)."""
+    from .limits import body_within_limits
+
+    data = request.get_json(silent=True) if body_within_limits() else None
+    account = data.get("account") if isinstance(data, dict) else None
+    return account[:200] if isinstance(account, str) else ""
+
+
 def init_security(app: Flask) -> None:
     if app.extensions.get("spotcheck_security"):
         return
@@ -127,8 +136,7 @@ def init_security(app: Flask) -> None:
     @app.before_request
     def _api_login_throttle():  # type: ignore[no-untyped-def]
         if request.endpoint == "registry.login" and request.method == "POST":
-            data = request.get_json(silent=True) or {}
-            reason = limiter().blocked(str(data.get("account", "")), client_ip())
+            reason = limiter().blocked(_login_account(), client_ip())
             if reason:
                 from .errors import error_response
 
@@ -138,8 +146,7 @@ def init_security(app: Flask) -> None:
     @app.after_request
     def _headers(resp: Response) -> Response:
         if request.endpoint == "registry.login" and request.method == "POST":
-            data = request.get_json(silent=True) or {}
-            account = str(data.get("account", ""))
+            account = _login_account()
             if resp.status_code == 401:
                 limiter().failed(account, client_ip())
             elif resp.status_code == 200:

@@ -55,7 +55,9 @@ def names(kind: str) -> dict[str, str]:
 
 def _page_arg() -> int:
     raw = request.args.get("page", "1")
-    return max(1, int(raw)) if raw.isdigit() else 1
+    from web.limits import lenient_int
+
+    return lenient_int(raw, 1, 1, 10**6)
 
 
 @bp.get("/")

@@ -27,6 +27,7 @@ from drawsvc.registry.records import RecordError
 from drawsvc.registry.service import Conflict, NotFound, actor_id_for
 from web.draws_api import service
 from web.inspections_api import service as inspection_service
+from web.limits import lenient_int
 from web.registry_api import registry
 from web.security import client_ip, limiter, locked_message
 
@@ -160,7 +161,7 @@ def log():  # type: ignore[no-untyped-def]
     led = ledger()
     size = led.size()
     start = request.args.get("start", "")
-    first = int(start) if start.isdigit() else max(0, size - 50)
+    first = lenient_int(start, max(0, size - 50))
     seqs = list(range(first, min(size, first + 50)))
     return render_template("staff/log.html", entries=list(reversed(entry_links(seqs))), size=size, first=first)
 
@@ -176,7 +177,7 @@ def registry_list(plural: str):  # type: ignore[no-untyped-def]
     from web.registry_api import _where
 
     page = request.args.get("page", "1")
-    page_n = max(1, int(page)) if page.isdigit() else 1
+    page_n = lenient_int(page, 1, 1, 10**6)
     rows = registry().list(kind, _where(kind), limit=51, offset=(page_n - 1) * 50)
     return render_template("staff/registry.html", plural=plural, kind=kind, cols=cols, rows=rows[:50],
                            more=len(rows) > 50, page=page_n, q=request.args.get("q", ""),
@@ -267,11 +268,11 @@ def _sources_from_form(form: Any) -> list[dict[str, Any]]:
         rnd = form.get("drand_round", "").strip()
         if chain is None:
             raise ValueError("no drand network configured")
-        sources.append({"type": "drand", "chain_hash": chain.chain_hash_hex, "round": int(rnd) if rnd.isdigit()
+        sources.append({"type": "drand", "chain_hash": chain.chain_hash_hex, "round": int(rnd) if rnd.isascii() and rnd.isdigit() and len(rnd) < 16
                         else round_after(chain, now_unix() + 120)})
     if form.get("use_dice"):
         md = form.get("dice_min_digits", "20")
-        sources.append({"type": "dice", "min_digits": max(20, int(md)) if md.isdigit() else 20})
+        sources.append({"type": "dice", "min_digits": lenient_int(md, 20, 20, 1000)})
     if form.get("lottery_name", "").strip():
         sources.append({"type": "lottery", "name": form["lottery_name"].strip(), "period": form.get("lottery_period", "").strip()})
     for i in (1, 2, 3):
