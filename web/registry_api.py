@@ -569,6 +569,30 @@ def logout():  # type: ignore[no-untyped-def]
     return "", 204
 
 
+class LockoutOut(BaseModel):
+    id: int
+    at: str
+    scope: str = Field(description="pair (account + address) or addr (address, any account)")
+    account: str
+    address: str
+    failures: int
+    until: str
+
+
+class LockoutsOut(BaseModel):
+    lockouts: list[LockoutOut]
+
+
+@bp.get("/login-lockouts")
+@api.validate(resp=_resp(LockoutsOut), tags=["session"], skip_validation=True)
+def login_lockouts():  # type: ignore[no-untyped-def]
+    """Login lockouts, newest first (admin, auditor): who was locked out, from which address, until when."""
+    from .security import limiter
+
+    need("admin", "auditor")
+    return jsonify({"lockouts": limiter().lockouts(_int("limit", 100, MAX_LIMIT))})
+
+
 @bp.post("/import/<kind>")
 @api.validate(resp=_resp(ImportReportOut), tags=["import"], skip_validation=True)
 def import_registry(kind: str):  # type: ignore[no-untyped-def]

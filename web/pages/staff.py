@@ -106,15 +106,15 @@ def login():  # type: ignore[no-untyped-def]
         expected = session.get("csrf", "")
         if not sent or not expected or not hmac.compare_digest(sent, expected):
             error, status = "表单已过期，请重试 / the form expired; please try again", 400
-        elif (reason := limiter().blocked(account, client_ip())) is not None:
-            error, status = locked_message(reason), 429
+        elif (refusal := limiter().check(account, client_ip())) is not None:
+            error, status = locked_message(refusal), 429
         else:
             a = registry().authenticate(account, password)
             if a is None:
                 limiter().failed(account, client_ip())
                 error, status = "账户或密码错误 / wrong account or password", 401
             else:
-                limiter().succeeded(account)
+                limiter().succeeded(account, client_ip())
                 session.clear()
                 session["account"] = a.id
                 session["csrf"] = secrets.token_urlsafe(32)
@@ -153,6 +153,14 @@ def _my_assignments(a: Actor) -> list[dict[str, Any]]:
             if a.inspector and a.inspector in x["team"]:
                 out.append({"draw": d["id"], "plan": d["plan"], "subject": x["subject"], "team": x["team"]})
     return out
+
+
+@bp.get("/lockouts")
+def lockouts():  # type: ignore[no-untyped-def]
+    """Every login lockout (per account and address, or per address), newest first: an
+    administrator sees who is being attacked from where."""
+    require("admin", "auditor")
+    return render_template("staff/lockouts.html", rows=limiter().lockouts(200))
 
 
 @bp.get("/log")
