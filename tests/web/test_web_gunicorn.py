@@ -83,12 +83,12 @@ def served(pg_url: str, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen,
 
 
 def test_four_workers_share_throttle_batcher_and_signer(served: tuple[str, subprocess.Popen, Any, Path]) -> None:
-    from ledger.audit import Auditor
-    from ledger.external import create_client, sign_record
     from sqlalchemy import select
 
     from drawsvc.registry import throttle as th
     from drawsvc.registry.schema import login_lockouts
+    from ledger.audit import Auditor
+    from ledger.external import create_client, sign_record
 
     base, proc, inst, log = served
     r = requests.get(base + "/checkpoint", timeout=5)

@@ -143,3 +143,14 @@ def test_import_row_count_is_bounded(app: Any, monkeypatch: pytest.MonkeyPatch) 
     r = c.post("/api/v1/import/subjects?dry_run=1", data={"file": (io.BytesIO(data), "s.csv")}, headers=h,
                content_type="multipart/form-data")
     _refused(r, 400, "3")
+
+
+# --- failures schemathesis found (tests/web/test_web_openapi_fuzz.py) ------------------------
+
+def test_account_with_a_number_as_password_is_a_422(app: Any) -> None:
+    c, h = _session(app)
+    for bad in (12345678901, ["p" * 12], "short", "p" * 1025):
+        r = c.post("/api/v1/accounts", json={"id": "lim-acct", "role": "auditor", "password": bad}, headers=h)
+        assert r.status_code == 422 and r.json["error"]["details"][0]["field"] == "password", (bad, r.data)
+    r = c.post("/api/v1/accounts/admin/password", json={"password": "p" * 1025}, headers=h)
+    assert r.status_code == 422
