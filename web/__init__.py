@@ -8,6 +8,7 @@ from flask import Flask
 
 from drawsvc.instance import Instance
 
+from .cache import init_cache
 from .errors import register_error_handlers
 from .limits import init_limits
 
@@ -29,6 +30,7 @@ def create_app(instance: Instance, config: dict[str, Any] | None = None) -> Flas
     app.extensions["engine"] = instance.engine()
     app.extensions["ledger"] = ledger
     register_error_handlers(app)
+    init_cache(app)  # first of the after_request hooks to be registered, so it runs last
 
     from .log_api import bp as log_bp
     from .log_api import tiles_bp

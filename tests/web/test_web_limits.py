@@ -154,3 +154,16 @@ def test_account_with_a_number_as_password_is_a_422(app: Any) -> None:
         assert r.status_code == 422 and r.json["error"]["details"][0]["field"] == "password", (bad, r.data)
     r = c.post("/api/v1/accounts/admin/password", json={"password": "p" * 1025}, headers=h)
     assert r.status_code == 422
+
+
+def test_inspection_bodies_of_the_wrong_shape_are_422(app: Any) -> None:
+    c, h = _session(app)
+    task = {"department": "scjg", "trigger": "complaint", "reference": "r", "subject": "x", "items": ["i"],
+            "team": ["a", "b"], "window": {"start": "2026-01-01", "end": "2026-01-02"}}
+    for bad in ({"window": [1]}, {"window": "2026"}, {"team": [{}, []]}, {"trigger": ["complaint"]},
+                {"window": {"start": "9999-12-01", "end": "9999-12-31"}}):
+        r = c.post("/api/v1/inspections/tasks", json={**task, **bad}, headers=h)
+        assert r.status_code == 422, (bad, r.data)
+    for step, body in (("followup", {"kind": ["x"]}), ("followup-close", {"outcome": {}, "decision_date": "2026-01-01"})):
+        r = c.post(f"/api/v1/inspections/results/NOPE:scjg/{step}", json=body, headers=h)
+        assert r.status_code in (404, 422), (step, r.data)

@@ -1,0 +1,58 @@
+"""Public pages are cached (issue 13): anonymous visitors get ETag + Cache-Control and cached
+renders keyed by the log's size; a new log entry changes the key; staff are never cached."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.web.conftest import login, make_app
+
+
+def _company(c: Any) -> str:
+    code = c.get("/api/v1/subjects?limit=1").get_json()["items"][0]["code"]
+    return f"/public/companies/{code}"
+
+
+def test_anonymous_public_pages_are_cached_until_the_log_grows(demo: Any) -> None:
+    app = make_app(demo)
+    c = app.test_client()
+    page = _company(c)
+    first = c.get(page)
+    assert first.status_code == 200 and "X-Cache" not in first.headers
+    assert first.headers["Cache-Control"].startswith("public, max-age=") and first.headers["ETag"]
+    second = c.get(page)
+    assert second.headers.get("X-Cache") == "hit" and second.data == first.data
+    assert second.headers["ETag"] == first.headers["ETag"]
+    assert "Content-Security-Policy" in second.headers  # the security headers are on hits too
+    # a CDN revalidating gets 304 without a body
+    r = c.get(page, headers={"If-None-Match": first.headers["ETag"]})
+    assert r.status_code == 304 and r.data == b""
+    # the language is part of the key
+    en = c.get(page + "?lang=en")
+    assert en.data != first.data
+    # a new log entry (any change to public data is one) is a new version of every page
+    admin = app.test_client()
+    login(admin, "admin")
+    with admin.session_transaction() as s:
+        tok = s["csrf"]
+    r = admin.post("/api/v1/experts", json={"id": "CACHE-E1", "name": "缓存专家", "specialties": ["食品"]},
+                   headers={"X-CSRF-Token": tok})
+    assert r.status_code == 201, r.data
+    third = c.get(page)
+    assert "X-Cache" not in third.headers and third.headers["ETag"] != first.headers["ETag"]
+    assert c.get(page, headers={"If-None-Match": first.headers["ETag"]}).status_code == 200
+
+
+def test_staff_are_never_served_from_the_cache(demo: Any) -> None:
+    app = make_app(demo)
+    anon = app.test_client()
+    first = anon.get("/")
+    assert anon.get("/").headers.get("X-Cache") == "hit"
+    staff = app.test_client()
+    login(staff, "op-scjg")
+    r = staff.get("/")
+    assert "X-Cache" not in r.headers and r.headers["Cache-Control"] == "private, no-store"
+    assert "ETag" not in r.headers
+    # staff renders are not stored: the public still gets its own cached page
+    again = anon.get("/")
+    assert again.headers.get("X-Cache") == "hit" and again.data == first.data

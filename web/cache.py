@@ -1,0 +1,125 @@
+"""Caching of the public portal (issue 13): published data is immutable, so pages are cacheable.
+
+Why: on publication day every inspected company and the press open the same few pages; each
+render reads registries and published draws. Every public page is a function of the database,
+and every change to public data is a log entry, so the log's size is a version of everything
+the portal shows. Anonymous GETs of the public pages are therefore:
+
+- answered from an in-process cache keyed by (path and query, language, log size) — a new
+  entry (a publication, a registry change) changes the size and so misses the cache;
+- sent with `ETag` (the same key, hashed) and `Cache-Control: public, max-age=…`, and a
+  conditional request with a matching `If-None-Match` gets `304` without rendering, so a CDN or
+  nginx in front can serve and revalidate them.
+
+Logged-in staff (a session cookie) are never served from or stored into the cache, and pages
+are sent to them `private, no-store`. Only 200 answers without Set-Cookie are stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from flask import Flask, Response, current_app, request, session
+from sqlalchemy import text
+
+CACHEABLE = {
+    "pages.public.home", "pages.public.items", "pages.public.inspectors", "pages.public.plans",
+    "pages.public.draws", "pages.public.draw", "pages.public.search", "pages.public.company",
+    "pages.public.result_categories", "pages.public.checkpoint",
+}
+MAX_AGE = 60            # seconds a CDN may serve a page without revalidating
+MAX_ENTRIES = 2000      # pages kept per worker process
+MAX_BODY = 512 * 1024   # bigger pages are not kept
+
+
+class PageCache:
+    """A bounded LRU of rendered pages; thread-safe (gthread workers)."""
+
+    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
+        self.max_entries = max_entries
+        self._lock = threading.Lock()
+        self._data: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
+
+    def get(self, key: str) -> tuple[bytes, str] | None:
+        with self._lock:
+            hit = self._data.get(key)
+            if hit is not None:
+                self._data.move_to_end(key)
+            return hit
+
+    def put(self, key: str, body: bytes, mimetype: str) -> None:
+        with self._lock:
+            self._data[key] = (body, mimetype)
+            self._data.move_to_end(key)
+            while len(self._data) > self.max_entries:
+                self._data.popitem(last=False)
+
+
+def log_size() -> int:
+    """The log's size: one indexed read (the version of everything public)."""
+    engine = current_app.extensions["engine"]
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT size FROM log_head WHERE id = 1")).scalar_one())
+
+
+def _anonymous() -> bool:
+    return "session" not in request.cookies or not session.get("account")
+
+
+def _key(size: int) -> str:
+    from .i18n import current_lang
+
+    return f"{size}\x1f{current_lang()}\x1f{request.full_path}"
+
+
+def _etag(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def _before() -> Any:
+    if request.method != "GET" or request.endpoint not in CACHEABLE or not _anonymous():
+        return None
+    key = _key(log_size())
+    tag = _etag(key)
+    request.environ["spotcheck.cache_key"] = key
+    if tag in request.if_none_match:
+        return _headers(Response(status=304), tag)
+    hit = current_app.extensions["page_cache"].get(key)
+    if hit is None:
+        return None
+    body, mimetype = hit
+    resp = _headers(Response(body, mimetype=mimetype), tag)
+    resp.headers["X-Cache"] = "hit"
+    return resp
+
+
+def _headers(resp: Response, tag: str) -> Response:
+    resp.set_etag(tag)
+    resp.headers["Cache-Control"] = f"public, max-age={MAX_AGE}"
+    resp.headers["Vary"] = "Cookie"
+    return resp
+
+
+def _after(resp: Response) -> Response:
+    key = request.environ.get("spotcheck.cache_key")
+    if key is None:
+        if request.endpoint in CACHEABLE and request.method == "GET":
+            resp.headers["Cache-Control"] = "private, no-store"
+        return resp
+    if resp.status_code == 200 and "Set-Cookie" not in resp.headers and not resp.direct_passthrough \
+            and not session.modified and resp.headers.get("X-Cache") != "hit":
+        body = resp.get_data()
+        if len(body) <= MAX_BODY:
+            current_app.extensions["page_cache"].put(key, body, resp.mimetype or "text/html")
+        _headers(resp, _etag(key))
+    return resp
+
+
+def init_cache(app: Flask) -> None:
+    """Install the page cache (before the other hooks: a hit answers at once)."""
+    app.extensions["page_cache"] = PageCache()
+    app.before_request(_before)
+    app.after_request(_after)
