@@ -11,7 +11,7 @@ the portal shows. Anonymous GETs of the public pages are therefore:
   conditional request with a matching `If-None-Match` gets `304` without rendering, so a CDN or
   nginx in front can serve and revalidate them.
 
-Logged-in staff (a session cookie) are never served from or stored into the cache, and pages
+Logged-in staff (a session cookie) and API clients with a token are never served from or stored into the cache, and pages
 are sent to them `private, no-store`. Only 200 answers without Set-Cookie are stored.
 """
 
@@ -29,6 +29,7 @@ CACHEABLE = {
     "pages.public.home", "pages.public.items", "pages.public.inspectors", "pages.public.plans",
     "pages.public.draws", "pages.public.draw", "pages.public.search", "pages.public.company",
     "pages.public.result_categories", "pages.public.checkpoint",
+    "draws.bundle",  # a draw's verification bundle: what anonymous readers get is fixed by the log
 }
 MAX_AGE = 60            # seconds a CDN may serve a page without revalidating
 MAX_ENTRIES = 2000      # pages kept per worker process
@@ -66,6 +67,9 @@ def log_size() -> int:
 
 
 def _anonymous() -> bool:
+    """No bearer token and no logged-in session: what is shown depends on the log alone."""
+    if "Authorization" in request.headers:
+        return False
     return "session" not in request.cookies or not session.get("account")
 
 

@@ -56,3 +56,16 @@ def test_staff_are_never_served_from_the_cache(demo: Any) -> None:
     # staff renders are not stored: the public still gets its own cached page
     again = anon.get("/")
     assert again.headers.get("X-Cache") == "hit" and again.data == first.data
+
+
+def test_bundles_are_cached_for_anonymous_readers_only(demo: Any) -> None:
+    from tests.web.conftest import draw_ids
+
+    app = make_app(demo)
+    url = f"/api/v1/draws/{draw_ids(demo)['published']}/bundle"
+    c = app.test_client()
+    first = c.get(url)
+    assert first.status_code == 200 and c.get(url).headers.get("X-Cache") == "hit"
+    assert c.get(url).get_json() == first.get_json()
+    r = c.get(url, headers={"Authorization": "Bearer nonsense"})
+    assert r.status_code == 401 and "X-Cache" not in r.headers
