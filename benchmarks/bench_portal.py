@@ -49,7 +49,19 @@ def _subject_csv(codes: list[str]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def build(home: Path, subjects: int, results: int, seed: int = 13) -> dict[str, Any]:
+def _fresh_postgres(admin_url: str, name: str) -> str:
+    """A new, empty PostgreSQL database for the benchmark (dropped first if it exists)."""
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def build(home: Path, subjects: int, results: int, seed: int = 13, postgres: str | None = None) -> dict[str, Any]:
     """The demo plus bulk subjects and published results; returns codes to request."""
     from sqlalchemy import insert
 
@@ -66,7 +78,8 @@ def build(home: Path, subjects: int, results: int, seed: int = 13) -> dict[str, 
     if home.exists():
         shutil.rmtree(home)
     t0 = time.perf_counter()
-    inst, _, _ = create_demo(home / "instance", origin="bench.example/log")
+    url = _fresh_postgres(postgres, f"spotcheck_portal_{subjects}_{results}") if postgres else None
+    inst, _, _ = create_demo(home / "instance", origin="bench.example/log", database_url=url)
     ledger = inst.ledger()
     rng = random.Random(seed)
     codes: list[str] = []
@@ -207,14 +220,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--results", type=int, default=10_000)
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--postgres", metavar="ADMIN_URL", nargs="?", const="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+                    help="build on PostgreSQL (a fresh database created through this admin URL) instead of SQLite")
     a = ap.parse_args(argv)
     if shutil.which("wrk") is None:
         print("wrk is missing: apt-get install -y wrk", file=sys.stderr)
         return 2
-    home = ROOT / "benchmarks" / "out" / f"portal-{a.subjects}-{a.results}"
-    built = build(home, a.subjects, a.results)
+    home = ROOT / "benchmarks" / "out" / f"portal-{'pg-' if a.postgres else ''}{a.subjects}-{a.results}"
+    built = build(home, a.subjects, a.results, postgres=a.postgres)
     rows = run(home, built, a.duration, a.workers)
-    out = {"subjects": a.subjects, "results": a.results, "workers": a.workers, "duration_s": a.duration,
+    out = {"database": "postgresql" if a.postgres else "sqlite", "subjects": a.subjects, "results": a.results,
+           "workers": a.workers, "duration_s": a.duration,
            "log_size": built["log_size"], "rows": rows}
     (home / "results.json").write_text(json.dumps(out, indent=1, ensure_ascii=False))
     print("| page | req/s | p50 ms | p99 ms | x static | non-2xx |\n|---|---|---|---|---|---|")

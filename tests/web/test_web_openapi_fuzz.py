@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +25,7 @@ from tests.web.conftest import PASSWORDS
 
 ROLES = ("auditor", "insp-p001", "op-scjg", "admin")  # admin last: its changes cannot lock the others out
 SECONDS = int(os.environ.get("SPOTCHECK_FUZZ_SECONDS", "12"))  # per run; 9 runs
-ST = shutil.which("st", path=str(Path(os.sys.executable).parent)) or shutil.which("st")
+ST = shutil.which("st", path=str(Path(sys.executable).parent)) or shutil.which("st")
 
 
 class _Count5xx:
