@@ -85,7 +85,7 @@ def _credentials(base: str) -> dict[str, dict[str, str]]:
     return out
 
 
-def _run(base: str, headers: list[str], label: str) -> str:
+def _run(base: str, headers: list[str], label: str, workdir: Path) -> str:
     cmd = [ST, "--no-color", "run", f"{base}/api/v1/openapi.json", "--checks", "not_a_server_error",
            "--phases", "examples,coverage,fuzzing,stateful", "--max-time", str(SECONDS), "--workers", "1",
            "--seed", "13", "--suppress-health-check", "all"]
@@ -93,7 +93,8 @@ def _run(base: str, headers: list[str], label: str) -> str:
     # make thread-safe ("AST constructor recursion depth mismatch" under several workers)
     for h in headers:
         cmd += ["-H", h]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=SECONDS * 4 + 120)
+    # in a directory of its own: schemathesis keeps its run data under ./.schemathesis
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=SECONDS * 4 + 120, cwd=workdir)
     out = done.stdout + done.stderr
     assert "ST101" not in out and "Server error" not in out, f"{label}:\n{out[-6000:]}"
     assert done.returncode == 0, f"{label}: exit {done.returncode}\n{out[-6000:]}"
@@ -101,12 +102,12 @@ def _run(base: str, headers: list[str], label: str) -> str:
 
 
 @pytest.mark.skipif(ST is None, reason="schemathesis is not installed (pip install -e '.[test]')")
-def test_no_server_error_anonymous_and_as_every_role(served: tuple[str, _Count5xx]) -> None:
+def test_no_server_error_anonymous_and_as_every_role(served: tuple[str, _Count5xx], tmp_path: Path) -> None:
     base, counted = served
     creds = _credentials(base)
-    _run(base, [], "anonymous")
+    _run(base, [], "anonymous", tmp_path)
     for account in ROLES:
         c = creds[account]
-        _run(base, [f"Authorization: Bearer {c['bearer']}"], f"{account} (bearer)")
-        _run(base, [f"Cookie: {c['session']}", f"X-CSRF-Token: {c['csrf']}"], f"{account} (session)")
+        _run(base, [f"Authorization: Bearer {c['bearer']}"], f"{account} (bearer)", tmp_path)
+        _run(base, [f"Cookie: {c['session']}", f"X-CSRF-Token: {c['csrf']}"], f"{account} (session)", tmp_path)
     assert counted.seen == []
