@@ -2,11 +2,12 @@
 
 Why: on publication day every inspected company and the press open the same few pages; each
 render reads registries and published draws. Every public page is a function of the database,
-and every change to public data is a log entry, so the log's size is a version of everything
-the portal shows. Anonymous GETs of the public pages are therefore:
+and every change to public data is a log entry, so the log's size — with the newest checkpoint,
+the cosignatures and the witness list, which change without an entry — is a version of
+everything the portal shows (`public_version`). Anonymous GETs of the public pages are therefore:
 
-- answered from an in-process cache keyed by (path and query, language, log size) — a new
-  entry (a publication, a registry change) changes the size and so misses the cache;
+- answered from an in-process cache keyed by (path and query, language, version) — a new
+  entry (a publication, a registry change) changes the version and so misses the cache;
 - sent with `ETag` (the same key, hashed) and `Cache-Control: public, max-age=…`, and a
   conditional request with a matching `If-None-Match` gets `304` without rendering, so a CDN or
   nginx in front can serve and revalidate them.
@@ -59,11 +60,19 @@ class PageCache:
                 self._data.popitem(last=False)
 
 
-def log_size() -> int:
-    """The log's size: one indexed read (the version of everything public)."""
+VERSION_SQL = text(
+    "SELECT (SELECT size FROM log_head WHERE id = 1), (SELECT max(size) FROM checkpoints), "
+    "(SELECT max(id) FROM cosignatures), (SELECT count(*) FROM witnesses)")
+
+
+def public_version() -> str:
+    """The version of everything public, in one indexed read: the log's size, plus what changes
+    without a log entry — the newest checkpoint (signed a moment after its entries), witness
+    cosignatures and the witness list (shown on the checkpoint page and in bundles)."""
     engine = current_app.extensions["engine"]
     with engine.connect() as conn:
-        return int(conn.execute(text("SELECT size FROM log_head WHERE id = 1")).scalar_one())
+        row = conn.execute(VERSION_SQL).one()
+    return ".".join(str(x or 0) for x in row)
 
 
 def _anonymous() -> bool:
@@ -73,10 +82,10 @@ def _anonymous() -> bool:
     return "session" not in request.cookies or not session.get("account")
 
 
-def _key(size: int) -> str:
+def _key(version: str) -> str:
     from .i18n import current_lang
 
-    return f"{size}\x1f{current_lang()}\x1f{request.full_path}"
+    return f"{version}\x1f{current_lang()}\x1f{request.full_path}"
 
 
 def _etag(key: str) -> str:
@@ -86,7 +95,7 @@ def _etag(key: str) -> str:
 def _before() -> Any:
     if request.method != "GET" or request.endpoint not in CACHEABLE or not _anonymous():
         return None
-    key = _key(log_size())
+    key = _key(public_version())
     tag = _etag(key)
     request.environ["spotcheck.cache_key"] = key
     if tag in request.if_none_match:

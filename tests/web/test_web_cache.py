@@ -69,3 +69,24 @@ def test_bundles_are_cached_for_anonymous_readers_only(demo: Any) -> None:
     assert c.get(url).get_json() == first.get_json()
     r = c.get(url, headers={"Authorization": "Bearer nonsense"})
     assert r.status_code == 401 and "X-Cache" not in r.headers
+
+
+def test_what_changes_without_a_log_entry_also_misses_the_cache(tmp_path: Any) -> None:
+    """A witness (and its cosignatures, and a checkpoint signed after its entries) change what the
+    checkpoint page and bundles show without a new entry: they are part of the version."""
+    from sqlalchemy import insert
+
+    from drawsvc.instance import init_instance
+    from ledger.schema import witnesses
+    from tests.conftest import PASSPHRASE
+    from web import create_app
+
+    inst, _ = init_instance(tmp_path / "inst", origin="cache.example/log", passphrase=PASSPHRASE)
+    app = create_app(inst, {"TESTING": True})
+    c = app.test_client()
+    first = c.get("/public/checkpoint")
+    assert first.status_code == 200 and c.get("/public/checkpoint").headers.get("X-Cache") == "hit"
+    with inst.engine().begin() as conn:
+        conn.execute(insert(witnesses).values(name="witness.example/w1", verifier_key="witness.example/w1+00000000+AA=="))
+    again = c.get("/public/checkpoint")
+    assert "X-Cache" not in again.headers and b"witness.example/w1" in again.data
