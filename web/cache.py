@@ -21,10 +21,13 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from flask import Flask, Response, current_app, request, session
+from flask import Flask, Response, current_app, g, request, session
 from sqlalchemy import text
+
+T = TypeVar("T")
 
 CACHEABLE = {
     "pages.public.home", "pages.public.items", "pages.public.inspectors", "pages.public.plans",
@@ -96,6 +99,7 @@ def _before() -> Any:
     if request.method != "GET" or request.endpoint not in CACHEABLE or not _anonymous():
         return None
     key = _key(public_version())
+    g.public_version = key.split("\x1f", 1)[0]
     tag = _etag(key)
     request.environ["spotcheck.cache_key"] = key
     if tag in request.if_none_match:
@@ -136,3 +140,21 @@ def init_cache(app: Flask) -> None:
     app.extensions["page_cache"] = PageCache()
     app.before_request(_before)
     app.after_request(_after)
+
+
+def per_version(name: str, build: Callable[[], T]) -> T:
+    """A value derived from public data alone (names, a published draw's assignments), kept per
+    worker until the public version changes: rendering a page that is not cached yet then costs
+    only what is particular to it. Callers must not mutate the value."""
+    version = g.get("public_version")
+    if version is None:
+        version = g.public_version = public_version()
+    memo = current_app.extensions.setdefault("public_memo", {})
+    hit = memo.get(name)
+    if hit is not None and hit[0] == version:
+        return hit[1]  # type: ignore[no-any-return]
+    value = build()
+    if len(memo) > 10_000:
+        memo.clear()
+    memo[name] = (version, value)
+    return value
