@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 HOME_DIR ?= instance
 HOST ?= 127.0.0.1
 PORT ?= 8000
+WORKERS ?= 2
 
 .PHONY: run test test-dates install install-test lint bench clean
 
@@ -20,7 +21,7 @@ install-test: $(BIN)/python
 
 run: install
 	@if [ ! -f $(HOME_DIR)/instance.json ]; then $(BIN)/drawsvc --home $(HOME_DIR) init --demo; fi
-	$(BIN)/drawsvc --home $(HOME_DIR) serve --host $(HOST) --port $(PORT)
+	$(BIN)/drawsvc --home $(HOME_DIR) serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 test: install-test
 	$(BIN)/ruff check ledger drawsvc verifier web tests benchmarks

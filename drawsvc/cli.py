@@ -103,28 +103,48 @@ def init(ctx: Ctx, origin: str | None, database_url: str | None, demo: bool) -> 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=1, show_default=True, type=int, help=">1 serves with gunicorn")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="gunicorn worker processes")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64), help="threads per worker")
+@click.option("--timeout", default=60, show_default=True, type=click.IntRange(5, 3600),
+              help="seconds a request may take before its worker is replaced")
+@click.option("--access-log", default="-", show_default=True, help="access log file ('-' = stderr)")
 @pass_ctx
-def serve(ctx: Ctx, host: str, port: int, workers: int) -> None:
-    """Serve the web application and API."""
-    from web import create_app
+def serve(ctx: Ctx, host: str, port: int, workers: int, threads: int, timeout: int, access_log: str) -> None:
+    """Serve the web application and API with gunicorn (production server).
 
-    app = create_app(ctx.instance)
-    click.echo(f"serving {ctx.instance.origin} on http://{host}:{port}/", err=True)
-    if workers > 1:
-        from gunicorn.app.base import BaseApplication
+    SIGHUP reloads gracefully (new workers start, old ones finish their requests); SIGTERM shuts
+    down gracefully. Each worker builds its own app after the fork (no database connection is
+    shared between processes); the login throttle, the append batcher and the checkpoint signer
+    coordinate through the database (docs/WEB.md)."""
+    from gunicorn.app.base import BaseApplication
 
-        class _App(BaseApplication):  # type: ignore[misc]
-            def load_config(self) -> None:
-                self.cfg.set("bind", f"{host}:{port}")
-                self.cfg.set("workers", workers)
+    instance = ctx.instance  # fail here, before forking, if the instance is unusable
+    options = gunicorn_options(host, port, workers, threads, timeout, access_log)
+    click.echo(f"serving {instance.origin} on http://{host}:{port}/ with {workers} gunicorn workers", err=True)
 
-            def load(self):  # type: ignore[no-untyped-def]
-                return app
+    class _App(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
 
-        _App().run()
-    else:
-        app.run(host=host, port=port, threaded=True, use_reloader=False)
+        def load(self):  # type: ignore[no-untyped-def]
+            from web import create_app
+
+            return create_app(instance)
+
+    _App().run()
+
+
+def gunicorn_options(host: str, port: int, workers: int, threads: int, timeout: int, access_log: str) -> dict[str, Any]:
+    """gunicorn settings for `serve`: threads for I/O waits, a hard request timeout (a runaway
+    request costs one worker, which is replaced), graceful shutdown, an access log."""
+    return {
+        "bind": f"{host}:{port}", "workers": workers, "threads": threads,
+        "worker_class": "gthread" if threads > 1 else "sync", "timeout": timeout, "graceful_timeout": 30,
+        "keepalive": 5, "accesslog": access_log, "errorlog": "-", "preload_app": False,
+        "limit_request_line": 4094, "limit_request_fields": 100, "limit_request_field_size": 8190,
+        "proc_name": "drawsvc",
+    }
 
 
 # --- log -------------------------------------------------------------------------

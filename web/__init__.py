@@ -8,19 +8,21 @@ from flask import Flask
 
 from drawsvc.instance import Instance
 
+from .cache import init_cache
 from .errors import register_error_handlers
+from .limits import init_limits
 
 
 def create_app(instance: Instance, config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=instance.secret_key(),
-        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         JSON_AS_ASCII=False,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    init_limits(app)  # before the config: a test may lower MAX_CONTENT_LENGTH
     if config:
         app.config.update(config)
     ledger = instance.ledger()
@@ -28,6 +30,7 @@ def create_app(instance: Instance, config: dict[str, Any] | None = None) -> Flas
     app.extensions["engine"] = instance.engine()
     app.extensions["ledger"] = ledger
     register_error_handlers(app)
+    init_cache(app)  # first of the after_request hooks to be registered, so it runs last
 
     from .log_api import bp as log_bp
     from .log_api import tiles_bp

@@ -34,6 +34,9 @@ def register_error_handlers(app: Flask) -> None:
     def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
         if not _wants_json():
             return exc
+        if exc.code == 413:
+            limit = app.config.get("MAX_CONTENT_LENGTH")
+            return error_response(413, "too_large", f"请求体超过 {limit} 字节 / request body larger than {limit} bytes")
         return error_response(exc.code or 500, (exc.name or "error").lower().replace(" ", "_"),
                               exc.description or "")
 

@@ -27,6 +27,7 @@ from drawsvc.inspections.service import InspectionService
 from drawsvc.registry.authz import Forbidden
 
 from .errors import ApiError
+from .limits import MAX_SEARCH, check_year, parse_int
 from .registry_api import body, need, registry
 
 bp = Blueprint("inspections", __name__, url_prefix="/api/v1")
@@ -68,9 +69,7 @@ def _year(default: int | None = None) -> int:
         if default is None:
             raise ApiError(400, "bad_parameter", "year 必填 / year is required")
         return default
-    if not raw.isdigit():
-        raise ApiError(400, "bad_parameter", "year 应为整数 / year must be an integer")
-    return int(raw)
+    return check_year(parse_int("year", raw))
 
 
 def _depts(actor: Any) -> list[str] | None:
@@ -220,7 +219,7 @@ def list_deadlines():  # type: ignore[no-untyped-def]
     overdue, plus completions that were late (?late=1)."""
     actor = need("admin", "operator", "auditor")
     svc = service()
-    soon = int(request.args.get("soon", "3")) if request.args.get("soon", "3").isdigit() else 3
+    soon = parse_int("soon", request.args.get("soon") or "3", 0, 366)
     rows = svc.deadlines(_depts(actor), soon=soon, include_late_done=actor.role in ("admin", "auditor"))
     if actor.role == "auditor":
         rows = [r for r in rows if r["status"] in ("overdue", "late")]
@@ -264,6 +263,7 @@ def calendar_year(year: int):  # type: ignore[no-untyped-def]
     """Working days of a year as the service computes them (source: package, loaded file or weekends only)."""
     from datetime import timedelta
 
+    check_year(year)
     svc = service()
     cal = svc.calendar()
     source = "loaded" if year in cal.loaded else "chinese-calendar" if cal.knows(year) else "weekends-only"
@@ -298,11 +298,8 @@ def report(kind: str):  # type: ignore[no-untyped-def]
         department = department or (actor.departments[0] if actor.departments else None)
         if department not in actor.departments:
             raise ApiError(403, "forbidden", "只能查看本部门报表 / only your departments' reports")
-    try:
-        month = int(request.args.get("month", "0") or 0)
-        half = int(request.args.get("half", "0") or 0)
-    except ValueError:
-        raise ApiError(400, "bad_parameter", "month/half 应为整数") from None
+    month = parse_int("month", request.args.get("month") or "0", 0, 12)
+    half = parse_int("half", request.args.get("half") or "0", 0, 2)
     fold = reports.fold_ledger(svc.ledger)
     try:
         rep = reports.build(fold, kind, year, month=month, half=half, department=department)
@@ -326,6 +323,7 @@ def report(kind: str):  # type: ignore[no-untyped-def]
 def publish_disclosure(department: str, year: int):  # type: ignore[no-untyped-def]
     """Publish last year's plan execution (003 第二十三条: by end of February)."""
     actor = need("admin", "operator")
+    check_year(year)
     return jsonify(_call(reports.publish_disclosure, service(), actor, department, year)), 201
 
 
@@ -336,8 +334,8 @@ def publish_disclosure(department: str, year: int):  # type: ignore[no-untyped-d
 def public_results():  # type: ignore[no-untyped-def]
     """Published results by subject name or unified social credit code (?q=)."""
     q = request.args.get("q", "")
-    if len(q) > 100:
-        raise ApiError(400, "bad_parameter", "q 太长 / q too long")
+    if len(q) > MAX_SEARCH:
+        raise ApiError(400, "too_long", f"q 超过 {MAX_SEARCH} 字符 / q longer than {MAX_SEARCH} characters")
     with service().ledger.engine.connect() as conn:
         return jsonify({"q": q, "results": public.search(conn, q)})
 
@@ -360,6 +358,7 @@ def public_categories():  # type: ignore[no-untyped-def]
 @bp.get("/public/disclosures")
 def public_disclosures():  # type: ignore[no-untyped-def]
     """Annual plan-execution disclosures that were published (003 第二十三条)."""
-    year = request.args.get("year")
+    raw = request.args.get("year")
+    year = check_year(parse_int("year", raw)) if raw else None
     with service().ledger.engine.connect() as conn:
-        return jsonify({"disclosures": public.disclosures(conn, int(year) if year and year.isdigit() else None)})
+        return jsonify({"disclosures": public.disclosures(conn, year)})

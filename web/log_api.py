@@ -19,6 +19,7 @@ from ledger.store import MAX_PAGE, BadRequest, Ledger, NotFound, wait_for_checkp
 from ledger.tiles import TileError
 
 from .errors import ApiError
+from .limits import parse_int
 
 bp = Blueprint("log_api", __name__, url_prefix="/api/v1/log")
 tiles_bp = Blueprint("tiles", __name__)
@@ -48,9 +49,9 @@ def _int_arg(name: str, default: int | None = None) -> int:
         if default is not None:
             return default
         raise ApiError(400, "missing_parameter", f"query parameter {name!r} is required")
-    if not raw.isdigit():
-        raise ApiError(400, "bad_parameter", f"query parameter {name!r} must be a non-negative integer, got {raw!r}")
-    return int(raw)
+    if not raw.isascii() or not raw.isdigit():
+        raise ApiError(400, "bad_parameter", f"query parameter {name!r} must be a non-negative integer, got {raw[:40]!r}")
+    return parse_int(name, raw)
 
 
 def _translate(exc: Exception) -> ApiError:
@@ -117,8 +118,7 @@ def entries() -> Any:
 
 @bp.get("/entries/<seq>")
 def entry(seq: str) -> Any:
-    if not seq.isdigit():
-        raise ApiError(400, "bad_parameter", f"seq must be a non-negative integer, got {seq!r}")
+    parse_int("seq", seq)
     try:
         e = _ledger().entry(int(seq))
     except NotFound as exc:
@@ -200,8 +200,7 @@ def append_external() -> Any:
 
 @bp.get("/receipts/<seq>")
 def get_receipt(seq: str) -> Any:
-    if not seq.isdigit():
-        raise ApiError(400, "bad_parameter", f"seq must be a non-negative integer, got {seq!r}")
+    parse_int("seq", seq)
     ledger = _ledger()
     try:
         e = ledger.entry(int(seq))

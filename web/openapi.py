@@ -8,10 +8,14 @@ served at /api/v1/openapi.json (and Swagger/Redoc pages under /api/v1/apidoc/).
 
 from __future__ import annotations
 
+import copy
+
 from flask import Flask, jsonify
 from pydantic import BaseModel
 from spectree import SecurityScheme, SpecTree
 from spectree.models import SecuritySchemeData
+
+from .limits import MAX_INT, MAX_PAGE, MAX_QUERY_VALUE, MAX_SEARCH, YEAR_MAX, YEAR_MIN
 
 api = SpecTree(
     "flask",
@@ -47,7 +51,178 @@ def init_openapi(app: Flask) -> None:
     api.register(app)
 
     def openapi_json():  # type: ignore[no-untyped-def]
-        return jsonify(api.spec)
+        doc = app.extensions.get("openapi_document")
+        if doc is None:
+            doc = app.extensions["openapi_document"] = complete(api.spec)
+        return jsonify(doc)
 
     if "openapi_json_v1" not in app.view_functions:
         app.add_url_rule("/api/v1/openapi.json", "openapi_json_v1", openapi_json)
+
+
+# --- completing the document: what spectree cannot see from the views --------------------------
+#
+# Why: views that read their body with `body()` or their query with `request.args` are invisible
+# to spectree, so a client reading the document would not know what they take, nor that every
+# request can be refused by the bounds in web/limits.py. These tables say it, next to the code
+# that enforces it; tests/web/test_web_openapi.py checks the document against the app's routes and
+# tests/web/test_web_openapi_fuzz.py fuzzes the served document.
+
+_S = {"type": "string", "maxLength": MAX_QUERY_VALUE}
+_ID = {"type": "string", "minLength": 1, "maxLength": 200}
+_YEAR = {"type": "integer", "minimum": YEAR_MIN, "maximum": YEAR_MAX}
+_NAT = {"type": "integer", "minimum": 0, "maximum": MAX_INT}
+_DAY = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
+_TEXT = {"type": "string", "minLength": 1, "maxLength": 500}
+_STRS = {"type": "array", "items": {"type": "string", "maxLength": 200}, "maxItems": 1000}
+
+
+def _obj(required: tuple[str, ...] = (), **props: dict) -> dict:
+    return {"type": "object", "properties": props, "required": list(required)}
+
+
+PATH_PARAMS: dict[str, dict] = {
+    "year": _YEAR, "seq": {"type": "string", "pattern": r"^[0-9]{1,15}$"}, "n": _NAT,
+    "kind": {"type": "string", "maxLength": 64}, "fmt": {"type": "string", "enum": ["csv", "xlsx"]},
+    "path": {"type": "string", "maxLength": 200},
+}
+
+_PAGE = {"limit": {"type": "integer", "minimum": 0, "maximum": MAX_PAGE}, "offset": _NAT}
+_REGISTRY_FILTERS = {"q": {"type": "string", "maxLength": MAX_SEARCH}, "status": _S, "department": _S,
+                     "region": _S, "industry": _S, "credit_class": _S, "tag": _S, "sublibrary": _S, "year": _YEAR}
+
+QUERY: dict[tuple[str, str], dict[str, dict]] = {
+    **{("get", f"/api/v1/{p}"): {**_PAGE, **_REGISTRY_FILTERS} for p in (
+        "departments", "items", "subjects", "inspectors", "experts", "conflicts", "sublibraries", "plans",
+        "accounts", "tokens")},
+    ("get", "/api/v1/login-lockouts"): {"limit": _PAGE["limit"]},
+    ("get", "/api/v1/registry/state"): {"at": _NAT},
+    ("post", "/api/v1/import/{kind}"): {"dry_run": {"type": "string", "enum": ["0", "1", "true", "false"]},
+                                        "filename": {"type": "string", "maxLength": 200}},
+    ("get", "/api/v1/inspections/tasks"): {"status": _S, "draw": _S},
+    ("get", "/api/v1/inspections/deadlines"): {"soon": {"type": "integer", "minimum": 0, "maximum": 366},
+                                               "late": _S},
+    ("get", "/api/v1/inspections/reports/{kind}"): {
+        "year": _YEAR, "month": {"type": "integer", "minimum": 0, "maximum": 12},
+        "half": {"type": "integer", "minimum": 0, "maximum": 2}, "department": _S,
+        "format": {"type": "string", "enum": ["json", "xlsx", "pdf"]}},
+    ("post", "/api/v1/inspections/calendar"): {"year": _YEAR, "override": {"type": "string", "enum": ["0", "1"]}},
+    ("get", "/api/v1/public/results"): {"q": {"type": "string", "maxLength": MAX_SEARCH}},
+    ("get", "/api/v1/public/disclosures"): {"year": _YEAR},
+    ("get", "/api/v1/log/entries"): {"start": _NAT, "end": _NAT},
+    ("get", "/api/v1/log/proof/inclusion"): {"index": _NAT, "size": _NAT},
+    ("get", "/api/v1/log/proof/consistency"): {"old": _NAT, "new": _NAT},
+    ("get", "/api/v1/log/checkpoints"): {"after": _NAT},
+    ("delete", "/api/v1/{plural}/{key}"): {"reason": _S},
+}
+REQUIRED_QUERY = {("get", "/api/v1/log/proof/inclusion"): ("index", "size"),
+                  ("get", "/api/v1/log/proof/consistency"): ("old", "new")}
+
+_SOURCE = {"type": "object", "properties": {"type": {"type": "string", "enum": ["drand", "dice", "lottery"]}},
+           "required": ["type"]}
+BODIES: dict[tuple[str, str], dict] = {
+    ("post", "/api/v1/draws"): _obj(("plan", "department", "sources"), plan=_ID, department=_ID,
+                                    sources={"type": "array", "items": _SOURCE, "maxItems": 10},
+                                    draw_date={"type": ["string", "null"], **_DAY}, note={"type": "string"}),
+    ("post", "/api/v1/draws/{draw_id}/seed"): _obj(("reveals",), reveals={"type": "array", "items": {"type": "object"}}),
+    ("post", "/api/v1/draws/{draw_id}/substitutions"): _obj(
+        ("kind",), kind={"type": "string", "enum": ["inspector", "subject", "swap"]}, subject=_ID, leaving=_ID,
+        reason=_TEXT, unavailable=_STRS, incoming={"type": ["string", "null"]}, inspector_a=_ID, subject_a=_ID,
+        inspector_b=_ID, subject_b=_ID),
+    ("post", "/api/v1/draws/{draw_id}/abort"): _obj(("reason",), reason=_TEXT),
+    ("post", "/api/v1/inspections/tasks"): _obj(
+        ("department", "trigger", "reference", "window", "team", "items", "subject"), department=_ID,
+        trigger={"type": "string"}, reference=_TEXT, subject=_ID, team=_STRS, items=_STRS,
+        window=_obj(("start", "end"), start=_DAY, end=_DAY)),
+    ("post", "/api/v1/inspections/tasks/{task_id}/checked"): _obj(("check_date",), check_date=_DAY),
+    ("post", "/api/v1/inspections/tasks/{task_id}/results"): _obj(
+        ("categories",), department=_ID, subject=_ID, categories=_STRS, items=_STRS, check_date=_DAY,
+        findings={"type": "string"}, evaluation={"type": "string"}, handling_opinion={"type": "string"},
+        follow_up=_obj(("kind",), kind={"type": "string"}, note={"type": "string"})),
+    ("post", "/api/v1/inspections/results/{result_id}/confirm"): _obj((), version={"type": ["integer", "null"]}),
+    ("post", "/api/v1/inspections/results/{result_id}/return"): _obj(("reason",), reason=_TEXT),
+    ("post", "/api/v1/inspections/results/{result_id}/answer"): _obj(("answer",), answer=_TEXT, received_on=_DAY),
+    ("post", "/api/v1/inspections/results/{result_id}/followup"): _obj(("kind",), kind={"type": "string"},
+                                                                        note={"type": "string"}),
+    ("post", "/api/v1/inspections/results/{result_id}/followup-close"): _obj(
+        ("outcome", "decision_date"), outcome={"type": "string"}, decision_date=_DAY, decision_no={"type": "string"},
+        authority={"type": "string"}, note={"type": "string"}),
+    ("put", "/api/v1/inspections/settings/{department}"): _obj(
+        (), publish_days={"type": "integer", "minimum": 1, "maximum": 60},
+        report_days={"type": "integer", "minimum": 1, "maximum": 60},
+        penalty_days={"type": "integer", "minimum": 1, "maximum": 60},
+        answer_days={"type": "integer", "minimum": 1, "maximum": 60},
+        rules={"type": "array", "items": _obj(("title",), title=_TEXT, number={"type": "string"})}),
+    ("post", "/api/v1/inspections/categories"): _obj(("code", "label"), code=_ID, label=_TEXT,
+                                                     parent={"type": ["string", "null"]}),
+    ("post", "/api/v1/inspections/calendar"): _obj(("year", "source", "holidays", "workdays"), year=_YEAR,
+                                                   source=_TEXT, holidays={"type": "array", "items": _DAY},
+                                                   workdays={"type": "array", "items": _DAY}),
+    ("post", "/api/v1/log/entries"): _obj(("type", "record", "client_sig"), type={"type": "string"},
+                                          record={"type": "object"}, client_sig={"type": "string"}),
+}
+TEXT_BODIES = {("post", "/api/v1/log/cosignatures"): "a checkpoint note carrying cosignature lines"}
+MULTIPART = {("post", "/api/v1/inspections/tasks/{task_id}/evidence"), ("post", "/api/v1/import/{kind}")}
+
+_ERRORS = {
+    "400": "malformed request, or a bound of web/limits.py exceeded (the message names the limit)",
+    "401": "login required, or a bad token", "403": "wrong role or department, or a missing CSRF token",
+    "404": "not found", "409": "wrong state / conflict", "413": "body larger than its limit",
+    "414": "URL path longer than its limit", "422": "field errors (details: field, message, value)",
+}
+PUBLIC_SPEC_PREFIXES = ("/api/v1/", "/checkpoint", "/tile/")
+
+
+def _error(description: str, ref: str | None) -> dict:
+    """A documented error answer: the {"error": {code, message, details}} body every view sends."""
+    schema = {"$ref": f"#/components/schemas/{ref}"} if ref else {"type": "object"}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def complete(spec: dict) -> dict:
+    """The served document: API paths only, every parameter with its bound, bodies the views read,
+    the error answers every request can get, and both ways to authenticate."""
+    doc = copy.deepcopy(spec)
+    ref = next((k for k in doc.get("components", {}).get("schemas", {}) if k.startswith("ErrorResponse")), None)
+    paths = {}
+    for path, ops in doc["paths"].items():
+        if not path.startswith(PUBLIC_SPEC_PREFIXES) or path.startswith("/api/v1/apidoc"):
+            continue
+        for method, op in ops.items():
+            _complete_op(method, path, op, ref)
+        paths[path] = ops
+    doc["paths"] = paths
+    return doc
+
+
+def _complete_op(method: str, path: str, op: dict, ref: str | None) -> None:
+    params = [p for p in op.get("parameters", []) if p.get("in") != "path"]
+    for p in op.get("parameters", []):
+        if p.get("in") == "path":
+            p["schema"] = dict(PATH_PARAMS.get(p["name"], _ID))
+            params.append(p)
+    generic = ("delete", "/api/v1/{plural}/{key}") if method == "delete" and path.count("/") == 4 else None
+    query = QUERY.get((method, path)) or (QUERY.get(generic) if generic else None) or {}
+    have = {p["name"] for p in params}
+    required = REQUIRED_QUERY.get((method, path), ())
+    params += [{"name": n, "in": "query", "required": n in required, "schema": s} for n, s in query.items()
+               if n not in have]
+    op["parameters"] = params
+    if (method, path) in BODIES and "requestBody" not in op:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": BODIES[(method, path)]}}}
+    if (method, path) in TEXT_BODIES:
+        op["requestBody"] = {"required": True, "description": TEXT_BODIES[(method, path)],
+                             "content": {"text/plain": {"schema": {"type": "string", "maxLength": 65536}}}}
+    if (method, path) in MULTIPART:
+        op["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": _obj(
+            ("file",), file={"type": "string", "format": "binary"}, label={"type": "string"})}}}
+    responses = op.setdefault("responses", {})
+    if not any(code.startswith("2") for code in responses):
+        responses["200"] = {"description": "OK"}
+    for code, text in _ERRORS.items():
+        if code not in responses:
+            responses[code] = _error(text, ref)
+    if method == "post" and path == "/api/v1/session":
+        responses["429"] = {"description": "login throttled (growing delays, lockouts); see Retry-After",
+                            "headers": {"Retry-After": {"schema": {"type": "integer"}}}}
+    op.setdefault("security", [{"bearer": []}, {"session": []}, {}])

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from typing import Any
+from typing import Any, Literal
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, session
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,13 +22,14 @@ from spectree import Response as SpecResponse
 from sqlalchemy import or_
 
 from drawsvc.registry import io as regio
-from drawsvc.registry import schema
+from drawsvc.registry import records, schema
 from drawsvc.registry.authz import Actor, Forbidden
 from drawsvc.registry.records import KEY_FIELD, RecordError, match_filter
-from drawsvc.registry.service import Conflict, NotFound, Registry
+from drawsvc.registry.service import MAX_PASSWORD, MIN_PASSWORD, Conflict, NotFound, Registry
 from drawsvc.registry.state import diff_states, load_state, rebuild_from_ledger
 
 from .errors import ApiError
+from .limits import MAX_PAGE, MAX_SEARCH, parse_int
 from .openapi import ErrorResponse, api
 
 bp = Blueprint("registry", __name__, url_prefix="/api/v1")
@@ -38,7 +39,7 @@ PUBLIC_FIELDS = {
     "inspector": ("id", "name", "department", "cert_no", "cert_valid_from", "cert_valid_to", "status"),
     "expert": ("id", "name", "specialties", "organisation", "title", "status"),
 }
-MAX_LIMIT = 1000
+MAX_LIMIT = MAX_PAGE
 
 
 # --- request models (they generate the OpenAPI document; domain validation gives the 422s) ---
@@ -59,118 +60,128 @@ class SessionOut(BaseModel):
     csrf_token: str | None = None
 
 
+# The constraints below are the ones drawsvc.registry.records enforces (documentation only:
+# the domain validators answer with field-level 422s). Referential checks (a department that
+# exists, a valid credit-code check digit) cannot be said in JSON Schema and stay 422s.
+CODE = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
+DAY = r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}$"
+Methods = Literal[tuple(records.ITEM_METHODS) + tuple(records.METHOD_ALIASES)]  # type: ignore[valid-type]
+Kinds = Literal[tuple(records.ITEM_KINDS)]  # type: ignore[valid-type]
+
+
 class DepartmentIn(_Open):
-    code: str = Field(description="部门编码")
-    name: str = Field(description="部门名称")
-    parent: str | None = Field(None, description="上级部门编码")
-    joint_group: str | None = Field(None, description="联席会议（部门联合抽查分组）")
-    region: str | None = Field(None, description="行政区划代码")
+    code: str = Field(description="部门编码", pattern=CODE)
+    name: str = Field(description="部门名称", min_length=1, max_length=100)
+    parent: str | None = Field(None, description="上级部门编码", pattern=CODE)
+    joint_group: str | None = Field(None, description="联席会议（部门联合抽查分组）", max_length=100)
+    region: str | None = Field(None, description="行政区划代码", pattern=r"^\d{6}$")
 
 
 class ItemIn(_Open):
-    code: str = Field(description="事项编码")
-    name: str = Field(description="抽查事项名称")
-    legal_basis: str = Field(description="抽查依据")
-    department: str = Field(description="抽查主体（部门编码）")
-    object_scope: str = Field(description="抽查对象")
-    content: str = Field(description="抽查内容")
-    methods: list[str] = Field(description="现场检查/书面检查/网络检查/委托专业机构")
-    kind: str = Field("general", description="key（重点）或 general（一般）")
-    ratio_min_bp: int | None = Field(None, description="比例下限，基点（一般事项默认 500 = 5%）")
-    ratio_max_bp: int | None = Field(None, description="比例上限，基点（重点事项无上限）")
-    frequency: str | None = None
+    code: str = Field(description="事项编码", pattern=CODE)
+    name: str = Field(description="抽查事项名称", min_length=1, max_length=200)
+    legal_basis: str = Field(description="抽查依据", min_length=1, max_length=2000)
+    department: str = Field(description="抽查主体（部门编码）", pattern=CODE)
+    object_scope: str = Field(description="抽查对象", min_length=1, max_length=1000)
+    content: str = Field(description="抽查内容", min_length=1, max_length=2000)
+    methods: list[Methods] = Field(description="现场检查/书面检查/网络检查/委托专业机构", min_length=1)
+    kind: Kinds = Field("general", description="key（重点）或 general（一般）")
+    ratio_min_bp: int | None = Field(None, description="比例下限，基点（一般事项默认 500 = 5%）", ge=0, le=10000)
+    ratio_max_bp: int | None = Field(None, description="比例上限，基点（重点事项无上限）", ge=0, le=10000)
+    frequency: str | None = Field(None, max_length=200)
 
 
 class SubjectIn(_Open):
-    code: str = Field(description="统一社会信用代码 (GB 32100-2015)")
-    name: str
-    region: str = Field(description="行政区划代码 (GB/T 2260)")
-    industry: str = Field(description="国民经济行业代码 (GB/T 4754-2017), e.g. C1311")
+    code: str = Field(description="统一社会信用代码 (GB 32100-2015; the check digit is verified)",
+                      pattern=r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$")
+    name: str = Field(min_length=1, max_length=200)
+    region: str = Field(description="行政区划代码 (GB/T 2260)", pattern=r"^\d{6}$")
+    industry: str = Field(description="国民经济行业代码 (GB/T 4754-2017), e.g. C1311", pattern=r"^[A-T](\d{2,4})?$")
     licences: list[str] = []
-    status: str = "存续"
-    credit_class: str = Field("B", description="信用风险分类 A/B/C/D")
+    status: Literal[records.SUBJECT_STATUSES] = "存续"  # type: ignore[valid-type]
+    credit_class: Literal[records.CREDIT_CLASSES] = Field("B", description="信用风险分类 A/B/C/D")  # type: ignore[valid-type]
     abnormal: bool = Field(False, description="经营异常名录")
     serious_dishonest: bool = Field(False, description="严重违法失信名单")
-    penalized_on: str | None = Field(None, description="最近处罚日期 YYYY-MM-DD")
-    complaints: int = 0
+    penalized_on: str | None = Field(None, description="最近处罚日期 YYYY-MM-DD", pattern=DAY)
+    complaints: int = Field(0, ge=0, le=1_000_000)
     tags: list[str] = Field([], description="子库标签")
-    address: str | None = None
+    address: str | None = Field(None, max_length=300)
 
 
 class InspectorIn(_Open):
-    id: str | None = Field(None, description="人员编号（默认=执法证号）")
-    name: str
-    cert_no: str = Field(description="执法证号")
-    cert_valid_from: str
-    cert_valid_to: str
-    department: str
+    id: str | None = Field(None, description="人员编号（默认=执法证号）", pattern=CODE)
+    name: str = Field(min_length=1, max_length=50)
+    cert_no: str = Field(description="执法证号", min_length=1, max_length=64)
+    cert_valid_from: str = Field(pattern=DAY)
+    cert_valid_to: str = Field(pattern=DAY)
+    department: str = Field(pattern=CODE)
     qualifications: list[str] = []
     specialties: list[str] = []
-    status: str = "在岗"
+    status: Literal[records.INSPECTOR_STATUSES] = "在岗"  # type: ignore[valid-type]
 
 
 class ExpertIn(_Open):
-    id: str
-    name: str
-    specialties: list[str]
-    organisation: str | None = None
-    title: str | None = None
-    status: str = "在岗"
+    id: str = Field(pattern=CODE)
+    name: str = Field(min_length=1, max_length=50)
+    specialties: list[str] = Field(min_length=1)
+    organisation: str | None = Field(None, max_length=200)
+    title: str | None = Field(None, max_length=100)
+    status: Literal[records.INSPECTOR_STATUSES] = "在岗"  # type: ignore[valid-type]
 
 
 class ConflictIn(_Open):
-    inspector: str
+    inspector: str = Field(pattern=CODE)
     subject: str = Field(description="统一社会信用代码")
-    reason: str = Field("其他", description="近亲属/曾任职/利害关系/其他")
-    note: str | None = None
+    reason: Literal[records.CONFLICT_REASONS] = Field("其他", description="近亲属/曾任职/利害关系/其他")  # type: ignore[valid-type]
+    note: str | None = Field(None, max_length=500)
 
 
 class SublibraryIn(_Open):
-    code: str
-    name: str
-    department: str | None = None
+    code: str = Field(pattern=CODE)
+    name: str = Field(min_length=1, max_length=100)
+    department: str | None = Field(None, pattern=CODE)
     filter: dict[str, Any] = Field(default_factory=dict, description="regions, industries, credit_classes, statuses, "
                                    "licences, tags_any, tags_all, abnormal, serious_dishonest, min_complaints, codes")
 
 
 class PlanIn(_Open):
-    code: str
-    name: str
-    year: int
-    departments: list[str]
-    items: list[str]
+    code: str = Field(pattern=CODE)
+    name: str = Field(min_length=1, max_length=200)
+    year: int = Field(ge=2000, le=2100)
+    departments: list[str] = Field(min_length=1)
+    items: list[str] = Field(min_length=1)
     sublibraries: list[str] = []
     filter: dict[str, Any] = Field(default_factory=dict)
     ratios_bp: dict[str, int] = Field(default_factory=lambda: {"A": 100, "B": 300, "C": 1000, "D": 2000})
-    frequency_cap: int = 2
-    exemptions: list[str] = ["serious_dishonest", "abnormal", "penalized"]
-    team_size: int = 2
-    window_start: str
-    window_end: str
+    frequency_cap: int = Field(2, ge=1, le=12)
+    exemptions: list[Literal[records.EXEMPTIONS]] = ["serious_dishonest", "abnormal", "penalized"]  # type: ignore[valid-type]
+    team_size: int = Field(2, ge=2, le=20)
+    window_start: str = Field(pattern=DAY)
+    window_end: str = Field(pattern=DAY)
     joint: bool = False
-    note: str | None = None
+    note: str | None = Field(None, max_length=2000)
 
 
 class AccountIn(_Open):
-    id: str
-    name: str | None = None
-    role: str = Field(description="admin/operator/inspector/auditor")
+    id: str = Field(pattern=CODE)
+    name: str | None = Field(None, max_length=50)
+    role: Literal[records.ROLES] = Field(description="admin/operator/inspector/auditor")  # type: ignore[valid-type]
     departments: list[str] = []
-    inspector: str | None = None
-    password: str | None = None
+    inspector: str | None = Field(None, pattern=CODE)
+    password: str | None = Field(None, min_length=MIN_PASSWORD, max_length=MAX_PASSWORD)
 
 
 class AccountUpdate(_Open):
-    name: str | None = None
-    role: str | None = None
+    name: str | None = Field(None, max_length=50)
+    role: Literal[records.ROLES] | None = None  # type: ignore[valid-type]
     departments: list[str] | None = None
-    inspector: str | None = None
-    status: str | None = None
+    inspector: str | None = Field(None, pattern=CODE)
+    status: Literal["active", "disabled"] | None = None
 
 
 class PasswordIn(BaseModel):
-    password: str
-    current: str | None = None
+    password: str = Field(min_length=MIN_PASSWORD, max_length=MAX_PASSWORD)
+    current: str | None = Field(None, max_length=MAX_PASSWORD)
 
 
 class TokenIn(BaseModel):
@@ -298,13 +309,11 @@ def _visible(kind: str, actor: Actor | None, rec: dict) -> bool:
 
 
 def _int(name: str, default: int, high: int | None = None) -> int:
+    """A non-negative query integer; above `high` (or any integer's bound) it is refused, naming the bound."""
     raw = request.args.get(name, "")
     if raw == "":
         return default
-    if not raw.isdigit():
-        raise ApiError(400, "bad_parameter", f"{name} 应为非负整数 / {name} must be a non-negative integer")
-    value = int(raw)
-    return min(value, high) if high else value
+    return parse_int(name, raw, 0, high) if high else parse_int(name, raw)
 
 
 def _where(kind: str) -> list[Any]:
@@ -318,6 +327,8 @@ def _where(kind: str) -> list[Any]:
             w.append(t.c.industry.startswith(a["industry"].upper()))
         if a.get("credit_class"):
             w.append(t.c.credit_class.in_(a["credit_class"].upper().split(",")))
+    if len(a.get("q", "")) > MAX_SEARCH:
+        raise ApiError(400, "too_long", f"q 超过 {MAX_SEARCH} 字符 / q longer than {MAX_SEARCH} characters")
     if a.get("q") and kind in ("subject", "inspector", "expert", "department"):
         w.append(or_(t.c.name.contains(a["q"]), t.c[KEY_FIELD[kind]].startswith(a["q"])))
     if a.get("department") and kind in ("item", "inspector", "sublibrary"):
@@ -566,6 +577,30 @@ def logout():  # type: ignore[no-untyped-def]
     """Log out."""
     session.clear()
     return "", 204
+
+
+class LockoutOut(BaseModel):
+    id: int
+    at: str
+    scope: str = Field(description="pair (account + address) or addr (address, any account)")
+    account: str
+    address: str
+    failures: int
+    until: str
+
+
+class LockoutsOut(BaseModel):
+    lockouts: list[LockoutOut]
+
+
+@bp.get("/login-lockouts")
+@api.validate(resp=_resp(LockoutsOut), tags=["session"], skip_validation=True)
+def login_lockouts():  # type: ignore[no-untyped-def]
+    """Login lockouts, newest first (admin, auditor): who was locked out, from which address, until when."""
+    from .security import limiter
+
+    need("admin", "auditor")
+    return jsonify({"lockouts": limiter().lockouts(_int("limit", 100, MAX_LIMIT))})
 
 
 @bp.post("/import/<kind>")

@@ -68,11 +68,18 @@ def _text(data: Mapping[str, Any], name: str, required: bool = True, limit: int 
     return value.strip()
 
 
+DAY_YEARS = (2000, 2100)  # the service's years (web/limits.py): deadline arithmetic stays in range
+
+
 def _day(value: Any, name: str) -> date:
     try:
-        return date.fromisoformat(str(value))
+        day = date.fromisoformat(str(value)[:40])
     except ValueError:
         raise InvalidInput(f"{name} 应为 YYYY-MM-DD 日期 / {name} must be a date") from None
+    if not DAY_YEARS[0] <= day.year <= DAY_YEARS[1]:
+        raise InvalidInput(f"{name} 应在 {DAY_YEARS[0]}–{DAY_YEARS[1]} 年之间 / {name} must fall in the years "
+                           f"{DAY_YEARS[0]} to {DAY_YEARS[1]}")
+    return day
 
 
 def _dump(doc: Any) -> str:
@@ -219,15 +226,17 @@ class InspectionService:
         department = _text(data, "department", limit=64)
         self.may_operate(actor, department)
         trigger = data.get("trigger")
-        if trigger not in TRIGGERS:
+        if not isinstance(trigger, str) or trigger not in TRIGGERS:
             raise InvalidInput(f"trigger 应为 {'/'.join(TRIGGERS)} / trigger must be one of {', '.join(TRIGGERS)}")
         reference = _text(data, "reference", limit=200)
-        start, end = _day((data.get("window") or {}).get("start"), "window.start"), \
-            _day((data.get("window") or {}).get("end"), "window.end")
+        window = data.get("window")
+        if not isinstance(window, dict):
+            raise InvalidInput("window 应为 {start, end} / window must be an object {start, end}")
+        start, end = _day(window.get("start"), "window.start"), _day(window.get("end"), "window.end")
         if end < start:
             raise InvalidInput("检查时限结束早于开始 / window ends before it starts")
         team = data.get("team")
-        if not isinstance(team, list) or len(set(team)) < 2 or len(set(team)) != len(team):
+        if not isinstance(team, list) or not all(isinstance(i, str) for i in team) or len(set(team)) < 2 or len(set(team)) != len(team):
             raise InvalidInput("检查组至少2名不同的执法人员 / a team needs at least 2 different inspectors (002 九(四))")
         codes = data.get("items")
         if not isinstance(codes, list) or not codes:
@@ -420,7 +429,8 @@ class InspectionService:
             table = cats.all_categories(conn)
             chosen = cats.check_selection(data.get("categories"), table)
             follow = data.get("follow_up") or {"kind": "none"}
-            if not isinstance(follow, dict) or follow.get("kind") not in cats.FOLLOW_UP_KINDS:
+            if not isinstance(follow, dict) or not isinstance(follow.get("kind"), str) \
+                    or follow["kind"] not in cats.FOLLOW_UP_KINDS:
                 raise InvalidInput(f"follow_up.kind 应为 {'/'.join(cats.FOLLOW_UP_KINDS)}")
             if cats.has_problem(chosen, table) and follow["kind"] == "none":
                 raise InvalidInput("发现问题的结果须有后续处置 / a result with problems needs a follow-up")
@@ -593,7 +603,7 @@ class InspectionService:
 
     def add_followup(self, actor: Actor, result_id: str, data: Mapping[str, Any]) -> dict[str, Any]:
         kind = data.get("kind")
-        if kind not in cats.FOLLOW_UP_KINDS or kind == "none":
+        if not isinstance(kind, str) or kind not in cats.FOLLOW_UP_KINDS or kind == "none":
             raise InvalidInput(f"kind 应为 {'/'.join(k for k in cats.FOLLOW_UP_KINDS if k != 'none')}")
         body = {"kind": kind, "label": cats.FOLLOW_UP_KINDS[kind], "note": _text(data, "note", required=False)}
         return self._event(actor, result_id, "inspection.followup.recorded", "followup", body)
@@ -601,7 +611,7 @@ class InspectionService:
     def close_followup(self, actor: Actor, result_id: str, data: Mapping[str, Any]) -> dict[str, Any]:
         """How the follow-up ended (003 第二十二条): penalty or not, or transfer to an authority or the judiciary."""
         outcome = data.get("outcome")
-        if outcome not in cats.FOLLOW_UP_ENDS:
+        if not isinstance(outcome, str) or outcome not in cats.FOLLOW_UP_ENDS:
             raise InvalidInput(f"outcome 应为 {'/'.join(cats.FOLLOW_UP_ENDS)}")
         decided = _day(data.get("decision_date"), "decision_date")
         if decided > self.today():

@@ -151,6 +151,9 @@ def _header_map(kind: str, header: list[Any]) -> tuple[list[tuple[int, str, str]
     return cols, errors
 
 
+MAX_IMPORT_ROWS = 200_000
+
+
 def validate_file(reg: Any, kind: str, data: bytes, filename: str,
                   today: date | None = None) -> tuple[ImportReport, list[dict]]:
     """Parse and validate; returns the report and the normalised records (empty if any error)."""
@@ -187,6 +190,8 @@ def validate_file(reg: Any, kind: str, data: bytes, filename: str,
             if not any(c not in (None, "") for c in row):
                 continue
             report.rows += 1
+            if report.rows > MAX_IMPORT_ROWS:  # one request never holds an unbounded file's records
+                raise ImportFormatError(f"文件超过 {MAX_IMPORT_ROWS} 行 / more than {MAX_IMPORT_ROWS} rows in one file; split it")
             raw = {fname: (row[idx] if 0 <= idx < len(row) else None) for idx, fname, _ in cols}
             raw_had_id = True
             if kind == "inspector":

@@ -119,6 +119,9 @@ class _V:
         if value is None:
             value = default
         choices = tuple(choices)
+        if not isinstance(value, str | None):  # a list or object is no choice (and unhashable)
+            self.err(name, f"应为 {'/'.join(choices)} 之一 / must be one of {', '.join(choices)}")
+            return None
         if aliases and value in aliases:
             value = aliases[value]
         if value not in choices:

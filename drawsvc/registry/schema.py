@@ -147,3 +147,27 @@ TABLES = {
     "expert": experts, "conflict": conflicts, "sublibrary": sublibraries, "plan": plans,
     "account": accounts, "token": tokens,
 }
+
+
+# --- login throttling (issue 13): shared by every worker process, hence in the database -------
+
+login_throttle = Table(
+    "login_throttle", metadata,
+    Column("scope", String(8), primary_key=True),  # "pair" (account + address) or "addr" (address)
+    Column("key", String(400), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("window_start_ms", BigInteger, nullable=False),
+    Column("next_allowed_ms", BigInteger, nullable=False),
+    Column("locked_until_ms", BigInteger, nullable=False),
+)
+
+login_lockouts = Table(
+    "login_lockouts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", String(40), nullable=False),
+    Column("scope", String(8), nullable=False),
+    Column("account", String(200), nullable=False),
+    Column("address", String(64), nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("until", String(40), nullable=False),
+)

@@ -35,6 +35,16 @@ from .state import delete_record, get_record, write_records
 
 _hasher = PasswordHasher()  # argon2id, memory-hard (RFC 9106 defaults of argon2-cffi)
 MIN_PASSWORD = 10
+MAX_PASSWORD = 1024  # hashing cost is bounded by the length; no real password is longer
+
+
+def check_password(password: object) -> str:
+    """A password is text of MIN_PASSWORD..MAX_PASSWORD characters; anything else is a field error."""
+    if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise RecordError([{"field": "password", "value": None,
+                            "message": f"密码应为 {MIN_PASSWORD}–{MAX_PASSWORD} 个字符的文本 / password must be text "
+                                       f"of {MIN_PASSWORD} to {MAX_PASSWORD} characters"}])
+    return password
 PLAN_STEPS = {"draft": ("approved",), "approved": ("published", "draft"), "published": ()}
 
 
@@ -232,9 +242,8 @@ class Registry:
     # --- accounts, keys, passwords, tokens ----------------------------------------------
 
     def create_account(self, actor: Actor, data: dict, password: str | None = None) -> dict:
-        if password is not None and len(password) < MIN_PASSWORD:
-            raise RecordError([{"field": "password", "value": None,
-                                "message": f"密码至少{MIN_PASSWORD}位 / password needs {MIN_PASSWORD}+ characters"}])
+        if password is not None:
+            check_password(password)
         if self.passphrase is None:
             raise RuntimeError("Registry needs the key passphrase to create accounts")
         key = generate_actor_key()
@@ -268,11 +277,9 @@ class Registry:
     def set_password(self, actor: Actor, account_id: str, password: str, current: str | None = None) -> None:
         """Admins set any password; others only their own, giving the current one. Not logged
         (the log never sees secrets); the row's hash changes."""
-        if len(password) < MIN_PASSWORD:
-            raise RecordError([{"field": "password", "value": None,
-                                "message": f"密码至少{MIN_PASSWORD}位 / password needs {MIN_PASSWORD}+ characters"}])
+        check_password(password)
         if actor.role not in ("system", "admin") and (
-                actor.id != account_id or current is None or self.authenticate(account_id, current) is None):
+                actor.id != account_id or not isinstance(current, str) or self.authenticate(account_id, current) is None):
             raise Forbidden("只能修改本人密码，且须提供原密码 / only your own password, with the current one")
         with self.ledger.engine.begin() as conn:
             t = schema.accounts
@@ -284,6 +291,8 @@ class Registry:
         return Actor(account["id"], account["role"], tuple(account.get("departments", [])), account.get("inspector"))
 
     def authenticate(self, account_id: str, password: str) -> Actor | None:
+        if not isinstance(account_id, str) or not isinstance(password, str) or len(password) > MAX_PASSWORD:
+            return None
         t = schema.accounts
         with self.ledger.engine.connect() as conn:
             row = conn.execute(select(t.c.password_hash, t.c.status, t.c.doc).where(t.c.id == account_id)).first()

@@ -143,29 +143,68 @@ def test_session_cookie_flags(demo: Any) -> None:
         assert ("Secure" in cookie) is secure, (base, cookie)
 
 
-def test_login_lockout_and_rate_limit(demo: Any) -> None:
+def _throttled_app(demo: Any) -> tuple[Any, Any]:
+    """An app whose login throttle reads a clock the test moves (never the wall clock)."""
+    from datetime import UTC, datetime
+
+    from drawsvc.clock import ForwardClock
+    from drawsvc.registry.throttle import LoginThrottle
+
     app = make_app(demo)
+    clock = ForwardClock(datetime(2040, 1, 1, tzinfo=UTC))  # later than any other test's throttle rows
+    app.extensions["login_limiter"] = LoginThrottle(app.extensions["ledger"].engine, clock)
+    return app, clock
+
+
+def _from(app: Any, address: str) -> Any:
     c = app.test_client()
-    for _ in range(5):
-        tok = csrf_of(c.get("/staff/login").data)
-        r = c.post("/staff/login", data={"csrf_token": tok, "account": "auditor", "password": "wrong"})
-        assert r.status_code == 401
-    tok = csrf_of(c.get("/staff/login").data)
-    r = c.post("/staff/login", data={"csrf_token": tok, "account": "auditor", "password": PASSWORDS["auditor"]})
+    c.environ_base["REMOTE_ADDR"] = address
+    return c
+
+
+def test_login_throttle_cannot_lock_an_official_out(demo: Any) -> None:
+    from datetime import timedelta
+
+    from drawsvc.registry import throttle as th
+
+    app, clock = _throttled_app(demo)
+    attacker, office = _from(app, "198.51.100.7"), _from(app, "198.51.100.8")
+    # the attacker's failures on the page and the API count alike; then growing waits (429 + Retry-After)
+    for i in range(th.FREE_FAILURES):
+        if i % 2:
+            assert attacker.post("/api/v1/session", json={"account": "auditor", "password": "x"}).status_code == 401
+        else:
+            tok = csrf_of(attacker.get("/staff/login").data)
+            r = attacker.post("/staff/login", data={"csrf_token": tok, "account": "auditor", "password": "wrong"})
+            assert r.status_code == 401
+    waits = []
+    for _ in range(th.PAIR_LOCK_AFTER - th.FREE_FAILURES):
+        assert attacker.post("/api/v1/session", json={"account": "auditor", "password": "x"}).status_code == 401
+        r = attacker.post("/api/v1/session", json={"account": "auditor", "password": PASSWORDS["auditor"]})
+        assert r.status_code == 429 and r.json["error"]["code"] == "login_throttled"
+        waits.append(int(r.headers["Retry-After"]))
+        if len(waits) < th.PAIR_LOCK_AFTER - th.FREE_FAILURES:
+            clock.set(clock() + timedelta(seconds=waits[-1]))
+    assert waits[:-1] == sorted(waits[:-1]) and waits[-1] == th.LOCK_SECONDS, waits
+    tok = csrf_of(attacker.get("/staff/login").data)
+    r = attacker.post("/staff/login", data={"csrf_token": tok, "account": "auditor", "password": PASSWORDS["auditor"]})
     assert r.status_code == 429 and "锁定" in r.data.decode()
-    # the JSON login is throttled by the same lock
-    r = c.post("/api/v1/session", json={"account": "auditor", "password": PASSWORDS["auditor"]})
-    assert r.status_code == 429
-    # another account is not locked; API failures count too
-    for _ in range(5):
-        assert c.post("/api/v1/session", json={"account": "admin", "password": "nope"}).status_code == 401
-    assert c.post("/api/v1/session", json={"account": "admin", "password": PASSWORDS["admin"]}).status_code == 429
-    # per-address limit: many accounts from one address
-    app2 = make_app(demo)
-    c2 = app2.test_client()
-    for i in range(30):
-        c2.post("/api/v1/session", json={"account": f"nobody{i}", "password": "x"})
-    assert c2.post("/api/v1/session", json={"account": "op-scjg", "password": PASSWORDS["op-scjg"]}).status_code == 429
+    # the auditor, from the office, is not locked out
+    assert office.post("/api/v1/session", json={"account": "auditor", "password": PASSWORDS["auditor"]}).status_code == 200
+    # the admin sees the lockout (API and page)
+    admin = _from(app, "198.51.100.9")
+    login(admin, "admin")
+    rows = admin.get("/api/v1/login-lockouts").json["lockouts"]
+    assert (rows[0]["account"], rows[0]["address"], rows[0]["scope"]) == ("auditor", "198.51.100.7", "pair")
+    assert "198.51.100.7" in admin.get("/staff/lockouts").data.decode()
+    assert office.get("/api/v1/login-lockouts").status_code == 200  # auditors read it too
+    assert attacker.get("/api/v1/login-lockouts").status_code == 401
+    # one address spraying many accounts is stopped for every account
+    sprayer = _from(app, "198.51.100.10")
+    for i in range(th.ADDRESS_LIMIT):
+        sprayer.post("/api/v1/session", json={"account": f"nobody{i}", "password": "x"})
+    r = sprayer.post("/api/v1/session", json={"account": "op-scjg", "password": PASSWORDS["op-scjg"]})
+    assert r.status_code == 429 and str(th.ADDRESS_LIMIT) in r.json["error"]["message"]
 
 
 def test_uploads_are_checked(demo: Any) -> None:

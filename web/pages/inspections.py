@@ -30,6 +30,7 @@ from drawsvc.registry.service import NotFound as RegNotFound
 from web.i18n import t
 from web.inspections_api import REPORT_KINDS
 from web.inspections_api import service as ins
+from web.limits import YEAR_MAX, YEAR_MIN, lenient_int
 from web.registry_api import registry
 
 from .common import entry_links, ledger, require, seqs_from_args
@@ -285,7 +286,7 @@ def result_step(result_id: str, step: str):  # type: ignore[no-untyped-def]
     svc, f = ins(), request.form
     if step == "confirm":
         v = f.get("version", "")
-        _, seqs, err, refused = _do(a, svc.confirm, a, result_id, int(v) if v.isdigit() else None)
+        _, seqs, err, refused = _do(a, svc.confirm, a, result_id, lenient_int(v, 0, 1, 10**6) or None)
     elif step == "return":
         _, seqs, err, refused = _do(a, svc.return_result, a, result_id, f.get("reason", ""))
     elif step == "publish":
@@ -325,7 +326,7 @@ def deadlines():  # type: ignore[no-untyped-def]
     """Operators: overdue and due soon; auditors: overdue and late (overdue publication included)."""
     a = require("admin", "operator", "auditor")
     raw = request.args.get("soon", "3")
-    today, rows = _deadlines(a, soon=int(raw) if raw.isdigit() else 3, late=a.role in ("admin", "auditor"))
+    today, rows = _deadlines(a, soon=lenient_int(raw, 3, 0, 366), late=a.role in ("admin", "auditor"))
     keep = ("overdue", "late") if a.role == "auditor" else ("overdue", "due_soon", "late")
     rows = [r for r in rows if r["status"] in keep]
     return render_template("staff/ins_deadlines.html", me=a, rows=rows, today=today, kinds=DEADLINE_KINDS,
@@ -352,9 +353,9 @@ def reports_page():  # type: ignore[no-untyped-def]
         abort(404)
     today = svc.today()
     year_raw, month_raw, half_raw = (request.args.get(k, "") for k in ("year", "month", "half"))
-    year = int(year_raw) if year_raw.isdigit() else today.year
-    month = int(month_raw) if month_raw.isdigit() else today.month
-    half = int(half_raw) if half_raw.isdigit() else (1 if today.month <= 6 else 2)
+    year = lenient_int(year_raw, today.year, YEAR_MIN, YEAR_MAX)
+    month = lenient_int(month_raw, today.month, 1, 12)
+    half = lenient_int(half_raw, 1 if today.month <= 6 else 2, 1, 2)
     department = request.args.get("department") or None
     if a.role == "operator" and department not in a.departments:
         if department is not None:
@@ -396,12 +397,12 @@ def calendar():  # type: ignore[no-untyped-def]
             else:
                 try:
                     data = workdays.parse_year_text(raw.decode("utf-8"), f.filename,
-                                                    int(year) if year.isdigit() else None)
+                                                    lenient_int(year, 0, YEAR_MIN, YEAR_MAX) or None)
                 except UnicodeDecodeError:
                     error = t("文件不是 UTF-8 编码的文本", "the file is not UTF-8 text")
                 except InspectionError as exc:
                     error = str(exc)
-        elif year.isdigit():
+        elif lenient_int(year, 0, YEAR_MIN, YEAR_MAX):
             try:
                 data = workdays.read_year_file(int(year))
             except InspectionError as exc:

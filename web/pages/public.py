@@ -6,6 +6,7 @@ Only published material is shown: a draw appears on no public page before `draw.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import segno
@@ -15,6 +16,7 @@ from sqlalchemy import or_, select
 from drawsvc.draws.service import DrawNotFound
 from drawsvc.registry import schema as reg_schema
 from verifier.render import MESSAGES
+from web.cache import per_version
 from web.draws_api import abort_record, plan_history, service
 from web.registry_api import PUBLIC_FIELDS, registry
 
@@ -54,12 +56,14 @@ def qr_svg(url: str, scale: int = 8) -> str:
 
 def names(kind: str) -> dict[str, str]:
     key = "code" if kind == "subject" else "id"
-    return {r[key]: r.get("name", "") for r in registry().list(kind)}
+    return per_version(f"names:{kind}", lambda: {r[key]: r.get("name", "") for r in registry().list(kind)})
 
 
 def _page_arg() -> int:
     raw = request.args.get("page", "1")
-    return max(1, int(raw)) if raw.isdigit() else 1
+    from web.limits import lenient_int
+
+    return lenient_int(raw, 1, 1, 10**6)
 
 
 @bp.get("/")
@@ -138,13 +142,17 @@ def aborted_draw(d: dict[str, Any]):  # type: ignore[no-untyped-def]
                            verify_url=verify_url, qr=qr_svg(verify_url, 6), history=plan_history(d))
 
 
+def _assignments(draw_id: str) -> list[dict[str, Any]]:
+    return service().secret(draw_id, pools=False)["matching"]["assignments"]  # type: ignore[no-any-return]
+
+
 def checks_of(codes: set[str]) -> dict[str, list[dict[str, Any]]]:
     """Every published check of these subjects: draw, plan, team (from published draws only)."""
     out: dict[str, list[dict[str, Any]]] = {c: [] for c in codes}
     insp = names("inspector")
     for d in published_draws():
-        secret = service().secret(d["id"], pools=False)
-        for a in secret["matching"]["assignments"]:
+        assignments = per_version(f"assignments:{d['id']}", partial(_assignments, d["id"]))
+        for a in assignments:
             if a["subject"] in out:
                 out[a["subject"]].append({"draw": d["id"], "plan": d["plan"], "department": d["department"],
                                           "date": d.get("draw_date"), "team": [insp.get(i, i) for i in a["team"]]})
@@ -189,8 +197,8 @@ def company(code: str):  # type: ignore[no-untyped-def]
     for r in results:
         seq = r.get("published_seq")
         r["proof"] = f"/api/v1/log/proof/inclusion?index={seq}&size={size}" if seq is not None else None
-    depts = {x["code"]: x["name"] for x in registry().list("department")}
-    items = {x["code"]: x["name"] for x in registry().list("item")}
+    depts = per_version("depts", lambda: {x["code"]: x["name"] for x in registry().list("department")})
+    items = per_version("items", lambda: {x["code"]: x["name"] for x in registry().list("item")})
     return render_template("public/company.html", s=subject, checks=checks_of({code})[code], results=results,
                            depts=depts, items=items)
 

@@ -27,6 +27,7 @@ from drawsvc.registry.records import RecordError
 from drawsvc.registry.service import Conflict, NotFound, actor_id_for
 from web.draws_api import service
 from web.inspections_api import service as inspection_service
+from web.limits import lenient_int
 from web.registry_api import registry
 from web.security import client_ip, limiter, locked_message
 
@@ -105,15 +106,15 @@ def login():  # type: ignore[no-untyped-def]
         expected = session.get("csrf", "")
         if not sent or not expected or not hmac.compare_digest(sent, expected):
             error, status = "表单已过期，请重试 / the form expired; please try again", 400
-        elif (reason := limiter().blocked(account, client_ip())) is not None:
-            error, status = locked_message(reason), 429
+        elif (refusal := limiter().check(account, client_ip())) is not None:
+            error, status = locked_message(refusal), 429
         else:
             a = registry().authenticate(account, password)
             if a is None:
                 limiter().failed(account, client_ip())
                 error, status = "账户或密码错误 / wrong account or password", 401
             else:
-                limiter().succeeded(account)
+                limiter().succeeded(account, client_ip())
                 session.clear()
                 session["account"] = a.id
                 session["csrf"] = secrets.token_urlsafe(32)
@@ -154,13 +155,21 @@ def _my_assignments(a: Actor) -> list[dict[str, Any]]:
     return out
 
 
+@bp.get("/lockouts")
+def lockouts():  # type: ignore[no-untyped-def]
+    """Every login lockout (per account and address, or per address), newest first: an
+    administrator sees who is being attacked from where."""
+    require("admin", "auditor")
+    return render_template("staff/lockouts.html", rows=limiter().lockouts(200))
+
+
 @bp.get("/log")
 def log():  # type: ignore[no-untyped-def]
     require("admin", "operator", "auditor")
     led = ledger()
     size = led.size()
     start = request.args.get("start", "")
-    first = int(start) if start.isdigit() else max(0, size - 50)
+    first = lenient_int(start, max(0, size - 50))
     seqs = list(range(first, min(size, first + 50)))
     return render_template("staff/log.html", entries=list(reversed(entry_links(seqs))), size=size, first=first)
 
@@ -176,7 +185,7 @@ def registry_list(plural: str):  # type: ignore[no-untyped-def]
     from web.registry_api import _where
 
     page = request.args.get("page", "1")
-    page_n = max(1, int(page)) if page.isdigit() else 1
+    page_n = lenient_int(page, 1, 1, 10**6)
     rows = registry().list(kind, _where(kind), limit=51, offset=(page_n - 1) * 50)
     return render_template("staff/registry.html", plural=plural, kind=kind, cols=cols, rows=rows[:50],
                            more=len(rows) > 50, page=page_n, q=request.args.get("q", ""),
@@ -267,11 +276,11 @@ def _sources_from_form(form: Any) -> list[dict[str, Any]]:
         rnd = form.get("drand_round", "").strip()
         if chain is None:
             raise ValueError("no drand network configured")
-        sources.append({"type": "drand", "chain_hash": chain.chain_hash_hex, "round": int(rnd) if rnd.isdigit()
+        sources.append({"type": "drand", "chain_hash": chain.chain_hash_hex, "round": int(rnd) if rnd.isascii() and rnd.isdigit() and len(rnd) < 16
                         else round_after(chain, now_unix() + 120)})
     if form.get("use_dice"):
         md = form.get("dice_min_digits", "20")
-        sources.append({"type": "dice", "min_digits": max(20, int(md)) if md.isdigit() else 20})
+        sources.append({"type": "dice", "min_digits": lenient_int(md, 20, 20, 1000)})
     if form.get("lottery_name", "").strip():
         sources.append({"type": "lottery", "name": form["lottery_name"].strip(), "period": form.get("lottery_period", "").strip()})
     for i in (1, 2, 3):

@@ -1,0 +1,92 @@
+"""Public pages are cached (issue 13): anonymous visitors get ETag + Cache-Control and cached
+renders keyed by the log's size; a new log entry changes the key; staff are never cached."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.web.conftest import login, make_app
+
+
+def _company(c: Any) -> str:
+    code = c.get("/api/v1/subjects?limit=1").get_json()["items"][0]["code"]
+    return f"/public/companies/{code}"
+
+
+def test_anonymous_public_pages_are_cached_until_the_log_grows(demo: Any) -> None:
+    app = make_app(demo)
+    c = app.test_client()
+    page = _company(c)
+    first = c.get(page)
+    assert first.status_code == 200 and "X-Cache" not in first.headers
+    assert first.headers["Cache-Control"].startswith("public, max-age=") and first.headers["ETag"]
+    second = c.get(page)
+    assert second.headers.get("X-Cache") == "hit" and second.data == first.data
+    assert second.headers["ETag"] == first.headers["ETag"]
+    assert "Content-Security-Policy" in second.headers  # the security headers are on hits too
+    # a CDN revalidating gets 304 without a body
+    r = c.get(page, headers={"If-None-Match": first.headers["ETag"]})
+    assert r.status_code == 304 and r.data == b""
+    # the language is part of the key
+    en = c.get(page + "?lang=en")
+    assert en.data != first.data
+    # a new log entry (any change to public data is one) is a new version of every page
+    admin = app.test_client()
+    login(admin, "admin")
+    with admin.session_transaction() as s:
+        tok = s["csrf"]
+    r = admin.post("/api/v1/experts", json={"id": "CACHE-E1", "name": "缓存专家", "specialties": ["食品"]},
+                   headers={"X-CSRF-Token": tok})
+    assert r.status_code == 201, r.data
+    third = c.get(page)
+    assert "X-Cache" not in third.headers and third.headers["ETag"] != first.headers["ETag"]
+    assert c.get(page, headers={"If-None-Match": first.headers["ETag"]}).status_code == 200
+
+
+def test_staff_are_never_served_from_the_cache(demo: Any) -> None:
+    app = make_app(demo)
+    anon = app.test_client()
+    first = anon.get("/")
+    assert anon.get("/").headers.get("X-Cache") == "hit"
+    staff = app.test_client()
+    login(staff, "op-scjg")
+    r = staff.get("/")
+    assert "X-Cache" not in r.headers and r.headers["Cache-Control"] == "private, no-store"
+    assert "ETag" not in r.headers
+    # staff renders are not stored: the public still gets its own cached page
+    again = anon.get("/")
+    assert again.headers.get("X-Cache") == "hit" and again.data == first.data
+
+
+def test_bundles_are_cached_for_anonymous_readers_only(demo: Any) -> None:
+    from tests.web.conftest import draw_ids
+
+    app = make_app(demo)
+    url = f"/api/v1/draws/{draw_ids(demo)['published']}/bundle"
+    c = app.test_client()
+    first = c.get(url)
+    assert first.status_code == 200 and c.get(url).headers.get("X-Cache") == "hit"
+    assert c.get(url).get_json() == first.get_json()
+    r = c.get(url, headers={"Authorization": "Bearer nonsense"})
+    assert r.status_code == 401 and "X-Cache" not in r.headers
+
+
+def test_what_changes_without_a_log_entry_also_misses_the_cache(tmp_path: Any) -> None:
+    """A witness (and its cosignatures, and a checkpoint signed after its entries) change what the
+    checkpoint page and bundles show without a new entry: they are part of the version."""
+    from sqlalchemy import insert
+
+    from drawsvc.instance import init_instance
+    from ledger.schema import witnesses
+    from tests.conftest import PASSPHRASE
+    from web import create_app
+
+    inst, _ = init_instance(tmp_path / "inst", origin="cache.example/log", passphrase=PASSPHRASE)
+    app = create_app(inst, {"TESTING": True})
+    c = app.test_client()
+    first = c.get("/public/checkpoint")
+    assert first.status_code == 200 and c.get("/public/checkpoint").headers.get("X-Cache") == "hit"
+    with inst.engine().begin() as conn:
+        conn.execute(insert(witnesses).values(name="witness.example/w1", verifier_key="witness.example/w1+00000000+AA=="))
+    again = c.get("/public/checkpoint")
+    assert "X-Cache" not in again.headers and b"witness.example/w1" in again.data

@@ -1,0 +1,95 @@
+"""The served OpenAPI document says what the API is (issue 13): every API route is in it with its
+methods and nothing else is; every parameter carries the bound web/limits.py enforces; and the
+error answers the code gives are the ones documented, with the documented body."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from tests.web.conftest import PASSWORDS, make_app
+from web import limits
+
+
+@pytest.fixture(scope="module")
+def app(demo: Any):  # type: ignore[no-untyped-def]
+    return make_app(demo, TESTING=False)
+
+
+@pytest.fixture(scope="module")
+def doc(app: Any) -> dict[str, Any]:
+    return app.test_client().get("/api/v1/openapi.json").get_json()
+
+
+def _api_routes(app: Any) -> set[tuple[str, str]]:
+    out = set()
+    for rule in app.url_map.iter_rules():
+        path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule)
+        if not path.startswith(("/api/v1/", "/checkpoint", "/tile/")) or "apidoc" in path or path.endswith("openapi.json"):
+            continue
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            out.add((method.lower(), path))
+    return out
+
+
+def test_every_api_route_is_documented_and_nothing_else(app: Any, doc: dict[str, Any]) -> None:
+    documented = {(m, p) for p, ops in doc["paths"].items() for m in ops}
+    assert documented == _api_routes(app)
+    assert not any(p.startswith(("/staff", "/public/", "/verify")) for p in doc["paths"])
+
+
+def test_parameters_carry_their_bounds(doc: dict[str, Any]) -> None:
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            for p in op.get("parameters", []):
+                s = p["schema"]
+                where = (method, path, p["name"])
+                if s.get("type") == "integer":
+                    assert "maximum" in s and "minimum" in s, where
+                elif s.get("type") == "string":
+                    assert "maxLength" in s or "enum" in s or "pattern" in s, where
+                if p["name"] == "year":
+                    assert (s["minimum"], s["maximum"]) == (limits.YEAR_MIN, limits.YEAR_MAX), where
+                if p["name"] == "limit":
+                    assert s["maximum"] == limits.MAX_PAGE, where
+    report = doc["paths"]["/api/v1/inspections/reports/{kind}"]["get"]
+    assert {p["name"] for p in report["parameters"]} >= {"year", "month", "half", "format", "department"}
+    assert doc["paths"]["/api/v1/draws"]["post"]["requestBody"]["content"]["application/json"]["schema"]["required"] \
+        == ["plan", "department", "sources"]
+
+
+def _session(app: Any, account: str) -> tuple[Any, dict[str, str]]:
+    c = app.test_client()
+    c.environ_base["REMOTE_ADDR"] = "10.13.1.1"
+    r = c.post("/api/v1/session", json={"account": account, "password": PASSWORDS[account]})
+    assert r.status_code == 200
+    return c, {"X-CSRF-Token": r.json["csrf_token"]}
+
+
+def test_documented_errors_are_the_ones_returned(app: Any, doc: dict[str, Any]) -> None:
+    anon = app.test_client()
+    insp, ih = _session(app, "insp-p001")
+    admin, ah = _session(app, "admin")
+    cases = [
+        (anon, {}, "get", "/api/v1/inspections/reports/{kind}", "/api/v1/inspections/reports/annual", 401),
+        (insp, ih, "get", "/api/v1/inspections/reports/{kind}", "/api/v1/inspections/reports/annual", 403),
+        (admin, ah, "get", "/api/v1/inspections/reports/{kind}", "/api/v1/inspections/reports/annual?year=1", 400),
+        (anon, {}, "get", "/api/v1/subjects/{key}", "/api/v1/subjects/NOPE", 404),
+        (anon, {}, "get", "/api/v1/subjects", f"/api/v1/subjects?limit={limits.MAX_PAGE + 1}", 400),
+        (admin, ah, "post", "/api/v1/experts", "/api/v1/experts", 422),
+        (admin, ah, "post", "/api/v1/draws/{draw_id}/publish", "/api/v1/draws/NOPE/publish", 404),
+        (anon, {}, "get", "/api/v1/items/{key}", "/api/v1/items/" + "x" * (limits.MAX_PATH + 1), 414),
+        (anon, {}, "post", "/api/v1/session", "/api/v1/session", 401),
+    ]
+    error_schema = next(k for k in doc["components"]["schemas"] if k.startswith("ErrorResponse"))
+    for client, headers, method, path, url, status in cases:
+        r = getattr(client, method)(url, headers=headers, json={"name": 1} if method == "post" else None)
+        assert r.status_code == status, (url, r.status_code, r.data[:200])
+        documented = doc["paths"][path][method]["responses"]
+        assert str(status) in documented, (path, status)
+        schema = documented[str(status)]["content"]["application/json"]["schema"]
+        assert schema["$ref"].endswith(error_schema)
+        body = r.get_json()
+        assert set(body) == {"error"} and {"code", "message"} <= set(body["error"]), body

@@ -1,0 +1,113 @@
+"""Schemathesis over the served OpenAPI document (issue 13): anonymous, then as each role with a
+bearer token and with a browser session (CSRF header), all phases, bounded in time. The check is
+`not_a_server_error`, counted twice: by schemathesis and by the server itself (every 5xx the app
+answers is recorded). Failures it finds go in as regression tests (test_web_limits.py).
+
+Runs on a demo instance of its own: the fuzzer changes registries and fails logins by the
+hundred, which must not leak into other tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.conftest import PASSPHRASE
+from tests.web.conftest import PASSWORDS
+
+ROLES = ("auditor", "insp-p001", "op-scjg", "admin")  # admin last: its changes cannot lock the others out
+SECONDS = int(os.environ.get("SPOTCHECK_FUZZ_SECONDS", "12"))  # per run; 9 runs
+ST = shutil.which("st", path=str(Path(sys.executable).parent)) or shutil.which("st")
+
+
+class _Count5xx:
+    """WSGI middleware: remembers every 5xx the app answers (method, path, status)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app, self.seen = app, []
+
+    def __call__(self, environ: dict, start_response: Any) -> Any:
+        def start(status: str, headers: list, exc_info: Any = None) -> Any:
+            if status[:1] == "5":
+                self.seen.append((environ["REQUEST_METHOD"], environ.get("PATH_INFO"), status))
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, start)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, _Count5xx]]:
+    from werkzeug.serving import make_server
+
+    from drawsvc.demo import create_demo
+    from web import create_app
+
+    os.environ["DRAWSVC_KEY_PASSPHRASE"] = PASSPHRASE
+    os.environ.pop("DATABASE_URL", None)
+    inst, _, _ = create_demo(tmp_path_factory.mktemp("fuzz") / "instance", origin="test.example/log")
+    app = create_app(inst, {"TESTING": False})
+    counted = _Count5xx(app.wsgi_app)
+    app.wsgi_app = counted  # type: ignore[method-assign]
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", counted
+    finally:
+        server.shutdown()
+        thread.join(5)
+
+
+def _credentials(base: str) -> dict[str, dict[str, str]]:
+    """A session (cookie + CSRF token) and a bearer token for every role, made before any run."""
+    admin = requests.Session()
+    r = admin.post(base + "/api/v1/session", json={"account": "admin", "password": PASSWORDS["admin"]}, timeout=30)
+    r.raise_for_status()
+    admin_csrf = r.json()["csrf_token"]
+    out = {}
+    for account in ROLES:
+        s = requests.Session()
+        r = s.post(base + "/api/v1/session", json={"account": account, "password": PASSWORDS[account]}, timeout=30)
+        r.raise_for_status()
+        t = admin.post(base + "/api/v1/tokens", json={"name": f"fuzz {account}", "account": account},
+                       headers={"X-CSRF-Token": admin_csrf}, timeout=30)
+        t.raise_for_status()
+        out[account] = {"session": f"session={s.cookies['session']}", "csrf": r.json()["csrf_token"],
+                        "bearer": t.json()["secret"]}
+    return out
+
+
+def _run(base: str, headers: list[str], label: str, workdir: Path) -> str:
+    cmd = [ST, "--no-color", "run", f"{base}/api/v1/openapi.json", "--checks", "not_a_server_error",
+           "--phases", "examples,coverage,fuzzing,stateful", "--max-time", str(SECONDS), "--workers", "1",
+           "--seed", "13", "--suppress-health-check", "all"]
+    # --workers 1: hypothesis describes strategies with ast.parse, which CPython 3.11.7 does not
+    # make thread-safe ("AST constructor recursion depth mismatch" under several workers)
+    for h in headers:
+        cmd += ["-H", h]
+    # in a directory of its own: schemathesis keeps its run data under ./.schemathesis
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=SECONDS * 4 + 120, cwd=workdir)
+    out = done.stdout + done.stderr
+    assert "ST101" not in out and "Server error" not in out, f"{label}:\n{out[-6000:]}"
+    assert done.returncode == 0, f"{label}: exit {done.returncode}\n{out[-6000:]}"
+    return out
+
+
+@pytest.mark.skipif(ST is None, reason="schemathesis is not installed (pip install -e '.[test]')")
+def test_no_server_error_anonymous_and_as_every_role(served: tuple[str, _Count5xx], tmp_path: Path) -> None:
+    base, counted = served
+    creds = _credentials(base)
+    _run(base, [], "anonymous", tmp_path)
+    for account in ROLES:
+        c = creds[account]
+        _run(base, [f"Authorization: Bearer {c['bearer']}"], f"{account} (bearer)", tmp_path)
+        _run(base, [f"Cookie: {c['session']}", f"X-CSRF-Token: {c['csrf']}"], f"{account} (session)", tmp_path)
+    assert counted.seen == []
