@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from pinned import TODAY
 
 from drawsvc.demo import create_demo
 from drawsvc.draws.demo import DEMO_ROUND, WITNESS, clock_at, quicknet_round
@@ -136,7 +137,7 @@ def test_wrong_beacon_signature_and_early_seed_are_refused(app) -> None:  # type
     sources = [{"type": "drand", "chain_hash": chain["chain_hash"], "round": DEMO_ROUND}, *DICE_SOURCES]
     with clock_at(ledger, datetime.fromtimestamp(due - 60, UTC)):
         r = ops.post("/api/v1/draws", json={"plan": plan_code(app), "department": "scjg", "sources": sources,
-                                            "draw_date": "2026-03-02"})
+                                            "draw_date": TODAY.isoformat()})  # inside the plan's window
         assert r.status_code == 201, r.get_json()
         draw_id = r.get_json()["id"]
         good = {"type": "drand", "chain_hash": chain["chain_hash"], "round": DEMO_ROUND, "signature": rnd["signature"]}

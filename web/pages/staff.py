@@ -11,6 +11,7 @@ import hmac
 import json
 import re
 import secrets
+from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,6 +19,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 
 from drawsvc.draw.drand import round_after, round_time
 from drawsvc.draw.errors import DrawError
+from drawsvc.draws import precheck
 from drawsvc.draws.inputs import InputsError
 from drawsvc.draws.service import DrawNotFound, DrawStateError
 from drawsvc.inspections.errors import InspectionError
@@ -26,6 +28,7 @@ from drawsvc.registry.authz import Actor, Forbidden
 from drawsvc.registry.records import RecordError
 from drawsvc.registry.service import Conflict, NotFound, actor_id_for
 from web.draws_api import service
+from web.i18n import t
 from web.inspections_api import service as inspection_service
 from web.registry_api import registry
 from web.security import client_ip, limiter, locked_message
@@ -256,49 +259,120 @@ def draws():  # type: ignore[no-untyped-def]
     plans = [p for p in registry().list("plan") if p["status"] in ("approved", "published")]
     chain = _quicknet()
     suggested = round_after(chain, now_unix() + 120) if chain else None
+    mine = sorted({d for p in plans for d in p["departments"] if a.role == "admin" or d in a.departments})
     return render_template("staff/draws.html", draws=rows, plans=plans, me=a, suggested_round=suggested,
-                           today=today().isoformat(), created=entry_links(seqs_from_args()))
+                           today=today().isoformat(), created=entry_links(seqs_from_args()),
+                           departments=mine, dept_names=_dept_names())
+
+
+DICE_MIN_DIGITS = 20
+DICE_MAX_DIGITS = 200
+
+
+def _positive_int(raw: str, what_zh: str, what_en: str, low: int, high: int | None = None) -> int:
+    """A form's whole number, refused with a message when it is not one or is out of range:
+    what is signed into the permanent commitment is exactly what the official typed."""
+    raw = raw.strip()
+    if not re.fullmatch(r"[0-9]+", raw):
+        raise ValueError(t(f"{what_zh}“{raw}”不是有效的正整数", f"{what_en} \"{raw}\" is not a whole number"))
+    n = int(raw)
+    if n < low or (high is not None and n > high):
+        rng = f"{low}–{high}" if high is not None else f"≥ {low}"
+        raise ValueError(t(f"{what_zh}应在 {rng} 之间，填写的是 {n}", f"{what_en} must be {rng}, not {n}"))
+    return n
 
 
 def _sources_from_form(form: Any) -> list[dict[str, Any]]:
+    """The declared public sources, every value validated: nothing is silently replaced."""
     sources: list[dict[str, Any]] = []
     if form.get("use_drand"):
         chain = _quicknet()
-        rnd = form.get("drand_round", "").strip()
         if chain is None:
-            raise ValueError("no drand network configured")
-        sources.append({"type": "drand", "chain_hash": chain.chain_hash_hex, "round": int(rnd) if rnd.isdigit()
-                        else round_after(chain, now_unix() + 120)})
+            raise ValueError(t("未配置 drand 网络", "no drand network configured"))
+        rnd = _positive_int(form.get("drand_round", ""), "drand 轮次", "The drand round", 1)
+        if round_time(chain, rnd) <= now_unix():
+            raise ValueError(t(f"drand 第 {rnd} 轮已经产生，必须声明一个将来的轮次",
+                               f"drand round {rnd} has already been produced; declare a future round"))
+        sources.append({"type": "drand", "chain_hash": chain.chain_hash_hex, "round": rnd})
     if form.get("use_dice"):
-        md = form.get("dice_min_digits", "20")
-        sources.append({"type": "dice", "min_digits": max(20, int(md)) if md.isdigit() else 20})
-    if form.get("lottery_name", "").strip():
-        sources.append({"type": "lottery", "name": form["lottery_name"].strip(), "period": form.get("lottery_period", "").strip()})
+        md = _positive_int(form.get("dice_min_digits", ""), "骰子最少位数", "The dice minimum",
+                           DICE_MIN_DIGITS, DICE_MAX_DIGITS)
+        sources.append({"type": "dice", "min_digits": md})
+    lottery, period = form.get("lottery_name", "").strip(), form.get("lottery_period", "").strip()
+    if lottery or period:
+        if not (lottery and period):
+            raise ValueError(t("彩票须同时填写名称和期号", "a lottery needs both its name and its period"))
+        sources.append({"type": "lottery", "name": lottery, "period": period})
     for i in (1, 2, 3):
         name = form.get(f"witness_{i}", "").strip()
         commitment = form.get(f"witness_commitment_{i}", "").strip().lower()
-        if name:
+        if name or commitment:
+            if not name:
+                raise ValueError(t(f"见证人 {i} 缺少姓名", f"witness {i} has no name"))
             if not re.fullmatch(r"[0-9a-f]{64}", commitment):
-                raise ValueError(f"见证人 {name} 的承诺应为 64 位十六进制 / the commitment of {name} must be 64 hex digits")
+                raise ValueError(t(f"见证人 {name} 的承诺应为 64 位十六进制",
+                                   f"the commitment of {name} must be 64 hex digits"))
             sources.append({"type": "witness", "witness": name, "commitment": commitment})
     if not sources:
-        raise ValueError("至少需要一个公开随机源 / at least one public source is needed")
+        raise ValueError(t("至少需要一个公开随机源", "at least one public source is needed"))
     return sources
+
+
+def _draw_date_from_form(form: Any) -> str:
+    raw = form.get("draw_date", "").strip()
+    if not raw:
+        raise ValueError(t("请填写抽签日期", "enter the draw date"))
+    try:
+        return date.fromisoformat(raw).isoformat()
+    except ValueError:
+        raise ValueError(t(f"抽签日期“{raw}”不是有效日期", f"the draw date \"{raw}\" is not a date")) from None
+
+
+PREPARE_FIELDS = ("plan", "department", "draw_date", "use_dice", "dice_min_digits", "use_drand", "drand_round",
+                  "lottery_name", "lottery_period", "witness_1", "witness_commitment_1", "witness_2",
+                  "witness_commitment_2", "witness_3", "witness_commitment_3", "note")
+
+
+@bp.post("/draws/check")
+def prepare_check():  # type: ignore[no-untyped-def]
+    """Step one of prepare: validate the form and show what would be frozen, before anything is signed."""
+    a = require("admin", "operator")
+    f = request.form
+    try:
+        sources = _sources_from_form(f)
+        draw_date = _draw_date_from_form(f)
+    except ValueError as exc:
+        return _back("pages.staff.draws", [], str(exc))
+    preview, _, err = _do(a, service().preview, a, f.get("plan", ""), f.get("department", ""), draw_date)
+    if err:
+        return _back("pages.staff.draws", [], err)
+    kept = {k: f.get(k, "") for k in PREPARE_FIELDS if f.get(k, "")}
+    return render_template("staff/prepare.html", p=preview, sources=sources, kept=kept, me=a,
+                           insp_labels=precheck.LEFT_OUT, excl_labels=precheck.EXCLUDED,
+                           dept_names=_dept_names())
 
 
 @bp.post("/draws")
 def prepare():  # type: ignore[no-untyped-def]
     a = require("admin", "operator")
     f = request.form
+    if f.get("confirm") != "1":
+        return _back("pages.staff.draws", [], t("请先核对名录池并勾选确认，再准备抽签",
+                                                "check the pools and tick the confirmation before preparing"))
     try:
         sources = _sources_from_form(f)
+        draw_date = _draw_date_from_form(f)
     except ValueError as exc:
         return _back("pages.staff.draws", [], str(exc))
     draw, seqs, err = _do(a, service().prepare, a, f.get("plan", ""), f.get("department", ""), sources,
-                          draw_date=f.get("draw_date") or None, note=f.get("note", "")[:500])
+                          draw_date=draw_date, note=f.get("note", "")[:500])
     if err:
         return _back("pages.staff.draws", [], err)
     return _back("pages.staff.draw", seqs, None, draw_id=draw["id"])
+
+
+def _dept_names() -> dict[str, str]:
+    return {r["code"]: r.get("name") or r["code"] for r in registry().list("department")}
 
 
 def _load_draw(draw_id: str, a: Actor) -> dict[str, Any]:
@@ -363,6 +437,8 @@ def draw_step(draw_id: str, step: str):  # type: ignore[no-untyped-def]
         _, seqs, err = _do(a, svc.seed, a, draw_id, _reveals_from_form(d, f))
     elif step == "run":
         _, seqs, err = _do(a, svc.run, a, draw_id)
+    elif step in ("publish", "abort") and f.get("confirm") != "1":  # irreversible: confirmed by a tick
+        seqs, err = [], t("此操作不可撤销：请勾选确认后再提交", "this step cannot be undone: tick the confirmation first")
     elif step == "publish":
         _, seqs, err = _do(a, svc.publish, a, draw_id)
     elif step == "abort":
@@ -406,7 +482,10 @@ def ceremony(draw_id: str):  # type: ignore[no-untyped-def]
     dept = registry().get("department", d["department"]) or {}
     names = {r["id"]: r.get("name", "") for r in secret.get("pools", {}).get("subjects", [])}
     insp = {r["id"]: r.get("name", "") for r in registry().list("inspector")}
-    return render_template("staff/ceremony.html", d=d, secret=secret, me=a, may_run=may_run(a, d["department"]),
+    # after publication the nonce is public: the screen shows it instead of "revealed at publication"
+    published = d["seqs"].get("published")
+    revealed_nonce = ledger().entry(published).payload.get("nonce") if published is not None else None
+    return render_template("staff/ceremony.html", revealed_nonce=revealed_nonce, d=d, secret=secret, me=a, may_run=may_run(a, d["department"]),
                            beacons=beacons, verify_url=verify_url, qr=qr_svg(verify_url, 7), plan=plan, dept=dept,
                            names=names, insp=insp, created=entry_links(seqs_from_args()),
                            now=now_unix(), sources_json=json.dumps(d["seed_recipe"]["sources"]))
