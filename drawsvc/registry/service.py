@@ -180,6 +180,15 @@ class Registry:
             raise NotFound(f"item {code} not found")
         return self.save(actor, "item", {**item, "status": "withdrawn"}, create=False, verb="withdrawn")
 
+    def plan_history(self, code: str) -> list[int]:
+        """The seqs of a plan's log entries (drafted, changed, submitted, approved, returned, …)."""
+        from ledger.schema import log_entries
+
+        with self.ledger.engine.connect() as conn:
+            rows = conn.execute(select(log_entries.c.seq, log_entries.c.leaf)
+                                .where(log_entries.c.type.like("registry.plan.%")).order_by(log_entries.c.seq))
+            return [seq for seq, leaf in rows if json.loads(leaf)["payload"].get("id") == code]
+
     def four_eyes(self, conn: Connection, departments: Sequence[str], rule: str = "four_eyes") -> bool:
         """Whether a second person is required for `rule` by any of these departments
         (a department record without the field keeps the default: plans yes, draws no)."""

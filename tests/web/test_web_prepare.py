@@ -129,6 +129,26 @@ def test_draw_outside_the_plan_window_is_refused(own_demo: Instance) -> None:
     assert not svc.preview(op, plan["code"], "scjg", end.isoformat())["problems"]  # the last day is inside
 
 
+def test_department_can_ask_four_eyes_for_draw_publication(own_demo: Instance) -> None:
+    from drawsvc.registry.authz import Forbidden
+
+    svc, registry = _svc(own_demo)
+    op, admin = demo_actor(registry, "op-scjg"), demo_actor(registry, "admin")
+    plan = _plan(own_demo)
+    registry.save(admin, "department", {**registry.get("department", "scjg"), "four_eyes_draws": True}, create=False)
+    try:
+        d = svc.prepare(op, plan["code"], "scjg", [{"type": "dice", "min_digits": 20}])
+        svc.seed(op, d["id"], [{"type": "dice", "digits": "27182818284590452353"}])
+        svc.run(op, d["id"])
+        with pytest.raises(Forbidden, match="另一人"):
+            svc.publish(op, d["id"])
+        assert svc.get(d["id"])["status"] == "drawn"
+        assert svc.publish(admin, d["id"])["status"] == "published"  # a second person publishes
+    finally:
+        registry.save(admin, "department", {**registry.get("department", "scjg"), "four_eyes_draws": False},
+                      create=False)
+
+
 def test_pool_that_cannot_give_random_teams_is_refused_and_shown(own_demo: Instance) -> None:
     """With as many eligible inspectors as a team holds, every subject would get the same team."""
     svc, registry = _svc(own_demo)

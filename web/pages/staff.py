@@ -226,21 +226,134 @@ def import_page():  # type: ignore[no-untyped-def]
 
 # --- plans --------------------------------------------------------------------------------
 
+PLAN_STATUS = {"draft": ("草稿", "draft"), "submitted": ("待审批", "awaiting approval"),
+               "approved": ("已批准", "approved"), "published": ("已公布", "published")}
+EXEMPTION_LABELS = {"serious_dishonest": ("严重违法失信", "serious violation, dishonest"),
+                    "abnormal": ("经营异常名录", "abnormal operations list"), "penalized": ("已受行政处罚", "penalised")}
+DRAW_STATUS = {"prepared": ("已承诺", "committed"), "seeded": ("种子已固定", "seeded"), "drawn": ("已抽取（保密）", "drawn (sealed)"),
+               "published": ("已公示", "published"), "aborted": ("已中止", "aborted")}
+
+
+def _plan_labels() -> dict[str, Any]:
+    return {"plan_status": PLAN_STATUS, "exemption_labels": EXEMPTION_LABELS, "draw_status": DRAW_STATUS}
+
+
 @bp.get("/plans")
 def plans():  # type: ignore[no-untyped-def]
     a = require("admin", "operator", "auditor")
     rows = registry().list("plan")
-    return render_template("staff/plans.html", plans=rows, me=a, created=entry_links(seqs_from_args()))
+    return render_template("staff/plans.html", plans=rows, me=a, created=entry_links(seqs_from_args()),
+                           dept_names=_dept_names(), **_plan_labels())
+
+
+def _percent_to_bp(raw: str, stratum: str) -> int:
+    """A ratio typed as a percentage ("1", "0.5") to basis points, refused when it is not one."""
+    from decimal import Decimal, InvalidOperation
+
+    raw = raw.strip().rstrip("%")
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise ValueError(t(f"{stratum} 类抽查比例“{raw}”不是数字", f"the ratio of class {stratum} \"{raw}\" is not a number")) from None
+    bp_value = value * 100
+    if not value.is_finite() or bp_value != bp_value.to_integral_value() or not 0 <= bp_value <= 10000:
+        raise ValueError(t(f"{stratum} 类抽查比例应在 0–100% 之间，最多两位小数",
+                           f"the ratio of class {stratum} must be 0–100% with at most two decimals"))
+    return int(bp_value)
+
+
+def _plan_from_form(form: Any) -> dict[str, Any]:
+    """The plan record as the registry takes it (it validates every field and names the bad ones)."""
+    data: dict[str, Any] = {k: form.get(k, "").strip() for k in ("code", "name", "year", "frequency_cap", "team_size",
+                                                                  "window_start", "window_end", "note")}
+    data = {k: v for k, v in data.items() if v != "" or k in ("code", "name", "year")}
+    data["departments"] = form.getlist("departments")
+    data["items"] = form.getlist("items")
+    data["sublibraries"] = form.getlist("sublibraries")
+    data["exemptions"] = form.getlist("exemptions")
+    data["joint"] = form.get("joint") == "1"
+    data["ratios_bp"] = {k: _percent_to_bp(form.get(f"ratio_{k}", ""), k) for k in ("A", "B", "C", "D")}
+    return data
+
+
+def _plan_form(a: Actor, plan: dict[str, Any] | None, error: str | None = None, status: int = 200):  # type: ignore[no-untyped-def]
+    depts = [d for d in registry().list("department") if a.role == "admin" or d["code"] in a.departments]
+    items = [i for i in registry().list("item") if i.get("status") == "active"]
+    return render_template("staff/plan_form.html", me=a, plan=plan, error=error, departments=depts, items=items,
+                           sublibraries=registry().list("sublibrary"), dept_names=_dept_names(),
+                           **_plan_labels()), status
+
+
+@bp.route("/plans/new", methods=["GET", "POST"])
+def plan_new():  # type: ignore[no-untyped-def]
+    a = require("admin", "operator")
+    if request.method == "GET":
+        year = today().year + (1 if today().month == 12 else 0)
+        return _plan_form(a, {"year": year, "ratios_bp": {"A": 100, "B": 300, "C": 1000, "D": 2000},
+                              "frequency_cap": 2, "team_size": 2, "exemptions": list(EXEMPTION_LABELS),
+                              "departments": list(a.departments[:1]), "items": [], "sublibraries": []})
+    return _plan_save(a, None)
+
+
+@bp.route("/plans/<code>/edit", methods=["GET", "POST"])
+def plan_edit(code: str):  # type: ignore[no-untyped-def]
+    a = require("admin", "operator")
+    plan = registry().get("plan", code)
+    if plan is None:
+        abort(404)
+    if request.method == "GET":
+        return _plan_form(a, plan)
+    return _plan_save(a, plan)
+
+
+def _plan_save(a: Actor, old: dict[str, Any] | None):  # type: ignore[no-untyped-def]
+    try:
+        data = _plan_from_form(request.form)
+    except ValueError as exc:
+        f = request.form
+        echo = {**(old or {}), **{k: v for k, v in f.items() if not k.startswith("ratio_")},
+                **{k: f.getlist(k) for k in ("departments", "items", "sublibraries", "exemptions")},
+                "joint": f.get("joint") == "1", "ratios_raw": {k: f.get(f"ratio_{k}", "") for k in "ABCD"}}
+        return _plan_form(a, echo, str(exc), 422)
+    if old is not None:
+        data["code"] = old["code"]
+    saved, seqs, err = _do(a, registry().save, a, "plan", data, create=old is None)
+    if err:
+        return _plan_form(a, {**(old or {}), **data}, err, 422)
+    return _back("pages.staff.plan", seqs, None, code=saved["code"])
+
+
+@bp.get("/plans/<code>")
+def plan(code: str):  # type: ignore[no-untyped-def]
+    """One plan as the official reads it: its content, its draws and their state, its history
+    on the log (who drafted, submitted, approved), and the next step."""
+    a = require("admin", "operator", "auditor")
+    p = registry().get("plan", code)
+    if p is None:
+        abort(404)
+    draws_of = [d for d in service().list() if d["plan"] == code]
+    items = {i["code"]: i for i in registry().list("item")}
+    libs = {x["code"]: x for x in registry().list("sublibrary")}
+    mine = a.role == "admin" or (a.role == "operator" and bool(set(p["departments"]) & set(a.departments)))
+    with ledger().engine.connect() as conn:
+        four_eyes = registry().four_eyes(conn, p["departments"])
+    return render_template("staff/plan.html", p=p, me=a, may_change=mine, draws=draws_of, items=items, libs=libs,
+                           history=entry_links(registry().plan_history(code)), created=entry_links(seqs_from_args()),
+                           dept_names=_dept_names(), four_eyes=four_eyes, **_plan_labels())
 
 
 @bp.post("/plans/<code>/<step>")
 def plan_step(code: str, step: str):  # type: ignore[no-untyped-def]
     a = require("admin", "operator")
-    status = {"approve": "approved", "publish": "published", "reopen": "draft"}.get(step)
+    status = {"submit": "submitted", "approve": "approved", "return": "draft", "publish": "published",
+              "reopen": "draft"}.get(step)
     if status is None:
         abort(404)
-    _, seqs, err = _do(a, registry().set_plan_status, a, code, status)
-    return _back("pages.staff.plans", seqs, err)
+    if step == "publish" and request.form.get("confirm") != "1":
+        return _back("pages.staff.plan", [], t("公布不可撤销：请勾选确认后再公布", "publication cannot be undone: tick the "
+                                                "confirmation first"), code=code)
+    _, seqs, err = _do(a, registry().set_plan_status, a, code, status, request.form.get("reason", ""))
+    return _back("pages.staff.plan", seqs, err, code=code)
 
 
 # --- draws ----------------------------------------------------------------------------------
@@ -257,6 +370,7 @@ def draws():  # type: ignore[no-untyped-def]
     depts = None if a.role in ("admin", "auditor") else list(a.departments)
     rows = service().list(departments=depts)
     plans = [p for p in registry().list("plan") if p["status"] in ("approved", "published")]
+    plans = [p for p in plans if a.role == "admin" or set(p["departments"]) & set(a.departments)]
     chain = _quicknet()
     suggested = round_after(chain, now_unix() + 120) if chain else None
     mine = sorted({d for p in plans for d in p["departments"] if a.role == "admin" or d in a.departments})
