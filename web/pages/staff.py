@@ -12,10 +12,11 @@ import json
 import re
 import secrets
 from datetime import date
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, session, url_for
 
 from drawsvc.draw.drand import round_after, round_time
 from drawsvc.draw.errors import DrawError
@@ -206,10 +207,12 @@ def import_page():  # type: ignore[no-untyped-def]
                 error = f"文件超过 {MAX_UPLOAD // 1024 // 1024} MB / file larger than {MAX_UPLOAD // 1024 // 1024} MB"
             elif not data:
                 error = "文件为空 / the file is empty"
-            elif ext not in ("csv", "xlsx"):
-                error = "只接受 .csv 或 .xlsx 文件 / only .csv or .xlsx files are accepted"
+            elif ext not in ("csv", "xlsx", "xls"):
+                error = t("只接受 .csv、.xlsx 或 .xls 文件", "only .csv, .xlsx or .xls files are accepted")
             elif ext == "xlsx" and not data.startswith(b"PK\x03\x04"):
                 error = "不是有效的 .xlsx 文件 / not an .xlsx file"
+            elif ext == "xls" and not data.startswith(OLE_MAGIC):
+                error = t("不是有效的 .xls 文件", "not an .xls file")
             elif ext == "csv" and b"\x00" in data[:4096]:
                 error = "不是文本 CSV 文件 / not a text CSV file"
             else:
@@ -220,8 +223,31 @@ def import_page():  # type: ignore[no-untyped-def]
                     error = str(exc)
                 if report is not None:
                     report = report.to_json()
-    return render_template("staff/import.html", kind=kind, report=report, error=error,
-                           created=entry_links(seqs)), (422 if report and not report["ok"] else 200)
+    # the outcome first; the (possibly many) log entries it wrote below it, folded
+    return render_template("staff/import.html", kind=kind, report=report, error=error, import_entries=entry_links(seqs),
+                           templates=TEMPLATE_FILES), (422 if report and not report["ok"] else 200)
+
+
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the old Excel .xls (a compound document)
+TEMPLATE_DIR = Path(regio.__file__).resolve().parents[2] / "docs" / "templates"
+TEMPLATE_FILES = {"subjects.xlsx": "subject", "subjects.csv": "subject", "inspectors.xlsx": "inspector",
+                  "inspectors.csv": "inspector"}
+TEMPLATE_TYPES = {"csv": "text/csv; charset=utf-8",
+                  "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+@bp.get("/import/templates/<name>")
+def import_template(name: str):  # type: ignore[no-untyped-def]
+    """An import template to download: the documented one with its example rows, or, where the
+    docs are not installed, the header row alone."""
+    require("admin", "operator")
+    if name not in TEMPLATE_FILES:
+        abort(404)
+    path = TEMPLATE_DIR / name
+    ext = name.rsplit(".", 1)[1]
+    data = path.read_bytes() if path.is_file() else regio.export_bytes([], TEMPLATE_FILES[name], ext)
+    return Response(data, mimetype=TEMPLATE_TYPES[ext],
+                    headers={"Content-Disposition": f"attachment; filename={name}"})
 
 
 # --- plans --------------------------------------------------------------------------------
