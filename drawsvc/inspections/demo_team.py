@@ -1,8 +1,8 @@
 """The demo's inspector on a team with tasks to record (`insp-team`).
 
 The demo draw is random, so which inspector ends up on its teams differs from one demo to the
-next: the account is made, after the tasks exist, for the inspector on the most open tasks that
-have no result yet, so the inspector's own path (my tasks → record the check → enter the
+next: the account is made, after the tasks exist, for the inspector (without an account of their
+own yet) on the most open tasks that have no result yet, so the inspector's own path (my tasks → record the check → enter the
 result) can be walked from the demo alone.
 """
 
@@ -38,6 +38,8 @@ def seed_team_account(ledger: Any, registry: Any, draw_id: str) -> list[str]:
     if registry.get("account", TEAM_ACCOUNT) is not None:
         return []
     by_member = open_tasks_by_inspector(ledger, draw_id)
+    taken = {a.get("inspector") for a in registry.list("account")}  # one account per inspector
+    by_member = {i: tasks for i, tasks in by_member.items() if i not in taken}
     if not by_member:
         return []
     inspector = max(by_member, key=lambda i: (len(by_member[i]), i))

@@ -108,7 +108,8 @@ def test_bad_prepare_is_refused_and_writes_nothing(app, case: str) -> None:  # t
         plan = dict(admin.get(f"/api/v1/plans/{plan_code(app)}").get_json())
         plan.update(code="EMPTY-1", sublibraries=["nobody"], status="draft")
         assert admin.post("/api/v1/plans", json=plan).status_code in (200, 201)
-        assert admin.post("/api/v1/plans/EMPTY-1/approve").status_code == 200
+        assert admin.post("/api/v1/plans/EMPTY-1/submit").status_code == 200
+        assert ops.post("/api/v1/plans/EMPTY-1/approve").status_code == 200  # a second person approves
         body["plan"] = "EMPTY-1"
     elif case == "unknown_plan":
         body["plan"] = "NO-SUCH-PLAN"
