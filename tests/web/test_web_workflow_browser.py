@@ -225,3 +225,20 @@ def test_the_whole_workflow_in_chromium(browser: Any, wf_server: str, wf_demo: I
     report, _ = verify_bundle(copy.deepcopy(bundle))
     assert report.ok, [f for c in report.checks.values() for f in c.findings]
     assert report.checks["rules"].status == "passed"
+
+
+def test_ceremony_screen_follows_a_publication_made_elsewhere(browser: Any, wf_server: str, wf_demo: Instance) -> None:
+    """The projected screen updates by itself after 公示: the nonce is shown as revealed."""
+    from drawsvc.draws.service import DrawService
+    from drawsvc.registry.service import Registry
+
+    reg = Registry(wf_demo.ledger(), wf_demo.passphrase())
+    svc = DrawService(wf_demo.ledger(), reg)
+    sealed = next(x for x in svc.list() if x["status"] == "drawn")
+    login(browser, wf_server, "op-scjg")
+    browser.get(f"{wf_server}/staff/draws/{sealed['id']}/ceremony")
+    assert "公示时揭示" in browser.find_element(By.ID, "src-value-0").text
+    svc.publish(reg.actor_for(reg.get("account", "op-scjg")), sealed["id"])  # published from elsewhere
+    wait(browser, 20).until(lambda x: x.find_element(By.TAG_NAME, "body").get_attribute("data-status") == "published")
+    assert browser.find_elements(By.ID, "nonce-revealed")
+    assert "公示时揭示" not in browser.find_element(By.ID, "src-value-0").text

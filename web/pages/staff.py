@@ -606,6 +606,14 @@ def draw_step(draw_id: str, step: str):  # type: ignore[no-untyped-def]
     return _back(endpoint, seqs, err, draw_id=draw_id)
 
 
+@bp.get("/draws/<draw_id>/status.json")
+def draw_status(draw_id: str):  # type: ignore[no-untyped-def]
+    """The draw's state, polled by the ceremony screen so that it follows the draw."""
+    a = require("admin", "operator", "auditor")
+    d = _load_draw(draw_id, a)
+    return {"id": d["id"], "status": d["status"]}
+
+
 @bp.get("/draws/<draw_id>/ceremony")
 def ceremony(draw_id: str):  # type: ignore[no-untyped-def]
     a = require("admin", "operator", "auditor")
