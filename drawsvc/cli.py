@@ -360,8 +360,9 @@ def _attach_domain_commands() -> None:
     from .draws.cli import draw
     from .inspections.cli import inspection
     from .registry.cli import COMMANDS
+    from .registry.plan_cli import plan_cmd
 
-    for command in (*COMMANDS, draw, inspection):
+    for command in (*COMMANDS, plan_cmd, draw, inspection):
         main.add_command(command)
 _attach_domain_commands()
 

@@ -41,6 +41,7 @@ def load_demo(instance: Instance, clock: ForwardClock, now: datetime) -> Iterato
     from .draws.demo import PUBLISHED_DAYS_AGO, published_draw, sealed_draw
     from .draws.service import DrawService
     from .inspections.demo import seed_demo_inspections
+    from .inspections.demo_team import seed_team_account
     from .registry.demo import demo_actor, plan_window, seed_demo
     from .registry.service import Registry
 
@@ -56,6 +57,7 @@ def load_demo(instance: Instance, clock: ForwardClock, now: datetime) -> Iterato
     sources = ", ".join(x["type"] for x in pub.get("seed_recipe", {}).get("sources", [])) or "dice, witness"
     yield f"demo draw {pub['id']}: published (sources: {sources})"
     yield from seed_demo_inspections(ledger, registry, instance.home / "evidence", pub["id"], clock, today)
+    yield from seed_team_account(ledger, registry, pub["id"])  # an inspector with tasks to record
     aborted, sealed = sealed_draw(svc, op, plan["code"], plan["departments"][0], clock,
                                   today - timedelta(days=SEALED_DAYS_AGO))
     yield f"demo draw {aborted['id']}: aborted; re-run as {sealed['id']}: drawn and still sealed"

@@ -1193,7 +1193,7 @@ class _Bundle:
         seq, e = plan_entries[-1]
         st = e["payload"].get("state") or {}
         where = f"plan {p.get('plan')} @ seq {seq}"
-        if st.get("status") != "approved":
+        if st.get("status") not in ("approved", "published"):  # published: approved, then made public
             self.fail(c, "RULE_PLAN_MISMATCH", where, "the plan was not approved when the draw was prepared",
                       "approved", st.get("status"))
         rb = st.get("ratios_bp")

@@ -470,17 +470,22 @@ def withdraw_item(key: str):  # type: ignore[no-untyped-def]
     return jsonify(_call(registry().withdraw_item, need("admin", "operator"), key))
 
 
-def _plan_step(status: str):  # type: ignore[no-untyped-def]
+def _plan_step(status: str, path: str):  # type: ignore[no-untyped-def]
     def view(key: str):  # type: ignore[no-untyped-def]
-        return jsonify(_call(registry().set_plan_status, need("admin", "operator"), key, status))
+        body = request.get_json(silent=True)
+        reason = body.get("reason", "") if isinstance(body, dict) else ""
+        return jsonify(_call(registry().set_plan_status, need("admin", "operator"), key, status,
+                             reason if isinstance(reason, str) else ""))
 
-    view.__name__ = {"approved": "approve_plan", "published": "publish_plan", "draft": "reopen_plan"}[status]
-    view.__doc__ = f"Move a plan to {status} (logged as its own entry)."
+    view.__name__ = f"{path}_plan"
+    view.__doc__ = (f"Move a plan to {status} (logged as its own entry). Approval needs a second person "
+                    "where the department asks for it; return and reopen need {\"reason\": …}.")
     return view
 
 
-for _status, _path in (("approved", "approve"), ("published", "publish"), ("draft", "reopen")):
-    _v = _plan_step(_status)
+for _status, _path in (("submitted", "submit"), ("approved", "approve"), ("published", "publish"),
+                       ("draft", "return"), ("draft", "reopen")):
+    _v = _plan_step(_status, _path)
     bp.add_url_rule(f"/plans/<key>/{_path}", _v.__name__, api.validate(resp=_resp(), tags=["plans"],
                     skip_validation=True)(_v), methods=["POST"])
 

@@ -157,7 +157,7 @@ def build_inputs(plan: Mapping[str, Any], department: str, items: Sequence[Mappi
     The pool keeps the registry's order (the caller reads it in id order, which spares the
     commitment a sort)."""
     if department not in plan["departments"]:
-        raise InputsError(f"department {department} is not in plan {plan['code']}")
+        raise InputsError(f"部门 {department} 不在计划 {plan['code']} 的实施部门中")
     joint = bool(plan.get("joint"))
     departments = [department] + ([d for d in plan["departments"] if d != department] if joint else [])
     filters = [sublibraries[c]["filter"] for c in plan.get("sublibraries", []) if c in sublibraries]

@@ -54,12 +54,13 @@ from drawsvc.draw.selection import draw_subjects
 from drawsvc.registry import schema as reg
 from drawsvc.registry.authz import Actor, Forbidden
 from drawsvc.registry.records import ACTIVE_SUBJECT_STATUSES
+from drawsvc.registry.service import actor_id_for
 from drawsvc.registry.state import get_record
 from ledger.canonical import canonical_bytes
 from ledger.entry import Entry
 from ledger.store import Ledger, StoredCheckpoint
 
-from . import schema
+from . import precheck, schema
 from .inputs import SUBJECT_COLUMNS, DrawInputs, InputsError, PriorCheck, SubjectColumns, build_inputs
 
 NETWORKS_FILE = Path(__file__).resolve().parents[1] / "data" / "drand_networks.json"
@@ -277,29 +278,48 @@ class DrawService:
             select(schema.checks).where(schema.checks.c.year == year))]
         return build_inputs(plan, department, items, subjects, libs, insp, confl, prior, parents, draw_date)
 
+    def preview(self, actor: Actor, plan: str, department: str, draw_date: str) -> dict[str, Any]:
+        """What prepare would freeze, shown before anything is signed: the pools per stratum,
+        the excluded subjects by reason, the eligible inspectors and who is left out and why,
+        and every rule the draw would break (`problems`; prepare refuses on any)."""
+        self._may_run(actor, department)
+        draw_date = precheck.parse_draw_date(draw_date)
+        with self.ledger.engine.connect() as conn:
+            plan_rec = get_record(conn, "plan", plan)
+            _plan_drawable(plan_rec, plan)
+            inputs = self.gather(conn, plan_rec, department, draw_date)
+            insp = [json.loads(d) for d in conn.execute(select(reg.inspectors.c.doc)).scalars()]
+            confl = [json.loads(d) for d in conn.execute(select(reg.conflicts.c.doc)).scalars()]
+        sizes = stratum_sizes(inputs.pool.counts(), inputs.ratios, inputs.floor, inputs.key_item)
+        people = precheck.inspector_overview(insp, inputs.rule, confl)
+        return {"plan": plan_rec, "department": department, "draw_date": draw_date,
+                "team_size": inputs.rule.team_size, "departments": list(inputs.rule.departments),
+                "strata": precheck.strata_table(inputs, sizes), "total_pool": len(inputs.pool.ids),
+                "total_drawn": sum(sizes.values()), "excluded": precheck.excluded_counts(inputs.excluded),
+                **people, "problems": precheck.problems(plan_rec, draw_date, len(people["eligible"]),
+                                                        inputs.rule.team_size)}
+
     def prepare(self, actor: Actor, plan: str, department: str, sources: Sequence[Mapping[str, Any]],
                 draw_id: str | None = None, draw_date: str | None = None, note: str = "") -> dict[str, Any]:
         """Freeze the inputs and commit to them and to the seed recipe; sign a checkpoint right after."""
         self._may_run(actor, department)
         now = self.ledger.clock()
-        draw_date = draw_date or china_date(now).isoformat()
+        draw_date = precheck.parse_draw_date(draw_date) if draw_date else china_date(now).isoformat()
         nonce = secrets.token_bytes(32)
         recipe = {"nonce_commitment": nonce_commitment(nonce).hex(),
                   "sources": [{"type": "server_nonce"}, *[dict(s) for s in sources]]}
         check_recipe(recipe, self.chains, _unix(now))
         with gc_paused(), self.ledger.transaction() as tx:  # a million-subject pool: no GC rescans
             plan_rec = get_record(tx.conn, "plan", plan)
-            if plan_rec is None:
-                raise InputsError(f"plan {plan} not found / 计划不存在")
-            if plan_rec["status"] not in ("approved", "published"):
-                raise InputsError(f"plan {plan} is {plan_rec['status']}; only approved or published plans are drawn")
+            _plan_drawable(plan_rec, plan)
+            if (bad := precheck.window_problem(plan_rec, draw_date)) is not None:
+                raise InputsError(bad)
             inputs = self.gather(tx.conn, plan_rec, department, draw_date)
-            # The rules are checked now, before anything is committed: sizes and a full team.
+            # The rules are checked now, before anything is committed: sizes and random teams.
             sizes = stratum_sizes(inputs.pool.counts(), inputs.ratios, inputs.floor, inputs.key_item)
             cands, _ = candidates(inspectors_of(inputs.inspectors), inputs.rule)
-            if len(cands) < inputs.rule.team_size:
-                raise DrawError(f"only {len(cands)} inspectors are eligible on {draw_date}; "
-                                f"a team needs {inputs.rule.team_size}")
+            if (bad := precheck.team_problem(len(cands), inputs.rule.team_size)) is not None:
+                raise DrawError(bad)
             draw_id = draw_id or f"D{now:%Y%m%d%H%M%S}-{secrets.token_hex(2)}"
             if tx.conn.execute(select(schema.draws.c.id).where(schema.draws.c.id == draw_id)).first():
                 raise DrawStateError(f"draw {draw_id} exists already")
@@ -468,6 +488,7 @@ class DrawService:
 
     def publish(self, actor: Actor, draw_id: str) -> dict[str, Any]:
         """Reveal the nonce and every salt: anyone can now recompute and check the whole draw."""
+        self._second_person(actor, draw_id)
         with self.ledger.transaction() as tx:
             row, doc, secret = self._load(tx.conn, draw_id, actor)
             self._expect(row, "drawn")
@@ -478,6 +499,17 @@ class DrawService:
             tx.want_checkpoint = True
             self._save(tx.conn, draw_id, status="published", published_seq=entry.seq)
         return self._answer(draw_id, entry, tx)
+
+    def _second_person(self, actor: Actor, draw_id: str) -> None:
+        """Where the department asks for four eyes on draws, whoever prepared a draw does not
+        publish it alone: another account of the department (or an admin) does."""
+        if actor.role == "system" or not hasattr(self.registry, "four_eyes"):
+            return
+        d = self.get(draw_id)
+        with self.ledger.engine.connect() as conn:
+            strict = self.registry.four_eyes(conn, [d["department"]], "four_eyes_draws")
+        if strict and self.ledger.entry(d["seqs"]["prepared"]).actor_id == actor_id_for(actor.id):
+            raise Forbidden("本部门实行双人复核：抽签须由准备人以外的另一人公示")
 
     def abort(self, actor: Actor, draw_id: str, reason: str) -> dict[str, Any]:
         """Close a draw that will not be completed. Every prepared draw stays visible."""
@@ -491,6 +523,14 @@ class DrawService:
             tx.want_checkpoint = True
             self._save(tx.conn, draw_id, status="aborted", aborted_seq=entry.seq)
         return self._answer(draw_id, entry, tx)
+
+
+def _plan_drawable(plan_rec: Mapping[str, Any] | None, plan: str) -> None:
+    """Only an approved (or published) plan is drawn."""
+    if plan_rec is None:
+        raise InputsError(f"计划 {plan} 不存在")
+    if plan_rec["status"] not in ("approved", "published"):
+        raise InputsError(f"计划 {plan} 尚未批准，不能抽签")
 
 
 _DOC_ONLY_FILTER_KEYS = ("licences", "tags_any", "tags_all")

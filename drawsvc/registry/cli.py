@@ -60,7 +60,7 @@ def _fail(exc: Exception) -> None:
 @click.pass_context
 def import_cmd(ctx: click.Context, kind: str, file: Path, account: str | None, dry_run: bool,
                report: Path | None) -> None:
-    """Import a .csv or .xlsx registry file: all rows or none; re-importing changes nothing."""
+    """Import a .csv (UTF-8 or GBK), .xlsx or .xls registry file: all rows or none; re-importing changes nothing."""
     reg = _registry(ctx)
     try:
         result = regio.import_file(reg, _actor(reg, account), kind[:-1], file.read_bytes(), file.name, dry_run=dry_run)

@@ -159,7 +159,8 @@ def seed_registries(reg: Any, *, subjects: int = 300, seed: int = 2026, today: d
             "window_start": start_day.isoformat(), "window_end": end_day.isoformat(), "joint": True,
             "note": "含食品安全与企业公示信息内部联合抽查"}
     reg.save(op["op-scjg"], "plan", plan)
-    reg.set_plan_status(admin, plan["code"], "approved")
+    reg.set_plan_status(op["op-scjg"], plan["code"], "submitted")  # four eyes: drafted and submitted by
+    reg.set_plan_status(admin, plan["code"], "approved")  # the operator, approved by another person
     return {"subjects": len(subs), "inspectors": len(inspectors), "items": len(ITEMS),
             "departments": len(DEPARTMENTS), "plan": plan["code"],
             "accounts": {"admin": admin_password, **{a: password for a in accounts if a != "admin"},

@@ -1,5 +1,10 @@
-"""Import and export of the registries: CSV (UTF-8, with or without BOM; GB18030 accepted) and
-Excel .xlsx, with Chinese column headers (English field names are accepted too).
+"""Import and export of the registries: CSV (UTF-8, with or without BOM; GBK/GB18030 accepted),
+Excel .xlsx and the old .xls, with Chinese column headers (English field names are accepted too).
+
+Files are read as officials make them: the header row may sit below title rows (merged cells),
+headers may carry spaces or full-width brackets, and a code is read from the text the sheet
+stores, never through a float; a code a spreadsheet has already cut to 15 digits is named as
+such (LOST_PRECISION) rather than read as a wrong code.
 
 An import is all-or-nothing: every row is validated first, and if any is bad nothing is written
 and the report lists every bad row with its column, value and reason. A good file is applied in
@@ -13,6 +18,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -23,7 +29,7 @@ from drawsvc import creditcode
 
 from . import schema
 from .authz import Actor
-from .records import KEY_FIELD, NORMALIZERS, Context, RecordError
+from .records import KEY_FIELD, NORMALIZERS, Context, RecordError, changed_fields
 
 # (field, Chinese header) per kind, in template order. Import is offered for subjects and inspectors.
 COLUMNS: dict[str, list[tuple[str, str]]] = {
@@ -54,6 +60,8 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
                 ("status", "状态"), ("key_id", "签名密钥")],
 }
 IMPORTABLE = ("subject", "inspector")
+CODE_FIELDS = {"code", "cert_no", "id", "region"}  # identifiers: a number format loses their digits
+_SCIENTIFIC = re.compile(r"[0-9](\.[0-9]+)?[eE]\+?[0-9]+")
 BOOL_FIELDS = {"abnormal", "serious_dishonest", "joint"}
 
 
@@ -70,6 +78,7 @@ class ImportReport:
     added: int = 0
     changed: int = 0
     unchanged: int = 0
+    dry_run: bool = False
 
     @property
     def ok(self) -> bool:
@@ -77,16 +86,33 @@ class ImportReport:
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "file_sha256": self.file_sha256, "ok": self.ok, "rows": self.rows,
-                "added": self.added, "changed": self.changed, "unchanged": self.unchanged, "errors": self.errors}
+                "added": self.added, "changed": self.changed, "unchanged": self.unchanged, "errors": self.errors,
+                "dry_run": self.dry_run}
 
 
-def _cell(value: Any) -> Any:
+LOST_PRECISION = "该单元格为数值格式，已丢失精度，请将列设为文本"
+_EXACT_FLOAT = 2 ** 53  # above this a float no longer holds every whole number
+
+
+class LossyNumber(str):
+    """A cell stored as a number too long for a spreadsheet's 15 significant digits (an 18-digit
+    credit code typed into a number column): its digits are already lost, so it is named as
+    such instead of being read as a wrong code."""
+
+
+def _cell(value: Any, raw: str | None = None, exact_numbers: bool = True) -> Any:
+    """A cell as text. A large number is taken from the text the sheet stores (`raw`), never
+    through a float; one whose stored text has already lost digits becomes a LossyNumber."""
     if value is None:
         return None
     if isinstance(value, datetime):
         return value.date().isoformat()
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, float) and abs(value) >= 1e15:
+        if exact_numbers and raw is not None and raw.lstrip("-").isdigit():
+            return raw  # the exact digits the file stores
+        return LossyNumber(str(int(value)) if value.is_integer() else repr(value))
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, int | float):
@@ -94,49 +120,133 @@ def _cell(value: Any) -> Any:
     return str(value)
 
 
-def iter_rows(data: bytes, filename: str) -> Iterator[list[Any]]:
-    """Rows of a .csv or .xlsx file (the first row is the header), cells as text or None."""
+def _col_index(ref: str) -> tuple[int, int]:
+    """'AB12' -> (row 11, column 27), both from 0."""
+    letters = "".join(ch for ch in ref if ch.isalpha())
+    col = 0
+    for ch in letters.upper():
+        col = col * 26 + ord(ch) - 64
+    return int(ref[len(letters):]) - 1, col - 1
+
+
+def _stored_numbers(data: bytes) -> dict[tuple[int, int], str]:
+    """The stored text of the first sheet's long numeric cells, by (row, column) from 0.
+
+    calamine gives numbers as floats, which cannot hold an 18-digit code; the sheet's XML holds
+    the value as written, so a code another program stored exactly is read exactly."""
+    import posixpath
+    import zipfile
+    from xml.etree import ElementTree as ET
+
+    ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+          "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships"}
+    out: dict[tuple[int, int], str] = {}
+    try:
+        z = zipfile.ZipFile(io.BytesIO(data))
+        first = ET.fromstring(z.read("xl/workbook.xml")).find("m:sheets/m:sheet", ns)
+        rid = first.get(f"{{{ns['r']}}}id") if first is not None else None
+        rels = ET.fromstring(z.read("xl/_rels/workbook.xml.rels"))
+        target = next(r.get("Target") for r in rels if r.get("Id") == rid)
+        path = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join("xl", target))
+        with z.open(path) as f:
+            for _, el in ET.iterparse(f):
+                if el.tag == f"{{{ns['m']}}}c":
+                    v = el.find("m:v", ns)
+                    if el.get("t") in (None, "n") and v is not None and v.text and len(v.text) >= 16:
+                        out[_col_index(el.get("r", "A1"))] = v.text.strip()
+                    el.clear()
+    except (KeyError, StopIteration, ET.ParseError, zipfile.BadZipFile, ValueError):
+        return {}
+    return out
+
+
+def sheet_rows(data: bytes, filename: str) -> Iterator[tuple[int, list[Any]]]:
+    """(row number as the official sees it, cells as text or None) of a .csv, .xlsx or .xls file."""
     name = filename.lower()
-    if name.endswith(".xlsx") or data[:4] == b"PK\x03\x04":
+    is_xlsx = name.endswith(".xlsx") or data[:4] == b"PK\x03\x04"
+    is_xls = name.endswith(".xls") or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+    if is_xlsx or is_xls:
         # Read with calamine (Rust): several times faster than openpyxl's parser on 100,000
-        # rows; openpyxl still writes the exports and templates.
+        # rows, and it reads the old .xls too; openpyxl still writes the exports and templates.
         from python_calamine import CalamineWorkbook
 
         try:
             sheet = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(0)
-            rows = sheet.iter_rows()
+            rows = sheet.to_python(skip_empty_area=False)  # rows and columns from A1
         except Exception as exc:  # calamine raises its own error types for damaged files
-            raise ImportFormatError(f"不是有效的 .xlsx 文件 / not a readable .xlsx file: {exc}") from None
-        for row in rows:
-            yield [_cell(None if v == "" else v) for v in row]
+            kind = ".xlsx" if is_xlsx else ".xls"
+            raise ImportFormatError(f"不是有效的 {kind} 文件 / not a readable {kind} file: {exc}") from None
+        stored: dict[tuple[int, int], str] = {}
+        if is_xlsx and any(isinstance(v, float) and abs(v) >= 1e15 for row in rows for v in row):
+            stored = _stored_numbers(data)
+        for r, row in enumerate(rows):
+            yield r + 1, [_cell(None if v == "" else v, stored.get((r, c)), exact_numbers=is_xlsx)
+                          for c, v in enumerate(row)]
         return
-    for encoding in ("utf-8-sig", "gb18030"):
+    for encoding in ("utf-8-sig", "gb18030"):  # GB18030 is a superset of GBK and GB2312
         try:
             text = data.decode(encoding)
             break
         except UnicodeDecodeError:
             continue
     else:
-        raise ImportFormatError("CSV 编码应为 UTF-8 或 GB18030 / CSV must be UTF-8 or GB18030")
-    yield from csv.reader(io.StringIO(text, newline=""))
+        raise ImportFormatError("CSV 编码应为 UTF-8 或 GBK/GB18030 / CSV must be UTF-8 or GBK/GB18030")
+    yield from enumerate(csv.reader(io.StringIO(text, newline="")), start=1)
 
 
-def _header_map(kind: str, header: list[Any]) -> tuple[list[tuple[int, str, str]], list[dict]]:
+def iter_rows(data: bytes, filename: str) -> Iterator[list[Any]]:
+    """Rows of a .csv, .xlsx or .xls file, cells as text or None."""
+    for _, row in sheet_rows(data, filename):
+        yield row
+
+
+def norm_title(title: Any) -> str:
+    """A header as compared: full-width forms folded (（） → ()), spaces and required-field
+    marks dropped, so "统一社会信用代码 " or "抽查比例下限（基点）" or "*名称" still match."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFKC", str(title or ""))
+    return "".join(ch for ch in text if not ch.isspace()).strip("*").lower()
+
+
+HEADER_SCAN_ROWS = 30
+
+
+def find_header(kind: str, rows: Iterator[tuple[int, list[Any]]]) -> tuple[int, list[Any]] | None:
+    """The header row: the first row (among the first few) naming at least two known columns;
+    title rows above it ("XX市市场主体名录（2026年）", merged cells) are skipped. Without such a
+    row, the first non-empty row is taken as the header (and its unknown columns reported)."""
+    known = {norm_title(t) for f, t in COLUMNS[kind]} | {norm_title(f) for f, _ in COLUMNS[kind]}
+    first: tuple[int, list[Any]] | None = None
+    for n, (rownum, row) in enumerate(rows):
+        if not any(c not in (None, "") for c in row):
+            continue
+        if first is None:
+            first = (rownum, row)
+        if sum(1 for c in row if c not in (None, "") and norm_title(c) in known) >= 2:
+            return rownum, row
+        if n >= HEADER_SCAN_ROWS:
+            break
+    return first
+
+
+def _header_map(kind: str, header: list[Any], header_row: int = 1) -> tuple[list[tuple[int, str, str]], list[dict]]:
     by_name = {}
     for fname, title in COLUMNS[kind]:
-        by_name[title] = fname
-        by_name[fname] = fname
+        by_name[norm_title(title)] = fname
+        by_name[norm_title(fname)] = fname
     cols, errors, seen = [], [], set()
     for idx, title in enumerate(header):
-        title = (title or "").strip()
+        title = str(title or "").strip()
         if not title:
             continue
-        fname = by_name.get(title)
+        fname = by_name.get(norm_title(title))
         if fname is None:
-            errors.append({"row": 1, "column": title, "field": None, "value": title,
+            errors.append({"row": header_row, "column": title, "field": None, "value": title,
                            "reason": f"未知的列 / unknown column; expected {'、'.join(t for _, t in COLUMNS[kind])}"})
         elif fname in seen:
-            errors.append({"row": 1, "column": title, "field": fname, "value": title, "reason": "重复的列 / duplicate column"})
+            errors.append({"row": header_row, "column": title, "field": fname, "value": title,
+                           "reason": "重复的列 / duplicate column"})
         else:
             seen.add(fname)
             cols.append((idx, fname, title))
@@ -145,7 +255,8 @@ def _header_map(kind: str, header: list[Any]) -> tuple[list[tuple[int, str, str]
                 "inspector": {"name", "cert_no", "cert_valid_from", "cert_valid_to", "department"}}[kind]
     for fname in sorted(required - seen):
         title = dict(COLUMNS[kind])[fname]
-        errors.append({"row": 1, "column": title, "field": fname, "value": None, "reason": "缺少必需的列 / required column missing"})
+        errors.append({"row": header_row, "column": title, "field": fname, "value": None,
+                       "reason": "缺少必需的列 / required column missing"})
     if kind == "inspector" and key not in seen:
         cols.append((-1, key, dict(COLUMNS[kind])[key]))  # id defaults to the certificate number
     return cols, errors
@@ -160,12 +271,13 @@ def validate_file(reg: Any, kind: str, data: bytes, filename: str,
     if kind not in IMPORTABLE:
         raise ImportFormatError(f"cannot import {kind}; importable: {', '.join(IMPORTABLE)}")
     report = ImportReport(kind, hashlib.sha256(data).hexdigest())
-    rows = iter_rows(data, filename)
-    header = next(rows, None)
-    if header is None:
+    rows = sheet_rows(data, filename)
+    found = find_header(kind, rows)
+    if found is None:
         report.errors.append({"row": 1, "column": None, "field": None, "value": None, "reason": "文件为空 / empty file"})
         return report, []
-    cols, report.errors = _header_map(kind, header)
+    header_row, header = found
+    cols, report.errors = _header_map(kind, header, header_row)
     if report.errors:
         return report, []
     title_of = {fname: title for _, fname, title in cols}
@@ -186,13 +298,20 @@ def validate_file(reg: Any, kind: str, data: bytes, filename: str,
         today = today or reg.today()
         vctx = Context(cached_get, today=today)
         existing = _existing(conn, kind)
-        for rownum, row in enumerate(rows, start=2):
+        for rownum, row in rows:
             if not any(c not in (None, "") for c in row):
                 continue
             report.rows += 1
             if report.rows > MAX_IMPORT_ROWS:  # one request never holds an unbounded file's records
                 raise ImportFormatError(f"文件超过 {MAX_IMPORT_ROWS} 行 / more than {MAX_IMPORT_ROWS} rows in one file; split it")
             raw = {fname: (row[idx] if 0 <= idx < len(row) else None) for idx, fname, _ in cols}
+            lossy = [f for f, v in raw.items() if isinstance(v, LossyNumber) or (
+                f in CODE_FIELDS and isinstance(v, str) and _SCIENTIFIC.fullmatch(v.strip()))]
+            for f in lossy:  # digits already lost in the spreadsheet: say so, never guess them
+                report.errors.append({"row": rownum, "column": title_of[f], "field": f, "value": str(raw[f]),
+                                      "reason": LOST_PRECISION})
+            if lossy:
+                continue
             raw_had_id = True
             if kind == "inspector":
                 if raw.get("id") in (None, ""):
@@ -220,6 +339,13 @@ def validate_file(reg: Any, kind: str, data: bytes, filename: str,
                                       "reason": f"重复的代码，与第{first_row[key]}行重复 / duplicate of row {first_row[key]}"})
                 continue
             first_row[key] = rownum
+            old_rec = existing.get(key)
+            if old_rec is None:
+                report.added += 1  # what the import would do: the dry run reports it too
+            elif changed_fields(old_rec, rec):
+                report.changed += 1
+            else:
+                report.unchanged += 1
             if kind == "inspector":
                 if rec["cert_valid_to"] < today.isoformat():
                     report.errors.append({"row": rownum, "column": title_of["cert_valid_to"], "field": "cert_valid_to",
@@ -264,6 +390,7 @@ def import_file(reg: Any, actor: Actor, kind: str, data: bytes, filename: str, *
                 today: date | None = None) -> ImportReport:
     """Validate, then (unless there are errors or dry_run) apply in one transaction."""
     report, records = validate_file(reg, kind, data, filename, today=today)
+    report.dry_run = dry_run
     if report.ok and not dry_run and records:
         counts = reg.apply_batch(actor, kind, records, {"file_sha256": report.file_sha256, "rows": report.rows,
                                                        "filename": Path(filename).name[:200]}, validated=True)

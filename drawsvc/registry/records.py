@@ -35,7 +35,7 @@ CREDIT_CLASSES = ("A", "B", "C", "D")
 DEFAULT_RATIOS_BP = {"A": 100, "B": 300, "C": 1000, "D": 2000}  # seed 000 二(二)
 INSPECTOR_STATUSES = ("在岗", "停用")
 CONFLICT_REASONS = ("近亲属", "曾任职", "利害关系", "其他")
-PLAN_STATUSES = ("draft", "approved", "published")
+PLAN_STATUSES = ("draft", "submitted", "approved", "published")
 ROLES = ("admin", "operator", "inspector", "auditor")
 EXEMPTIONS = ("serious_dishonest", "abnormal", "penalized")  # exempt from the frequency cap (002 五)
 FILTER_KEYS = ("regions", "industries", "credit_classes", "statuses", "licences", "tags_any", "tags_all",
@@ -246,6 +246,10 @@ def normalize_department(data: dict, ctx: Context) -> dict:
                 rec = ctx.get("department", cur)
                 cur = rec.get("parent") if rec else None
     v.text("joint_group", required=False, max_len=100)
+    # four-eyes rules (on unless a department turns them off): a plan is approved by someone
+    # other than who submitted it; `four_eyes_draws` asks the same of a draw's publication
+    v.flag("four_eyes", default=True)
+    v.flag("four_eyes_draws", default=False)
     region = v.raw("region")
     v.out["region"] = None
     if region is not None:

@@ -45,7 +45,9 @@ def check_password(password: object) -> str:
                             "message": f"密码应为 {MIN_PASSWORD}–{MAX_PASSWORD} 个字符的文本 / password must be text "
                                        f"of {MIN_PASSWORD} to {MAX_PASSWORD} characters"}])
     return password
-PLAN_STEPS = {"draft": ("approved",), "approved": ("published", "draft"), "published": ()}
+PLAN_STEPS = {"draft": ("submitted", "approved"), "submitted": ("approved", "draft"),
+              "approved": ("published", "draft"), "published": ()}
+PLAN_STATUS_ZH = {"draft": "草稿", "submitted": "待审批", "approved": "已批准", "published": "已公布"}
 
 
 class NotFound(Exception):
@@ -188,19 +190,60 @@ class Registry:
             raise NotFound(f"item {code} not found")
         return self.save(actor, "item", {**item, "status": "withdrawn"}, create=False, verb="withdrawn")
 
-    def set_plan_status(self, actor: Actor, code: str, status: str) -> dict:
+    def plan_history(self, code: str) -> list[int]:
+        """The seqs of a plan's log entries (drafted, changed, submitted, approved, returned, …)."""
+        from ledger.schema import log_entries
+
+        with self.ledger.engine.connect() as conn:
+            rows = conn.execute(select(log_entries.c.seq, log_entries.c.leaf)
+                                .where(log_entries.c.type.like("registry.plan.%")).order_by(log_entries.c.seq))
+            return [seq for seq, leaf in rows if json.loads(leaf)["payload"].get("id") == code]
+
+    def four_eyes(self, conn: Connection, departments: Sequence[str], rule: str = "four_eyes") -> bool:
+        """Whether a second person is required for `rule` by any of these departments
+        (a department record without the field keeps the default: plans yes, draws no)."""
+        default = rule == "four_eyes"
+        ctx = self.context(conn)
+        return any(bool((ctx.get("department", d) or {}).get(rule, default)) for d in departments)
+
+    def set_plan_status(self, actor: Actor, code: str, status: str, reason: str = "") -> dict:
+        """Move a plan along draft → submitted → approved → published (or back to draft).
+
+        Approval needs a second person where the plan's departments ask for it (the default):
+        the plan is submitted by one account and approved by another, each entry signed by its
+        own actor, and the approval entry names the submission it approves (both signatures
+        are on the log). A returned or reopened plan carries the reason on the log."""
         with self.ledger.transaction() as tx:
-            old = get_record(tx.conn, "plan", code)
-            if old is None:
-                raise NotFound(f"plan {code} not found")
-            record = {**old, "status": status}
+            row = tx.conn.execute(select(schema.plans.c.doc, schema.plans.c.seq)
+                                  .where(schema.plans.c.code == code)).one_or_none()
+            if row is None:
+                raise NotFound(f"计划 {code} 不存在")
+            old = json.loads(row.doc)
+            record = {k: v for k, v in old.items() if k != "submitted_by"}
+            record["status"] = status
             authorize(actor, "plan", old, record, self.context(tx.conn).get)
-            if status not in PLAN_STEPS[old["status"]]:
-                raise Conflict(f"计划状态不能从 {old['status']} 变为 {status} / plan cannot go from {old['status']} to {status}")
-            if status == "approved":  # re-check items and bounds at approval time
-                NORMALIZERS["plan"](record, self.context(tx.conn))
-            verb = {"approved": "approved", "published": "published", "draft": "reopened"}[status]
-            entry = tx.append(f"registry.plan.{verb}", {"id": code, "state": record, "changed": ["status"]},
+            if status not in PLAN_STEPS.get(old["status"], ()):
+                raise Conflict(f"计划当前为“{PLAN_STATUS_ZH.get(old['status'], old['status'])}”，"
+                               f"不能变为“{PLAN_STATUS_ZH.get(status, status)}”")
+            strict = actor.role != "system" and self.four_eyes(tx.conn, old["departments"])
+            extra: dict[str, Any] = {}
+            if status == "submitted":
+                record["submitted_by"] = actor.id
+            elif status == "approved":
+                if old["status"] == "draft" and strict:
+                    raise Conflict("本部门实行双人审批：计划须先提交审批，再由另一人批准")
+                if old["status"] == "submitted":
+                    if strict and old.get("submitted_by") == actor.id:
+                        raise Forbidden("提交人不能批准自己提交的计划，须由另一人批准")
+                    extra = {"submitted_by": old.get("submitted_by"), "submitted_seq": row.seq}
+                NORMALIZERS["plan"](record, self.context(tx.conn))  # re-check items and bounds
+            elif status == "draft":
+                if not reason.strip():
+                    raise Conflict("退回或重新打开计划须说明理由")
+                extra = {"reason": reason.strip()[:500]}
+            verb = {"submitted": "submitted", "approved": "approved", "published": "published",
+                    "draft": "returned" if old["status"] == "submitted" else "reopened"}[status]
+            entry = tx.append(f"registry.plan.{verb}", {"id": code, "state": record, "changed": ["status"], **extra},
                               self._signer(actor))
             write_records(tx.conn, "plan", [(record, entry.seq, False)])
             return record

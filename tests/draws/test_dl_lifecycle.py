@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from pinned import TODAY
 
 from drawsvc.demo import create_demo
 from drawsvc.draws.demo import DEMO_ROUND, WITNESS, clock_at, quicknet_round
@@ -107,7 +108,8 @@ def test_bad_prepare_is_refused_and_writes_nothing(app, case: str) -> None:  # t
         plan = dict(admin.get(f"/api/v1/plans/{plan_code(app)}").get_json())
         plan.update(code="EMPTY-1", sublibraries=["nobody"], status="draft")
         assert admin.post("/api/v1/plans", json=plan).status_code in (200, 201)
-        assert admin.post("/api/v1/plans/EMPTY-1/approve").status_code == 200
+        assert admin.post("/api/v1/plans/EMPTY-1/submit").status_code == 200
+        assert ops.post("/api/v1/plans/EMPTY-1/approve").status_code == 200  # a second person approves
         body["plan"] = "EMPTY-1"
     elif case == "unknown_plan":
         body["plan"] = "NO-SUCH-PLAN"
@@ -136,7 +138,7 @@ def test_wrong_beacon_signature_and_early_seed_are_refused(app) -> None:  # type
     sources = [{"type": "drand", "chain_hash": chain["chain_hash"], "round": DEMO_ROUND}, *DICE_SOURCES]
     with clock_at(ledger, datetime.fromtimestamp(due - 60, UTC)):
         r = ops.post("/api/v1/draws", json={"plan": plan_code(app), "department": "scjg", "sources": sources,
-                                            "draw_date": "2026-03-02"})
+                                            "draw_date": TODAY.isoformat()})  # inside the plan's window
         assert r.status_code == 201, r.get_json()
         draw_id = r.get_json()["id"]
         good = {"type": "drand", "chain_hash": chain["chain_hash"], "round": DEMO_ROUND, "signature": rnd["signature"]}

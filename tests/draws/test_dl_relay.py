@@ -56,7 +56,7 @@ def _prepare(svc: DrawService, op, plan: str) -> tuple[dict, int]:  # type: igno
     due = chain["genesis_time"] + (DEMO_ROUND - 1) * chain["period"]
     with clock_at(svc.ledger, datetime.fromtimestamp(due - 60, UTC)):
         d = svc.prepare(op, plan, "scjg", [{"type": "drand", "chain_hash": chain["chain_hash"], "round": DEMO_ROUND},
-                                            {"type": "dice"}], draw_date="2026-03-02")
+                                            {"type": "dice"}], draw_date=svc.registry.get("plan", plan)["window_start"])
     return d, due
 
 

@@ -3,6 +3,7 @@
 import base64
 
 import pytest
+from pinned import TODAY, days
 from sqlalchemy import select
 
 from drawsvc import creditcode
@@ -38,7 +39,8 @@ def test_rebuild_at_every_position_is_a_prefix_fold(reg, demo):
     entries = reg.ledger.entries(0, reg.ledger.size())
     seqs = [e.seq for e in entries if e.type.startswith("registry.plan.")]
     before_approval = rebuild(entries, upto=seqs[-1])
-    assert before_approval["plan"][demo["plan"]]["status"] == "draft"
+    assert before_approval["plan"][demo["plan"]]["status"] == "submitted"
+    assert rebuild(entries, upto=seqs[-2])["plan"][demo["plan"]]["status"] == "draft"
     assert rebuild(entries, upto=1) == rebuild([], None)
     # incremental fold equals fold at the end
     assert rebuild(entries, upto=len(entries)) == rebuild_from_ledger(reg.ledger)
@@ -116,14 +118,46 @@ def test_plan_workflow_and_bounds(reg, demo):
     assert err.value.errors[0]["field"] == "ratios_bp"  # below the general item's 5% floor
     plan = reg.save(op, "plan", base)
     assert plan["ratios_bp"] == {"A": 100, "B": 300, "C": 1000, "D": 2000} and plan["team_size"] == 2
-    reg.set_plan_status(op, "P2", "approved")
+    admin = reg.actor_for(reg.get("account", "admin"))
+    with pytest.raises(Conflict, match="双人审批"):  # four eyes: no approval without a submission
+        reg.set_plan_status(admin, "P2", "approved")
+    submitted = reg.set_plan_status(op, "P2", "submitted")
+    assert submitted["submitted_by"] == "op-scjg"
+    with pytest.raises(Conflict):  # a submitted plan is not edited
+        reg.save(op, "plan", {**base, "name": "改"})
+    with pytest.raises(Forbidden, match="另一人"):  # the submitter does not approve
+        reg.set_plan_status(op, "P2", "approved")
+    with pytest.raises(Conflict, match="理由"):
+        reg.set_plan_status(admin, "P2", "draft")
+    reg.set_plan_status(admin, "P2", "draft", reason="比例需调整")  # returned with a reason
+    reg.save(op, "plan", {**base, "name": "改后的计划"})
+    reg.set_plan_status(op, "P2", "submitted")
+    approved = reg.set_plan_status(admin, "P2", "approved")
+    assert approved["status"] == "approved" and "submitted_by" not in approved
     with pytest.raises(Conflict):
         reg.save(op, "plan", {**base, "name": "改"})
     with pytest.raises(Conflict):
         reg.set_plan_status(op, "P2", "approved")
     assert reg.set_plan_status(op, "P2", "published")["status"] == "published"
-    types = [e.type for e in reg.ledger.entries(0, reg.ledger.size()) if e.payload.get("id") == "P2"]
-    assert types == ["registry.plan.added", "registry.plan.approved", "registry.plan.published"]
+    entries = [e for e in reg.ledger.entries(0, reg.ledger.size()) if e.payload.get("id") == "P2"]
+    assert [e.type for e in entries] == [
+        "registry.plan.added", "registry.plan.submitted", "registry.plan.returned", "registry.plan.changed",
+        "registry.plan.submitted", "registry.plan.approved", "registry.plan.published"]
+    # both signatures on the log: the approval, signed by the admin, names the submission signed by the operator
+    approval = entries[5]
+    assert approval.actor_id != entries[4].actor_id
+    assert approval.payload["submitted_seq"] == entries[4].seq and approval.payload["submitted_by"] == "op-scjg"
+    assert entries[2].payload["reason"] == "比例需调整"
+
+
+def test_four_eyes_can_be_turned_off_per_department(reg, demo):
+    op = reg.actor_for(reg.get("account", "op-scjg"))
+    admin = reg.actor_for(reg.get("account", "admin"))
+    reg.save(admin, "department", {**reg.get("department", "scjg"), "four_eyes": False}, create=False)
+    reg.save(op, "plan", {"code": "P3", "name": "计划", "year": TODAY.year, "departments": ["scjg"],
+                          "items": ["SCJG-001"], "window_start": days(0), "window_end": days(60)})
+    reg.set_plan_status(op, "P3", "submitted")
+    assert reg.set_plan_status(op, "P3", "approved")["status"] == "approved"  # the department chose one person
 
 
 def test_failed_transaction_leaves_nothing_half_written(reg, demo):

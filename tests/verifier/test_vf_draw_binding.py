@@ -90,7 +90,7 @@ def county(tmp_path_factory: pytest.TempPathFactory) -> County:
         registry = Registry(ledger, inst.passphrase())
         plan = registry.list("plan")[0]
         yield County(inst, ledger, registry, demo_actor(registry, "op-scjg"), plan["code"], plan["departments"][0],
-                     f"{plan['year']}-03-02", inst.genesis_log_key.encode())
+                     plan["window_start"], inst.genesis_log_key.encode())  # a day inside the plan's window
 
 
 def quicknet_real() -> dict[str, Any]:

@@ -132,14 +132,24 @@ def test_login_and_import_error_report(browser: Any, live_server: str, tmp_path:
 
 def test_ceremony_publish_qr_verify_tamper_search(browser: Any, live_server: str, demo: Any, tmp_path: Path) -> None:
     from drawsvc.draw.seed import contribution_commitment
+    from drawsvc.registry.service import Registry
 
     browser.delete_all_cookies()
     browser_login(browser, live_server, "op-scjg")
     contribution = "00112233445566778899aabbccddeeff0123"
     browser.get(live_server + "/staff/draws")
+    plan = Registry(demo.ledger(), demo.passphrase()).list("plan")[0]
+    date_input = browser.find_element(By.NAME, "draw_date")  # a day inside the demo plan's window
+    browser.execute_script("arguments[0].value = arguments[1]", date_input, plan["window_end"])
     browser.find_element(By.ID, "witness_1").send_keys("纪检监察室-李")
     browser.find_element(By.ID, "witness_commitment_1").send_keys(contribution_commitment(bytes.fromhex(contribution)).hex())
     browser.find_element(By.CSS_SELECTOR, "#prepare-form button[type=submit]").click()
+    # nothing is signed before the official has seen the pools and confirmed
+    wait(browser).until(EC.presence_of_element_located((By.ID, "prepare-strata")))
+    assert browser.find_elements(By.CSS_SELECTOR, "#prepare-left-out tr[data-reason='wrong_department']")
+    screenshot(browser, "staff-prepare-check", 1440, 1400)
+    browser.find_element(By.ID, "prepare-confirm").click()
+    browser.find_element(By.ID, "prepare-button").click()
     wait(browser).until(EC.presence_of_element_located((By.ID, "created-entries")))
     assert "draw.prepared" in browser.find_element(By.ID, "created-entries").text
     proof_link = browser.find_element(By.CSS_SELECTOR, "#created-entries a[href*='/api/v1/log/proof/inclusion']")
@@ -178,8 +188,10 @@ def test_ceremony_publish_qr_verify_tamper_search(browser: Any, live_server: str
     browser.get(live_server + "/public/draws")
     assert draw_id not in browser.page_source
     browser.get(live_server + f"/staff/draws/{draw_id}/ceremony")
+    browser.find_element(By.ID, "cer-publish-confirm").click()
     browser.find_element(By.ID, "cer-publish-button").click()
     wait(browser).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-status") == "published")
+    assert browser.find_element(By.ID, "nonce-revealed")  # no longer "revealed at publication"
     screenshot(browser, "ceremony-4-published")
 
     # open the public verification page from the QR link, as a phone would (no login)

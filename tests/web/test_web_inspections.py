@@ -276,7 +276,7 @@ def test_result_workflow_same_person_refused_then_reviewed_and_published(demo: A
     # publication before confirmation is refused by the service
     op = app.test_client()
     login(op, "op-scjg")
-    body = op.post(f"/staff/inspections/results/{rid}/publish", data={"csrf_token": _tok(op)},
+    body = op.post(f"/staff/inspections/results/{rid}/publish", data={"csrf_token": _tok(op), "confirm": "1"},
                    follow_redirects=True).data.decode()
     assert "须先经另一人确认" in body
     # the reviewer confirms
@@ -288,7 +288,7 @@ def test_result_workflow_same_person_refused_then_reviewed_and_published(demo: A
     assert [demo.ledger().entry(s).type for s in _created(body)] == ["inspection.result.confirmed"]
     assert rid not in pub.get(f"/public/companies/{subject}").data.decode()  # confirmed is not public yet
     # the operator publishes
-    body = op.post(f"/staff/inspections/results/{rid}/publish", data={"csrf_token": _tok(op)},
+    body = op.post(f"/staff/inspections/results/{rid}/publish", data={"csrf_token": _tok(op), "confirm": "1"},
                    follow_redirects=True).data.decode()
     assert 'data-status="published"' in body
     assert "inspection.result.published" in [demo.ledger().entry(s).type for s in _created(body)]

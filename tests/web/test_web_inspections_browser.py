@@ -79,6 +79,7 @@ def test_inspector_enters_reviewer_confirms_operator_publishes(browser: Any, liv
     # the operator publishes
     browser_login(d, live_server, "op-scjg")
     d.get(result_url)
+    d.find_element(By.ID, "publish-result-confirm").click()
     d.find_element(By.ID, "publish-result").click()
     wait(d).until(lambda x: status_of(x) == "published")
     entries = [e.text for e in d.find_elements(By.CSS_SELECTOR, "#created-entries tr.entry")]

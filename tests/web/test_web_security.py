@@ -88,7 +88,7 @@ def test_every_page_with_every_role(role: str, demo: Any) -> None:
     tok = csrf_of(c.get("/staff/login").data) if ROLES[role] is None else None
     with c.session_transaction() as s:
         tok = s.get("csrf", tok)
-    r = c.post(f"/staff/draws/{sealed}/abort", data={"csrf_token": tok, "reason": "x"})
+    r = c.post(f"/staff/draws/{sealed}/abort", data={"csrf_token": tok, "reason": "x", "confirm": "1"})
     assert r.status_code == {"anonymous": 302, "admin": 302, "operator": 302, "inspector": 403, "auditor": 403}[role]
     if role in ("admin", "operator"):  # allowed, but a drawn draw cannot be aborted: the service says so
         assert c.get(f"/staff/draws/{sealed}").status_code == 200

@@ -289,6 +289,8 @@ def result_step(result_id: str, step: str):  # type: ignore[no-untyped-def]
         _, seqs, err, refused = _do(a, svc.confirm, a, result_id, lenient_int(v, 0, 1, 10**6) or None)
     elif step == "return":
         _, seqs, err, refused = _do(a, svc.return_result, a, result_id, f.get("reason", ""))
+    elif step == "publish" and f.get("confirm") != "1":  # irreversible: the official ticks a confirmation
+        seqs, err, refused = [], t("公示不可撤销：请勾选确认后再公示", "publication cannot be undone: tick the confirmation first"), False
     elif step == "publish":
         _, seqs, err, refused = _do(a, svc.publish, a, result_id)
     elif step == "answer":

@@ -11,13 +11,16 @@ import hmac
 import json
 import re
 import secrets
+from datetime import date
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, session, url_for
 
 from drawsvc.draw.drand import round_after, round_time
 from drawsvc.draw.errors import DrawError
+from drawsvc.draws import precheck
 from drawsvc.draws.inputs import InputsError
 from drawsvc.draws.service import DrawNotFound, DrawStateError
 from drawsvc.inspections.errors import InspectionError
@@ -26,6 +29,7 @@ from drawsvc.registry.authz import Actor, Forbidden
 from drawsvc.registry.records import RecordError
 from drawsvc.registry.service import Conflict, NotFound, actor_id_for
 from web.draws_api import service
+from web.i18n import t
 from web.inspections_api import service as inspection_service
 from web.limits import lenient_int
 from web.registry_api import registry
@@ -212,10 +216,12 @@ def import_page():  # type: ignore[no-untyped-def]
                 error = f"文件超过 {MAX_UPLOAD // 1024 // 1024} MB / file larger than {MAX_UPLOAD // 1024 // 1024} MB"
             elif not data:
                 error = "文件为空 / the file is empty"
-            elif ext not in ("csv", "xlsx"):
-                error = "只接受 .csv 或 .xlsx 文件 / only .csv or .xlsx files are accepted"
+            elif ext not in ("csv", "xlsx", "xls"):
+                error = t("只接受 .csv、.xlsx 或 .xls 文件", "only .csv, .xlsx or .xls files are accepted")
             elif ext == "xlsx" and not data.startswith(b"PK\x03\x04"):
                 error = "不是有效的 .xlsx 文件 / not an .xlsx file"
+            elif ext == "xls" and not data.startswith(OLE_MAGIC):
+                error = t("不是有效的 .xls 文件", "not an .xls file")
             elif ext == "csv" and b"\x00" in data[:4096]:
                 error = "不是文本 CSV 文件 / not a text CSV file"
             else:
@@ -226,27 +232,163 @@ def import_page():  # type: ignore[no-untyped-def]
                     error = str(exc)
                 if report is not None:
                     report = report.to_json()
-    return render_template("staff/import.html", kind=kind, report=report, error=error,
-                           created=entry_links(seqs)), (422 if report and not report["ok"] else 200)
+    # the outcome first; the (possibly many) log entries it wrote below it, folded
+    return render_template("staff/import.html", kind=kind, report=report, error=error, import_entries=entry_links(seqs),
+                           templates=TEMPLATE_FILES), (422 if report and not report["ok"] else 200)
+
+
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the old Excel .xls (a compound document)
+TEMPLATE_DIR = Path(regio.__file__).resolve().parents[2] / "docs" / "templates"
+TEMPLATE_FILES = {"subjects.xlsx": "subject", "subjects.csv": "subject", "inspectors.xlsx": "inspector",
+                  "inspectors.csv": "inspector"}
+TEMPLATE_TYPES = {"csv": "text/csv; charset=utf-8",
+                  "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+@bp.get("/import/templates/<name>")
+def import_template(name: str):  # type: ignore[no-untyped-def]
+    """An import template to download: the documented one with its example rows, or, where the
+    docs are not installed, the header row alone."""
+    require("admin", "operator")
+    if name not in TEMPLATE_FILES:
+        abort(404)
+    path = TEMPLATE_DIR / name
+    ext = name.rsplit(".", 1)[1]
+    data = path.read_bytes() if path.is_file() else regio.export_bytes([], TEMPLATE_FILES[name], ext)
+    return Response(data, mimetype=TEMPLATE_TYPES[ext],
+                    headers={"Content-Disposition": f"attachment; filename={name}"})
 
 
 # --- plans --------------------------------------------------------------------------------
+
+PLAN_STATUS = {"draft": ("草稿", "draft"), "submitted": ("待审批", "awaiting approval"),
+               "approved": ("已批准", "approved"), "published": ("已公布", "published")}
+EXEMPTION_LABELS = {"serious_dishonest": ("严重违法失信", "serious violation, dishonest"),
+                    "abnormal": ("经营异常名录", "abnormal operations list"), "penalized": ("已受行政处罚", "penalised")}
+DRAW_STATUS = {"prepared": ("已承诺", "committed"), "seeded": ("种子已固定", "seeded"), "drawn": ("已抽取（保密）", "drawn (sealed)"),
+               "published": ("已公示", "published"), "aborted": ("已中止", "aborted")}
+
+
+def _plan_labels() -> dict[str, Any]:
+    return {"plan_status": PLAN_STATUS, "exemption_labels": EXEMPTION_LABELS, "draw_status": DRAW_STATUS}
+
 
 @bp.get("/plans")
 def plans():  # type: ignore[no-untyped-def]
     a = require("admin", "operator", "auditor")
     rows = registry().list("plan")
-    return render_template("staff/plans.html", plans=rows, me=a, created=entry_links(seqs_from_args()))
+    return render_template("staff/plans.html", plans=rows, me=a, created=entry_links(seqs_from_args()),
+                           dept_names=_dept_names(), **_plan_labels())
+
+
+def _percent_to_bp(raw: str, stratum: str) -> int:
+    """A ratio typed as a percentage ("1", "0.5") to basis points, refused when it is not one."""
+    from decimal import Decimal, InvalidOperation
+
+    raw = raw.strip().rstrip("%")
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise ValueError(t(f"{stratum} 类抽查比例“{raw}”不是数字", f"the ratio of class {stratum} \"{raw}\" is not a number")) from None
+    bp_value = value * 100
+    if not value.is_finite() or bp_value != bp_value.to_integral_value() or not 0 <= bp_value <= 10000:
+        raise ValueError(t(f"{stratum} 类抽查比例应在 0–100% 之间，最多两位小数",
+                           f"the ratio of class {stratum} must be 0–100% with at most two decimals"))
+    return int(bp_value)
+
+
+def _plan_from_form(form: Any) -> dict[str, Any]:
+    """The plan record as the registry takes it (it validates every field and names the bad ones)."""
+    data: dict[str, Any] = {k: form.get(k, "").strip() for k in ("code", "name", "year", "frequency_cap", "team_size",
+                                                                  "window_start", "window_end", "note")}
+    data = {k: v for k, v in data.items() if v != "" or k in ("code", "name", "year")}
+    data["departments"] = form.getlist("departments")
+    data["items"] = form.getlist("items")
+    data["sublibraries"] = form.getlist("sublibraries")
+    data["exemptions"] = form.getlist("exemptions")
+    data["joint"] = form.get("joint") == "1"
+    data["ratios_bp"] = {k: _percent_to_bp(form.get(f"ratio_{k}", ""), k) for k in ("A", "B", "C", "D")}
+    return data
+
+
+def _plan_form(a: Actor, plan: dict[str, Any] | None, error: str | None = None, status: int = 200):  # type: ignore[no-untyped-def]
+    depts = [d for d in registry().list("department") if a.role == "admin" or d["code"] in a.departments]
+    items = [i for i in registry().list("item") if i.get("status") == "active"]
+    return render_template("staff/plan_form.html", me=a, plan=plan, error=error, departments=depts, items=items,
+                           sublibraries=registry().list("sublibrary"), dept_names=_dept_names(),
+                           **_plan_labels()), status
+
+
+@bp.route("/plans/new", methods=["GET", "POST"])
+def plan_new():  # type: ignore[no-untyped-def]
+    a = require("admin", "operator")
+    if request.method == "GET":
+        year = today().year + (1 if today().month == 12 else 0)
+        return _plan_form(a, {"year": year, "ratios_bp": {"A": 100, "B": 300, "C": 1000, "D": 2000},
+                              "frequency_cap": 2, "team_size": 2, "exemptions": list(EXEMPTION_LABELS),
+                              "departments": list(a.departments[:1]), "items": [], "sublibraries": []})
+    return _plan_save(a, None)
+
+
+@bp.route("/plans/<code>/edit", methods=["GET", "POST"])
+def plan_edit(code: str):  # type: ignore[no-untyped-def]
+    a = require("admin", "operator")
+    plan = registry().get("plan", code)
+    if plan is None:
+        abort(404)
+    if request.method == "GET":
+        return _plan_form(a, plan)
+    return _plan_save(a, plan)
+
+
+def _plan_save(a: Actor, old: dict[str, Any] | None):  # type: ignore[no-untyped-def]
+    try:
+        data = _plan_from_form(request.form)
+    except ValueError as exc:
+        f = request.form
+        echo = {**(old or {}), **{k: v for k, v in f.items() if not k.startswith("ratio_")},
+                **{k: f.getlist(k) for k in ("departments", "items", "sublibraries", "exemptions")},
+                "joint": f.get("joint") == "1", "ratios_raw": {k: f.get(f"ratio_{k}", "") for k in "ABCD"}}
+        return _plan_form(a, echo, str(exc), 422)
+    if old is not None:
+        data["code"] = old["code"]
+    saved, seqs, err = _do(a, registry().save, a, "plan", data, create=old is None)
+    if err:
+        return _plan_form(a, {**(old or {}), **data}, err, 422)
+    return _back("pages.staff.plan", seqs, None, code=saved["code"])
+
+
+@bp.get("/plans/<code>")
+def plan(code: str):  # type: ignore[no-untyped-def]
+    """One plan as the official reads it: its content, its draws and their state, its history
+    on the log (who drafted, submitted, approved), and the next step."""
+    a = require("admin", "operator", "auditor")
+    p = registry().get("plan", code)
+    if p is None:
+        abort(404)
+    draws_of = [d for d in service().list() if d["plan"] == code]
+    items = {i["code"]: i for i in registry().list("item")}
+    libs = {x["code"]: x for x in registry().list("sublibrary")}
+    mine = a.role == "admin" or (a.role == "operator" and bool(set(p["departments"]) & set(a.departments)))
+    with ledger().engine.connect() as conn:
+        four_eyes = registry().four_eyes(conn, p["departments"])
+    return render_template("staff/plan.html", p=p, me=a, may_change=mine, draws=draws_of, items=items, libs=libs,
+                           history=entry_links(registry().plan_history(code)), created=entry_links(seqs_from_args()),
+                           dept_names=_dept_names(), four_eyes=four_eyes, **_plan_labels())
 
 
 @bp.post("/plans/<code>/<step>")
 def plan_step(code: str, step: str):  # type: ignore[no-untyped-def]
     a = require("admin", "operator")
-    status = {"approve": "approved", "publish": "published", "reopen": "draft"}.get(step)
+    status = {"submit": "submitted", "approve": "approved", "return": "draft", "publish": "published",
+              "reopen": "draft"}.get(step)
     if status is None:
         abort(404)
-    _, seqs, err = _do(a, registry().set_plan_status, a, code, status)
-    return _back("pages.staff.plans", seqs, err)
+    if step == "publish" and request.form.get("confirm") != "1":
+        return _back("pages.staff.plan", [], t("公布不可撤销：请勾选确认后再公布", "publication cannot be undone: tick the "
+                                                "confirmation first"), code=code)
+    _, seqs, err = _do(a, registry().set_plan_status, a, code, status, request.form.get("reason", ""))
+    return _back("pages.staff.plan", seqs, err, code=code)
 
 
 # --- draws ----------------------------------------------------------------------------------
@@ -263,51 +405,123 @@ def draws():  # type: ignore[no-untyped-def]
     depts = None if a.role in ("admin", "auditor") else list(a.departments)
     rows = service().list(departments=depts)
     plans = [p for p in registry().list("plan") if p["status"] in ("approved", "published")]
+    plans = [p for p in plans if a.role == "admin" or set(p["departments"]) & set(a.departments)]
     chain = _quicknet()
     suggested = round_after(chain, now_unix() + 120) if chain else None
+    mine = sorted({d for p in plans for d in p["departments"] if a.role == "admin" or d in a.departments})
     return render_template("staff/draws.html", draws=rows, plans=plans, me=a, suggested_round=suggested,
-                           today=today().isoformat(), created=entry_links(seqs_from_args()))
+                           today=today().isoformat(), created=entry_links(seqs_from_args()),
+                           departments=mine, dept_names=_dept_names())
+
+
+DICE_MIN_DIGITS = 20
+DICE_MAX_DIGITS = 200
+
+
+def _positive_int(raw: str, what_zh: str, what_en: str, low: int, high: int | None = None) -> int:
+    """A form's whole number, refused with a message when it is not one or is out of range:
+    what is signed into the permanent commitment is exactly what the official typed."""
+    raw = raw.strip()
+    if not re.fullmatch(r"[0-9]+", raw):
+        raise ValueError(t(f"{what_zh}“{raw}”不是有效的正整数", f"{what_en} \"{raw}\" is not a whole number"))
+    n = int(raw)
+    if n < low or (high is not None and n > high):
+        rng = f"{low}–{high}" if high is not None else f"≥ {low}"
+        raise ValueError(t(f"{what_zh}应在 {rng} 之间，填写的是 {n}", f"{what_en} must be {rng}, not {n}"))
+    return n
 
 
 def _sources_from_form(form: Any) -> list[dict[str, Any]]:
+    """The declared public sources, every value validated: nothing is silently replaced."""
     sources: list[dict[str, Any]] = []
     if form.get("use_drand"):
         chain = _quicknet()
-        rnd = form.get("drand_round", "").strip()
         if chain is None:
-            raise ValueError("no drand network configured")
-        sources.append({"type": "drand", "chain_hash": chain.chain_hash_hex, "round": int(rnd) if rnd.isascii() and rnd.isdigit() and len(rnd) < 16
-                        else round_after(chain, now_unix() + 120)})
+            raise ValueError(t("未配置 drand 网络", "no drand network configured"))
+        rnd = _positive_int(form.get("drand_round", ""), "drand 轮次", "The drand round", 1)
+        if round_time(chain, rnd) <= now_unix():
+            raise ValueError(t(f"drand 第 {rnd} 轮已经产生，必须声明一个将来的轮次",
+                               f"drand round {rnd} has already been produced; declare a future round"))
+        sources.append({"type": "drand", "chain_hash": chain.chain_hash_hex, "round": rnd})
     if form.get("use_dice"):
-        md = form.get("dice_min_digits", "20")
-        sources.append({"type": "dice", "min_digits": lenient_int(md, 20, 20, 1000)})
-    if form.get("lottery_name", "").strip():
-        sources.append({"type": "lottery", "name": form["lottery_name"].strip(), "period": form.get("lottery_period", "").strip()})
+        md = _positive_int(form.get("dice_min_digits", ""), "骰子最少位数", "The dice minimum",
+                           DICE_MIN_DIGITS, DICE_MAX_DIGITS)
+        sources.append({"type": "dice", "min_digits": md})
+    lottery, period = form.get("lottery_name", "").strip(), form.get("lottery_period", "").strip()
+    if lottery or period:
+        if not (lottery and period):
+            raise ValueError(t("彩票须同时填写名称和期号", "a lottery needs both its name and its period"))
+        sources.append({"type": "lottery", "name": lottery, "period": period})
     for i in (1, 2, 3):
         name = form.get(f"witness_{i}", "").strip()
         commitment = form.get(f"witness_commitment_{i}", "").strip().lower()
-        if name:
+        if name or commitment:
+            if not name:
+                raise ValueError(t(f"见证人 {i} 缺少姓名", f"witness {i} has no name"))
             if not re.fullmatch(r"[0-9a-f]{64}", commitment):
-                raise ValueError(f"见证人 {name} 的承诺应为 64 位十六进制 / the commitment of {name} must be 64 hex digits")
+                raise ValueError(t(f"见证人 {name} 的承诺应为 64 位十六进制",
+                                   f"the commitment of {name} must be 64 hex digits"))
             sources.append({"type": "witness", "witness": name, "commitment": commitment})
     if not sources:
-        raise ValueError("至少需要一个公开随机源 / at least one public source is needed")
+        raise ValueError(t("至少需要一个公开随机源", "at least one public source is needed"))
     return sources
+
+
+def _draw_date_from_form(form: Any) -> str:
+    raw = form.get("draw_date", "").strip()
+    if not raw:
+        raise ValueError(t("请填写抽签日期", "enter the draw date"))
+    try:
+        return date.fromisoformat(raw).isoformat()
+    except ValueError:
+        raise ValueError(t(f"抽签日期“{raw}”不是有效日期", f"the draw date \"{raw}\" is not a date")) from None
+
+
+PREPARE_FIELDS = ("plan", "department", "draw_date", "use_dice", "dice_min_digits", "use_drand", "drand_round",
+                  "lottery_name", "lottery_period", "witness_1", "witness_commitment_1", "witness_2",
+                  "witness_commitment_2", "witness_3", "witness_commitment_3", "note")
+
+
+@bp.post("/draws/check")
+def prepare_check():  # type: ignore[no-untyped-def]
+    """Step one of prepare: validate the form and show what would be frozen, before anything is signed."""
+    a = require("admin", "operator")
+    f = request.form
+    try:
+        sources = _sources_from_form(f)
+        draw_date = _draw_date_from_form(f)
+    except ValueError as exc:
+        return _back("pages.staff.draws", [], str(exc))
+    preview, _, err = _do(a, service().preview, a, f.get("plan", ""), f.get("department", ""), draw_date)
+    if err:
+        return _back("pages.staff.draws", [], err)
+    kept = {k: f.get(k, "") for k in PREPARE_FIELDS if f.get(k, "")}
+    return render_template("staff/prepare.html", p=preview, sources=sources, kept=kept, me=a,
+                           insp_labels=precheck.LEFT_OUT, excl_labels=precheck.EXCLUDED,
+                           dept_names=_dept_names())
 
 
 @bp.post("/draws")
 def prepare():  # type: ignore[no-untyped-def]
     a = require("admin", "operator")
     f = request.form
+    if f.get("confirm") != "1":
+        return _back("pages.staff.draws", [], t("请先核对名录池并勾选确认，再准备抽签",
+                                                "check the pools and tick the confirmation before preparing"))
     try:
         sources = _sources_from_form(f)
+        draw_date = _draw_date_from_form(f)
     except ValueError as exc:
         return _back("pages.staff.draws", [], str(exc))
     draw, seqs, err = _do(a, service().prepare, a, f.get("plan", ""), f.get("department", ""), sources,
-                          draw_date=f.get("draw_date") or None, note=f.get("note", "")[:500])
+                          draw_date=draw_date, note=f.get("note", "")[:500])
     if err:
         return _back("pages.staff.draws", [], err)
     return _back("pages.staff.draw", seqs, None, draw_id=draw["id"])
+
+
+def _dept_names() -> dict[str, str]:
+    return {r["code"]: r.get("name") or r["code"] for r in registry().list("department")}
 
 
 def _load_draw(draw_id: str, a: Actor) -> dict[str, Any]:
@@ -372,6 +586,8 @@ def draw_step(draw_id: str, step: str):  # type: ignore[no-untyped-def]
         _, seqs, err = _do(a, svc.seed, a, draw_id, _reveals_from_form(d, f))
     elif step == "run":
         _, seqs, err = _do(a, svc.run, a, draw_id)
+    elif step in ("publish", "abort") and f.get("confirm") != "1":  # irreversible: confirmed by a tick
+        seqs, err = [], t("此操作不可撤销：请勾选确认后再提交", "this step cannot be undone: tick the confirmation first")
     elif step == "publish":
         _, seqs, err = _do(a, svc.publish, a, draw_id)
     elif step == "abort":
@@ -399,6 +615,14 @@ def draw_step(draw_id: str, step: str):  # type: ignore[no-untyped-def]
     return _back(endpoint, seqs, err, draw_id=draw_id)
 
 
+@bp.get("/draws/<draw_id>/status.json")
+def draw_status(draw_id: str):  # type: ignore[no-untyped-def]
+    """The draw's state, polled by the ceremony screen so that it follows the draw."""
+    a = require("admin", "operator", "auditor")
+    d = _load_draw(draw_id, a)
+    return {"id": d["id"], "status": d["status"]}
+
+
 @bp.get("/draws/<draw_id>/ceremony")
 def ceremony(draw_id: str):  # type: ignore[no-untyped-def]
     a = require("admin", "operator", "auditor")
@@ -415,7 +639,10 @@ def ceremony(draw_id: str):  # type: ignore[no-untyped-def]
     dept = registry().get("department", d["department"]) or {}
     names = {r["id"]: r.get("name", "") for r in secret.get("pools", {}).get("subjects", [])}
     insp = {r["id"]: r.get("name", "") for r in registry().list("inspector")}
-    return render_template("staff/ceremony.html", d=d, secret=secret, me=a, may_run=may_run(a, d["department"]),
+    # after publication the nonce is public: the screen shows it instead of "revealed at publication"
+    published = d["seqs"].get("published")
+    revealed_nonce = ledger().entry(published).payload.get("nonce") if published is not None else None
+    return render_template("staff/ceremony.html", revealed_nonce=revealed_nonce, d=d, secret=secret, me=a, may_run=may_run(a, d["department"]),
                            beacons=beacons, verify_url=verify_url, qr=qr_svg(verify_url, 7), plan=plan, dept=dept,
                            names=names, insp=insp, created=entry_links(seqs_from_args()),
                            now=now_unix(), sources_json=json.dumps(d["seed_recipe"]["sources"]))

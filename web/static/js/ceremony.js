@@ -71,3 +71,22 @@ function revealStrata() {
 countdowns();
 liveSources();
 revealStrata();
+
+// The projected screen follows the draw: when its state changes elsewhere (published from the
+// draw page, seeded by another operator), the page reloads and shows the new state — after
+// publication the revealed server nonce instead of "revealed at publication".
+function followStatus() {
+  const body = document.body;
+  const url = body.dataset.statusUrl;
+  if (!url || ["published", "aborted"].includes(body.dataset.status)) return;
+  setInterval(async () => {
+    try {
+      const r = await fetch(url, { credentials: "same-origin", cache: "no-store" });
+      if (!r.ok) return;
+      const s = (await r.json()).status;
+      if (s && s !== body.dataset.status) location.reload();
+    } catch (e) { /* the network is back in a moment: try again at the next tick */ }
+  }, 4000);
+}
+
+followStatus();

@@ -54,7 +54,7 @@ function planProblems(entries, prepSeq, p, par) {
   const st = last.entry.payload.state || {};
   const probs = [];
   const bad = (m) => probs.push(`RULE_PLAN_MISMATCH: ${m}`);
-  if (st.status !== "approved") bad(say("notApproved", p.plan, st.status));
+  if (st.status !== "approved" && st.status !== "published") bad(say("notApproved", p.plan, st.status));
   const rb = st.ratios_bp;
   if (rb && typeof rb === "object" && !Array.isArray(rb)) {
     const mine = par.ratios || {};
