@@ -40,7 +40,9 @@ async function drandChecks(rep, sources, reveals, chains) {
 // witnessKeys: verifier keys of the log's registered witnesses (optional data).
 export async function verifyBundle(bundle, witnessKeys = null) {
   const rep = await verifyDraw(bundle, witnessKeys);
-  if (bundle && bundle.format === "spotcheck-draw-bundle/1") await planChecks(rep, bundle);  // plan.js
+  // plan.js: rules, other_draws, pool_changes — for every bundle format the page reads (a /2
+  // bundle skipping them would pass without the checks the CLI makes)
+  if (bundle && ["spotcheck-draw-bundle/1", "spotcheck-draw-bundle/2"].includes(bundle.format)) await planChecks(rep, bundle);
   return rep;
 }
 
