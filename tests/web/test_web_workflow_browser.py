@@ -217,6 +217,8 @@ def test_the_whole_workflow_in_chromium(browser: Any, wf_server: str, wf_demo: I
     d.get(f"{base}/verify/{draw_id}")
     res = result_of_page(d)
     assert res["ok"] is True, [c for c in res["checks"] if c["status"] == "failed"]
+    rules = next(c for c in res["checks"] if c["id"] == "rules")  # the plan's rules checked in the page too
+    assert rules["status"] == "passed", rules
     screenshot(d, "wf-10-verify", 1440, 1400)
     # the independent verifier agrees (a plan published before the draw is an approved plan)
     from verifier.draw import verify_bundle

@@ -45,6 +45,7 @@ const BUNDLE_FORMATS = ["spotcheck-draw-bundle/1", "spotcheck-draw-bundle/2"];
 // witnessKeys: verifier keys of the log's registered witnesses (optional data).
 export async function verifyBundle(bundle, witnessKeys = null) {
   const rep = await verifyDraw(bundle, witnessKeys);
+  // plan.js: rules, other_draws, pool_changes — for every bundle format the page reads
   if (bundle && BUNDLE_FORMATS.includes(bundle.format)) await planChecks(rep, bundle);  // plan.js
   return rep;
 }
