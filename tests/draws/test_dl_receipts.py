@@ -70,7 +70,7 @@ def check_receipt(demo: Instance, rc: dict[str, Any], typ: str) -> None:
 def test_cli_steps_answer_with_receipts_and_abort_verifies_as_aborted(demo: Instance, tmp_path: Path) -> None:
     plan = Registry(demo.ledger(), demo.passphrase()).list("plan")[0]
     d = run_draw(demo, "prepare", "--as", "op-scjg", "--plan", plan["code"], "--department", plan["departments"][0],
-                 "--sources", '[{"type": "dice", "min_digits": 20}]', "--draw-date", f"{plan['year']}-03-02")
+                 "--sources", '[{"type": "dice", "min_digits": 20}]', "--draw-date", plan["window_start"])
     check_receipt(demo, d["receipt"], "draw.prepared")
     s = run_draw(demo, "seed", "--as", "op-scjg", d["id"], "--reveals", '[{"type": "dice", "digits": "31415926535897932384"}]')
     check_receipt(demo, s["receipt"], "draw.seeded")
@@ -119,9 +119,13 @@ def test_pending_entries_are_attacked(demo: Instance, tmp_path: Path) -> None:
     admin.environ_base["HTTP_X_CSRF_TOKEN"] = tok["csrf_token"]
     copy = {**admin.get(f"/api/v1/plans/{plan['code']}").get_json(), "code": "ATTACK-1", "status": "draft"}
     assert admin.post("/api/v1/plans", json=copy).status_code in (200, 201)
-    assert admin.post("/api/v1/plans/ATTACK-1/approve").status_code == 200
+    assert admin.post("/api/v1/plans/ATTACK-1/submit").status_code == 200
+    ops = create_app(demo, {"TESTING": True}).test_client()  # the four-eyes rule: another person approves
+    tok = ops.post("/api/v1/session", json={"account": "op-scjg", "password": "demo-pass-2026"}).get_json()
+    ops.environ_base["HTTP_X_CSRF_TOKEN"] = tok["csrf_token"]
+    assert ops.post("/api/v1/plans/ATTACK-1/approve").status_code == 200
     d = run_draw(demo, "prepare", "--as", "op-scjg", "--plan", "ATTACK-1", "--department", plan["departments"][0],
-                 "--sources", '[{"type": "dice", "min_digits": 20}]', "--draw-date", f"{plan['year']}-03-02")
+                 "--sources", '[{"type": "dice", "min_digits": 20}]', "--draw-date", plan["window_start"])
     s = run_draw(demo, "seed", "--as", "op-scjg", d["id"], "--reveals", '[{"type": "dice", "digits": "27182818284590452353"}]')
     out = tmp_path / "b.json"
     run_draw(demo, "bundle", d["id"], "--out", str(out), "--checkpoint", str(d["receipt"]["tree_size"]))

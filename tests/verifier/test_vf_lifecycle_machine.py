@@ -240,7 +240,8 @@ class Lifecycles(RuleBasedStateMachine):
         plan = {**copy.deepcopy(w.plan), "code": self.plan, "status": "draft"}
         r = w.admin.post("/api/v1/plans", json=plan)
         assert r.status_code in (200, 201), r.get_json()
-        assert w.admin.post(f"/api/v1/plans/{self.plan}/approve").status_code == 200
+        assert w.admin.post(f"/api/v1/plans/{self.plan}/submit").status_code == 200
+        assert w.ops.post(f"/api/v1/plans/{self.plan}/approve").status_code == 200  # a second person
 
     # -- steps ---------------------------------------------------------------------------------
     def _step(self, did: str, kind: str, answer: dict[str, Any], typ: str, data: st.DataObject) -> None:
@@ -263,7 +264,7 @@ class Lifecycles(RuleBasedStateMachine):
     def prepare(self, data: st.DataObject) -> None:
         dept = self.world.plan["departments"][0]
         r = self.world.ops.post("/api/v1/draws", json={"plan": self.plan, "department": dept, "sources": DICE,
-                                                       "draw_date": f"{self.world.plan['year']}-03-02"})
+                                                       "draw_date": self.world.plan["window_start"]})
         assert r.status_code == 201, r.get_json()
         did = r.get_json()["id"]
         self.draws[did] = DrawModel(did)
@@ -448,9 +449,10 @@ def test_issue_12_prepare_and_seed_then_drawverify_draw(world: World) -> None:
     w = world
     plan = {**copy.deepcopy(w.plan), "code": "ISSUE-12", "status": "draft"}
     assert w.admin.post("/api/v1/plans", json=plan).status_code in (200, 201)
-    assert w.admin.post("/api/v1/plans/ISSUE-12/approve").status_code == 200
+    assert w.admin.post("/api/v1/plans/ISSUE-12/submit").status_code == 200
+    assert w.ops.post("/api/v1/plans/ISSUE-12/approve").status_code == 200
     d = w.ops.post("/api/v1/draws", json={"plan": "ISSUE-12", "department": plan["departments"][0], "sources": DICE,
-                                          "draw_date": f"{plan['year']}-03-02"}).get_json()
+                                          "draw_date": plan["window_start"]}).get_json()
     r = w.ops.post(f"/api/v1/draws/{d['id']}/seed", json={"reveals": [{"type": "dice", "digits": "1" * 20}]})
     check_receipt(w, r.get_json(), "draw.seeded")
     out = CliRunner().invoke(cli, ["draw", "--server", w.url, "--id", d["id"], "--log-key", w.log_key])

@@ -55,9 +55,10 @@ def test_page_and_drawverify_agree_at_every_step(browser: Any, live_server: str,
     published = next(d for d in api(ops, "get", "/api/v1/draws")["draws"] if d["status"] == "published")
     plan = {**api(admin, "get", f"/api/v1/plans/{published['plan']}"), "code": "BROWSER-LC", "status": "draft"}
     api(admin, "post", "/api/v1/plans", json=plan)
-    api(admin, "post", "/api/v1/plans/BROWSER-LC/approve")
+    api(admin, "post", "/api/v1/plans/BROWSER-LC/submit")
+    api(ops, "post", "/api/v1/plans/BROWSER-LC/approve")  # the four-eyes rule: a second person
     body = {"plan": "BROWSER-LC", "department": plan["departments"][0], "sources": DICE,
-            "draw_date": f"{plan['year']}-03-02"}
+            "draw_date": plan["window_start"]}
 
     def bundle(did: str, size: int | None = None) -> dict[str, Any]:
         return api(anon, "get", f"/api/v1/draws/{did}/bundle" + (f"?checkpoint={size}" if size else ""))
