@@ -29,13 +29,14 @@ test: install-test
 
 # The date-sensitive suites under Debian's faketime at a year end, the first working day of a year
 # chinese-calendar does not know, and a leap day; the tests' pinned clock follows the faked one.
+# Browser tests and tests marked `timeless` (multi-process serving, fuzzing) run in `make test` only.
 DATE_SUITES ?= tests/inspections tests/draws tests/web
 FAKE_DATES := "2026-12-31 23:58:00" "2027-01-04 09:30:00" "2028-02-29 10:00:00"
 test-dates: install-test
 	@command -v faketime >/dev/null || { echo "faketime is missing: apt-get install -y faketime"; exit 2; }
 	@set -e; for d in $(FAKE_DATES); do \
 	  echo "== tests under faketime $$d"; \
-	  SPOTCHECK_TEST_NOW=wall faketime "$$d" $(BIN)/python -m pytest -q -p no:cacheprovider -m "not browser" $(DATE_SUITES); \
+	  SPOTCHECK_TEST_NOW=wall faketime "$$d" $(BIN)/python -m pytest -q -p no:cacheprovider -m "not browser and not timeless" $(DATE_SUITES); \
 	done
 
 lint: install-test

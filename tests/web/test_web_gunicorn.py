@@ -22,7 +22,7 @@ from nacl.signing import SigningKey
 from tests.conftest import PASSPHRASE
 
 WORKERS = 4
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.timeless]
 
 
 def _free_port() -> int:

@@ -101,6 +101,7 @@ def _run(base: str, headers: list[str], label: str, workdir: Path) -> str:
     return out
 
 
+@pytest.mark.timeless
 @pytest.mark.skipif(ST is None, reason="schemathesis is not installed (pip install -e '.[test]')")
 def test_no_server_error_anonymous_and_as_every_role(served: tuple[str, _Count5xx], tmp_path: Path) -> None:
     base, counted = served
