@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import random
-import secrets
 import socket
 import statistics
 import subprocess
@@ -33,6 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DRAWSVC_KEY_PASSPHRASE", "bench-passphrase")
 
+from benchmarks.common import published_result  # noqa: E402 - after the path set-up above
+
 CATS = [["no_problem"]] * 6 + [["corrected"], ["pending_followup", "not_disclosed"], ["no_activity"],
                                ["uncooperative"], ["closed"]]
 
@@ -46,7 +47,6 @@ def build(home: Path, n: int, seed: int = 6) -> tuple[Any, float]:
 
     from drawsvc import creditcode
     from drawsvc.inspections import schema
-    from drawsvc.inspections.service import commitment
     from drawsvc.instance import init_instance, load
 
     if (home / "built.json").exists():
@@ -88,26 +88,9 @@ def build(home: Path, n: int, seed: int = 6) -> tuple[Any, float]:
                               "window_start": "2026-01-01", "window_end": "2026-12-31", "created_seq": e.seq,
                               "created_date": check, "doc": "{}"})
                 tx.append("inspection.task.checked", {"task_id": tid, "check_date": check}, signer)
-                rid = f"{tid}:{dept}"
-                content = {"result_id": rid, "task_id": tid, "department": dept, "kind": "random", "draw_id": None,
-                           "trigger": None, "subject": codes[i], "subject_name": f"企业{i}", "check_date": check,
-                           "items": [items[0]["code"]], "categories": rng.choice(CATS), "category_labels": [],
-                           "findings": "检查情况", "evaluation": "评价", "handling_opinion": "处理意见",
-                           "follow_up": {"kind": "none", "label": "无需后续处置", "note": ""}, "version": 1}
-                salt = secrets.token_bytes(32)
-                c = commitment(content, salt)
-                tx.append("inspection.result.entered", {"result_id": rid, "task_id": tid, "department": dept,
-                                                        "version": 1, "commitment": c, "corrects": None}, signer)
-                tx.append("inspection.result.confirmed", {"result_id": rid, "version": 1, "commitment": c}, signer)
-                pe = tx.append("inspection.result.published", {"result_id": rid, "version": 1, "content": content,
-                                                               "salt": salt.hex(), "published_date": check}, signer)
-                public = {**content, "published_date": check, "published_seq": pe.seq, "department_name": dept}
-                results.append({"id": rid, "task_id": tid, "department": dept, "subject": codes[i],
-                                "subject_name": f"企业{i}", "status": "published", "version": 1,
-                                "entered_by": "system", "confirmed_by": "system", "check_date": check,
-                                "report_date": check, "published_date": check, "published_version": 1,
-                                "published_seq": pe.seq, "doc": json.dumps(content, ensure_ascii=False),
-                                "public_doc": json.dumps(public, ensure_ascii=False), "seq": pe.seq})
+                results.append(published_result(tx, signer, rng.choice(CATS), tid=tid, dept=dept, subject=codes[i],
+                                                subject_name=f"企业{i}", check=check, item=items[0]["code"],
+                                                department_name=dept))
             tx.conn.execute(insert(schema.tasks), tasks)
             tx.conn.execute(insert(schema.results), results)
         if (b // batch) % 10 == 0:

@@ -21,7 +21,6 @@ import json
 import os
 import random
 import re
-import secrets
 import shutil
 import signal
 import socket
@@ -35,6 +34,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DRAWSVC_KEY_PASSPHRASE", "bench-passphrase")
+
+from benchmarks.common import published_result  # noqa: E402 - after the path set-up above
 
 CATS = [["no_problem"]] * 6 + [["corrected"], ["pending_followup", "not_disclosed"], ["closed"]]
 
@@ -68,7 +69,6 @@ def build(home: Path, subjects: int, results: int, seed: int = 13, postgres: str
     from drawsvc import creditcode
     from drawsvc.demo import create_demo
     from drawsvc.inspections import schema
-    from drawsvc.inspections.service import commitment
     from drawsvc.registry import io as regio
     from drawsvc.registry.service import Registry
 
@@ -115,26 +115,9 @@ def build(home: Path, subjects: int, results: int, seed: int = 13, postgres: str
                               "year": 2026, "status": "checked", "check_date": check, "window_start": "2026-01-01",
                               "window_end": "2026-12-31", "created_seq": e.seq, "created_date": check, "doc": "{}"})
                 tx.append("inspection.task.checked", {"task_id": tid, "check_date": check}, signer)
-                rid = f"{tid}:{dept}"
-                content = {"result_id": rid, "task_id": tid, "department": dept, "kind": "random", "draw_id": None,
-                           "trigger": None, "subject": code, "subject_name": f"基准企业{i}", "check_date": check,
-                           "items": ["SCJG-001"], "categories": rng.choice(CATS), "category_labels": [],
-                           "findings": "检查情况", "evaluation": "评价", "handling_opinion": "处理意见",
-                           "follow_up": {"kind": "none", "label": "无需后续处置", "note": ""}, "version": 1}
-                salt = secrets.token_bytes(32)
-                c = commitment(content, salt)
-                tx.append("inspection.result.entered", {"result_id": rid, "task_id": tid, "department": dept,
-                                                        "version": 1, "commitment": c, "corrects": None}, signer)
-                tx.append("inspection.result.confirmed", {"result_id": rid, "version": 1, "commitment": c}, signer)
-                pe = tx.append("inspection.result.published", {"result_id": rid, "version": 1, "content": content,
-                                                               "salt": salt.hex(), "published_date": check}, signer)
-                public = {**content, "published_date": check, "published_seq": pe.seq, "department_name": "市场监管局"}
-                rows.append({"id": rid, "task_id": tid, "department": dept, "subject": code,
-                             "subject_name": f"基准企业{i}", "status": "published", "version": 1,
-                             "entered_by": "system", "confirmed_by": "system", "check_date": check,
-                             "report_date": check, "published_date": check, "published_version": 1,
-                             "published_seq": pe.seq, "doc": json.dumps(content, ensure_ascii=False),
-                             "public_doc": json.dumps(public, ensure_ascii=False), "seq": pe.seq})
+                rows.append(published_result(tx, signer, rng.choice(CATS), tid=tid, dept=dept, subject=code,
+                                             subject_name=f"基准企业{i}", check=check, item="SCJG-001",
+                                             department_name="市场监管局"))
             tx.conn.execute(insert(schema.tasks), tasks)
             tx.conn.execute(insert(schema.results), rows)
     from drawsvc.draws.service import DrawService

@@ -190,3 +190,32 @@ def write_json(path: Path, data: dict[str, Any]) -> Path:
 def log(msg: str) -> None:
     """Progress to stderr, so stdout stays the result table."""
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def published_result(tx: Any, signer: Any, categories: list[str], *, tid: str, dept: str, subject: str, subject_name: str,
+                     check: str, item: str, department_name: str) -> dict[str, Any]:
+    """Append a result's entered, confirmed and published entries for a benchmark's bulk data and
+    return its `ins_results` row (the shape the service writes), so pages read it as real."""
+    import secrets
+
+    from drawsvc.inspections.service import commitment
+
+    rid = f"{tid}:{dept}"
+    content = {"result_id": rid, "task_id": tid, "department": dept, "kind": "random", "draw_id": None,
+               "trigger": None, "subject": subject, "subject_name": subject_name, "check_date": check,
+               "items": [item], "categories": categories, "category_labels": [],
+               "findings": "检查情况", "evaluation": "评价", "handling_opinion": "处理意见",
+               "follow_up": {"kind": "none", "label": "无需后续处置", "note": ""}, "version": 1}
+    salt = secrets.token_bytes(32)
+    c = commitment(content, salt)
+    tx.append("inspection.result.entered", {"result_id": rid, "task_id": tid, "department": dept, "version": 1,
+                                            "commitment": c, "corrects": None}, signer)
+    tx.append("inspection.result.confirmed", {"result_id": rid, "version": 1, "commitment": c}, signer)
+    pe = tx.append("inspection.result.published", {"result_id": rid, "version": 1, "content": content,
+                                                   "salt": salt.hex(), "published_date": check}, signer)
+    public = {**content, "published_date": check, "published_seq": pe.seq, "department_name": department_name}
+    return {"id": rid, "task_id": tid, "department": dept, "subject": subject, "subject_name": subject_name,
+            "status": "published", "version": 1, "entered_by": "system", "confirmed_by": "system",
+            "check_date": check, "report_date": check, "published_date": check, "published_version": 1,
+            "published_seq": pe.seq, "doc": json.dumps(content, ensure_ascii=False),
+            "public_doc": json.dumps(public, ensure_ascii=False), "seq": pe.seq}
