@@ -39,10 +39,10 @@ def messages(lang: str) -> dict[str, Any]:
     if lang not in LANGS:
         raise ValueError(f"unknown language {lang!r} (use one of {', '.join(LANGS)})")
     out: dict[str, Any] = {k: dict(v) for k, v in _EN.items()}
-    out["checks"], out["codes"], out["info"], out["reasons"] = {}, {}, {}, []
+    out["checks"], out["codes"], out["info"], out["aliases"], out["reasons"] = {}, {}, {}, {}, []
     if lang == "zh":
         cat = json.loads((MESSAGES / "zh.json").read_text(encoding="utf-8"))
-        for key in ("verdicts", "statuses", "marks", "words", "checks", "codes", "info"):
+        for key in ("verdicts", "statuses", "marks", "words", "checks", "codes", "info", "aliases"):
             out[key].update(cat.get(key, {}))
         out["reasons"] = [(re.compile(r["match"]), r["say"]) for r in cat.get("reasons", [])]
     return out

@@ -161,7 +161,7 @@ def test_the_whole_workflow_in_chromium(browser: Any, wf_server: str, wf_demo: I
     # 7. publish (confirmed), then the tasks
     d.find_element(By.ID, "publish-confirm").click()
     d.find_element(By.ID, "publish-button").click()
-    wait(d).until(lambda x: x.find_element(By.ID, "draw-status").text.strip() == "published")
+    wait(d).until(lambda x: x.find_element(By.ID, "draw-status").get_attribute("data-status") == "published")
     d.find_element(By.ID, "tasks-button").click()
     wait(d).until(lambda x: "inspection.task" in x.find_element(By.ID, "created-entries").text)
     screenshot(d, "wf-07-published-tasks", 1440, 1200)

@@ -273,6 +273,12 @@ def _plan_labels() -> dict[str, Any]:
     return {"plan_status": PLAN_STATUS, "exemption_labels": EXEMPTION_LABELS, "draw_status": DRAW_STATUS}
 
 
+@bp.context_processor
+def _status_words() -> dict[str, Any]:
+    """Every staff page names a draw's status in words (the code stays in data-status)."""
+    return {"draw_status": DRAW_STATUS}
+
+
 @bp.get("/plans")
 def plans():  # type: ignore[no-untyped-def]
     a = require("admin", "operator", "auditor")
