@@ -119,11 +119,10 @@ def open_team_tasks(demo: Instance, inspector: str | None = None) -> list[str]:
 
 # --- live server + browser ----------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def live_server(demo: Instance) -> Iterator[str]:
+def serve(app: Any) -> Iterator[str]:
+    """Serve `app` on a free loopback port in a thread for the browser; yields its base URL."""
     from werkzeug.serving import make_server
 
-    app = make_app(demo, TESTING=False)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -132,6 +131,11 @@ def live_server(demo: Instance) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(5)
+
+
+@pytest.fixture(scope="module")
+def live_server(demo: Instance) -> Iterator[str]:
+    yield from serve(make_app(demo, TESTING=False))
 
 
 @pytest.fixture(scope="module")

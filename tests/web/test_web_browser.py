@@ -242,17 +242,6 @@ def test_ceremony_publish_qr_verify_tamper_search(browser: Any, live_server: str
     screenshot(browser, "public-search", 1440, 900)
 
 
-def test_demo_drand_draw_verifies_with_its_beacon_signature(browser: Any, live_server: str, demo: Any) -> None:
-    published = draw_ids(demo)["published"]
-    browser.delete_all_cookies()
-    browser.get(f"{live_server}/verify/{published}")
-    res = result_of_page(browser)
-    checks = by_id(res["checks"])
-    assert res["ok"] is True, [c for c in res["checks"] if c["status"] == "failed"]
-    assert checks["drand_bls"]["status"] == "passed"  # BLS12-381 in the page (test_web_drand_browser.py)
-    assert checks["substitutions"]["status"] == "passed"  # the demo's inspector substitution
-
-
 def test_sealed_draw_bundle_checks_commitments_only(browser: Any, live_server: str, demo: Any) -> None:
     sealed = draw_ids(demo)["drawn"]
     browser.get(f"{live_server}/verify/{sealed}")

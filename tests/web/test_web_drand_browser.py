@@ -273,6 +273,7 @@ def test_demo_draw_beacon_is_checked_in_the_page(browser: Any, live_server: str,
     assert checks["drand_bls"]["status"] == "passed", checks["drand_bls"]
     assert "第 123 轮" in checks["drand_bls"]["detail"] and "BLS 签名有效" in checks["drand_bls"]["detail"]
     assert not [c for c in res["checks"] if c["status"] == "not_checked" and c["id"] != "witnesses"], res["checks"]
+    assert checks["substitutions"]["status"] == "passed"  # the demo's inspector substitution
     row = browser.find_element("css selector", "li[data-check='drand_bls']")
     assert row.get_attribute("data-status") == "passed" and "通过" in row.text and "未检查" not in row.text
     screenshot(browser, "verify-drand-passed", 1440, 2700)

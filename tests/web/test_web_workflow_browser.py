@@ -10,7 +10,6 @@ import copy
 import json
 import os
 import re
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import make_app, screenshot
+from conftest import make_app, screenshot, serve
 from pinned import days
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
@@ -45,16 +44,7 @@ def wf_demo(tmp_path_factory: pytest.TempPathFactory) -> Instance:
 
 @pytest.fixture(scope="module")
 def wf_server(wf_demo: Instance) -> Iterator[str]:
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, make_app(wf_demo, TESTING=False), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(5)
+    yield from serve(make_app(wf_demo, TESTING=False))
 
 
 def logout(d: Any) -> None:
