@@ -37,10 +37,10 @@ from sqlalchemy.engine import Connection
 
 from .auditwork import KEY_TYPES, Result, Task, chain_step, check_form, check_run, loads, signing_bytes_of
 from .checkpoint import Checkpoint, CheckpointError
-from .entry import GENESIS_PREV
+from .entry import GENESIS_PREV, parse_time, unix_seconds
 from .keyrules import KeyRuleError, KeyState
 from .merkle import EMPTY_ROOT, frontier, leaf_hash, node_hash
-from .note import NoteError, NoteVerifier, parse_note, verify_cosignature, verify_note
+from .note import NoteError, NoteVerifier, own_cosignature_time, parse_note, verify_cosignature, verify_note
 from .schema import checkpoints, cosignatures, log_entries, log_head, merkle_nodes, witnesses
 
 __all__ = ["AuditReport", "Auditor", "Finding", "signing_bytes_of"]
@@ -616,6 +616,14 @@ class Auditor:
                 continue
             if cp.size != row.size or cp.root != row.root:
                 report.findings.append(Finding(where, row.size, "stored size/root columns differ from the signed note"))
+            try:
+                signed_time = own_cosignature_time(note, verifier)
+            except NoteError as exc:
+                report.findings.append(Finding(where, row.size, f"the log's timestamped cosignature: {exc}"))
+            else:
+                if signed_time is not None and signed_time != unix_seconds(parse_time(row.signed_at)):
+                    report.findings.append(Finding(where, row.size, f"stored signed_at {row.signed_at} is not the "
+                                                   f"signed cosignature time {signed_time}"))
             if cp.origin != verifier.name:
                 report.findings.append(Finding(where, row.size, f"origin {cp.origin!r} is not {verifier.name!r}"))
             if cp.size > size:

@@ -40,6 +40,11 @@ def format_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+def unix_seconds(moment: datetime) -> int:
+    """Whole seconds since the epoch, rounded down (a cosignature's time field)."""
+    return int(moment.timestamp() // 1)
+
+
 def parse_time(text: str) -> datetime:
     if not _TIME.match(text):
         raise EntryError(f"time {text!r} is not RFC 3339 UTC with milliseconds")

@@ -176,3 +176,14 @@ def verify_cosignature(text: str, sig: Signature, verifier: NoteVerifier) -> int
     except (BadSignatureError, ValueError):
         raise NoteError(f"cosignature by {verifier.name} does not verify") from None
     return timestamp
+
+
+def own_cosignature_time(note: Note, log_key: NoteVerifier) -> int | None:
+    """The time of the log's own timestamped cosignature on its checkpoint, or None if the note
+    has none (checkpoints signed before docs/SPEC.md §5 v2). The line is the log key under
+    algorithm 0x04; raises NoteError if it is there and does not verify."""
+    own = NoteVerifier(log_key.name, log_key.public_key, ALG_COSIGNATURE_V1)
+    for sig in note.signatures:
+        if sig.name == own.name and sig.key_hash == own.hash:
+            return verify_cosignature(note.text, sig, own)
+    return None

@@ -30,7 +30,7 @@ from sqlalchemy import Engine, and_, event, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from .checkpoint import Checkpoint
-from .entry import GENESIS_PREV, Entry, format_time, key_id_for, make_entry
+from .entry import GENESIS_PREV, Entry, format_time, key_id_for, make_entry, parse_time, unix_seconds
 from .keys import ActorSigner
 from .merkle import (
     NodeId,
@@ -43,7 +43,7 @@ from .merkle import (
     range_hash,
     root_from_frontier,
 )
-from .note import NoteSigner, sign_note
+from .note import NoteSigner, cosign, sign_note
 from .prepared import PreparedEntry
 from .schema import actor_keys, checkpoints, cosignatures, log_entries, log_head, merkle_nodes
 
@@ -135,43 +135,78 @@ class NodeCache:
                 self._data.popitem(last=False)
 
 
-class LogTransaction:
-    """One database transaction holding the append lock. Entries buffer until flush."""
+class _Appender:
+    """What both writers (LogTransaction, PgBatch) share: signing the next entry inside the lock.
 
-    def __init__(self, ledger: Ledger, conn: Connection, size: int, last_leaf_hash: bytes) -> None:
-        self.ledger = ledger
-        self.conn = conn
-        self.start_size = size
-        self.size = size
-        self.last_leaf_hash = last_leaf_hash
-        self._pending: list[Entry] = []
-        self._pending_hashes: list[bytes] = []
-        self.created: dict[NodeId, bytes] = {}  # tree nodes written by flush (cached after commit)
-        self.want_checkpoint = False  # flush also signs a checkpoint of the new size
-        self.checkpoint: StoredCheckpoint | None = None  # the one it signed
+    Entry times never run backwards (docs/SPEC.md §2): an entry is dated no earlier than the
+    head entry, read with the head under the lock. A clock that steps back (NTP, a VM restore,
+    a test that travels in time) therefore dates entries at the head's time until it catches
+    up, instead of writing a log in which a later seq claims an earlier moment."""
+
+    ledger: Ledger
+    size: int
+    last_leaf_hash: bytes
+    last_time: str | None  # the head entry's time; None for an empty log
+
+    def _prev(self) -> str:
+        return GENESIS_PREV if self.size == 0 else self.last_leaf_hash.hex()
 
     def append(self, entry_type: str, payload: dict[str, Any], signer: ActorSigner,
                moment: datetime | None = None, payload_json: str | None = None) -> Entry:
         """Sign and buffer an entry at the next seq. Raises EntryError (nothing buffered) on bad input.
 
         `payload_json` (from `entry.encode_payload`, computed before the lock) saves work inside it."""
-        prev = GENESIS_PREV if self.size == 0 else self.last_leaf_hash.hex()
-        return self._buffer(make_entry(seq=self.size, moment=moment or self.ledger.clock(), entry_type=entry_type,
-                                       actor_id=signer.actor_id, signing_key=signer.signing_key, payload=payload,
-                                       prev=prev, payload_json=payload_json))
+        moment = not_before(moment or self.ledger.clock(), self.last_time)
+        return self._put(make_entry(seq=self.size, moment=moment, entry_type=entry_type,
+                                    actor_id=signer.actor_id, signing_key=signer.signing_key, payload=payload,
+                                    prev=self._prev(), payload_json=payload_json))
 
     def append_prepared(self, prepared: PreparedEntry, time: str) -> Entry:
         """Sign and buffer a prepared entry (see ledger.prepared) at the next seq."""
-        prev = GENESIS_PREV if self.size == 0 else self.last_leaf_hash.hex()
-        return self._buffer(prepared.sign(self.size, prev, time))
+        if self.last_time is not None and time < self.last_time:  # same fixed-width form: text order is time order
+            time = self.last_time
+        return self._put(prepared.sign(self.size, self._prev(), time))
 
-    def _buffer(self, entry: Entry) -> Entry:
-        """Hold a signed entry until flush; it is now the head."""
-        self._pending.append(entry)
+    def _put(self, entry: Entry) -> Entry:
+        raise NotImplementedError
+
+    def _advance(self, entry: Entry) -> bytes:
+        """The entry is now the head: size, leaf hash and time move on; its leaf hash."""
         lh = entry.leaf_hash()
-        self._pending_hashes.append(lh)
         self.size += 1
         self.last_leaf_hash = lh
+        self.last_time = entry.time
+        return lh
+
+
+def not_before(moment: datetime, last_time: str | None) -> datetime:
+    """`moment`, or the head entry's time if that is later (entry times are non-decreasing)."""
+    if last_time is not None and format_time(moment) < last_time:
+        return parse_time(last_time)
+    return moment
+
+
+class LogTransaction(_Appender):
+    """One database transaction holding the append lock. Entries buffer until flush."""
+
+    def __init__(self, ledger: Ledger, conn: Connection, size: int, last_leaf_hash: bytes,
+                 last_time: str | None) -> None:
+        self.ledger = ledger
+        self.conn = conn
+        self.start_size = size
+        self.size = size
+        self.last_leaf_hash = last_leaf_hash
+        self.last_time = last_time
+        self._pending: list[Entry] = []
+        self._pending_hashes: list[bytes] = []
+        self.created: dict[NodeId, bytes] = {}  # tree nodes written by flush (cached after commit)
+        self.want_checkpoint = False  # flush also signs a checkpoint of the new size
+        self.checkpoint: StoredCheckpoint | None = None  # the one it signed
+
+    def _put(self, entry: Entry) -> Entry:
+        """Hold a signed entry until flush; it is now the head."""
+        self._pending.append(entry)
+        self._pending_hashes.append(self._advance(entry))
         return entry
 
     def register_actor_key(self, actor_id: str, public_key: bytes,
@@ -223,7 +258,7 @@ class LogTransaction:
         self.conn.execute(update(log_head).where(log_head.c.id == 1).values(
             size=self.size, last_leaf_hash=self.last_leaf_hash))
         if self.want_checkpoint:
-            self.checkpoint = self.ledger._sign_checkpoint(self.size, {**edge, **self.created})
+            self.checkpoint = self.ledger._sign_checkpoint(self.size, {**edge, **self.created}, self.last_time)
             cp = self.checkpoint
             self.conn.execute(insert(checkpoints).values(size=cp.size, root=cp.root, note=cp.note,
                                                          signed_at=cp.signed_at))
@@ -239,7 +274,8 @@ class LogTransaction:
 _PG_LOCK = (
     "BEGIN ISOLATION LEVEL READ COMMITTED; "
     "SELECT size FROM log_head WHERE id = 1 FOR UPDATE; "
-    "SELECT h.size, h.last_leaf_hash, n.level, n.idx, n.hash FROM log_head AS h "
+    "SELECT h.size, h.last_leaf_hash, (SELECT e.time FROM log_entries AS e WHERE e.seq = h.size - 1), "
+    "n.level, n.idx, n.hash FROM log_head AS h "
     "LEFT JOIN LATERAL (SELECT m.level, m.idx, m.hash FROM generate_series(0, 62) AS b(lv) "
     "JOIN merkle_nodes AS m ON m.level = b.lv AND m.idx = (h.size >> b.lv) - 1 "
     "WHERE (h.size >> b.lv) & 1 = 1) AS n ON true WHERE h.id = 1"
@@ -253,7 +289,7 @@ _PG_INSERT_CHECKPOINT = "INSERT INTO checkpoints (size, root, note, signed_at) V
 _PG_CHUNK = 64  # entries per INSERT sent while the batch is still being signed
 
 
-class PgBatch:
+class PgBatch(_Appender):
     """One batch of appends on PostgreSQL, on the ledger's own psycopg connection.
 
     Two round trips inside the lock. (1) BEGIN, lock the head, read it and the tree's right
@@ -276,7 +312,8 @@ class PgBatch:
         if not rows:
             raise LedgerError("the log is not initialised (run `drawsvc init`)")
         size, last = rows[0][0], bytes(rows[0][1])
-        self._edge = {(r[2], r[3]): bytes(r[4]) for r in rows if r[2] is not None}
+        self.last_time = rows[0][2]
+        self._edge = {(r[3], r[4]): bytes(r[5]) for r in rows if r[3] is not None}
         if len(self._edge) != size.bit_count():
             raise LedgerError(f"tree nodes missing from storage on the right edge of size {size}")
         self.start_size = self.size = size
@@ -288,24 +325,9 @@ class PgBatch:
         self.want_checkpoint = False
         self.checkpoint: StoredCheckpoint | None = None
 
-    def append_prepared(self, prepared: PreparedEntry, time: str) -> Entry:
-        """Sign a prepared entry at the next seq. Raises EntryError (nothing written)."""
-        prev = GENESIS_PREV if self.size == 0 else self.last_leaf_hash.hex()
-        return self._write(prepared.sign(self.size, prev, time))
-
-    def append(self, entry_type: str, payload: dict[str, Any], signer: ActorSigner,
-               moment: datetime | None = None, payload_json: str | None = None) -> Entry:
-        prev = GENESIS_PREV if self.size == 0 else self.last_leaf_hash.hex()
-        return self._write(make_entry(seq=self.size, moment=moment or self.ledger.clock(), entry_type=entry_type,
-                                      actor_id=signer.actor_id, signing_key=signer.signing_key, payload=payload,
-                                      prev=prev, payload_json=payload_json))
-
-    def _write(self, entry: Entry) -> Entry:
+    def _put(self, entry: Entry) -> Entry:
         self._rows.append(entry)
-        lh = entry.leaf_hash()
-        self._hashes.append(lh)
-        self.size += 1
-        self.last_leaf_hash = lh
+        self._hashes.append(self._advance(entry))
         if len(self._rows) >= _PG_CHUNK:
             self._send_rows()
         return entry
@@ -329,7 +351,7 @@ class PgBatch:
         created = append_leaves(self.start_size, self._edge, self._hashes)
         nodes = dict(created)
         if self.want_checkpoint:
-            self.checkpoint = self.ledger._sign_checkpoint(self.size, {**self._edge, **nodes})
+            self.checkpoint = self.ledger._sign_checkpoint(self.size, {**self._edge, **nodes}, self.last_time)
         cur = self._cur
         cur.execute(_PG_INSERT_NODES, ([lv for (lv, _), _ in created], [ix for (_, ix), _ in created],
                                        [h for _, h in created]))
@@ -387,7 +409,9 @@ class Ledger:
             row = conn.execute(stmt).one_or_none()
             if row is None:
                 raise LedgerError("the log is not initialised (run `drawsvc init`)")
-            tx = LogTransaction(self, conn, row.size, row.last_leaf_hash)
+            last_time = None if row.size == 0 else conn.execute(
+                select(log_entries.c.time).where(log_entries.c.seq == row.size - 1)).scalar_one()
+            tx = LogTransaction(self, conn, row.size, row.last_leaf_hash, last_time)
             yield tx
             tx.flush()
         if tx.created:  # committed: now they may serve later reads (the next batch's right edge)
@@ -461,11 +485,19 @@ class Ledger:
         with self._writer_lock:
             self._drop_writer()
 
-    def _sign_checkpoint(self, size: int, nodes: Mapping[NodeId, bytes]) -> StoredCheckpoint:
-        """A signed checkpoint of the tree of `size` leaves; `nodes` holds its frontier."""
+    def _sign_checkpoint(self, size: int, nodes: Mapping[NodeId, bytes], last_time: str | None) -> StoredCheckpoint:
+        """A signed checkpoint of the tree of `size` leaves; `nodes` holds its frontier.
+
+        Beside the log's signature the note carries the log's own timestamped cosignature
+        (C2SP tlog-cosignature/v1, the log key under algorithm 0x04): its time is signed, so a
+        checkpoint's time can no longer be moved afterwards, as a bare `signed_at` could. It is
+        never earlier than the newest entry it covers (docs/SPEC.md §5)."""
         root = root_from_frontier(size, nodes)
-        note = sign_note(Checkpoint(self.origin, size, root).body(), [self.log_signer])
-        return StoredCheckpoint(size, root, note, format_time(self.clock()))
+        moment = not_before(self.clock(), last_time)
+        body = Checkpoint(self.origin, size, root).body()
+        signer = self.log_signer
+        note = sign_note(body, [signer]) + cosign(body, signer.name, signer.signing_key, unix_seconds(moment))
+        return StoredCheckpoint(size, root, note, format_time(moment))
 
     def checkpoint(self) -> StoredCheckpoint:
         """Sign a checkpoint of the current tree unless the newest one already covers it."""
@@ -480,7 +512,7 @@ class Ledger:
             latest = tx.conn.execute(select(checkpoints).order_by(checkpoints.c.size.desc()).limit(1)).one_or_none()
             if latest is not None and latest.size == tx.size:
                 return StoredCheckpoint(latest.size, latest.root, latest.note, latest.signed_at)
-            cp = self._sign_checkpoint(tx.size, self._read_nodes(tx.conn, frontier(tx.size)))
+            cp = self._sign_checkpoint(tx.size, self._read_nodes(tx.conn, frontier(tx.size)), tx.last_time)
             tx.conn.execute(insert(checkpoints).values(size=cp.size, root=cp.root, note=cp.note,
                                                        signed_at=cp.signed_at))
             return cp

@@ -11,12 +11,16 @@ from __future__ import annotations
 import hashlib
 import struct
 
-ALGORITHM = "spotcheck-draw/2"
+ALGORITHM = "spotcheck-draw/3"
 # v1: the drand parameters, the expert pool and the prior loads were not committed at prepare,
-# and §D8 let an inspector who left a subject come back to it. Draws prepared under v1 keep its
-# rules (their records verify by them); every new draw is v2.
+# and §D8 let an inspector who left a subject come back to it. v2: the draw's selection and
+# matching rules as today, but the prepared checkpoint's time was a bare `signed_at`. v3 (the
+# same selection and matching): the prepared checkpoint carries the log's timestamped
+# cosignature and the draw's entries are dated in log order (docs/SPEC.md §D13). Draws
+# prepared under an earlier version keep its rules (their records verify by them).
 ALGORITHM_V1 = "spotcheck-draw/1"
-ALGORITHMS = (ALGORITHM_V1, ALGORITHM)
+ALGORITHM_V2 = "spotcheck-draw/2"
+ALGORITHMS = (ALGORITHM_V1, ALGORITHM_V2, ALGORITHM)
 
 TAG_NONCE = "spotcheck/draw/v1/nonce-commitment"
 TAG_CONTRIBUTION = "spotcheck/draw/v1/witness-commitment"

@@ -16,15 +16,17 @@ from typing import Any
 
 from sqlalchemy import select
 
+from drawsvc.draw.codec import ALGORITHM, ALGORITHM_V1, ALGORITHM_V2
 from ledger.entry import Entry
 from ledger.schema import log_entries
 from ledger.store import Ledger, StoredCheckpoint
 
 from . import schema
-from .service import ALGORITHM_V1, NETWORKS_FILE, DrawNotFound, load_pools, parse_secret
+from .service import NETWORKS_FILE, DrawNotFound, load_pools, parse_secret
 
-FORMAT = "spotcheck-draw-bundle/2"
-FORMAT_V1 = "spotcheck-draw-bundle/1"  # the bundle of a draw prepared under spotcheck-draw/1
+# A bundle's format names the rules its draw was prepared under (docs/SPEC.md §D13).
+FORMATS = {ALGORITHM_V1: "spotcheck-draw-bundle/1", ALGORITHM_V2: "spotcheck-draw-bundle/2",
+           ALGORITHM: "spotcheck-draw-bundle/3"}
 KEY_TYPES = ("log.genesis", "actor.key.registered", "actor.key.rotated", "log.key.rotated")
 
 
@@ -99,7 +101,7 @@ def build_bundle(ledger: Ledger, draw_id: str, *, privileged: bool, log_verifier
                         "inclusion_proof": [_b64(h) for h in ledger.inclusion_proof(seq, cp.size)]})
     prepared_cp = ledger.checkpoint_covering(row.prepared_seq)
     bundle: dict[str, Any] = {
-        "format": FORMAT_V1 if doc.get("algorithm") == ALGORITHM_V1 else FORMAT,
+        "format": FORMATS[doc.get("algorithm", ALGORITHM_V1)],
         "draw_id": draw_id,
         "status": row.status,
         "log": {"origin": ledger.origin, "verifier_key": log_verifier_key,

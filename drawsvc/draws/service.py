@@ -57,7 +57,7 @@ from drawsvc.registry.records import ACTIVE_SUBJECT_STATUSES
 from drawsvc.registry.service import actor_id_for
 from drawsvc.registry.state import get_record
 from ledger.canonical import canonical_bytes
-from ledger.entry import Entry
+from ledger.entry import Entry, parse_time
 from ledger.store import Ledger, StoredCheckpoint
 
 from . import precheck, schema
@@ -346,6 +346,9 @@ class DrawService:
                 "not_before": not_before, "note": note,
             }
             entry = tx.append("draw.prepared", payload, self._signer(actor))
+            # The entry is dated no earlier than the log's head (entry times never run backwards),
+            # which may be later than the clock read above: the rounds must still lie ahead of it.
+            check_recipe(recipe, self.chains, _unix(parse_time(entry.time)))
             tx.want_checkpoint = True  # the inputs are fixed, and provably so, before any randomness exists
             doc = {**payload, "prepared_leaf_hash": entry.leaf_hash().hex()}
             secret = {"nonce": nonce.hex()}

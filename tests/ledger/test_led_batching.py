@@ -258,3 +258,47 @@ def test_pg_batch_whose_lock_statement_fails_leaves_the_connection_usable(pg_url
     finally:
         led.close()
         led.engine.dispose()
+
+
+def test_a_clock_that_steps_back_never_dates_an_entry_or_checkpoint_earlier(any_ledger: Ledger) -> None:
+    """Entry times are non-decreasing on every write path (transaction, batch, prepared entries),
+    and each checkpoint carries the log's own timestamped cosignature, no earlier than its entries."""
+    from ledger.entry import parse_time, unix_seconds
+    from ledger.note import own_cosignature_time, parse_note
+
+    led = any_ledger
+    ahead, behind = datetime(2030, 5, 1, 8, 0, tzinfo=UTC), datetime(2029, 1, 1, 8, 0, tzinfo=UTC)
+    led.clock = lambda: ahead
+    first = led.append("test.item", {"i": 0}, led.system)
+    led.clock = lambda: behind  # the machine's clock steps back a year
+    with led.transaction() as tx:
+        second = tx.append("test.item", {"i": 1}, led.system)
+        third = tx.append_prepared(prepare("test.item", {"i": 2}, led.system), format_time(behind))
+        tx.want_checkpoint = True
+    batcher = AppendBatcher(led, checkpoint_interval=0.0)
+    try:
+        fourth = batcher.submit("test.item", {"i": 3}, led.system).result()
+    finally:
+        batcher.close()
+    times = [e.time for e in (first, second, third, fourth)]
+    assert times == [format_time(ahead)] * 4, times
+    stored = [led.entry(e.seq).time for e in (first, second, third, fourth)]
+    assert stored == times
+    cp = led.checkpoint_covering(fourth.seq)
+    assert cp is not None and cp.signed_at == format_time(ahead)
+    assert own_cosignature_time(parse_note(cp.note), led.log_signer.verifier) == unix_seconds(ahead)
+    led.clock = lambda: datetime(2031, 1, 1, tzinfo=UTC)  # and once the clock is ahead again, it is followed
+    assert parse_time(led.append("test.item", {"i": 4}, led.system).time).year == 2031
+    _audit_ok(led)
+
+
+def test_the_audit_reports_a_forged_checkpoint_time(ledger: Ledger) -> None:
+    """The stored signed_at must be the signed time of the log's cosignature; a moved one is reported."""
+    ledger.append("test.item", {"i": 0}, ledger.system)
+    cp = ledger.checkpoint()
+    with ledger.engine.begin() as conn:
+        conn.execute(checkpoints.update().where(checkpoints.c.size == cp.size).values(
+            signed_at="2020-01-01T00:00:00.000Z"))
+    report = Auditor(ledger.engine, ledger.log_signer.verifier).run()
+    assert any("signed_at" in f.message and f.where == f"checkpoint {cp.size}" for f in report.findings), \
+        report.findings
