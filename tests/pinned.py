@@ -42,6 +42,16 @@ def drand_demo_now() -> datetime:
     return beijing(china_date(due) + timedelta(days=PUBLISHED_DAYS_AGO), 12)
 
 
+def before_drand_round(seconds: int = 86400) -> datetime:
+    """`seconds` before the recorded quicknet round 123. Entry times never run backwards, so a
+    test that prepares a draw on that real round needs a log begun before it: it builds its
+    instance (or ledger) at this moment, then sets the clock to just before the round."""
+    from drawsvc.draws.demo import DEMO_ROUND, quicknet_round
+
+    chain, _ = quicknet_round()
+    return datetime.fromtimestamp(chain["genesis_time"] + (DEMO_ROUND - 1) * chain["period"] - seconds, UTC)
+
+
 def days(n: int) -> str:
     """The day `n` days after TODAY (before, if negative), as YYYY-MM-DD."""
     return (TODAY + timedelta(days=n)).isoformat()

@@ -32,7 +32,15 @@ from .findings import Check, Finding, Report
 from .log import KEY_TYPES, LogOptions, _LogVerifier, _sig_bytes, validate_entry
 from .matching import Matcher, MatchError, Rule
 from .merkle import leaf_hash, verify_consistency, verify_inclusion
-from .note import NoteError, parse_checkpoint, parse_note, parse_verifier_key, verify_cosignature, verify_note
+from .note import (
+    NoteError,
+    own_cosignature_key,
+    parse_checkpoint,
+    parse_note,
+    parse_verifier_key,
+    verify_cosignature,
+    verify_note,
+)
 from .parallel import ed25519_ok
 from .pools import EXCLUDED_REASONS, PoolError, commit_with, conflicts_sha256, prior_load_sha256
 from .recipe import RecipeError, encode_source, hexbytes, nonce_commitment, seed_from
@@ -43,13 +51,16 @@ from .tickets import Selection, subject_ticket, thresholds, ticket_rows
 
 __all__ = ["BUNDLE_FORMAT", "DrawOptions", "DrawState", "load_draw_bundle", "verify_bundle"]
 
-BUNDLE_FORMAT = "spotcheck-draw-bundle/2"
+BUNDLE_FORMAT = "spotcheck-draw-bundle/3"
 DRAW_TYPES = ("draw.prepared", "draw.seeded", "draw.drawn", "draw.substituted", "draw.published", "draw.aborted")
-ALGORITHM = "spotcheck-draw/2"
+ALGORITHM = "spotcheck-draw/3"
 # Every published version keeps verifying (evidence already handed out): v1 bundles and draws
-# are checked by v1's rules, except that their drand parameters must be pinned or trusted too.
+# are checked by v1's rules, except that their drand parameters must be pinned or trusted too;
+# v2 draws by v3's selection and matching rules, their prepared checkpoint's time unsigned.
 ALGORITHM_V1 = "spotcheck-draw/1"
-BUNDLE_FORMATS = {"spotcheck-draw-bundle/1": ALGORITHM_V1, BUNDLE_FORMAT: ALGORITHM}
+ALGORITHM_V2 = "spotcheck-draw/2"
+BUNDLE_FORMATS = {"spotcheck-draw-bundle/1": ALGORITHM_V1, "spotcheck-draw-bundle/2": ALGORITHM_V2,
+                  BUNDLE_FORMAT: ALGORITHM}
 
 
 def load_draw_bundle(path: str | Path) -> dict[str, Any]:
@@ -157,6 +168,11 @@ class _Bundle:
         """Whether the v2 rules apply: chains, experts and prior loads committed; §D8 bars leavers."""
         return self.algorithm != ALGORITHM_V1
 
+    @property
+    def v3(self) -> bool:
+        """Whether the v3 rules apply: entry times in log order, the prepared checkpoint's time signed."""
+        return self.algorithm not in (ALGORITHM_V1, ALGORITHM_V2)
+
     # -- helpers --------------------------------------------------------------------------
     def fail(self, c: Check, code: str, where: str, msg: str, expected: Any = None, actual: Any = None,
              seq: int | None = None) -> None:
@@ -239,6 +255,7 @@ class _Bundle:
                               "invalid signature", seq)
         self.pending: dict[int, dict[str, Any]] = {}
         self._pending_entries(c, lv, dict(lhs))
+        self._time_order(c)
         for f in scratch.findings:
             c.fail(f)
         if 0 not in lhs:
@@ -306,6 +323,22 @@ class _Bundle:
                 continue
             self.pending[seq] = e
 
+    def _time_order(self, c: Check) -> None:
+        """§2: entry times never run backwards along seq — so any two entries of the bundle, proven
+        or pending, are dated in log order. Binding from v3 (earlier services did not clamp)."""
+        last: tuple[int, str] | None = None
+        for seq in sorted({**self.st.entries, **self.pending}):
+            e = self.st.entries.get(seq) or self.pending[seq]
+            if last is not None and e["time"] < last[1]:
+                if self.v3:
+                    self.fail(c, "ENTRY_TIME_DECREASING", f"seq {seq}", f"dated before seq {last[0]} although "
+                              "it comes after it in the log: entry times never run backwards", f">= {last[1]}",
+                              e["time"], seq)
+                else:
+                    self.r.info["time_order"] = (f"seq {seq} is dated before seq {last[0]} (allowed before "
+                                                 "spotcheck-draw/3)")
+            last = (seq, e["time"])
+
     def key_at(self, size: int) -> Any:
         key = None
         for frm, k in self.log_keys:
@@ -325,9 +358,20 @@ class _Bundle:
             self.fail(ck, "CHECKPOINT_SIGNATURE_INVALID", where, "not validly signed by the log key in force at "
                       f"size {cp.size}", str(key), ", ".join(f"{s.name}/{s.key_hash.hex()}" for s in note.signatures))
             return False
+        ok, t = verify_cosignature(note, own_cosignature_key(key))
+        if ok is False:
+            self.fail(ck, "CHECKPOINT_SIGNATURE_INVALID", where, "the log's own timestamped cosignature does not "
+                      "verify: its time was changed or the line forged", "valid cosignature/v1 by the log key", t)
+            return False
         if ck.status == "passed":
-            ck.detail = (ck.detail + "; " if ck.detail else "") + f"size {cp.size} signed by {key.name}"
+            ck.detail = (ck.detail + "; " if ck.detail else "") + f"size {cp.size} signed by {key.name}" + (
+                f" at {t} (timestamped)" if ok else "")
         return True
+
+    def _own_time(self, note: Any, size: int) -> int | None:
+        """The signed time of the log's own cosignature on a note already checked by _check_note."""
+        key = self.key_at(size)
+        return None if key is None else verify_cosignature(note, own_cosignature_key(key))[1]
 
     def _witness_keys(self) -> list[Any]:
         keys = []
@@ -510,6 +554,7 @@ class _Bundle:
                          "bundle checkpoint")
         pc = self.b.get("prepared_checkpoint")
         self.pcp = self.pnote = None
+        self.p_own_time: int | None = None
         if self.st.prepared_seq is None:
             self._wait_or_skip(c, "draw.prepared", "no prepared entry")
             return
@@ -527,6 +572,17 @@ class _Bundle:
             return
         self.pcp, self.pnote = cp, note
         ps = self.st.prepared_seq
+        self.p_own_time = own = self._own_time(note, cp.size)
+        pe = self.st.entries.get(ps)
+        if own is not None:
+            if pe is not None and own < int(_unix(pe["time"])):
+                self.fail(c, "PREPARED_CHECKPOINT_INVALID", "prepared_checkpoint", "the log's timestamped "
+                          "cosignature is dated before the prepared entry it covers", f">= {pe['time']}", own)
+            c.detail = (c.detail or "") + f"; time {own} signed by the log"
+        elif self.v3:
+            self.fail(c, "PREPARED_CHECKPOINT_UNTIMED", "prepared_checkpoint", "the prepared checkpoint carries no "
+                      "timestamped cosignature by the log (required from spotcheck-draw/3): nothing signed says "
+                      "when the inputs were fixed")
         if cp.size <= ps:
             self.fail(c, "PREPARED_CHECKPOINT_INVALID", "prepared_checkpoint", "it does not cover the prepared "
                       "entry", f"size > {ps}", cp.size)
@@ -593,12 +649,18 @@ class _Bundle:
         pc = self.b.get("prepared_checkpoint") or {}
         signed_at = pc.get("signed_at")
         clock = []
-        if isinstance(signed_at, str):
+        own = self.p_own_time
+        if own is not None:  # signed (v3): the bare signed_at is not read
+            if own >= earliest:
+                self.fail(c, "PREPARED_TOO_LATE", "prepared_checkpoint", "the log's timestamped cosignature on the "
+                          "prepared checkpoint is at or after the round's time", f"< {earliest}", own)
+            clock.append(f"the log's timestamped cosignature {own}")
+        elif isinstance(signed_at, str):  # v1, v2: an unsigned field, checked for what it is worth
             try:
                 if _unix(signed_at) >= earliest:
                     self.fail(c, "PREPARED_TOO_LATE", "prepared_checkpoint", "the prepared checkpoint was signed "
                               "at or after the round's time", f"< {earliest}", signed_at)
-                clock.append(f"checkpoint signed_at {signed_at}")
+                clock.append(f"checkpoint signed_at {signed_at} (unsigned)")
             except ValueError:
                 self.fail(c, "DRAW_ENTRY_MALFORMED", "prepared_checkpoint.signed_at", "not an RFC 3339 ms time",
                           None, signed_at)
@@ -616,7 +678,7 @@ class _Bundle:
         if in_time:
             c.detail = f"witness-vouched: {', '.join(in_time)} cosigned the prepared checkpoint before {earliest}"
         else:
-            extra = len(self.pnote.signatures) - 1 if self.pnote is not None else 0
+            extra = len(self.pnote.signatures) - (1 if own is None else 2) if self.pnote is not None else 0
             why = (f"{extra} cosignature line(s) present but no --witness key given to check them" if extra
                    and not self.o.witnesses else "no witness cosigned the prepared checkpoint in time")
             c.detail = (f"RESTS ON THE SERVICE'S OWN CLOCK ({'; '.join(clock)} < round time {earliest}): {why}")

@@ -29,6 +29,7 @@ CODES: dict[str, str] = {
     "NOT_CANONICAL": "a stored leaf is not in RFC 8785 (JCS) canonical form",
     "SEQ_GAP": "an entry's seq is not the next one (dropped, repeated or reordered entries)",
     "PREV_MISMATCH": "an entry's prev is not the leaf hash of the entry before it",
+    "ENTRY_TIME_DECREASING": "an entry is dated before an entry that comes earlier in the log: entry times never run backwards",
     "ENTRY_SIGNATURE_INVALID": "an entry's Ed25519 signature does not verify with its actor key",
     "UNKNOWN_KEY": "an entry (or client record) is signed by a key never registered before it",
     "RETIRED_KEY": "an entry (or client record) is signed by a key retired by a rotation",
@@ -51,6 +52,7 @@ CODES: dict[str, str] = {
     # -- draw bundles (docs/SPEC.md Part II) --
     "ENTRY_SEQ_MISMATCH": "a bundled entry's seq is not the seq the bundle files it under, or entries are not sorted / repeat",
     "ENTRY_NOT_INCLUDED": "a bundled entry's inclusion proof does not lead to the bundle checkpoint's root",
+    "PREPARED_CHECKPOINT_UNTIMED": "the prepared checkpoint carries no timestamped cosignature by the log (required from spotcheck-draw/3)",
     "PREPARED_CHECKPOINT_INVALID": "the prepared checkpoint is missing, not signed by the log key, or does not cover the prepared entry",
     "PREPARED_TOO_LATE": "the prepared entry or its checkpoint is not before the declared beacon round's time",
     "SEEDED_TOO_EARLY": "the seeded entry is dated before a declared beacon round existed",

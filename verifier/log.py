@@ -41,6 +41,7 @@ from .note import (
     SignedNote,
     VerifierKey,
     b64decode_strict,
+    own_cosignature_key,
     parse_checkpoint,
     parse_note,
     parse_verifier_key,
@@ -371,6 +372,7 @@ class _ChunkWorker:
         loads, dumps, sort, flat, validate = orjson_loads, orjson_dumps, _ORJSON_SORTED, _FLAT, _validate
         first_prev: Any = None
         prev_hex: str | None = None
+        first_time = last_time = None  # of the valid entries: times never run backwards (§2)
         for i, item in enumerate(items):
             pos = pos0 + i
             if pos > nxt:
@@ -422,6 +424,14 @@ class _ChunkWorker:
                 found((i, _CHAIN, "chain", "PREV_MISMATCH", where, "prev is not the leaf hash of the entry before it",
                        prev_hex, _s(prev)))
             prev_hex = lh.hex()
+            if err is None:
+                t = e["time"]  # valid: RFC 3339 ms UTC, fixed width, so text order is time order
+                if last_time is None:
+                    first_time = t
+                elif t < last_time:
+                    found((i, _CHAIN, "time_order", "ENTRY_TIME_DECREASING", where, "the entry is dated before the "
+                           "entry before it: entry times never run backwards", f">= {last_time}", t))
+                last_time = t
             if err is not None:
                 if e is not None:
                     found((i, _ENTRY, "format", "ENTRY_MALFORMED", where, err, None, None))
@@ -473,7 +483,7 @@ class _ChunkWorker:
         first_where = s0 if s0 is not None else pos0
         root = _subtree_root(lhs) if subtree else None
         return (b"".join(lhs), first_prev, first_where, s0, None if run_on else seqs, out, len(checks), raw,
-                n - raw, root, len(self.events))
+                n - raw, root, len(self.events), first_time, last_time)
 
     def _external(self, e: dict[str, Any], i: int, seq: int, out: list[Found], todo: Callable[[Any], None]) -> None:
         """The client record of an external.* entry: its rules now, its signature queued in ``todo``."""
@@ -507,6 +517,7 @@ class _LogVerifier:
         self.c_canon = c("canonical", "leaves in RFC 8785 canonical form")
         self.c_seq = c("sequence", "seq contiguous")
         self.c_chain = c("chain", "prev links (hash chain)")
+        self.c_time = c("time_order", "entry times never run backwards")
         self.c_keys = c("keys", "key registry (genesis, registrations, rotations, retirements)")
         self.c_sigs = c("signatures", "entry signatures by registered, unretired actor keys")
         self.c_client = c("client_signatures", "external.* records signed by the client's registered key")
@@ -558,6 +569,7 @@ class _LogVerifier:
         self.raw_seen = self.json_seen = 0
         self.expected_seq = o.start
         self.prev_hash: str | None = ZERO_PREV if full else None
+        self.last_time: str | None = None
         pool = ChunkPool(_ChunkWorker, (full,), workers=o.workers, parallel=parallel)  # before any thread exists
         self.parallel = pool.parallel
         self.acks = [0] * pool.workers
@@ -658,7 +670,7 @@ class _LogVerifier:
     def _absorb(self, meta: tuple[int, int, list[Found]], wid: int, res: tuple[Any, ...]) -> int:
         """Fold a chunk's worker result in, in log order: seq, the chunk's first prev, tree, findings."""
         pos0, n, held = meta
-        lhs, first_prev, first_where, s0, seqs, found, nsig, raw, js, root, ack = res
+        lhs, first_prev, first_where, s0, seqs, found, nsig, raw, js, root, ack, first_time, last_time = res
         self.acks[wid] = max(self.acks[wid], ack)
         self.nsig += nsig
         self.raw_seen += raw
@@ -683,6 +695,12 @@ class _LogVerifier:
             out.append((0, _CHAIN, "chain", "PREV_MISMATCH", first_where, "prev is not the leaf hash of the entry "
                         "before it", self.prev_hash, _s(first_prev)))
         self.prev_hash = lhs[-32:].hex()
+        if first_time is not None:
+            if self.last_time is not None and first_time < self.last_time:
+                out.append((0, _CHAIN, "time_order", "ENTRY_TIME_DECREASING", first_where, "the entry is dated "
+                            "before the entry before it: entry times never run backwards", f">= {self.last_time}",
+                            first_time))
+            self.last_time = last_time
         tree, wanted = self.tree, self.wanted_set
         if root is not None:
             tree.append_subtree(n.bit_length() - 1, root)
@@ -856,10 +874,12 @@ class _LogVerifier:
             for c in (self.c_keys, self.c_sigs, self.c_client):
                 c.skip(why)
             self.c_chain.detail = f"the first entry's prev (seq {self.o.start - 1}) is not checked"
+            self.c_time.detail = f"from seq {self.o.start}: the time of seq {self.o.start - 1} is not checked"
         else:
             self.c_sigs.detail = f"{self.nsig} Ed25519 signatures checked in batches"
             if n == 0:
-                for c in (self.c_keys, self.c_sigs, self.c_client, self.c_seq, self.c_chain, self.c_format):
+                for c in (self.c_keys, self.c_sigs, self.c_client, self.c_seq, self.c_chain, self.c_format,
+                          self.c_time):
                     c.skip("the log is empty")
             if self.origin is not None:
                 self.r.info["origin"] = self.origin
@@ -945,6 +965,12 @@ class _LogVerifier:
                 self.c_cps.fail(Finding("CHECKPOINT_SIGNATURE_INVALID", where, msg, f"signature by {key}",
                                         ", ".join(f"{s.name}/{s.key_hash.hex()}" for s in note.signatures),
                                         checkpoint_size=cp.size))
+                continue
+            own, t = verify_cosignature(note, own_cosignature_key(key))
+            if own is False:
+                self.c_cps.fail(Finding("CHECKPOINT_SIGNATURE_INVALID", where, "the log's own timestamped cosignature "
+                                        "does not verify: its time was changed or the line forged",
+                                        "valid cosignature/v1 by the log key", t, checkpoint_size=cp.size))
                 continue
             good.append(cp)
             if full and cp.size <= n:

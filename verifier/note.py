@@ -288,3 +288,10 @@ def verify_cosignature(note: SignedNote, vkey: VerifierKey) -> tuple[bool | None
             return False, t
         best = t if best is None else max(best, t)
     return True, best
+
+
+def own_cosignature_key(log_key: VerifierKey) -> VerifierKey:
+    """The log's own timestamped-cosignature key (docs/SPEC.md §5): the log key's Ed25519 public
+    key under algorithm 0x04, so its key ID differs from the note signature's."""
+    return VerifierKey(log_key.name, key_id(log_key.name, ALG_COSIGNATURE_V1, log_key.public_key),
+                       ALG_COSIGNATURE_V1, log_key.public_key)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from pinned import TODAY
+from pinned import before_drand_round
 
 from drawsvc.demo import create_demo
 from drawsvc.draws.demo import DEMO_ROUND, WITNESS, clock_at, quicknet_round
@@ -130,15 +130,30 @@ def test_bad_prepare_is_refused_and_writes_nothing(app, case: str) -> None:  # t
     assert len(ops.get("/api/v1/draws").get_json()["draws"]) == count
 
 
-def test_wrong_beacon_signature_and_early_seed_are_refused(app) -> None:  # type: ignore[no-untyped-def]
+@pytest.fixture(scope="module")
+def early_app(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A demo whose log ends the day before quicknet round 123: entry times never run backwards,
+    so only a log begun before that real round can prepare a draw on it."""
+    from web import create_app
+
+    os.environ.setdefault("DRAWSVC_KEY_PASSPHRASE", "test-passphrase")
+    inst, _, _ = create_demo(tmp_path_factory.mktemp("early") / "instance", origin="test.example/log",
+                             now=before_drand_round())
+    return create_app(inst, {"TESTING": True})
+
+
+def test_wrong_beacon_signature_and_early_seed_are_refused(early_app) -> None:  # type: ignore[no-untyped-def]
+    app = early_app
     ops = login(app, "op-scjg")
     ledger = app.extensions["ledger"]
     chain, rnd = quicknet_round()
     due = chain["genesis_time"] + (DEMO_ROUND - 1) * chain["period"]
     sources = [{"type": "drand", "chain_hash": chain["chain_hash"], "round": DEMO_ROUND}, *DICE_SOURCES]
+    plan = plan_code(app)
     with clock_at(ledger, datetime.fromtimestamp(due - 60, UTC)):
-        r = ops.post("/api/v1/draws", json={"plan": plan_code(app), "department": "scjg", "sources": sources,
-                                            "draw_date": TODAY.isoformat()})  # inside the plan's window
+        r = ops.post("/api/v1/draws", json={"plan": plan, "department": "scjg", "sources": sources,
+                                            "draw_date": login(app, "admin").get(f"/api/v1/plans/{plan}")
+                                            .get_json()["window_start"]})  # inside the plan's window
         assert r.status_code == 201, r.get_json()
         draw_id = r.get_json()["id"]
         good = {"type": "drand", "chain_hash": chain["chain_hash"], "round": DEMO_ROUND, "signature": rnd["signature"]}
@@ -248,5 +263,5 @@ def test_demo_witness_and_round_are_real(demo: Instance) -> None:
 def test_bundle_file_round_trips_as_json(app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     pub = draws_by_status(app)["published"]["id"]
     data = app.test_client().get(f"/api/v1/draws/{pub}/bundle").get_json()
-    assert data["format"] == "spotcheck-draw-bundle/2" and data["content"] and data["pools"]
+    assert data["format"] == "spotcheck-draw-bundle/3" and data["content"] and data["pools"]
     (tmp_path / "b.json").write_text(json.dumps(data, ensure_ascii=False))

@@ -10,12 +10,15 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
+import time_machine
 
 from drawsvc.draw.errors import BeaconSignatureInvalid
 from drawsvc.draws.demo import DEMO_ROUND, clock_at, quicknet_round
 from drawsvc.draws.service import DrawService, DrawStateError
 from drawsvc.registry.demo import demo_actor, seed_registries
 from drawsvc.registry.service import Registry
+from tests.conftest import new_ledger
+from tests.pinned import before_drand_round
 
 
 class _Relay(BaseHTTPRequestHandler):
@@ -43,11 +46,15 @@ def relay() -> Iterator[tuple[str, dict]]:
 
 
 @pytest.fixture
-def county(ledger):  # type: ignore[no-untyped-def]
+def county(sqlite_url: str):  # type: ignore[no-untyped-def]
+    """A county whose log begins the day before quicknet round 123 (entry times never run
+    backwards, so the draws below can be prepared on that real round)."""
     from argon2 import PasswordHasher
 
-    reg = Registry(ledger, b"test", hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-    plan = seed_registries(reg)["plan"]
+    with time_machine.travel(before_drand_round(), tick=False):
+        ledger = new_ledger(sqlite_url)
+        reg = Registry(ledger, b"test", hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+        plan = seed_registries(reg)["plan"]
     return reg, plan
 
 

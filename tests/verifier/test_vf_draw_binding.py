@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from pinned import before_drand_round
 from vf_drawkit import run
 
 from verifier.cli import cli
@@ -70,10 +71,11 @@ class County:
 
 
 @pytest.fixture(scope="module")
-def county(tmp_path_factory: pytest.TempPathFactory) -> County:
+def county_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A demo county whose log ends the day before quicknet round 123 (entry times never run
+    backwards, so a draw on that real round needs a log begun before it). Built once; each test
+    works on its own copy, since a draw seeded after the round moves the log past it."""
     from drawsvc.demo import create_demo
-    from drawsvc.registry.demo import demo_actor
-    from drawsvc.registry.service import Registry
 
     base = tmp_path_factory.mktemp("binding")
     with pytest.MonkeyPatch.context() as mp:
@@ -81,16 +83,36 @@ def county(tmp_path_factory: pytest.TempPathFactory) -> County:
         mp.delenv("DATABASE_URL", raising=False)
         for attempt in range(5):  # the demo's own substitution may find nobody on some seeds
             try:
-                inst, _, _ = create_demo(base / f"i{attempt}", origin="binding.example/log")
-                break
+                inst, _, _ = create_demo(base / f"i{attempt}", origin="binding.example/log", now=before_drand_round())
+                inst.engine().dispose()
+                return inst.home
             except Exception as exc:  # noqa: BLE001 - only TooFewInspectors is retried
                 if attempt == 4 or type(exc).__name__ != "TooFewInspectors":
                     raise
-        ledger = inst.ledger()
-        registry = Registry(ledger, inst.passphrase())
-        plan = registry.list("plan")[0]
-        yield County(inst, ledger, registry, demo_actor(registry, "op-scjg"), plan["code"], plan["departments"][0],
-                     plan["window_start"], inst.genesis_log_key.encode())  # a day inside the plan's window
+    raise AssertionError("unreachable")
+
+
+@pytest.fixture
+def county(county_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> County:
+    import shutil
+
+    from drawsvc.instance import load
+    from drawsvc.registry.demo import demo_actor
+    from drawsvc.registry.service import Registry
+
+    monkeypatch.setenv("DRAWSVC_KEY_PASSPHRASE", "test-passphrase")
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    home = tmp_path / "county"
+    shutil.copytree(county_home, home)
+    config = json.loads((home / "instance.json").read_text())
+    config["database_url"] = config["database_url"].replace(str(county_home), str(home))
+    (home / "instance.json").write_text(json.dumps(config))
+    inst = load(home)
+    ledger = inst.ledger()
+    registry = Registry(ledger, inst.passphrase())
+    plan = registry.list("plan")[0]
+    return County(inst, ledger, registry, demo_actor(registry, "op-scjg"), plan["code"], plan["departments"][0],
+                  plan["window_start"], inst.genesis_log_key.encode())  # a day inside the plan's window
 
 
 def quicknet_real() -> dict[str, Any]:
@@ -162,15 +184,18 @@ def assert_genuine_log(report: Any) -> None:
 def test_honest_drand_draw_verifies_with_the_pinned_quicknet(county: County, monkeypatch: pytest.MonkeyPatch) -> None:
     b = drand_draw(county, server_chain(), bytes.fromhex(next(r for r in quicknet_real()["rounds"]
                                                                if r["round"] == ROUND)["signature"]), monkeypatch)
-    assert b["format"] == "spotcheck-draw-bundle/2"
+    assert b["format"] == "spotcheck-draw-bundle/3"
     prepared = own_prepared(b)
-    assert prepared["algorithm"] == "spotcheck-draw/2"
+    assert prepared["algorithm"] == "spotcheck-draw/3"
     assert prepared["chains"] == b["chains"] == {QUICKNET: {k: quicknet_real()[k] for k in (
         "beacon_id", "scheme", "chain_hash", "public_key", "genesis_time", "period", "genesis_seed")}}
     assert {"experts", "prior_load_sha256", "conflicts_sha256"} <= set(prepared["pools"])
     report, _ = run(b, log_key=county.log_key)
     assert report.ok, report.to_text()
     assert "pinned" in report.checks["chains"].detail
+    # the time before the round is the log's signed cosignature time, not an unsigned field
+    assert "the log's timestamped cosignature" in report.checks["timing"].detail
+    assert "signed by the log" in report.checks["prepared_checkpoint"].detail
 
 
 def test_published_v1_bundle_still_verifies() -> None:
@@ -187,6 +212,26 @@ def test_published_v1_bundle_still_verifies() -> None:
     forged = copy.deepcopy(b)
     forged["pools"]["prior_load"] = {forged["pools"]["inspectors"][0]["id"]: 3}  # v1 committed none
     assert "PRIOR_LOAD_MISMATCH" in run(forged, log_key=V1_LOG_KEY)[0].codes()
+
+
+V2_LOG_KEY = "fixture.example/log+db6b4317+Aed5ImnzanhXsHpyyN+OvXGstsMIPyHB8rAUs3dvCwnU"
+
+
+def test_v2_bundle_of_the_previous_version_still_verifies() -> None:
+    """A bundle the v2 service handed out (no timestamped prepared checkpoint) keeps verifying;
+    its timing rests on the unsigned signed_at, and says so; relabelled v3 it fails."""
+    b = json.loads((FIXTURES / "bundle-v2-published.json").read_text(encoding="utf-8"))
+    assert b["format"] == "spotcheck-draw-bundle/2"
+    report, _ = run(b, log_key=V2_LOG_KEY)
+    assert report.ok, report.to_text()
+    assert report.checks["timing"].status == "passed" and "(unsigned)" in report.checks["timing"].detail
+    late = copy.deepcopy(b)
+    late["prepared_checkpoint"]["signed_at"] = "2030-01-01T00:00:00.000Z"
+    assert "PREPARED_TOO_LATE" in run(late, log_key=V2_LOG_KEY)[0].codes()
+    relabelled = copy.deepcopy(b)
+    relabelled["format"] = "spotcheck-draw-bundle/3"
+    codes = run(relabelled, log_key=V2_LOG_KEY)[0].codes()
+    assert {"DRAW_ENTRY_MALFORMED", "PREPARED_CHECKPOINT_UNTIMED"} <= codes
 
 
 def test_v1_bundle_cannot_be_relabelled_v2() -> None:
@@ -289,7 +334,7 @@ def test_bundle_chains_edited_after_the_fact(county: County, monkeypatch: pytest
     assert {"CHAIN_NOT_COMMITTED", "ENTRY_NOT_INCLUDED"} <= codes
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def capped(county: County) -> dict[str, Any]:
     """An honest draw with a workload cap and prior loads (the service's gather given them), so
     the cap decides teams: the bundle must carry exactly what was committed."""

@@ -203,10 +203,69 @@ def test_prepared_checkpoint_removed(demo):
     assert "PREPARED_CHECKPOINT_INVALID" in codes(b)
 
 
-def test_prepared_too_late(demo):
+def _own_cosignature(note: str, name: str, sk: SigningKey, timestamp: int) -> str:
+    """The log's own timestamped cosignature line (cosignature/v1, the log key under 0x04)."""
+    text = note.rpartition("\n\n")[0] + "\n"
+    kh = hashlib.sha256(name.encode() + b"\n" + b"\x04" + bytes(sk.verify_key)).digest()[:4]
+    sig = sk.sign(b"cosignature/v1\ntime %d\n" % timestamp + text.encode()).signature
+    return "\u2014 " + name + " " + base64.b64encode(kh + timestamp.to_bytes(8, "big") + sig).decode() + "\n"
+
+
+def _retime_prepared_checkpoint(b: dict, name: str, sk: SigningKey, timestamp: int | None) -> None:
+    """Replace the log's own cosignature on the prepared checkpoint: re-made at `timestamp` with
+    the real log key (a dishonest service), or dropped (None)."""
+    pc = b["prepared_checkpoint"]
+    text, _, sigs = pc["note"].rpartition("\n\n")
+    lines = [ln for ln in sigs.split("\n") if ln]
+    own_hash = hashlib.sha256(name.encode() + b"\n" + b"\x04" + bytes(sk.verify_key)).digest()[:4]
+    kept = [ln for ln in lines if base64.b64decode(ln.split(" ")[2])[:4] != own_hash]
+    assert len(kept) == len(lines) - 1, "the prepared checkpoint carries the log's own cosignature"
+    note = text + "\n\n" + "".join(ln + "\n" for ln in kept)
+    pc["note"] = note + (_own_cosignature(note, name, sk, timestamp) if timestamp is not None else "")
+
+
+def test_prepared_checkpoint_time_is_signed(demo):
+    """v3: the prepared checkpoint's time is the log's timestamped cosignature, not the bare
+    signed_at; moving signed_at proves nothing, a cosignature at or after the round is too late,
+    a changed time breaks the cosignature, and a missing one is named."""
     b = demo.load("published")
-    b["prepared_checkpoint"]["signed_at"] = "2030-01-01T00:00:00.000Z"
-    assert "PREPARED_TOO_LATE" in codes(b)
+    assert b["format"] == "spotcheck-draw-bundle/3"
+    assert run(b, log_key=demo.log_key)[0].ok
+    moved = copy.deepcopy(b)
+    moved["prepared_checkpoint"]["signed_at"] = "2030-01-01T00:00:00.000Z"  # unsigned: not read in v3
+    assert run(moved, log_key=demo.log_key)[0].ok
+    name = demo.log_key.split("+")[0]
+    sk = demo.log_signing_key
+    if b["prepared_checkpoint"] and "drand" in str(entry(b, "draw.prepared")["payload"]["seed_recipe"]):
+        late = copy.deepcopy(b)
+        nb = entry(b, "draw.prepared")["payload"]["not_before"]
+        _retime_prepared_checkpoint(late, name, sk, nb)
+        assert "PREPARED_TOO_LATE" in codes(late, log_key=demo.log_key)
+    early = copy.deepcopy(b)  # cosigned before the entry it covers existed
+    _retime_prepared_checkpoint(early, name, sk, 1_000_000_000)
+    assert "PREPARED_CHECKPOINT_INVALID" in codes(early, log_key=demo.log_key)
+    untimed = copy.deepcopy(b)
+    _retime_prepared_checkpoint(untimed, name, sk, None)
+    assert "PREPARED_CHECKPOINT_UNTIMED" in codes(untimed, log_key=demo.log_key)
+    changed = copy.deepcopy(b)  # the time bytes changed without the key: the cosignature breaks
+    pc = changed["prepared_checkpoint"]
+    text, _, sigs = pc["note"].rpartition("\n\n")
+    lines = [ln for ln in sigs.split("\n") if ln]
+    raw = bytearray(base64.b64decode(lines[1].split(" ")[2]))
+    raw[11] ^= 1
+    lines[1] = " ".join(lines[1].split(" ")[:2] + [base64.b64encode(bytes(raw)).decode()])
+    pc["note"] = text + "\n\n" + "".join(ln + "\n" for ln in lines)
+    assert "CHECKPOINT_SIGNATURE_INVALID" in codes(changed, log_key=demo.log_key)
+
+
+def test_entry_dated_before_an_earlier_entry(demo):
+    """Entry times never run backwards along seq: an entry re-signed by its own actor with an
+    earlier time than the entry before it is named (besides breaking its inclusion)."""
+    b = demo.load("published")
+    e = entry(b, "draw.drawn")
+    e["time"] = entry(b, "draw.prepared")["time"][:4] + "-01-01T00:00:00.000Z"
+    resign(e, demo.signers[e["actor"]["id"]])
+    assert {"ENTRY_TIME_DECREASING", "ENTRY_NOT_INCLUDED"} <= codes(b, log_key=demo.log_key)
 
 
 def test_rerun_and_hide_the_first(demo):

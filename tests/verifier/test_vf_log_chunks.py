@@ -365,3 +365,23 @@ def test_entry_rules_match_the_plain_definition(monkeypatch, parallel):
         want = _reference_validate(e)
         seq = e["seq"] if type(e.get("seq")) is int else k
         assert got.get(seq) == want, (k, e, got.get(seq), want)
+
+
+@pytest.mark.parametrize("where", [1, 4, 16, 17, 30])
+def test_an_entry_dated_before_the_one_before_it(monkeypatch, where):
+    """Entry times never run backwards (SPEC §2): an entry re-signed by its own actor with an
+    earlier time is named, at chunk boundaries too; equal times are allowed."""
+    lm = rich_log()
+    entries = lm.copy_entries()
+    assert vlog.verify_log(lm.leaves(entries), [lm.checkpoint()], total=len(entries)).ok
+    e = entries[where]
+    e["time"] = entries[where - 1]["time"][:11] + "00:00:00.000Z"  # the same day, earlier
+    sign_entry(e, lm.actors.get(e["actor"]["id"]) or lm.system)
+    r = reports(lm.leaves(entries), [lm.checkpoint()], monkeypatch)
+    found = [f for f in r.checks["time_order"].findings if f.code == "ENTRY_TIME_DECREASING"]
+    assert [f.seq for f in found] == [where], r.to_text()
+    same = lm.copy_entries()
+    same[where]["time"] = same[where - 1]["time"]
+    sign_entry(same[where], lm.actors.get(same[where]["actor"]["id"]) or lm.system)
+    r = reports(lm.leaves(same), [], monkeypatch)
+    assert r.checks["time_order"].status == "passed"

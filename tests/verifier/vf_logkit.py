@@ -12,6 +12,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -21,6 +22,8 @@ from nacl.signing import SigningKey
 
 ORIGIN = "spotcheck.test/log"
 
+
+LOG_START = datetime(2026, 11, 23, 2, 10, 0, 123000, tzinfo=UTC)  # a made-up log's first entry
 
 def b64(b: bytes) -> str:
     return base64.b64encode(b).decode()
@@ -54,6 +57,12 @@ def mth(hs: list[bytes]) -> bytes:
     return hashlib.sha256(b"\x01" + mth(hs[:k]) + mth(hs[k:])).digest()
 
 
+def entry_time(seq: int) -> str:
+    """The time of entry `seq` of a made-up log: one second apart, never running backwards."""
+    moment = LOG_START + timedelta(seconds=seq)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
 def sign_entry(e: dict[str, Any], sk: SigningKey) -> dict[str, Any]:
     body = {k: v for k, v in e.items() if k != "sig"}
     e = dict(body)
@@ -80,7 +89,7 @@ class LogMaker:
         sk = sk or self.actors[actor]
         seq = len(self.entries)
         prev = lh(self.leaf_of(self.entries[-1])).hex() if self.entries else "0" * 64
-        e = {"v": 1, "seq": seq, "time": f"2026-11-23T02:10:{seq % 60:02d}.123Z", "type": typ,
+        e = {"v": 1, "seq": seq, "time": entry_time(seq), "type": typ,
              "actor": {"id": actor, "key_id": key_id or kid(sk)}, "payload": payload, "prev": prev}
         e = sign_entry(e, sk)
         self.entries.append(e)
