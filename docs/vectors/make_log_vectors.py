@@ -17,7 +17,7 @@ from nacl.signing import SigningKey
 from ledger import merkle
 from ledger.canonical import canonical_bytes
 from ledger.checkpoint import Checkpoint
-from ledger.entry import GENESIS_PREV, make_entry
+from ledger.entry import GENESIS_PREV, make_entry, parse_time, unix_seconds
 from ledger.external import sign_record
 from ledger.keys import ActorSigner
 from ledger.note import NoteSigner, cosign, sign_note
@@ -106,6 +106,12 @@ def build() -> dict:
         "checkpoints": checkpoints,
         "cosignature": {"checkpoint": witness_text, "timestamp": 1767574800,
                         "line": cosign(witness_text, "witness.example", witness_key, 1767574800)},
+        # §5: the log's own timestamped cosignature, at the newest entry's time in whole seconds
+        "timestamped_checkpoint": {
+            "size": n, "timestamp": unix_seconds(parse_time(entries[-1].time)),
+            "own_verifier_key": _cosig_vkey(ORIGIN, log_key),
+            "note": sign_note(witness_text, [log_signer])
+            + cosign(witness_text, ORIGIN, log_key, unix_seconds(parse_time(entries[-1].time)))},
     }
 
 

@@ -9,7 +9,7 @@ import os
 
 import rfc8785
 from nacl.signing import SigningKey
-from vf_drawkit import codes, entry, key_id, resign, run, sign_note
+from vf_drawkit import codes, entry, key_id, resign, retime_prepared_checkpoint, run, sign_note
 
 from verifier.matching import Matcher, Rule
 from verifier.seal import seal
@@ -203,27 +203,6 @@ def test_prepared_checkpoint_removed(demo):
     assert "PREPARED_CHECKPOINT_INVALID" in codes(b)
 
 
-def _own_cosignature(note: str, name: str, sk: SigningKey, timestamp: int) -> str:
-    """The log's own timestamped cosignature line (cosignature/v1, the log key under 0x04)."""
-    text = note.rpartition("\n\n")[0] + "\n"
-    kh = hashlib.sha256(name.encode() + b"\n" + b"\x04" + bytes(sk.verify_key)).digest()[:4]
-    sig = sk.sign(b"cosignature/v1\ntime %d\n" % timestamp + text.encode()).signature
-    return "\u2014 " + name + " " + base64.b64encode(kh + timestamp.to_bytes(8, "big") + sig).decode() + "\n"
-
-
-def _retime_prepared_checkpoint(b: dict, name: str, sk: SigningKey, timestamp: int | None) -> None:
-    """Replace the log's own cosignature on the prepared checkpoint: re-made at `timestamp` with
-    the real log key (a dishonest service), or dropped (None)."""
-    pc = b["prepared_checkpoint"]
-    text, _, sigs = pc["note"].rpartition("\n\n")
-    lines = [ln for ln in sigs.split("\n") if ln]
-    own_hash = hashlib.sha256(name.encode() + b"\n" + b"\x04" + bytes(sk.verify_key)).digest()[:4]
-    kept = [ln for ln in lines if base64.b64decode(ln.split(" ")[2])[:4] != own_hash]
-    assert len(kept) == len(lines) - 1, "the prepared checkpoint carries the log's own cosignature"
-    note = text + "\n\n" + "".join(ln + "\n" for ln in kept)
-    pc["note"] = note + (_own_cosignature(note, name, sk, timestamp) if timestamp is not None else "")
-
-
 def test_prepared_checkpoint_time_is_signed(demo):
     """v3: the prepared checkpoint's time is the log's timestamped cosignature, not the bare
     signed_at; moving signed_at proves nothing, a cosignature at or after the round is too late,
@@ -239,13 +218,13 @@ def test_prepared_checkpoint_time_is_signed(demo):
     if b["prepared_checkpoint"] and "drand" in str(entry(b, "draw.prepared")["payload"]["seed_recipe"]):
         late = copy.deepcopy(b)
         nb = entry(b, "draw.prepared")["payload"]["not_before"]
-        _retime_prepared_checkpoint(late, name, sk, nb)
+        retime_prepared_checkpoint(late, name, sk, nb)
         assert "PREPARED_TOO_LATE" in codes(late, log_key=demo.log_key)
     early = copy.deepcopy(b)  # cosigned before the entry it covers existed
-    _retime_prepared_checkpoint(early, name, sk, 1_000_000_000)
+    retime_prepared_checkpoint(early, name, sk, 1_000_000_000)
     assert "PREPARED_CHECKPOINT_INVALID" in codes(early, log_key=demo.log_key)
     untimed = copy.deepcopy(b)
-    _retime_prepared_checkpoint(untimed, name, sk, None)
+    retime_prepared_checkpoint(untimed, name, sk, None)
     assert "PREPARED_CHECKPOINT_UNTIMED" in codes(untimed, log_key=demo.log_key)
     changed = copy.deepcopy(b)  # the time bytes changed without the key: the cosignature breaks
     pc = changed["prepared_checkpoint"]

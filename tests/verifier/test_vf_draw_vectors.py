@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 from pathlib import Path
@@ -185,6 +186,35 @@ def test_log_vector_still_verifies():
     rep = verify_log([e["entry"] if isinstance(e, dict) and "entry" in e else e for e in entries], cps,
                      options=LogOptions())
     assert rep.ok, rep.to_text()
+
+
+def test_timestamped_checkpoint_vector():
+    """§5 from the spec text: the log's own cosignature on a checkpoint — the log key under 0x04 —
+    verifies with the time the vector states, and the log verifier accepts the note; a changed
+    time is refused."""
+    from verifier.log import LogOptions, verify_log
+    from verifier.note import own_cosignature_key, parse_note, parse_verifier_key, verify_cosignature
+
+    v = vec("log-v1.json")
+    tc = v["timestamped_checkpoint"]
+    own = own_cosignature_key(parse_verifier_key(v["keys"]["log"]["verifier_key"]))
+    assert str(own) == tc["own_verifier_key"]
+    assert verify_cosignature(parse_note(tc["note"]), own) == (True, tc["timestamp"])
+    assert tc["timestamp"] == int(_unix_ms(v["entries"][-1]["entry"]["time"]))
+    rep = verify_log([e["entry"] for e in v["entries"]], [tc["note"]], options=LogOptions())
+    assert rep.ok, rep.to_text()
+    moved = tc["note"].replace(tc["note"].rsplit(" ", 1)[1], "")  # keep the line, change its time
+    raw = bytearray(base64.b64decode(tc["note"].rsplit(" ", 1)[1]))
+    raw[4:12] = (tc["timestamp"] - 3600).to_bytes(8, "big")
+    moved += base64.b64encode(bytes(raw)).decode() + "\n"
+    rep = verify_log([e["entry"] for e in v["entries"]], [moved], options=LogOptions())
+    assert "CHECKPOINT_SIGNATURE_INVALID" in rep.codes()
+
+
+def _unix_ms(t: str) -> float:
+    from datetime import UTC, datetime
+
+    return datetime.strptime(t, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
 
 
 def test_recusal_after_swap_vector():

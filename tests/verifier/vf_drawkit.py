@@ -43,3 +43,24 @@ def sign_note(text: str, name: str, sk: SigningKey) -> str:
     pub = bytes(sk.verify_key)
     kh = hashlib.sha256(name.encode() + b"\n" + b"\x01" + pub).digest()[:4]
     return text + "\n\u2014 " + name + " " + base64.b64encode(kh + sk.sign(text.encode()).signature).decode() + "\n"
+
+
+def own_cosignature(note: str, name: str, sk: SigningKey, timestamp: int) -> str:
+    """The log's own timestamped cosignature line (cosignature/v1, the log key under 0x04)."""
+    text = note.rpartition("\n\n")[0] + "\n"
+    kh = hashlib.sha256(name.encode() + b"\n" + b"\x04" + bytes(sk.verify_key)).digest()[:4]
+    sig = sk.sign(b"cosignature/v1\ntime %d\n" % timestamp + text.encode()).signature
+    return "\u2014 " + name + " " + base64.b64encode(kh + timestamp.to_bytes(8, "big") + sig).decode() + "\n"
+
+
+def retime_prepared_checkpoint(b: dict[str, Any], name: str, sk: SigningKey, timestamp: int | None) -> None:
+    """Replace the log's own cosignature on the prepared checkpoint: re-made at `timestamp` with
+    the real log key (a dishonest service), or dropped (None)."""
+    pc = b["prepared_checkpoint"]
+    text, _, sigs = pc["note"].rpartition("\n\n")
+    lines = [ln for ln in sigs.split("\n") if ln]
+    own_hash = hashlib.sha256(name.encode() + b"\n" + b"\x04" + bytes(sk.verify_key)).digest()[:4]
+    kept = [ln for ln in lines if base64.b64decode(ln.split(" ")[2])[:4] != own_hash]
+    assert len(kept) == len(lines) - 1, "the prepared checkpoint carries the log's own cosignature"
+    note = text + "\n\n" + "".join(ln + "\n" for ln in kept)
+    pc["note"] = note + (own_cosignature(note, name, sk, timestamp) if timestamp is not None else "")

@@ -40,7 +40,11 @@ async function drandChecks(rep, sources, reveals, chains) {
   });
 }
 
-const BUNDLE_FORMATS = ["spotcheck-draw-bundle/1", "spotcheck-draw-bundle/2"];
+const BUNDLE_FORMATS = ["spotcheck-draw-bundle/1", "spotcheck-draw-bundle/2", "spotcheck-draw-bundle/3"];
+// from v3 (SPEC §D13): entry times in log order, the prepared checkpoint's time signed by the log
+const V3 = "spotcheck-draw-bundle/3";
+// a bundle's format names the algorithm its draw was prepared under; a draw cannot pick older rules
+const ALGORITHM_OF = { "spotcheck-draw-bundle/1": "spotcheck-draw/1", "spotcheck-draw-bundle/2": "spotcheck-draw/2", [V3]: "spotcheck-draw/3" };
 
 // witnessKeys: verifier keys of the log's registered witnesses (optional data).
 export async function verifyBundle(bundle, witnessKeys = null) {
@@ -53,7 +57,7 @@ export async function verifyBundle(bundle, witnessKeys = null) {
 async function verifyDraw(bundle, witnessKeys) {
   const rep = new Report();
   if (!bundle || !BUNDLE_FORMATS.includes(bundle.format)) {
-    rep.fail("format", T("证据包格式", "Bundle format"), T("不是 spotcheck-draw-bundle/1 或 /2", "not a spotcheck-draw-bundle/1 or /2"));
+    rep.fail("format", T("证据包格式", "Bundle format"), T("不是 spotcheck-draw-bundle/1、/2 或 /3", "not a spotcheck-draw-bundle/1, /2 or /3"));
     return rep;
   }
   rep.pass("format", T("证据包格式", "Bundle format"), `${bundle.format} · ${bundle.draw_id} · ${bundle.status}`);
@@ -133,6 +137,13 @@ async function verifyDraw(bundle, witnessKeys) {
   }
   lcProbs.length ? rep.fail("lifecycle", LC, lcProbs.join("; "))
     : rep.pass("lifecycle", LC, [prepared0, seeded, drawn, ...subsAll, published0, aborted0].filter(Boolean).map((e) => `${e.entry.type}#${e.seq}`).join(" → "));
+  // entry times never run backwards along seq (SPEC §2), binding from v3
+  const TO = T("条目时间不倒流", "Entry times never run backwards");
+  const dated = all.filter((e) => e.entry && typeof e.entry.time === "string").sort((a, b) => a.seq - b.seq);
+  const back = dated.filter((e, i) => i > 0 && e.entry.time < dated[i - 1].entry.time).map((e) => `#${e.seq}`);
+  if (back.length && bundle.format === V3) rep.fail("time_order", TO, T(`ENTRY_TIME_DECREASING：${back.join("、")} 的时间早于日志中排在它前面的条目`, `ENTRY_TIME_DECREASING: ${back.join(", ")} dated before an entry that comes earlier in the log`));
+  else if (back.length) rep.pass("time_order", TO, T(`${back.join("、")} 时间倒流（spotcheck-draw/3 之前允许）`, `${back.join(", ")} dated backwards (allowed before spotcheck-draw/3)`));
+  else rep.pass("time_order", TO, T(`${dated.length} 条按日志顺序计时`, `${dated.length} entries dated in log order`));
   const CV = T("检查点覆盖（每个流程条目均已纳入已签名检查点）", "Checkpoint coverage (every step in a signed checkpoint)");
   const waiting = all.filter((e) => e.pending && e.entry && (e.entry.payload || {}).draw_id === bundle.draw_id);
   waiting.length ? rep.pend("coverage", CV, T(`${waiting.map((e) => `${e.entry.type}#${e.seq}`).join("、")} 尚未纳入已签名检查点：签名已核验，稍后再核验其包含证明（不是被删除）`,
@@ -155,20 +166,27 @@ async function verifyDraw(bundle, witnessKeys) {
   const preparedLeaf = results[pi].leafHash;
   const P = prepared.entry.payload;
   // prepared checkpoint: the inputs were fixed, and signed, before the randomness existed
+  let preparedCpTime = null;
   await guard(rep, "prepared_cp", T("准备后检查点（输入先于随机源固定）", "Prepared checkpoint (inputs fixed before the randomness)"), async () => {
     const pc = bundle.prepared_checkpoint;
     if (!pc) throw new Error(T("PREPARED_CHECKPOINT_INVALID：证据包中没有覆盖准备条目的检查点，无法说明输入先于种子固定",
       "PREPARED_CHECKPOINT_INVALID: the bundle has no checkpoint covering the prepared entry: nothing shows the inputs were fixed before the seed"));
-    const { checkpoint } = await verifyCheckpointNote(pc.note, logKeyFor(pc.size));
+    const { checkpoint, time } = await verifyCheckpointNote(pc.note, logKeyFor(pc.size));
     if (checkpoint.size <= prepared.seq) throw new Error("it does not cover the prepared entry");
+    if (time == null && bundle.format === V3) throw new Error(T("PREPARED_CHECKPOINT_UNTIMED：准备后检查点没有日志自身带时间戳的联署签名（spotcheck-draw/3 起必需）", "PREPARED_CHECKPOINT_UNTIMED: the prepared checkpoint carries no timestamped cosignature by the log (required from spotcheck-draw/3)"));
+    if (time != null && time < Math.floor(Date.parse(prepared.entry.time) / 1000)) throw new Error(T(`PREPARED_CHECKPOINT_INVALID：日志的时间戳联署 ${time} 早于它所覆盖的准备条目（${prepared.entry.time}）`, `PREPARED_CHECKPOINT_INVALID: the log's timestamped cosignature ${time} is dated before the prepared entry it covers (${prepared.entry.time})`));
+    // the time the page relies on: the signed one from v3, the bare signed_at before
+    const signedAt = time != null ? new Date(time * 1000).toISOString() : pc.signed_at;
+    preparedCpTime = signedAt;
     if (seeded && seeded.seq < checkpoint.size) throw new Error(T("LIFECYCLE_ORDER：播种条目在准备后检查点之内：公开值早于输入固定", "LIFECYCLE_ORDER: the seeded entry is inside the prepared checkpoint: the reveals existed before the inputs were fixed"));
     if (!cp) throw new Error("no valid current checkpoint");
     const why = await verifyConsistency(checkpoint.size, cp.size, checkpoint.root, cp.root, (pc.consistency_proof || []).map(fromB64));
     if (why) throw new Error("consistency proof: " + why);
-    let detail = T(`树大小 ${checkpoint.size}，签于 ${pc.signed_at}，与当前检查点一致`, `size ${checkpoint.size}, signed ${pc.signed_at}, consistent with the current checkpoint`);
-    if (P.not_before != null && pc.signed_at) {
-      const signed = Date.parse(pc.signed_at) / 1000;
-      if (!(signed < P.not_before)) throw new Error(`signed at ${pc.signed_at}, not before the beacon round time ${P.not_before}`);
+    const how = time != null ? T("（日志签名的时间）", " (time signed by the log)") : T("（未签名的时间字段）", " (unsigned time field)");
+    let detail = T(`树大小 ${checkpoint.size}，签于 ${signedAt}${how}，与当前检查点一致`, `size ${checkpoint.size}, signed ${signedAt}${how}, consistent with the current checkpoint`);
+    if (P.not_before != null && signedAt) {
+      const signed = Date.parse(signedAt) / 1000;
+      if (!(signed < P.not_before)) throw new Error(`PREPARED_TOO_LATE: signed at ${signedAt}, not before the beacon round time ${P.not_before}`);
       detail += T(`；早于信标轮次时间 ${new Date(P.not_before * 1000).toISOString()}`, `; before the beacon round time ${new Date(P.not_before * 1000).toISOString()}`);
     }
     rep.pass("prepared_cp", T("准备后检查点（输入先于随机源固定）", "Prepared checkpoint (inputs fixed before the randomness)"), detail);
@@ -178,7 +196,11 @@ async function verifyDraw(bundle, witnessKeys) {
   const drandDecl = recipe.sources.filter((s) => s.type === "drand");
   if (drandDecl.length) await drandChecks(rep, recipe.sources, seeded ? seeded.entry.payload.reveals || [] : null, bundle.chains);
   // v2 (SPEC §D11.1, §D13): the drand parameters are committed in the prepared entry; the bundle's must be them
-  if (P.algorithm === "spotcheck-draw/2") {
+  const v2rules = bundle.format !== "spotcheck-draw-bundle/1";  // chains, experts, prior loads committed; §D8 bars leavers
+  if (P.algorithm !== ALGORITHM_OF[bundle.format])
+    rep.fail("algorithm", T("抽签算法版本", "Draw algorithm version"), T(`DRAW_ENTRY_MALFORMED：准备条目的算法 ${P.algorithm} 不是证据包格式 ${bundle.format} 所对应的 ${ALGORITHM_OF[bundle.format]}`, `DRAW_ENTRY_MALFORMED: the prepared entry's algorithm ${P.algorithm} is not ${ALGORITHM_OF[bundle.format]}, which the bundle format ${bundle.format} stands for`));
+  else rep.pass("algorithm", T("抽签算法版本", "Draw algorithm version"), P.algorithm);
+  if (v2rules) {
     const CC = T("drand 参数已在准备时承诺", "drand parameters committed at prepare");
     const declared = new Set(drandDecl.map((d) => String(d.chain_hash).toLowerCase()));
     const committed = P.chains && typeof P.chains === "object" ? P.chains : null;
@@ -208,7 +230,7 @@ async function verifyDraw(bundle, witnessKeys) {
     });
   }
   const timing = checkTiming(recipe.sources, bundle.chains, { preparedTime: prepared.entry.time, notBefore: P.not_before,
-    seededTime: seeded ? seeded.entry.time : null, checkpointSignedAt: bundle.prepared_checkpoint ? bundle.prepared_checkpoint.signed_at : null });
+    seededTime: seeded ? seeded.entry.time : null, checkpointSignedAt: preparedCpTime });
   if (timing) rep.add("drand_time", T("信标轮次时间（输入先于轮次固定，播种晚于轮次）", "Beacon round time (inputs fixed before the round, seeded after it)"), timing.status, timing.detail);
 
   // sizes need only the prepared entry (and the drawn one): checked before publication too, as in the CLI
@@ -260,7 +282,7 @@ async function verifyDraw(bundle, witnessKeys) {
   await guard(rep, "pools", PR, async () => {
     if (!pools) throw new Error("the bundle has no pools");
     const probs = [];
-    const v2 = P.algorithm === "spotcheck-draw/2";
+    const v2 = v2rules;
     // v2 commits the expert pool and the prior workloads the §D7 cap reads (SPEC §D11.1)
     for (const kind of v2 ? ["subjects", "inspectors", "excluded", "experts"] : ["subjects", "inspectors", "excluded"]) {
       if (!Array.isArray(pools[kind]) || !P.pools[kind]) { probs.push(`POOL_ROOT_MISMATCH: ${kind} missing`); continue; }
@@ -336,7 +358,7 @@ async function verifyDraw(bundle, witnessKeys) {
       if (c !== subs[i].entry.payload.seal) throw new Error(`#${i}: record does not match its seal`);
       if (record.kind === "inspector") {  // v2 §D8: who left this subject is never its candidate again
         const subj = String(record.subject);
-        await matcher.applyInspector(cur, record, P.algorithm === "spotcheck-draw/2" ? (left[subj] || []) : null);
+        await matcher.applyInspector(cur, record, v2rules ? (left[subj] || []) : null);
         (left[subj] = left[subj] || []).push(String(record.leaving));
       }
       else if (record.kind === "subject") await matcher.applySubject(cur, record, stratumOf, sel.strata[record.stratum].replacement, sel.tickets, used);

@@ -51,7 +51,18 @@ export async function verifyCheckpointNote(note, verifierKey) {
   const line = sigs.find((s) => s.name === vk.name && equal(s.raw.slice(0, 4), vk.keyHash));
   if (!line) throw new Error("no signature line by the log key");
   if (!(await ed25519Verify(vk.key, line.raw.slice(4), utf8(body)))) throw new Error("the log key's signature does not verify");
-  return { checkpoint: cp, body, sigs };
+  // the log's own timestamped cosignature (SPEC §5): the log key under 0x04; its time is signed
+  const ownHash = (await sha256(concat(utf8(vk.name), new Uint8Array([0x0a, 0x04]), vk.key))).slice(0, 4);
+  const own = sigs.find((s) => s.name === vk.name && equal(s.raw.slice(0, 4), ownHash));
+  let time = null;
+  if (own) {
+    if (own.raw.length !== 4 + 8 + 64) throw new Error("the log's timestamped cosignature is not a cosignature/v1 line");
+    const t = new DataView(own.raw.buffer, own.raw.byteOffset + 4, 8).getBigUint64(0, false);
+    if (!(await ed25519Verify(vk.key, own.raw.slice(12), utf8(`cosignature/v1\ntime ${t}\n` + body))))
+      throw new Error("CHECKPOINT_SIGNATURE_INVALID: the log's own timestamped cosignature does not verify: its time was changed or the line forged");
+    time = Number(t);
+  }
+  return { checkpoint: cp, body, sigs, time };
 }
 
 // cosignature/v1 lines on a note, for the witness keys given; returns [{name, time, ok, reason}]
