@@ -171,6 +171,25 @@ def bundle(draw_id: str):  # type: ignore[no-untyped-def]
     return jsonify(data)
 
 
+@bp.get("/draws/<draw_id>/subjects/<code>/proof")
+def subject_proof(draw_id: str, code: str):  # type: ignore[no-untyped-def]
+    """One company's proof document (SPEC §D15): a few KB instead of the whole pool. No login;
+    published draws only (409 naming the status otherwise: nothing is public before 公示)."""
+    from drawsvc.draws.subject_proof import DrawNotPublished, SubjectNotInDraw, build_subject_proof
+
+    try:
+        doc = build_subject_proof(current_app.extensions["ledger"], draw_id, code,
+                                  log_verifier_key=current_app.extensions["instance"].genesis_log_key.encode())
+    except DrawNotFound:
+        raise ApiError(404, "not_found", f"没有抽签 {draw_id} / no draw {draw_id}") from None
+    except DrawNotPublished as exc:
+        raise ApiError(409, "not_published", str(exc)) from None
+    except SubjectNotInDraw:
+        raise ApiError(404, "subject_not_in_draw", f"{code} 不在抽签 {draw_id} 的对象库或排除名单中 / {code} is in "
+                       f"neither the pool nor the excluded list of draw {draw_id}") from None
+    return jsonify(doc)
+
+
 # --- public (公示): published draws only ----------------------------------------------------
 
 
