@@ -30,11 +30,12 @@ from .merkle import leaf_hash, verify_inclusion
 from .note import NoteError, parse_checkpoint, parse_note, parse_verifier_key, verify_note
 from .pools import commit, conflicts_sha256, prior_load_sha256
 from .recipe import RecipeError, encode_source, hexbytes, nonce_commitment, seed_from
+from .render import summary_lines, to_text
 from .seal import seal
 from .sizes import SizeError, stratum_sizes
 from .tickets import subject_ticket
 
-__all__ = ["FORMAT", "ProofShapeError", "SubjectFacts", "verify_subject_proof"]
+__all__ = ["FORMAT", "ProofShapeError", "SubjectFacts", "verify_subject_proof", "verify_text"]
 
 FORMAT = "spotcheck-subject-proof/1"
 ALGORITHM_V1 = "spotcheck-draw/1"
@@ -495,3 +496,46 @@ def verify_subject_proof(doc: Any, *, log_key: str | None = None,
     return p.run(), p.f
 
 
+
+
+def answer_lines(f: SubjectFacts, lang: str = "zh") -> list[str]:
+    """The company's question answered in plain words, only from what was verified."""
+    zh = lang == "zh"
+    out = []
+    if f.drawn is None:
+        return ["无法判断是否抽中（见下方未通过或未检查的项目）。" if zh else
+                "Whether it was drawn cannot be established (see the checks below)."]
+    cut = f.cutoff["ticket"] if f.cutoff else ("无" if zh else "none")
+    if zh:
+        out.append(f"企业 {f.subject}：{'已排除（' + str(f.excluded_reason) + '）' if f.pool == 'excluded' else '在对象库中'}，"
+                   f"第 {f.stratum} 层，本层 {f.n} 户抽取 {f.k} 户。")
+        out.append(f"签号 {f.ticket}；截止签号 {cut}。")
+        out.append("结论：已被抽中（签号不大于本层截止签号）。" if f.drawn else "结论：未被抽中（签号大于本层截止签号）。"
+                   if f.pool == "subjects" else "结论：抽签前已排除，未参加抽取。")
+        if f.team:
+            out.append(f"检查组（按本企业的加密洗牌顺序）：{'、'.join(f.team['team'])}" +
+                       (f"；专家：{'、'.join(f.team['experts'])}" if f.team["experts"] else ""))
+        if f.current_team and f.current_team != f.team:
+            out.append(f"递补后的检查组：{'、'.join(f.current_team['team'])}")
+    else:
+        out.append(f"Subject {f.subject}: {'excluded (' + str(f.excluded_reason) + ')' if f.pool == 'excluded' else 'in the pool'}, "
+                   f"stratum {f.stratum}, {f.k} drawn of {f.n}.")
+        out.append(f"Ticket {f.ticket}; cutoff {cut}.")
+        out.append("Answer: drawn (its ticket is at or below the stratum's cutoff)." if f.drawn else
+                   "Answer: not drawn (its ticket is above the stratum's cutoff)." if f.pool == "subjects" else
+                   "Answer: excluded before the draw; not drawn.")
+        if f.team:
+            out.append(f"Team (by its keyed shuffle): {', '.join(f.team['team'])}" +
+                       (f"; experts: {', '.join(f.team['experts'])}" if f.team["experts"] else ""))
+        if f.current_team and f.current_team != f.team:
+            out.append(f"Team after substitutions: {', '.join(f.current_team['team'])}")
+    out += [("注：" if zh else "Note: ") + n for n in f.notes]
+    return out
+
+
+def verify_text(report: Report, f: SubjectFacts, lang: str = "zh") -> str:
+    """The answer first, then the usual verdict summary and every check."""
+    head = answer_lines(f, lang) if report.ok else []
+    body = to_text(report.to_dict(), "zh") if lang == "zh" else \
+        "\n".join(summary_lines(report.to_dict(), "en")) + "\n\n" + report.to_text()
+    return "\n".join([*head, "", body]) if head else body
