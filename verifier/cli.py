@@ -404,6 +404,7 @@ def draw_cmd(server: str, draw_id: str, scan_log: bool, as_json: bool, log_key: 
 
 @cli.command("subject")
 @click.argument("code")
+@lang_option
 @click.option("--draw", "draw_id", required=True, help="draw id")
 @click.option("--server", help="base URL of the service")
 @click.option("--bundle", "bundle_file", type=click.Path(dir_okay=False), help="a saved bundle file")

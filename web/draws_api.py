@@ -173,7 +173,7 @@ def bundle(draw_id: str):  # type: ignore[no-untyped-def]
 
 @bp.get("/draws/<draw_id>/subjects/<code>/proof")
 def subject_proof(draw_id: str, code: str):  # type: ignore[no-untyped-def]
-    """One company's proof document (SPEC §D15): a few KB instead of the whole pool. No login;
+    """One company's proof document (SPEC §D15): about 17 KB on the demo draw instead of the whole pool. No login;
     published draws only (409 naming the status otherwise: nothing is public before 公示)."""
     from drawsvc.draws.subject_proof import DrawNotPublished, SubjectNotInDraw, build_subject_proof
 

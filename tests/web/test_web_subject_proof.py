@@ -81,3 +81,80 @@ def test_errors_are_json(client: Any, demo: Instance) -> None:
         body = r.get_json()["error"]
         assert body["code"] == "not_published" and "尚未公示" in body["message"]
         assert "nonce" not in json.dumps(r.get_json())
+
+
+@pytest.fixture(scope="module")
+def with_excluded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Instance, str, str]:
+    """A fresh demo and further draws of the published draw's plan, published one after another,
+    until one excludes a subject (checked `frequency_cap` times this year: §D11.1) — usually the
+    first, since the demo's published and sealed draws have both counted their subjects."""
+    import os
+
+    from drawsvc.demo import create_demo
+    from drawsvc.draws.service import DrawService
+    from drawsvc.registry.service import Registry
+    from tests.pinned import drand_demo_now
+
+    os.environ.setdefault("DRAWSVC_KEY_PASSPHRASE", "test-passphrase")
+    inst, _, _ = create_demo(tmp_path_factory.mktemp("subjexcl") / "instance", origin="test.example/log",
+                             now=drand_demo_now())
+    reg = Registry(inst.ledger(), inst.passphrase())
+    svc = DrawService(inst.ledger(), reg)
+    published = svc.list(status=["published"])[0]
+    plan = reg.get("plan", published["plan"])
+    op, admin = (reg.actor_for(reg.get("account", a)) for a in ("op-scjg", "admin"))
+    for attempt in range(8):
+        d = svc.prepare(op, plan["code"], published["department"], [{"type": "dice", "min_digits": 20}],
+                        draw_date=plan["window_start"])
+        svc.seed(op, d["id"], [{"type": "dice", "digits": f"{27182818284590452353 + attempt}"}])
+        svc.run(op, d["id"])
+        svc.publish(admin, d["id"])
+        excluded = svc.secret(d["id"])["pools"]["excluded"]
+        if excluded:
+            return inst, d["id"], excluded[0]["id"]
+    raise AssertionError("no draw excluded a subject")
+
+
+def test_excluded_subject_proof(with_excluded: tuple[Instance, str, str]) -> None:
+    from web import create_app
+
+    inst, did, code = with_excluded
+    client = create_app(inst, {"TESTING": True}).test_client()
+    r = client.get(f"/api/v1/draws/{did}/subjects/{code}/proof")
+    assert r.status_code == 200, r.data
+    doc = r.get_json()
+    assert doc["member"]["pool"] == "excluded" and doc["member"]["record"]["reason"] == "frequency_cap"
+    report, facts = verify_subject_proof(copy.deepcopy(doc), log_key=inst.genesis_log_key.encode())
+    assert report.verdict == "verified", report.to_text()
+    assert facts.pool == "excluded" and facts.drawn is False and facts.team is None
+    doc["claim"]["drawn"] = True  # an excluded subject said to be drawn
+    report, _ = verify_subject_proof(doc, log_key=inst.genesis_log_key.encode())
+    assert "SUBJECT_DRAWN_MISMATCH" in report.codes()
+
+
+def test_drawverify_subject_proof_against_a_live_service(live_server: str, demo: Instance) -> None:
+    """`drawverify subject CODE --draw ID --server URL --proof` fetches the proof document only."""
+    from click.testing import CliRunner
+
+    from verifier.cli import cli
+
+    ids = draw_ids(demo)
+    client_view = json.loads(_get(f"{live_server}/api/v1/public/draws/{ids['published']}"))
+    code = client_view["content"]["matching"]["assignments"][0]["subject"]
+    args = ["subject", code, "--draw", ids["published"], "--server", live_server, "--proof",
+            "--log-key", demo.genesis_log_key.encode()]
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    assert "已被抽中" in r.output and "核验通过" in r.output
+    r = CliRunner().invoke(cli, [*args, "--json", "--lang", "en"])
+    out = json.loads(r.output)
+    assert out["result"] == "verified" and out["facts"]["drawn"] is True
+    r = CliRunner().invoke(cli, ["subject", code, "--draw", ids["drawn"], "--server", live_server, "--proof"])
+    assert r.exit_code == 2 and "409" in r.output  # sealed: a clear refusal, not a verdict
+
+
+def _get(url: str) -> str:
+    import urllib.request
+
+    with urllib.request.urlopen(url) as r:
+        return r.read().decode()  # type: ignore[no-any-return]
