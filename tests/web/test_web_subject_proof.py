@@ -158,3 +158,17 @@ def _get(url: str) -> str:
 
     with urllib.request.urlopen(url) as r:
         return r.read().decode()  # type: ignore[no-any-return]
+
+
+def test_gzip_on_the_wire(client: Any, demo: Instance) -> None:
+    """What a browser or `requests` downloads: about 6 KB, the same document once decompressed."""
+    import gzip
+
+    did, view = _published(client, demo)
+    code = view["content"]["matching"]["assignments"][0]["subject"]
+    url = f"/api/v1/draws/{did}/subjects/{code}/proof"
+    plain = client.get(url)
+    packed = client.get(url, headers={"Accept-Encoding": "gzip, deflate"})
+    assert packed.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in packed.headers["Vary"]
+    assert json.loads(gzip.decompress(packed.data)) == plain.get_json()
+    assert len(packed.data) < 8_000 < len(plain.data)
