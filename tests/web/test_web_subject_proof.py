@@ -172,3 +172,21 @@ def test_gzip_on_the_wire(client: Any, demo: Instance) -> None:
     assert packed.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in packed.headers["Vary"]
     assert json.loads(gzip.decompress(packed.data)) == plain.get_json()
     assert len(packed.data) < 8_000 < len(plain.data)
+
+
+def test_direct_producer_equals_the_bundle_projection(demo: Instance, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The endpoint's producer (store, cached subtree roots) and the vectors' (a bundle) agree on
+    every member, with subtrees smaller than the pool so the cached path is exercised."""
+    from drawsvc.draws import subject_proof as sp
+    from drawsvc.draws.bundle import build_bundle
+
+    ledger, key = demo.ledger(), demo.genesis_log_key.encode()
+    did = draw_ids(demo)["published"]
+    bundle = build_bundle(ledger, did, privileged=False, log_verifier_key=key)
+    for chunk in (4, 64, sp.CHUNK):
+        monkeypatch.setattr(sp, "CHUNK", chunk)
+        sp._CACHE.clear()
+        for r in bundle["pools"]["subjects"][::17] + bundle["pools"]["subjects"][-1:]:
+            direct = sp.build_subject_proof(ledger, did, r["id"], log_verifier_key=key)
+            assert direct == sp.subject_proof_from_bundle(bundle, r["id"]), (chunk, r["id"])
+    sp._CACHE.clear()
