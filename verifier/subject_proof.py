@@ -111,6 +111,9 @@ class _Proof:
             return False
         if verify_note(note, vkey) is not True:
             self.fail(c, "CHECKPOINT_SIGNATURE_INVALID", "log.checkpoint", "not signed by the log key")
+        if lg["checkpoint"].get("size") != cp.size:
+            self.fail(c, "CHECKPOINT_MALFORMED", "log.checkpoint.size", "not the size the note signs", cp.size,
+                      lg["checkpoint"].get("size"))
         if cp.origin != lg.get("origin"):
             self.fail(c, "CHECKPOINT_ORIGIN_MISMATCH", "log.checkpoint", "another log's checkpoint", lg.get("origin"),
                       cp.origin)
@@ -493,7 +496,11 @@ def verify_subject_proof(doc: Any, *, log_key: str | None = None,
     """Verify a §D15 subject proof. Raises ProofShapeError if `doc` is not one at all."""
     _shape(doc)
     p = _Proof(doc, log_key, trusted_chains or [])
-    return p.run(), p.f
+    try:
+        return p.run(), p.f
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        # a member of the wrong type deep inside: unusable input (exit 2), never a traceback
+        raise ProofShapeError(f"unusable subject proof: {type(exc).__name__}: {exc}") from exc
 
 
 

@@ -101,3 +101,51 @@ def test_cli_proof_file(tmp_path: Path) -> None:
     assert r.exit_code == 1 and json.loads(r.output)["result"] == "failed"
     r = CliRunner().invoke(cli, ["subject", "91150222MA00000000", "--draw", bad["draw_id"], "--proof-file", str(f)])
     assert r.exit_code == 2 and "not 91150222MA00000000" in r.output
+
+
+def _paths(x: Any, path: tuple[Any, ...] = (), depth: int = 0) -> list[tuple[Any, ...]]:
+    out = [path] if path else []
+    if depth < 5 and isinstance(x, dict):
+        for k, v in x.items():
+            out += _paths(v, (*path, k), depth + 1)
+    elif depth < 5 and isinstance(x, list) and x:
+        out += _paths(x[0], (*path, 0), depth + 1)
+        if len(x) > 1:
+            out += _paths(x[-1], (*path, -1), depth + 1)
+    return out
+
+
+@pytest.mark.timeless
+def test_wrong_types_anywhere_fail_or_are_unusable_never_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every member replaced by a value of another type: a FAILED report or ProofShapeError
+    (CLI exit 2), never another exception, never VERIFIED (an empty list or object read as
+    absent excepted). The drand round is verified once and remembered (its BLS pairing costs
+    0.4 s; the value checked is the same each time)."""
+    import verifier.subject_proof as sp
+
+    seen: dict[Any, bytes] = {}
+    real = sp.verify_round
+
+    def remembered(chain: Any, rnd: int, sig: bytes, prev: bytes | None = None) -> bytes:
+        k = (chain.chain_hash, rnd, sig, prev)
+        if k not in seen:
+            seen[k] = real(chain, rnd, sig, prev)
+        return seen[k]
+
+    monkeypatch.setattr(sp, "verify_round", remembered)
+    base = VECTORS["outputs"]["proofs"]["drawn"]
+    for path in _paths(base):
+        for bad in (None, 7, "x"):
+            doc = copy.deepcopy(base)
+            at: Any = doc
+            for k in path[:-1]:
+                at = at[k]
+            was = at[path[-1]]
+            if was == bad or (not was and not bad):
+                continue
+            at[path[-1]] = bad
+            try:
+                report, _ = verify_subject_proof(doc, log_key=LOG_KEY)
+            except ProofShapeError:
+                continue
+            assert report.verdict == "failed", (path, bad)

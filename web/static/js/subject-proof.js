@@ -40,6 +40,7 @@ export async function verifySubjectProof(doc) {
   const okCp = await step(rep, "proof_checkpoint", T("检查点由日志公钥签名", "the checkpoint is signed by the log key"), async () => {
     cp = (await verifyCheckpointNote(doc.log.checkpoint.note, doc.log.verifier_key)).checkpoint;
     must(cp.origin === doc.log.origin, "CHECKPOINT_ORIGIN_MISMATCH", `${cp.origin} ≠ ${doc.log.origin}`);
+    must(doc.log.checkpoint.size === cp.size, "CHECKPOINT_MALFORMED", `size ${doc.log.checkpoint.size} ≠ ${cp.size}`);
     return T(`树大小 ${cp.size}`, `tree size ${cp.size}`);
   });
   const okEntries = await step(rep, "proof_entries", T("本次抽签的日志条目均在该检查点中，步骤完整", "the draw's entries are in that checkpoint; its lifecycle is complete"), async () => {
