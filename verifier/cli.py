@@ -404,6 +404,7 @@ def draw_cmd(server: str, draw_id: str, scan_log: bool, as_json: bool, log_key: 
 
 @cli.command("subject")
 @click.argument("code")
+@lang_option
 @click.option("--draw", "draw_id", required=True, help="draw id")
 @click.option("--server", help="base URL of the service")
 @click.option("--bundle", "bundle_file", type=click.Path(dir_okay=False), help="a saved bundle file")
@@ -411,9 +412,16 @@ def draw_cmd(server: str, draw_id: str, scan_log: bool, as_json: bool, log_key: 
 @click.option("--log-key", help="pinned log verifier key")
 @click.option("--trust-chain", "trust_chain", multiple=True, type=click.Path(dir_okay=False),
               help="a drand network's /info JSON to trust besides the pinned ones; repeatable")
+@click.option("--proof", "proof_mode", is_flag=True,
+              help="with --server: fetch only the subject's proof document (a few KB, SPEC §D15), not the bundle")
+@click.option("--proof-file", "proof_file", type=click.Path(dir_okay=False), help="a saved subject proof document")
 def subject_cmd(code: str, draw_id: str, server: str | None, bundle_file: str | None, as_json: bool,
-                log_key: str | None, trust_chain: tuple[str, ...]) -> None:
+                log_key: str | None, trust_chain: tuple[str, ...], proof_mode: bool, proof_file: str | None) -> None:
     """Was this subject (unified social credit code) drawn, and why? Plain Chinese + English."""
+    if proof_mode or proof_file:
+        if bool(server) == bool(proof_file) or bundle_file:
+            _die("--proof needs --server URL; --proof-file FILE stands alone")
+        _subject_by_proof(code, draw_id, server, proof_file, as_json, log_key, trust_chain)
     if bool(server) == bool(bundle_file):
         _die("give exactly one of --server URL or --bundle FILE")
     try:
@@ -433,6 +441,33 @@ def subject_cmd(code: str, draw_id: str, server: str | None, bundle_file: str | 
         click.echo(subject_text(d))
         if not report.ok:
             click.echo("\n" + "\n".join(f.render() for f in report.findings))
+    sys.exit(report.exit_code)
+
+
+def _subject_by_proof(code: str, draw_id: str, server: str | None, proof_file: str | None, as_json: bool,
+                      log_key: str | None, trust_chain: tuple[str, ...]) -> NoReturn:
+    """`drawverify subject --proof`: one company's check from its proof document alone (§D15)."""
+    from urllib.parse import quote
+
+    from .subject_proof import ProofShapeError, verify_subject_proof, verify_text
+
+    try:
+        chains = trusted_chains(trust_chain)
+        if server:
+            doc = ServerClient(server)._json(f"/api/v1/draws/{quote(draw_id, safe='')}/subjects/"
+                                             f"{quote(code, safe='')}/proof")
+        else:
+            doc = read_json_file(str(proof_file))
+        if isinstance(doc, dict) and (doc.get("draw_id") != draw_id or doc.get("subject") != code):
+            _die(f"the proof is of {doc.get('subject')} in draw {doc.get('draw_id')}, not {code} in {draw_id}")
+        report, facts = verify_subject_proof(doc, log_key=log_key, trusted_chains=chains)
+    except (SourceError, ProofShapeError) as exc:
+        _die(str(exc))
+    if as_json:
+        click.echo(json.dumps({"result": report.verdict, "facts": facts.to_json(), "report": report.to_dict()},
+                              ensure_ascii=False, indent=2))
+    else:
+        click.echo(verify_text(report, facts, _lang()))
     sys.exit(report.exit_code)
 
 

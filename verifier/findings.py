@@ -88,6 +88,12 @@ CODES: dict[str, str] = {
     "SELECTION_MISMATCH": "the selected subjects / tickets (§6) are not the recomputed ones",
     "MATCHING_MISMATCH": "the inspector matching (§7) is not the recomputed one",
     "SEAL_MISMATCH": "the published content with its salt does not match the drawn entry's seal",
+    # -- subject proofs (docs/SPEC.md §D15) --
+    "SUBJECT_NOT_IN_POOL": "a subject proof's pool record with its Merkle inclusion proof does not lead to the pool root committed at prepare (altered record, index or proof)",
+    "SUBJECT_TICKET_MISMATCH": "a subject proof states a ticket that is not H(ticket tag, seed || id)",
+    "SUBJECT_CUTOFF_MISMATCH": "a subject proof states a stratum, n, k or cutoff that is not the committed one",
+    "SUBJECT_DRAWN_MISMATCH": "a subject proof says drawn / not drawn against what the ticket and the cutoff say",
+    "SUBJECT_TEAM_MISMATCH": "a subject's team is not the one the keyed shuffle (or the sealed content) gives",
     "SUBSTITUTION_SEAL_MISMATCH": "a substitution record with its salt does not match its entry's seal",
     "SUBSTITUTION_NOT_NEXT": "a substitution did not take the next eligible candidate (§8 NotNextEligible)",
     "SUBSTITUTION_INVALID": "a substitution names a reason, subject or inspector the rules do not allow",

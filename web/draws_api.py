@@ -171,6 +171,33 @@ def bundle(draw_id: str):  # type: ignore[no-untyped-def]
     return jsonify(data)
 
 
+@bp.get("/draws/<draw_id>/subjects/<code>/proof")
+def subject_proof(draw_id: str, code: str):  # type: ignore[no-untyped-def]
+    """One company's proof document (SPEC §D15): about 17 KB on the demo draw instead of the whole pool. No login;
+    published draws only (409 naming the status otherwise: nothing is public before 公示)."""
+    from drawsvc.draws.subject_proof import DrawNotPublished, SubjectNotInDraw, build_subject_proof
+
+    try:
+        doc = build_subject_proof(current_app.extensions["ledger"], draw_id, code,
+                                  log_verifier_key=current_app.extensions["instance"].genesis_log_key.encode())
+    except DrawNotFound:
+        raise ApiError(404, "not_found", f"没有抽签 {draw_id} / no draw {draw_id}") from None
+    except DrawNotPublished as exc:
+        raise ApiError(409, "not_published", str(exc)) from None
+    except SubjectNotInDraw:
+        raise ApiError(404, "subject_not_in_draw", f"{code} 不在抽签 {draw_id} 的对象库或排除名单中 / {code} is in "
+                       f"neither the pool nor the excluded list of draw {draw_id}") from None
+    resp = jsonify(doc)
+    # hex hashes and repeated keys: gzip (stdlib) takes the ~17 KB document to ~6 KB on the wire
+    if request.accept_encodings["gzip"]:
+        import gzip
+
+        resp.set_data(gzip.compress(resp.get_data(), 6, mtime=0))
+        resp.headers["Content-Encoding"] = "gzip"
+    resp.vary.add("Accept-Encoding")
+    return resp
+
+
 # --- public (公示): published draws only ----------------------------------------------------
 
 

@@ -200,7 +200,7 @@ def company(code: str):  # type: ignore[no-untyped-def]
     depts = per_version("depts", lambda: {x["code"]: x["name"] for x in registry().list("department")})
     items = per_version("items", lambda: {x["code"]: x["name"] for x in registry().list("item")})
     return render_template("public/company.html", s=subject, checks=checks_of({code})[code], results=results,
-                           depts=depts, items=items)
+                           depts=depts, items=items, draws=published_draws())
 
 
 @bp.get("/public/result-categories")

@@ -517,3 +517,5 @@ function init() {
 
 window.SpotcheckVerifier = { verifyBundle: async (b, w) => { const r = await verifyBundle(b, w); return { ok: r.ok, verdict: r.verdict, aborted: r.aborted || null, checks: r.checks }; } };
 init();
+// for the company page's own check (subject-proof.js): the same report, words and rendering
+export { Report, fetchJson, render, wordsOf };
