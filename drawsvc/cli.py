@@ -214,13 +214,47 @@ def log_tail(ctx: Ctx, count: int) -> None:
 
 @log.command("export-tiles")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--watch", type=click.FloatRange(min=0.1), metavar="SECONDS",
+              help="Keep following the log: sync again every SECONDS until interrupted (SIGINT/SIGTERM)")
 @pass_ctx
-def log_export_tiles(ctx: Ctx, directory: Path) -> None:
-    """Write the log as static C2SP tlog-tiles files (checkpoint, tile/...) into DIRECTORY."""
-    from ledger.tileserve import export_tiles
+def log_export_tiles(ctx: Ctx, directory: Path, watch: float | None) -> None:
+    """Keep DIRECTORY in sync with the log as static C2SP tlog-tiles files (checkpoint, tile/...).
 
-    n = export_tiles(ctx.instance.ledger(), directory)
-    click.echo(f"wrote {n} files to {directory}")
+    Writes only what DIRECTORY lacks: each full tile once (never rewritten), a partial tile for
+    every signed checkpoint size until its full tile exists (then removes it), the checkpoint
+    last; each file atomically. Re-running is safe; the directory can be served as it is or
+    copied with rsync / an object-store upload (tiles first, checkpoint last: docs/DEPLOY.md)."""
+    import signal
+    import time
+
+    from sqlalchemy.exc import OperationalError
+
+    from ledger.tileserve import sync_tiles
+
+    ledger = ctx.instance.ledger()
+    if watch is None:
+        click.echo(f"{directory}: {sync_tiles(ledger, directory).summary()}")
+        return
+    stop = False
+
+    def _stop(signum: int, frame: Any) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    while not stop:
+        try:
+            result = sync_tiles(ledger, directory)
+        except (OperationalError, OSError) as exc:  # the database or the disk is away: try again next round
+            click.echo(f"warning: {directory}: {exc.__class__.__name__}: {str(exc).splitlines()[0]}", err=True)
+        else:
+            if result.written or result.removed:
+                click.echo(f"{directory}: {result.summary()}")
+        deadline = time.monotonic() + watch
+        while not stop and time.monotonic() < deadline:
+            time.sleep(min(0.1, watch))
+    click.echo(f"{directory}: stopped", err=True)
 
 
 @log.command("append")

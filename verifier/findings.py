@@ -49,6 +49,8 @@ CODES: dict[str, str] = {
     "COSIGNATURE_INVALID": "a witness cosignature line does not verify",
     "WITNESS_QUORUM_NOT_MET": "fewer valid witness cosignatures than required",
     "SOURCE_INCOMPLETE": "the source returned fewer entries than its checkpoint covers",
+    "TILE_MISMATCH": "a hash tile served is not the tree's hashes recomputed from the entries",
+    "TILE_MISSING": "a tile (entry bundle or hash tile) a checkpoint requires is absent or does not decode",
     # -- draw bundles (docs/SPEC.md Part II) --
     "ENTRY_SEQ_MISMATCH": "a bundled entry's seq is not the seq the bundle files it under, or entries are not sorted / repeat",
     "ENTRY_NOT_INCLUDED": "a bundled entry's inclusion proof does not lead to the bundle checkpoint's root",
