@@ -56,7 +56,7 @@ def load_demo(instance: Instance, clock: ForwardClock, now: datetime) -> Iterato
                          today - timedelta(days=PUBLISHED_DAYS_AGO))
     sources = ", ".join(x["type"] for x in pub.get("seed_recipe", {}).get("sources", [])) or "dice, witness"
     yield f"demo draw {pub['id']}: published (sources: {sources})"
-    yield from seed_demo_inspections(ledger, registry, instance.home / "evidence", pub["id"], clock, today)
+    yield from seed_demo_inspections(ledger, registry, instance.evidence_dir, pub["id"], clock, today)
     yield from seed_team_account(ledger, registry, pub["id"])  # an inspector with tasks to record
     aborted, sealed = sealed_draw(svc, op, plan["code"], plan["departments"][0], clock,
                                   today - timedelta(days=SEALED_DAYS_AGO))

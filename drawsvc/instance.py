@@ -61,6 +61,15 @@ class Instance:
         return os.environ.get("DATABASE_URL") or self.config["database_url"]
 
     @property
+    def evidence_dir(self) -> Path:
+        """Where inspection evidence files are kept: $DRAWSVC_EVIDENCE_DIR, else "evidence_dir" in
+        instance.json, else <home>/evidence. Several hosts serving one database must share it
+        (a network mount): a file uploaded through one host is downloaded through any
+        (docs/DEPLOY.md). Files there are content-addressed and written once."""
+        raw = os.environ.get("DRAWSVC_EVIDENCE_DIR") or self.config.get("evidence_dir")
+        return Path(raw) if raw else self.home / "evidence"
+
+    @property
     def origin(self) -> str:
         return self.config["origin"]
 

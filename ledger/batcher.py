@@ -80,6 +80,14 @@ class AppendBatcher:
         self._checkpoint_now()
         self.ledger.close()
 
+    def cover(self, size: int) -> None:
+        """See that a signed checkpoint covers the first `size` entries within the checkpoint
+        interval, though they were appended outside this batcher (registry and inspection
+        changes commit in transactions of their own, which sign none). Without it such an entry
+        stays unprovable until the next batch or draw step of any process happens to sign one."""
+        if size > 0:
+            self._after_commit(size, False)
+
     def _run(self) -> None:
         while True:
             first = self._queue.get()

@@ -15,7 +15,6 @@ Errors: 400 malformed, 401 login, 403 role/department or same-person confirmatio
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -41,7 +40,7 @@ def service() -> InspectionService:
         root = None
         inst = current_app.extensions.get("instance")
         if inst is not None:
-            root = Path(inst.home) / "evidence"
+            root = inst.evidence_dir
         svc = InspectionService(current_app.extensions["ledger"], registry(), evidence_root=root,
                                 max_upload=current_app.config.get("EVIDENCE_MAX_BYTES", 10 * 1024 * 1024))
         current_app.extensions["inspections"] = svc

@@ -27,7 +27,7 @@ def _service(ctx: click.Context) -> Any:
 
     inst = ctx.find_object(object).instance  # the drawsvc Ctx
     ledger = inst.ledger()
-    return InspectionService(ledger, Registry(ledger, inst.passphrase()), evidence_root=Path(inst.home) / "evidence")
+    return InspectionService(ledger, Registry(ledger, inst.passphrase()), evidence_root=inst.evidence_dir)
 
 
 def _actor(svc: Any, account: str) -> Any:

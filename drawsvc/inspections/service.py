@@ -1,7 +1,7 @@
 """Inspection tasks, evidence and results: every step one signed log entry, in the same
 database transaction as its rows (nothing half-written on error).
 
-    svc = InspectionService(ledger, registry, evidence_root=instance.home / "evidence")
+    svc = InspectionService(ledger, registry, evidence_root=instance.evidence_dir)
     svc.create_tasks_for_draw(op, draw_id)                       # one task per drawn subject
     svc.create_not_random(op, {...})                             # complaint / referral / assignment
     svc.enter_result(inspector, task_id, {...})                  # 待审核

@@ -8,7 +8,8 @@ through its whole lifecycle, every step on alternating hosts, all at once. The r
 one log: no seq gap, the audit clean, entry times never decreasing (host B's entries that follow
 host A's carry a time no earlier, though B's clock is behind: the time is fixed under the append
 lock), every checkpoint signed and consistent, and `drawverify log` VERIFIED against each host
-and against the tiles exported from the same database.
+and against the tiles exported from the same database. An evidence file uploaded through
+one host downloads through the other (DRAWSVC_EVIDENCE_DIR, shared).
 
 (Two processes on one machine, not two network namespaces: PostgreSQL here listens on the
 loopback of the host namespace only, so a process in a fresh namespace could not reach it.)
@@ -57,8 +58,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def hosts(pg_url: str, tmp_path: Path) -> Iterator[tuple[Instance, dict[str, str]]]:
+def hosts(pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Instance, dict[str, str]]]:
     os.environ["DRAWSVC_KEY_PASSPHRASE"] = PASSPHRASE
+    monkeypatch.setenv("DRAWSVC_EVIDENCE_DIR", str(tmp_path / "shared-evidence"))  # a network mount, in production
     inst, _, _ = create_demo(tmp_path / "host-a", origin="test.example/log", database_url=pg_url)
     (tmp_path / "host-b").mkdir()
     shutil.copy(inst.home / "instance.json", tmp_path / "host-b" / "instance.json")
@@ -175,6 +177,15 @@ def test_two_hosts_on_one_database_make_one_verifiable_log(hosts: tuple[Instance
         other = urls["ba"[i % 2]]
         assert requests.get(other + f"/api/v1/subjects/{code}", timeout=30).status_code == 200
     assert ops.call("GET", b + f"/api/v1/draws/{draw_id}").json()["status"] == "published"
+    # an evidence file uploaded through one host downloads through the other (shared evidence dir)
+    task = ops.call("GET", a + "/api/v1/inspections/tasks").json()["tasks"][0]["id"]
+    photo = b"\xff\xd8\xff\xe0" + bytes(range(64))
+    r = ops.call("POST", a + f"/api/v1/inspections/tasks/{task}/evidence", data={"label": "照片"},
+                 files={"file": ("现场.jpg", photo, "image/jpeg")})
+    assert r.status_code == 201, r.text
+    n = r.json()["evidence"][0]["n"]
+    r = ops.call("GET", b + f"/api/v1/inspections/tasks/{task}/evidence/{n}")
+    assert r.status_code == 200 and r.content == photo
 
     size = ledger.size()
     assert len({seq for _, seq in appended}) == 48
