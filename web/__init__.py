@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from flask import Flask
@@ -52,4 +53,20 @@ def create_app(instance: Instance, config: dict[str, Any] | None = None) -> Flas
     app.register_blueprint(inspections_bp)
     app.register_blueprint(pages_bp)
     init_openapi(app)  # after every API blueprint: the document is generated from them
+    _behind_proxies(app)
     return app
+
+
+def _behind_proxies(app: Flask) -> None:
+    """Behind N trusted reverse proxies / load balancers ($DRAWSVC_PROXY_HOPS or the PROXY_HOPS
+    setting), take the client address and scheme from the last N X-Forwarded-For / -Proto
+    hops: else every client would be the balancer's address to the login throttle (one
+    attacker would block everyone) and HTTPS would look like HTTP. 0 (the default) trusts no
+    header: a client could forge them (docs/DEPLOY.md)."""
+    raw = str(app.config.get("PROXY_HOPS", os.environ.get("DRAWSVC_PROXY_HOPS", "0")) or "0")
+    if not raw.isdigit() or int(raw) > 10:
+        raise ValueError(f"DRAWSVC_PROXY_HOPS must be a number of proxies 0..10, got {raw!r}")
+    if int(raw):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(raw), x_proto=int(raw))  # type: ignore[method-assign]
