@@ -80,7 +80,7 @@ export async function checkEntries(entries, pinnedLogKey) {
     } else if (typeof entry.type === "string" && entry.type.startsWith("external.") && !rule) {
       const ck = keys.get("client:" + p.client) && keys.get("client:" + p.client).get(p.client_key_id);
       if (!ck) rule = "client key not registered";
-      else if (!(await ed25519Verify(ck.pk, fromB64(p.client_sig), canonicalBytes({ client: p.client, type: entry.type, record: p.record })))) rule = "client signature does not verify (CLIENT_SIGNATURE_INVALID)";
+      else if (!(await ed25519Verify(ck.pk, fromB64(p.client_sig), canonicalBytes({ client: p.client, type: entry.type, record: p.record })))) rule = "client signature does not verify (CLIENT_SIG_INVALID)";
     }
     r.keyRule = rule;
   }
