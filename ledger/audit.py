@@ -35,7 +35,17 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, func, or_, select
 from sqlalchemy.engine import Connection
 
-from .auditwork import KEY_TYPES, Result, Task, chain_step, check_form, check_run, loads, signing_bytes_of
+from .auditwork import (
+    KEY_TYPES,
+    Result,
+    Task,
+    chain_step,
+    check_form,
+    check_run,
+    loads,
+    signing_bytes_of,
+    time_order_problem,
+)
 from .checkpoint import Checkpoint, CheckpointError
 from .entry import GENESIS_PREV, parse_time, unix_seconds
 from .keyrules import KeyRuleError, KeyState
@@ -307,8 +317,10 @@ class Auditor:
         in_flight: deque[_Pending] = deque()
         done = 0
 
+        last_dated: tuple[int, str] | None = None  # the newest dated entry collected so far
+
         def collect(item: _Pending) -> None:
-            nonlocal done
+            nonlocal done, last_dated
             if item.pad is not None:
                 level_parts[0].append(item.pad)
                 return
@@ -317,7 +329,10 @@ class Auditor:
                     pass
                 item.result = item.future.result()
             assert item.result is not None
-            levels, chain, form, miss = item.result
+            levels, chain, form, miss, first, last = item.result
+            if first is not None and last_dated is not None and (bad := time_order_problem(last_dated, first[1])):
+                chain_bad.append((first[0], bad))
+            last_dated = last or last_dated
             for level, part in enumerate(levels):
                 level_parts[level].append(part)
             chain_bad.extend(chain)
@@ -502,6 +517,7 @@ class Auditor:
         log_key_changes: list[tuple[int, NoteVerifier]] = []
         expected_seq = 0
         prev = GENESIS_PREV
+        dated: tuple[int, str] | None = None
         for seq, leaf in self._leaves(conn):
             report.entries_checked += 1
             if seq != expected_seq:
@@ -514,6 +530,11 @@ class Auditor:
             try:
                 obj = loads(leaf)
                 public_key = chain_step(obj, seq, prev, keys)
+                t = obj.get("time")
+                if type(t) is str:
+                    if dated is not None and (bad := time_order_problem(dated, t)):
+                        report.findings.append(Finding(f"entry {seq}", seq, bad))
+                    dated = (seq, t)
                 sig_jobs.append((seq, leaf, public_key))
                 if len(sig_jobs) >= CHUNK:
                     if pool is not None:
