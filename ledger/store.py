@@ -363,6 +363,8 @@ class Ledger:
         self.engine = engine
         self.origin = origin
         self.log_signer = log_signer
+        # Further signature lines on every checkpoint after the Ed25519 one (the SM2 line, ledger/sm2.py).
+        self.note_signers: list[Any] = []
         self.system = system
         self.clock = clock
         self.cache = NodeCache()
@@ -464,7 +466,7 @@ class Ledger:
     def _sign_checkpoint(self, size: int, nodes: Mapping[NodeId, bytes]) -> StoredCheckpoint:
         """A signed checkpoint of the tree of `size` leaves; `nodes` holds its frontier."""
         root = root_from_frontier(size, nodes)
-        note = sign_note(Checkpoint(self.origin, size, root).body(), [self.log_signer])
+        note = sign_note(Checkpoint(self.origin, size, root).body(), [self.log_signer, *self.note_signers])
         return StoredCheckpoint(size, root, note, format_time(self.clock()))
 
     def checkpoint(self) -> StoredCheckpoint:
