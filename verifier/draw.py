@@ -246,6 +246,7 @@ class _Bundle:
                       "followed from the trust anchor")
         self.lhs = lhs
         self.log_keys = lv.log_keys
+        self.sm2 = lv.sm2
         if lv.log_keys and pinned is not None and str(lv.log_keys[0][1]) != str(pinned):
             self.fail(ck, "LOG_KEY_MISMATCH", "seq 0", "the genesis log key is not the pinned log key",
                       str(pinned), str(lv.log_keys[0][1]))
@@ -325,6 +326,7 @@ class _Bundle:
             self.fail(ck, "CHECKPOINT_SIGNATURE_INVALID", where, "not validly signed by the log key in force at "
                       f"size {cp.size}", str(key), ", ".join(f"{s.name}/{s.key_hash.hex()}" for s in note.signatures))
             return False
+        self.sm2.check(note, cp.size, lambda code, msg, exp, act: self.fail(ck, code, where, msg, exp, act))
         if ck.status == "passed":
             ck.detail = (ck.detail + "; " if ck.detail else "") + f"size {cp.size} signed by {key.name}"
         return True

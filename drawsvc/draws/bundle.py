@@ -25,7 +25,8 @@ from .service import ALGORITHM_V1, NETWORKS_FILE, DrawNotFound, load_pools, pars
 
 FORMAT = "spotcheck-draw-bundle/2"
 FORMAT_V1 = "spotcheck-draw-bundle/1"  # the bundle of a draw prepared under spotcheck-draw/1
-KEY_TYPES = ("log.genesis", "actor.key.registered", "actor.key.rotated", "log.key.rotated")
+KEY_TYPES = ("log.genesis", "actor.key.registered", "actor.key.rotated", "log.key.rotated",
+             "log.sm2_key.registered")
 
 
 def _b64(b: bytes) -> str:
