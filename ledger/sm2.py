@@ -71,10 +71,14 @@ def generate_private_key() -> bytes:
             return d
 
 
-def sign(private: bytes, message: bytes, user_id: bytes = DEFAULT_USER_ID) -> bytes:
-    """SM2 signature r || s (32 bytes each, big-endian) over e = SM3(Z_A || message)."""
+def sign(private: bytes, message: bytes, user_id: bytes = DEFAULT_USER_ID, *, k: bytes | None = None) -> bytes:
+    """SM2 signature r || s (32 bytes each, big-endian) over e = SM3(Z_A || message).
+
+    `k` (the per-signature secret) is fresh from the CSPRNG unless given: only the vector
+    generator gives it, so that docs/vectors/sm2-v1.json is reproducible."""
     pub = public_key_of(private)
-    sig = Sign(message, private.hex(), get_random_str(64), 64, uid=user_id)
+    nonce = k.hex() if k is not None else get_random_str(64)
+    sig = Sign(message, private.hex(), nonce, 64, uid=user_id)
     if len(sig) != 64 or not verify(pub, message, sig, user_id):  # never publish a bad line
         raise Sm2Error("SM2 signing failed")
     return sig
@@ -144,8 +148,8 @@ class Sm2NoteSigner:
     def verifier(self) -> Sm2Verifier:
         return Sm2Verifier(self.name, public_key_of(self.private_key))
 
-    def signature_line(self, text: str) -> str:
-        value = self.verifier.hash + sign(self.private_key, text.encode())
+    def signature_line(self, text: str, *, k: bytes | None = None) -> str:
+        value = self.verifier.hash + sign(self.private_key, text.encode(), k=k)
         return f"{EM_DASH} {self.name} {base64.b64encode(value).decode()}\n"
 
 
@@ -199,11 +203,11 @@ def decrypt_private_key(blob: bytes, passphrase: bytes) -> bytes:
 # --- on the log -----------------------------------------------------------------------
 
 
-def registration_payload(verifier: Sm2Verifier, private: bytes) -> dict[str, Any]:
+def registration_payload(verifier: Sm2Verifier, private: bytes, *, k: bytes | None = None) -> dict[str, Any]:
     """`{"sm2_log_key", "key_sig"}`: key_sig = base64 SM2 (r||s) by the new key over
     JCS(payload without key_sig) — proof of possession, SPEC §3.6."""
     payload: dict[str, Any] = {"sm2_log_key": verifier.encode()}
-    payload["key_sig"] = base64.b64encode(sign(private, canonical_bytes(payload))).decode()
+    payload["key_sig"] = base64.b64encode(sign(private, canonical_bytes(payload), k=k)).decode()
     return payload
 
 

@@ -1,0 +1,116 @@
+"""drawverify checks the SM2 (国密) line from docs/vectors/sm2-v1.json alone (no server code):
+the standards' examples, a log whose entry 1 registers the SM2 key, and attacks on the line —
+each one found, each with its own code; checkpoints from before the registration need no line."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from nacl.signing import SigningKey
+
+from verifier import sm2
+from verifier.canonical import jcs
+from verifier.log import verify_log
+from verifier.note import parse_note
+
+DATA = json.loads((Path(__file__).resolve().parents[2] / "docs" / "vectors" / "sm2-v1.json").read_text("utf-8"))
+KEY = sm2.parse_sm2_key(DATA["keys"]["sm2_log"]["verifier_key"])
+NOTES = [c["note"] for c in DATA["checkpoints"]]
+
+
+def codes(rep: Any) -> list[str]:
+    return [f.code for c in rep.checks.values() for f in c.findings]
+
+
+@pytest.mark.parametrize("v", DATA["standards"]["sm2_sign"], ids=lambda v: v["source"])
+def test_the_standards_signature_example_verifies(v: dict) -> None:
+    point, sig = bytes.fromhex(v["public_key_hex"]), bytes.fromhex(v["signature_hex"])
+    assert sm2.sm2_verify(point, v["message"].encode(), sig, v["user_id"].encode())
+    assert not sm2.sm2_verify(point, v["message"].encode(), sig, b"ALICE123@YAHOO.COM")  # Z_A binds the user id
+    assert not sm2.sm2_verify(point, b"message digesT", sig, v["user_id"].encode())
+
+
+def test_key_parses_and_its_hash_is_as_specified() -> None:
+    assert str(KEY) == DATA["keys"]["sm2_log"]["verifier_key"]
+    blob = base64.b64decode(DATA["keys"]["sm2_log"]["key_blob_b64"])
+    assert blob[:4] == b"\xffSM2" and blob[4:] == KEY.point
+    assert hashlib.sha256(DATA["origin"].encode() + b"\n" + blob).digest()[:4].hex() == KEY.key_hash.hex()
+
+
+def test_a_key_off_the_curve_is_refused() -> None:
+    name, _, b64 = DATA["keys"]["sm2_log"]["verifier_key"].split("+", 2)
+    blob = bytearray(base64.b64decode(b64))
+    blob[-1] ^= 1
+    kh = hashlib.sha256(name.encode() + b"\n" + bytes(blob)).digest()[:4].hex()
+    with pytest.raises(sm2.NoteError, match="not a point"):
+        sm2.parse_sm2_key(f"{name}+{kh}+{base64.b64encode(bytes(blob)).decode()}")
+
+
+def test_the_vector_log_verifies_and_old_checkpoints_need_no_line() -> None:
+    rep = verify_log(DATA["entries"], NOTES)
+    assert rep.verdict == "verified", codes(rep)
+    assert sm2.verify_sm2_line(parse_note(NOTES[0]), KEY) is None  # size 1 has none, and is fine
+
+
+def test_a_log_without_registration_needs_no_line() -> None:
+    """An old log (no log.sm2_key.registered) keeps verifying with Ed25519 alone."""
+    only_genesis = DATA["entries"][:1]
+    assert verify_log(only_genesis, NOTES[:1]).verdict == "verified"
+
+
+@pytest.mark.parametrize("m", DATA["mutations"], ids=lambda m: m["why"])
+def test_every_mutation_of_the_line_is_found(m: dict) -> None:
+    rep = verify_log(DATA["entries"], NOTES[:2] + [m["note"]])
+    assert rep.verdict == "failed"
+    assert codes(rep) == [m["expect"]], m["why"]
+    assert sm2.verify_sm2_line(parse_note(m["note"]), KEY) is (None if m["expect"] == "SM2_SIGNATURE_MISSING" else False)
+
+
+def test_stripping_the_line_from_an_earlier_required_checkpoint_is_found() -> None:
+    text, sigs = NOTES[1].split("\n\n")
+    rep = verify_log(DATA["entries"], [NOTES[0], f"{text}\n\n{sigs.splitlines()[0]}\n", NOTES[2]])
+    assert codes(rep) == ["SM2_SIGNATURE_MISSING"]
+
+
+def _resign(entries: list[dict], seq: int, payload: dict) -> list[dict]:
+    """Entries with entry `seq`'s payload replaced and the chain re-signed by the system key (an
+    operator who holds the Ed25519 keys but not the SM2 one)."""
+    system = SigningKey(base64.b64decode(DATA["keys"]["system"]["seed"]))
+    out, prev = [], None
+    for e in entries:
+        e = dict(e)
+        if e["seq"] == seq:
+            e["payload"] = payload
+        if prev is not None:
+            e["prev"] = prev
+        body = {k: v for k, v in e.items() if k != "sig"}
+        e["sig"] = base64.b64encode(system.sign(jcs(body)).signature).decode()
+        prev = hashlib.sha256(b"\x00" + jcs(e)).hexdigest()
+        out.append(e)
+    return out
+
+
+def test_a_registration_without_proof_of_possession_is_refused() -> None:
+    p = dict(DATA["entries"][1]["payload"])
+    sig = bytearray(base64.b64decode(p["key_sig"]))
+    sig[5] ^= 1
+    p["key_sig"] = base64.b64encode(bytes(sig)).decode()
+    rep = verify_log(_resign(DATA["entries"], 1, p))  # no checkpoints: the entries alone
+    assert codes(rep) == ["SM2_KEY_INVALID"]
+
+
+def test_a_registration_with_extra_fields_is_refused() -> None:
+    p = {**DATA["entries"][1]["payload"], "note": "x"}
+    assert codes(verify_log(_resign(DATA["entries"], 1, p))) == ["SM2_KEY_INVALID"]
+
+
+def test_a_registration_signed_by_someone_else_than_system_is_refused() -> None:
+    entries = [dict(e) for e in DATA["entries"]]
+    entries[1]["actor"] = {"id": "user:op-1", "key_id": entries[1]["actor"]["key_id"]}
+    rep = verify_log(entries)
+    assert "KEY_RULE_VIOLATION" in codes(rep)
