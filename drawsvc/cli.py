@@ -96,6 +96,8 @@ def init(ctx: Ctx, origin: str | None, database_url: str | None, demo: bool) -> 
     ledger = inst.ledger()
     click.echo(f"initialised {ctx.home} — origin {inst.origin}")
     click.echo(f"log verifier key: {ledger.log_signer.verifier.encode()}")
+    if inst.config.get("log_sm2_verifier_key"):
+        click.echo(f"log SM2 (国密) verifier key: {inst.config['log_sm2_verifier_key']}")
     for line in lines:
         click.echo(line)
 
