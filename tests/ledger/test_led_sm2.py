@@ -119,3 +119,12 @@ def test_wrong_passphrase_does_not_open_the_sm2_key(instance, monkeypatch) -> No
     monkeypatch.setenv("DRAWSVC_KEY_PASSPHRASE", "not-the-passphrase")
     with pytest.raises(Exception):  # noqa: B017 - the Ed25519 key refuses first, or the SM2 key does
         instance.ledger()
+
+
+def test_the_log_key_endpoint_names_the_sm2_key(instance) -> None:  # type: ignore[no-untyped-def]
+    from web import create_app
+
+    app = create_app(instance, {"TESTING": True})
+    body = app.test_client().get("/api/v1/log/key").get_json()
+    assert body["sm2_verifier_key"] == instance.config["log_sm2_verifier_key"]
+    assert body["sm2_verifier_key"] == instance.ledger().entry(1).payload["sm2_log_key"]
