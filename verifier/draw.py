@@ -326,9 +326,11 @@ class _Bundle:
             self.fail(ck, "CHECKPOINT_SIGNATURE_INVALID", where, "not validly signed by the log key in force at "
                       f"size {cp.size}", str(key), ", ".join(f"{s.name}/{s.key_hash.hex()}" for s in note.signatures))
             return False
-        self.sm2.check(note, cp.size, lambda code, msg, exp, act: self.fail(ck, code, where, msg, exp, act))
+        sm2 = self.sm2.key_at(cp.size) is not None and self.sm2.check(
+            note, cp.size, lambda code, msg, exp, act: self.fail(ck, code, where, msg, exp, act))
         if ck.status == "passed":
-            ck.detail = (ck.detail + "; " if ck.detail else "") + f"size {cp.size} signed by {key.name}"
+            ck.detail = (ck.detail + "; " if ck.detail else "") + f"size {cp.size} signed by {key.name}" + (
+                " (and its SM2 国密 line)" if sm2 else "")
         return True
 
     def _witness_keys(self) -> list[Any]:

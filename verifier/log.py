@@ -964,6 +964,8 @@ class _LogVerifier:
             elif full:
                 beyond.append(cp.size)
         self.c_cps.detail = f"{len(good)} of {len(cps)} checkpoints validly signed"
+        if self.sm2.keys:
+            self.c_cps.detail += f"; {self.sm2.verified} carry the SM2 (国密) line the log requires"
         if not full:
             self.c_tree.skip(f"entries before seq {o.start} were not read")
         elif beyond:

@@ -101,6 +101,7 @@ class Sm2Keys:
     """The SM2 log keys the log registered: (in force from tree size, key)."""
 
     keys: list[tuple[int, Sm2Key]] = field(default_factory=list)
+    verified: int = 0  # checkpoints whose required line verified
 
     def register(self, payload: Any, seq: int, report: Report) -> None:
         """Fold in a ``log.sm2_key.registered`` entry already checked as signed by system."""
@@ -144,4 +145,5 @@ class Sm2Keys:
             report("SM2_SIGNATURE_INVALID", "the SM2 (国密) signature line does not verify (SM2 with SM3, user id "
                    "1234567812345678, over the note text)", f"valid SM2 line by {key}", "invalid signature")
             return False
+        self.verified += 1
         return True

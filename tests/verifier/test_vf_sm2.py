@@ -114,3 +114,35 @@ def test_a_registration_signed_by_someone_else_than_system_is_refused() -> None:
     entries[1]["actor"] = {"id": "user:op-1", "key_id": entries[1]["actor"]["key_id"]}
     rep = verify_log(entries)
     assert "KEY_RULE_VIOLATION" in codes(rep)
+
+
+# --- draw bundles: their checkpoint and prepared checkpoint must carry the line ------------------
+
+def _strip_sm2(note: str) -> str:
+    text, sigs = note.split("\n\n")
+    return f"{text}\n\n{sigs.splitlines()[0]}\n"
+
+
+def test_demo_draw_bundle_checks_the_sm2_line(demo: Any) -> None:
+    from vf_drawkit import run
+
+    bundle = demo.load("published")
+    assert any(e["entry"]["type"] == sm2.ENTRY_TYPE for e in bundle["entries"])  # bundles carry the key entry
+    report, _ = run(bundle, log_key=demo.log_key)
+    assert report.ok, report.to_text()
+    assert "SM2" in report.checks["bundle_checkpoint"].detail
+
+    stripped = json.loads(json.dumps(bundle))
+    stripped["log"]["checkpoint"]["note"] = _strip_sm2(stripped["log"]["checkpoint"]["note"])
+    report, _ = run(stripped, log_key=demo.log_key)
+    assert [f.code for f in report.checks["bundle_checkpoint"].findings] == ["SM2_SIGNATURE_MISSING"]
+
+    forged = json.loads(json.dumps(bundle))
+    text, sigs = forged["prepared_checkpoint"]["note"].split("\n\n")
+    ed, line = sigs.splitlines()[:2]
+    dash, name, value = line.split(" ")
+    raw = bytearray(base64.b64decode(value))
+    raw[7] ^= 0x40
+    forged["prepared_checkpoint"]["note"] = f"{text}\n\n{ed}\n{dash} {name} {base64.b64encode(bytes(raw)).decode()}\n"
+    report, _ = run(forged, log_key=demo.log_key)
+    assert "SM2_SIGNATURE_INVALID" in [f.code for f in report.checks["prepared_checkpoint"].findings]
