@@ -128,3 +128,21 @@ def test_the_log_key_endpoint_names_the_sm2_key(instance) -> None:  # type: igno
     body = app.test_client().get("/api/v1/log/key").get_json()
     assert body["sm2_verifier_key"] == instance.config["log_sm2_verifier_key"]
     assert body["sm2_verifier_key"] == instance.ledger().entry(1).payload["sm2_log_key"]
+
+
+@pytest.mark.postgres
+def test_sm2_line_on_postgresql(pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The key store and the group-commit batcher on PostgreSQL carry the SM2 key and line too."""
+    from drawsvc.instance import init_instance
+
+    monkeypatch.setenv("DRAWSVC_KEY_PASSPHRASE", "pg-pass")
+    inst, _ = init_instance(tmp_path / "pg", origin="pg.example/log", database_url=pg_url)
+    led = inst.ledger()
+    v = sm2.Sm2Verifier.parse(inst.config["log_sm2_verifier_key"])
+    with led.batch() as b:
+        for i in range(3):
+            b.append("test.thing.added", {"i": i}, led.system)
+    cp = led.checkpoint()
+    assert cp.size == 5 and sm2.verify_note_sm2(cp.note, v) is True
+    assert all(sm2.verify_note_sm2(c.note, v) for c in led.list_checkpoints() if c.size > 1)
+    led.close()
