@@ -146,3 +146,21 @@ def test_demo_draw_bundle_checks_the_sm2_line(demo: Any) -> None:
     forged["prepared_checkpoint"]["note"] = f"{text}\n\n{ed}\n{dash} {name} {base64.b64encode(bytes(raw)).decode()}\n"
     report, _ = run(forged, log_key=demo.log_key)
     assert "SM2_SIGNATURE_INVALID" in [f.code for f in report.checks["prepared_checkpoint"].findings]
+
+
+def test_drawverify_checkpoint_checks_the_sm2_line(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from verifier.cli import cli
+
+    keys = ["--log-key", DATA["keys"]["log"]["verifier_key"], "--sm2-key", DATA["keys"]["sm2_log"]["verifier_key"]]
+    good, bad = tmp_path / "good.txt", tmp_path / "bad.txt"
+    good.write_text(NOTES[2], encoding="utf-8")
+    bad.write_text(DATA["mutations"][0]["note"], encoding="utf-8")  # no SM2 line
+    r = CliRunner().invoke(cli, ["checkpoint", str(good), *keys, "--json"])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(cli, ["checkpoint", str(bad), *keys, "--json"])
+    assert r.exit_code == 1 and "SM2_SIGNATURE_MISSING" in r.output
+    r = CliRunner().invoke(cli, ["checkpoint", str(good), "--log-key", DATA["keys"]["log"]["verifier_key"],
+                                 "--sm2-key", "not+a+key"])
+    assert r.exit_code == 2
