@@ -245,3 +245,45 @@ def load_log_signer(engine: Any, origin: str, passphrase: bytes) -> Sm2NoteSigne
     if row is None or row.encrypted_private_key is None:
         return None
     return Sm2NoteSigner(origin, decrypt_private_key(row.encrypted_private_key, passphrase))
+
+
+def required_keys(conn: Any) -> list[tuple[int, Sm2Verifier]]:
+    """(in force from tree size, key) of each valid `log.sm2_key.registered` on the log, in order
+    (the audit's reading of SPEC §3.6; the entries' own signatures are the audit's other checks)."""
+    import json
+
+    from .schema import log_entries
+
+    out: list[tuple[int, Sm2Verifier]] = []
+    rows = conn.execute(select(log_entries.c.seq, log_entries.c.leaf).where(log_entries.c.type == ENTRY_TYPE)
+                        .order_by(log_entries.c.seq))
+    for row in rows:
+        payload = json.loads(row.leaf).get("payload", {})
+        try:
+            v = Sm2Verifier.parse(str(payload.get("sm2_log_key")))
+            sig = base64.b64decode(str(payload.get("key_sig")), validate=True)
+        except (Sm2Error, ValueError):
+            continue
+        if set(payload) == {"sm2_log_key", "key_sig"} and verify(
+                v.public_key, canonical_bytes({"sm2_log_key": payload["sm2_log_key"]}), sig):
+            out.append((row.seq + 1, v))
+    return out
+
+
+def audit_lines(conn: Any, checkpoint_rows: list[Any]) -> list[tuple[str, int, str]]:
+    """(where, size, problem) for each stored checkpoint that lacks, or carries a bad, SM2 line
+    the log requires of it."""
+    keys = required_keys(conn)
+    problems = []
+    for row in checkpoint_rows:
+        key = None
+        for since, k in keys:
+            if since <= row.size:
+                key = k
+        if key is None:
+            continue
+        ok = verify_note_sm2(row.note, key)
+        if not ok:
+            problems.append((f"checkpoint {row.size}", row.size, "no SM2 (国密) line by the log's SM2 key"
+                             if ok is None else "the SM2 (国密) line does not verify"))
+    return problems

@@ -146,3 +146,38 @@ def test_sm2_line_on_postgresql(pg_url: str, tmp_path: Path, monkeypatch: pytest
     assert cp.size == 5 and sm2.verify_note_sm2(cp.note, v) is True
     assert all(sm2.verify_note_sm2(c.note, v) for c in led.list_checkpoints() if c.size > 1)
     led.close()
+
+
+@pytest.mark.parametrize("reference", [False, True], ids=["fast", "reference"])
+def test_the_audit_checks_the_sm2_lines(instance, reference: bool) -> None:  # type: ignore[no-untyped-def]
+    """`drawsvc log audit` finds a stored checkpoint whose SM2 line was removed or forged."""
+    from sqlalchemy import update
+
+    from ledger.audit import Auditor
+    from ledger.schema import checkpoints
+
+    led = instance.ledger()
+    led.append("test.thing.added", {"n": 1}, led.system)
+    led.checkpoint()
+
+    def audit() -> list[str]:
+        a = Auditor(instance.engine(), instance.genesis_log_key)
+        if reference:
+            with instance.engine().connect() as conn, conn.begin():
+                return [str(f) for f in a._run_reference(conn).findings]
+        return [str(f) for f in a.run().findings]
+
+    assert audit() == []
+    cp = led.checkpoint()
+    text, sigs = cp.note.split("\n\n")
+    ed, line = sigs.splitlines()
+    with instance.engine().begin() as conn:
+        conn.execute(update(checkpoints).where(checkpoints.c.size == cp.size).values(note=f"{text}\n\n{ed}\n"))
+    assert audit() == [f"checkpoint {cp.size}: no SM2 (国密) line by the log's SM2 key"]
+    dash, name, value = line.split(" ")
+    raw = bytearray(base64.b64decode(value))
+    raw[-3] ^= 1
+    forged = f"{text}\n\n{ed}\n{dash} {name} {base64.b64encode(bytes(raw)).decode()}\n"
+    with instance.engine().begin() as conn:
+        conn.execute(update(checkpoints).where(checkpoints.c.size == cp.size).values(note=forged))
+    assert audit() == [f"checkpoint {cp.size}: the SM2 (国密) line does not verify"]
