@@ -122,9 +122,11 @@ def load(home: Path) -> Instance:
 
 
 def init_instance(home: Path, origin: str | None = None, database_url: str | None = None,
-                  passphrase: str | None = None, clock: Clock = utcnow) -> tuple[Instance, list[str]]:
+                  passphrase: str | None = None, clock: Clock = utcnow,
+                  sm2_key: bool = True) -> tuple[Instance, list[str]]:
     """Create the directory, schema, keys and genesis entry (dated by `clock`). Returns the
-    instance and notices."""
+    instance and notices. `sm2_key=False` makes a log as the service made them before the
+    国密 line (SPEC §3.6), for tests of the upgrade path (`drawsvc key rotate --sm2-key`)."""
     notices: list[str] = []
     if (home / "instance.json").exists():
         raise InstanceError(f"{home} is already initialised")
@@ -151,9 +153,9 @@ def init_instance(home: Path, origin: str | None = None, database_url: str | Non
     ledger = initialise(engine, origin, log_signer, system,
                         encrypt_private_key(system.signing_key, phrase.encode()),
                         encrypt_private_key(log_key, phrase.encode()), clock)
-    # Entry 1 registers the log's SM2 key: every later checkpoint carries the SM2 line (SPEC §3.6).
-    sm2_key = sm2.generate_private_key()
-    sm2.register_log_sm2_key(ledger, sm2_key, sm2.encrypt_private_key(sm2_key, phrase.encode()))
-    config["log_sm2_verifier_key"] = sm2.Sm2Verifier(origin, sm2.public_key_of(sm2_key)).encode()
+    if sm2_key:  # entry 1 registers the log's SM2 key: every later checkpoint carries its line (SPEC §3.6)
+        private = sm2.generate_private_key()
+        entry = sm2.register_log_sm2_key(ledger, private, sm2.encrypt_private_key(private, phrase.encode()))
+        config["log_sm2_verifier_key"] = entry.payload["sm2_log_key"]
     (home / "instance.json").write_text(json.dumps(config, indent=2) + "\n")
     return inst, notices

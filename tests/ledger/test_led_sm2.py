@@ -181,3 +181,42 @@ def test_the_audit_checks_the_sm2_lines(instance, reference: bool) -> None:  # t
     with instance.engine().begin() as conn:
         conn.execute(update(checkpoints).where(checkpoints.c.size == cp.size).values(note=forged))
     assert audit() == [f"checkpoint {cp.size}: the SM2 (国密) line does not verify"]
+
+
+def test_an_old_log_adopts_an_sm2_key_and_keeps_verifying(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A log made before SM2 (no registration) gets its first SM2 key with `drawsvc key rotate
+    --sm2-key`; its old checkpoints still verify, every later one carries the line; a second
+    registration replaces the key from its own entry on."""
+    from click.testing import CliRunner
+
+    from drawsvc.cli import main
+    from drawsvc.instance import init_instance, load
+    from verifier.log import verify_log
+
+    monkeypatch.setenv("DRAWSVC_KEY_PASSPHRASE", "pp")
+    home = tmp_path / "old"
+    inst, _ = init_instance(home, origin="old.example/log", sm2_key=False)
+    led = inst.ledger()
+    assert led.note_signers == [] and "log_sm2_verifier_key" not in inst.config
+    led.append("test.thing.added", {"n": 1}, led.system)
+    old_notes = [c.note for c in led.list_checkpoints()]
+    assert all(len(n.split("\n\n")[1].splitlines()) == 1 for n in old_notes)  # Ed25519 only
+
+    r = CliRunner().invoke(main, ["--home", str(home), "key", "rotate", "--sm2-key"])
+    assert r.exit_code == 0, r.output
+    first = sm2.Sm2Verifier.parse(load(home).config["log_sm2_verifier_key"])
+    r = CliRunner().invoke(main, ["--home", str(home), "key", "rotate", "--sm2-key"])
+    assert r.exit_code == 0, r.output
+    second = sm2.Sm2Verifier.parse(load(home).config["log_sm2_verifier_key"])
+    assert first != second
+    led = load(home).ledger()
+    led.append("test.thing.added", {"n": 2}, led.system)
+    last = led.checkpoint()
+    assert sm2.verify_note_sm2(last.note, second) is True and sm2.verify_note_sm2(last.note, first) is None
+    notes = [c.note for c in led.list_checkpoints()]
+    assert notes[:len(old_notes)] == old_notes
+    rep = verify_log([led.entry(i).leaf() for i in range(led.size())], notes)
+    assert rep.verdict == "verified", [f.code for c in rep.checks.values() for f in c.findings]
+    stripped = notes[:-1] + [notes[-1].split("\n\n")[0] + "\n\n" + notes[-1].split("\n\n")[1].splitlines()[0] + "\n"]
+    rep = verify_log([led.entry(i).leaf() for i in range(led.size())], stripped)
+    assert [f.code for c in rep.checks.values() for f in c.findings] == ["SM2_SIGNATURE_MISSING"]
