@@ -4,10 +4,11 @@
 Why a second line: a Chinese government system is assessed (密评, GB/T 39786-2021) on SM2/SM3,
 while C2SP clients and witnesses speak Ed25519. A signed note may carry any number of lines;
 clients ignore a line whose key they do not know, so the SM2 line (signature type 0xff, which
-C2SP leaves unassigned) rides along without breaking them, and our verifiers check it.
+signed-note keeps for types it assigns no byte to) rides along without breaking them, and our
+verifiers check it.
 
 Byte layout (SPEC §5.1):
-    public key blob  = 0xff || "SM2" || 0x04 || X[32] || Y[32]            (69 bytes)
+    public key blob  = 0xff || "GB/T32918-SM2-SM3" || 0x04 || X[32] || Y[32]   (83 bytes)
     key hash         = SHA-256(name || 0x0A || public key blob)[:4]
     verifier key     = <name>+<hex key hash>+<base64(public key blob)>
     signature line   = "— <name> " base64(key hash || r[32] || s[32])
@@ -39,7 +40,9 @@ from .entry import Entry, key_id_for
 from .schema import actor_keys
 
 ALG_SM2 = 0xFF
-SM2_TAG = b"SM2"
+#: C2SP signed-note: 0xff is "reserved for signature types without an identifier byte assigned
+#: by this specification", RECOMMENDED to be followed by a longer identifier unlikely to collide.
+SM2_TAG = b"GB/T32918-SM2-SM3"
 #: GB/T 35276-2017 §10: the default user identity when none is agreed (ENTL = 128 bits).
 DEFAULT_USER_ID = b"1234567812345678"
 ENTRY_TYPE = "log.sm2_key.registered"
@@ -131,9 +134,10 @@ class Sm2Verifier:
             raise Sm2Error(f"SM2 verifier key {text!r} is not <name>+<hash>+<key>") from None
         if not name or any(c.isspace() for c in name):
             raise Sm2Error("SM2 verifier key has a bad name")
-        if len(blob) != 69 or blob[:4] != bytes([ALG_SM2]) + SM2_TAG or blob[4] != 4:
-            raise Sm2Error("SM2 verifier key must be 0xff || 'SM2' || 0x04 || X || Y")
-        verifier = cls(name, blob[4:])
+        head = bytes([ALG_SM2]) + SM2_TAG
+        if len(blob) != len(head) + 65 or not blob.startswith(head) or blob[len(head)] != 4:
+            raise Sm2Error(f"SM2 verifier key must be 0xff || {SM2_TAG.decode()!r} || 0x04 || X || Y")
+        verifier = cls(name, blob[len(head):])
         if verifier.hash != claimed:
             raise Sm2Error("SM2 verifier key hash does not match the key")
         return verifier

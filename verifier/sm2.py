@@ -1,7 +1,7 @@
 """The 国密 line of a checkpoint (docs/SPEC.md §3.6, §5.1), written from the SPEC text.
 
-* SM2 verifier key: ``<name>+<hex key hash>+<base64(0xff || "SM2" || 0x04 || X || Y)>``,
-  key hash = SHA-256(name || 0x0A || 0xff || "SM2" || 0x04 || X || Y)[:4].
+* SM2 verifier key: ``<name>+<hex key hash>+<base64(0xff || "GB/T32918-SM2-SM3" || 0x04 || X || Y)>``,
+  key hash = SHA-256(name || 0x0A || 0xff || "GB/T32918-SM2-SM3" || 0x04 || X || Y)[:4].
 * Line: ``— <name> base64(key hash || r[32] || s[32])``: SM2 (GB/T 32918.2, recommended curve of
   GB/T 32918.5) over the note text, e = SM3(Z_A || text), user id "1234567812345678"
   (GB/T 35276's default).
@@ -30,7 +30,8 @@ from .canonical import jcs
 from .note import NoteError, SignedNote, b64decode_strict
 
 ALG_SM2 = 0xFF
-SM2_TAG = b"SM2"
+SM2_TAG = b"GB/T32918-SM2-SM3"  # the identifier after 0xff (signed-note: "a longer identifier")
+_HEAD = bytes([ALG_SM2]) + SM2_TAG
 USER_ID = b"1234567812345678"
 ENTRY_TYPE = "log.sm2_key.registered"
 
@@ -44,7 +45,7 @@ class Sm2Key:
     point: bytes  # 0x04 || X || Y
 
     def __str__(self) -> str:
-        blob = bytes([ALG_SM2]) + SM2_TAG + self.point
+        blob = _HEAD + self.point
         return f"{self.name}+{self.key_hash.hex()}+{base64.b64encode(blob).decode()}"
 
 
@@ -64,14 +65,14 @@ def parse_sm2_key(text: Any) -> Sm2Key:
         raise NoteError("SM2 verifier key must be <name>+<8 hex digits>+<base64 key>")
     name, hexid, b64 = parts
     blob = b64decode_strict(b64)
-    if len(blob) != 69 or blob[:4] != bytes([ALG_SM2]) + SM2_TAG:
-        raise NoteError("SM2 verifier key must be 0xff || 'SM2' || 0x04 || X || Y")
-    if not _on_curve(blob[4:]):
+    if len(blob) != len(_HEAD) + 65 or not blob.startswith(_HEAD):
+        raise NoteError(f"SM2 verifier key must be 0xff || {SM2_TAG.decode()!r} || 0x04 || X || Y")
+    if not _on_curve(blob[len(_HEAD):]):
         raise NoteError("SM2 verifier key is not a point of the SM2 curve")
     kh = hashlib.sha256(name.encode() + b"\n" + blob).digest()[:4]
     if hexid != kh.hex():
         raise NoteError("SM2 verifier key hash is not SHA-256(name || 0x0A || key)[:4]")
-    return Sm2Key(name, kh, blob[4:])
+    return Sm2Key(name, kh, blob[len(_HEAD):])
 
 
 def sm2_verify(point: bytes, message: bytes, signature: bytes, user_id: bytes = USER_ID) -> bool:

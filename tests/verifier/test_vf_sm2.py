@@ -38,7 +38,7 @@ def test_the_standards_signature_example_verifies(v: dict) -> None:
 def test_key_parses_and_its_hash_is_as_specified() -> None:
     assert str(KEY) == DATA["keys"]["sm2_log"]["verifier_key"]
     blob = base64.b64decode(DATA["keys"]["sm2_log"]["key_blob_b64"])
-    assert blob[:4] == b"\xffSM2" and blob[4:] == KEY.point
+    assert blob[:18] == b"\xffGB/T32918-SM2-SM3" and blob[18:] == KEY.point and len(blob) == 83
     assert hashlib.sha256(DATA["origin"].encode() + b"\n" + blob).digest()[:4].hex() == KEY.key_hash.hex()
 
 

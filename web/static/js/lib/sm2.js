@@ -7,18 +7,20 @@ import { sm2 as SM2 } from "./vendor/sm-crypto-sm2.js";
 
 export const USER_ID = "1234567812345678";
 export const ENTRY_TYPE = "log.sm2_key.registered";
-const TAG = [0xff, 0x53, 0x4d, 0x32]; // 0xff || "SM2"
+// 0xff || "GB/T32918-SM2-SM3": signed-note reserves 0xff for types without an assigned byte, followed by a
+// longer identifier (docs/SPEC.md §5.1)
+const HEAD = [0xff, ...new TextEncoder().encode("GB/T32918-SM2-SM3")];
 
-// "<name>+<hex key hash>+<base64(0xff || "SM2" || 0x04 || X || Y)>" -> {name, keyHash, point}
+// "<name>+<hex key hash>+<base64(0xff || "GB/T32918-SM2-SM3" || 0x04 || X || Y)>" -> {name, keyHash, point}
 export async function parseSm2Key(vkey) {
   const m = String(vkey).match(/^([^+\s]+)\+([0-9a-f]{8})\+([A-Za-z0-9+/=]+)$/);
   if (!m) throw new Error("SM2 verifier key has not the form name+hash+key");
   const [, name, hashHex, b64] = m;
   const blob = fromB64(b64);
-  if (blob.length !== 69 || TAG.some((b, i) => blob[i] !== b) || blob[4] !== 0x04) throw new Error("not an SM2 verifier key (0xff || SM2 || 0x04 || X || Y)");
+  if (blob.length !== HEAD.length + 65 || HEAD.some((b, i) => blob[i] !== b) || blob[HEAD.length] !== 0x04) throw new Error("not an SM2 verifier key (0xff || GB/T32918-SM2-SM3 || 0x04 || X || Y)");
   const keyHash = (await sha256(concat(utf8(name), new Uint8Array([0x0a]), blob))).slice(0, 4);
   if (hex(keyHash) !== hashHex) throw new Error("SM2 verifier key hash does not match its key");
-  return { name, keyHash, point: blob.slice(4) };
+  return { name, keyHash, point: blob.slice(HEAD.length) };
 }
 
 // r || s (64 bytes) over e = SM3(Z_A || message); sm-crypto checks the point and r, s in [1, n-1].
