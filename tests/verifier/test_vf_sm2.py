@@ -164,3 +164,21 @@ def test_drawverify_checkpoint_checks_the_sm2_line(tmp_path: Path) -> None:
     r = CliRunner().invoke(cli, ["checkpoint", str(good), "--log-key", DATA["keys"]["log"]["verifier_key"],
                                  "--sm2-key", "not+a+key"])
     assert r.exit_code == 2
+
+
+@pytest.mark.parametrize("chunk,parallel", [(1, False), (2, True), (8, True)])
+def test_raw_leaves_in_chunks_and_workers_apply_the_registration(monkeypatch: pytest.MonkeyPatch, chunk: int,
+                                                                 parallel: bool) -> None:
+    """Raw leaves (as read from tiles), split into chunks and worker processes, still find the
+    registration (the main process replays key entries) — so the requirement cannot be lost."""
+    import rfc8785
+
+    from verifier import log as vlog
+    from verifier.log import LogOptions
+
+    monkeypatch.setattr(vlog, "CHUNK", chunk)
+    leaves = [rfc8785.dumps(e) for e in DATA["entries"]]
+    opts = LogOptions(parallel=parallel, workers=2 if parallel else None)
+    assert verify_log(leaves, NOTES, total=len(leaves), options=opts).verdict == "verified"
+    rep = verify_log(leaves, NOTES[:2] + [DATA["mutations"][0]["note"]], total=len(leaves), options=opts)
+    assert codes(rep) == ["SM2_SIGNATURE_MISSING"]
