@@ -779,7 +779,7 @@ class _LogVerifier:
         elif typ == "log.key.rotated":
             self._log_rotated(p, seq)
         elif typ == SM2_ENTRY_TYPE:
-            self.sm2.register(p, seq, lambda code, msg, exp, act: self._f(ck, code, seq, msg, exp, act))
+            self.sm2.register(p, seq, lambda code, msg, exp, act: self._f(ck, code, seq, msg, exp, act), self.origin)
 
     def _registered(self, p: dict[str, Any], seq: int) -> None:
         ck = self.c_keys

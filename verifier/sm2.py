@@ -104,8 +104,9 @@ class Sm2Keys:
     keys: list[tuple[int, Sm2Key]] = field(default_factory=list)
     verified: int = 0  # checkpoints whose required line verified
 
-    def register(self, payload: Any, seq: int, report: Report) -> None:
-        """Fold in a ``log.sm2_key.registered`` entry already checked as signed by system."""
+    def register(self, payload: Any, seq: int, report: Report, origin: str | None = None) -> None:
+        """Fold in a ``log.sm2_key.registered`` entry already checked as signed by system; the
+        key's name must be the log's ``origin`` (when known)."""
         if not isinstance(payload, dict) or payload.keys() != {"sm2_log_key", "key_sig"}:
             report("SM2_KEY_INVALID", f"{ENTRY_TYPE} payload must be {{sm2_log_key, key_sig}}",
                    "sm2_log_key, key_sig", sorted(payload) if isinstance(payload, dict) else type(payload).__name__)
@@ -115,6 +116,9 @@ class Sm2Keys:
             sig = b64decode_strict(payload["key_sig"]) if isinstance(payload["key_sig"], str) else b""
         except NoteError as exc:
             report("SM2_KEY_INVALID", f"sm2_log_key unusable: {exc}", None, payload.get("sm2_log_key"))
+            return
+        if origin is not None and key.name != origin:
+            report("SM2_KEY_INVALID", "the SM2 key's name is not the log's origin", origin, key.name)
             return
         if not sm2_verify(key.point, jcs({"sm2_log_key": payload["sm2_log_key"]}), sig):
             report("SM2_KEY_INVALID", "key_sig is not an SM2 signature by the new key over JCS(payload without "

@@ -182,3 +182,16 @@ def test_raw_leaves_in_chunks_and_workers_apply_the_registration(monkeypatch: py
     assert verify_log(leaves, NOTES, total=len(leaves), options=opts).verdict == "verified"
     rep = verify_log(leaves, NOTES[:2] + [DATA["mutations"][0]["note"]], total=len(leaves), options=opts)
     assert codes(rep) == ["SM2_SIGNATURE_MISSING"]
+
+
+def test_a_registration_of_a_key_named_other_than_the_origin_is_refused() -> None:
+    from pysmx.SM2 import Sign
+
+    blob = base64.b64decode(DATA["keys"]["sm2_log"]["key_blob_b64"])
+    name = "other.example/log"
+    kh = hashlib.sha256(name.encode() + bytes([0x0A]) + blob).digest()[:4].hex()
+    vkey = f"{name}+{kh}+{base64.b64encode(blob).decode()}"
+    sig = Sign(jcs({"sm2_log_key": vkey}), DATA["keys"]["sm2_log"]["private_key_hex"], "2" * 64, 64,
+               uid=b"1234567812345678")
+    p = {"sm2_log_key": vkey, "key_sig": base64.b64encode(sig).decode()}
+    assert codes(verify_log(_resign(DATA["entries"], 1, p))) == ["SM2_KEY_INVALID"]

@@ -82,7 +82,9 @@ export async function checkEntries(entries, pinnedLogKey) {
     } else if (entry.type === SM2_ENTRY && !rule) {
       try {
         if (actor.id !== "system") throw new Error("only the system registers the log's SM2 key");
-        sm2Keys.push({ fromSize: seq + 1, key: await checkRegistration(p, canonicalBytes) });
+        const key = await checkRegistration(p, canonicalBytes);
+        if (key.name !== (await parseVerifierKey(logKeys[0].key)).name) throw new Error("the SM2 key's name is not the log's origin (SM2_KEY_INVALID)");
+        sm2Keys.push({ fromSize: seq + 1, key });
       } catch (e) { rule = e.message; }
     } else if (typeof entry.type === "string" && entry.type.startsWith("external.") && !rule) {
       const ck = keys.get("client:" + p.client) && keys.get("client:" + p.client).get(p.client_key_id);
