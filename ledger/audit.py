@@ -35,6 +35,7 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, func, or_, select
 from sqlalchemy.engine import Connection
 
+from . import sm2
 from .auditwork import (
     KEY_TYPES,
     Result,
@@ -416,6 +417,8 @@ class Auditor:
         if genesis_key is not None and genesis_key != self.log_verifier.encode():
             report.findings.append(Finding("entry 0", 0, "genesis names a different log key than the one trusted"))
         self._check_checkpoints(checkpoint_rows, roots, log_key_changes, n, report)
+        for where, at, problem in sm2.audit_lines(conn, checkpoint_rows):  # SPEC §5.1
+            report.findings.append(Finding(where, at, problem))
         self._check_cosignatures(conn, report)
         if self.progress:
             self.progress(size, size)
@@ -571,6 +574,8 @@ class Auditor:
         if genesis_key is not None and genesis_key != self.log_verifier.encode():
             report.findings.append(Finding("entry 0", 0, "genesis names a different log key than the one trusted"))
         self._check_checkpoints(checkpoint_rows, roots, log_key_changes, len(leaf_hashes), report)
+        for where, at, problem in sm2.audit_lines(conn, checkpoint_rows):  # SPEC §5.1
+            report.findings.append(Finding(where, at, problem))
         self._check_cosignatures(conn, report)
         if self.progress:
             self.progress(size, size)
