@@ -170,14 +170,15 @@ def test_the_audit_checks_the_sm2_lines(instance, reference: bool) -> None:  # t
     assert audit() == []
     cp = led.checkpoint()
     text, sigs = cp.note.split("\n\n")
-    ed, line = sigs.splitlines()
+    ed, line, own = sigs.splitlines()  # Ed25519, SM2, the log's timestamped cosignature
     with instance.engine().begin() as conn:
-        conn.execute(update(checkpoints).where(checkpoints.c.size == cp.size).values(note=f"{text}\n\n{ed}\n"))
+        conn.execute(update(checkpoints).where(checkpoints.c.size == cp.size).values(
+            note=f"{text}\n\n{ed}\n{own}\n"))
     assert audit() == [f"checkpoint {cp.size}: no SM2 (国密) line by the log's SM2 key"]
     dash, name, value = line.split(" ")
     raw = bytearray(base64.b64decode(value))
     raw[-3] ^= 1
-    forged = f"{text}\n\n{ed}\n{dash} {name} {base64.b64encode(bytes(raw)).decode()}\n"
+    forged = f"{text}\n\n{ed}\n{dash} {name} {base64.b64encode(bytes(raw)).decode()}\n{own}\n"
     with instance.engine().begin() as conn:
         conn.execute(update(checkpoints).where(checkpoints.c.size == cp.size).values(note=forged))
     assert audit() == [f"checkpoint {cp.size}: the SM2 (国密) line does not verify"]
@@ -200,7 +201,7 @@ def test_an_old_log_adopts_an_sm2_key_and_keeps_verifying(tmp_path: Path, monkey
     assert led.note_signers == [] and "log_sm2_verifier_key" not in inst.config
     led.append("test.thing.added", {"n": 1}, led.system)
     old_notes = [c.note for c in led.list_checkpoints()]
-    assert all(len(n.split("\n\n")[1].splitlines()) == 1 for n in old_notes)  # Ed25519 only
+    assert all(len(n.split("\n\n")[1].splitlines()) == 2 for n in old_notes)  # Ed25519 and its time only
 
     r = CliRunner().invoke(main, ["--home", str(home), "key", "rotate", "--sm2-key"])
     assert r.exit_code == 0, r.output
