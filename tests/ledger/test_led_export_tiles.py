@@ -184,10 +184,11 @@ def test_cli_export_tiles_and_watch(instance, tmp_path: Path) -> None:  # type: 
     home = ["--home", str(instance.home)]
     out = tmp_path / "tiles"
     run = CliRunner().invoke
+    size = instance.ledger().latest_checkpoint().size
     r = run(drawsvc, [*home, "log", "export-tiles", str(out)])
-    assert r.exit_code == 0 and "size 1: wrote 2 tiles and the checkpoint" in r.output, r.output
+    assert r.exit_code == 0 and f"size {size}: wrote" in r.output and "and the checkpoint" in r.output, r.output
     r = run(drawsvc, [*home, "log", "export-tiles", str(out)])
-    assert r.exit_code == 0 and "size 1: up to date" in r.output, r.output
+    assert r.exit_code == 0 and f"size {size}: up to date" in r.output, r.output
 
     # a directory holding another log's tiles is refused, not mixed (exit 2, a message)
     other = tmp_path / "other"
