@@ -218,8 +218,10 @@ def log_tail(ctx: Ctx, count: int) -> None:
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--watch", type=click.FloatRange(min=0.1), metavar="SECONDS",
               help="Keep following the log: sync again every SECONDS until interrupted (SIGINT/SIGTERM)")
+@click.option("--repair", is_flag=True,
+              help="Look for every file the checkpoint needs (not only the new ones) and write any missing one")
 @pass_ctx
-def log_export_tiles(ctx: Ctx, directory: Path, watch: float | None) -> None:
+def log_export_tiles(ctx: Ctx, directory: Path, watch: float | None, repair: bool) -> None:
     """Keep DIRECTORY in sync with the log as static C2SP tlog-tiles files (checkpoint, tile/...).
 
     Writes only what DIRECTORY lacks: each full tile once (never rewritten), a partial tile for
@@ -235,7 +237,7 @@ def log_export_tiles(ctx: Ctx, directory: Path, watch: float | None) -> None:
 
     ledger = ctx.instance.ledger()
     if watch is None:
-        click.echo(f"{directory}: {sync_tiles(ledger, directory).summary()}")
+        click.echo(f"{directory}: {sync_tiles(ledger, directory, repair).summary()}")
         return
     stop = False
 
@@ -247,7 +249,8 @@ def log_export_tiles(ctx: Ctx, directory: Path, watch: float | None) -> None:
     signal.signal(signal.SIGINT, _stop)
     while not stop:
         try:
-            result = sync_tiles(ledger, directory)
+            result = sync_tiles(ledger, directory, repair)
+            repair = False  # once is enough
         except (OperationalError, OSError) as exc:  # the database or the disk is away: try again next round
             click.echo(f"warning: {directory}: {exc.__class__.__name__}: {str(exc).splitlines()[0]}", err=True)
         else:

@@ -71,16 +71,17 @@ def _levels(size: int) -> Iterator[tuple[int | str, int]]:
         tile_level += 1
 
 
-def tiles_for(size: int, partial_sizes: set[int] | frozenset[int] = frozenset()) -> list[str]:
+def tiles_for(size: int, partial_sizes: set[int] | frozenset[int] = frozenset(), done: int = 0) -> list[str]:
     """Paths (below "tile/") a reader of a checkpoint of `size` may ask for, plus the partial
-    tiles of the smaller checkpointed `partial_sizes` whose full tile does not exist yet.
+    tiles of the smaller checkpointed `partial_sizes` whose full tile does not exist yet, leaving
+    out the full tiles of a tree of `done` leaves (already written).
 
     Full tiles first, lowest level first: a reader of the tree needs the entries and level 0
     before anything else, and a writer that stops half-way has then written the most useful part."""
     full, partial = [], []
     for level, nodes in _levels(size):
         shift = 0 if level == "entries" else TILE_HEIGHT * int(level)
-        for index in range(nodes // TILE_WIDTH):
+        for index in range((done >> shift) // TILE_WIDTH, nodes // TILE_WIDTH):
             full.append(tile_path(level, index))
         right = nodes // TILE_WIDTH  # the index of the rightmost (partial) tile at this level
         widths = {(s >> shift) % TILE_WIDTH for s in {size, *partial_sizes}
@@ -168,9 +169,12 @@ def _checkpoint_sizes(ledger: Ledger, after: int, upto: int) -> set[int]:
             checkpoints.c.size > after, checkpoints.c.size <= upto)).scalars())
 
 
-def sync_tiles(ledger: Ledger, out: Path) -> SyncResult:
+def sync_tiles(ledger: Ledger, out: Path, repair: bool = False) -> SyncResult:
     """Bring `out` up to the newest checkpoint, writing only the files it does not hold yet.
 
+    The full tiles of the checkpoint already in `out` are taken to be there (they were written
+    before it), so a round costs in proportion to what is new, not to the log; with `repair`
+    every file the checkpoint needs is looked for and any missing one written again.
     Idempotent: a second run with no new checkpoint writes nothing. Raises NotFound if the log
     has no checkpoint, LedgerError if `out` holds another log's tiles or another writer is busy."""
     out.mkdir(parents=True, exist_ok=True)
@@ -183,7 +187,7 @@ def sync_tiles(ledger: Ledger, out: Path) -> SyncResult:
         result = SyncResult(size)
         # Partial tiles of every checkpoint signed since the last export (earlier ones were
         # written by earlier rounds), as long as their full tile is not there yet.
-        wanted = tiles_for(size, _checkpoint_sizes(ledger, before, size))
+        wanted = tiles_for(size, _checkpoint_sizes(ledger, before, size), done=0 if repair else before)
         touched: set[Path] = set()
         for rel in wanted:
             path = out / "tile" / rel
@@ -202,7 +206,7 @@ def sync_tiles(ledger: Ledger, out: Path) -> SyncResult:
             _fsync_dir(out)
             result.checkpoint_written = True
             result.written.append("checkpoint")
-        result.removed = _prune_partials(out, before, size)
+        result.removed = _prune_partials(out, 0 if repair else before, size)
         return result
 
 

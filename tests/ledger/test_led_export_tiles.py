@@ -136,6 +136,25 @@ def test_sync_writes_only_new_tiles_and_prunes_superseded_partials(ledger: Ledge
     assert verify(f"{url}/older", ledger)["result"] == "verified"
 
 
+def test_repair_rewrites_what_went_missing(ledger: Ledger, tmp_path: Path) -> None:
+    """A round costs what is new (the tiles under the directory's checkpoint are taken to be
+    there); --repair looks for every file and writes the missing ones, byte for byte as before."""
+    grow(ledger, 600)
+    out = tmp_path / "tiles"
+    sync_tiles(ledger, out)
+    lost = ["tile/entries/000", "tile/0/001", "tile/1/000.p/2"]
+    kept = {rel: (out / rel).read_bytes() for rel in lost}
+    for rel in lost:
+        (out / rel).unlink()
+    assert verify(str(out), ledger)["codes"] >= {"TILE_MISSING"}
+    # a plain round looks for the partial tiles of the sizes it serves, not for old full tiles
+    assert sync_tiles(ledger, out).written == ["tile/1/000.p/2"]
+    r = sync_tiles(ledger, out, repair=True)
+    assert r.written == ["tile/entries/000", "tile/0/001"] and not r.checkpoint_written
+    assert all((out / rel).read_bytes() == data for rel, data in kept.items())
+    assert verify(str(out), ledger)["result"] == "verified"
+
+
 def _tampered(src: Path, dst: Path, rel: str, change) -> str:  # type: ignore[no-untyped-def]
     shutil.copytree(src, dst)
     p = dst / rel
