@@ -9,11 +9,11 @@ is read while it is written:
 - a partial tile is written for every tree size a checkpoint was signed for (a reader may hold
   any of them), and removed only once its full tile is on disk (C2SP: "MAY delete any partial
   tile once the corresponding full tile is available"; readers then fall back to the full tile);
-- the checkpoint is written last, after the tiles it needs are durable, so no reader ever sees
-  a checkpoint whose tiles are missing;
-- every file is written to a temporary name in its directory, fsynced and renamed, so a reader
-  (or rsync) never sees half a file; temporary names and the lock file begin with "." so
-  `rsync --exclude '.*'` skips them.
+- the checkpoint is written last, after the tiles it needs are durable (one sync(2) per round),
+  so no reader ever sees a checkpoint whose tiles are missing, even after a crash;
+- every file is written to a temporary name in its directory and renamed (the checkpoint also
+  fsynced), so a reader (or rsync) never sees half a file; temporary names and the lock file
+  begin with "." so `rsync --exclude '.*'` skips them.
 """
 
 from __future__ import annotations
@@ -107,9 +107,9 @@ class SyncResult:
                 + (f", removed {len(self.removed)} partial tiles superseded by full ones" if self.removed else ""))
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def _write_atomic(path: Path, data: bytes, fsync: bool = True) -> None:
     """Write `data` to `path` so that no reader ever sees a partial file: a temporary file in the
-    same directory, fsynced, then renamed over `path`."""
+    same directory, (fsynced,) then renamed over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -117,7 +117,8 @@ def _write_atomic(path: Path, data: bytes) -> None:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]
-        os.fsync(fd)
+        if fsync:
+            os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, path)
@@ -188,17 +189,17 @@ def sync_tiles(ledger: Ledger, out: Path, repair: bool = False) -> SyncResult:
         # Partial tiles of every checkpoint signed since the last export (earlier ones were
         # written by earlier rounds), as long as their full tile is not there yet.
         wanted = tiles_for(size, _checkpoint_sizes(ledger, before, size), done=0 if repair else before)
-        touched: set[Path] = set()
         for rel in wanted:
             path = out / "tile" / rel
             if path.exists():
                 continue
             data, _ = tile_bytes(ledger, rel)
-            _write_atomic(path, data)
-            touched.add(path.parent)
+            _write_atomic(path, data, fsync=False)
             result.written.append("tile/" + rel)
-        for d in sorted(touched, key=lambda p: len(p.parts), reverse=True):
-            _fsync_dir(d)  # the renames are durable before the checkpoint that needs them
+        if result.written:
+            # The tiles (data and renames) are durable before the checkpoint that needs them:
+            # one sync(2) for the round, not an fsync per file (which was most of the time).
+            os.sync()
         note = (cp.note + "".join(ledger.cosignature_lines(size))).encode()
         cp_path = out / "checkpoint"
         if not cp_path.exists() or cp_path.read_bytes() != note:
