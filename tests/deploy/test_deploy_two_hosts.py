@@ -11,8 +11,11 @@ lock), every checkpoint signed and consistent, and `drawverify log` VERIFIED aga
 and against the tiles exported from the same database. An evidence file uploaded through
 one host downloads through the other (DRAWSVC_EVIDENCE_DIR, shared).
 
-(Two processes on one machine, not two network namespaces: PostgreSQL here listens on the
-loopback of the host namespace only, so a process in a fresh namespace could not reach it.)
+Each host runs in a network namespace of its own (`unshare -n`, when the tests run as root and
+the kernel allows it): no network but its own loopback, so the hosts share nothing but the
+database, reached through PostgreSQL's Unix socket, and are reached by clients through a small
+TCP balancer in the test that forwards to each host's Unix socket. Where namespaces cannot be
+made, the same two processes run in the test's namespace (the report line says which).
 """
 
 from __future__ import annotations
@@ -20,10 +23,13 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import select
 import shutil
 import socket
+import socketserver
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -35,6 +41,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 from nacl.signing import SigningKey
+from sqlalchemy import create_engine, text
 
 from drawsvc import creditcode
 from drawsvc.demo import create_demo
@@ -51,10 +58,59 @@ ROOT = Path(__file__).parents[2]
 SKEW = {"a": 0.0, "b": -30.0}  # host B's clock is 30 s behind host A's
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+class _Pipe(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        up = socket.socket(socket.AF_UNIX)
+        try:
+            up.connect(self.server.target)  # type: ignore[attr-defined]
+            ends = [self.request, up]
+            while True:
+                ready, _, _ = select.select(ends, [], [], 60)
+                if not ready:
+                    return
+                for end in ready:
+                    data = end.recv(65536)
+                    if not data:
+                        return
+                    (up if end is self.request else self.request).sendall(data)
+        finally:
+            up.close()
+
+
+class Balancer(socketserver.ThreadingTCPServer):
+    """A TCP front on 127.0.0.1 for one host's Unix socket (the part of a load balancer that
+    matters here: clients reach the host without sharing its network)."""
+
+    daemon_threads = True
+
+    def __init__(self, target: Path) -> None:
+        self.target = str(target)
+        super().__init__(("127.0.0.1", 0), _Pipe)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+def _netns_available() -> bool:
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        return False
+    return subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0
+
+
+def _socket_url(pg_url: str) -> str | None:
+    """The test database's URL through PostgreSQL's Unix socket (None if it has none)."""
+    eng = create_engine(pg_url)
+    with eng.connect() as conn:
+        dirs = conn.execute(text("SHOW unix_socket_directories")).scalar_one()
+        port = conn.execute(text("SHOW port")).scalar_one()
+    eng.dispose()
+    first = next((d.strip() for d in dirs.split(",") if d.strip() and not d.strip().startswith("@")), None)
+    if first is None or not Path(first).is_dir():
+        return None
+    base, name = pg_url.rsplit("/", 1)
+    return f"{base.split('@')[0]}@/{name}?host={first}&port={port}"
 
 
 @pytest.fixture
@@ -64,21 +120,26 @@ def hosts(pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
     inst, _, _ = create_demo(tmp_path / "host-a", origin="test.example/log", database_url=pg_url)
     (tmp_path / "host-b").mkdir()
     shutil.copy(inst.home / "instance.json", tmp_path / "host-b" / "instance.json")
+    db_socket = _socket_url(pg_url)
+    netns = db_socket is not None and _netns_available()
     env = {**os.environ, "DRAWSVC_KEY_PASSPHRASE": PASSPHRASE, "DRAWSVC_SECRET_KEY": "shared-session-key-" + "x" * 40,
-           "PYTHONPATH": str(ROOT)}
-    env.pop("DATABASE_URL", None)
+           "PYTHONPATH": str(ROOT), "DATABASE_URL": db_socket or pg_url}
     start = datetime.now(UTC).isoformat()  # the session's pinned clock, ticking
-    procs, urls = [], {}
+    procs, urls, fronts = [], {}, []
+    print(f"two hosts: {'separate network namespaces' if netns else 'two processes in one network namespace'}")
     try:
         for name, skew in SKEW.items():
-            port = _free_port()
-            procs.append(subprocess.Popen([sys.executable, str(Path(__file__).with_name("_host.py")),
-                                           str(tmp_path / f"host-{name}"), str(port), start, str(skew)],
-                                          env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                          text=True))
-            urls[name] = f"http://127.0.0.1:{port}"
+            sock = tmp_path / f"host-{name}.sock"
+            cmd = [sys.executable, str(Path(__file__).with_name("_host.py")), str(tmp_path / f"host-{name}"),
+                   f"unix://{sock}", start, str(skew)]
+            procs.append(subprocess.Popen(["unshare", "-n", *cmd] if netns else cmd, env=env, cwd=ROOT,
+                                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True))
+            fronts.append(Balancer(sock))
+            urls[name] = fronts[-1].url
         for proc in procs:
             assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+            if netns:  # its own network stack, not ours
+                assert os.readlink(f"/proc/{proc.pid}/ns/net") != os.readlink("/proc/self/ns/net")
         for url in urls.values():
             deadline = time.monotonic() + 60
             while True:
@@ -94,6 +155,9 @@ def hosts(pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
         for proc in procs:
             proc.terminate()
             proc.wait(20)
+        for front in fronts:
+            front.shutdown()
+            front.server_close()
 
 
 class Staff:
