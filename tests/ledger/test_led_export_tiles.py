@@ -155,6 +155,45 @@ def test_repair_rewrites_what_went_missing(ledger: Ledger, tmp_path: Path) -> No
     assert verify(str(out), ledger)["result"] == "verified"
 
 
+def test_readers_during_export_always_see_a_complete_log(ledger: Ledger, tmp_path: Path) -> None:
+    """The log grows and an exporter keeps syncing while a reader verifies the directory again
+    and again: every read is VERIFIED (the checkpoint never names a tile that is not there yet,
+    and a partial tile pruned under a reader is read from its full tile)."""
+    import random
+    import threading
+
+    out = tmp_path / "tiles"
+    grow(ledger, 200)
+    sync_tiles(ledger, out)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def writer_and_exporter() -> None:
+        rng = random.Random(7)
+        try:
+            while not stop.is_set() and ledger.size() < 1400:
+                grow(ledger, ledger.size() + rng.randint(1, 90))
+                sync_tiles(ledger, out)
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+        finally:
+            stop.set()
+
+    t = threading.Thread(target=writer_and_exporter)
+    t.start()
+    reads = 0
+    try:
+        while not stop.is_set() or reads < 2:
+            doc = verify(str(out), ledger)
+            assert doc["result"] == "verified", doc
+            reads += 1
+    finally:
+        stop.set()
+        t.join(120)
+    assert not errors, errors
+    assert reads >= 2 and verify(str(out), ledger)["result"] == "verified"
+
+
 def _tampered(src: Path, dst: Path, rel: str, change) -> str:  # type: ignore[no-untyped-def]
     shutil.copytree(src, dst)
     p = dst / rel
