@@ -285,6 +285,11 @@ def test_two_hosts_on_one_database_make_one_verifiable_log(hosts: tuple[Instance
         doc = json.loads(r.stdout)
         assert r.exit_code == 0 and doc["result"] == "verified", r.output
         assert next(c for c in doc["checks"] if c["name"] == "consistency")["status"] == "passed"
+    # the live service serves the same tile paths: its hash tiles too are the tree's
+    r = CliRunner().invoke(drawverify, ["log", "--tiles", b, "--log-key", pinned, "--json", "--workers", "1"])
+    doc = json.loads(r.stdout)
+    assert r.exit_code == 0 and doc["result"] == "verified", r.output
+    assert next(c for c in doc["checks"] if c["name"] == "hash_tiles")["status"] == "passed"
     out = Path(inst.home) / "tiles"
     assert sync_tiles(ledger, out).size == size
     r = CliRunner().invoke(drawverify, ["log", "--tiles", str(out), "--log-key", pinned, "--json", "--workers", "1"])
