@@ -237,7 +237,11 @@ def log_export_tiles(ctx: Ctx, directory: Path, watch: float | None, repair: boo
 
     ledger = ctx.instance.ledger()
     if watch is None:
-        click.echo(f"{directory}: {sync_tiles(ledger, directory, repair).summary()}")
+        try:
+            result = sync_tiles(ledger, directory, repair)
+        except OSError as exc:
+            fail(f"cannot write the tiles to {directory}: {exc.strerror or exc}")
+        click.echo(f"{directory}: {result.summary()}")
         return
     stop = False
 

@@ -257,6 +257,8 @@ def test_cli_export_tiles_and_watch(instance, tmp_path: Path) -> None:  # type: 
     (tmp_path / "afile").write_text("x")
     r = run(drawsvc, [*home, "log", "export-tiles", str(tmp_path / "afile")])
     assert r.exit_code == 2, r.output
+    r = run(drawsvc, [*home, "log", "export-tiles", str(tmp_path / "afile" / "tiles")])  # a file in the way
+    assert r.exit_code == 2 and "cannot write the tiles" in r.output, r.output
 
     # --watch follows the log as it grows, until SIGTERM
     proc = subprocess.Popen([sys.executable, "-c", "from drawsvc.cli import main; main()", *home, "log",
@@ -276,3 +278,15 @@ def test_cli_export_tiles_and_watch(instance, tmp_path: Path) -> None:  # type: 
         stdout, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 0, stderr
     assert "size 260: wrote" in stdout and "stopped" in stderr
+
+
+def test_drawverify_tiles_refuses_unusable_input(tmp_path: Path) -> None:
+    """Not a tiled log at all is unusable input (exit 2, a message), never a traceback."""
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "checkpoint").write_text("not a note\n")
+    for args in (["--tiles", str(tmp_path / "nowhere")], ["--tiles", str(tmp_path / "empty")],
+                 ["--tiles", str(tmp_path / "bad")], ["--tiles", "ftp://example.org/log"],
+                 ["--tiles", str(tmp_path / "empty"), "--server", "http://127.0.0.1:9"]):
+        r = CliRunner().invoke(drawverify, ["log", *args])
+        assert r.exit_code == 2 and r.output.strip(), (args, r.output)  # an exception would exit 1
