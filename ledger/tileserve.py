@@ -185,10 +185,13 @@ def sync_tiles(ledger: Ledger, out: Path, repair: bool = False) -> SyncResult:
             raise NotFound("the log has no checkpoint yet")
         size = cp.size
         before = _exported_size(ledger, out)
+        if before > size:  # never move a published checkpoint backwards
+            raise LedgerError(f"{out} holds a checkpoint of size {before}, newer than the log's newest ({size})")
         result = SyncResult(size)
         # Partial tiles of every checkpoint signed since the last export (earlier ones were
         # written by earlier rounds), as long as their full tile is not there yet.
-        wanted = tiles_for(size, _checkpoint_sizes(ledger, before, size), done=0 if repair else before)
+        since = 0 if repair else before
+        wanted = tiles_for(size, _checkpoint_sizes(ledger, since, size), done=since)
         for rel in wanted:
             path = out / "tile" / rel
             if path.exists():
@@ -207,7 +210,7 @@ def sync_tiles(ledger: Ledger, out: Path, repair: bool = False) -> SyncResult:
             _fsync_dir(out)
             result.checkpoint_written = True
             result.written.append("checkpoint")
-        result.removed = _prune_partials(out, 0 if repair else before, size)
+        result.removed = _prune_partials(out, since, size)
         return result
 
 

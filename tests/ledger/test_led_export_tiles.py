@@ -290,3 +290,28 @@ def test_drawverify_tiles_refuses_unusable_input(tmp_path: Path) -> None:
                  ["--tiles", str(tmp_path / "empty"), "--server", "http://127.0.0.1:9"]):
         r = CliRunner().invoke(drawverify, ["log", *args])
         assert r.exit_code == 2 and r.output.strip(), (args, r.output)  # an exception would exit 1
+
+
+def test_the_mirror_is_never_rolled_back_or_mixed(ledger: Ledger, tmp_path: Path) -> None:
+    """The guard docs/DEPLOY.md relies on after a restore: a database whose newest checkpoint is
+    behind the directory's, or whose tree is another, is refused (nothing written)."""
+    from sqlalchemy import delete
+
+    from ledger.schema import checkpoints
+    from ledger.store import LedgerError
+    from tests.conftest import new_ledger
+
+    grow(ledger, 100)
+    grow(ledger, 300)
+    out = tmp_path / "tiles"
+    sync_tiles(ledger, out)
+    published = (out / "checkpoint").read_bytes()
+    with ledger.engine.begin() as conn:  # a restore that lost the newest checkpoint
+        conn.execute(delete(checkpoints).where(checkpoints.c.size == 300))
+    with pytest.raises(LedgerError, match="newer than the log's newest"):
+        sync_tiles(ledger, out)
+    other = new_ledger(f"sqlite:///{tmp_path / 'other.sqlite3'}")  # same origin, another tree
+    grow(other, 400)
+    with pytest.raises(LedgerError, match="not a prefix of this log's"):
+        sync_tiles(other, out)
+    assert (out / "checkpoint").read_bytes() == published
