@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from drawsvc.draw import pool as poolmod  # noqa: E402
 from drawsvc.draw import seed as seedmod  # noqa: E402
+from drawsvc.draw.codec import ALGORITHM_V2  # noqa: E402
 from drawsvc.draw.drand import chain_from_json, chain_info_hash, round_message, round_time  # noqa: E402
 from drawsvc.draw.lottery import rfc3797_encode  # noqa: E402
 from drawsvc.draw.matching import Inspector, TeamRule, candidate_order, candidates  # noqa: E402
@@ -198,6 +199,8 @@ def compute_draw(sel: dict[str, Any], ins: dict[str, Any]) -> dict[str, Any]:
     conflicts = [tuple(c) for c in ins["conflicts"]]
     result = run_draw(seed, strata_of(sel["pool"]), sel["ratios"], inspectors, rule, floor=sel["floor"],
                       key_item=sel["key_item"], conflicts=conflicts, prior_load=ins["prior_load"], experts=experts)
+    # selection and matching are the same in v2 and v3 (SPEC §D13): the vector keeps naming v2
+    result.algorithm = ALGORITHM_V2
     tickets = {r["id"]: subject_ticket(seed, r["id"]).hex() for r in sel["pool"]}
     out: dict[str, Any] = {
         "subject_tickets": tickets,
