@@ -7,6 +7,8 @@ from typing import Any
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from drawsvc.i18n import tr
+
 
 class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
@@ -36,7 +38,7 @@ def register_error_handlers(app: Flask) -> None:
             return exc
         if exc.code == 413:
             limit = app.config.get("MAX_CONTENT_LENGTH")
-            return error_response(413, "too_large", f"请求体超过 {limit} 字节 / request body larger than {limit} bytes")
+            return error_response(413, "too_large", tr("请求体超过 %(limit)s 字节", limit=limit))
         return error_response(exc.code or 500, (exc.name or "error").lower().replace(" ", "_"),
                               exc.description or "")
 

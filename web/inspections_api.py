@@ -20,6 +20,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from drawsvc.i18n import tr
 from drawsvc.inspections import categories as cats
 from drawsvc.inspections import public, reports
 from drawsvc.inspections.errors import InvalidInput, NotFound, StateError, TooLarge
@@ -67,7 +68,7 @@ def _year(default: int | None = None) -> int:
     raw = request.args.get("year", "")
     if not raw:
         if default is None:
-            raise ApiError(400, "bad_parameter", "year 必填 / year is required")
+            raise ApiError(400, "bad_parameter", tr("year 必填"))
         return default
     return check_year(parse_int("year", raw))
 
@@ -109,7 +110,7 @@ def _visible_task(actor: Any, task: dict[str, Any]) -> None:
         return
     if actor.role == "inspector" and actor.inspector in task["team"]:
         return
-    raise ApiError(403, "forbidden", "无权查看该任务 / not your task")
+    raise ApiError(403, "forbidden", tr("无权查看该任务"))
 
 
 @bp.get("/inspections/tasks/<task_id>")
@@ -290,14 +291,14 @@ def report(kind: str):  # type: ignore[no-untyped-def]
     ?format=json|xlsx|pdf."""
     actor = need("admin", "operator", "auditor")
     if kind not in REPORT_KINDS:
-        raise ApiError(404, "not_found", f"报表种类 / report kinds: {', '.join(REPORT_KINDS)}")
+        raise ApiError(404, "not_found", tr("报表种类", value=', '.join(REPORT_KINDS)))
     svc = service()
     year = _year(svc.today().year)
     department = request.args.get("department") or None
     if actor.role == "operator" and department not in actor.departments:
         department = department or (actor.departments[0] if actor.departments else None)
         if department not in actor.departments:
-            raise ApiError(403, "forbidden", "只能查看本部门报表 / only your departments' reports")
+            raise ApiError(403, "forbidden", tr("只能查看本部门报表"))
     month = parse_int("month", request.args.get("month") or "0", 0, 12)
     half = parse_int("half", request.args.get("half") or "0", 0, 2)
     fold = reports.fold_ledger(svc.ledger)
@@ -335,7 +336,7 @@ def public_results():  # type: ignore[no-untyped-def]
     """Published results by subject name or unified social credit code (?q=)."""
     q = request.args.get("q", "")
     if len(q) > MAX_SEARCH:
-        raise ApiError(400, "too_long", f"q 超过 {MAX_SEARCH} 字符 / q longer than {MAX_SEARCH} characters")
+        raise ApiError(400, "too_long", tr("q 超过 %(MAX_SEARCH)s 字符", MAX_SEARCH=MAX_SEARCH))
     with service().ledger.engine.connect() as conn:
         return jsonify({"q": q, "results": public.search(conn, q)})
 

@@ -51,6 +51,7 @@ from drawsvc.draw.pool import SubjectPool, commit_subjects, group_by_stratum
 from drawsvc.draw.relay import fetch_round
 from drawsvc.draw.run import DrawResult
 from drawsvc.draw.selection import draw_subjects
+from drawsvc.i18n import tr
 from drawsvc.registry import schema as reg
 from drawsvc.registry.authz import Actor, Forbidden
 from drawsvc.registry.records import ACTIVE_SUBJECT_STATUSES
@@ -190,7 +191,7 @@ class DrawService:
             return
         if actor.role == "operator" and department in actor.departments:
             return
-        raise Forbidden(f"只有本部门操作员可以操作本部门的抽签 / only operators of {department} may run its draws")
+        raise Forbidden(tr("只有本部门操作员可以操作本部门的抽签", department=department))
 
     def _row(self, conn: Connection, draw_id: str) -> Any:
         row = conn.execute(select(schema.draws).where(schema.draws.c.id == draw_id)).one_or_none()

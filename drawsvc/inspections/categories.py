@@ -20,6 +20,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from drawsvc.i18n import tr
+
 from . import schema
 from .errors import InvalidInput
 
@@ -87,19 +89,19 @@ def normalize_new(data: Mapping[str, Any], existing: Mapping[str, Mapping[str, A
     label = str(data.get("label", "")).strip()
     errors = []
     if not code or not code.replace("_", "").isalnum() or not code.isascii() or len(code) > 64:
-        errors.append("code 应为字母数字和下划线 / code must be ASCII letters, digits, underscores")
+        errors.append(tr("code 应为字母数字和下划线"))
     if code in existing:
-        errors.append(f"类别 {code} 已存在 / category {code} exists")
+        errors.append(tr("类别 %(code)s 已存在", code=code))
     if not label or len(label) > 100:
-        errors.append("label 必填 / label required (<= 100 characters)")
+        errors.append(tr("label 必填"))
     group = data.get("group", "result")
     if group not in GROUPS:
         errors.append(f"group 应为 {'/'.join(GROUPS)}")
     parent = data.get("parent")
     if group == "sub_item" and (not parent or parent not in existing or existing[parent]["group"] != "result"):
-        errors.append("子项须有已存在的结果类别作为 parent / a sub-item needs an existing result category as parent")
+        errors.append(tr("子项须有已存在的结果类别作为 parent"))
     if data.get("credit") not in CREDIT_EFFECTS:
-        errors.append("credit 应为 abnormal、violation 或空 / credit must be abnormal, violation or null")
+        errors.append(tr("credit 应为 abnormal、violation 或空"))
     if errors:
         raise InvalidInput("; ".join(errors))
     return _row({**data, "code": code, "label": label, "group": group,
@@ -110,12 +112,12 @@ def check_selection(codes: Sequence[Any], table: Mapping[str, Mapping[str, Any]]
     """Validate a result's boxes: known, active, exclusivity, sub-items under a chosen parent.
     Returns the codes in table order."""
     if not isinstance(codes, list) or not codes or not all(isinstance(c, str) for c in codes):
-        raise InvalidInput("categories 应为非空的类别编码列表 / categories must be a non-empty list of codes")
+        raise InvalidInput(tr("categories 应为非空的类别编码列表"))
     unknown = [c for c in codes if c not in table or not table[c]["active"]]
     if unknown:
-        raise InvalidInput(f"不存在的结果类别 / unknown result category: {', '.join(unknown)}")
+        raise InvalidInput(tr("不存在的结果类别", value=', '.join(unknown)))
     if len(set(codes)) != len(codes):
-        raise InvalidInput("结果类别重复 / a category is given twice")
+        raise InvalidInput(tr("结果类别重复"))
     chosen = set(codes)
     for c in codes:
         if table[c]["exclusive"] and len(chosen) > 1:
@@ -124,7 +126,7 @@ def check_selection(codes: Sequence[Any], table: Mapping[str, Mapping[str, Any]]
         if parent and parent not in chosen:
             raise InvalidInput(f"“{table[c]['label']}”须同时选择“{table[parent]['label']}” / {c} needs {parent}")
     if not any(table[c]["group"] in ("result", "status") for c in codes):
-        raise InvalidInput("至少选择一个结果类别 / choose at least one result category")
+        raise InvalidInput(tr("至少选择一个结果类别"))
     order = list(table)
     return sorted(codes, key=order.index)
 

@@ -10,9 +10,9 @@ from flask import Flask, abort, current_app, redirect, render_template, request,
 from werkzeug.exceptions import HTTPException
 
 from drawsvc.clock import china_date
+from drawsvc.i18n import tr
 from drawsvc.registry.authz import Actor
 from web.errors import ApiError
-from web.i18n import t
 
 STAFF_ROLES = ("admin", "operator", "inspector", "auditor")
 
@@ -96,8 +96,8 @@ def register_page_errors(app: Flask) -> None:
             return None
         if isinstance(exc, LoginRedirect):
             return exc.response
-        titles = {403: t("无权访问", "Forbidden"), 404: t("未找到", "Not found"), 405: t("不允许的方法", "Method not allowed"),
-                  413: t("文件过大", "File too large"), 400: t("请求有误", "Bad request")}
+        titles = {403: tr("无权访问"), 404: tr("未找到"), 405: tr("不允许的方法"),
+                  413: tr("文件过大"), 400: tr("请求有误")}
         return render_template("error.html", code=exc.code, title=titles.get(exc.code or 500, exc.name),
                                message=exc.description), exc.code
 
