@@ -196,7 +196,7 @@ class DrawService:
     def _row(self, conn: Connection, draw_id: str) -> Any:
         row = conn.execute(select(schema.draws).where(schema.draws.c.id == draw_id)).one_or_none()
         if row is None:
-            raise DrawNotFound(f"draw {draw_id} not found / 抽签 {draw_id} 不存在")
+            raise DrawNotFound(tr("抽签 %(draw_id)s 不存在", draw_id=draw_id))
         return row
 
     def _load(self, conn: Connection, draw_id: str, actor: Actor | None = None,
@@ -515,7 +515,7 @@ class DrawService:
     def abort(self, actor: Actor, draw_id: str, reason: str) -> dict[str, Any]:
         """Close a draw that will not be completed. Every prepared draw stays visible."""
         if not reason.strip():
-            raise DrawStateError("an abort needs a reason / 中止需要说明理由")
+            raise DrawStateError(tr("中止需要说明理由"))
         with self.ledger.transaction() as tx:
             row, doc, secret = self._load(tx.conn, draw_id, actor)
             self._expect(row, "prepared", "seeded")

@@ -1,0 +1,275 @@
+"""One message catalogue, and pages in one language at a time (issue 14, point 2).
+
+- the catalogue: every msgid the code and templates use has its English; the committed .mo is
+  the compiled .po (so a clean checkout serves English without a build step); no bilingual
+  "中文 / English" literals and no t(zh, en) helper are left in the services or templates;
+- the crawl: every GET page route of the app, with its ids filled from the demo, as every role
+  (anonymous and each staff role) in Chinese and in English: never a 5xx, and the visible text
+  (tags, scripts, styles, code/pre and data values stripped) holds no English word in Chinese
+  beyond proper nouns and acronyms, and no Chinese in English beyond the demo's data values.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+from babel.messages.mofile import read_mo
+from babel.messages.pofile import read_po
+
+from tests.web.conftest import ensure_team_inspector, login, make_app
+
+ROOT = Path(__file__).resolve().parents[2]
+PO = ROOT / "web" / "translations" / "en" / "LC_MESSAGES" / "messages.po"
+MO = PO.with_suffix(".mo")
+CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+
+ROLES = {"anonymous": None, "admin": "admin", "operator": "op-scjg", "inspector": "insp-p001",
+         "team_inspector": "insp-team", "auditor": "auditor", "reviewer": "rev-scjg"}
+# proper nouns, acronyms and formats a Chinese page may name as they are
+ALLOWED_EN = {
+    "API", "JSON", "CSV", "Excel", "xlsx", "xls", "csv", "json", "pdf", "PDF", "PNG", "JPEG", "drand", "SHA", "Ed25519",
+    "BLS", "URL", "HTTP", "HTTPS", "CSRF", "Merkle", "RFC", "UTF", "GBK", "GB18030", "Chromium", "Chrome", "Firefox",
+    "drawverify", "drawsvc", "spotcheck", "QR", "ID", "Unix", "UTC", "CLI", "JavaScript", "WebCrypto", "Python",
+    "English", "hex", "pip", "GitHub", "HTML", "OpenAPI", "Swagger", "Token", "CA", "ISO", "MB", "KB", "txt", "zip",
+    "Bearer", "min", "max", "PIN", "IP",
+}
+
+
+# --- the catalogue ------------------------------------------------------------------------
+
+def _catalogue() -> Any:
+    with PO.open("rb") as f:
+        return read_po(f, locale="en")
+
+
+def test_every_msgid_used_has_an_english_translation() -> None:
+    from scripts.i18n_convert import used_messages
+
+    cat = _catalogue()
+    missing = sorted(f"{ctx or ''}|{msgid}" for ctx, msgid in used_messages()
+                     if (m := cat.get(msgid, context=ctx)) is None or not m.string)
+    assert not missing, "msgids without English in messages.po:\n" + "\n".join(missing)
+    empty = [m.id for m in cat if m.id and not m.string]
+    assert not empty, f"empty translations: {empty}"
+    fuzzy = [m.id for m in cat if m.id and m.fuzzy]
+    assert not fuzzy, f"fuzzy translations are not served: {fuzzy}"
+    # and a translation keeps the msgid's placeholders (Babel's own checks)
+    problems = [(m.id, str(e)) for m, errs in cat.check() for e in errs]
+    assert not problems, problems
+
+
+def test_compiled_catalogue_is_the_po() -> None:
+    """The .mo is committed so a clean checkout (or a read-only install) has it; it must be the .po.
+
+    Compared message by message, not byte by byte, so a newer Babel writing a different header
+    does not matter. `make messages` recompiles."""
+    cat = _catalogue()
+    with MO.open("rb") as f:
+        mo = read_mo(f)
+    want = {(m.context, m.id): m.string for m in cat if m.id}
+    got = {(m.context, m.id): m.string for m in mo if m.id}
+    stale = sorted(str(k) for k in set(want) ^ set(got)) + sorted(str(k) for k in want if k in got and want[k] != got[k])
+    assert not stale, "messages.mo is not the compiled messages.po; run `make messages`:\n" + "\n".join(stale[:30])
+
+
+def test_no_bilingual_literals_and_no_t_helper() -> None:
+    """The project's before-stop hook counts "中文 / English" literals; it must find none."""
+    out = subprocess.run(["grep", "-rPc", r'[\x{4e00}-\x{9fa5}][^"]{0,40} / [A-Za-z]', "--include=*.py",
+                          "--include=*.html", "drawsvc", "web"], cwd=ROOT, capture_output=True, text=True,
+                         env={"LC_ALL": "C.UTF-8"})
+    counts = {ln.rsplit(":", 1)[0]: int(ln.rsplit(":", 1)[1]) for ln in out.stdout.splitlines()}
+    assert sum(counts.values()) == 0, {k: v for k, v in counts.items() if v}
+    helper = [str(p.relative_to(ROOT)) for p in (ROOT / "web" / "templates").rglob("*.html")
+              if re.search(r"(?<![\w.])t\(", p.read_text(encoding="utf-8"))]
+    assert not helper, f"templates still call t(zh, en): {helper}"
+
+
+def test_language_switch_and_cookie(web_app: Any) -> None:
+    c = web_app.test_client()
+    assert 'lang="zh-CN"' in c.get("/").get_data(as_text=True)
+    r = c.get("/?lang=en")
+    assert 'lang="en"' in r.get_data(as_text=True) and "lang=en" in r.headers.get("Set-Cookie", "")
+    assert 'lang="en"' in c.get("/public/draws").get_data(as_text=True)  # remembered
+    assert 'lang="zh-CN"' in c.get("/public/draws?lang=zh").get_data(as_text=True)
+    # the API's errors: a stable English code, the message in the request's language
+    zh = c.get("/api/v1/draws/nope/bundle").get_json()["error"]
+    en = c.get("/api/v1/draws/nope/bundle?lang=en").get_json()["error"]
+    assert zh["code"] == en["code"] == "not_found" and CJK.search(zh["message"]) and not CJK.search(en["message"])
+
+
+# --- the crawl ----------------------------------------------------------------------------
+
+class _Text(HTMLParser):
+    """The text a reader sees: element text plus placeholder/title/alt/button values, without
+    scripts, styles, code, and elements marked as data (class "data", or a `lang` other than the page's)."""
+
+    SKIP = {"script", "style", "code", "pre", "svg", "kbd", "samp", "textarea", "template"}
+    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+    def __init__(self, page_lang: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.page_lang = page_lang
+        self.stack: list[bool] = []  # per open element: is its subtree skipped
+        self.parts: list[str] = []
+
+    def _skipping(self) -> bool:
+        return any(self.stack)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        skip = (tag in self.SKIP or "data" in a.get("class", "").split() or a.get("translate") == "no"
+                or (tag != "html" and "lang" in a and not a["lang"].startswith(self.page_lang)))
+        if not self._skipping() and not skip:
+            for k in ("placeholder", "title", "alt", "aria-label"):
+                if a.get(k):
+                    self.parts.append(a[k])
+            if tag == "input" and a.get("type") in ("submit", "button") and a.get("value"):
+                self.parts.append(a["value"])
+        if tag not in self.VOID:
+            self.stack.append(skip)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag not in self.VOID and self.stack:
+            self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping():
+            self.parts.append(data)
+
+
+def visible_text(html: str, lang: str) -> str:
+    p = _Text("en" if lang == "en" else "zh")
+    p.feed(html)
+    return " ".join(" ".join(p.parts).split())
+
+
+def demo_data_strings(demo: Any) -> list[str]:
+    """Values the demo's data holds (names, notes, reasons): shown as they are in every language."""
+    from sqlalchemy import select
+
+    from drawsvc.inspections import schema
+    from drawsvc.registry.service import Registry
+
+    reg = Registry(demo.ledger(), demo.passphrase())
+    out: set[str] = set()
+
+    def walk(v: Any) -> None:
+        if isinstance(v, str):
+            if CJK.search(v):
+                out.add(v)
+        elif isinstance(v, dict):
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, list | tuple):
+            for x in v:
+                walk(x)
+
+    for kind in ("department", "item", "subject", "inspector", "expert", "sublibrary", "plan", "account", "conflict"):
+        walk(reg.list(kind))
+    with demo.ledger().engine.connect() as conn:
+        for table in (schema.tasks, schema.results):
+            for row in conn.execute(select(table.c.doc)):
+                walk(json.loads(row.doc))
+    for e in demo.ledger().entries(0, demo.ledger().size()) if hasattr(demo.ledger(), "entries") else []:
+        walk(e.to_json().get("payload"))
+    return sorted(out, key=len, reverse=True)
+
+
+def crawl_urls(app: Any, demo: Any) -> list[str]:
+    """Every GET page route of the app, its arguments filled from the demo."""
+    from sqlalchemy import select
+
+    from drawsvc.inspections import schema
+    from drawsvc.registry.service import Registry
+    from tests.web.conftest import draw_ids
+    from web.pages.staff import REGISTRIES, TEMPLATE_FILES
+
+    reg = Registry(demo.ledger(), demo.passphrase())
+    draws = draw_ids(demo)
+    with demo.ledger().engine.connect() as conn:
+        results = {r.status: (r.id, r.task_id, r.subject) for r in
+                   conn.execute(select(schema.results).order_by(schema.results.c.seq))}
+        tasks = [r.id for r in conn.execute(select(schema.tasks.c.id).order_by(schema.tasks.c.created_seq))]
+    values: dict[str, list[str]] = {
+        "draw_id": sorted(set(draws.values())),
+        "plan": [p["code"] for p in reg.list("plan")][:3],
+        "company": sorted({r[2] for r in results.values()})[:2],
+        "plural": list(REGISTRIES),
+        "name": list(TEMPLATE_FILES)[:0],  # downloads, not pages
+        "task_id": tasks[:2] + [r[1] for r in results.values()][:2],
+        "result_id": [r[0] for r in results.values()],
+    }
+    urls: list[str] = []
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        if "GET" not in rule.methods or rule.rule.startswith(("/api/", "/static", "/tile")) or \
+                rule.rule.endswith((".json",)) or rule.rule == "/checkpoint":
+            continue
+        args = sorted(rule.arguments)
+        if not args:
+            urls.append(rule.rule)
+            continue
+        [arg] = args
+        key = arg if arg != "code" else ("company" if "companies" in rule.rule else "plan")
+        for v in values.get(key, []):
+            urls.append(re.sub(r"<(?:\w+:)?" + arg + ">", v, rule.rule))
+    urls += ["/public/search?q=公司", "/staff/inspections/reports?kind=annual", "/staff/inspections/reports?kind=half-year&half=1",
+             "/staff/inspections/reports?kind=plan-execution", "/staff/draws?plan=" + values["plan"][0],
+             "/public/draws/no-such-draw", "/staff/plans/no-such-plan"]
+    return urls
+
+
+def _english_words(text: str) -> list[str]:
+    words = re.findall(r"[A-Za-z][A-Za-z'’-]*[A-Za-z]", text)
+    return [w for w in words if w not in ALLOWED_EN]
+
+
+def _strip_data(text: str, data: list[str]) -> str:
+    for s in data:
+        if s in text:
+            text = text.replace(s, " ")
+    return text
+
+
+@pytest.fixture(scope="module")
+def crawl(demo: Any) -> dict[str, Any]:
+    ensure_team_inspector(demo)
+    app = make_app(demo)
+    return {"app": app, "urls": crawl_urls(app, demo), "data": demo_data_strings(demo)}
+
+
+@pytest.mark.parametrize("role", list(ROLES))
+def test_every_page_in_one_language(role: str, crawl: dict[str, Any]) -> None:
+    app, urls, data = crawl["app"], crawl["urls"], crawl["data"]
+    findings: list[str] = []
+    for lang in ("zh", "en"):
+        c = app.test_client()
+        if ROLES[role]:
+            login(c, ROLES[role])
+        for url in urls:
+            full = url + ("&" if "?" in url else "?") + f"lang={lang}"
+            r = c.get(full)
+            assert r.status_code in (200, 302, 403, 404), f"{role} {full}: {r.status_code}"
+            if r.status_code == 302 or r.mimetype != "text/html":
+                continue
+            text = _strip_data(visible_text(r.get_data(as_text=True), lang), data)
+            if lang == "zh":
+                bad = sorted(set(_english_words(text)))
+                if bad:
+                    findings.append(f"{full} [{r.status_code}] English in zh: {bad[:15]}")
+            else:
+                bad = sorted(set(CJK.findall(text)))
+                if bad:
+                    findings.append(f"{full} [{r.status_code}] Chinese in en: {bad[:15]}")
+    assert not findings, f"{len(findings)} pages:\n" + "\n".join(findings)
+
+
+def test_visible_text_skips_data_and_code() -> None:
+    html = ('<html lang="en"><body><p>Hello <code>abc</code><span class="data">固阳公司</span>'
+            '<span lang="zh">名称</span><input type="submit" value="Go"><script>var x="中文"</script></p></body></html>')
+    assert visible_text(html, "en") == "Hello Go"
