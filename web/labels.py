@@ -1,0 +1,24 @@
+"""Words for the codes a page would otherwise show raw (roles, registries, their columns, log actors).
+
+Every value is a catalogue msgid (Chinese, marked with N_); templates show `_(role_labels[code])`,
+and the code itself stays in attributes (data-*) for scripts and tests.
+"""
+
+from __future__ import annotations
+
+from drawsvc.i18n import N_
+
+ROLE_LABELS = {"admin": N_("管理员"), "operator": N_("操作员"), "inspector": N_("执法检查人员"),
+               "auditor": N_("纪检监察"), "public": N_("公众")}
+REGISTRY_LABELS = {"items": N_("抽查事项"), "subjects": N_("检查对象"), "inspectors": N_("执法检查人员"),
+                   "experts": N_("专家"), "sublibraries": N_("子库"), "departments": N_("部门"),
+                   "conflicts": N_("回避关系")}
+COLUMN_LABELS = {
+    "code": N_("编码"), "name": N_("名称"), "department": N_("部门"), "kind": N_("类型"), "methods": N_("检查方式"),
+    "legal_basis": N_("抽查依据"), "version": N_("版本"), "status": N_("状态"), "region": N_("行政区划"),
+    "industry": N_("行业"), "credit_class": N_("信用风险分类"), "complaints": N_("投诉举报"), "id": N_("编号"),
+    "cert_no": N_("执法证号"), "cert_valid_to": N_("执法证有效期至"), "qualifications": N_("资格"),
+    "specialties": N_("专业领域"), "organisation": N_("单位"), "title": N_("职称"), "filter": N_("筛选条件"),
+    "parent": N_("上级部门"), "joint_group": N_("联合抽查组"), "inspector": N_("执法检查人员"),
+    "subject": N_("检查对象"), "reason": N_("原因"), "note": N_("备注"),
+}
