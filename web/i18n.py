@@ -54,9 +54,10 @@ def init_i18n(app: Flask) -> None:
     service_i18n.install_ctx(_lookup_ctx)
     app.jinja_env.globals["tr"] = service_i18n.tr
     app.jinja_env.globals["N_"] = service_i18n.N_
-    from .labels import COLUMN_LABELS, REGISTRY_LABELS, ROLE_LABELS
+    from .labels import COLUMN_LABELS, REGISTRY_LABELS, ROLE_LABELS, VALUE_LABELS
 
-    app.jinja_env.globals.update(role_labels=ROLE_LABELS, registry_labels=REGISTRY_LABELS, column_labels=COLUMN_LABELS)
+    app.jinja_env.globals.update(role_labels=ROLE_LABELS, registry_labels=REGISTRY_LABELS, column_labels=COLUMN_LABELS,
+                              value_labels=VALUE_LABELS)
 
     @app.context_processor
     def _inject() -> dict[str, object]:

@@ -22,3 +22,11 @@ COLUMN_LABELS = {
     "parent": N_("上级部门"), "joint_group": N_("联合抽查组"), "inspector": N_("执法检查人员"),
     "subject": N_("检查对象"), "reason": N_("原因"), "note": N_("备注"),
 }
+# coded values of a registry field, by field (subject and inspector statuses are Chinese codes
+# already: they are their own msgids)
+VALUE_LABELS = {
+    "kind": {"key": N_("重点检查事项"), "general": N_("一般检查事项")},
+    "status": {"active": N_("在用"), "withdrawn": N_("已停用"), "存续": N_("存续"), "在业": N_("在业"), "停业": N_("停业"),
+               "迁出": N_("迁出"), "注销": N_("注销"), "吊销": N_("吊销"), "撤销": N_("撤销"), "在岗": N_("在岗"),
+               "停用": N_("停用")},
+}

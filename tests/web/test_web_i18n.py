@@ -226,7 +226,8 @@ def crawl_urls(app: Any, demo: Any) -> list[str]:
     return urls
 
 
-ALLOWED_PHRASES = ("League of Entropy", "noble-curves", "chinese-calendar")
+ALLOWED_PHRASES = ("League of Entropy", "noble-curves", "noble BLS12-381", "chinese-calendar", "Web Crypto",
+                   "default、quicknet", "（quicknet）")
 
 
 def _english_words(text: str) -> list[str]:
@@ -234,7 +235,7 @@ def _english_words(text: str) -> list[str]:
     for p in ALLOWED_PHRASES:
         text = text.replace(p, " ")
     out = []
-    for token in re.split(r"[\s,;:()（）/·|\[\]{}<>=“”\"'#?&.、，：；。]+", text):
+    for token in re.split(r"[\s,;()（）/·|\[\]{}<>=“”\"'#?&.、，：；。]+", text):
         if not token or re.search(r"\d", token) or not re.search(r"[A-Za-z]{2}", token):
             continue
         out += [w for w in re.findall(r"[A-Za-z][A-Za-z'’-]*[A-Za-z]", token) if w not in ALLOWED_EN]

@@ -26,6 +26,9 @@ def _setup(state: BlueprintSetupState) -> None:
     from web.security import init_security
 
     init_security(state.app)
+    from .common import dept_name
+
+    state.app.jinja_env.globals["dept_name"] = dept_name
     register_page_errors(state.app)
 
     @state.app.context_processor

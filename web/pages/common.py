@@ -90,6 +90,17 @@ def seqs_from_args() -> list[int]:
     return [int(x) for x in raw.split(",")[:50] if x.isascii() and x.isdigit() and len(x) < 16]
 
 
+def dept_name(code: str) -> str:
+    """A department's name for a page (its code is an identifier, not a word), read once a request."""
+    from flask import g
+
+    from web.registry_api import registry
+
+    if "dept_names" not in g:
+        g.dept_names = {r["code"]: r.get("name") or r["code"] for r in registry().list("department")}
+    return str(g.dept_names.get(code, code))
+
+
 def register_page_errors(app: Flask) -> None:
     def _page(exc: HTTPException):  # type: ignore[no-untyped-def]
         if request.path.startswith("/api/") or request.path in ("/checkpoint",) or request.path.startswith("/tile/"):
