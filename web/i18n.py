@@ -54,10 +54,12 @@ def init_i18n(app: Flask) -> None:
     service_i18n.install_ctx(_lookup_ctx)
     app.jinja_env.globals["tr"] = service_i18n.tr
     app.jinja_env.globals["N_"] = service_i18n.N_
-    from .labels import COLUMN_LABELS, REGISTRY_LABELS, ROLE_LABELS, VALUE_LABELS
+    from drawsvc.inspections.service import TRIGGERS
 
-    app.jinja_env.globals.update(role_labels=ROLE_LABELS, registry_labels=REGISTRY_LABELS, column_labels=COLUMN_LABELS,
-                              value_labels=VALUE_LABELS)
+    from .labels import COLUMN_LABELS, DRAW_STATUS, REGISTRY_LABELS, ROLE_LABELS, SOURCE_LABELS, VALUE_LABELS
+
+    app.jinja_env.globals.update(trigger_labels=TRIGGERS, role_labels=ROLE_LABELS, registry_labels=REGISTRY_LABELS, column_labels=COLUMN_LABELS,
+                              value_labels=VALUE_LABELS, draw_status=DRAW_STATUS, source_labels=SOURCE_LABELS)
 
     @app.context_processor
     def _inject() -> dict[str, object]:

@@ -30,3 +30,8 @@ VALUE_LABELS = {
                "迁出": N_("迁出"), "注销": N_("注销"), "吊销": N_("吊销"), "撤销": N_("撤销"), "在岗": N_("在岗"),
                "停用": N_("停用")},
 }
+DRAW_STATUS = {"prepared": N_("已承诺"), "seeded": N_("种子已固定"), "drawn": N_("已抽取（保密）"),
+               "published": N_("已公示"), "aborted": N_("已中止")}
+# a declared public source of a draw's seed, by its type in the seed recipe
+SOURCE_LABELS = {"server_nonce": N_("服务器随机数"), "drand": N_("drand 公共信标"), "dice": N_("现场骰子"),
+                 "witness": N_("见证人"), "lottery": N_("彩票")}

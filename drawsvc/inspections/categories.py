@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from drawsvc.i18n import tr
+from drawsvc.i18n import N_, tr
 
 from . import schema
 from .errors import InvalidInput
@@ -28,41 +28,41 @@ from .errors import InvalidInput
 GROUPS = ("result", "sub_item", "status")
 
 BUILTIN: tuple[dict[str, Any], ...] = (
-    {"code": "no_problem", "label": "未发现问题", "group": "result", "exclusive": True},
-    {"code": "corrected", "label": "发现问题已责令改正", "group": "result", "problem": True, "credit": "violation"},
-    {"code": "no_activity", "label": "未发现开展本次抽查涉及的经营活动", "group": "result"},
-    {"code": "closed", "label": "已关闭停业或正在组织清算", "group": "result"},
-    {"code": "uncooperative", "label": "不配合检查情节严重", "group": "result", "problem": True, "credit": "abnormal"},
-    {"code": "pending_followup", "label": "发现问题待后续处理", "group": "result", "problem": True,
+    {"code": "no_problem", "label": N_("未发现问题"), "group": "result", "exclusive": True},
+    {"code": "corrected", "label": N_("发现问题已责令改正"), "group": "result", "problem": True, "credit": "violation"},
+    {"code": "no_activity", "label": N_("未发现开展本次抽查涉及的经营活动"), "group": "result"},
+    {"code": "closed", "label": N_("已关闭停业或正在组织清算"), "group": "result"},
+    {"code": "uncooperative", "label": N_("不配合检查情节严重"), "group": "result", "problem": True, "credit": "abnormal"},
+    {"code": "pending_followup", "label": N_("发现问题待后续处理"), "group": "result", "problem": True,
      "credit": "violation"},
-    {"code": "not_disclosed", "label": "未按规定公示应当公示的信息", "group": "sub_item", "parent": "pending_followup",
+    {"code": "not_disclosed", "label": N_("未按规定公示应当公示的信息"), "group": "sub_item", "parent": "pending_followup",
      "problem": True, "credit": "abnormal"},
-    {"code": "false_disclosure", "label": "公示信息隐瞒真实情况弄虚作假", "group": "sub_item",
+    {"code": "false_disclosure", "label": N_("公示信息隐瞒真实情况弄虚作假"), "group": "sub_item",
      "parent": "pending_followup", "problem": True, "credit": "abnormal"},
-    {"code": "unreachable", "label": "通过登记的住所（经营场所）无法联系", "group": "sub_item",
+    {"code": "unreachable", "label": N_("通过登记的住所（经营场所）无法联系"), "group": "sub_item",
      "parent": "pending_followup", "problem": True, "credit": "abnormal"},
-    {"code": "other_dept_violation", "label": "违反其他部门监管规定", "group": "sub_item",
+    {"code": "other_dept_violation", "label": N_("违反其他部门监管规定"), "group": "sub_item",
      "parent": "pending_followup", "problem": True, "credit": "violation"},
-    {"code": "deregistered", "label": "注销", "group": "status", "subject_status": "注销"},
-    {"code": "licence_revoked", "label": "被吊销", "group": "status", "subject_status": "吊销"},
-    {"code": "registration_revoked", "label": "被撤销", "group": "status", "subject_status": "撤销"},
-    {"code": "moved_out", "label": "迁出", "group": "status", "subject_status": "迁出"},
+    {"code": "deregistered", "label": N_("注销"), "group": "status", "subject_status": "注销"},
+    {"code": "licence_revoked", "label": N_("被吊销"), "group": "status", "subject_status": "吊销"},
+    {"code": "registration_revoked", "label": N_("被撤销"), "group": "status", "subject_status": "撤销"},
+    {"code": "moved_out", "label": N_("迁出"), "group": "status", "subject_status": "迁出"},
 )
 
 FOLLOW_UP_KINDS = {
-    "none": "无需后续处置",
-    "routine": "终止检查，转入日常监管",
-    "order_correct": "责令改正",
-    "case_transfer": "案件线索移送办案机构",
-    "notify_dept": "通报其他部门",
-    "other": "其他",
+    "none": N_("无需后续处置"),
+    "routine": N_("终止检查，转入日常监管"),
+    "order_correct": N_("责令改正"),
+    "case_transfer": N_("案件线索移送办案机构"),
+    "notify_dept": N_("通报其他部门"),
+    "other": N_("其他"),
 }
 # How a follow-up ends (003 第二十二条): a decision whether to penalise, or a transfer.
 FOLLOW_UP_ENDS = {
-    "penalty": "予以行政处罚",
-    "no_penalty": "不予行政处罚",
-    "transfer_authority": "移送其他行政机关",
-    "transfer_judiciary": "移送司法机关",
+    "penalty": N_("予以行政处罚"),
+    "no_penalty": N_("不予行政处罚"),
+    "transfer_authority": N_("移送其他行政机关"),
+    "transfer_judiciary": N_("移送司法机关"),
 }
 CREDIT_EFFECTS = (None, "abnormal", "violation")
 

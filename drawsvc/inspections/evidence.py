@@ -14,7 +14,7 @@ import os
 import re
 from pathlib import Path
 
-from drawsvc.i18n import tr
+from drawsvc.i18n import N_, tr
 
 from .errors import InvalidInput, TooLarge
 
@@ -24,7 +24,7 @@ TYPES = {  # media type: (magic prefixes, accepted extensions)
     "image/jpeg": ((b"\xff\xd8\xff",), (".jpg", ".jpeg")),
     "image/png": ((b"\x89PNG\r\n\x1a\n",), (".png",)),
 }
-LABELS = ("检查笔录", "照片", "文书", "其他")
+LABELS = (N_("检查笔录"), N_("照片"), N_("文书"), N_("其他"))
 
 
 def sniff(data: bytes) -> str | None:

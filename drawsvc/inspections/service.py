@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection
 from drawsvc.clock import china_date
 from drawsvc.draws import schema as draws_schema
 from drawsvc.draws.service import parse_secret
-from drawsvc.i18n import NC_, tr, trc
+from drawsvc.i18n import N_, NC_, tr, trc
 from drawsvc.registry import schema as reg
 from drawsvc.registry.authz import Actor, Forbidden
 from drawsvc.registry.state import get_record
@@ -44,7 +44,7 @@ from . import categories as cats
 from . import credit, deadlines, evidence, schema, workdays
 from .errors import InvalidInput, NotFound, StateError
 
-TRIGGERS = {"complaint": "投诉举报", "referral": "其他部门移送线索", "assignment": "上级部门交办", "other": "其他"}
+TRIGGERS = {"complaint": N_("投诉举报"), "referral": N_("其他部门移送线索"), "assignment": N_("上级部门交办"), "other": N_("其他")}
 STATUS_LABELS = {None: NC_("status", "未录入"), "pending": NC_("status", "待审核"), "returned": NC_("status", "退回"), "confirmed": NC_("status", "已确认"), "published": NC_("status", "已公示")}
 DEFAULT_SETTINGS = {"publish_days": 20, "report_days": 5, "penalty_days": 7, "answer_days": 10, "rules": []}
 MAX_TEXT = 4000

@@ -17,7 +17,7 @@ from datetime import date
 from typing import Any
 
 from drawsvc import creditcode
-from drawsvc.i18n import tr
+from drawsvc.i18n import N_, tr
 
 from . import codes
 
@@ -35,7 +35,7 @@ ACTIVE_SUBJECT_STATUSES = ("存续", "在业")
 CREDIT_CLASSES = ("A", "B", "C", "D")
 DEFAULT_RATIOS_BP = {"A": 100, "B": 300, "C": 1000, "D": 2000}  # seed 000 二(二)
 INSPECTOR_STATUSES = ("在岗", "停用")
-CONFLICT_REASONS = ("近亲属", "曾任职", "利害关系", "其他")
+CONFLICT_REASONS = (N_("近亲属"), N_("曾任职"), N_("利害关系"), N_("其他"))
 PLAN_STATUSES = ("draft", "submitted", "approved", "published")
 ROLES = ("admin", "operator", "inspector", "auditor")
 EXEMPTIONS = ("serious_dishonest", "abnormal", "penalized")  # exempt from the frequency cap (002 五)

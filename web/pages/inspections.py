@@ -25,7 +25,7 @@ from drawsvc.inspections import schema as ins_schema
 from drawsvc.inspections.errors import InspectionError, NotFound
 from drawsvc.inspections.export import SUMMARY_LABELS
 from drawsvc.registry.authz import Actor, Forbidden
-from drawsvc.registry.records import RecordError
+from drawsvc.registry.records import CONFLICT_REASONS, RecordError
 from drawsvc.registry.service import Conflict, actor_id_for
 from drawsvc.registry.service import NotFound as RegNotFound
 from web.inspections_api import REPORT_KINDS
@@ -463,4 +463,4 @@ def conflicts():  # type: ignore[no-untyped-def]
         subjects = {s["code"]: s["name"] for s in registry().list("subject") if s["code"] in codes}
     return render_template("staff/ins_conflicts.html", me=a, rows=rows, subjects=subjects,
                            created=entry_links(seqs_from_args()), insp=_insp(),
-                           reasons=("近亲属", "曾任职", "利害关系", "其他"))
+                           reasons=CONFLICT_REASONS)

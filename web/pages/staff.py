@@ -29,6 +29,7 @@ from drawsvc.registry import io as regio
 from drawsvc.registry.authz import Actor, Forbidden
 from drawsvc.registry.records import RecordError
 from drawsvc.registry.service import Conflict, NotFound, actor_id_for
+from web import labels
 from web.draws_api import service
 from web.inspections_api import service as inspection_service
 from web.limits import lenient_int
@@ -265,8 +266,7 @@ PLAN_STATUS = {"draft": N_("草稿"), "submitted": N_("待审批"),
                "approved": N_("已批准"), "published": N_("已公布")}
 EXEMPTION_LABELS = {"serious_dishonest": N_("严重违法失信"),
                     "abnormal": N_("经营异常名录"), "penalized": N_("已受行政处罚")}
-DRAW_STATUS = {"prepared": N_("已承诺"), "seeded": N_("种子已固定"), "drawn": N_("已抽取（保密）"),
-               "published": N_("已公示"), "aborted": N_("已中止")}
+DRAW_STATUS = labels.DRAW_STATUS
 
 
 def _plan_labels() -> dict[str, Any]:
