@@ -56,10 +56,20 @@ def init_i18n(app: Flask) -> None:
     app.jinja_env.globals["N_"] = service_i18n.N_
     from drawsvc.inspections.service import TRIGGERS
 
-    from .labels import COLUMN_LABELS, DRAW_STATUS, REGISTRY_LABELS, ROLE_LABELS, SOURCE_LABELS, VALUE_LABELS
+    from .labels import (
+        COLUMN_LABELS,
+        DRAW_STATUS,
+        EVENT_LABELS,
+        REGISTRY_LABELS,
+        ROLE_LABELS,
+        SOURCE_LABELS,
+        SUBSTITUTION_REASONS,
+        VALUE_LABELS,
+    )
 
     app.jinja_env.globals.update(trigger_labels=TRIGGERS, role_labels=ROLE_LABELS, registry_labels=REGISTRY_LABELS, column_labels=COLUMN_LABELS,
-                              value_labels=VALUE_LABELS, draw_status=DRAW_STATUS, source_labels=SOURCE_LABELS)
+                              value_labels=VALUE_LABELS, draw_status=DRAW_STATUS, source_labels=SOURCE_LABELS,
+                              substitution_reasons=SUBSTITUTION_REASONS, event_labels=EVENT_LABELS)
 
     @app.context_processor
     def _inject() -> dict[str, object]:

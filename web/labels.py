@@ -35,3 +35,10 @@ DRAW_STATUS = {"prepared": N_("已承诺"), "seeded": N_("种子已固定"), "dr
 # a declared public source of a draw's seed, by its type in the seed recipe
 SOURCE_LABELS = {"server_nonce": N_("服务器随机数"), "drand": N_("drand 公共信标"), "dice": N_("现场骰子"),
                  "witness": N_("见证人"), "lottery": N_("彩票")}
+# why a drawn inspector or subject was replaced (drawsvc.draw.substitution's reason codes)
+SUBSTITUTION_REASONS = {"recusal_conflict": N_("回避"), "cannot_attend": N_("无法到场"), "certificate_lapsed": N_("证件失效"),
+                        "left_department": N_("调离"), "deregistered": N_("已注销"), "not_operating": N_("未经营"),
+                        "out_of_scope": N_("不在范围")}
+# a step in a result's history
+EVENT_LABELS = {"returned": N_("退回"), "answer": N_("主体意见"), "followup": N_("后续处置"),
+                "followup_closed": N_("办结"), "penalty_published": N_("处罚信息公示"), "credit_linked": N_("记入信用记录")}
