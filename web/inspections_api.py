@@ -291,7 +291,7 @@ def report(kind: str):  # type: ignore[no-untyped-def]
     ?format=json|xlsx|pdf."""
     actor = need("admin", "operator", "auditor")
     if kind not in REPORT_KINDS:
-        raise ApiError(404, "not_found", tr("报表种类", value=', '.join(REPORT_KINDS)))
+        raise ApiError(404, "not_found", tr("报表种类：%(value)s", value=', '.join(REPORT_KINDS)))
     svc = service()
     year = _year(svc.today().year)
     department = request.args.get("department") or None

@@ -191,7 +191,7 @@ class DrawService:
             return
         if actor.role == "operator" and department in actor.departments:
             return
-        raise Forbidden(tr("只有本部门操作员可以操作本部门的抽签", department=department))
+        raise Forbidden(tr("只有 %(department)s 的操作员可以操作本部门的抽签", department=department))
 
     def _row(self, conn: Connection, draw_id: str) -> Any:
         row = conn.execute(select(schema.draws).where(schema.draws.c.id == draw_id)).one_or_none()

@@ -115,7 +115,7 @@ def check_selection(codes: Sequence[Any], table: Mapping[str, Mapping[str, Any]]
         raise InvalidInput(tr("categories 应为非空的类别编码列表"))
     unknown = [c for c in codes if c not in table or not table[c]["active"]]
     if unknown:
-        raise InvalidInput(tr("不存在的结果类别", value=', '.join(unknown)))
+        raise InvalidInput(tr("不存在的结果类别：%(value)s", value=', '.join(unknown)))
     if len(set(codes)) != len(codes):
         raise InvalidInput(tr("结果类别重复"))
     chosen = set(codes)

@@ -44,6 +44,7 @@ from . import categories as cats
 from . import credit, deadlines, evidence, schema, workdays
 from .errors import InvalidInput, NotFound, StateError
 
+DRAW_STATE_WORDS = {"prepared": N_("已承诺"), "seeded": N_("种子已固定"), "drawn": N_("已抽取（保密）"), "aborted": N_("已中止")}
 TRIGGERS = {"complaint": N_("投诉举报"), "referral": N_("其他部门移送线索"), "assignment": N_("上级部门交办"), "other": N_("其他")}
 STATUS_LABELS = {None: NC_("status", "未录入"), "pending": NC_("status", "待审核"), "returned": NC_("status", "退回"), "confirmed": NC_("status", "已确认"), "published": NC_("status", "已公示")}
 DEFAULT_SETTINGS = {"publish_days": 20, "report_days": 5, "penalty_days": 7, "answer_days": 10, "rules": []}
@@ -125,7 +126,7 @@ class InspectionService:
             insp = get_record(conn, "inspector", actor.inspector)
             if insp is not None and self._related(conn, insp["department"], department):
                 return
-            raise Forbidden(tr("检查组成员只能录入本部门的结果", department=department))
+            raise Forbidden(tr("检查组成员只能录入本部门（%(department)s）的结果", department=department))
         if actor.role == "inspector":
             raise Forbidden(tr("不是本检查组成员"))
         self.may_operate(actor, department)
@@ -189,7 +190,7 @@ class InspectionService:
                 raise NotFound(tr("抽签 %(draw_id)s 不存在", draw_id=draw_id))
             self.may_operate(actor, row.department)
             if row.status != "published":
-                raise StateError(tr("抽签 %(draw_id)s 尚未公示（%(status)s）；检查任务在公示后生成", draw_id=draw_id, status=row.status))
+                raise StateError(tr("抽签 %(draw_id)s 尚未公示（%(status)s）；检查任务在公示后生成", draw_id=draw_id, status=tr(DRAW_STATE_WORDS.get(row.status, row.status))))
             doc, secret = json.loads(row.doc), parse_secret(row.secret)
             have = set(conn.execute(select(schema.tasks.c.subject).where(schema.tasks.c.draw_id == draw_id)).scalars())
             plan = get_record(conn, "plan", row.plan) or {}
@@ -438,7 +439,7 @@ class InspectionService:
                 or [i["code"] for i in doc["items"]]
             items = data.get("items") or dept_items
             if not isinstance(items, list) or any(i not in dept_items for i in items):
-                raise InvalidInput(tr("items 须为本部门在本任务中的事项", value=', '.join(dept_items)))
+                raise InvalidInput(tr("items 须为本部门在本任务中的事项：%(value)s", value=', '.join(dept_items)))
             content = {
                 "result_id": f"{task_id}:{department}", "task_id": task_id, "department": department,
                 "kind": row.kind, "draw_id": row.draw_id, "trigger": doc.get("trigger"),

@@ -244,7 +244,7 @@ def _header_map(kind: str, header: list[Any], header_row: int = 1) -> tuple[list
         fname = by_name.get(norm_title(title))
         if fname is None:
             errors.append({"row": header_row, "column": title, "field": None, "value": title,
-                           "reason": tr("未知的列", value='、'.join(t for _, t in COLUMNS[kind]))})
+                           "reason": tr("未知的列，应为：%(value)s", value='、'.join(t for _, t in COLUMNS[kind]))})
         elif fname in seen:
             errors.append({"row": header_row, "column": title, "field": fname, "value": title,
                            "reason": tr("重复的列")})
@@ -351,7 +351,7 @@ def validate_file(reg: Any, kind: str, data: bytes, filename: str,
                 if rec["cert_valid_to"] < today.isoformat():
                     report.errors.append({"row": rownum, "column": title_of["cert_valid_to"], "field": "cert_valid_to",
                                           "value": rec["cert_valid_to"],
-                                          "reason": tr("执法证已过期", value=today.isoformat())})
+                                          "reason": tr("执法证已于 %(value)s 之前过期", value=today.isoformat())})
                     continue
                 holder = certs.get(rec["cert_no"])
                 owner = existing.get(("cert", rec["cert_no"]))

@@ -391,7 +391,7 @@ def normalize_filter(value: Any, errors: list[dict], name: str = "filter") -> di
     out: dict[str, Any] = {}
     for key, item in value.items():
         if key not in FILTER_KEYS:
-            errors.append({"field": f"{name}.{key}", "value": item, "message": tr("未知的筛选项", value=', '.join(FILTER_KEYS))})
+            errors.append({"field": f"{name}.{key}", "value": item, "message": tr("未知的筛选项，可用：%(value)s", value=', '.join(FILTER_KEYS))})
         elif key in ("abnormal", "serious_dishonest"):
             if not isinstance(item, bool):
                 errors.append({"field": f"{name}.{key}", "value": item, "message": "应为 true/false"})

@@ -62,6 +62,10 @@ def test_every_msgid_used_has_an_english_translation() -> None:
     # and a translation keeps the msgid's placeholders (Babel's own checks)
     problems = [(m.id, str(e)) for m, errs in cat.check() for e in errs]
     assert not problems, problems
+    # both languages say the same: the same named values in the Chinese and the English
+    names = re.compile(r"%\((\w+)\)s")
+    differ = [(m.id, m.string) for m in cat if m.id and set(names.findall(m.id)) != set(names.findall(m.string))]
+    assert not differ, differ
 
 
 def test_compiled_catalogue_is_the_po() -> None:
