@@ -294,3 +294,28 @@ def test_visible_text_skips_data_and_code() -> None:
     html = ('<html lang="en"><body><p>Hello <code>abc</code><span class="data">固阳公司</span>'
             '<span lang="zh">名称</span><input type="submit" value="Go"><script>var x="中文"</script></p></body></html>')
     assert visible_text(html, "en") == "Hello Go"
+
+
+def test_error_pages_in_the_readers_language(demo: Any) -> None:
+    """403/404/500 pages and the API's errors: Werkzeug's English paragraphs never reach a reader."""
+    app = make_app(demo)
+
+    @app.get("/public/boom")
+    def boom() -> str:
+        raise RuntimeError("a bug")
+
+    c = app.test_client()
+    for path, status, zh, en in [("/public/boom", 500, "服务器内部错误", "Internal error"),
+                                 ("/public/draws/no-such", 404, "找不到该页面或记录", "There is no such page"),
+                                 ("/staff/inspections/calendar", 403, "您没有访问此页面的权限", "You do not have permission")]:
+        if status == 403:
+            login(c, "auditor")
+        r = c.get(path + "?lang=zh")  # the cookie remembers the last language asked for
+        body = visible_text(r.get_data(as_text=True), "zh")
+        assert r.status_code == status and zh in body and not _english_words(body), (path, body[:300])
+        r = c.get(path + "?lang=en")
+        body = visible_text(r.get_data(as_text=True), "en")
+        assert r.status_code == status and en in body and not CJK.search(body), (path, body[:300])
+    api = c.get("/api/v1/no-such-route?lang=zh").get_json()["error"]
+    api_en = c.get("/api/v1/no-such-route?lang=en").get_json()["error"]
+    assert api["code"] == api_en["code"] == "not_found" and CJK.search(api["message"]) and not CJK.search(api_en["message"])

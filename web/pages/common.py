@@ -10,9 +10,8 @@ from flask import Flask, abort, current_app, redirect, render_template, request,
 from werkzeug.exceptions import HTTPException
 
 from drawsvc.clock import china_date
-from drawsvc.i18n import tr
 from drawsvc.registry.authz import Actor
-from web.errors import ApiError
+from web.errors import ApiError, http_words
 
 STAFF_ROLES = ("admin", "operator", "inspector", "auditor")
 
@@ -107,17 +106,12 @@ def register_page_errors(app: Flask) -> None:
             return None
         if isinstance(exc, LoginRedirect):
             return exc.response
-        titles = {403: tr("无权访问"), 404: tr("未找到"), 405: tr("不允许的方法"),
-                  413: tr("文件过大"), 400: tr("请求有误"), 429: tr("请求过于频繁"), 500: tr("服务器错误")}
         # Werkzeug's own paragraphs are English: a page says it in the reader's language, and
         # keeps a description the code gave (already from the catalogue)
         own = exc.description if exc.description != type(exc).description else None
-        messages = {403: tr("您没有访问此页面的权限。"), 404: tr("找不到该页面或记录，请检查地址。"),
-                    405: tr("不允许对此地址使用该方法。"), 413: tr("上传的文件过大。"), 400: tr("请求有误，请检查后重试。"),
-                    429: tr("请求过于频繁，请稍后再试。"), 500: tr("服务器内部错误，已记录；请稍后再试。")}
         code = exc.code or 500
-        return render_template("error.html", code=code, title=titles.get(code, tr("服务器错误")),
-                               message=own or messages.get(code, messages[500])), code
+        title, message = http_words(code)
+        return render_template("error.html", code=code, title=title, message=own or message), code
 
     # pages get HTML errors; the API keeps its JSON ones (web.errors handles those first)
     previous = app.error_handler_spec.get(None, {}).get(None, {}).get(HTTPException)
