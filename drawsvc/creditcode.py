@@ -76,9 +76,9 @@ def validate(code: str, *, check_org_code: bool = True) -> str:
         raise CreditCodeError(tr("长度应为18位，实际%(value)s位", value=len(c)))
     bad = sorted({ch for ch in c if ch not in _VALUE})
     if bad:
-        raise CreditCodeError(f"含有不允许的字符 {''.join(bad)}（不使用 I O Z S V）/ characters not allowed: {''.join(bad)}")
+        raise CreditCodeError(tr("含有不允许的字符 %(value)s（不使用 I O Z S V）", value=''.join(bad)))
     if not _SHAPE.match(c):
-        raise CreditCodeError("第3-8位应为行政区划代码（6位数字）/ characters 3-8 must be a 6-digit division code")
+        raise CreditCodeError(tr("第3-8位应为行政区划代码（6位数字）"))
     authority = AUTHORITIES.get(c[0])
     if authority is None:
         raise CreditCodeError(tr("登记管理部门代码 %(value)s 不存在", value=c[0]))

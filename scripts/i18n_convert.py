@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PO = ROOT / "web" / "translations" / "en" / "LC_MESSAGES" / "messages.po"
 CJK = re.compile(r"[\u4e00-\u9fa5]")
 # a Chinese message, then " / ", then its English (the pattern the project's hook counts)
-SEP = re.compile(r" / (?=[A-Za-z{'\"(])")
+SEP = re.compile(r"(?<=[^\s]) ?/ (?=[A-Za-z{'\"(%])")
 TEMPLATE_T = re.compile(r"""\bt\(\s*(["'])((?:(?!\1).)*)\1\s*,\s*(["'])((?:(?!\3).)*)\3\s*\)""", re.S)
 
 

@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any
 
 from drawsvc.draw.matching import TeamRule, draw_ineligible_reason
-from drawsvc.i18n import N_
+from drawsvc.i18n import N_, tr
 
 from .inputs import DrawInputs, InputsError
 
@@ -41,7 +41,7 @@ def parse_draw_date(value: str) -> str:
     try:
         return date.fromisoformat(str(value)).isoformat()
     except ValueError:
-        raise InputsError(f"抽签日期“{value}”不是有效日期（应为 YYYY-MM-DD）") from None
+        raise InputsError(tr("抽签日期“%(value)s”不是有效日期（应为 YYYY-MM-DD）", value=value)) from None
 
 
 def window_problem(plan: Mapping[str, Any], draw_date: str) -> str | None:

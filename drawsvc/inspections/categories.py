@@ -121,10 +121,11 @@ def check_selection(codes: Sequence[Any], table: Mapping[str, Mapping[str, Any]]
     chosen = set(codes)
     for c in codes:
         if table[c]["exclusive"] and len(chosen) > 1:
-            raise InvalidInput(f"“{table[c]['label']}”不能与其他类别同时选择 / {c} excludes every other category")
+            raise InvalidInput(tr("“%(label)s”不能与其他类别同时选择", label=tr(table[c]['label'])))
         parent = table[c]["parent"]
         if parent and parent not in chosen:
-            raise InvalidInput(f"“{table[c]['label']}”须同时选择“{table[parent]['label']}” / {c} needs {parent}")
+            raise InvalidInput(tr("“%(label)s”须同时选择“%(label2)s”", label=tr(table[c]['label']),
+                                     label2=tr(table[parent]['label'])))
     if not any(table[c]["group"] in ("result", "status") for c in codes):
         raise InvalidInput(tr("至少选择一个结果类别"))
     order = list(table)

@@ -63,10 +63,10 @@ def _text(data: Mapping[str, Any], name: str, required: bool = True, limit: int 
     value = data.get(name)
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
-            raise InvalidInput(f"{name} 必填 / {name} is required")
+            raise InvalidInput(tr("%(name)s 必填", name=name))
         return ""
     if not isinstance(value, str) or len(value) > limit:
-        raise InvalidInput(f"{name} 应为不超过 {limit} 字的文本 / {name} must be text of at most {limit} characters")
+        raise InvalidInput(tr("%(name)s 应为不超过 %(limit)s 字的文本", name=name, limit=limit))
     return value.strip()
 
 
@@ -77,10 +77,9 @@ def _day(value: Any, name: str) -> date:
     try:
         day = date.fromisoformat(str(value)[:40])
     except ValueError:
-        raise InvalidInput(f"{name} 应为 YYYY-MM-DD 日期 / {name} must be a date") from None
+        raise InvalidInput(tr("%(name)s 应为 YYYY-MM-DD 日期", name=name)) from None
     if not DAY_YEARS[0] <= day.year <= DAY_YEARS[1]:
-        raise InvalidInput(f"{name} 应在 {DAY_YEARS[0]}–{DAY_YEARS[1]} 年之间 / {name} must fall in the years "
-                           f"{DAY_YEARS[0]} to {DAY_YEARS[1]}")
+        raise InvalidInput(tr("%(name)s 应在 %(value)s–%(value2)s 年之间", name=name, value=DAY_YEARS[0], value2=DAY_YEARS[1]))
     return day
 
 
@@ -421,8 +420,7 @@ class InspectionService:
                 raise InvalidInput(tr("部门 %(department)s 不是本任务的检查部门（%(value)s）", department=department, value=', '.join(doc['departments'])))
             subject = data.get("subject", row.subject)
             if subject != row.subject:
-                raise InvalidInput(f"检查对象 {subject} 不在本任务中（本任务为 {row.subject}）/ subject {subject} is "
-                                   f"not the subject of task {task_id}")
+                raise InvalidInput(tr("检查对象 %(subject)s 不在本任务中（本任务为 %(subject2)s）", subject=subject, subject2=row.subject))
             self._may_act_on_task(conn, actor, doc, department)
             table = cats.all_categories(conn)
             chosen = cats.check_selection(data.get("categories"), table)
@@ -725,7 +723,7 @@ class InspectionService:
                 if k in data:
                     v = data[k]
                     if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= 60:
-                        raise InvalidInput(f"{k} 应为 1–60 的整数（工作日）/ {k} must be 1..60 working days")
+                        raise InvalidInput(tr("%(k)s 应为 1–60 的整数（工作日）", k=k))
                     new[k] = v
             if "rules" in data:
                 rules = data["rules"]

@@ -53,7 +53,7 @@ def check_region(code: str) -> str:
     if code in table:
         return code
     if code[:2] + "0000" not in table:
-        raise ValueError(f"未知的行政区划代码 {code}（省级代码不存在）/ unknown region code")
+        raise ValueError(tr("未知的行政区划代码 %(code)s（省级代码不存在）", code=code))
     if code[:4] + "00" in table:
         raise ValueError(tr("未知的行政区划代码 %(code)s", code=code))
     return code
@@ -68,7 +68,7 @@ def check_industry(code: str) -> str:
     raw = str(code).strip().upper()
     m = re.fullmatch(r"([A-T])?(\d{2,4})?", raw)
     if not raw or not m:
-        raise ValueError("国民经济行业代码格式错误（如 C1311 或 F52）/ malformed industry code")
+        raise ValueError(tr("国民经济行业代码格式错误（如 C1311 或 F52）"))
     letter, digits = m.group(1), m.group(2)
     sections = _division_section()
     if digits:

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from drawsvc.clock import china_date
-from drawsvc.i18n import tr
+from drawsvc.i18n import N_, tr
 from ledger.keys import ActorSigner, decrypt_private_key, encrypt_private_key, generate_actor_key
 from ledger.schema import actor_keys
 
@@ -47,7 +47,7 @@ def check_password(password: object) -> str:
     return password
 PLAN_STEPS = {"draft": ("submitted", "approved"), "submitted": ("approved", "draft"),
               "approved": ("published", "draft"), "published": ()}
-PLAN_STATUS_ZH = {"draft": "草稿", "submitted": "待审批", "approved": "已批准", "published": "已公布"}
+PLAN_STATUS_ZH = {"draft": N_("草稿"), "submitted": N_("待审批"), "approved": N_("已批准"), "published": N_("已公布")}
 
 
 class NotFound(Exception):
@@ -217,29 +217,29 @@ class Registry:
             row = tx.conn.execute(select(schema.plans.c.doc, schema.plans.c.seq)
                                   .where(schema.plans.c.code == code)).one_or_none()
             if row is None:
-                raise NotFound(f"计划 {code} 不存在")
+                raise NotFound(tr("计划 %(plan)s 不存在", plan=code))
             old = json.loads(row.doc)
             record = {k: v for k, v in old.items() if k != "submitted_by"}
             record["status"] = status
             authorize(actor, "plan", old, record, self.context(tx.conn).get)
             if status not in PLAN_STEPS.get(old["status"], ()):
-                raise Conflict(f"计划当前为“{PLAN_STATUS_ZH.get(old['status'], old['status'])}”，"
-                               f"不能变为“{PLAN_STATUS_ZH.get(status, status)}”")
+                raise Conflict(tr("计划当前为“%(old)s”，不能变为“%(new)s”", old=tr(PLAN_STATUS_ZH.get(old["status"], old["status"])),
+                                  new=tr(PLAN_STATUS_ZH.get(status, status))))
             strict = actor.role != "system" and self.four_eyes(tx.conn, old["departments"])
             extra: dict[str, Any] = {}
             if status == "submitted":
                 record["submitted_by"] = actor.id
             elif status == "approved":
                 if old["status"] == "draft" and strict:
-                    raise Conflict("本部门实行双人审批：计划须先提交审批，再由另一人批准")
+                    raise Conflict(tr(tr("本部门实行双人审批：计划须先提交审批，再由另一人批准")))
                 if old["status"] == "submitted":
                     if strict and old.get("submitted_by") == actor.id:
-                        raise Forbidden("提交人不能批准自己提交的计划，须由另一人批准")
+                        raise Forbidden(tr(tr("提交人不能批准自己提交的计划，须由另一人批准")))
                     extra = {"submitted_by": old.get("submitted_by"), "submitted_seq": row.seq}
                 NORMALIZERS["plan"](record, self.context(tx.conn))  # re-check items and bounds
             elif status == "draft":
                 if not reason.strip():
-                    raise Conflict("退回或重新打开计划须说明理由")
+                    raise Conflict(tr(tr("退回或重新打开计划须说明理由")))
                 extra = {"reason": reason.strip()[:500]}
             verb = {"submitted": "submitted", "approved": "approved", "published": "published",
                     "draft": "returned" if old["status"] == "submitted" else "reopened"}[status]
