@@ -350,7 +350,7 @@ class InspectionService:
         if self.evidence_root is None:
             raise StateError(tr("没有配置证据存储目录"))
         if label not in evidence.LABELS:
-            raise InvalidInput(f"label 应为 {'/'.join(evidence.LABELS)}")
+            raise InvalidInput(tr("label 应为 %(choices)s 之一", choices=", ".join(evidence.LABELS)))
         name = evidence.safe_name(name)
         media = evidence.check_file(name, data, declared_type, self.max_upload)
         digest = evidence.sha256_hex(data)
@@ -427,7 +427,7 @@ class InspectionService:
             follow = data.get("follow_up") or {"kind": "none"}
             if not isinstance(follow, dict) or not isinstance(follow.get("kind"), str) \
                     or follow["kind"] not in cats.FOLLOW_UP_KINDS:
-                raise InvalidInput(f"follow_up.kind 应为 {'/'.join(cats.FOLLOW_UP_KINDS)}")
+                raise InvalidInput(tr("follow_up.kind 应为 %(choices)s 之一", choices=", ".join(cats.FOLLOW_UP_KINDS)))
             if cats.has_problem(chosen, table) and follow["kind"] == "none":
                 raise InvalidInput(tr("发现问题的结果须有后续处置"))
             check_date = _day(data.get("check_date") or row.check_date, "check_date")
@@ -597,7 +597,7 @@ class InspectionService:
     def add_followup(self, actor: Actor, result_id: str, data: Mapping[str, Any]) -> dict[str, Any]:
         kind = data.get("kind")
         if not isinstance(kind, str) or kind not in cats.FOLLOW_UP_KINDS or kind == "none":
-            raise InvalidInput(f"kind 应为 {'/'.join(k for k in cats.FOLLOW_UP_KINDS if k != 'none')}")
+            raise InvalidInput(tr("kind 应为 %(choices)s 之一", choices=", ".join(k for k in cats.FOLLOW_UP_KINDS if k != "none")))
         body = {"kind": kind, "label": cats.FOLLOW_UP_KINDS[kind], "note": _text(data, "note", required=False)}
         return self._event(actor, result_id, "inspection.followup.recorded", "followup", body)
 
@@ -605,7 +605,7 @@ class InspectionService:
         """How the follow-up ended (003 第二十二条): penalty or not, or transfer to an authority or the judiciary."""
         outcome = data.get("outcome")
         if not isinstance(outcome, str) or outcome not in cats.FOLLOW_UP_ENDS:
-            raise InvalidInput(f"outcome 应为 {'/'.join(cats.FOLLOW_UP_ENDS)}")
+            raise InvalidInput(tr("outcome 应为 %(choices)s 之一", choices=", ".join(cats.FOLLOW_UP_ENDS)))
         decided = _day(data.get("decision_date"), "decision_date")
         if decided > self.today():
             raise InvalidInput(tr("决定日期不能晚于今天"))
