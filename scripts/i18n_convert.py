@@ -181,8 +181,11 @@ def convert_python(path: Path, pairs: Pairs) -> tuple[str, int]:
                 print(f"{path}:{node.lineno}: {zh!r} needs its context: finish by hand", file=sys.stderr)
             edits.append((offset(node.lineno, node.col_offset), offset(node.end_lineno or 0, node.end_col_offset or 0),
                           _call(zh, used, fmt)))
+    docstrings = {id(b.body[0].value) for b in ast.walk(tree)
+                  if isinstance(b, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+                  and b.body and isinstance(b.body[0], ast.Expr)}
     for node in ast.walk(tree):
-        if id(node) in inside_t or not isinstance(node, ast.Constant | ast.JoinedStr):
+        if id(node) in inside_t or id(node) in docstrings or not isinstance(node, ast.Constant | ast.JoinedStr):
             continue
         if isinstance(node, ast.Constant) and not isinstance(node.value, str):
             continue

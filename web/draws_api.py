@@ -124,7 +124,7 @@ def substitute(draw_id: str):  # type: ignore[no-untyped-def]
     if kind == "inspector":
         unavailable = data.get("unavailable", [])
         if not isinstance(unavailable, list):
-            raise ApiError(400, "bad_field", "unavailable must be a list")
+            raise ApiError(400, "bad_field", tr("unavailable 应为列表"))
         record = _call(svc.substitute_inspector, actor, draw_id, _strings(data, "subject"),
                        _strings(data, "leaving"), _strings(data, "reason"), unavailable,
                        incoming=data.get("incoming"))

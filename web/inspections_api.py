@@ -143,7 +143,7 @@ def upload_evidence(task_id: str):  # type: ignore[no-untyped-def]
     actor = need("admin", "operator", "inspector")
     files = request.files.getlist("file")
     if not files:
-        raise ApiError(400, "no_file", "没有上传文件（字段 file）/ no file in field 'file'")
+        raise ApiError(400, "no_file", tr("没有上传文件（字段 file）"))
     label = request.form.get("label", "其他")
     out = []
     for f in files:
@@ -317,7 +317,7 @@ def report(kind: str):  # type: ignore[no-untyped-def]
     if fmt == "pdf":
         return Response(export.to_pdf(rep), mimetype="application/pdf",
                         headers={"Content-Disposition": f"attachment; filename={export.filename(rep)}.pdf"})
-    raise ApiError(400, "bad_parameter", "format 应为 json、xlsx 或 pdf")
+    raise ApiError(400, "bad_parameter", tr("format 应为 json、xlsx 或 pdf"))
 
 
 @bp.post("/inspections/disclosures/<department>/<int:year>")

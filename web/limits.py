@@ -44,9 +44,9 @@ def check_year(year: int) -> int:
 def parse_int(name: str, raw: str, low: int = 0, high: int = MAX_INT) -> int:
     """A query or path integer within [low, high]; digits only (no sign, no spaces)."""
     if not raw.isascii() or not raw.isdigit():
-        raise refuse("bad_parameter", f"{name} 应为非负整数 / {name} must be a non-negative integer")
+        raise refuse("bad_parameter", tr("%(name)s 应为非负整数", name=name))
     if len(raw) > 16 or not low <= int(raw) <= high:
-        raise refuse("out_of_range", f"{name} 应在 {low}–{high} 之间 / {name} must be between {low} and {high}")
+        raise refuse("out_of_range", tr("%(name)s 应在 %(low)s–%(high)s 之间", name=name, low=low, high=high))
     return int(raw)
 
 

@@ -460,7 +460,7 @@ def item_history(key: str):  # type: ignore[no-untyped-def]
     """Every version of an item (the published list keeps its history)."""
     versions = registry().item_history(key)
     if not versions:
-        raise ApiError(404, "not_found", f"item {key} not found")
+        raise ApiError(404, "not_found", tr("抽查事项 %(key)s 不存在", key=key))
     return jsonify({"items": versions})
 
 
@@ -498,7 +498,7 @@ def sublibrary_subjects(key: str):  # type: ignore[no-untyped-def]
     actor = current_actor()
     lib = registry().get("sublibrary", key)
     if lib is None:
-        raise ApiError(404, "not_found", f"sub-library {key} not found")
+        raise ApiError(404, "not_found", tr("子库 %(key)s 不存在", key=key))
     rows = [r for r in registry().list("subject") if match_filter(r, lib["filter"])]
     if actor is None:
         rows = [_public_view("subject", r) for r in rows]
@@ -643,7 +643,7 @@ def export_registry(kind: str, fmt: str):  # type: ignore[no-untyped-def]
     export their public columns to anonymous callers; plans (published only), conflicts and accounts need a login."""
     singular = {v: k for k, v in PLURAL.items()}.get(kind)
     if singular is None or singular == "token" or fmt not in ("csv", "xlsx"):
-        raise ApiError(404, "not_found", "unknown registry or format")
+        raise ApiError(404, "not_found", tr("未知的名录或格式"))
     actor = current_actor()
     if actor is None and singular not in (*EXPORT_PUBLIC, "plan"):
         raise ApiError(401, "login_required", tr("需要登录"))

@@ -418,8 +418,7 @@ def calendar():  # type: ignore[no-untyped-def]
                 res, seqs, error, _ = _do(a, svc.load_calendar_year, a, data, override=override)
                 if error is None:
                     if res.get("unchanged"):
-                        flash(f"{res['year']} 年与已加载的内容相同，未重复记录 / {res['year']} unchanged "
-                              f"(entry #{res['seq']})", "ok")
+                        flash(tr("%(year)s 年与已加载的内容相同，未重复记录（条目 #%(seq)s）", year=res["year"], seq=res["seq"]), "ok")
                     return _back("pages.inspections.calendar", seqs, None)
         if error:
             flash(error, "error")
