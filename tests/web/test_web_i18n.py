@@ -230,6 +230,7 @@ def crawl_urls(app: Any, demo: Any) -> list[str]:
     return urls
 
 
+RAW_CODE = re.compile(r"\b(?:[a-z]+_[a-z_]+|None|True|False|null)\b")
 ALLOWED_PHRASES = ("League of Entropy", "noble-curves", "noble BLS12-381", "chinese-calendar", "Web Crypto",
                    "default、quicknet", "（quicknet）")
 
@@ -285,6 +286,10 @@ def test_every_page_in_one_language(role: str, crawl: dict[str, Any]) -> None:
                 bad = sorted(set(CJK.findall(text)))
                 if bad:
                     findings.append(f"{full} [{r.status_code}] Chinese in en: {bad[:15]}")
+            # codes are never shown raw, in either language: snake_case identifiers, Python's None
+            raw = sorted(set(RAW_CODE.findall(text)))
+            if raw:
+                findings.append(f"{full} [{r.status_code}] raw codes: {raw[:15]}")
     # not a vacuous crawl: the public pages for everyone, the console for staff
     assert read >= (2 * 15 if role == "anonymous" else 2 * 20), (role, read, len(urls))
     assert not findings, f"{len(findings)} pages:\n" + "\n".join(findings)
