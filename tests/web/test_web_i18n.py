@@ -254,6 +254,25 @@ def _strip_data(text: str, data: list[str]) -> str:
     return text
 
 
+def page_findings(where: str, html: str, lang: str, data: list[str]) -> list[str]:
+    """What is wrong with one page's language: the other language, or a code shown raw."""
+    text = _strip_data(visible_text(html, lang), data)
+    out = []
+    if lang == "zh":
+        bad = sorted(set(_english_words(text)))
+        if bad:
+            out.append(f"{where} English in zh: {bad[:15]}")
+    else:
+        bad = sorted(set(CJK.findall(text)))
+        if bad:
+            out.append(f"{where} Chinese in en: {bad[:15]}")
+    # codes are never shown raw, in either language: snake_case identifiers, Python's None
+    raw = sorted(set(RAW_CODE.findall(text)))
+    if raw:
+        out.append(f"{where} raw codes: {raw[:15]}")
+    return out
+
+
 @pytest.fixture(scope="module")
 def crawl(demo: Any) -> dict[str, Any]:
     ensure_team_inspector(demo)
@@ -277,19 +296,7 @@ def test_every_page_in_one_language(role: str, crawl: dict[str, Any]) -> None:
             if r.status_code == 302 or r.mimetype != "text/html":
                 continue
             read += r.status_code == 200
-            text = _strip_data(visible_text(r.get_data(as_text=True), lang), data)
-            if lang == "zh":
-                bad = sorted(set(_english_words(text)))
-                if bad:
-                    findings.append(f"{full} [{r.status_code}] English in zh: {bad[:15]}")
-            else:
-                bad = sorted(set(CJK.findall(text)))
-                if bad:
-                    findings.append(f"{full} [{r.status_code}] Chinese in en: {bad[:15]}")
-            # codes are never shown raw, in either language: snake_case identifiers, Python's None
-            raw = sorted(set(RAW_CODE.findall(text)))
-            if raw:
-                findings.append(f"{full} [{r.status_code}] raw codes: {raw[:15]}")
+            findings += page_findings(f"{full} [{r.status_code}]", r.get_data(as_text=True), lang, data)
     # not a vacuous crawl: the public pages for everyone, the console for staff
     assert read >= (2 * 15 if role == "anonymous" else 2 * 20), (role, read, len(urls))
     assert not findings, f"{len(findings)} pages:\n" + "\n".join(findings)
@@ -324,3 +331,44 @@ def test_error_pages_in_the_readers_language(demo: Any) -> None:
     api = c.get("/api/v1/no-such-route?lang=zh").get_json()["error"]
     api_en = c.get("/api/v1/no-such-route?lang=en").get_json()["error"]
     assert api["code"] == api_en["code"] == "not_found" and CJK.search(api["message"]) and not CJK.search(api_en["message"])
+
+
+@pytest.fixture(scope="module")
+def fresh_demo(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A demo built on the pinned day, so its plan's window is open and a draw can be prepared."""
+    import os
+
+    from drawsvc.demo import create_demo
+    from tests.conftest import PASSPHRASE
+
+    os.environ["DRAWSVC_KEY_PASSPHRASE"] = PASSPHRASE
+    inst, _, _ = create_demo(tmp_path_factory.mktemp("i18ndemo") / "instance", origin="test.example/log")
+    return inst
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_prepare_check_and_its_refusals_in_one_language(fresh_demo: Any, lang: str) -> None:
+    """The prepare check (a POST page: pools, eligible inspectors, who is left out and why) and the
+    form's refusals, which the GET crawl cannot reach."""
+    from pinned import TODAY
+
+    from drawsvc.registry.service import Registry
+    from tests.web.conftest import csrf_of
+
+    c = make_app(fresh_demo).test_client()
+    login(c, "op-scjg")
+    plan = Registry(fresh_demo.ledger(), fresh_demo.passphrase()).list("plan")[0]
+    data = [*demo_data_strings(fresh_demo), "“abc”"]  # what the official typed is shown as typed
+    findings: list[str] = []
+    for values in ({}, {"dice_min_digits": "abc"}, {"dice_min_digits": "5"}, {"use_drand": "1", "drand_round": "-5"},
+                   {"draw_date": "2026-13-45"}, {"use_dice": ""}):
+        form = {"csrf_token": csrf_of(c.get(f"/staff/draws?lang={lang}").data), "plan": plan["code"],
+                "department": "scjg", "draw_date": TODAY.isoformat(), "use_dice": "1", "dice_min_digits": "20",
+                **values}
+        r = c.post(f"/staff/draws/check?lang={lang}", data=form, follow_redirects=True)
+        assert r.status_code in (200, 400, 422), (values, r.status_code)
+        body = r.get_data(as_text=True)
+        if not values:
+            assert 'id="prepare-strata"' in body, body[:2000]
+        findings += page_findings(f"check {values}", body, lang, data)
+    assert not findings, "\n".join(findings)
