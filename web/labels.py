@@ -6,13 +6,13 @@ and the code itself stays in attributes (data-*) for scripts and tests.
 
 from __future__ import annotations
 
-from drawsvc.i18n import N_
+from drawsvc.i18n import N_, NC_
 
 ROLE_LABELS = {"admin": N_("管理员"), "operator": N_("操作员"), "inspector": N_("执法检查人员"),
                "auditor": N_("纪检监察"), "public": N_("公众")}
-REGISTRY_LABELS = {"items": N_("抽查事项"), "subjects": N_("检查对象"), "inspectors": N_("执法检查人员"),
-                   "experts": N_("专家"), "sublibraries": N_("子库"), "departments": N_("部门"),
-                   "conflicts": N_("回避关系")}
+REGISTRY_LABELS = {"items": NC_("registry", "抽查事项"), "subjects": NC_("registry", "检查对象"), "inspectors": NC_("registry", "执法检查人员"),
+                   "experts": NC_("registry", "专家"), "sublibraries": NC_("registry", "子库"), "departments": NC_("registry", "部门"),
+                   "conflicts": NC_("registry", "回避关系")}
 COLUMN_LABELS = {
     "code": N_("编码"), "name": N_("名称"), "department": N_("部门"), "kind": N_("类型"), "methods": N_("检查方式"),
     "legal_basis": N_("抽查依据"), "version": N_("版本"), "status": N_("状态"), "region": N_("行政区划"),
