@@ -24,7 +24,7 @@ from . import codes
 KINDS = ("department", "item", "subject", "inspector", "expert", "conflict", "sublibrary", "plan",
          "account", "token")
 
-ITEM_METHODS = ("现场检查", "书面检查", "网络检查", "委托专业机构")
+ITEM_METHODS = (N_("现场检查"), N_("书面检查"), N_("网络检查"), N_("委托专业机构"))
 METHOD_ALIASES = {"实地核查": "现场检查", "实地检查": "现场检查", "委托专业机构检验检测": "委托专业机构",
                   "onsite": "现场检查", "document": "书面检查", "online": "网络检查", "agency": "委托专业机构"}
 ITEM_KINDS = {"key": "key", "重点": "key", "重点检查事项": "key", "general": "general", "一般": "general",
