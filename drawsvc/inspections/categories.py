@@ -96,7 +96,7 @@ def normalize_new(data: Mapping[str, Any], existing: Mapping[str, Mapping[str, A
         errors.append(tr("label 必填"))
     group = data.get("group", "result")
     if group not in GROUPS:
-        errors.append(f"group 应为 {'/'.join(GROUPS)}")
+        errors.append(tr("group 应为 %(choices)s 之一", choices=", ".join(GROUPS)))
     parent = data.get("parent")
     if group == "sub_item" and (not parent or parent not in existing or existing[parent]["group"] != "result"):
         errors.append(tr("子项须有已存在的结果类别作为 parent"))

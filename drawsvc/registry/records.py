@@ -394,7 +394,7 @@ def normalize_filter(value: Any, errors: list[dict], name: str = "filter") -> di
             errors.append({"field": f"{name}.{key}", "value": item, "message": tr("未知的筛选项，可用：%(value)s", value=', '.join(FILTER_KEYS))})
         elif key in ("abnormal", "serious_dishonest"):
             if not isinstance(item, bool):
-                errors.append({"field": f"{name}.{key}", "value": item, "message": "应为 true/false"})
+                errors.append({"field": f"{name}.{key}", "value": item, "message": tr("应为 true 或 false")})
             out[key] = item
         elif key == "min_complaints":
             if not isinstance(item, int) or isinstance(item, bool) or item < 0:
@@ -405,7 +405,7 @@ def normalize_filter(value: Any, errors: list[dict], name: str = "filter") -> di
                 errors.append({"field": f"{name}.{key}", "value": item, "message": tr("应为文本列表")})
                 continue
             if key == "credit_classes" and any(x not in CREDIT_CLASSES for x in item):
-                errors.append({"field": f"{name}.{key}", "value": item, "message": "信用等级应为 A/B/C/D"})
+                errors.append({"field": f"{name}.{key}", "value": item, "message": tr("信用等级应为 A、B、C、D 之一")})
             out[key] = sorted(set(item))
     return out
 
