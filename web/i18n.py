@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, Response, g, has_request_context, request
+from flask import Flask, Response, current_app, g, has_request_context, request
 from flask_babel import Babel, get_translations
 
 from drawsvc import i18n as service_i18n
@@ -35,14 +35,19 @@ def _locale() -> str:
     return current_lang() if has_request_context() else "zh"
 
 
+def _ready() -> bool:
+    """A request of an app with the catalogue (an app built without init_i18n serves Chinese)."""
+    return has_request_context() and "babel" in current_app.extensions
+
+
 def _lookup(msgid: str) -> str:
-    if not has_request_context():
+    if not _ready():
         return msgid
     return str(get_translations().ugettext(msgid))
 
 
 def _lookup_ctx(context: str, msgid: str) -> str:
-    if not has_request_context():
+    if not _ready():
         return msgid
     return str(get_translations().upgettext(context, msgid))
 
