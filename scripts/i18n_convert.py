@@ -37,18 +37,22 @@ SEP = re.compile(r"(?<=[^\s]) ?/ (?=[A-Za-z{'\"(%])")
 TEMPLATE_T = re.compile(r"""\bt\(\s*(["'])((?:(?!\1).)*)\1\s*,\s*(["'])((?:(?!\3).)*)\3\s*\)""", re.S)
 
 
-def load_catalog() -> Catalog:
-    if PO.exists():
-        with PO.open("rb") as f:
+def load_catalog(po: Path = PO) -> Catalog:
+    if po.exists():
+        with po.open("rb") as f:
             return read_po(f, locale="en")
     return Catalog(locale="en", project="spotcheck", domain="messages")
 
 
-def save_catalog(cat: Catalog) -> None:
+def save_catalog(cat: Catalog, po: Path = PO) -> None:
     cat.fuzzy = False  # a header Babel marks fuzzy would stop pybabel compile
-    PO.parent.mkdir(parents=True, exist_ok=True)
-    with PO.open("wb") as f:
+    po.parent.mkdir(parents=True, exist_ok=True)
+    with po.open("wb") as f:
         write_po(f, cat, width=0, sort_output=False, omit_header=False)
+
+
+def _where(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else path.name
 
 
 class Pairs:
@@ -91,7 +95,7 @@ def convert_template(path: Path, pairs: Pairs) -> tuple[str, int]:
         q, zh, en = m.group(1), m.group(2), m.group(4)
         n += 1
         # Jinja's newstyle gettext always %-formats the message: a literal % is written %%
-        ctx = pairs.add(zh.replace("%", "%%"), en.replace("%", "%%"), str(path.relative_to(ROOT)))
+        ctx = pairs.add(zh.replace("%", "%%"), en.replace("%", "%%"), _where(path))
         if ctx is not None:
             return f"pgettext({q}{ctx}{q}, {q}{zh.replace('%', '%%')}{q})"
         return f"_({q}{zh.replace('%', '%%')}{q})"
@@ -103,12 +107,11 @@ def convert_template(path: Path, pairs: Pairs) -> tuple[str, int]:
     return new, n
 
 
-def _param_name(node: ast.expr, used: dict[str, str], src: str) -> tuple[str, str]:
-    """A placeholder name for an f-string expression, and the expression's source."""
-    seg = ast.get_source_segment(src, node) or "?"
-    for name, expr in used.items():
-        if expr == seg:
-            return name, seg
+def _param_name(node: ast.expr, expr: str, used: dict[str, str]) -> str:
+    """A placeholder name for an f-string expression (the same expression keeps its name)."""
+    for name, known in used.items():
+        if known == expr:
+            return name
     if isinstance(node, ast.Name):
         base = node.id
     elif isinstance(node, ast.Attribute):
@@ -121,8 +124,8 @@ def _param_name(node: ast.expr, used: dict[str, str], src: str) -> tuple[str, st
     name, i = base, 2
     while name in used:
         name, i = f"{base}{i}", i + 1
-    used[name] = seg
-    return name, seg
+    used[name] = expr
+    return name
 
 
 def _parts(node: ast.expr, used: dict[str, str], src: str) -> str | None:
@@ -136,13 +139,12 @@ def _parts(node: ast.expr, used: dict[str, str], src: str) -> str | None:
         if isinstance(v, ast.Constant):
             out.append(str(v.value).replace("%", "%%"))
         elif isinstance(v, ast.FormattedValue):
-            name, seg = _param_name(v.value, used, src)
+            expr = ast.get_source_segment(src, v.value) or "?"
             if v.conversion == ord("r"):
-                used[name] = f"repr({seg})"
+                expr = f"repr({expr})"
             if v.format_spec is not None:
-                spec = ast.get_source_segment(src, v.format_spec) or ""
-                used[name] = f"format({seg}, {spec!r})"
-            out.append(f"%({name})s")
+                expr = f"format({expr}, {(ast.get_source_segment(src, v.format_spec) or '')!r})"
+            out.append(f"%({_param_name(v.value, expr, used)})s")
     return "".join(out)
 
 
@@ -167,7 +169,7 @@ def convert_python(path: Path, pairs: Pairs) -> tuple[str, int]:
         return starts[lineno - 1] + len(lines[lineno - 1].encode("utf-8")[:col].decode("utf-8"))
 
     inside_t: set[int] = set()
-    where = str(path.relative_to(ROOT))
+    where = _where(path)
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "t" and len(node.args) == 2:
             used: dict[str, str] = {}
@@ -265,7 +267,7 @@ def main() -> int:
         new, n = (convert_template if f.suffix == ".html" else convert_python)(f, pairs)
         if n:
             total += n
-            print(f"{f.relative_to(ROOT)}: {n}")
+            print(f"{_where(f)}: {n}")
             if not args.dry_run:
                 f.write_text(new, encoding="utf-8")
     for c in pairs.conflicts:

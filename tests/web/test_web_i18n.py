@@ -376,3 +376,34 @@ def test_prepare_check_and_its_refusals_in_one_language(fresh_demo: Any, lang: s
             assert 'id="prepare-strata"' in body, body[:2000]
         findings += page_findings(f"check {values}", body, lang, data)
     assert not findings, "\n".join(findings)
+
+
+def test_the_converter_loses_no_translation(tmp_path: Path) -> None:
+    """scripts/i18n_convert.py: every t(zh, en) pair and "zh / en" string becomes a msgid with its
+    English, values become named placeholders, one Chinese word with two meanings gets a context."""
+    from babel.messages.catalog import Catalog
+
+    from scripts.i18n_convert import Pairs, convert_python, convert_template
+
+    page = tmp_path / "page.html"
+    page.write_text('<h1>{{ t("抽签", "Draw") }}</h1><p>{{ t("公示", "Published") }} {{ t("公示", "Publish") }}'
+                    '{{ t(\'比例 5%\', \'ratio 5%\') }}</p>', encoding="utf-8")
+    code = tmp_path / "svc.py"
+    code.write_text('"""A service."""\n\nfrom __future__ import annotations\n\nimport re\n\n\n'
+                    'def f(n, key):\n    """Docstring / not a message."""\n'
+                    '    if n > 1:\n        raise ValueError(f"超过{n}字 / longer than {n} characters")\n'
+                    '    raise KeyError(f"{key!r} 不存在 / {key!r} not found")\n', encoding="utf-8")
+    cat = Catalog(locale="en")
+    pairs = Pairs(cat)
+    html, n_html = convert_template(page, pairs)
+    py, n_py = convert_python(code, pairs)
+    assert (n_html, n_py) == (4, 2)
+    assert html == ('<h1>{{ _("抽签") }}</h1><p>{{ _("公示") }} {{ pgettext("publish", "公示") }}'
+                    "{{ _('比例 5%%') }}</p>")
+    assert 'tr("超过%(n)s字", n=n)' in py and 'tr("%(key)s 不存在", key=repr(key))' in py
+    assert '"""Docstring / not a message."""' in py and "from drawsvc.i18n import tr\nimport re" in py
+    got = {(m.context, m.id): m.string for m in cat if m.id}
+    assert got == {(None, "抽签"): "Draw", (None, "公示"): "Published", ("publish", "公示"): "Publish",
+                   (None, "比例 5%%"): "ratio 5%%", (None, "超过%(n)s字"): "longer than %(n)s characters",
+                   (None, "%(key)s 不存在"): "%(key)s not found"}
+    compile(py, "svc.py", "exec")  # still Python
