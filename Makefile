@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 2
 
-.PHONY: run test test-dates install install-test lint bench clean
+.PHONY: run test test-dates install install-test lint bench clean messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,3 +47,9 @@ bench: install-test
 
 clean:
 	rm -rf $(VENV) $(HOME_DIR) .pytest_cache
+
+# The one message catalogue: compile web/translations/*/LC_MESSAGES/messages.po to the committed
+# .mo (tests/web/test_web_i18n.py fails when they differ). Convert leftover t("中文", "English")
+# pairs first with: $(BIN)/python scripts/i18n_convert.py FILE...
+messages:
+	$(BIN)/pybabel compile -d web/translations -D messages

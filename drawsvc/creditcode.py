@@ -17,6 +17,8 @@ from __future__ import annotations
 import random as _random
 import re
 
+from drawsvc.i18n import tr
+
 CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _VALUE = {c: i for i, c in enumerate(CHARSET)}
 WEIGHTS = [pow(3, i, 31) for i in range(17)]  # 1 3 9 27 19 26 16 17 20 29 25 13 8 24 10 30 28
@@ -68,31 +70,31 @@ def normalize(code: str) -> str:
 def validate(code: str, *, check_org_code: bool = True) -> str:
     """Return the normalised code, or raise CreditCodeError saying what is wrong."""
     if not isinstance(code, str):
-        raise CreditCodeError("统一社会信用代码必须是字符串 / code must be a string")
+        raise CreditCodeError(tr("统一社会信用代码必须是字符串"))
     c = normalize(code)
     if len(c) != 18:
-        raise CreditCodeError(f"长度应为18位，实际{len(c)}位 / must be 18 characters, got {len(c)}")
+        raise CreditCodeError(tr("长度应为18位，实际%(value)s位", value=len(c)))
     bad = sorted({ch for ch in c if ch not in _VALUE})
     if bad:
-        raise CreditCodeError(f"含有不允许的字符 {''.join(bad)}（不使用 I O Z S V）/ characters not allowed: {''.join(bad)}")
+        raise CreditCodeError(tr("含有不允许的字符 %(value)s（不使用 I O Z S V）", value=''.join(bad)))
     if not _SHAPE.match(c):
-        raise CreditCodeError("第3-8位应为行政区划代码（6位数字）/ characters 3-8 must be a 6-digit division code")
+        raise CreditCodeError(tr("第3-8位应为行政区划代码（6位数字）"))
     authority = AUTHORITIES.get(c[0])
     if authority is None:
-        raise CreditCodeError(f"登记管理部门代码 {c[0]} 不存在 / unknown registration authority {c[0]}")
+        raise CreditCodeError(tr("登记管理部门代码 %(value)s 不存在", value=c[0]))
     if c[1] not in authority:
-        raise CreditCodeError(f"机构类别代码 {c[1]} 不属于登记管理部门 {c[0]} / category {c[1]} unknown for authority {c[0]}")
+        raise CreditCodeError(tr("机构类别代码 %(value)s 不属于登记管理部门 %(value2)s", value=c[1], value2=c[0]))
     expected = check_char(c[:17])
     if c[17] != expected:
-        raise CreditCodeError(f"校验码错误：应为 {expected}，实际 {c[17]} / bad check character: expected {expected}, got {c[17]}")
+        raise CreditCodeError(tr("校验码错误：应为 %(expected)s，实际 %(value)s", expected=expected, value=c[17]))
     if check_org_code:
         body = c[8:16]
         if any(ch not in _ORG_CHARS for ch in body):
-            raise CreditCodeError("主体标识码格式错误 / malformed organisation code")
+            raise CreditCodeError(tr("主体标识码格式错误"))
         org = org_check_char(body)
         if c[16] != org:
             raise CreditCodeError(
-                f"主体标识码（组织机构代码）校验码错误：应为 {org}，实际 {c[16]} / bad organisation-code check character")
+                tr("主体标识码（组织机构代码）校验码错误：应为 %(org)s，实际 %(value)s", org=org, value=c[16]))
     return c
 
 

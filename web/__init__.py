@@ -11,6 +11,7 @@ from drawsvc.instance import Instance
 
 from .cache import init_cache
 from .errors import register_error_handlers
+from .i18n import init_i18n
 from .limits import init_limits
 
 
@@ -30,6 +31,7 @@ def create_app(instance: Instance, config: dict[str, Any] | None = None) -> Flas
     app.extensions["instance"] = instance
     app.extensions["engine"] = instance.engine()
     app.extensions["ledger"] = ledger
+    init_i18n(app)  # before any message: the API's errors are in the request's language too
     register_error_handlers(app)
     init_cache(app)  # first of the after_request hooks to be registered, so it runs last
 

@@ -15,6 +15,7 @@ from drawsvc.draw.errors import DrawError
 from drawsvc.draws.bundle import build_bundle
 from drawsvc.draws.inputs import InputsError
 from drawsvc.draws.service import DrawNotFound, DrawService, DrawStateError
+from drawsvc.i18n import tr
 from drawsvc.registry.authz import Actor, Forbidden
 from ledger.store import NotFound
 
@@ -59,14 +60,14 @@ def _strings(data: dict[str, Any], name: str, required: bool = True) -> str:
     if value is None and not required:
         return ""
     if not isinstance(value, str) or not value.strip():
-        raise ApiError(400, "bad_field", f"字段 {name} 应为非空文本 / field {name!r} must be a non-empty string")
+        raise ApiError(400, "bad_field", tr("字段 %(name)s 应为非空文本", name=repr(name)))
     return value
 
 
 def _list(data: dict[str, Any], name: str) -> list[dict[str, Any]]:
     value = data.get(name)
     if not isinstance(value, list) or not all(isinstance(x, dict) for x in value):
-        raise ApiError(400, "bad_field", f"字段 {name} 应为对象列表 / field {name!r} must be a list of objects")
+        raise ApiError(400, "bad_field", tr("字段 %(name)s 应为对象列表", name=repr(name)))
     return value
 
 
@@ -94,7 +95,7 @@ def get_draw(draw_id: str):  # type: ignore[no-untyped-def]
     actor = need("admin", "operator", "auditor")
     draw = _call(service().get, draw_id)
     if actor.role == "operator" and draw["department"] not in actor.departments:
-        raise ApiError(403, "forbidden", "不属于本部门 / outside your departments")
+        raise ApiError(403, "forbidden", tr("不属于本部门"))
     if _privileged(actor, draw):
         secret = service().secret(draw_id, pools=False)
         draw["sealed_content"] = {"matching": secret.get("matching"), "content": secret.get("content"),
@@ -123,7 +124,7 @@ def substitute(draw_id: str):  # type: ignore[no-untyped-def]
     if kind == "inspector":
         unavailable = data.get("unavailable", [])
         if not isinstance(unavailable, list):
-            raise ApiError(400, "bad_field", "unavailable must be a list")
+            raise ApiError(400, "bad_field", tr("unavailable 应为列表"))
         record = _call(svc.substitute_inspector, actor, draw_id, _strings(data, "subject"),
                        _strings(data, "leaving"), _strings(data, "reason"), unavailable,
                        incoming=data.get("incoming"))
@@ -134,7 +135,7 @@ def substitute(draw_id: str):  # type: ignore[no-untyped-def]
         record = _call(svc.swap, actor, draw_id, *(_strings(data, k) for k in
                                                    ("inspector_a", "subject_a", "inspector_b", "subject_b")))
     else:
-        raise ApiError(400, "bad_field", "kind 应为 inspector、subject 或 swap / kind must be inspector, subject or swap")
+        raise ApiError(400, "bad_field", tr("kind 应为 inspector、subject 或 swap"))
     return jsonify(record), 201
 
 
@@ -161,7 +162,7 @@ def bundle(draw_id: str):  # type: ignore[no-untyped-def]
     instance = current_app.extensions["instance"]
     raw = request.args.get("checkpoint")
     if raw is not None and not (raw.isdigit() and len(raw) < 19):
-        raise ApiError(400, "bad_field", "checkpoint 应为检查点的树大小 / checkpoint must be a tree size")
+        raise ApiError(400, "bad_field", tr("checkpoint 应为检查点的树大小"))
     try:
         data = build_bundle(current_app.extensions["ledger"], draw_id, privileged=_privileged(actor, draw),
                             log_verifier_key=instance.genesis_log_key.encode(),
@@ -240,7 +241,7 @@ def public_draw(draw_id: str):  # type: ignore[no-untyped-def]
     except DrawNotFound:
         draw = None
     if draw is None or draw["status"] not in ("published", "aborted"):
-        raise ApiError(404, "not_found", f"没有已公示或已中止的抽签 {draw_id} / no published or aborted draw {draw_id}")
+        raise ApiError(404, "not_found", tr("没有已公示或已中止的抽签 %(draw_id)s", draw_id=draw_id))
     view = public_view(draw)
     view["plan_history"] = plan_history(draw)
     if draw["status"] == "aborted":  # 中止记录永久公开: nothing was drawn, nothing sealed is shown
@@ -261,7 +262,7 @@ def public_subject_in_draw(draw_id: str, code: str):  # type: ignore[no-untyped-
 
     view = public_draw(draw_id).get_json()
     if view["status"] != "published":
-        raise ApiError(404, "not_found", f"抽签 {draw_id} 已中止，未抽取 / draw {draw_id} was aborted: nothing was drawn")
+        raise ApiError(404, "not_found", tr("抽签 %(draw_id)s 已中止，未抽取", draw_id=draw_id))
     secret = service().secret(draw_id)
     seed = bytes.fromhex(secret["seed"])
     pools = secret["pools"]
@@ -270,7 +271,7 @@ def public_subject_in_draw(draw_id: str, code: str):  # type: ignore[no-untyped-
     strata = view["content"]["strata"]
     if member is None and excluded is None:
         return jsonify({"subject": code, "in_pool": False, "ticket": subject_ticket(seed, code).hex(),
-                        "explanation": "不在本次抽查范围内 / not in this draw's scope"})
+                        "explanation": tr("不在本次抽查范围内")})
     rec = member or excluded
     stratum = rec["stratum"]
     sel = strata.get(stratum, {}).get("selected", [])

@@ -7,6 +7,8 @@ from typing import Any
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from drawsvc.i18n import tr
+
 
 class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
@@ -19,6 +21,16 @@ def error_response(status: int, code: str, message: str, details: Any = None):  
     if details is not None:
         body["error"]["details"] = details
     return jsonify(body), status
+
+
+def http_words(code: int) -> tuple[str, str]:
+    """An HTTP error's title and sentence in the request's language (Werkzeug's own are English)."""
+    titles = {400: tr("请求有误"), 403: tr("无权访问"), 404: tr("未找到"), 405: tr("不允许的方法"), 413: tr("文件过大"),
+              429: tr("请求过于频繁"), 500: tr("服务器错误")}
+    messages = {403: tr("您没有访问此页面的权限。"), 404: tr("找不到该页面或记录，请检查地址。"),
+                405: tr("不允许对此地址使用该方法。"), 413: tr("上传的文件过大。"), 400: tr("请求有误，请检查后重试。"),
+                429: tr("请求过于频繁，请稍后再试。"), 500: tr("服务器内部错误，已记录；请稍后再试。")}
+    return titles.get(code, titles[500]), messages.get(code, messages[500])
 
 
 def _wants_json() -> bool:
@@ -36,11 +48,20 @@ def register_error_handlers(app: Flask) -> None:
             return exc
         if exc.code == 413:
             limit = app.config.get("MAX_CONTENT_LENGTH")
-            return error_response(413, "too_large", f"请求体超过 {limit} 字节 / request body larger than {limit} bytes")
+            return error_response(413, "too_large", tr("请求体超过 %(limit)s 字节", limit=limit))
+        own = exc.description if exc.description != type(exc).description else None
         return error_response(exc.code or 500, (exc.name or "error").lower().replace(" ", "_"),
-                              exc.description or "")
+                              own or http_words(exc.code or 500)[1])
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]
         app.logger.exception("unhandled error")
-        return error_response(500, "internal_error", "internal error; see the server log")
+        if not _wants_json():  # a page gets a page, in the reader's language
+            from flask import render_template
+
+            title, message = http_words(500)
+            try:
+                return render_template("error.html", code=500, title=title, message=message), 500
+            except Exception:  # noqa: BLE001 - the error page itself failed: fall back to the JSON body
+                app.logger.exception("error page failed")
+        return error_response(500, "internal_error", http_words(500)[1])

@@ -1,16 +1,24 @@
-"""Language of the pages: Simplified Chinese by default, English on request.
+"""Language of the pages and messages: Simplified Chinese by default, English on request.
 
-`?lang=en` (or `?lang=zh`) switches and remembers the choice in a `lang` cookie; templates
-write bilingual strings as `{{ t("中文", "English") }}`, so the two languages stay side by side
-in one place and nothing is missing from either.
+One catalogue (Flask-Babel / gettext): the msgid is the Chinese text, its English is in
+web/translations/en/LC_MESSAGES/messages.po (compiled to messages.mo, committed; see
+tests/web/test_web_i18n.py and `make messages`).  Templates write `{{ _("中文") }}`, Python code
+`tr("中文")` (drawsvc.i18n).  `?lang=en` (or `?lang=zh`) switches and remembers the choice in a
+`lang` cookie; without either the reader gets Chinese.
 """
 
 from __future__ import annotations
 
-from flask import Flask, Response, g, request
+from pathlib import Path
+
+from flask import Flask, Response, current_app, g, has_request_context, request
+from flask_babel import Babel, get_translations
+
+from drawsvc import i18n as service_i18n
 
 LANGS = ("zh", "en")
 COOKIE = "lang"
+TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 
 
 def current_lang() -> str:
@@ -22,14 +30,55 @@ def current_lang() -> str:
     return str(g.lang)
 
 
-def t(zh: str, en: str) -> str:
-    return en if current_lang() == "en" else zh
+def _locale() -> str:
+    # zh has no catalogue: the msgids are Chinese, so gettext returns them unchanged
+    return current_lang() if has_request_context() else "zh"
+
+
+def _ready() -> bool:
+    """A request of an app with the catalogue (an app built without init_i18n serves Chinese)."""
+    return has_request_context() and "babel" in current_app.extensions
+
+
+def _lookup(msgid: str) -> str:
+    if not _ready():
+        return msgid
+    return str(get_translations().ugettext(msgid))
+
+
+def _lookup_ctx(context: str, msgid: str) -> str:
+    if not _ready():
+        return msgid
+    return str(get_translations().upgettext(context, msgid))
 
 
 def init_i18n(app: Flask) -> None:
+    Babel(app, locale_selector=_locale, default_locale="zh",
+          default_translation_directories=str(TRANSLATIONS))
+    service_i18n.install(_lookup)
+    service_i18n.install_ctx(_lookup_ctx)
+    app.jinja_env.globals["tr"] = service_i18n.tr
+    app.jinja_env.globals["N_"] = service_i18n.N_
+    from drawsvc.inspections.service import TRIGGERS
+
+    from .labels import (
+        COLUMN_LABELS,
+        DRAW_STATUS,
+        EVENT_LABELS,
+        REGISTRY_LABELS,
+        ROLE_LABELS,
+        SOURCE_LABELS,
+        SUBSTITUTION_REASONS,
+        VALUE_LABELS,
+    )
+
+    app.jinja_env.globals.update(trigger_labels=TRIGGERS, role_labels=ROLE_LABELS, registry_labels=REGISTRY_LABELS, column_labels=COLUMN_LABELS,
+                              value_labels=VALUE_LABELS, draw_status=DRAW_STATUS, source_labels=SOURCE_LABELS,
+                              substitution_reasons=SUBSTITUTION_REASONS, event_labels=EVENT_LABELS)
+
     @app.context_processor
     def _inject() -> dict[str, object]:
-        return {"t": t, "lang": current_lang(), "html_lang": "en" if current_lang() == "en" else "zh-CN"}
+        return {"lang": current_lang(), "html_lang": "en" if current_lang() == "en" else "zh-CN"}
 
     @app.after_request
     def _remember(resp: Response) -> Response:

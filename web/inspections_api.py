@@ -19,6 +19,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from drawsvc.i18n import tr
 from drawsvc.inspections import categories as cats
 from drawsvc.inspections import public, reports
 from drawsvc.inspections.errors import InvalidInput, NotFound, StateError, TooLarge
@@ -66,7 +67,7 @@ def _year(default: int | None = None) -> int:
     raw = request.args.get("year", "")
     if not raw:
         if default is None:
-            raise ApiError(400, "bad_parameter", "year 必填 / year is required")
+            raise ApiError(400, "bad_parameter", tr("year 必填"))
         return default
     return check_year(parse_int("year", raw))
 
@@ -108,7 +109,7 @@ def _visible_task(actor: Any, task: dict[str, Any]) -> None:
         return
     if actor.role == "inspector" and actor.inspector in task["team"]:
         return
-    raise ApiError(403, "forbidden", "无权查看该任务 / not your task")
+    raise ApiError(403, "forbidden", tr("无权查看该任务"))
 
 
 @bp.get("/inspections/tasks/<task_id>")
@@ -141,7 +142,7 @@ def upload_evidence(task_id: str):  # type: ignore[no-untyped-def]
     actor = need("admin", "operator", "inspector")
     files = request.files.getlist("file")
     if not files:
-        raise ApiError(400, "no_file", "没有上传文件（字段 file）/ no file in field 'file'")
+        raise ApiError(400, "no_file", tr("没有上传文件（字段 file）"))
     label = request.form.get("label", "其他")
     out = []
     for f in files:
@@ -289,14 +290,14 @@ def report(kind: str):  # type: ignore[no-untyped-def]
     ?format=json|xlsx|pdf."""
     actor = need("admin", "operator", "auditor")
     if kind not in REPORT_KINDS:
-        raise ApiError(404, "not_found", f"报表种类 / report kinds: {', '.join(REPORT_KINDS)}")
+        raise ApiError(404, "not_found", tr("报表种类：%(value)s", value=', '.join(REPORT_KINDS)))
     svc = service()
     year = _year(svc.today().year)
     department = request.args.get("department") or None
     if actor.role == "operator" and department not in actor.departments:
         department = department or (actor.departments[0] if actor.departments else None)
         if department not in actor.departments:
-            raise ApiError(403, "forbidden", "只能查看本部门报表 / only your departments' reports")
+            raise ApiError(403, "forbidden", tr("只能查看本部门报表"))
     month = parse_int("month", request.args.get("month") or "0", 0, 12)
     half = parse_int("half", request.args.get("half") or "0", 0, 2)
     fold = reports.fold_ledger(svc.ledger)
@@ -315,7 +316,7 @@ def report(kind: str):  # type: ignore[no-untyped-def]
     if fmt == "pdf":
         return Response(export.to_pdf(rep), mimetype="application/pdf",
                         headers={"Content-Disposition": f"attachment; filename={export.filename(rep)}.pdf"})
-    raise ApiError(400, "bad_parameter", "format 应为 json、xlsx 或 pdf")
+    raise ApiError(400, "bad_parameter", tr("format 应为 json、xlsx 或 pdf"))
 
 
 @bp.post("/inspections/disclosures/<department>/<int:year>")
@@ -334,7 +335,7 @@ def public_results():  # type: ignore[no-untyped-def]
     """Published results by subject name or unified social credit code (?q=)."""
     q = request.args.get("q", "")
     if len(q) > MAX_SEARCH:
-        raise ApiError(400, "too_long", f"q 超过 {MAX_SEARCH} 字符 / q longer than {MAX_SEARCH} characters")
+        raise ApiError(400, "too_long", tr("q 超过 %(MAX_SEARCH)s 字符", MAX_SEARCH=MAX_SEARCH))
     with service().ledger.engine.connect() as conn:
         return jsonify({"q": q, "results": public.search(conn, q)})
 

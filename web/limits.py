@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask, g, request
 
+from drawsvc.i18n import tr
 from drawsvc.registry.io import MAX_IMPORT_ROWS  # noqa: F401  (rows of one import file)
 
 from .errors import ApiError
@@ -36,16 +37,16 @@ def refuse(code: str, message: str, status: int = 400) -> ApiError:
 def check_year(year: int) -> int:
     """Years outside the service's range would make reports and calendars loop over centuries."""
     if not YEAR_MIN <= year <= YEAR_MAX:
-        raise refuse("out_of_range", f"year 应在 {YEAR_MIN}–{YEAR_MAX} 之间 / year must be between {YEAR_MIN} and {YEAR_MAX}")
+        raise refuse("out_of_range", tr("year 应在 %(YEAR_MIN)s–%(YEAR_MAX)s 之间", YEAR_MIN=YEAR_MIN, YEAR_MAX=YEAR_MAX))
     return year
 
 
 def parse_int(name: str, raw: str, low: int = 0, high: int = MAX_INT) -> int:
     """A query or path integer within [low, high]; digits only (no sign, no spaces)."""
     if not raw.isascii() or not raw.isdigit():
-        raise refuse("bad_parameter", f"{name} 应为非负整数 / {name} must be a non-negative integer")
+        raise refuse("bad_parameter", tr("%(name)s 应为非负整数", name=name))
     if len(raw) > 16 or not low <= int(raw) <= high:
-        raise refuse("out_of_range", f"{name} 应在 {low}–{high} 之间 / {name} must be between {low} and {high}")
+        raise refuse("out_of_range", tr("%(name)s 应在 %(low)s–%(high)s 之间", name=name, low=low, high=high))
     return int(raw)
 
 
@@ -77,20 +78,19 @@ def json_depth_exceeds(raw: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
 def _guard() -> Any:
     """Before every view: path, query values and JSON bodies within their bounds."""
     if len(request.path) > MAX_PATH:
-        raise refuse("too_long", f"URL 路径超过 {MAX_PATH} 字符 / URL path longer than {MAX_PATH} characters", 414)
+        raise refuse("too_long", tr("URL 路径超过 %(MAX_PATH)s 字符", MAX_PATH=MAX_PATH), 414)
     for name, value in request.args.items(multi=True):
         if len(value) > MAX_QUERY_VALUE or len(name) > MAX_QUERY_VALUE:
-            raise refuse("too_long", f"查询参数 {name[:50]} 超过 {MAX_QUERY_VALUE} 字符 / query parameter "
-                                     f"longer than {MAX_QUERY_VALUE} characters")
+            raise refuse("too_long", tr("查询参数 %(value)s 超过 %(MAX_QUERY_VALUE)s 字符", value=name[:50], MAX_QUERY_VALUE=MAX_QUERY_VALUE))
     if request.is_json:
         length = request.content_length
         if length is not None and length > MAX_JSON_BODY:
-            raise refuse("too_large", f"JSON 请求体超过 {MAX_JSON_BODY} 字节 / JSON body larger than {MAX_JSON_BODY} bytes", 413)
+            raise refuse("too_large", tr("JSON 请求体超过 %(MAX_JSON_BODY)s 字节", MAX_JSON_BODY=MAX_JSON_BODY), 413)
         raw = request.get_data(cache=True)
         if len(raw) > MAX_JSON_BODY:
-            raise refuse("too_large", f"JSON 请求体超过 {MAX_JSON_BODY} 字节 / JSON body larger than {MAX_JSON_BODY} bytes", 413)
+            raise refuse("too_large", tr("JSON 请求体超过 %(MAX_JSON_BODY)s 字节", MAX_JSON_BODY=MAX_JSON_BODY), 413)
         if json_depth_exceeds(raw):
-            raise refuse("too_deep", f"JSON 嵌套超过 {MAX_JSON_DEPTH} 层 / JSON nested deeper than {MAX_JSON_DEPTH} levels")
+            raise refuse("too_deep", tr("JSON 嵌套超过 %(MAX_JSON_DEPTH)s 层", MAX_JSON_DEPTH=MAX_JSON_DEPTH))
     g.body_within_limits = True
     return None
 

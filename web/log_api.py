@@ -9,6 +9,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import insert, select
 
+from drawsvc.i18n import tr
 from ledger.batcher import AppendBatcher
 from ledger.checkpoint import Checkpoint
 from ledger.entry import MAX_ENTRY_BYTES, EntryError, EntryTooLarge
@@ -61,9 +62,10 @@ def _int_arg(name: str, default: int | None = None) -> int:
     if raw is None or raw == "":
         if default is not None:
             return default
-        raise ApiError(400, "missing_parameter", f"query parameter {name!r} is required")
+        raise ApiError(400, "missing_parameter", tr("缺少查询参数 %(name)s", name=repr(name)))
     if not raw.isascii() or not raw.isdigit():
-        raise ApiError(400, "bad_parameter", f"query parameter {name!r} must be a non-negative integer, got {raw[:40]!r}")
+        raise ApiError(400, "bad_parameter", tr("查询参数 %(name)s 应为非负整数，实际为 %(raw)s", name=repr(name),
+                                                           raw=repr(raw[:40])))
     return parse_int(name, raw)
 
 
@@ -76,7 +78,7 @@ def _translate(exc: Exception) -> ApiError:
 def current_checkpoint_note(ledger: Ledger) -> str:
     cp = ledger.latest_checkpoint()
     if cp is None:
-        raise ApiError(404, "not_found", "no checkpoint has been signed yet")
+        raise ApiError(404, "not_found", tr("尚未签署任何检查点"))
     return cp.note + "".join(ledger.cosignature_lines(cp.size))
 
 
@@ -123,11 +125,11 @@ def entries() -> Any:
     size = ledger.size()
     end = _int_arg("end", min(size, start + MAX_PAGE))
     if end < start:
-        raise ApiError(400, "bad_range", f"end {end} is before start {start}")
+        raise ApiError(400, "bad_range", tr("end %(end)s 早于 start %(start)s", end=end, start=start))
     if end - start > MAX_PAGE:
-        raise ApiError(400, "bad_range", f"at most {MAX_PAGE} entries per request")
+        raise ApiError(400, "bad_range", tr("每次请求最多 %(n)s 条", n=MAX_PAGE))
     if end > size:
-        raise ApiError(400, "bad_range", f"end {end} is beyond the log's size {size}")
+        raise ApiError(400, "bad_range", tr("end %(end)s 超出日志长度 %(size)s", end=end, size=size))
     return jsonify({"size": size, "start": start, "entries": [e.to_json() for e in ledger.entries(start, end)]})
 
 
@@ -188,20 +190,21 @@ def receipt(ledger: Ledger, seq: int, leaf_hash: bytes, wait: float = 2.0) -> di
 def append_external() -> Any:
     auth = request.headers.get("Authorization", "")
     if not auth.startswith("Bearer "):
-        raise ApiError(401, "unauthorized", "an API token is required (Authorization: Bearer <token>)")
+        raise ApiError(401, "unauthorized", tr("需要 API 令牌（Authorization: Bearer <token>）"))
     length = request.content_length
     if length is not None and length > MAX_ENTRY_BYTES:
-        raise ApiError(413, "entry_too_large", f"request is {length} bytes; entries are limited to {MAX_ENTRY_BYTES} bytes")
+        raise ApiError(413, "entry_too_large", tr("请求为 %(length)s 字节；条目最多 %(limit)s 字节", length=length,
+                                                           limit=MAX_ENTRY_BYTES))
     try:
         client = client_for_token(current_app.extensions["engine"], auth[len("Bearer "):].strip())
     except AuthError as exc:
         raise ApiError(401, "unauthorized", str(exc)) from None
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise ApiError(400, "bad_json", "body must be a JSON object {type, record, client_sig}")
+        raise ApiError(400, "bad_json", tr("请求体应为 JSON 对象 {type, record, client_sig}"))
     missing = [k for k in ("type", "record", "client_sig") if k not in body]
     if missing:
-        raise ApiError(400, "missing_field", f"missing fields: {', '.join(missing)}")
+        raise ApiError(400, "missing_field", tr("缺少字段：%(fields)s", fields=", ".join(missing)))
     try:
         payload = build_external_payload(client, body["type"], body["record"], body["client_sig"])
         ledger = _ledger()
@@ -232,14 +235,14 @@ def add_cosignature() -> Any:
         note = parse_note(text)
         cp = Checkpoint.parse(note.text)
     except (NoteError, ValueError) as exc:
-        raise ApiError(400, "bad_note", f"body must be a checkpoint note with a cosignature: {exc}") from None
+        raise ApiError(400, "bad_note", tr("请求体应为带联署签名的检查点：%(exc)s", exc=exc)) from None
     ledger = _ledger()
     try:
         stored = ledger.checkpoint_at(cp.size)
     except NotFound:
-        raise ApiError(404, "not_found", f"no checkpoint of size {cp.size} was issued") from None
+        raise ApiError(404, "not_found", tr("日志从未签发长度为 %(size)s 的检查点", size=cp.size)) from None
     if parse_note(stored.note).text != note.text:
-        raise ApiError(409, "checkpoint_mismatch", "this is not the checkpoint the log issued at that size")
+        raise ApiError(409, "checkpoint_mismatch", tr("这不是日志在该长度签发的检查点"))
     engine = current_app.extensions["engine"]
     with engine.connect() as conn:
         keys = {r.name: NoteVerifier.parse(r.verifier_key) for r in conn.execute(select(witnesses))}
@@ -257,7 +260,7 @@ def add_cosignature() -> Any:
                                                      line=sig.line(), timestamp=ts))
         accepted.append(sig.name)
     if not accepted:
-        raise ApiError(400, "no_known_witness", "no cosignature by a registered witness in the note")
+        raise ApiError(400, "no_known_witness", tr("没有已登记见证方的联署签名"))
     return jsonify({"size": cp.size, "accepted": accepted}), 201
 
 

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from spectree import Response as SpecResponse
 from sqlalchemy import or_
 
+from drawsvc.i18n import tr
 from drawsvc.registry import io as regio
 from drawsvc.registry import records, schema
 from drawsvc.registry.authz import Actor, Forbidden
@@ -238,7 +239,7 @@ def current_actor() -> Actor | None:
     if auth.lower().startswith("bearer "):
         actor = registry().actor_for_token(auth[7:].strip())
         if actor is None:
-            raise ApiError(401, "bad_token", "API 令牌无效或已撤销 / token unknown or revoked")
+            raise ApiError(401, "bad_token", tr("API 令牌无效或已撤销"))
         g.auth_kind = "token"
     elif session.get("account"):
         account = registry().get("account", session["account"])
@@ -252,9 +253,9 @@ def current_actor() -> Actor | None:
 def need(*roles: str) -> Actor:
     actor = current_actor()
     if actor is None:
-        raise ApiError(401, "login_required", "需要登录 / login required")
+        raise ApiError(401, "login_required", tr("需要登录"))
     if roles and actor.role not in roles:
-        raise ApiError(403, "forbidden", f"角色 {actor.role} 无权访问 / role {actor.role} may not do this")
+        raise ApiError(403, "forbidden", tr("角色 %(role)s 无权访问", role=actor.role))
     return actor
 
 
@@ -268,13 +269,13 @@ def csrf_protect() -> None:
     if session.get("account"):
         sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token") or ""
         if not hmac.compare_digest(sent, session.get("csrf", "")):
-            raise ApiError(403, "csrf", "缺少或错误的 CSRF 令牌 / missing or wrong CSRF token")
+            raise ApiError(403, "csrf", tr("缺少或错误的 CSRF 令牌"))
 
 
 def body() -> dict[str, Any]:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        raise ApiError(400, "bad_json", "请求体应为 JSON 对象 / body must be a JSON object")
+        raise ApiError(400, "bad_json", tr("请求体应为 JSON 对象"))
     return data
 
 
@@ -282,7 +283,7 @@ def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
     try:
         return fn(*args, **kwargs)
     except RecordError as exc:
-        raise ApiError(422, "invalid", "字段校验失败 / validation failed", exc.errors) from None
+        raise ApiError(422, "invalid", tr("字段校验失败"), exc.errors) from None
     except Forbidden as exc:
         raise ApiError(403, "forbidden", str(exc)) from None
     except NotFound as exc:
@@ -328,7 +329,7 @@ def _where(kind: str) -> list[Any]:
         if a.get("credit_class"):
             w.append(t.c.credit_class.in_(a["credit_class"].upper().split(",")))
     if len(a.get("q", "")) > MAX_SEARCH:
-        raise ApiError(400, "too_long", f"q 超过 {MAX_SEARCH} 字符 / q longer than {MAX_SEARCH} characters")
+        raise ApiError(400, "too_long", tr("q 超过 %(MAX_SEARCH)s 字符", MAX_SEARCH=MAX_SEARCH))
     if a.get("q") and kind in ("subject", "inspector", "expert", "department"):
         w.append(or_(t.c.name.contains(a["q"]), t.c[KEY_FIELD[kind]].startswith(a["q"])))
     if a.get("department") and kind in ("item", "inspector", "sublibrary"):
@@ -343,7 +344,7 @@ def _where(kind: str) -> list[Any]:
 def _auth_read(kind: str) -> Actor | None:
     actor = current_actor()
     if kind in ("conflict", "account", "token") and actor is None:
-        raise ApiError(401, "login_required", "需要登录 / login required")
+        raise ApiError(401, "login_required", tr("需要登录"))
     return actor
 
 
@@ -383,7 +384,7 @@ def _make_crud(kind: str) -> None:
         if kind == "subject" and request.args.get("sublibrary"):
             lib = registry().get("sublibrary", request.args["sublibrary"])
             if lib is None:
-                raise ApiError(404, "not_found", "子库不存在 / sub-library not found")
+                raise ApiError(404, "not_found", tr("子库不存在"))
             rows = [r for r in rows if match_filter(r, lib["filter"])]
         if kind == "subject" and request.args.get("tag"):
             rows = [r for r in rows if request.args["tag"] in r.get("tags", [])]
@@ -395,7 +396,7 @@ def _make_crud(kind: str) -> None:
         actor = _auth_read(kind)
         rec = registry().get(kind, key)
         if rec is None or not _visible(kind, actor, rec):
-            raise ApiError(404, "not_found", f"{kind} {key} 不存在 / not found")
+            raise ApiError(404, "not_found", tr("%(kind)s %(key)s 不存在", kind=kind, key=key))
         return jsonify(rec if actor is not None else _public_view(kind, rec))
 
     list_view.__name__ = f"list_{plural}"
@@ -421,7 +422,7 @@ def _make_crud(kind: str) -> None:
         actor = need(*WRITE_ROLES[kind])
         old = registry().get(kind, key)
         if old is None:
-            raise ApiError(404, "not_found", f"{kind} {key} 不存在 / not found")
+            raise ApiError(404, "not_found", tr("%(kind)s %(key)s 不存在", kind=kind, key=key))
         data = {**old, **body(), KEY_FIELD[kind]: key}
         return jsonify(_call(registry().save, actor, kind, data, create=False))
 
@@ -459,7 +460,7 @@ def item_history(key: str):  # type: ignore[no-untyped-def]
     """Every version of an item (the published list keeps its history)."""
     versions = registry().item_history(key)
     if not versions:
-        raise ApiError(404, "not_found", f"item {key} not found")
+        raise ApiError(404, "not_found", tr("抽查事项 %(key)s 不存在", key=key))
     return jsonify({"items": versions})
 
 
@@ -497,7 +498,7 @@ def sublibrary_subjects(key: str):  # type: ignore[no-untyped-def]
     actor = current_actor()
     lib = registry().get("sublibrary", key)
     if lib is None:
-        raise ApiError(404, "not_found", f"sub-library {key} not found")
+        raise ApiError(404, "not_found", tr("子库 %(key)s 不存在", key=key))
     rows = [r for r in registry().list("subject") if match_filter(r, lib["filter"])]
     if actor is None:
         rows = [_public_view("subject", r) for r in rows]
@@ -557,7 +558,7 @@ def login():  # type: ignore[no-untyped-def]
     data = body()
     actor = registry().authenticate(str(data.get("account", "")), str(data.get("password", "")))
     if actor is None:
-        raise ApiError(401, "bad_credentials", "账户或密码错误 / wrong account or password")
+        raise ApiError(401, "bad_credentials", tr("账户或密码错误"))
     session.clear()
     session["account"] = actor.id
     session["csrf"] = secrets.token_urlsafe(32)
@@ -623,7 +624,7 @@ def import_registry(kind: str):  # type: ignore[no-untyped-def]
     else:
         data, filename = request.get_data(), request.args.get("filename", "upload.csv")
     if not data:
-        raise ApiError(400, "empty", "没有上传文件 / no file")
+        raise ApiError(400, "empty", tr("没有上传文件"))
     dry = request.args.get("dry_run") in ("1", "true")
     try:
         report = _call(regio.import_file, registry(), actor, singular, data, filename, dry_run=dry)
@@ -642,10 +643,10 @@ def export_registry(kind: str, fmt: str):  # type: ignore[no-untyped-def]
     export their public columns to anonymous callers; plans (published only), conflicts and accounts need a login."""
     singular = {v: k for k, v in PLURAL.items()}.get(kind)
     if singular is None or singular == "token" or fmt not in ("csv", "xlsx"):
-        raise ApiError(404, "not_found", "unknown registry or format")
+        raise ApiError(404, "not_found", tr("未知的名录或格式"))
     actor = current_actor()
     if actor is None and singular not in (*EXPORT_PUBLIC, "plan"):
-        raise ApiError(401, "login_required", "需要登录 / login required")
+        raise ApiError(401, "login_required", tr("需要登录"))
     if singular == "account":
         need("admin", "auditor")
     rows = [r for r in registry().list(singular) if _visible(singular, actor, r)]

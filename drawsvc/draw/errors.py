@@ -7,6 +7,8 @@ All derive from DrawError (a ValueError): bad input, never a bug.
 
 from __future__ import annotations
 
+from drawsvc.i18n import tr
+
 
 class DrawError(ValueError):
     """Base class: the draw's inputs or a claimed result are refused."""
@@ -101,7 +103,7 @@ class TooFewInspectors(DrawError):
     """A selected subject cannot get a full team from the eligible inspectors."""
 
     def __init__(self, subject: str, message: str) -> None:
-        super().__init__(f"subject {subject}: {message}")
+        super().__init__(tr("检查对象 %(subject)s：%(message)s", subject=subject, message=message))
         self.subject = subject
 
 

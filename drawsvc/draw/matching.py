@@ -29,6 +29,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from drawsvc.i18n import tr
+
 from .errors import DrawError, EmptyPool, TooFewInspectors
 from .parallel import ranges, run_split, workers
 from .tickets import KeyedShuffle, first_positions, order_base
@@ -90,7 +92,7 @@ class TeamRule:
 
     def check(self) -> None:
         if self.team_size < 2:
-            raise DrawError("a team has at least 2 inspectors (002 九(四))")
+            raise DrawError(tr("检查组至少2名执法人员（002 九(四)）"))
         if not self.departments or len(set(self.departments)) != len(self.departments):
             raise DrawError("departments must be a non-empty list without repeats")
         if self.team_size < len(self.departments):

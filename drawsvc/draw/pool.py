@@ -39,7 +39,7 @@ EXCLUSION_REASONS = (
     "exempt_trusted",  # trustworthy subject exempted from random checks (000 三(二))
     "out_of_scope",  # not in the item's object scope / directed-draw filter
     "deregistered",  # 注销 / 吊销 before the draw
-    "not_operating",  # 歇业 / cannot be found at its address
+    "not_operating",  # 歇业: cannot be found at its address
     "not_random_check",  # being checked this year outside the draw (complaint, referral: 003 第九条)
 )
 

@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from drawsvc.i18n import tr
+
 from .codec import TAG_CONTRIBUTION, TAG_NONCE, TAG_SEED, from_hex, lp, lp_str, tag_prefix, tagged_hash, u32, u64
 from .drand import BeaconRound, ChainInfo, check_round_in_future, verify_round_json
 from .errors import (
@@ -65,9 +67,9 @@ def check_dice(digits: str, min_digits: int = MIN_DICE_DIGITS) -> str:
     """Return the digits if they are ASCII 0-9 and at least max(20, min_digits) of them."""
     need = max(MIN_DICE_DIGITS, min_digits)
     if not isinstance(digits, str) or not digits.isascii() or not digits.isdigit():
-        raise DiceDigitsInvalid("dice digits must be decimal digits 0-9 only")
+        raise DiceDigitsInvalid(tr("骰子数字只能是 0–9"))
     if len(digits) < need:
-        raise DiceDigitsInvalid(f"at least {need} dice digits are required, got {len(digits)}")
+        raise DiceDigitsInvalid(tr("至少需要 %(need)s 位骰子数字，实际 %(got)s 位", need=need, got=len(digits)))
     return digits
 
 

@@ -23,6 +23,8 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from drawsvc.i18n import tr
+
 from .errors import NotNextEligible, SubstitutionInvalid, SwapInvalid, TooFewInspectors
 from .matching import (
     Assignment,
@@ -93,7 +95,7 @@ def substitute_inspector(seed: bytes, result: MatchResult, subject: str, leaving
     got, skipped, pos = walk(subject, order, cands, start, members, size, rule, conf, load, depts, unavailable,
                              {c.id: c.department for c in cands}, barred=barred)
     if not got:
-        raise TooFewInspectors(subject, f"no eligible replacement for {leaving} after position {start}")
+        raise TooFewInspectors(subject, tr("第 %(start)s 位之后没有可以替换 %(leaving)s 的合格人员", start=start, leaving=leaving))
     members.insert(slot, got[0])
     if is_expert:
         na.experts_skipped.extend(skipped)
@@ -177,7 +179,7 @@ def _match_one(seed: bytes, subject: str, inspectors: Sequence[Inspector], rule:
     order = candidate_order(seed, subject, cands)
     team, skipped, pos = walk(subject, order, cands, 0, [], rule.team_size, rule, conf, load, rule.departments)
     if len(team) < rule.team_size:
-        raise TooFewInspectors(subject, f"only {len(team)} of {rule.team_size} inspectors eligible")
+        raise TooFewInspectors(subject, tr("只有 %(n)s 名合格人员，需要 %(size)s 名", n=len(team), size=rule.team_size))
     a = Assignment(subject, team, skipped, pos)
     if rule.experts:
         ecands, _ = candidates(experts, rule, expert=True)

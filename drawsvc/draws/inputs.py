@@ -22,6 +22,7 @@ from typing import Any
 
 from drawsvc.draw.matching import TeamRule
 from drawsvc.draw.pool import SubjectPool
+from drawsvc.i18n import tr
 from drawsvc.registry.records import ACTIVE_SUBJECT_STATUSES, match_filter
 
 COMPLAINTS_HIGH_RISK = 3
@@ -109,7 +110,7 @@ class DrawInputs:
 def bp_to_decimal(bp: int) -> str:
     """Basis points to the exact decimal string the draw rules read (1 → '0.0001')."""
     if not 0 <= bp <= 10000:
-        raise InputsError(f"ratio {bp} bp is outside 0..10000")
+        raise InputsError(tr("比例 %(bp)s 基点超出 0–10000", bp=bp))
     if bp == 10000:
         return "1"
     if bp == 0:
@@ -157,7 +158,7 @@ def build_inputs(plan: Mapping[str, Any], department: str, items: Sequence[Mappi
     The pool keeps the registry's order (the caller reads it in id order, which spares the
     commitment a sort)."""
     if department not in plan["departments"]:
-        raise InputsError(f"部门 {department} 不在计划 {plan['code']} 的实施部门中")
+        raise InputsError(tr("部门 %(department)s 不在计划 %(plan)s 的实施部门中", department=department, plan=plan["code"]))
     joint = bool(plan.get("joint"))
     departments = [department] + ([d for d in plan["departments"] if d != department] if joint else [])
     filters = [sublibraries[c]["filter"] for c in plan.get("sublibraries", []) if c in sublibraries]

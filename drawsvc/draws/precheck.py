@@ -15,23 +15,24 @@ from datetime import date
 from typing import Any
 
 from drawsvc.draw.matching import TeamRule, draw_ineligible_reason
+from drawsvc.i18n import N_, tr
 
 from .inputs import DrawInputs, InputsError
 
 ON_DUTY = "在岗"
-# why an inspector of the registry is not in the draw's candidate pool (labels: zh, en)
+# why an inspector of the registry is not in the draw's candidate pool (labels: msgids of the catalogue)
 LEFT_OUT = {
-    "not_on_duty": ("不在岗（停用、调离等）", "not on duty"),
-    "wrong_department": ("不属于本次抽签的部门", "not in the draw's departments"),
-    "certificate_not_valid": ("行政执法证在抽签日不在有效期内", "law-enforcement certificate not valid on the draw date"),
-    "missing_qualification": ("缺少所需资格", "missing the required qualification"),
+    "not_on_duty": N_("不在岗（停用、调离等）"),
+    "wrong_department": N_("不属于本次抽签的部门"),
+    "certificate_not_valid": N_("行政执法证在抽签日不在有效期内"),
+    "missing_qualification": N_("缺少所需资格"),
 }
 EXCLUDED = {
-    "frequency_cap": ("本年度已达抽查次数上限", "frequency cap reached this year"),
-    "checked_by_other_unit": ("本年度已被本部门其他单位检查", "already checked by another unit this year"),
-    "deregistered": ("已注销、吊销或撤销", "deregistered or revoked"),
-    "not_operating": ("停业", "not operating"),
-    "out_of_scope": ("不在范围（迁出等）", "out of scope"),
+    "frequency_cap": N_("本年度已达抽查次数上限"),
+    "checked_by_other_unit": N_("本年度已被本部门其他单位检查"),
+    "deregistered": N_("已注销、吊销或撤销"),
+    "not_operating": N_("停业"),
+    "out_of_scope": N_("不在范围（迁出等）"),
 }
 
 
@@ -40,7 +41,7 @@ def parse_draw_date(value: str) -> str:
     try:
         return date.fromisoformat(str(value)).isoformat()
     except ValueError:
-        raise InputsError(f"抽签日期“{value}”不是有效日期（应为 YYYY-MM-DD）") from None
+        raise InputsError(tr("抽签日期“%(value)s”不是有效日期（应为 YYYY-MM-DD）", value=value)) from None
 
 
 def window_problem(plan: Mapping[str, Any], draw_date: str) -> str | None:

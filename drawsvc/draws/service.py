@@ -51,6 +51,7 @@ from drawsvc.draw.pool import SubjectPool, commit_subjects, group_by_stratum
 from drawsvc.draw.relay import fetch_round
 from drawsvc.draw.run import DrawResult
 from drawsvc.draw.selection import draw_subjects
+from drawsvc.i18n import N_, tr
 from drawsvc.registry import schema as reg
 from drawsvc.registry.authz import Actor, Forbidden
 from drawsvc.registry.records import ACTIVE_SUBJECT_STATUSES
@@ -65,6 +66,11 @@ from .inputs import SUBJECT_COLUMNS, DrawInputs, InputsError, PriorCheck, Subjec
 
 NETWORKS_FILE = Path(__file__).resolve().parents[1] / "data" / "drand_networks.json"
 PUBLIC_SOURCES = ("drand", "dice", "lottery", "witness")
+
+
+# a draw's state in words, for messages (the pages use web.labels.DRAW_STATUS)
+DRAW_STATE_WORDS = {"prepared": N_("已承诺"), "seeded": N_("种子已固定"), "drawn": N_("已抽取（保密）"), "published": N_("已公示"),
+                    "aborted": N_("已中止")}
 
 
 class DrawNotFound(LookupError):
@@ -171,12 +177,12 @@ class DrawService:
         if reveal.get("type") != "drand" or reveal.get("signature"):
             return reveal
         if not self.relay_url:
-            raise DrawStateError("drand round has no signature and no relay is configured "
-                                 "(set DRAWSVC_DRAND_RELAY, or enter the round's signature by hand)")
+            raise DrawStateError(tr("该 drand 轮次没有签名，也没有配置中继（设置 DRAWSVC_DRAND_RELAY，或手工填写该轮签名）"))
         try:
             fetched = fetch_round(self.relay_url, str(reveal["chain_hash"]).lower(), int(reveal["round"]))
         except (OSError, ValueError, KeyError) as exc:
-            raise DrawStateError(f"drand relay {self.relay_url} did not give round {reveal.get('round')}: {exc}") from None
+            raise DrawStateError(tr("drand 中继 %(relay)s 没有给出第 %(round)s 轮：%(exc)s", relay=self.relay_url,
+                                    round=reveal.get("round"), exc=exc)) from None
         return {"type": "drand", **{k: v for k, v in fetched.items() if v is not None}}
 
     # --- helpers ------------------------------------------------------------------------
@@ -190,12 +196,12 @@ class DrawService:
             return
         if actor.role == "operator" and department in actor.departments:
             return
-        raise Forbidden(f"只有本部门操作员可以操作本部门的抽签 / only operators of {department} may run its draws")
+        raise Forbidden(tr("只有 %(department)s 的操作员可以操作本部门的抽签", department=department))
 
     def _row(self, conn: Connection, draw_id: str) -> Any:
         row = conn.execute(select(schema.draws).where(schema.draws.c.id == draw_id)).one_or_none()
         if row is None:
-            raise DrawNotFound(f"draw {draw_id} not found / 抽签 {draw_id} 不存在")
+            raise DrawNotFound(tr("抽签 %(draw_id)s 不存在", draw_id=draw_id))
         return row
 
     def _load(self, conn: Connection, draw_id: str, actor: Actor | None = None,
@@ -224,7 +230,9 @@ class DrawService:
     @staticmethod
     def _expect(row: Any, *states: str) -> None:
         if row.status not in states:
-            raise DrawStateError(f"draw {row.id} is {row.status}; this step needs {' or '.join(states)}")
+            raise DrawStateError(tr("抽签 %(draw_id)s 当前为“%(status)s”，此步骤需要“%(needed)s”", draw_id=row.id,
+                                    status=tr(DRAW_STATE_WORDS.get(row.status, row.status)),
+                                    needed=tr("”或“").join(tr(DRAW_STATE_WORDS.get(s, s)) for s in states)))
 
     def _answer(self, draw_id: str, entry: Entry, tx: Any) -> dict[str, Any]:
         """A step's answer: the draw as it now is, and the step entry's receipt (§D11.7)."""
@@ -266,7 +274,7 @@ class DrawService:
     def gather(self, conn: Connection, plan: Mapping[str, Any], department: str, draw_date: str) -> DrawInputs:
         items = [get_record(conn, "item", c) for c in plan["items"]]
         if any(i is None for i in items):
-            raise InputsError(f"plan {plan['code']} names an unknown item")
+            raise InputsError(tr("计划 %(plan)s 含有未知的抽查事项", plan=plan["code"]))
         libs = {r["code"]: r for r in (json.loads(d) for d in conn.execute(select(reg.sublibraries.c.doc)).scalars())}
         subjects = _subject_columns(conn, [plan.get("filter") or {}] +
                                     [libs[c]["filter"] for c in plan.get("sublibraries", []) if c in libs])
@@ -322,7 +330,7 @@ class DrawService:
                 raise DrawError(bad)
             draw_id = draw_id or f"D{now:%Y%m%d%H%M%S}-{secrets.token_hex(2)}"
             if tx.conn.execute(select(schema.draws.c.id).where(schema.draws.c.id == draw_id)).first():
-                raise DrawStateError(f"draw {draw_id} exists already")
+                raise DrawStateError(tr("抽签 %(draw_id)s 已存在", draw_id=draw_id))
             pools = {"subjects": inputs.pool, "inspectors": inputs.inspectors, "excluded": inputs.excluded,
                      "conflicts": inputs.conflicts, "experts": inputs.experts, "prior_load": inputs.prior_load}
             # everything the matching reads is committed here, before the seed (§D11.1, v2)
@@ -373,8 +381,8 @@ class DrawService:
                 if r.get("type") == "drand" and r.get("round") is not None:
                     chain = chains.get(str(r.get("chain_hash", "")).lower())
                     if chain is not None and now < round_time(chain, int(r["round"])):
-                        raise DrawStateError(f"drand round {r['round']} is not due until "
-                                             f"{round_time(chain, int(r['round']))}; it cannot be revealed yet")
+                        raise DrawStateError(tr("drand 第 %(round)s 轮要到 %(due)s 才产生，现在还不能揭示",
+                                                round=r["round"], due=round_time(chain, int(r["round"]))))
             full = [{"type": "server_nonce", "nonce": secret["nonce"]}, *public]
             result = derive_seed(bytes.fromhex(doc["prepared_leaf_hash"]), recipe, full, chains)
             entry = tx.append("draw.seeded", {"draw_id": draw_id, "prepared_seq": row.prepared_seq,
@@ -430,8 +438,8 @@ class DrawService:
     def _check_claim(claimed: str | None, computed: str) -> None:
         """A caller may name who it expects to come in; anyone but the next eligible is refused."""
         if claimed is not None and claimed != computed:
-            raise NotNextEligible(f"{claimed} is not the next eligible candidate; the rules give {computed} "
-                                  f"/ 递补须按抽取顺序，下一位合格者为 {computed}")
+            raise NotNextEligible(tr("递补须按抽取顺序：%(claimed)s 不是下一位合格者，规则给出的是 %(computed)s",
+                                     claimed=claimed, computed=computed))
 
     def substitute_inspector(self, actor: Actor, draw_id: str, subject: str, leaving: str, reason: str,
                              unavailable: Sequence[str] = (), incoming: str | None = None) -> dict[str, Any]:
@@ -512,12 +520,12 @@ class DrawService:
         with self.ledger.engine.connect() as conn:
             strict = self.registry.four_eyes(conn, [d["department"]], "four_eyes_draws")
         if strict and self.ledger.entry(d["seqs"]["prepared"]).actor_id == actor_id_for(actor.id):
-            raise Forbidden("本部门实行双人复核：抽签须由准备人以外的另一人公示")
+            raise Forbidden(tr("本部门实行双人复核：抽签须由准备人以外的另一人公示"))
 
     def abort(self, actor: Actor, draw_id: str, reason: str) -> dict[str, Any]:
         """Close a draw that will not be completed. Every prepared draw stays visible."""
         if not reason.strip():
-            raise DrawStateError("an abort needs a reason / 中止需要说明理由")
+            raise DrawStateError(tr("中止需要说明理由"))
         with self.ledger.transaction() as tx:
             row, doc, secret = self._load(tx.conn, draw_id, actor)
             self._expect(row, "prepared", "seeded")
@@ -531,9 +539,9 @@ class DrawService:
 def _plan_drawable(plan_rec: Mapping[str, Any] | None, plan: str) -> None:
     """Only an approved (or published) plan is drawn."""
     if plan_rec is None:
-        raise InputsError(f"计划 {plan} 不存在")
+        raise InputsError(tr("计划 %(plan)s 不存在", plan=plan))
     if plan_rec["status"] not in ("approved", "published"):
-        raise InputsError(f"计划 {plan} 尚未批准，不能抽签")
+        raise InputsError(tr("计划 %(plan)s 尚未批准，不能抽签", plan=plan))
 
 
 _DOC_ONLY_FILTER_KEYS = ("licences", "tags_any", "tags_all")

@@ -14,6 +14,8 @@ import os
 import re
 from pathlib import Path
 
+from drawsvc.i18n import N_, tr
+
 from .errors import InvalidInput, TooLarge
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -22,7 +24,7 @@ TYPES = {  # media type: (magic prefixes, accepted extensions)
     "image/jpeg": ((b"\xff\xd8\xff",), (".jpg", ".jpeg")),
     "image/png": ((b"\x89PNG\r\n\x1a\n",), (".png",)),
 }
-LABELS = ("检查笔录", "照片", "文书", "其他")
+LABELS = (N_("检查笔录"), N_("照片"), N_("文书"), N_("其他"))
 
 
 def sniff(data: bytes) -> str | None:
@@ -36,17 +38,17 @@ def check_file(name: str, data: bytes, declared: str | None = None, limit: int =
     """The file's media type, or an error: too big, empty, unknown type, or content not matching
     its extension or declared type."""
     if len(data) > limit:
-        raise TooLarge(f"文件超过 {limit // (1024 * 1024)} MB / file larger than {limit} bytes")
+        raise TooLarge(tr("文件超过 %(mb)s MB", mb=limit // (1024 * 1024)))
     if not data:
-        raise InvalidInput("空文件 / empty file")
+        raise InvalidInput(tr("空文件"))
     media = sniff(data)
     if media is None:
-        raise InvalidInput("只接受 PDF、JPEG、PNG 文件 / only PDF, JPEG and PNG files are accepted")
+        raise InvalidInput(tr("只接受 PDF、JPEG、PNG 文件"))
     ext = os.path.splitext(name.lower())[1]
     if ext not in TYPES[media][1]:
-        raise InvalidInput(f"文件内容（{media}）与扩展名 {ext or '（无）'} 不符 / content is {media}, name says {ext!r}")
+        raise InvalidInput(tr("文件内容（%(media)s）与扩展名 %(value)s 不符", media=media, value=ext or tr("（无）")))
     if declared and declared not in ("application/octet-stream", media):
-        raise InvalidInput(f"文件内容（{media}）与声明的类型 {declared} 不符 / content is not what its type says")
+        raise InvalidInput(tr("文件内容（%(media)s）与声明的类型 %(declared)s 不符", media=media, declared=declared))
     return media
 
 
@@ -54,7 +56,7 @@ def safe_name(name: str) -> str:
     base = os.path.basename(name.replace("\\", "/")).strip()
     base = re.sub(r"[\x00-\x1f/]", "_", base)[:200]
     if not base or base in (".", ".."):
-        raise InvalidInput("文件名无效 / bad file name")
+        raise InvalidInput(tr("文件名无效"))
     return base
 
 

@@ -13,6 +13,8 @@ import io
 import os
 from typing import Any
 
+from drawsvc.i18n import N_
+
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FONT = "STSong-Light"
 TTF_CANDIDATES = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
@@ -20,14 +22,14 @@ TTF_CANDIDATES = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/
                   "/System/Library/Fonts/Supplemental/Songti.ttc")
 ROW_HEADERS = ["抽查事项编码", "抽查事项名称", "抽查比例", "抽查对象数（户）", "发现问题数（户）", "公示数（户）"]
 SUMMARY_LABELS = {
-    "tasks_created": "生成检查任务数", "checks": "完成检查数", "joint_checks": "部门联合检查数", "draws": "公示的抽签次数",
-    "published": "公示结果数", "published_on_time": "按时公示数",
-    "deadlines_approximate": "其中期限按周一至周五近似计算数（该年节假日安排未加载）", "answers": "被检查对象意见数", "credit_links": "信用记录关联次数",
-    "checks_by_kind": "检查方式", "follow_up_ends": "后续处置结果", "not_random_by_trigger": "非随机检查的来源",
+    "tasks_created": N_("生成检查任务数"), "checks": N_("完成检查数"), "joint_checks": N_("部门联合检查数"), "draws": N_("公示的抽签次数"),
+    "published": N_("公示结果数"), "published_on_time": N_("按时公示数"),
+    "deadlines_approximate": N_("其中期限按周一至周五近似计算数（该年节假日安排未加载）"), "answers": N_("被检查对象意见数"), "credit_links": N_("信用记录关联次数"),
+    "checks_by_kind": N_("检查方式"), "follow_up_ends": N_("后续处置结果"), "not_random_by_trigger": N_("非随机检查的来源"),
 }
-KIND_LABELS = {"random": "双随机抽查", "not_random": "非随机检查（投诉举报、转办交办等）"}
-CHART_TITLES = {"checks_per_month": "各月检查数", "results_by_category": "检查结果分类",
-                "checks_by_credit_class": "按信用风险分类的检查数"}
+KIND_LABELS = {"random": N_("双随机抽查"), "not_random": N_("非随机检查（投诉举报、转办交办等）")}
+CHART_TITLES = {"checks_per_month": N_("各月检查数"), "results_by_category": N_("检查结果分类"),
+                "checks_by_credit_class": N_("按信用风险分类的检查数")}
 
 
 def filename(rep: dict[str, Any]) -> str:

@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 from sqlalchemy import or_, select
 
+from drawsvc.i18n import tr
 from ledger.schema import log_entries
 
 from . import categories as cats
@@ -234,12 +235,12 @@ def fold_ledger(ledger: Any, upto: int | None = None, chunk: int = 20000) -> Fol
 def _period(kind: str, year: int, month: int, half: int) -> tuple[str, str, str]:
     if kind == "monthly":
         if not 1 <= month <= 12:
-            raise ValueError("month 应为 1–12 / month must be 1..12")
+            raise ValueError(tr("month 应为 1–12"))
         end = date(year + (month == 12), month % 12 + 1, 1) - timedelta(days=1)
         return f"{year}-{month:02d}-01", end.isoformat(), f"{year}年{month}月"
     if kind == "half-year":
         if half not in (1, 2):
-            raise ValueError("half 应为 1 或 2 / half must be 1 or 2")
+            raise ValueError(tr("half 应为 1 或 2"))
         return (f"{year}-01-01", f"{year}-06-30", f"{year}年上半年") if half == 1 else \
             (f"{year}-07-01", f"{year}-12-31", f"{year}年下半年")
     return f"{year}-01-01", f"{year}-12-31", f"{year}年度"
@@ -414,7 +415,7 @@ def publish_disclosure(svc: Any, actor: Any, department: str, year: int) -> dict
 
     svc.may_operate(actor, department)
     if year >= svc.today().year:
-        raise StateError("只能公开已结束年度的计划执行情况 / only a finished year's plan execution is published")
+        raise StateError(tr("只能公开已结束年度的计划执行情况"))
     rep = build(fold_ledger(svc.ledger), "plan-execution", year, department=department)
     rep.pop("verification", None)
     sha = hashlib.sha256(canonical_bytes(json.loads(json.dumps(rep)))).hexdigest()
@@ -423,7 +424,7 @@ def publish_disclosure(svc: Any, actor: Any, department: str, year: int) -> dict
         exists = tx.conn.execute(select(schema.disclosures.c.seq).where(
             schema.disclosures.c.department == department, schema.disclosures.c.year == year)).first()
         if exists is not None:
-            raise StateError(f"{department} {year} 年度执行情况已公开 / already published")
+            raise StateError(tr("%(department)s %(year)s 年度执行情况已公开", department=department, year=year))
         entry = tx.append("inspection.disclosure.published", {
             "department": department, "year": year, "sha256": sha, "published_date": today,
             "summary": rep["summary"], "plan_execution": rep["plan_execution"]}, svc._signer(actor))

@@ -32,6 +32,7 @@ from sqlalchemy.engine import Connection
 from drawsvc.clock import china_date
 from drawsvc.draws import schema as draws_schema
 from drawsvc.draws.service import parse_secret
+from drawsvc.i18n import N_, NC_, tr, trc
 from drawsvc.registry import schema as reg
 from drawsvc.registry.authz import Actor, Forbidden
 from drawsvc.registry.state import get_record
@@ -43,8 +44,9 @@ from . import categories as cats
 from . import credit, deadlines, evidence, schema, workdays
 from .errors import InvalidInput, NotFound, StateError
 
-TRIGGERS = {"complaint": "投诉举报", "referral": "其他部门移送线索", "assignment": "上级部门交办", "other": "其他"}
-STATUS_LABELS = {None: "未录入", "pending": "待审核", "returned": "退回", "confirmed": "已确认", "published": "已公示"}
+DRAW_STATE_WORDS = {"prepared": N_("已承诺"), "seeded": N_("种子已固定"), "drawn": N_("已抽取（保密）"), "aborted": N_("已中止")}
+TRIGGERS = {"complaint": N_("投诉举报"), "referral": N_("其他部门移送线索"), "assignment": N_("上级部门交办"), "other": N_("其他")}
+STATUS_LABELS = {None: NC_("status", "未录入"), "pending": NC_("status", "待审核"), "returned": NC_("status", "退回"), "confirmed": NC_("status", "已确认"), "published": NC_("status", "已公示")}
 DEFAULT_SETTINGS = {"publish_days": 20, "report_days": 5, "penalty_days": 7, "answer_days": 10, "rules": []}
 MAX_TEXT = 4000
 COMMIT_TAG = b"spotcheck-inspection/1\x00"
@@ -61,10 +63,10 @@ def _text(data: Mapping[str, Any], name: str, required: bool = True, limit: int 
     value = data.get(name)
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
-            raise InvalidInput(f"{name} 必填 / {name} is required")
+            raise InvalidInput(tr("%(name)s 必填", name=name))
         return ""
     if not isinstance(value, str) or len(value) > limit:
-        raise InvalidInput(f"{name} 应为不超过 {limit} 字的文本 / {name} must be text of at most {limit} characters")
+        raise InvalidInput(tr("%(name)s 应为不超过 %(limit)s 字的文本", name=name, limit=limit))
     return value.strip()
 
 
@@ -75,10 +77,9 @@ def _day(value: Any, name: str) -> date:
     try:
         day = date.fromisoformat(str(value)[:40])
     except ValueError:
-        raise InvalidInput(f"{name} 应为 YYYY-MM-DD 日期 / {name} must be a date") from None
+        raise InvalidInput(tr("%(name)s 应为 YYYY-MM-DD 日期", name=name)) from None
     if not DAY_YEARS[0] <= day.year <= DAY_YEARS[1]:
-        raise InvalidInput(f"{name} 应在 {DAY_YEARS[0]}–{DAY_YEARS[1]} 年之间 / {name} must fall in the years "
-                           f"{DAY_YEARS[0]} to {DAY_YEARS[1]}")
+        raise InvalidInput(tr("%(name)s 应在 %(value)s–%(value2)s 年之间", name=name, value=DAY_YEARS[0], value2=DAY_YEARS[1]))
     return day
 
 
@@ -108,7 +109,7 @@ class InspectionService:
             return
         if actor.role == "operator" and department in actor.departments:
             return
-        raise Forbidden(f"只有 {department} 的操作员可以办理 / only operators of {department} may do this")
+        raise Forbidden(tr("只有 %(department)s 的操作员可以办理", department=department))
 
     def _related(self, conn: Connection, a: str, b: str) -> bool:
         if a == b:
@@ -124,22 +125,21 @@ class InspectionService:
             insp = get_record(conn, "inspector", actor.inspector)
             if insp is not None and self._related(conn, insp["department"], department):
                 return
-            raise Forbidden(f"检查组成员只能录入本部门的结果 / team members enter their own department's results "
-                            f"({department})")
+            raise Forbidden(tr("检查组成员只能录入本部门（%(department)s）的结果", department=department))
         if actor.role == "inspector":
-            raise Forbidden("不是本检查组成员 / you are not on this task's team")
+            raise Forbidden(tr("不是本检查组成员"))
         self.may_operate(actor, department)
 
     def _task(self, conn: Connection, task_id: str) -> tuple[Any, dict[str, Any]]:
         row = conn.execute(select(schema.tasks).where(schema.tasks.c.id == task_id)).one_or_none()
         if row is None:
-            raise NotFound(f"检查任务 {task_id} 不存在 / task {task_id} not found")
+            raise NotFound(tr("检查任务 %(task_id)s 不存在", task_id=task_id))
         return row, json.loads(row.doc)
 
     def _result(self, conn: Connection, result_id: str) -> Any:
         row = conn.execute(select(schema.results).where(schema.results.c.id == result_id)).one_or_none()
         if row is None:
-            raise NotFound(f"检查结果 {result_id} 不存在 / result {result_id} not found")
+            raise NotFound(tr("检查结果 %(result_id)s 不存在", result_id=result_id))
         return row
 
     def settings(self, conn: Connection, department: str) -> dict[str, Any]:
@@ -186,11 +186,10 @@ class InspectionService:
             conn = tx.conn
             row = conn.execute(select(draws_schema.draws).where(draws_schema.draws.c.id == draw_id)).one_or_none()
             if row is None:
-                raise NotFound(f"抽签 {draw_id} 不存在 / draw {draw_id} not found")
+                raise NotFound(tr("抽签 %(draw_id)s 不存在", draw_id=draw_id))
             self.may_operate(actor, row.department)
             if row.status != "published":
-                raise StateError(f"抽签 {draw_id} 尚未公示（{row.status}）；检查任务在公示后生成 / tasks are created "
-                                 f"once the draw is published (it is {row.status})")
+                raise StateError(tr("抽签 %(draw_id)s 尚未公示（%(status)s）；检查任务在公示后生成", draw_id=draw_id, status=tr(DRAW_STATE_WORDS.get(row.status, row.status))))
             doc, secret = json.loads(row.doc), parse_secret(row.secret)
             have = set(conn.execute(select(schema.tasks.c.subject).where(schema.tasks.c.draw_id == draw_id)).scalars())
             plan = get_record(conn, "plan", row.plan) or {}
@@ -227,46 +226,45 @@ class InspectionService:
         self.may_operate(actor, department)
         trigger = data.get("trigger")
         if not isinstance(trigger, str) or trigger not in TRIGGERS:
-            raise InvalidInput(f"trigger 应为 {'/'.join(TRIGGERS)} / trigger must be one of {', '.join(TRIGGERS)}")
+            raise InvalidInput(tr("trigger 应为 %(choices)s 之一", choices=", ".join(TRIGGERS)))
         reference = _text(data, "reference", limit=200)
         window = data.get("window")
         if not isinstance(window, dict):
-            raise InvalidInput("window 应为 {start, end} / window must be an object {start, end}")
+            raise InvalidInput(tr("window 应为 {start, end}"))
         start, end = _day(window.get("start"), "window.start"), _day(window.get("end"), "window.end")
         if end < start:
-            raise InvalidInput("检查时限结束早于开始 / window ends before it starts")
+            raise InvalidInput(tr("检查时限结束早于开始"))
         team = data.get("team")
         if not isinstance(team, list) or not all(isinstance(i, str) for i in team) or len(set(team)) < 2 or len(set(team)) != len(team):
-            raise InvalidInput("检查组至少2名不同的执法人员 / a team needs at least 2 different inspectors (002 九(四))")
+            raise InvalidInput(tr("检查组至少2名不同的执法人员"))
         codes = data.get("items")
         if not isinstance(codes, list) or not codes:
-            raise InvalidInput("items 应为事项编码列表 / items must be a list of item codes")
+            raise InvalidInput(tr("items 应为事项编码列表"))
         today = self.today()
         with self.ledger.transaction() as tx:
             conn = tx.conn
             subject = get_record(conn, "subject", str(data.get("subject", "")))
             if subject is None:
-                raise InvalidInput(f"检查对象 {data.get('subject')} 不在名录库 / subject not in the registry")
+                raise InvalidInput(tr("检查对象 %(value)s 不在名录库", value=data.get('subject')))
             items = []
             for c in codes:
                 it = get_record(conn, "item", str(c))
                 if it is None or it["status"] != "active":
-                    raise InvalidInput(f"抽查事项 {c} 不存在或已撤销 / item {c} unknown or withdrawn")
+                    raise InvalidInput(tr("抽查事项 %(c)s 不存在或已撤销", c=c))
                 items.append({"code": it["code"], "version": it["version"], "name": it["name"],
                               "department": it["department"], "legal_basis": it["legal_basis"]})
             departments = sorted({i["department"] for i in items})
             if not any(self._related(conn, d, department) for d in departments):
-                raise InvalidInput("至少一个事项属于发起部门 / at least one item must belong to the department")
+                raise InvalidInput(tr("至少一个事项属于发起部门"))
             for i in team:
                 insp = get_record(conn, "inspector", str(i))
                 if insp is None or insp["status"] != "在岗" or not (
                         insp["cert_valid_from"] <= today.isoformat() <= insp["cert_valid_to"]):
-                    raise InvalidInput(f"执法人员 {i} 不存在、不在岗或执法证无效 / inspector {i} unknown, inactive "
-                                       f"or without a valid certificate")
+                    raise InvalidInput(tr("执法人员 %(i)s 不存在、不在岗或执法证无效", i=i))
                 cid = conn.execute(select(reg.conflicts.c.id).where(reg.conflicts.c.inspector == i,
                                                                      reg.conflicts.c.subject == subject["code"])).first()
                 if cid is not None:
-                    raise InvalidInput(f"执法人员 {i} 与检查对象有利害关系，应当回避 / inspector {i} must recuse")
+                    raise InvalidInput(tr("执法人员 %(i)s 与检查对象有利害关系，应当回避", i=i))
             year = start.year
             n = conn.execute(select(func.count()).select_from(schema.tasks).where(
                 schema.tasks.c.kind == "not_random", schema.tasks.c.year == year)).scalar_one() + 1
@@ -297,7 +295,7 @@ class InspectionService:
             row, doc = self._task(tx.conn, task_id)
             self._may_act_on_task(tx.conn, actor, doc, row.department)
             if day > self.today():
-                raise InvalidInput("检查日期不能晚于今天 / the check date cannot be in the future")
+                raise InvalidInput(tr("检查日期不能晚于今天"))
             tx.append("inspection.task.checked", {"task_id": task_id, "check_date": day.isoformat()},
                       self._signer(actor))
             tx.conn.execute(update(schema.tasks).where(schema.tasks.c.id == task_id).values(
@@ -350,9 +348,9 @@ class InspectionService:
         """Check the file (size, type by content), store it once, log its SHA-256. A file with a name
         already used becomes a new version of it; nothing is ever replaced."""
         if self.evidence_root is None:
-            raise StateError("没有配置证据存储目录 / no evidence directory configured")
+            raise StateError(tr("没有配置证据存储目录"))
         if label not in evidence.LABELS:
-            raise InvalidInput(f"label 应为 {'/'.join(evidence.LABELS)}")
+            raise InvalidInput(tr("label 应为 %(choices)s 之一", choices=", ".join(evidence.LABELS)))
         name = evidence.safe_name(name)
         media = evidence.check_file(name, data, declared_type, self.max_upload)
         digest = evidence.sha256_hex(data)
@@ -383,10 +381,10 @@ class InspectionService:
             r = conn.execute(select(schema.evidence).where(schema.evidence.c.task_id == task_id,
                                                            schema.evidence.c.n == n)).one_or_none()
         if r is None or self.evidence_root is None:
-            raise NotFound(f"证据 {task_id}#{n} 不存在 / evidence not found")
+            raise NotFound(tr("证据 %(task_id)s#%(n)s 不存在", task_id=task_id, n=n))
         data = (self.evidence_root / r.path).read_bytes()
         if evidence.sha256_hex(data) != r.sha256:
-            raise StateError("存储的文件与登记的哈希不符 / the stored file does not match its logged hash")
+            raise StateError(tr("存储的文件与登记的哈希不符"))
         return self._evidence_view(r), data
 
     # --- results ---------------------------------------------------------------------------
@@ -419,29 +417,27 @@ class InspectionService:
             department = data.get("department") or (doc["departments"][0] if len(doc["departments"]) == 1
                                                     else row.department)
             if department not in doc["departments"] and department != row.department:
-                raise InvalidInput(f"部门 {department} 不是本任务的检查部门 / department {department} is not part of "
-                                   f"this task ({', '.join(doc['departments'])})")
+                raise InvalidInput(tr("部门 %(department)s 不是本任务的检查部门（%(value)s）", department=department, value=', '.join(doc['departments'])))
             subject = data.get("subject", row.subject)
             if subject != row.subject:
-                raise InvalidInput(f"检查对象 {subject} 不在本任务中（本任务为 {row.subject}）/ subject {subject} is "
-                                   f"not the subject of task {task_id}")
+                raise InvalidInput(tr("检查对象 %(subject)s 不在本任务中（本任务为 %(subject2)s）", subject=subject, subject2=row.subject))
             self._may_act_on_task(conn, actor, doc, department)
             table = cats.all_categories(conn)
             chosen = cats.check_selection(data.get("categories"), table)
             follow = data.get("follow_up") or {"kind": "none"}
             if not isinstance(follow, dict) or not isinstance(follow.get("kind"), str) \
                     or follow["kind"] not in cats.FOLLOW_UP_KINDS:
-                raise InvalidInput(f"follow_up.kind 应为 {'/'.join(cats.FOLLOW_UP_KINDS)}")
+                raise InvalidInput(tr("follow_up.kind 应为 %(choices)s 之一", choices=", ".join(cats.FOLLOW_UP_KINDS)))
             if cats.has_problem(chosen, table) and follow["kind"] == "none":
-                raise InvalidInput("发现问题的结果须有后续处置 / a result with problems needs a follow-up")
+                raise InvalidInput(tr("发现问题的结果须有后续处置"))
             check_date = _day(data.get("check_date") or row.check_date, "check_date")
             if check_date > self.today():
-                raise InvalidInput("检查日期不能晚于今天 / the check date cannot be in the future")
+                raise InvalidInput(tr("检查日期不能晚于今天"))
             dept_items = [i["code"] for i in doc["items"] if self._related(conn, i["department"], department)] \
                 or [i["code"] for i in doc["items"]]
             items = data.get("items") or dept_items
             if not isinstance(items, list) or any(i not in dept_items for i in items):
-                raise InvalidInput(f"items 须为本部门在本任务中的事项 / items must be among {', '.join(dept_items)}")
+                raise InvalidInput(tr("items 须为本部门在本任务中的事项：%(value)s", value=', '.join(dept_items)))
             content = {
                 "result_id": f"{task_id}:{department}", "task_id": task_id, "department": department,
                 "kind": row.kind, "draw_id": row.draw_id, "trigger": doc.get("trigger"),
@@ -489,13 +485,11 @@ class InspectionService:
             row, doc = self._task(conn, r.task_id)
             self._may_act_on_task(conn, actor, doc, r.department)
             if r.status != "pending":
-                raise StateError(f"结果 {result_id} 当前为“{STATUS_LABELS[r.status]}”，只有待审核的结果可以确认或退回 / "
-                                 f"only a pending result can be confirmed or returned (it is {r.status})")
+                raise StateError(tr("结果 %(result_id)s 当前为“%(value)s”，只有待审核的结果可以确认或退回", result_id=result_id, value=trc("status", STATUS_LABELS[r.status])))
             if version is not None and version != r.version:
-                raise StateError(f"结果已更正为第 {r.version} 版 / the result was corrected to version {r.version}")
+                raise StateError(tr("结果已更正为第 %(version)s 版", version=r.version))
             if actor.id == r.entered_by:
-                raise Forbidden("录入人不能审核自己录入的结果，须由另一人确认 / the person who entered a result "
-                                "cannot confirm or return it; a second person must")
+                raise Forbidden(tr("录入人不能审核自己录入的结果，须由另一人确认"))
             c = conn.execute(select(schema.result_versions.c.commitment).where(
                 schema.result_versions.c.result_id == result_id,
                 schema.result_versions.c.version == r.version)).scalar_one()
@@ -503,7 +497,7 @@ class InspectionService:
             if verb == "returned":
                 reason = reason.strip()
                 if not reason:
-                    raise InvalidInput("退回须说明理由 / a return needs a reason")
+                    raise InvalidInput(tr("退回须说明理由"))
                 import hashlib
 
                 payload["reason_sha256"] = hashlib.sha256(reason.encode()).hexdigest()
@@ -530,8 +524,7 @@ class InspectionService:
             r = self._result(conn, result_id)
             self.may_operate(actor, r.department)
             if r.status != "confirmed":
-                raise StateError(f"结果 {result_id} 当前为“{STATUS_LABELS[r.status]}”，须先经另一人确认才能公示 / "
-                                 f"a result is published only after confirmation (it is {r.status})")
+                raise StateError(tr("结果 %(result_id)s 当前为“%(value)s”，须先经另一人确认才能公示", result_id=result_id, value=trc("status", STATUS_LABELS[r.status])))
             v = conn.execute(select(schema.result_versions).where(
                 schema.result_versions.c.result_id == result_id,
                 schema.result_versions.c.version == r.version)).one()
@@ -566,7 +559,7 @@ class InspectionService:
             r = self._result(conn, result_id)
             self.may_operate(actor, r.department)
             if r.status != "published" and r.published_version is None:
-                raise StateError("结果尚未公示 / the result is not published yet")
+                raise StateError(tr("结果尚未公示"))
             events = [(e.kind, json.loads(e.doc)) for e in conn.execute(
                 select(schema.events).where(schema.events.c.result_id == result_id).order_by(schema.events.c.id))]
             if check is not None:
@@ -589,7 +582,7 @@ class InspectionService:
 
         def check(r: Any, events: list, conn: Connection) -> None:
             if received < date.fromisoformat(r.published_date):
-                raise InvalidInput("意见收到日期早于结果公示 / the answer predates the published result")
+                raise InvalidInput(tr("意见收到日期早于结果公示"))
 
         with self.ledger.engine.connect() as conn:
             r = self._result(conn, result_id)
@@ -604,7 +597,7 @@ class InspectionService:
     def add_followup(self, actor: Actor, result_id: str, data: Mapping[str, Any]) -> dict[str, Any]:
         kind = data.get("kind")
         if not isinstance(kind, str) or kind not in cats.FOLLOW_UP_KINDS or kind == "none":
-            raise InvalidInput(f"kind 应为 {'/'.join(k for k in cats.FOLLOW_UP_KINDS if k != 'none')}")
+            raise InvalidInput(tr("kind 应为 %(choices)s 之一", choices=", ".join(k for k in cats.FOLLOW_UP_KINDS if k != "none")))
         body = {"kind": kind, "label": cats.FOLLOW_UP_KINDS[kind], "note": _text(data, "note", required=False)}
         return self._event(actor, result_id, "inspection.followup.recorded", "followup", body)
 
@@ -612,10 +605,10 @@ class InspectionService:
         """How the follow-up ended (003 第二十二条): penalty or not, or transfer to an authority or the judiciary."""
         outcome = data.get("outcome")
         if not isinstance(outcome, str) or outcome not in cats.FOLLOW_UP_ENDS:
-            raise InvalidInput(f"outcome 应为 {'/'.join(cats.FOLLOW_UP_ENDS)}")
+            raise InvalidInput(tr("outcome 应为 %(choices)s 之一", choices=", ".join(cats.FOLLOW_UP_ENDS)))
         decided = _day(data.get("decision_date"), "decision_date")
         if decided > self.today():
-            raise InvalidInput("决定日期不能晚于今天 / the decision date cannot be in the future")
+            raise InvalidInput(tr("决定日期不能晚于今天"))
         body = {"outcome": outcome, "label": cats.FOLLOW_UP_ENDS[outcome], "decision_date": decided.isoformat(),
                 "decision_no": _text(data, "decision_no", required=outcome == "penalty", limit=100),
                 "authority": _text(data, "authority", required=outcome.startswith("transfer"), limit=100),
@@ -624,9 +617,9 @@ class InspectionService:
         def check(r: Any, events: list, conn: Connection) -> None:
             content = json.loads(r.public_doc or r.doc)
             if content["follow_up"]["kind"] == "none" and not any(k == "followup" for k, _ in events):
-                raise StateError("该结果没有后续处置 / this result has no follow-up to close")
+                raise StateError(tr("该结果没有后续处置"))
             if any(k == "followup_closed" for k, _ in events):
-                raise StateError("后续处置已办结 / the follow-up is already closed")
+                raise StateError(tr("后续处置已办结"))
 
         return self._event(actor, result_id, "inspection.followup.closed", "followup_closed", body, check)
 
@@ -635,9 +628,9 @@ class InspectionService:
         def check(r: Any, events: list, conn: Connection) -> None:
             closed = [d for k, d in events if k == "followup_closed"]
             if not closed or closed[-1]["outcome"] != "penalty":
-                raise StateError("没有行政处罚决定 / there is no penalty decision")
+                raise StateError(tr("没有行政处罚决定"))
             if any(k == "penalty_published" for k, _ in events):
-                raise StateError("处罚信息已公示 / already published")
+                raise StateError(tr("处罚信息已公示"))
 
         with self.ledger.engine.connect() as conn:
             closed = [json.loads(e.doc) for e in conn.execute(select(schema.events).where(
@@ -651,7 +644,7 @@ class InspectionService:
 
     def add_category(self, actor: Actor, data: Mapping[str, Any]) -> dict[str, Any]:
         if actor.role not in ("system", "admin"):
-            raise Forbidden("只有管理员可以增加结果类别 / only admins add result categories")
+            raise Forbidden(tr("只有管理员可以增加结果类别"))
         with self.ledger.transaction() as tx:
             row = cats.normalize_new(data, cats.all_categories(tx.conn))
             entry = tx.append("inspection.category.added", {"code": row["code"], "state": row}, self._signer(actor))
@@ -661,11 +654,10 @@ class InspectionService:
     def load_calendar_year(self, actor: Actor, data: Mapping[str, Any], override: bool = False) -> dict[str, Any]:
         """Load a year's holidays and make-up working days from the State Council notice (validated, logged)."""
         if actor.role not in ("system", "admin"):
-            raise Forbidden("只有管理员可以加载节假日安排 / only admins load holiday calendars")
+            raise Forbidden(tr("只有管理员可以加载节假日安排"))
         doc = workdays.normalize_year(data)
         if workdays.package_knows(doc["year"]) and not override:
-            raise StateError(f"chinese-calendar 已包含 {doc['year']} 年；如需覆盖请指定 override / the package already "
-                             f"knows {doc['year']}; pass override to replace it")
+            raise StateError(tr("chinese-calendar 已包含 %(year)s 年；如需覆盖请指定 override", year=doc['year']))
         sha = workdays.year_sha256(doc)
         with self.ledger.transaction() as tx:
             old = tx.conn.execute(select(schema.calendar_years).where(
@@ -724,20 +716,20 @@ class InspectionService:
         self.may_operate(actor, department)
         with self.ledger.transaction() as tx:
             if get_record(tx.conn, "department", department) is None:
-                raise NotFound(f"部门 {department} 不存在 / department not found")
+                raise NotFound(tr("部门 %(department)s 不存在", department=department))
             cur = self.settings(tx.conn, department)
             new = dict(cur)
             for k in ("publish_days", "report_days", "penalty_days", "answer_days"):
                 if k in data:
                     v = data[k]
                     if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= 60:
-                        raise InvalidInput(f"{k} 应为 1–60 的整数（工作日）/ {k} must be 1..60 working days")
+                        raise InvalidInput(tr("%(k)s 应为 1–60 的整数（工作日）", k=k))
                     new[k] = v
             if "rules" in data:
                 rules = data["rules"]
                 if not isinstance(rules, list) or not all(isinstance(x, dict) and str(x.get("title", "")).strip()
                                                           for x in rules):
-                    raise InvalidInput("rules 应为 [{title, number}] / rules must be a list of {title, number}")
+                    raise InvalidInput(tr("rules 应为 [{title, number}]"))
                 new["rules"] = [{"title": str(x["title"]), "number": str(x.get("number", ""))} for x in rules]
             if new == cur:
                 return new

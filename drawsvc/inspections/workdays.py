@@ -19,6 +19,7 @@ from typing import Any
 
 import chinese_calendar
 
+from drawsvc.i18n import tr
 from ledger.canonical import canonical_bytes
 
 from .errors import InvalidInput
@@ -112,13 +113,13 @@ class _Lines:
         for number, line in enumerate(self.lines, 1):
             seen += line.count(needle)
             if seen >= nth:
-                return f"第 {number} 行："
+                return tr("第 %(line)s 行：", line=number)
         return ""
 
 
 def _dates(values: Any, name: str, year: int, where: _Lines) -> list[str]:
     if not isinstance(values, list):
-        raise InvalidInput(f"{where.at(name)}{name} 应为日期列表")
+        raise InvalidInput(where.at(name) + tr("%(name)s 应为日期列表", name=name))
     out = []
     for v in values:
         if isinstance(v, dict):  # {"name": "春节", "dates": [...]} groups are allowed
@@ -127,9 +128,9 @@ def _dates(values: Any, name: str, year: int, where: _Lines) -> list[str]:
         try:
             d = date.fromisoformat(str(v))
         except ValueError:
-            raise InvalidInput(f"{where.at(v)}{name}：{v!r} 不是 YYYY-MM-DD 日期") from None
+            raise InvalidInput(where.at(v) + tr("%(name)s：%(value)s 不是 YYYY-MM-DD 日期", name=name, value=repr(v))) from None
         if d.year != year:
-            raise InvalidInput(f"{where.at(v)}{name}：{v} 不在 {year} 年内")
+            raise InvalidInput(where.at(v) + tr("%(name)s：%(value)s 不在 %(year)s 年内", name=name, value=v, year=year))
         out.append(d.isoformat())
     return out
 
@@ -139,7 +140,7 @@ def _once(days: list[str], name: str, where: _Lines) -> list[str]:
     seen: set[str] = set()
     for d in days:
         if d in seen:
-            raise InvalidInput(f"{where.at(d, 2)}{name} 中 {d} 列出了两次")
+            raise InvalidInput(where.at(d, 2) + tr("%(name)s 中 %(value)s 列出了两次", name=name, value=d))
         seen.add(d)
     return sorted(days)
 
@@ -151,29 +152,30 @@ def normalize_year(data: Mapping[str, Any], text: str | None = None, expected_ye
     is the year the administrator asked to load (a file for another year is refused)."""
     where = _Lines(text)
     if not isinstance(data, Mapping):
-        raise InvalidInput("日历文件应为 JSON 对象 {year, source, holidays, workdays}")
+        raise InvalidInput(tr("日历文件应为 JSON 对象 {year, source, holidays, workdays}"))
     try:
         year = int(data["year"])
     except (KeyError, TypeError, ValueError):
-        raise InvalidInput(f"{where.at('year')}year 必填且为整数") from None
+        raise InvalidInput(where.at("year") + tr("year 必填且为整数")) from None
     if not 2000 <= year <= 2200:
-        raise InvalidInput(f"{where.at('year')}year 超出范围（2000–2200）：{year}")
+        raise InvalidInput(where.at("year") + tr("year 超出范围（2000–2200）：%(year)s", year=year))
     if expected_year is not None and year != expected_year:
-        raise InvalidInput(f"{where.at('year')}这是 {year} 年的日历文件，而要加载的是 {expected_year} 年")
+        raise InvalidInput(where.at("year") + tr("这是 %(year)s 年的日历文件，而要加载的是 %(expected)s 年", year=year,
+                                                  expected=expected_year))
     holidays = _once(_dates(data.get("holidays", []), "holidays", year, where), "holidays（节假日）", where)
     workdays = _dates(data.get("workdays", []), "workdays", year, where)
     if not holidays:
-        raise InvalidInput(f"{where.at('holidays')}holidays（节假日）不能为空")
+        raise InvalidInput(where.at("holidays") + tr("holidays（节假日）不能为空"))
     both = sorted(set(holidays) & set(workdays))
     if both:
-        raise InvalidInput(f"{where.at(both[0], 2)}{both[0]} 既列为节假日又列为调休工作日")
+        raise InvalidInput(where.at(both[0], 2) + tr("%(value)s 既列为节假日又列为调休工作日", value=both[0]))
     workdays = _once(workdays, "workdays（调休工作日）", where)
     weekdays = [d for d in workdays if date.fromisoformat(d).weekday() < 5]
     if weekdays:
-        raise InvalidInput(f"{where.at(weekdays[0])}调休工作日应为周六或周日：{', '.join(weekdays)}")
+        raise InvalidInput(where.at(weekdays[0]) + tr("调休工作日应为周六或周日：%(value)s", value=", ".join(weekdays)))
     source = str(data.get("source", "")).strip()
     if not source:
-        raise InvalidInput("source 必填（国务院办公厅通知文号）")
+        raise InvalidInput(tr("source 必填（国务院办公厅通知文号）"))
     return {"year": year, "source": source, "holidays": holidays, "workdays": workdays}
 
 
@@ -190,7 +192,7 @@ def read_year_file(year: int | None = None, path: Path | None = None) -> dict[st
     """Read and validate a year file (drawsvc/data/calendar/<year>.json or `path`); errors name the line."""
     path = path or DATA_DIR / f"{year}.json"
     if not path.exists():
-        raise InvalidInput(f"没有日历文件 {path}")
+        raise InvalidInput(tr("没有日历文件 %(path)s", path=path))
     return parse_year_text(path.read_text(encoding="utf-8"), str(path), year)
 
 
@@ -199,5 +201,5 @@ def parse_year_text(text: str, name: str, expected_year: int | None = None) -> d
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidInput(f"{name} 第 {exc.lineno} 行：不是有效的 JSON（{exc.msg}）") from None
+        raise InvalidInput(tr("%(name)s 第 %(line)s 行：不是有效的 JSON（%(msg)s）", name=name, line=exc.lineno, msg=exc.msg)) from None
     return normalize_year(data, text, expected_year)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from drawsvc.i18n import tr
 from ledger.keys import ActorSigner
 
 
@@ -52,28 +53,28 @@ def authorize(actor: Actor, kind: str, old: dict | None, new: dict | None, ctx_g
     if role in ("system", "admin"):
         return
     if role == "auditor":
-        raise Forbidden("审计（纪检监察）账户只读 / auditors read, they change nothing")
+        raise Forbidden(tr("审计（纪检监察）账户只读"))
     if kind == "token":
         rec = new or old
         if rec is not None and rec["account"] == actor.id:
             return
-        raise Forbidden("只能管理自己的令牌 / you may manage only your own tokens")
+        raise Forbidden(tr("只能管理自己的令牌"))
     if role == "inspector":
         if kind == "conflict" and all(r is None or r["inspector"] == actor.inspector for r in (old, new)):
             return
-        raise Forbidden("检查人员只能申报本人的回避事项 / inspectors may only declare their own conflicts")
+        raise Forbidden(tr("检查人员只能申报本人的回避事项"))
     if role != "operator":
         raise Forbidden(f"unknown role {role}")
     if kind in ("department", "account"):
-        raise Forbidden("只有管理员可以管理部门和账户 / only admins manage departments and accounts")
+        raise Forbidden(tr("只有管理员可以管理部门和账户"))
     if kind in ("subject", "expert"):
         return
     mine = set(actor.departments)
     if kind == "sublibrary" and any(r is not None and not r.get("department") for r in (old, new)):
-        raise Forbidden("全局子库只有管理员可以管理 / only admins manage shared sub-libraries")
+        raise Forbidden(tr("全局子库只有管理员可以管理"))
     for rec in (old, new):
         depts = _depts(kind, rec, ctx_get or (lambda k, key: None))
         if depts is None:
             continue
         if not depts <= mine:
-            raise Forbidden(f"不属于本部门 / outside your departments ({', '.join(sorted(depts - mine))})")
+            raise Forbidden(tr("不属于本部门（%(value)s）", value=', '.join(sorted(depts - mine))))

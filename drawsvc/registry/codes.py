@@ -14,6 +14,8 @@ import re
 from functools import cache
 from importlib import resources
 
+from drawsvc.i18n import tr
+
 
 def _table(name: str) -> dict[str, str]:
     text = resources.files("drawsvc").joinpath("data", name).read_text(encoding="utf-8")
@@ -46,14 +48,14 @@ def check_region(code: str) -> str:
     """Return the code, or raise ValueError with the reason."""
     code = str(code).strip()
     if not re.fullmatch(r"\d{6}", code):
-        raise ValueError("行政区划代码应为6位数字 / region code must be 6 digits")
+        raise ValueError(tr("行政区划代码应为6位数字"))
     table = regions()
     if code in table:
         return code
     if code[:2] + "0000" not in table:
-        raise ValueError(f"未知的行政区划代码 {code}（省级代码不存在）/ unknown region code")
+        raise ValueError(tr("未知的行政区划代码 %(code)s（省级代码不存在）", code=code))
     if code[:4] + "00" in table:
-        raise ValueError(f"未知的行政区划代码 {code} / unknown region code")
+        raise ValueError(tr("未知的行政区划代码 %(code)s", code=code))
     return code
 
 
@@ -66,18 +68,18 @@ def check_industry(code: str) -> str:
     raw = str(code).strip().upper()
     m = re.fullmatch(r"([A-T])?(\d{2,4})?", raw)
     if not raw or not m:
-        raise ValueError("国民经济行业代码格式错误（如 C1311 或 F52）/ malformed industry code")
+        raise ValueError(tr("国民经济行业代码格式错误（如 C1311 或 F52）"))
     letter, digits = m.group(1), m.group(2)
     sections = _division_section()
     if digits:
         section = sections.get(digits[:2])
         if section is None:
-            raise ValueError(f"未知的行业大类 {digits[:2]} / unknown industry division")
+            raise ValueError(tr("未知的行业大类 %(value)s", value=digits[:2]))
         if letter and letter != section:
-            raise ValueError(f"行业门类 {letter} 与大类 {digits[:2]}（属 {section}）不符 / section does not match division")
+            raise ValueError(tr("行业门类 %(letter)s 与大类 %(value)s（属 %(section)s）不符", letter=letter, value=digits[:2], section=section))
         return section + digits
     if letter not in industries():
-        raise ValueError("未知的行业门类 / unknown industry section")
+        raise ValueError(tr("未知的行业门类"))
     return letter
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from drawsvc import creditcode
+from drawsvc.i18n import tr
 
 from . import schema
 from .authz import Actor
@@ -175,7 +176,7 @@ def sheet_rows(data: bytes, filename: str) -> Iterator[tuple[int, list[Any]]]:
             rows = sheet.to_python(skip_empty_area=False)  # rows and columns from A1
         except Exception as exc:  # calamine raises its own error types for damaged files
             kind = ".xlsx" if is_xlsx else ".xls"
-            raise ImportFormatError(f"不是有效的 {kind} 文件 / not a readable {kind} file: {exc}") from None
+            raise ImportFormatError(tr("不是有效的 %(kind)s 文件：%(exc)s", kind=kind, exc=exc)) from None
         stored: dict[tuple[int, int], str] = {}
         if is_xlsx and any(isinstance(v, float) and abs(v) >= 1e15 for row in rows for v in row):
             stored = _stored_numbers(data)
@@ -190,7 +191,7 @@ def sheet_rows(data: bytes, filename: str) -> Iterator[tuple[int, list[Any]]]:
         except UnicodeDecodeError:
             continue
     else:
-        raise ImportFormatError("CSV 编码应为 UTF-8 或 GBK/GB18030 / CSV must be UTF-8 or GBK/GB18030")
+        raise ImportFormatError(tr("CSV 编码应为 UTF-8 或 GBK/GB18030"))
     yield from enumerate(csv.reader(io.StringIO(text, newline="")), start=1)
 
 
@@ -243,10 +244,10 @@ def _header_map(kind: str, header: list[Any], header_row: int = 1) -> tuple[list
         fname = by_name.get(norm_title(title))
         if fname is None:
             errors.append({"row": header_row, "column": title, "field": None, "value": title,
-                           "reason": f"未知的列 / unknown column; expected {'、'.join(t for _, t in COLUMNS[kind])}"})
+                           "reason": tr("未知的列，应为：%(value)s", value='、'.join(t for _, t in COLUMNS[kind]))})
         elif fname in seen:
             errors.append({"row": header_row, "column": title, "field": fname, "value": title,
-                           "reason": "重复的列 / duplicate column"})
+                           "reason": tr("重复的列")})
         else:
             seen.add(fname)
             cols.append((idx, fname, title))
@@ -256,7 +257,7 @@ def _header_map(kind: str, header: list[Any], header_row: int = 1) -> tuple[list
     for fname in sorted(required - seen):
         title = dict(COLUMNS[kind])[fname]
         errors.append({"row": header_row, "column": title, "field": fname, "value": None,
-                       "reason": "缺少必需的列 / required column missing"})
+                       "reason": tr("缺少必需的列")})
     if kind == "inspector" and key not in seen:
         cols.append((-1, key, dict(COLUMNS[kind])[key]))  # id defaults to the certificate number
     return cols, errors
@@ -274,7 +275,7 @@ def validate_file(reg: Any, kind: str, data: bytes, filename: str,
     rows = sheet_rows(data, filename)
     found = find_header(kind, rows)
     if found is None:
-        report.errors.append({"row": 1, "column": None, "field": None, "value": None, "reason": "文件为空 / empty file"})
+        report.errors.append({"row": 1, "column": None, "field": None, "value": None, "reason": tr("文件为空")})
         return report, []
     header_row, header = found
     cols, report.errors = _header_map(kind, header, header_row)
@@ -303,7 +304,7 @@ def validate_file(reg: Any, kind: str, data: bytes, filename: str,
                 continue
             report.rows += 1
             if report.rows > MAX_IMPORT_ROWS:  # one request never holds an unbounded file's records
-                raise ImportFormatError(f"文件超过 {MAX_IMPORT_ROWS} 行 / more than {MAX_IMPORT_ROWS} rows in one file; split it")
+                raise ImportFormatError(tr("文件超过 %(MAX_IMPORT_ROWS)s 行", MAX_IMPORT_ROWS=MAX_IMPORT_ROWS))
             raw = {fname: (row[idx] if 0 <= idx < len(row) else None) for idx, fname, _ in cols}
             lossy = [f for f, v in raw.items() if isinstance(v, LossyNumber) or (
                 f in CODE_FIELDS and isinstance(v, str) and _SCIENTIFIC.fullmatch(v.strip()))]
@@ -336,7 +337,7 @@ def validate_file(reg: Any, kind: str, data: bytes, filename: str,
             if key in first_row:
                 col = keyname if (kind != "inspector" or raw_had_id) else "cert_no"
                 report.errors.append({"row": rownum, "column": title_of[col], "field": col, "value": key,
-                                      "reason": f"重复的代码，与第{first_row[key]}行重复 / duplicate of row {first_row[key]}"})
+                                      "reason": tr("重复的代码，与第%(value)s行重复", value=first_row[key])})
                 continue
             first_row[key] = rownum
             old_rec = existing.get(key)
@@ -350,13 +351,13 @@ def validate_file(reg: Any, kind: str, data: bytes, filename: str,
                 if rec["cert_valid_to"] < today.isoformat():
                     report.errors.append({"row": rownum, "column": title_of["cert_valid_to"], "field": "cert_valid_to",
                                           "value": rec["cert_valid_to"],
-                                          "reason": f"执法证已过期 / certificate expired before {today.isoformat()}"})
+                                          "reason": tr("执法证已于 %(value)s 之前过期", value=today.isoformat())})
                     continue
                 holder = certs.get(rec["cert_no"])
                 owner = existing.get(("cert", rec["cert_no"]))
                 if holder is not None or (owner is not None and owner != key):
                     report.errors.append({"row": rownum, "column": title_of["cert_no"], "field": "cert_no",
-                                          "value": rec["cert_no"], "reason": "执法证号重复 / certificate number already used"})
+                                          "value": rec["cert_no"], "reason": tr("执法证号重复")})
                     continue
                 certs[rec["cert_no"]] = rownum
             records.append(rec)

@@ -17,13 +17,14 @@ from datetime import date
 from typing import Any
 
 from drawsvc import creditcode
+from drawsvc.i18n import N_, tr
 
 from . import codes
 
 KINDS = ("department", "item", "subject", "inspector", "expert", "conflict", "sublibrary", "plan",
          "account", "token")
 
-ITEM_METHODS = ("现场检查", "书面检查", "网络检查", "委托专业机构")
+ITEM_METHODS = (N_("现场检查"), N_("书面检查"), N_("网络检查"), N_("委托专业机构"))
 METHOD_ALIASES = {"实地核查": "现场检查", "实地检查": "现场检查", "委托专业机构检验检测": "委托专业机构",
                   "onsite": "现场检查", "document": "书面检查", "online": "网络检查", "agency": "委托专业机构"}
 ITEM_KINDS = {"key": "key", "重点": "key", "重点检查事项": "key", "general": "general", "一般": "general",
@@ -34,7 +35,7 @@ ACTIVE_SUBJECT_STATUSES = ("存续", "在业")
 CREDIT_CLASSES = ("A", "B", "C", "D")
 DEFAULT_RATIOS_BP = {"A": 100, "B": 300, "C": 1000, "D": 2000}  # seed 000 二(二)
 INSPECTOR_STATUSES = ("在岗", "停用")
-CONFLICT_REASONS = ("近亲属", "曾任职", "利害关系", "其他")
+CONFLICT_REASONS = (N_("近亲属"), N_("曾任职"), N_("利害关系"), N_("其他"))
 PLAN_STATUSES = ("draft", "submitted", "approved", "published")
 ROLES = ("admin", "operator", "inspector", "auditor")
 EXEMPTIONS = ("serious_dishonest", "abnormal", "penalized")  # exempt from the frequency cap (002 五)
@@ -74,7 +75,7 @@ class _V:
 
     def __init__(self, data: dict[str, Any]):
         if not isinstance(data, dict):
-            raise RecordError([{"field": "", "value": None, "message": "记录必须是对象 / record must be an object"}])
+            raise RecordError([{"field": "", "value": None, "message": tr("记录必须是对象")}])
         self.data = data
         self.errors: list[dict[str, Any]] = []
         self.out: dict[str, Any] = {}
@@ -94,23 +95,23 @@ class _V:
         value = self.raw(name)
         if value is None:
             if required and default is None:
-                self.err(name, "必填 / required")
+                self.err(name, tr("必填"))
             self.out[name] = default
             return default
         if isinstance(value, int | float) and not isinstance(value, bool):
             value = str(int(value)) if float(value).is_integer() else str(value)
         if not isinstance(value, str):
-            self.err(name, "应为文本 / must be text")
+            self.err(name, tr("应为文本"))
             return None
         if len(value) > max_len:
-            self.err(name, f"超过{max_len}字 / longer than {max_len} characters")
+            self.err(name, tr("超过%(max_len)s字", max_len=max_len))
         self.out[name] = value
         return value
 
     def code(self, name: str, *, required: bool = True) -> str | None:
         value = self.text(name, required=required, max_len=64)
         if value is not None and not _CODE.match(value):
-            self.err(name, "编码只能含字母、数字、_.- / code may hold letters, digits, _ . - only")
+            self.err(name, tr("编码只能含字母、数字、_.-"))
         return value
 
     def choice(self, name: str, choices: Iterable[str], *, default: str | None = None,
@@ -120,12 +121,12 @@ class _V:
             value = default
         choices = tuple(choices)
         if not isinstance(value, str | None):  # a list or object is no choice (and unhashable)
-            self.err(name, f"应为 {'/'.join(choices)} 之一 / must be one of {', '.join(choices)}")
+            self.err(name, tr("应为 %(choices)s 之一", choices=", ".join(choices)))
             return None
         if aliases and value in aliases:
             value = aliases[value]
         if value not in choices:
-            self.err(name, f"应为 {'/'.join(choices)} 之一 / must be one of {', '.join(choices)}")
+            self.err(name, tr("应为 %(choices)s 之一", choices=", ".join(choices)))
         self.out[name] = value
         return value
 
@@ -142,7 +143,7 @@ class _V:
         if isinstance(value, int) and not isinstance(value, bool) and value in (0, 1):
             value = bool(value)
         if not isinstance(value, bool):
-            self.err(name, "应为 是/否 / must be yes or no")
+            self.err(name, tr("应为 是/否"))
             value = default
         self.out[name] = value
         return value
@@ -152,22 +153,22 @@ class _V:
         value = self.raw(name)
         if value is None:
             if required and default is None:
-                self.err(name, "必填 / required")
+                self.err(name, tr("必填"))
             self.out[name] = default
             return default
         if isinstance(value, str):
             try:
                 value = int(value)
             except ValueError:
-                self.err(name, "应为整数 / must be an integer")
+                self.err(name, tr("应为整数"))
                 return None
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if not isinstance(value, int) or isinstance(value, bool):
-            self.err(name, "应为整数 / must be an integer")
+            self.err(name, tr("应为整数"))
             return None
         if (low is not None and value < low) or (high is not None and value > high):
-            self.err(name, f"应在 {low}–{high} 之间 / must be between {low} and {high}")
+            self.err(name, tr("应在 %(low)s–%(high)s 之间", low=low, high=high))
         self.out[name] = value
         return value
 
@@ -175,7 +176,7 @@ class _V:
         value = self.raw(name)
         if value is None:
             if required:
-                self.err(name, "必填 / required")
+                self.err(name, tr("必填"))
             self.out[name] = None
             return None
         if isinstance(value, date):
@@ -186,12 +187,12 @@ class _V:
             if len(parts) == 3 and all(p.isdigit() for p in parts):
                 value = f"{int(parts[0]):04d}-{int(parts[1]):02d}-{int(parts[2]):02d}"
         if not isinstance(value, str) or not _DATE.match(value):
-            self.err(name, "日期格式应为 YYYY-MM-DD / date must be YYYY-MM-DD")
+            self.err(name, tr("日期格式应为 YYYY-MM-DD"))
             return None
         try:
             date.fromisoformat(value)
         except ValueError:
-            self.err(name, "日期不存在 / no such date")
+            self.err(name, tr("日期不存在"))
             return None
         self.out[name] = value
         return value
@@ -203,16 +204,16 @@ class _V:
         if isinstance(value, str):
             value = [p for p in re.split(r"[;；,，、|\s]+", value) if p]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            self.err(name, "应为文本列表 / must be a list of strings")
+            self.err(name, tr("应为文本列表"))
             value = []
         value = sorted({v.strip() for v in value if v.strip()})
         if required and not value:
-            self.err(name, "至少一项 / at least one value required")
+            self.err(name, tr("至少一项"))
         if choices is not None:
             allowed = tuple(choices)
             bad = [v for v in value if v not in allowed]
             if bad:
-                self.err(name, f"不允许的值 {', '.join(bad)} / values not allowed")
+                self.err(name, tr("不允许的值 %(value)s", value=', '.join(bad)))
         self.out[name] = value
         return value
 
@@ -224,7 +225,7 @@ class _V:
 
 def _dept_ref(v: _V, ctx: Context, name: str, value: str | None) -> None:
     if value is not None and not ctx.exists("department", value):
-        v.err(name, f"未知的部门 {value} / unknown department")
+        v.err(name, tr("未知的部门 %(value)s", value=value))
 
 
 def normalize_department(data: dict, ctx: Context) -> dict:
@@ -234,13 +235,13 @@ def normalize_department(data: dict, ctx: Context) -> dict:
     parent = v.code("parent", required=False)
     if parent is not None:
         if parent == code:
-            v.err("parent", "部门不能是自己的上级 / a department cannot be its own parent")
+            v.err("parent", tr("部门不能是自己的上级"))
         else:
             _dept_ref(v, ctx, "parent", parent)
             seen, cur = {code}, parent
             while cur is not None:  # no cycles through existing parents
                 if cur in seen:
-                    v.err("parent", "上下级关系成环 / parent chain forms a cycle")
+                    v.err("parent", tr("上下级关系成环"))
                     break
                 seen.add(cur)
                 rec = ctx.get("department", cur)
@@ -273,19 +274,19 @@ def normalize_item(data: dict, ctx: Context) -> dict:
     if isinstance(methods, str):
         methods = [p for p in re.split(r"[;；,，、|/\s]+", methods) if p]
     if not isinstance(methods, list) or not methods:
-        v.err("methods", f"至少一种检查方式：{'/'.join(ITEM_METHODS)} / at least one method required")
+        v.err("methods", tr("至少一种检查方式：%(value)s", value='/'.join(ITEM_METHODS)))
         methods = []
     methods = sorted({METHOD_ALIASES.get(m, m) for m in methods if isinstance(m, str)})
     bad = [m for m in methods if m not in ITEM_METHODS]
     if bad:
-        v.err("methods", f"未知的检查方式 {', '.join(bad)}：应为 {'/'.join(ITEM_METHODS)} / unknown method")
+        v.err("methods", tr("未知的检查方式 %(value)s：应为 %(value2)s", value=', '.join(bad), value2='/'.join(ITEM_METHODS)))
     v.out["methods"] = methods
     kind = v.choice("kind", ("key", "general"), default="general", aliases=ITEM_KINDS)
     default_min = GENERAL_FLOOR_BP if kind == "general" else 0
     lo = v.integer("ratio_min_bp", default=default_min, low=0, high=10000)
     hi = v.integer("ratio_max_bp", default=None, low=0, high=10000)
     if lo is not None and hi is not None and hi < lo:
-        v.err("ratio_max_bp", "上限不能低于下限 / upper bound below the floor")
+        v.err("ratio_max_bp", tr("上限不能低于下限"))
     v.text("frequency", required=False, max_len=200, default="每年至少1次")
     v.choice("status", ("active", "withdrawn"), default="active")
     v.integer("version", default=1, low=1)
@@ -296,7 +297,7 @@ def normalize_subject(data: dict, ctx: Context) -> dict:
     v = _V(data)
     raw = v.raw("code")
     if raw is None:
-        v.err("code", "必填 / required")
+        v.err("code", tr("必填"))
     else:
         try:
             v.out["code"] = creditcode.validate(str(raw))
@@ -306,7 +307,7 @@ def normalize_subject(data: dict, ctx: Context) -> dict:
     for name, check in (("region", codes.check_region), ("industry", codes.check_industry)):
         value = v.raw(name)
         if value is None:
-            v.err(name, "必填 / required")
+            v.err(name, tr("必填"))
             continue
         try:
             v.out[name] = check(str(value))
@@ -330,14 +331,14 @@ def normalize_inspector(data: dict, ctx: Context) -> dict:
     if v.raw("id") is None and cert is not None:
         v.out["id"] = cert
         if not _CODE.match(cert):
-            v.err("cert_no", "执法证号只能含字母、数字、_.- / certificate number may hold letters, digits, _ . - only")
+            v.err("cert_no", tr("执法证号只能含字母、数字、_.-"))
     else:
         v.code("id")
     v.text("name", max_len=50)
     start = v.day("cert_valid_from")
     end = v.day("cert_valid_to")
     if start and end and end < start:
-        v.err("cert_valid_to", "有效期止早于有效期起 / certificate ends before it starts")
+        v.err("cert_valid_to", tr("有效期止早于有效期起"))
     dept = v.code("department")
     _dept_ref(v, ctx, "department", dept)
     v.strings("qualifications")
@@ -363,14 +364,14 @@ def normalize_conflict(data: dict, ctx: Context) -> dict:
     raw = v.raw("subject")
     subject = None
     if raw is None:
-        v.err("subject", "必填 / required")
+        v.err("subject", tr("必填"))
     else:
         subject = creditcode.normalize(str(raw))
         v.out["subject"] = subject
     if inspector is not None and not ctx.exists("inspector", inspector):
-        v.err("inspector", f"未知的检查人员 {inspector} / unknown inspector")
+        v.err("inspector", tr("未知的检查人员 %(inspector)s", inspector=inspector))
     if subject is not None and not ctx.exists("subject", subject):
-        v.err("subject", f"未知的检查对象 {subject} / unknown subject")
+        v.err("subject", tr("未知的检查对象 %(subject)s", subject=subject))
     v.choice("reason", CONFLICT_REASONS, default="其他")
     v.text("note", required=False, max_len=500)
     v.day("declared_on", required=False)
@@ -385,26 +386,26 @@ def normalize_filter(value: Any, errors: list[dict], name: str = "filter") -> di
     if value is None:
         return {}
     if not isinstance(value, dict):
-        errors.append({"field": name, "value": value, "message": "筛选条件应为对象 / filter must be an object"})
+        errors.append({"field": name, "value": value, "message": tr("筛选条件应为对象")})
         return {}
     out: dict[str, Any] = {}
     for key, item in value.items():
         if key not in FILTER_KEYS:
-            errors.append({"field": f"{name}.{key}", "value": item, "message": f"未知的筛选项 / unknown filter key; use {', '.join(FILTER_KEYS)}"})
+            errors.append({"field": f"{name}.{key}", "value": item, "message": tr("未知的筛选项，可用：%(value)s", value=', '.join(FILTER_KEYS))})
         elif key in ("abnormal", "serious_dishonest"):
             if not isinstance(item, bool):
-                errors.append({"field": f"{name}.{key}", "value": item, "message": "应为 true/false"})
+                errors.append({"field": f"{name}.{key}", "value": item, "message": tr("应为 true 或 false")})
             out[key] = item
         elif key == "min_complaints":
             if not isinstance(item, int) or isinstance(item, bool) or item < 0:
-                errors.append({"field": f"{name}.{key}", "value": item, "message": "应为非负整数 / must be >= 0"})
+                errors.append({"field": f"{name}.{key}", "value": item, "message": tr("应为非负整数")})
             out[key] = item
         else:
             if not isinstance(item, list) or not all(isinstance(x, str) for x in item):
-                errors.append({"field": f"{name}.{key}", "value": item, "message": "应为文本列表 / must be a list of strings"})
+                errors.append({"field": f"{name}.{key}", "value": item, "message": tr("应为文本列表")})
                 continue
             if key == "credit_classes" and any(x not in CREDIT_CLASSES for x in item):
-                errors.append({"field": f"{name}.{key}", "value": item, "message": "信用等级应为 A/B/C/D"})
+                errors.append({"field": f"{name}.{key}", "value": item, "message": tr("信用等级应为 A、B、C、D 之一")})
             out[key] = sorted(set(item))
     return out
 
@@ -458,29 +459,29 @@ def normalize_plan(data: dict, ctx: Context) -> dict:
     for code in items:
         rec = ctx.get("item", code)
         if rec is None:
-            v.err("items", f"未知的抽查事项 {code} / unknown item")
+            v.err("items", tr("未知的抽查事项 %(code)s", code=code))
         elif rec.get("status") != "active":
-            v.err("items", f"抽查事项 {code} 已停用 / item withdrawn")
+            v.err("items", tr("抽查事项 %(code)s 已停用", code=code))
         else:
             item_recs.append(rec)
     libs = v.strings("sublibraries")
     for code in libs:
         if not ctx.exists("sublibrary", code):
-            v.err("sublibraries", f"未知的子库 {code} / unknown sub-library")
+            v.err("sublibraries", tr("未知的子库 %(code)s", code=code))
     v.out["filter"] = normalize_filter(data.get("filter"), v.errors)
     ratios = data.get("ratios_bp")
     if ratios is None:
         ratios = dict(DEFAULT_RATIOS_BP)
     if not isinstance(ratios, dict) or set(ratios) != set(CREDIT_CLASSES) or not all(
             isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= 10000 for x in ratios.values()):
-        v.err("ratios_bp", "应为 {A,B,C,D} 到 0–10000 基点的映射 / must map A,B,C,D to 0-10000 basis points")
+        v.err("ratios_bp", tr("应为 {A,B,C,D} 到 0–10000 基点的映射"))
     else:
         for rec in item_recs:
             cap = rec.get("ratio_max_bp")
             if cap is not None and max(ratios.values()) > cap:
-                v.err("ratios_bp", f"超过抽查事项 {rec['code']} 的比例上限 {cap} 基点 / above the item's cap")
+                v.err("ratios_bp", tr("超过抽查事项 %(code)s 的比例上限 %(cap)s 基点", code=rec['code'], cap=cap))
             if max(ratios.values()) < rec.get("ratio_min_bp", 0):
-                v.err("ratios_bp", f"低于抽查事项 {rec['code']} 的比例下限 {rec['ratio_min_bp']} 基点 / below the item's floor")
+                v.err("ratios_bp", tr("低于抽查事项 %(code)s 的比例下限 %(ratio_min_bp)s 基点", code=rec['code'], ratio_min_bp=rec['ratio_min_bp']))
         v.out["ratios_bp"] = {k: ratios[k] for k in CREDIT_CLASSES}
     v.integer("frequency_cap", default=2, low=1, high=12)
     v.strings("exemptions", choices=EXEMPTIONS)
@@ -490,10 +491,10 @@ def normalize_plan(data: dict, ctx: Context) -> dict:
     start = v.day("window_start")
     end = v.day("window_end")
     if start and end and end < start:
-        v.err("window_end", "结束日期早于开始日期 / window ends before it starts")
+        v.err("window_end", tr("结束日期早于开始日期"))
     v.flag("joint")
     if v.out.get("joint") and len(depts) < 2:
-        v.err("departments", "联合抽查至少两个部门 / a joint check needs at least two departments")
+        v.err("departments", tr("联合抽查至少两个部门"))
     v.choice("status", PLAN_STATUSES, default="draft")
     v.text("note", required=False, max_len=2000)
     return v.done()
@@ -508,10 +509,10 @@ def normalize_account(data: dict, ctx: Context) -> dict:
     for d in depts:
         _dept_ref(v, ctx, "departments", d)
     if role == "operator" and not depts:
-        v.err("departments", "操作员须属于至少一个部门 / an operator needs at least one department")
+        v.err("departments", tr("操作员须属于至少一个部门"))
     inspector = v.code("inspector", required=role == "inspector")
     if inspector is not None and not ctx.exists("inspector", inspector):
-        v.err("inspector", f"未知的检查人员 {inspector} / unknown inspector")
+        v.err("inspector", tr("未知的检查人员 %(inspector)s", inspector=inspector))
     v.choice("status", ("active", "disabled"), default="active")
     v.text("key_id", required=False, max_len=16)
     v.text("public_key", required=False, max_len=64)
@@ -523,7 +524,7 @@ def normalize_token(data: dict, ctx: Context) -> dict:
     v.code("id")
     account = v.code("account")
     if account is not None and not ctx.exists("account", account):
-        v.err("account", f"未知的账户 {account} / unknown account")
+        v.err("account", tr("未知的账户 %(account)s", account=account))
     v.text("name", max_len=100)
     v.choice("status", ("active", "revoked"), default="active")
     return v.done()

@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from drawsvc.clock import china_date
+from drawsvc.i18n import N_, tr
 from ledger.keys import ActorSigner, decrypt_private_key, encrypt_private_key, generate_actor_key
 from ledger.schema import actor_keys
 
@@ -42,12 +43,11 @@ def check_password(password: object) -> str:
     """A password is text of MIN_PASSWORD..MAX_PASSWORD characters; anything else is a field error."""
     if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         raise RecordError([{"field": "password", "value": None,
-                            "message": f"密码应为 {MIN_PASSWORD}–{MAX_PASSWORD} 个字符的文本 / password must be text "
-                                       f"of {MIN_PASSWORD} to {MAX_PASSWORD} characters"}])
+                            "message": tr("密码应为 %(MIN_PASSWORD)s–%(MAX_PASSWORD)s 个字符的文本", MIN_PASSWORD=MIN_PASSWORD, MAX_PASSWORD=MAX_PASSWORD)}])
     return password
 PLAN_STEPS = {"draft": ("submitted", "approved"), "submitted": ("approved", "draft"),
               "approved": ("published", "draft"), "published": ()}
-PLAN_STATUS_ZH = {"draft": "草稿", "submitted": "待审批", "approved": "已批准", "published": "已公布"}
+PLAN_STATUS_ZH = {"draft": N_("草稿"), "submitted": N_("待审批"), "approved": N_("已批准"), "published": N_("已公布")}
 
 
 class NotFound(Exception):
@@ -122,9 +122,9 @@ class Registry:
         key = record[KEY_FIELD[kind]]
         old = get_record(conn, kind, key)
         if create is True and old is not None:
-            raise Conflict(f"{kind} {key} 已存在 / already exists")
+            raise Conflict(tr("%(kind)s %(key)s 已存在", kind=kind, key=key))
         if create is False and old is None:
-            raise NotFound(f"{kind} {key} 不存在 / not found")
+            raise NotFound(tr("%(kind)s %(key)s 不存在", kind=kind, key=key))
         if kind == "item":
             record["version"] = 1 if old is None else old["version"] + (1 if changed_fields(
                 {**old, "version": 0}, {**record, "version": 0}) else 0)
@@ -134,7 +134,7 @@ class Registry:
             record["key_id"], record["public_key"] = old["key_id"], old["public_key"]
         authorize(actor, kind, old, record, ctx.get)
         if kind == "plan" and old is not None and old["status"] != "draft" and changed_fields(old, record):
-            raise Conflict("只能修改草稿状态的计划 / only draft plans can be changed")
+            raise Conflict(tr("只能修改草稿状态的计划"))
         return old, record
 
     def save(self, actor: Actor, kind: str, data: dict, *, create: bool | None = None,
@@ -158,7 +158,7 @@ class Registry:
         with self.ledger.transaction() as tx:
             old = get_record(tx.conn, kind, key)
             if old is None:
-                raise NotFound(f"{kind} {key} 不存在 / not found")
+                raise NotFound(tr("%(kind)s %(key)s 不存在", kind=kind, key=key))
             authorize(actor, kind, old, None, self.context(tx.conn).get)
             if kind in ("item", "plan", "account", "token"):
                 raise Conflict(f"{kind} records are never deleted: withdraw, disable or revoke them")
@@ -179,10 +179,10 @@ class Registry:
         if kind == "sublibrary":
             for doc in conn.execute(select(schema.plans.c.doc)).scalars():
                 if key in json.loads(doc).get("sublibraries", []):
-                    raise Conflict(f"子库 {key} 仍被计划引用 / sub-library still used by a plan")
+                    raise Conflict(tr("子库 %(key)s 仍被计划引用", key=key))
         for table, col in uses:
             if conn.execute(select(col).where(col == key).limit(1)).first() is not None:
-                raise Conflict(f"{kind} {key} 仍被 {table.name} 引用 / still referenced by {table.name}")
+                raise Conflict(tr("%(kind)s %(key)s 仍被 %(name)s 引用", kind=kind, key=key, name=table.name))
 
     def withdraw_item(self, actor: Actor, code: str) -> dict:
         item = self.get("item", code)
@@ -217,29 +217,29 @@ class Registry:
             row = tx.conn.execute(select(schema.plans.c.doc, schema.plans.c.seq)
                                   .where(schema.plans.c.code == code)).one_or_none()
             if row is None:
-                raise NotFound(f"计划 {code} 不存在")
+                raise NotFound(tr("计划 %(plan)s 不存在", plan=code))
             old = json.loads(row.doc)
             record = {k: v for k, v in old.items() if k != "submitted_by"}
             record["status"] = status
             authorize(actor, "plan", old, record, self.context(tx.conn).get)
             if status not in PLAN_STEPS.get(old["status"], ()):
-                raise Conflict(f"计划当前为“{PLAN_STATUS_ZH.get(old['status'], old['status'])}”，"
-                               f"不能变为“{PLAN_STATUS_ZH.get(status, status)}”")
+                raise Conflict(tr("计划当前为“%(old)s”，不能变为“%(new)s”", old=tr(PLAN_STATUS_ZH.get(old["status"], old["status"])),
+                                  new=tr(PLAN_STATUS_ZH.get(status, status))))
             strict = actor.role != "system" and self.four_eyes(tx.conn, old["departments"])
             extra: dict[str, Any] = {}
             if status == "submitted":
                 record["submitted_by"] = actor.id
             elif status == "approved":
                 if old["status"] == "draft" and strict:
-                    raise Conflict("本部门实行双人审批：计划须先提交审批，再由另一人批准")
+                    raise Conflict(tr(tr("本部门实行双人审批：计划须先提交审批，再由另一人批准")))
                 if old["status"] == "submitted":
                     if strict and old.get("submitted_by") == actor.id:
-                        raise Forbidden("提交人不能批准自己提交的计划，须由另一人批准")
+                        raise Forbidden(tr(tr("提交人不能批准自己提交的计划，须由另一人批准")))
                     extra = {"submitted_by": old.get("submitted_by"), "submitted_seq": row.seq}
                 NORMALIZERS["plan"](record, self.context(tx.conn))  # re-check items and bounds
             elif status == "draft":
                 if not reason.strip():
-                    raise Conflict("退回或重新打开计划须说明理由")
+                    raise Conflict(tr(tr("退回或重新打开计划须说明理由")))
                 extra = {"reason": reason.strip()[:500]}
             verb = {"submitted": "submitted", "approved": "approved", "published": "published",
                     "draft": "returned" if old["status"] == "submitted" else "reopened"}[status]
@@ -295,7 +295,7 @@ class Registry:
             ctx = self.context(tx.conn)
             record = NORMALIZERS["account"]({**data, "status": "active"}, ctx)
             if get_record(tx.conn, "account", record["id"]) is not None:
-                raise Conflict(f"账户 {record['id']} 已存在 / account exists")
+                raise Conflict(tr("账户 %(id)s 已存在", id=record['id']))
             signer = ActorSigner(actor_id_for(record["id"]), key)
             record["key_id"] = signer.key_id
             record["public_key"] = base64.b64encode(pub).decode()
@@ -323,7 +323,7 @@ class Registry:
         check_password(password)
         if actor.role not in ("system", "admin") and (
                 actor.id != account_id or not isinstance(current, str) or self.authenticate(account_id, current) is None):
-            raise Forbidden("只能修改本人密码，且须提供原密码 / only your own password, with the current one")
+            raise Forbidden(tr("只能修改本人密码，且须提供原密码"))
         with self.ledger.engine.begin() as conn:
             t = schema.accounts
             res = conn.execute(t.update().where(t.c.id == account_id).values(password_hash=self.hasher.hash(password)))
@@ -360,7 +360,7 @@ class Registry:
             row = conn.execute(select(actor_keys.c.encrypted_private_key).where(
                 actor_keys.c.actor_id == actor_id, actor_keys.c.active.is_(True))).first()
         if row is None or row.encrypted_private_key is None:
-            raise Forbidden(f"账户 {account_id} 没有可用的签名密钥 / no signing key")
+            raise Forbidden(tr("账户 %(account_id)s 没有可用的签名密钥", account_id=account_id))
         signer = ActorSigner(actor_id, decrypt_private_key(row.encrypted_private_key, self.passphrase))
         with self._lock:
             self._signers[account_id] = signer
@@ -375,7 +375,7 @@ class Registry:
                                           self.context(tx.conn))
             account = get_record(tx.conn, "account", account_id)
             if account is None or account["status"] != "active":
-                raise Conflict("账户不可用 / account disabled")
+                raise Conflict(tr("账户不可用"))
             authorize(actor, "token", None, record)
             entry = tx.append("registry.token.issued", {"id": token_id, "state": record, "changed": sorted(record)},
                               self._signer(actor))

@@ -22,6 +22,8 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from drawsvc.i18n import tr
+
 from .schema import login_lockouts, login_throttle
 
 FREE_FAILURES = 3          # failures of one (account, address) before any delay
@@ -45,13 +47,12 @@ class Refusal:
     def message(self) -> str:
         s = self.retry_after
         if self.reason == "locked":
-            return (f"该账户从此地址登录失败次数过多，已锁定 {LOCK_SECONDS // 60} 分钟（其他地址不受影响），请 {s} 秒后再试 / "
-                    f"too many failed logins for this account from this address: locked for {LOCK_SECONDS // 60} "
-                    f"minutes (other addresses are not affected); retry in {s} s")
+            return tr("该账户从此地址登录失败次数过多，已锁定 %(minutes)s 分钟（其他地址不受影响），请 %(s)s 秒后再试",
+                      minutes=LOCK_SECONDS // 60, s=s)
         if self.reason == "address":
-            return (f"此地址登录尝试过于频繁，请 {s} 秒后再试 / too many login attempts from this address "
-                    f"(limit {ADDRESS_LIMIT} failures per {WINDOW // 60} minutes); retry in {s} s")
-        return f"登录失败后需等待，请 {s} 秒后再试 / after failed logins, wait {s} s before trying again"
+            return tr("此地址登录尝试过于频繁（每 %(minutes)s 分钟最多失败 %(limit)s 次），请 %(s)s 秒后再试", s=s,
+                      limit=ADDRESS_LIMIT, minutes=WINDOW // 60)
+        return tr("登录失败后需等待，请 %(s)s 秒后再试", s=s)
 
 
 def delay_after(failures: int) -> float:

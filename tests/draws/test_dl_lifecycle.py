@@ -160,7 +160,7 @@ def test_wrong_beacon_signature_and_early_seed_are_refused(early_app) -> None:  
         dice = {"type": "dice", "digits": "9" * 20}
         before = log_size(app)
         r = ops.post(f"/api/v1/draws/{draw_id}/seed", json={"reveals": [good, dice]})
-        assert r.status_code == 409 and "not due" in r.get_json()["error"]["message"]
+        assert r.status_code == 409 and "才产生" in r.get_json()["error"]["message"]
     with clock_at(ledger, datetime.fromtimestamp(due + 1, UTC)):
         other = next(x for x in chain["rounds"] if x["round"] != DEMO_ROUND)
         forged = {**good, "signature": other["signature"]}

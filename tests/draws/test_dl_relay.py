@@ -104,6 +104,6 @@ def test_without_relay_the_round_must_be_entered_by_hand(county) -> None:  # typ
     op = demo_actor(reg, "op-scjg")
     d, due = _prepare(svc, op, plan)
     chain, _ = quicknet_round()
-    with clock_at(svc.ledger, datetime.fromtimestamp(due + 1, UTC)), pytest.raises(DrawStateError, match="by hand"):
+    with clock_at(svc.ledger, datetime.fromtimestamp(due + 1, UTC)), pytest.raises(DrawStateError, match="手工填写"):
         svc.seed(op, d["id"], [{"type": "drand", "chain_hash": chain["chain_hash"], "round": DEMO_ROUND},
                                {"type": "dice", "digits": "2" * 20}])

@@ -49,7 +49,7 @@ def _scenario(url: str) -> None:
     a.failed("admin", ATTACKER)
     refusal = b.check("admin", ATTACKER)
     assert refusal is not None and refusal.reason == "locked" and refusal.retry_after == th.LOCK_SECONDS
-    assert "other addresses are not affected" in refusal.message()
+    assert "其他地址不受影响" in refusal.message()
     assert b.check("admin", OFFICE) is None
     [lock] = b.lockouts()
     assert (lock["scope"], lock["account"], lock["address"], lock["failures"]) == \

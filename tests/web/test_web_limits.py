@@ -108,6 +108,9 @@ def test_string_lengths_are_bounded(app: Any) -> None:
     _refused(c.get("/api/v1/items/" + "x" * (limits.MAX_PATH + 1)), 414, str(limits.MAX_PATH))
     c2, h = _session(app)
     r = c2.post("/api/v1/experts", json={"id": "LIM-E", "name": "x" * 5000, "specialties": ["a"]}, headers=h)
+    assert r.status_code == 422 and re.search(r"超过\d+字", r.json["error"]["details"][0]["message"])
+    # the message is in the request's language, the field and code stay as they are
+    r = c2.post("/api/v1/experts?lang=en", json={"id": "LIM-E", "name": "x" * 5000, "specialties": ["a"]}, headers=h)
     assert r.status_code == 422 and re.search(r"longer than \d+ characters", r.json["error"]["details"][0]["message"])
 
 

@@ -85,7 +85,7 @@ def test_plan_workflow_in_the_console(own_demo: Instance) -> None:
     assert reg.get("plan", "P-WEB")["status"] == "published"
 
     page = auditor.get("/staff/plans/P-WEB").data.decode()
-    history = re.findall(r"<code>(registry\.plan\.[a-z]+)</code></td><td>([^<]+)</td>", page)
+    history = re.findall(r"<code>(registry\.plan\.[a-z]+)</code></td><td[^>]*>([^<]+)</td>", page)
     assert [h[0] for h in history] == [
         "registry.plan.added", "registry.plan.changed", "registry.plan.submitted", "registry.plan.returned",
         "registry.plan.submitted", "registry.plan.approved", "registry.plan.published"]

@@ -2,7 +2,7 @@
 the ceremony screen. Simplified Chinese by default, English with ?lang=en.
 
 `bp` is registered by the app factory; it wires the page security (web.security) and the
-language switch (web.i18n) into the app once, and carries the sub-blueprints.
+error pages into the app once, and carries the sub-blueprints.
 """
 
 from __future__ import annotations
@@ -23,11 +23,12 @@ bp.register_blueprint(inspections_bp)
 
 @bp.record_once
 def _setup(state: BlueprintSetupState) -> None:
-    from web.i18n import init_i18n
     from web.security import init_security
 
     init_security(state.app)
-    init_i18n(state.app)
+    from .common import dept_name
+
+    state.app.jinja_env.globals["dept_name"] = dept_name
     register_page_errors(state.app)
 
     @state.app.context_processor

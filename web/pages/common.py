@@ -11,8 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from drawsvc.clock import china_date
 from drawsvc.registry.authz import Actor
-from web.errors import ApiError
-from web.i18n import t
+from web.errors import ApiError, http_words
 
 STAFF_ROLES = ("admin", "operator", "inspector", "auditor")
 
@@ -90,16 +89,29 @@ def seqs_from_args() -> list[int]:
     return [int(x) for x in raw.split(",")[:50] if x.isascii() and x.isdigit() and len(x) < 16]
 
 
+def dept_name(code: str) -> str:
+    """A department's name for a page (its code is an identifier, not a word), read once a request."""
+    from flask import g
+
+    from web.registry_api import registry
+
+    if "dept_names" not in g:
+        g.dept_names = {r["code"]: r.get("name") or r["code"] for r in registry().list("department")}
+    return str(g.dept_names.get(code, code))
+
+
 def register_page_errors(app: Flask) -> None:
     def _page(exc: HTTPException):  # type: ignore[no-untyped-def]
         if request.path.startswith("/api/") or request.path in ("/checkpoint",) or request.path.startswith("/tile/"):
             return None
         if isinstance(exc, LoginRedirect):
             return exc.response
-        titles = {403: t("无权访问", "Forbidden"), 404: t("未找到", "Not found"), 405: t("不允许的方法", "Method not allowed"),
-                  413: t("文件过大", "File too large"), 400: t("请求有误", "Bad request")}
-        return render_template("error.html", code=exc.code, title=titles.get(exc.code or 500, exc.name),
-                               message=exc.description), exc.code
+        # Werkzeug's own paragraphs are English: a page says it in the reader's language, and
+        # keeps a description the code gave (already from the catalogue)
+        own = exc.description if exc.description != type(exc).description else None
+        code = exc.code or 500
+        title, message = http_words(code)
+        return render_template("error.html", code=code, title=title, message=own or message), code
 
     # pages get HTML errors; the API keeps its JSON ones (web.errors handles those first)
     previous = app.error_handler_spec.get(None, {}).get(None, {}).get(HTTPException)

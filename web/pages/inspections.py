@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
+from drawsvc.i18n import N_, NC_, tr
 from drawsvc.inspections import categories as cats
 from drawsvc.inspections import evidence as ev
 from drawsvc.inspections import reports, workdays
@@ -24,10 +25,9 @@ from drawsvc.inspections import schema as ins_schema
 from drawsvc.inspections.errors import InspectionError, NotFound
 from drawsvc.inspections.export import SUMMARY_LABELS
 from drawsvc.registry.authz import Actor, Forbidden
-from drawsvc.registry.records import RecordError
+from drawsvc.registry.records import CONFLICT_REASONS, RecordError
 from drawsvc.registry.service import Conflict, actor_id_for
 from drawsvc.registry.service import NotFound as RegNotFound
-from web.i18n import t
 from web.inspections_api import REPORT_KINDS
 from web.inspections_api import service as ins
 from web.limits import YEAR_MAX, YEAR_MIN, lenient_int
@@ -39,11 +39,11 @@ bp = Blueprint("inspections", __name__, url_prefix="/staff")
 
 STAFF = ("admin", "operator", "inspector", "auditor")
 ERRORS = (InspectionError, Forbidden, RecordError, Conflict, RegNotFound, ValueError, KeyError)
-STATUS_ZH = {"open": "待检查", "checked": "已检查", "pending": "待审核", "returned": "退回", "confirmed": "已确认",
-             "published": "已公示"}
-DEADLINE_KINDS = {"check": ("实施检查", "check"), "report": ("检查报告", "report"),
-                  "publication": ("结果公示", "publication"), "penalty_publication": ("处罚信息公示", "penalty info"),
-                  "disclosure": ("计划执行情况公开", "plan execution disclosure")}
+STATUS_ZH = {"open": NC_("status", "待检查"), "checked": NC_("status", "已检查"), "pending": NC_("status", "待审核"), "returned": NC_("status", "退回"), "confirmed": NC_("status", "已确认"),
+             "published": NC_("status", "已公示")}
+DEADLINE_KINDS = {"check": N_("实施检查"), "report": N_("检查报告"),
+                  "publication": N_("结果公示"), "penalty_publication": N_("处罚信息公示"),
+                  "disclosure": N_("计划执行情况公开")}
 MAX_CAL = 256 * 1024
 HISTORY_SCAN = 20000
 
@@ -175,7 +175,7 @@ def evidence(task_id: str):  # type: ignore[no-untyped-def]
     _task(a, task_id)
     files = [f for f in request.files.getlist("file") if f and f.filename]
     if not files:
-        return _back("pages.inspections.task", [], "请选择文件 / choose a file", task_id=task_id)
+        return _back("pages.inspections.task", [], tr("请选择文件"), task_id=task_id)
     seqs: list[int] = []
     for f in files:
         data = f.read(ins().max_upload + 1)
@@ -290,7 +290,7 @@ def result_step(result_id: str, step: str):  # type: ignore[no-untyped-def]
     elif step == "return":
         _, seqs, err, refused = _do(a, svc.return_result, a, result_id, f.get("reason", ""))
     elif step == "publish" and f.get("confirm") != "1":  # irreversible: the official ticks a confirmation
-        seqs, err, refused = [], t("公示不可撤销：请勾选确认后再公示", "publication cannot be undone: tick the confirmation first"), False
+        seqs, err, refused = [], tr("公示不可撤销：请勾选确认后再公示"), False
     elif step == "publish":
         _, seqs, err, refused = _do(a, svc.publish, a, result_id)
     elif step == "answer":
@@ -393,15 +393,15 @@ def calendar():  # type: ignore[no-untyped-def]
         if f is not None and f.filename:
             raw = f.read(MAX_CAL + 1)
             if len(raw) > MAX_CAL:
-                error = "文件过大 / file too large"
+                error = tr("文件过大")
             elif not f.filename.lower().endswith(".json"):
-                error = "只接受 .json 文件 / only a .json file is accepted"
+                error = tr("只接受 .json 文件")
             else:
                 try:
                     data = workdays.parse_year_text(raw.decode("utf-8"), f.filename,
                                                     lenient_int(year, 0, YEAR_MIN, YEAR_MAX) or None)
                 except UnicodeDecodeError:
-                    error = t("文件不是 UTF-8 编码的文本", "the file is not UTF-8 text")
+                    error = tr("文件不是 UTF-8 编码的文本")
                 except InspectionError as exc:
                     error = str(exc)
         elif lenient_int(year, 0, YEAR_MIN, YEAR_MAX):
@@ -410,16 +410,15 @@ def calendar():  # type: ignore[no-untyped-def]
             except InspectionError as exc:
                 error = str(exc)
         else:
-            error = "请选择文件或填写年份 / choose a file or give a year"
+            error = tr("请选择文件或填写年份")
         if data is not None and error is None:
             if not isinstance(data, dict):
-                error = "文件应为 JSON 对象 / the file must hold a JSON object"
+                error = tr("文件应为 JSON 对象")
             else:
                 res, seqs, error, _ = _do(a, svc.load_calendar_year, a, data, override=override)
                 if error is None:
                     if res.get("unchanged"):
-                        flash(f"{res['year']} 年与已加载的内容相同，未重复记录 / {res['year']} unchanged "
-                              f"(entry #{res['seq']})", "ok")
+                        flash(tr("%(year)s 年与已加载的内容相同，未重复记录（条目 #%(seq)s）", year=res["year"], seq=res["seq"]), "ok")
                     return _back("pages.inspections.calendar", seqs, None)
         if error:
             flash(error, "error")
@@ -463,4 +462,4 @@ def conflicts():  # type: ignore[no-untyped-def]
         subjects = {s["code"]: s["name"] for s in registry().list("subject") if s["code"] in codes}
     return render_template("staff/ins_conflicts.html", me=a, rows=rows, subjects=subjects,
                            created=entry_links(seqs_from_args()), insp=_insp(),
-                           reasons=("近亲属", "曾任职", "利害关系", "其他"))
+                           reasons=CONFLICT_REASONS)

@@ -23,13 +23,14 @@ from drawsvc.draw.errors import DrawError
 from drawsvc.draws import precheck
 from drawsvc.draws.inputs import InputsError
 from drawsvc.draws.service import DrawNotFound, DrawStateError
+from drawsvc.i18n import N_, tr
 from drawsvc.inspections.errors import InspectionError
 from drawsvc.registry import io as regio
 from drawsvc.registry.authz import Actor, Forbidden
 from drawsvc.registry.records import RecordError
 from drawsvc.registry.service import Conflict, NotFound, actor_id_for
+from web import labels
 from web.draws_api import service
-from web.i18n import t
 from web.inspections_api import service as inspection_service
 from web.limits import lenient_int
 from web.registry_api import registry
@@ -109,14 +110,14 @@ def login():  # type: ignore[no-untyped-def]
         password = request.form.get("password", "")
         expected = session.get("csrf", "")
         if not sent or not expected or not hmac.compare_digest(sent, expected):
-            error, status = "表单已过期，请重试 / the form expired; please try again", 400
+            error, status = tr("表单已过期，请重试"), 400
         elif (refusal := limiter().check(account, client_ip())) is not None:
             error, status = locked_message(refusal), 429
         else:
             a = registry().authenticate(account, password)
             if a is None:
                 limiter().failed(account, client_ip())
-                error, status = "账户或密码错误 / wrong account or password", 401
+                error, status = tr("账户或密码错误"), 401
             else:
                 limiter().succeeded(account, client_ip())
                 session.clear()
@@ -205,25 +206,25 @@ def import_page():  # type: ignore[no-untyped-def]
         f = request.files.get("file")
         dry = request.form.get("dry_run") == "1"
         if kind not in IMPORT_KINDS:
-            error = "只能导入检查对象或执法检查人员 / only subjects or inspectors can be imported"
+            error = tr("只能导入检查对象或执法检查人员")
         elif f is None or not f.filename:
-            error = "请选择文件 / choose a file"
+            error = tr("请选择文件")
         else:
             name = f.filename
             data = f.read(MAX_UPLOAD + 1)
             ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
             if len(data) > MAX_UPLOAD:
-                error = f"文件超过 {MAX_UPLOAD // 1024 // 1024} MB / file larger than {MAX_UPLOAD // 1024 // 1024} MB"
+                error = tr("文件超过 %(mb)s MB", mb=MAX_UPLOAD // 1024 // 1024)
             elif not data:
-                error = "文件为空 / the file is empty"
+                error = tr("文件为空")
             elif ext not in ("csv", "xlsx", "xls"):
-                error = t("只接受 .csv、.xlsx 或 .xls 文件", "only .csv, .xlsx or .xls files are accepted")
+                error = tr("只接受 .csv、.xlsx 或 .xls 文件")
             elif ext == "xlsx" and not data.startswith(b"PK\x03\x04"):
-                error = "不是有效的 .xlsx 文件 / not an .xlsx file"
+                error = tr("不是有效的 .xlsx 文件")
             elif ext == "xls" and not data.startswith(OLE_MAGIC):
-                error = t("不是有效的 .xls 文件", "not an .xls file")
+                error = tr("不是有效的 .xls 文件")
             elif ext == "csv" and b"\x00" in data[:4096]:
-                error = "不是文本 CSV 文件 / not a text CSV file"
+                error = tr("不是文本 CSV 文件")
             else:
                 try:
                     report, seqs, error = _do(a, regio.import_file, registry(), a, IMPORT_KINDS[kind], data,
@@ -261,12 +262,11 @@ def import_template(name: str):  # type: ignore[no-untyped-def]
 
 # --- plans --------------------------------------------------------------------------------
 
-PLAN_STATUS = {"draft": ("草稿", "draft"), "submitted": ("待审批", "awaiting approval"),
-               "approved": ("已批准", "approved"), "published": ("已公布", "published")}
-EXEMPTION_LABELS = {"serious_dishonest": ("严重违法失信", "serious violation, dishonest"),
-                    "abnormal": ("经营异常名录", "abnormal operations list"), "penalized": ("已受行政处罚", "penalised")}
-DRAW_STATUS = {"prepared": ("已承诺", "committed"), "seeded": ("种子已固定", "seeded"), "drawn": ("已抽取（保密）", "drawn (sealed)"),
-               "published": ("已公示", "published"), "aborted": ("已中止", "aborted")}
+PLAN_STATUS = {"draft": N_("草稿"), "submitted": N_("待审批"),
+               "approved": N_("已批准"), "published": N_("已公布")}
+EXEMPTION_LABELS = {"serious_dishonest": N_("严重违法失信"),
+                    "abnormal": N_("经营异常名录"), "penalized": N_("已受行政处罚")}
+DRAW_STATUS = labels.DRAW_STATUS
 
 
 def _plan_labels() -> dict[str, Any]:
@@ -295,11 +295,10 @@ def _percent_to_bp(raw: str, stratum: str) -> int:
     try:
         value = Decimal(raw)
     except InvalidOperation:
-        raise ValueError(t(f"{stratum} 类抽查比例“{raw}”不是数字", f"the ratio of class {stratum} \"{raw}\" is not a number")) from None
+        raise ValueError(tr("%(stratum)s 类抽查比例“%(raw)s”不是数字", stratum=stratum, raw=raw)) from None
     bp_value = value * 100
     if not value.is_finite() or bp_value != bp_value.to_integral_value() or not 0 <= bp_value <= 10000:
-        raise ValueError(t(f"{stratum} 类抽查比例应在 0–100% 之间，最多两位小数",
-                           f"the ratio of class {stratum} must be 0–100% with at most two decimals"))
+        raise ValueError(tr("%(stratum)s 类抽查比例应在 0–100%% 之间，最多两位小数", stratum=stratum))
     return int(bp_value)
 
 
@@ -391,8 +390,7 @@ def plan_step(code: str, step: str):  # type: ignore[no-untyped-def]
     if status is None:
         abort(404)
     if step == "publish" and request.form.get("confirm") != "1":
-        return _back("pages.staff.plan", [], t("公布不可撤销：请勾选确认后再公布", "publication cannot be undone: tick the "
-                                                "confirmation first"), code=code)
+        return _back("pages.staff.plan", [], tr("公布不可撤销：请勾选确认后再公布"), code=code)
     _, seqs, err = _do(a, registry().set_plan_status, a, code, status, request.form.get("reason", ""))
     return _back("pages.staff.plan", seqs, err, code=code)
 
@@ -424,16 +422,16 @@ DICE_MIN_DIGITS = 20
 DICE_MAX_DIGITS = 200
 
 
-def _positive_int(raw: str, what_zh: str, what_en: str, low: int, high: int | None = None) -> int:
+def _positive_int(raw: str, what: str, low: int, high: int | None = None) -> int:
     """A form's whole number, refused with a message when it is not one or is out of range:
     what is signed into the permanent commitment is exactly what the official typed."""
     raw = raw.strip()
     if not re.fullmatch(r"[0-9]+", raw):
-        raise ValueError(t(f"{what_zh}“{raw}”不是有效的正整数", f"{what_en} \"{raw}\" is not a whole number"))
+        raise ValueError(tr("%(what)s“%(raw)s”不是有效的正整数", what=tr(what), raw=raw))
     n = int(raw)
     if n < low or (high is not None and n > high):
         rng = f"{low}–{high}" if high is not None else f"≥ {low}"
-        raise ValueError(t(f"{what_zh}应在 {rng} 之间，填写的是 {n}", f"{what_en} must be {rng}, not {n}"))
+        raise ValueError(tr("%(what)s应在 %(rng)s 之间，填写的是 %(n)s", what=tr(what), rng=rng, n=n))
     return n
 
 
@@ -443,44 +441,42 @@ def _sources_from_form(form: Any) -> list[dict[str, Any]]:
     if form.get("use_drand"):
         chain = _quicknet()
         if chain is None:
-            raise ValueError(t("未配置 drand 网络", "no drand network configured"))
-        rnd = _positive_int(form.get("drand_round", ""), "drand 轮次", "The drand round", 1)
+            raise ValueError(tr("未配置 drand 网络"))
+        rnd = _positive_int(form.get("drand_round", ""), N_("drand 轮次"), 1)
         if round_time(chain, rnd) <= now_unix():
-            raise ValueError(t(f"drand 第 {rnd} 轮已经产生，必须声明一个将来的轮次",
-                               f"drand round {rnd} has already been produced; declare a future round"))
+            raise ValueError(tr("drand 第 %(rnd)s 轮已经产生，必须声明一个将来的轮次", rnd=rnd))
         sources.append({"type": "drand", "chain_hash": chain.chain_hash_hex, "round": rnd})
     if form.get("use_dice"):
-        md = _positive_int(form.get("dice_min_digits", ""), "骰子最少位数", "The dice minimum",
+        md = _positive_int(form.get("dice_min_digits", ""), N_("骰子最少位数"),
                            DICE_MIN_DIGITS, DICE_MAX_DIGITS)
         sources.append({"type": "dice", "min_digits": md})
     lottery, period = form.get("lottery_name", "").strip(), form.get("lottery_period", "").strip()
     if lottery or period:
         if not (lottery and period):
-            raise ValueError(t("彩票须同时填写名称和期号", "a lottery needs both its name and its period"))
+            raise ValueError(tr("彩票须同时填写名称和期号"))
         sources.append({"type": "lottery", "name": lottery, "period": period})
     for i in (1, 2, 3):
         name = form.get(f"witness_{i}", "").strip()
         commitment = form.get(f"witness_commitment_{i}", "").strip().lower()
         if name or commitment:
             if not name:
-                raise ValueError(t(f"见证人 {i} 缺少姓名", f"witness {i} has no name"))
+                raise ValueError(tr("见证人 %(i)s 缺少姓名", i=i))
             if not re.fullmatch(r"[0-9a-f]{64}", commitment):
-                raise ValueError(t(f"见证人 {name} 的承诺应为 64 位十六进制",
-                                   f"the commitment of {name} must be 64 hex digits"))
+                raise ValueError(tr("见证人 %(name)s 的承诺应为 64 位十六进制", name=name))
             sources.append({"type": "witness", "witness": name, "commitment": commitment})
     if not sources:
-        raise ValueError(t("至少需要一个公开随机源", "at least one public source is needed"))
+        raise ValueError(tr("至少需要一个公开随机源"))
     return sources
 
 
 def _draw_date_from_form(form: Any) -> str:
     raw = form.get("draw_date", "").strip()
     if not raw:
-        raise ValueError(t("请填写抽签日期", "enter the draw date"))
+        raise ValueError(tr("请填写抽签日期"))
     try:
         return date.fromisoformat(raw).isoformat()
     except ValueError:
-        raise ValueError(t(f"抽签日期“{raw}”不是有效日期", f"the draw date \"{raw}\" is not a date")) from None
+        raise ValueError(tr("抽签日期“%(raw)s”不是有效日期", raw=raw)) from None
 
 
 PREPARE_FIELDS = ("plan", "department", "draw_date", "use_dice", "dice_min_digits", "use_drand", "drand_round",
@@ -512,8 +508,7 @@ def prepare():  # type: ignore[no-untyped-def]
     a = require("admin", "operator")
     f = request.form
     if f.get("confirm") != "1":
-        return _back("pages.staff.draws", [], t("请先核对名录池并勾选确认，再准备抽签",
-                                                "check the pools and tick the confirmation before preparing"))
+        return _back("pages.staff.draws", [], tr("请先核对名录池并勾选确认，再准备抽签"))
     try:
         sources = _sources_from_form(f)
         draw_date = _draw_date_from_form(f)
@@ -593,7 +588,7 @@ def draw_step(draw_id: str, step: str):  # type: ignore[no-untyped-def]
     elif step == "run":
         _, seqs, err = _do(a, svc.run, a, draw_id)
     elif step in ("publish", "abort") and f.get("confirm") != "1":  # irreversible: confirmed by a tick
-        seqs, err = [], t("此操作不可撤销：请勾选确认后再提交", "this step cannot be undone: tick the confirmation first")
+        seqs, err = [], tr("此操作不可撤销：请勾选确认后再提交")
     elif step == "publish":
         _, seqs, err = _do(a, svc.publish, a, draw_id)
     elif step == "abort":

@@ -4,8 +4,6 @@
 import { hex, sha256 } from "./lib/bytes.js";
 import { encodeSource } from "./lib/draw.js";
 
-const EN = document.documentElement.lang === "en";
-
 function countdowns() {
   const nodes = document.querySelectorAll(".beacon");
   if (!nodes.length) return;
@@ -19,7 +17,7 @@ function countdowns() {
         el.textContent = (h ? h + ":" : "") + String(m).padStart(2, "0") + ":" + String(s).padStart(2, "0");
         b.classList.remove("due");
       } else {
-        el.textContent = EN ? "round is out" : "已出号";
+        el.textContent = b.dataset.outLabel;  // the page's words, from the message catalogue
         b.classList.add("due");
       }
     }
