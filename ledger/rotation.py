@@ -183,3 +183,67 @@ def revoke_witness(ledger: Ledger, name: str, reason: str) -> Entry:
                           ledger.system)
         tx.conn.execute(delete(witnesses).where(witnesses.c.name == name))
     return entry
+
+
+def key_history(conn: Connection) -> dict[str, list[dict[str, Any]]]:
+    """Every actor, witness and log key the log names, with its history (SPEC §3): for each key,
+    its status now (`in_force`, `retired`, `revoked`) and its events — `registered`, `rotated_in`,
+    `rotated_out`, `revoked` — each with the entry's seq and time (and the reason of a revocation).
+
+    Read from the log's own key entries (the indexed `type` column), so the page and the API
+    show exactly what a verifier following the log from genesis would. Entries the key rules
+    refuse are left out, as a verifier leaves them out."""
+    state = KeyState()
+    actors: dict[str, dict[str, Any]] = {}
+    wits: dict[str, dict[str, Any]] = {}
+    logs: dict[str, dict[str, Any]] = {}
+
+    def key(table: dict[str, dict[str, Any]], ident: str, **fields: Any) -> dict[str, Any]:
+        return table.setdefault(ident, {**fields, "status": "in_force", "events": []})
+
+    rows = conn.execute(select(log_entries.c.seq, log_entries.c.leaf)
+                        .where(log_entries.c.type.in_(sorted(KEY_TYPES))).order_by(log_entries.c.seq))
+    for seq, leaf in rows:
+        obj = json.loads(bytes(leaf))
+        try:
+            if seq:
+                state.resolve(obj)
+            state.apply(obj, seq)
+        except (KeyRuleError, ValueError, KeyError, TypeError, AttributeError):
+            continue
+        kind, p, when = obj["type"], obj["payload"], obj["time"]
+
+        def ev(rec: dict[str, Any], what: str, status: str | None = None, **extra: Any) -> None:
+            rec["events"].append({"event": what, "seq": seq, "time": when, **extra})  # noqa: B023
+            if status:
+                rec["status"] = status
+
+        if kind == "log.genesis":
+            kid = key_id_for(base64.b64decode(p["system_key"]))
+            ev(key(actors, kid, actor_id=SYSTEM_ACTOR, key_id=kid, public_key=p["system_key"]), "registered")
+            ev(key(logs, p["log_key"], verifier_key=p["log_key"]), "registered")
+        elif kind == "actor.key.registered":
+            ev(key(actors, p["key_id"], actor_id=p["actor_id"], key_id=p["key_id"], public_key=p["public_key"]),
+               "registered")
+        elif kind == "actor.key.rotated":
+            if p["old_key_id"] in actors:
+                ev(actors[p["old_key_id"]], "rotated_out", "retired", successor=p["new_key_id"])
+            ev(key(actors, p["new_key_id"], actor_id=p["actor_id"], key_id=p["new_key_id"],
+                   public_key=p["new_public_key"]), "rotated_in", predecessor=p["old_key_id"])
+        elif kind == "actor.key.revoked":
+            ev(actors[p["key_id"]], "revoked", "revoked", reason=p["reason"])
+        elif kind in ("log.key.rotated", "log.key.revoked"):
+            old = key(logs, p["old_log_key"], verifier_key=p["old_log_key"])
+            if kind == "log.key.revoked":
+                ev(old, "revoked", "revoked", reason=p["reason"])
+            else:
+                ev(old, "rotated_out", "retired")
+            ev(key(logs, p["new_log_key"], verifier_key=p["new_log_key"]), "rotated_in")
+        elif kind == "witness.key.registered":
+            ev(key(wits, p["verifier_key"], name=p["name"], verifier_key=p["verifier_key"]), "registered")
+        elif kind == "witness.key.rotated":
+            ev(wits[p["old_verifier_key"]], "rotated_out", "retired")
+            ev(key(wits, p["new_verifier_key"], name=p["name"], verifier_key=p["new_verifier_key"]), "rotated_in")
+        elif kind == "witness.key.revoked":
+            ev(wits[p["verifier_key"]], "revoked", "revoked", reason=p["reason"])
+    return {"actors": list(actors.values()), "witnesses": list(wits.values()), "log": list(logs.values())}

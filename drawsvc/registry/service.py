@@ -351,8 +351,8 @@ class Registry:
     def signer_for(self, account_id: str) -> ActorSigner:
         with self._lock:
             cached = self._signers.get(account_id)
-        if cached is not None:
-            return cached
+        if cached is not None and cached.key_id not in self.ledger.revoked_keys():
+            return cached  # a revoked key is dropped: the account's key in force (if any) is read anew
         if self.passphrase is None:
             raise RuntimeError("Registry needs the key passphrase to sign for accounts")
         actor_id = actor_id_for(account_id)
