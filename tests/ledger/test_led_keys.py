@@ -233,3 +233,5 @@ def test_cli_key_and_witness_lifecycle(instance: Instance, tmp_path: Path) -> No
                      options=LogOptions(log_key=ledger.log_signer.verifier.encode()))
     assert rep.ok, rep.to_text()
     assert len(rep.info["log_keys"]) == 2
+    audit = run("log", "audit")  # the server's own audit folds the same key entries
+    assert audit.returncode == 0 and "intact" in audit.stdout, audit.stdout + audit.stderr

@@ -122,3 +122,32 @@ def test_a_rotation_the_witness_did_not_sign_is_refused() -> None:
                    actor_id="system", signing_key=system, payload=stmt, prev=prev)
     rep = verify_log([*base, e.to_json()], options=LogOptions(log_key=LOG_KEY))
     assert "NEW_KEY_SIG_INVALID" in rep.codes(), rep.to_text()
+
+
+def test_drawverify_witness_rotate_statement(tmp_path: Path) -> None:
+    """The witness's side of §3 item 8: both of its keys sign the statement the operator logs."""
+    import base64
+
+    from click.testing import CliRunner
+
+    from verifier.canonical import jcs
+    from verifier.cli import cli
+    from verifier.note import parse_verifier_key
+    from verifier.parallel import ed25519_ok
+
+    runner = CliRunner()
+    for name, file in (("notary", "old.key"), ("notary", "new.key"), ("other", "other.key")):
+        assert runner.invoke(cli, ["keygen", "--name", name, "--out", str(tmp_path / file)]).exit_code == 0
+    res = runner.invoke(cli, ["witness-rotate", "--key", str(tmp_path / "old.key"), "--new-key", str(tmp_path / "new.key")])
+    assert res.exit_code == 0, res.output
+    stmt = json.loads(res.output)
+    assert stmt["old_verifier_key"] == (tmp_path / "old.key.pub").read_text().strip()
+    body = jcs({k: stmt[k] for k in ("name", "old_verifier_key", "new_verifier_key")})
+    for key, sig in (("old_verifier_key", "old_key_sig"), ("new_verifier_key", "new_key_sig")):
+        assert ed25519_ok(body, base64.b64decode(stmt[sig]), parse_verifier_key(stmt[key]).public_key)
+    bad = runner.invoke(cli, ["witness-rotate", "--key", str(tmp_path / "old.key"), "--new-key",
+                              str(tmp_path / "other.key")])
+    assert bad.exit_code == 2 and "keeps its name" in bad.output
+    same = runner.invoke(cli, ["witness-rotate", "--key", str(tmp_path / "old.key"), "--new-key",
+                               str(tmp_path / "old.key")])
+    assert same.exit_code == 2
