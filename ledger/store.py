@@ -370,6 +370,11 @@ class PgBatch(_Appender):
         self.want_checkpoint = False
         self.checkpoint: StoredCheckpoint | None = None
 
+    def _revoked(self) -> dict[str, int]:
+        """The list refreshed just before the lock (Ledger.batch): no query inside the hot path."""
+        cached = self.ledger._revoked_cache
+        return cached[1] if cached is not None else self.ledger.revoked_keys()
+
     def _put(self, entry: Entry) -> Entry:
         self._rows.append(entry)
         self._hashes.append(self._advance(entry))
@@ -493,6 +498,7 @@ class Ledger:
             with self.transaction() as tx:
                 yield tx
             return
+        self.revoked_keys()  # refreshed (if stale) before the lock: the batch reads the cached list
         with self._writer_lock:
             b = self._begin_pg_batch()
             try:

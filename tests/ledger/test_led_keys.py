@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -75,11 +76,25 @@ def test_another_process_revocation_is_seen_by_a_plain_transaction(sqlite_url: s
         other.append("test.by_alice", {"n": 1}, alice)
 
 
-def test_batcher_refuses_a_revoked_signer_alone(ledger: Ledger) -> None:
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
+    from tests.conftest import new_ledger
+
+    led = new_ledger(f"sqlite:///{tmp_path / 'log.sqlite3'}" if request.param == "sqlite"
+                     else request.getfixturevalue("pg_url"))
+    yield led
+    led.close()
+    led.engine.dispose()
+
+
+def test_batcher_refuses_a_revoked_signer_alone(any_ledger: Ledger) -> None:
+    """On PostgreSQL the batched path (PgBatch) reads the revocations refreshed before the lock."""
+    ledger = any_ledger
     alice = _person(ledger)
-    revoke_actor_key(ledger, alice.actor_id, alice.key_id, "key leaked")
     batcher = AppendBatcher(ledger, max_batch=8, checkpoint_interval=60)
     try:
+        assert batcher.submit("test.by_alice", {"n": 0}, alice).result(timeout=30).seq > 0
+        revoke_actor_key(ledger, alice.actor_id, alice.key_id, "key leaked")
         bad = batcher.submit("test.by_alice", {"n": 1}, alice)
         good = batcher.submit("test.by_system", {"n": 2}, ledger.system)
         with pytest.raises(KeyRevoked):
