@@ -121,6 +121,18 @@ def _witness_row(conn: Connection, name: str) -> Any:
     return conn.execute(select(witnesses).where(witnesses.c.name == name)).first()
 
 
+def _adopt_unlogged(tx: Any, state: KeyState, name: str) -> None:
+    """A witness registered before witness keys were logged (a bare table row): log its
+    `witness.key.registered` first, in the same transaction, so that its rotation or
+    revocation has a key in force to act on and verifiers can follow it."""
+    row = _witness_row(tx.conn, name)
+    if row is None or name in state.witnesses or row.verifier_key in state.witness_keys:
+        return
+    payload = {"name": name, "verifier_key": row.verifier_key}
+    entry = tx.append("witness.key.registered", payload, tx.ledger.system)
+    state.apply({"type": "witness.key.registered", "payload": payload, "actor": {"id": SYSTEM_ACTOR}}, entry.seq)
+
+
 def register_witness(ledger: Ledger, verifier_key: str) -> Entry:
     """`witness.key.registered` (SPEC §3.8), signed by system, and the row the cosignature API reads."""
     try:
@@ -158,6 +170,7 @@ def rotate_witness(ledger: Ledger, statement: dict[str, Any]) -> Entry:
         raise KeyLifecycleError("the statement must be a JSON object of strings {" + ", ".join(sorted(fields)) + "}")
     with ledger.transaction() as tx:
         state = key_state(tx.conn)
+        _adopt_unlogged(tx, state, statement["name"])
         probe = KeyState(witnesses=dict(state.witnesses), witness_keys=dict(state.witness_keys))
         try:
             probe.apply({"type": "witness.key.rotated", "payload": statement, "actor": {"id": SYSTEM_ACTOR}},
@@ -176,6 +189,7 @@ def revoke_witness(ledger: Ledger, name: str, reason: str) -> Entry:
     reason = _check_reason(reason)
     with ledger.transaction() as tx:
         state = key_state(tx.conn)
+        _adopt_unlogged(tx, state, name)
         key = state.witnesses.get(name)
         if key is None:
             raise KeyLifecycleError(f"witness {name!r} has no key in force on the log")

@@ -250,3 +250,19 @@ def test_cli_key_and_witness_lifecycle(instance: Instance, tmp_path: Path) -> No
     assert len(rep.info["log_keys"]) == 2
     audit = run("log", "audit")  # the server's own audit folds the same key entries
     assert audit.returncode == 0 and "intact" in audit.stdout, audit.stdout + audit.stderr
+
+
+def test_a_witness_registered_before_logging_is_adopted(ledger: Ledger) -> None:
+    """An instance whose witness is a bare table row (registered before witness keys were logged):
+    revoking it first logs its registration, in the same transaction, so a verifier can follow."""
+    from sqlalchemy import insert
+
+    from ledger.schema import witnesses
+
+    w1 = SigningKey.generate()
+    with ledger.engine.begin() as conn:
+        conn.execute(insert(witnesses).values(name="notary", verifier_key=_wkey("notary", w1)))
+    entry = revoke_witness(ledger, "notary", "replaced")
+    kinds = [ledger.entry(s).type for s in (entry.seq - 1, entry.seq)]
+    assert kinds == ["witness.key.registered", "witness.key.revoked"]
+    assert key_state(ledger.engine.connect()).witness_keys[_wkey("notary", w1)] == ("notary", entry.seq, entry.seq)
