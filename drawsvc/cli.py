@@ -96,6 +96,8 @@ def init(ctx: Ctx, origin: str | None, database_url: str | None, demo: bool) -> 
     ledger = inst.ledger()
     click.echo(f"initialised {ctx.home} — origin {inst.origin}")
     click.echo(f"log verifier key: {ledger.log_signer.verifier.encode()}")
+    if inst.config.get("log_sm2_verifier_key"):
+        click.echo(f"log SM2 (国密) verifier key: {inst.config['log_sm2_verifier_key']}")
     for line in lines:
         click.echo(line)
 
@@ -319,12 +321,24 @@ def key() -> None:
 @key.command("rotate")
 @click.option("--log-key", "which", flag_value="log", help="Rotate the checkpoint (log) key")
 @click.option("--system", "which", flag_value="system", default=True, help="Rotate the system actor key")
+@click.option("--sm2-key", "which", flag_value="sm2",
+              help="Register a new SM2 (国密) checkpoint key; on a log without one, its first (docs/SPEC.md §3.6)")
 @pass_ctx
 def key_rotate(ctx: Ctx, which: str) -> None:
     from ledger.rotation import rotate_actor_key, rotate_log_key
 
     inst = ctx.instance
     ledger = inst.ledger()
+    if which == "sm2":
+        from ledger import sm2
+
+        private = sm2.generate_private_key()
+        entry = sm2.register_log_sm2_key(ledger, private, sm2.encrypt_private_key(private, inst.passphrase()))
+        inst.config["log_sm2_verifier_key"] = entry.payload["sm2_log_key"]
+        (inst.home / "instance.json").write_text(json.dumps(inst.config, indent=2) + "\n")
+        click.echo(f"SM2 key registered at seq {entry.seq}; checkpoints from size {entry.seq + 1} on carry its line; "
+                   f"SM2 verifier key {entry.payload['sm2_log_key']}")
+        return
     new = generate_actor_key()
     enc = encrypt_private_key(new, inst.passphrase())
     if which == "log":
@@ -343,7 +357,7 @@ def key_rotate(ctx: Ctx, which: str) -> None:
 @click.option("--reason", required=True, help="Why (1-200 characters; shown on the public key page)")
 @pass_ctx
 def key_revoke(ctx: Ctx, actor_id: str | None, key_id: str | None, log_key: bool, reason: str) -> None:
-    """Revoke a key on the log (SPEC §3 items 6-7): from the next entry on, nothing it signs is valid.
+    """Revoke a key on the log (SPEC §3 items 7-8): from the next entry on, nothing it signs is valid.
 
     ACTOR_ID is e.g. user:<account> or client:<name>. The system key is rotated, never revoked."""
     from ledger.rotation import KeyLifecycleError, revoke_actor_key, revoke_log_key
@@ -375,7 +389,7 @@ def key_revoke(ctx: Ctx, actor_id: str | None, key_id: str | None, log_key: bool
 
 @main.group()
 def witness() -> None:
-    """Witnesses whose cosignatures the log accepts; their keys live on the log (SPEC §3 item 8)."""
+    """Witnesses whose cosignatures the log accepts; their keys live on the log (SPEC §3 item 9)."""
 
 
 @witness.command("add")

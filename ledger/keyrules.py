@@ -5,7 +5,7 @@ system) and `actor.key.rotated` (signed by the old key, carrying a proof of poss
 the new one, which retires the old key). `log.key.rotated` changes the checkpoint key.
 `actor.key.revoked` (system) revokes a key whose holder left or which leaked, `log.key.revoked`
 replaces a compromised checkpoint key, and `witness.key.*` keep the witnesses' keys on the
-log (§3.6-§3.9). This state is a pure fold over the entries, so the audit and any verifier
+log (§3 items 7-10). This state is a pure fold over the entries, so the audit and any verifier
 can rebuild it.
 """
 

@@ -91,7 +91,7 @@ def _check_reason(reason: str) -> str:
 
 
 def revoke_actor_key(ledger: Ledger, actor_id: str, key_id: str, reason: str) -> Entry:
-    """`actor.key.revoked` (SPEC §3.6), signed by system: from the next entry on, no entry, client
+    """`actor.key.revoked` (SPEC §3 item 7), signed by system: from the next entry on, no entry, client
     record or rotation signed by that key is valid, and this service signs nothing with it."""
     reason = _check_reason(reason)
     if actor_id == SYSTEM_ACTOR:
@@ -111,7 +111,7 @@ def revoke_actor_key(ledger: Ledger, actor_id: str, key_id: str, reason: str) ->
 
 
 def revoke_log_key(ledger: Ledger, new_key: SigningKey, encrypted_new_key: bytes | None, reason: str) -> Entry:
-    """`log.key.revoked` (SPEC §3.7): replace a compromised checkpoint key. Like a rotation, and
+    """`log.key.revoked` (SPEC §3 item 8): replace a compromised checkpoint key. Like a rotation, and
     a verifier refuses the old key's signature on any checkpoint beyond this entry by name."""
     reason = _check_reason(reason)
     return rotate_log_key(ledger, new_key, encrypted_new_key, revoked_because=reason)
@@ -134,7 +134,7 @@ def _adopt_unlogged(tx: Any, state: KeyState, name: str) -> None:
 
 
 def register_witness(ledger: Ledger, verifier_key: str) -> Entry:
-    """`witness.key.registered` (SPEC §3.8), signed by system, and the row the cosignature API reads."""
+    """`witness.key.registered` (SPEC §3 item 9), signed by system, and the row the cosignature API reads."""
     try:
         v = NoteVerifier.parse(verifier_key)
     except NoteError as exc:
@@ -153,7 +153,7 @@ def register_witness(ledger: Ledger, verifier_key: str) -> Entry:
 
 
 def witness_rotation_statement(name: str, old_key: SigningKey, new_key: SigningKey) -> dict[str, str]:
-    """What a witness hands the operator to rotate its key (SPEC §3.8): both keys sign
+    """What a witness hands the operator to rotate its key (SPEC §3 item 9): both keys sign
     JCS({name, old_verifier_key, new_verifier_key}), so the operator cannot swap a witness's
     key for one of its own."""
     body = {"name": name,

@@ -65,7 +65,7 @@ class BadRequest(LedgerError):
 
 
 class KeyRevoked(LedgerError):
-    """The signer's key was revoked on the log (SPEC §3.6): the service signs nothing with it."""
+    """The signer's key was revoked on the log (SPEC §3 item 7): the service signs nothing with it."""
 
     def __init__(self, key_id: str, seq: int) -> None:
         super().__init__(f"密钥 {key_id} 已于条目 {seq} 吊销，不能再签名 / key {key_id} was revoked at seq {seq}; "
@@ -435,6 +435,8 @@ class Ledger:
         self.engine = engine
         self.origin = origin
         self.log_signer = log_signer
+        # Further signature lines on every checkpoint after the Ed25519 one (the SM2 line, ledger/sm2.py).
+        self.note_signers: list[Any] = []
         self.system = system
         self.clock = clock
         self.cache = NodeCache()
@@ -564,7 +566,8 @@ class Ledger:
         moment = not_before(self.clock(), last_time)
         body = Checkpoint(self.origin, size, root).body()
         signer = self.log_signer
-        note = sign_note(body, [signer]) + cosign(body, signer.name, signer.signing_key, unix_seconds(moment))
+        note = sign_note(body, [signer, *self.note_signers]) + cosign(body, signer.name, signer.signing_key,
+                                                                      unix_seconds(moment))
         return StoredCheckpoint(size, root, note, format_time(moment))
 
     def checkpoint(self) -> StoredCheckpoint:

@@ -52,6 +52,9 @@ CODES: dict[str, str] = {
     "INCONSISTENT_CHECKPOINTS": "two checkpoints are not one append-only history (fork or rewrite)",
     "PROOF_INVALID": "an inclusion or consistency proof served by the log does not verify",
     "COSIGNATURE_INVALID": "a witness cosignature line does not verify",
+    "SM2_KEY_INVALID": "a log.sm2_key.registered entry is malformed or its key_sig (SM2 proof of possession) does not verify",
+    "SM2_SIGNATURE_MISSING": "a checkpoint the log requires to carry an SM2 (国密) line has none by the registered SM2 key",
+    "SM2_SIGNATURE_INVALID": "a checkpoint's SM2 (国密) line does not verify (SM2 with SM3, user id 1234567812345678)",
     "WITNESS_QUORUM_NOT_MET": "fewer valid witness cosignatures than required",
     "SOURCE_INCOMPLETE": "the source returned fewer entries than its checkpoint covers",
     # -- draw bundles (docs/SPEC.md Part II) --

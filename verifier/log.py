@@ -49,6 +49,8 @@ from .note import (
     verify_note,
 )
 from .parallel import ChunkPool, ed25519_failures, ed25519_ok
+from .sm2 import ENTRY_TYPE as SM2_ENTRY_TYPE
+from .sm2 import Sm2Keys
 
 __all__ = ["MAX_LEAF", "ZERO_PREV", "LogOptions", "actor_key_id", "validate_entry", "verify_log"]
 
@@ -58,8 +60,8 @@ ENTRY_FIELDS = frozenset({"v", "seq", "time", "type", "actor", "payload", "prev"
 SYSTEM = "system"
 KEY_TYPES = frozenset({"log.genesis", "actor.key.registered", "actor.key.rotated", "log.key.rotated",
                        "actor.key.revoked", "log.key.revoked", "witness.key.registered", "witness.key.rotated",
-                       "witness.key.revoked"})
-#: §3.6: a revocation's reason is 1 to this many characters.
+                       "witness.key.revoked", SM2_ENTRY_TYPE})
+#: §3 items 7-10: a revocation's reason is 1 to this many characters.
 MAX_REASON = 200
 #: Below this many entries a worker pool costs more than it saves.
 PARALLEL_THRESHOLD = 20000
@@ -210,7 +212,7 @@ class LogOptions:
 
 class _KeyRing:
     """Actor keys as registered by the log itself: (actor id, key_id) -> [public key, state],
-    state 0 in force, 1 retired by a rotation, 2 revoked (§3.6).
+    state 0 in force, 1 retired by a rotation, 2 revoked (§3 item 7).
 
     With ``record``, every change is also kept as an event ``(position, op, actor, key_id,
     public key)`` so that worker processes can replay the registry up to any entry.
@@ -549,10 +551,11 @@ class _LogVerifier:
         self.ring = _KeyRing(record=True)
         self.log_keys: list[tuple[int, VerifierKey]] = []  # (in force from size, key)
         self.revoked_log_keys: dict[str, int] = {}  # verifier key -> seq of its log.key.revoked
-        #: §3.8: witness name -> its key in force; every witness key the log named -> [name, first
+        #: §3 item 9: witness name -> its key in force; every witness key the log named -> [name, first
         #: checkpoint size in force, last size in force or None, "rotated" / "revoked" / None]
         self.witness_names: dict[str, str] = {}
         self.witness_keys: dict[str, list[Any]] = {}
+        self.sm2 = Sm2Keys()  # the SM2 (国密) line each checkpoint must carry (verifier/sm2.py)
         self.origin: str | None = None
         self.tree = _Tree()
         self.sample_hashes: dict[int, bytes] = {}
@@ -821,6 +824,8 @@ class _LogVerifier:
             self._revoked(p, seq)
         elif typ.startswith("witness.key."):
             self._witness_entry(typ, p, seq)
+        elif typ == SM2_ENTRY_TYPE:
+            self.sm2.register(p, seq, lambda code, msg, exp, act: self._f(ck, code, seq, msg, exp, act), self.origin)
 
     def _registered(self, p: dict[str, Any], seq: int) -> None:
         ck = self.c_keys
@@ -899,7 +904,7 @@ class _LogVerifier:
         self.log_keys.append((seq + 1, nk))
 
     def _revoked(self, p: dict[str, Any], seq: int) -> None:
-        """§3.6 actor.key.revoked: from the next entry on, the key signs nothing valid."""
+        """§3 item 7 actor.key.revoked: from the next entry on, the key signs nothing valid."""
         ck = self.c_keys
         if p.keys() != {"actor_id", "key_id", "reason"} or not all(type(v) is str for v in p.values()):
             self._f(ck, "KEY_RULE_VIOLATION", seq, "actor.key.revoked payload must be {actor_id, key_id, reason} "
@@ -937,7 +942,7 @@ class _LogVerifier:
         return k
 
     def _witness_entry(self, typ: str, p: dict[str, Any], seq: int) -> None:
-        """§3.8 witness.key.registered / rotated / revoked: which witness key counts at which size."""
+        """§3 item 9 witness.key.registered / rotated / revoked: which witness key counts at which size."""
         ck = self.c_keys
         fields = {"witness.key.registered": {"name", "verifier_key"},
                   "witness.key.rotated": {"name", "old_verifier_key", "new_verifier_key", "old_key_sig",
@@ -1150,6 +1155,8 @@ class _LogVerifier:
                                         "does not verify: its time was changed or the line forged",
                                         "valid cosignature/v1 by the log key", t, checkpoint_size=cp.size))
                 continue
+            self.sm2.check(note, cp.size, lambda code, msg, exp, act, w=where, size=cp.size: self.c_cps.fail(
+                Finding(code, w, msg, _s(exp), _s(act), checkpoint_size=size)))
             good.append(cp)
             if full and cp.size <= n:
                 root_ok[cp.size] = roots[cp.size] == cp.root
@@ -1160,6 +1167,8 @@ class _LogVerifier:
             elif full:
                 beyond.append(cp.size)
         self.c_cps.detail = f"{len(good)} of {len(cps)} checkpoints validly signed"
+        if self.sm2.keys:
+            self.c_cps.detail += f"; {self.sm2.verified} carry the SM2 (国密) line the log requires"
         if not full:
             self.c_tree.skip(f"entries before seq {o.start} were not read")
         elif beyond:

@@ -34,7 +34,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(KeyRevoked)
     def _key_revoked(exc: KeyRevoked):  # type: ignore[no-untyped-def]
-        # SPEC §3 item 6: the service signs nothing with a revoked key; the person needs a new key
+        # SPEC §3 item 7: the service signs nothing with a revoked key; the person needs a new key
         if _wants_json():
             return error_response(403, "key_revoked", str(exc), {"key_id": exc.key_id, "revoked_at_seq": exc.seq})
         return Response(f"403 — {exc}", status=403, mimetype="text/plain")

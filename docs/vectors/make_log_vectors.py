@@ -122,7 +122,7 @@ def _seed(k: int) -> SigningKey:
 
 def _key_lifecycle(system: ActorSigner, log_signer: NoteSigner, witness_key: SigningKey, op1: ActorSigner,
                    base: list, t0: datetime) -> dict:
-    """§3.6-§3.9: the log above goes on with a witness registered, rotated and revoked, an actor key
+    """§3 items 7-10: the log above goes on with a witness registered, rotated and revoked, an actor key
     registered, used and revoked, and the log key revoked; checkpoints cosigned per the witness
     key in force; then what a verifier must refuse."""
     op2 = ActorSigner("user:op-2", _seed(1))
@@ -178,7 +178,7 @@ def _key_lifecycle(system: ActorSigner, log_signer: NoteSigner, witness_key: Sig
                                                                     "changed": {"credit_class": "D"}},
                                prev=hashes[-1].hex())
     return {
-        "about": "SPEC §3.6-§3.9 continued from the entries above (seq 7 on). Witness policy: the verifier "
+        "about": "SPEC §3 items 7-10 continued from the entries above (seq 7 on). Witness policy: the verifier "
                  "knows only keys.witness.verifier_key (and the genesis log key); it follows the rotation "
                  "at seq 10 and the revocation at seq 12 from the log.",
         "keys": {"operator_2": {"seed": b64(bytes(op2.signing_key)), "key_id": op2.key_id},

@@ -1,4 +1,4 @@
-"""Keys that outlive people (SPEC §3 items 6-9), server side: revocation and witness keys are log
+"""Keys that outlive people (SPEC §3 items 7-10), server side: revocation and witness keys are log
 entries; the service refuses to sign with a revoked key; a verifier reading the service's log with
 only the genesis key and the first witness key follows every change — each tested by attacking it."""
 

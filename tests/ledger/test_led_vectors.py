@@ -35,7 +35,7 @@ def test_log_vectors_pass_the_servers_key_rules() -> None:
 
 
 def test_key_lifecycle_vectors_follow_the_servers_key_rules() -> None:
-    """§3.6-§3.9: the server's fold accepts the lifecycle entries in order, ends with the witness
+    """§3 items 7-10: the server's fold accepts the lifecycle entries in order, ends with the witness
     revoked and the log key replaced, and refuses the revoked key's later (backdated) entry."""
     import json
 

@@ -1,5 +1,5 @@
 """The draw verifier's key replay (verifier/draw.py reuses the log verifier's key rules) follows the
-key lifecycle (SPEC §3 items 6-9) too: given only the genesis log key and a witness's first key, it
+key lifecycle (SPEC §3 items 7-10) too: given only the genesis log key and a witness's first key, it
 counts the witness's cosignature under its rotated key, refuses the rotated-away key's and the
 revoked key's, and refuses a pending key entry signed by a revoked actor key."""
 

@@ -1,4 +1,4 @@
-"""SPEC §3.6-§3.9 from the vector text (docs/vectors/log-v1.json `key_lifecycle`): a verifier given
+"""SPEC §3 items 7-10 from the vector text (docs/vectors/log-v1.json `key_lifecycle`): a verifier given
 only the genesis log key and one witness key follows the witness's rotation and revocation and the
 log key's revocation, and refuses what a revoked key signs afterwards — by name."""
 
@@ -125,7 +125,7 @@ def test_a_rotation_the_witness_did_not_sign_is_refused() -> None:
 
 
 def test_drawverify_witness_rotate_statement(tmp_path: Path) -> None:
-    """The witness's side of §3 item 8: both of its keys sign the statement the operator logs."""
+    """The witness's side of §3 item 9: both of its keys sign the statement the operator logs."""
     import base64
 
     from click.testing import CliRunner
