@@ -351,7 +351,8 @@ class Registry:
     def signer_for(self, account_id: str) -> ActorSigner:
         with self._lock:
             cached = self._signers.get(account_id)
-        if cached is not None and cached.key_id not in self.ledger.revoked_keys():
+        revoked = self.ledger.revoked_keys()
+        if cached is not None and cached.key_id not in revoked:
             return cached  # a revoked key is dropped: the account's key in force (if any) is read anew
         if self.passphrase is None:
             raise RuntimeError("Registry needs the key passphrase to sign for accounts")
@@ -360,7 +361,11 @@ class Registry:
             row = conn.execute(select(actor_keys.c.encrypted_private_key).where(
                 actor_keys.c.actor_id == actor_id, actor_keys.c.active.is_(True))).first()
         if row is None or row.encrypted_private_key is None:
-            raise Forbidden(f"账户 {account_id} 没有可用的签名密钥 / no signing key")
+            why = ""
+            if cached is not None and cached.key_id in revoked:
+                why = (f"：密钥 {cached.key_id} 已于日志条目 {revoked[cached.key_id]} 吊销 / key {cached.key_id} was "
+                       f"revoked at seq {revoked[cached.key_id]}")
+            raise Forbidden(f"账户 {account_id} 没有可用的签名密钥 / no signing key{why}")
         signer = ActorSigner(actor_id, decrypt_private_key(row.encrypted_private_key, self.passphrase))
         with self._lock:
             self._signers[account_id] = signer

@@ -75,3 +75,28 @@ def test_key_page_of_a_fresh_log(client: Any) -> None:
     assert "有效" in html and "日志上尚未登记见证者" in html
     data = client.get("/api/v1/log/keys").get_json()
     assert data["witnesses"] == [] and len(data["log"]) == 1 and data["actors"][0]["actor_id"] == "system"
+
+
+def test_a_person_whose_key_was_revoked_signs_nothing_more(app: Any, client: Any) -> None:
+    """谁录入谁负责: an account's key revoked (the person left, the key leaked) — the service refuses
+    to sign that account's next change with a clear 403, writes nothing, and says so."""
+    from web.registry_api import registry
+
+    ledger = app.extensions["ledger"]
+    with app.app_context():
+        reg = registry()
+        rec = reg.create_account(reg.system, {"id": "admin", "name": "管理员", "role": "admin"}, None)
+        _, secret = reg.issue_token(reg.actor_for(rec), "admin", "ops")
+    auth = {"Authorization": f"Bearer {secret}"}
+
+    def add(account: str) -> Any:
+        return client.post("/api/v1/accounts", headers=auth,
+                           json={"id": account, "name": "张三", "role": "auditor"})
+
+    assert add("aud-1").status_code == 201  # the account's key signs
+    rev = revoke_actor_key(ledger, "user:admin", rec["key_id"], "调离")
+    size = ledger.size()
+    refused = add("aud-2")
+    assert refused.status_code == 403, refused.get_data(as_text=True)
+    assert f"已于日志条目 {rev.seq} 吊销" in refused.get_json()["error"]["message"]
+    assert ledger.size() == size  # nothing written
