@@ -199,6 +199,24 @@ def revoke_witness(ledger: Ledger, name: str, reason: str) -> Entry:
     return entry
 
 
+def _sm2_log_keys(conn: Connection, logs: dict[str, dict[str, Any]]) -> None:
+    """The 国密 checkpoint keys (SPEC §3 item 6, §5.1) beside the Ed25519 ones: each valid
+    `log.sm2_key.registered` brings a key in and retires the one before it."""
+    from . import sm2
+
+    prev: dict[str, Any] | None = None
+    for frm, v in sm2.required_keys(conn):
+        seq = frm - 1
+        when = conn.execute(select(log_entries.c.time).where(log_entries.c.seq == seq)).scalar_one()
+        rec = logs.setdefault(v.encode(), {"verifier_key": v.encode(), "algorithm": "sm2", "status": "in_force",
+                                           "events": []})
+        if prev is not None:
+            prev["events"].append({"event": "rotated_out", "seq": seq, "time": when})
+            prev["status"] = "retired"
+        rec["events"].append({"event": "rotated_in" if prev is not None else "registered", "seq": seq, "time": when})
+        prev = rec
+
+
 def key_history(conn: Connection) -> dict[str, list[dict[str, Any]]]:
     """Every actor, witness and log key the log names, with its history (SPEC §3): for each key,
     its status now (`in_force`, `retired`, `revoked`) and its events — `registered`, `rotated_in`,
@@ -235,7 +253,7 @@ def key_history(conn: Connection) -> dict[str, list[dict[str, Any]]]:
         if kind == "log.genesis":
             kid = key_id_for(base64.b64decode(p["system_key"]))
             ev(key(actors, kid, actor_id=SYSTEM_ACTOR, key_id=kid, public_key=p["system_key"]), "registered")
-            ev(key(logs, p["log_key"], verifier_key=p["log_key"]), "registered")
+            ev(key(logs, p["log_key"], verifier_key=p["log_key"], algorithm="ed25519"), "registered")
         elif kind == "actor.key.registered":
             ev(key(actors, p["key_id"], actor_id=p["actor_id"], key_id=p["key_id"], public_key=p["public_key"]),
                "registered")
@@ -247,12 +265,12 @@ def key_history(conn: Connection) -> dict[str, list[dict[str, Any]]]:
         elif kind == "actor.key.revoked":
             ev(actors[p["key_id"]], "revoked", "revoked", reason=p["reason"])
         elif kind in ("log.key.rotated", "log.key.revoked"):
-            old = key(logs, p["old_log_key"], verifier_key=p["old_log_key"])
+            old = key(logs, p["old_log_key"], verifier_key=p["old_log_key"], algorithm="ed25519")
             if kind == "log.key.revoked":
                 ev(old, "revoked", "revoked", reason=p["reason"])
             else:
                 ev(old, "rotated_out", "retired")
-            ev(key(logs, p["new_log_key"], verifier_key=p["new_log_key"]), "rotated_in")
+            ev(key(logs, p["new_log_key"], verifier_key=p["new_log_key"], algorithm="ed25519"), "rotated_in")
         elif kind == "witness.key.registered":
             ev(key(wits, p["verifier_key"], name=p["name"], verifier_key=p["verifier_key"]), "registered")
         elif kind == "witness.key.rotated":
@@ -260,4 +278,5 @@ def key_history(conn: Connection) -> dict[str, list[dict[str, Any]]]:
             ev(key(wits, p["new_verifier_key"], name=p["name"], verifier_key=p["new_verifier_key"]), "rotated_in")
         elif kind == "witness.key.revoked":
             ev(wits[p["verifier_key"]], "revoked", "revoked", reason=p["reason"])
+    _sm2_log_keys(conn, logs)
     return {"actors": list(actors.values()), "witnesses": list(wits.values()), "log": list(logs.values())}
