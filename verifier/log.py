@@ -552,7 +552,8 @@ class _LogVerifier:
         self.log_keys: list[tuple[int, VerifierKey]] = []  # (in force from size, key)
         self.revoked_log_keys: dict[str, int] = {}  # verifier key -> seq of its log.key.revoked
         #: §3 item 9: witness name -> its key in force; every witness key the log named -> [name, first
-        #: checkpoint size in force, last size in force or None, "rotated" / "revoked" / None]
+        #: checkpoint size in force, last size in force or None, "rotated" / "revoked" / None,
+        #: the key it was rotated from or None]
         self.witness_names: dict[str, str] = {}
         self.witness_keys: dict[str, list[Any]] = {}
         self.sm2 = Sm2Keys()  # the SM2 (国密) line each checkpoint must carry (verifier/sm2.py)
@@ -962,7 +963,7 @@ class _LogVerifier:
                         "and a witness key once", "a new witness or a fresh key", name)
                 return
             self.witness_names[name] = str(k)
-            self.witness_keys[str(k)] = [name, seq + 1, None, None]
+            self.witness_keys[str(k)] = [name, seq + 1, None, None, None]
             return
         if typ == "witness.key.revoked":
             if not 1 <= len(p["reason"]) <= MAX_REASON:
@@ -974,7 +975,7 @@ class _LogVerifier:
                         self.witness_names.get(name), p["verifier_key"])
                 return
             del self.witness_names[name]
-            self.witness_keys[p["verifier_key"]][2:] = [seq, "revoked"]
+            self.witness_keys[p["verifier_key"]][2:4] = [seq, "revoked"]
             return
         old = self._witness_key(p["old_verifier_key"], name, seq, "old_verifier_key")
         new = self._witness_key(p["new_verifier_key"], name, seq, "new_verifier_key")
@@ -996,16 +997,23 @@ class _LogVerifier:
                         "rotation not applied")
                 return
         self.witness_names[name] = str(new)
-        self.witness_keys[str(old)][2:] = [seq, "rotated"]
-        self.witness_keys[str(new)] = [name, seq + 1, None, None]
+        self.witness_keys[str(old)][2:4] = [seq, "rotated"]
+        self.witness_keys[str(new)] = [name, seq + 1, None, None, str(old)]
 
     def witness_chain(self, key: VerifierKey) -> list[str]:
-        """Every key of the witness whose key (anywhere in its history) is ``key``: a witness policy
-        names a key once, the log's rotations (signed by old and new key) carry it on."""
-        rec = self.witness_keys.get(str(key))
-        if rec is None:
-            return [str(key)]
-        return [k for k, r in self.witness_keys.items() if r[0] == rec[0]]
+        """The keys linked to ``key`` by rotations (each signed by its old and its new key), oldest
+        first: a witness policy names a key once, the rotations carry it on. Never by name: a name
+        the operator registers again after a revocation is a new witness, not this one."""
+        here = str(key)
+        if here not in self.witness_keys:
+            return [here]
+        while self.witness_keys[here][4] is not None:  # back to the first key
+            here = self.witness_keys[here][4]
+        successor = {r[4]: k for k, r in self.witness_keys.items() if r[4] is not None}
+        chain = [here]
+        while chain[-1] in successor:
+            chain.append(successor[chain[-1]])
+        return chain
 
     def witness_cosignatures(self, note: SignedNote, size: int, policy: Sequence[VerifierKey]
                              ) -> tuple[list[tuple[str, int]], list[tuple[str, str, str]]]:

@@ -151,3 +151,35 @@ def test_drawverify_witness_rotate_statement(tmp_path: Path) -> None:
     same = runner.invoke(cli, ["witness-rotate", "--key", str(tmp_path / "old.key"), "--new-key",
                                str(tmp_path / "old.key")])
     assert same.exit_code == 2
+
+
+def test_a_name_registered_again_is_not_the_policy_witness() -> None:
+    """The attack: the operator revokes the honest witness and registers the same name with a key of
+    its own. A verifier holding the witness's first key follows rotations only — never the name."""
+    import base64
+
+    from nacl.signing import SigningKey
+
+    from ledger import merkle
+    from ledger.checkpoint import Checkpoint
+    from ledger.entry import make_entry, parse_time
+    from ledger.note import ALG_COSIGNATURE_V1, NoteSigner, NoteVerifier, cosign, sign_note
+
+    system = SigningKey(base64.b64decode(V["keys"]["system"]["seed"]))
+    log_key = SigningKey(base64.b64decode(KL["keys"]["log_after_revocation"]["seed"]))
+    mine = SigningKey(bytes(range(7, 39)))
+    entries = [e for e in ENTRIES]
+    payload = {"name": "witness.example",
+               "verifier_key": NoteVerifier("witness.example", bytes(mine.verify_key), ALG_COSIGNATURE_V1).encode()}
+    from ledger.entry import Entry
+
+    prev = Entry.from_json(entries[-1]).leaf_hash().hex()
+    e = make_entry(seq=len(entries), moment=parse_time(entries[-1]["time"]), entry_type="witness.key.registered",
+                   actor_id="system", signing_key=system, payload=payload, prev=prev)
+    entries.append(e.to_json())
+    hashes = [Entry.from_json(x).leaf_hash() for x in entries]
+    text = Checkpoint(V["origin"], len(entries), merkle.root_from_leaf_hashes(hashes)).body()
+    note = sign_note(text, [NoteSigner(V["origin"], log_key)]) + cosign(text, "witness.example", mine, 1_800_000_000)
+    rep = verify_log(entries, [note], options=opts())
+    assert rep.checks["keys"].status == "passed", rep.to_text()  # the re-registration itself is lawful
+    assert rep.info.get("cosigned_by") == [] and "WITNESS_QUORUM_NOT_MET" in rep.codes(), rep.to_text()
