@@ -551,6 +551,7 @@ class _LogVerifier:
         self.ring = _KeyRing(record=True)
         self.log_keys: list[tuple[int, VerifierKey]] = []  # (in force from size, key)
         self.revoked_log_keys: dict[str, int] = {}  # verifier key -> seq of its log.key.revoked
+        self.revocations: list[str] = []  # actor keys revoked on the log, for the report
         #: §3 item 9: witness name -> its key in force; every witness key the log named -> [name, first
         #: checkpoint size in force, last size in force or None, "rotated" / "revoked" / None,
         #: the key it was rotated from or None]
@@ -930,6 +931,7 @@ class _LogVerifier:
                     f"{aid}/{kid} (revoked)")
             return
         self.ring.revoke(aid, kid)
+        self.revocations.append(f"{aid}/{kid} revoked at seq {seq}: {p['reason']}")
 
     def _witness_key(self, text: Any, name: str, seq: int, what: str) -> VerifierKey | None:
         try:
@@ -1072,6 +1074,13 @@ class _LogVerifier:
                 self.r.info["origin"] = self.origin
         if self.log_keys:
             self.r.info["log_keys"] = [f"from size {s}: {k}" for s, k in self.log_keys]
+        if self.revocations or self.revoked_log_keys:
+            self.r.info["revoked_keys"] = self.revocations + [f"log key {k} revoked at seq {s}"
+                                                              for k, s in self.revoked_log_keys.items()]
+        if self.witness_keys:
+            self.r.info["witness_keys"] = [f"{r[0]}: {k} in force for sizes {r[1]}..{'' if r[2] is None else r[2]}"
+                                           + (f" ({r[3]} at seq {r[2]})" if r[3] else "")
+                                           for k, r in self.witness_keys.items()]
 
     def _parse_checkpoints(self, notes: Sequence[str]) -> list[tuple[SignedNote, Checkpoint]]:
         out = []

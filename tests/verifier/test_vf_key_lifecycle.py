@@ -52,6 +52,9 @@ def test_log_follows_the_log_key_revocation_from_the_genesis_key() -> None:
     rep = verify_log(ENTRIES, notes(10, 12, 15), options=LogOptions(log_key=LOG_KEY))
     assert rep.ok, rep.to_text()
     assert rep.checks["checkpoints"].detail == "3 of 3 checkpoints validly signed"
+    revoked = rep.info["revoked_keys"]
+    assert any(KL["keys"]["operator_2"]["key_id"] in x and "seq 11" in x for x in revoked)
+    assert any("seq 13" in x for x in revoked) and len(rep.info["witness_keys"]) == 2
     assert any(KL["keys"]["log_after_revocation"]["verifier_key"] in k for k in rep.info["log_keys"])
 
 
