@@ -14,13 +14,13 @@ from typing import Any
 
 import click
 from nacl.signing import SigningKey
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from ledger.entry import EntryError
 from ledger.external import ExternalError, append_external, client_by_name, create_client, sign_record
 from ledger.keys import encrypt_private_key, generate_actor_key
-from ledger.note import NoteError, NoteVerifier
-from ledger.schema import witnesses
+from ledger.note import NoteError
+from ledger.schema import actor_keys
 from ledger.store import BadRequest, LedgerError, NotFound
 
 from .instance import Instance, InstanceError, default_home, init_instance, load
@@ -391,22 +391,103 @@ def key_rotate(ctx: Ctx, which: str) -> None:
         click.echo(f"system key rotated at seq {entry.seq}; new key id {signer.key_id}")
 
 
+@key.command("revoke")
+@click.argument("actor_id", required=False)
+@click.option("--key-id", help="The key to revoke (default: the actor's key in force)")
+@click.option("--log-key", "log_key", is_flag=True, help="Revoke the checkpoint (log) key: a new one replaces it")
+@click.option("--reason", required=True, help="Why (1-200 characters; shown on the public key page)")
+@pass_ctx
+def key_revoke(ctx: Ctx, actor_id: str | None, key_id: str | None, log_key: bool, reason: str) -> None:
+    """Revoke a key on the log (SPEC §3 items 7-8): from the next entry on, nothing it signs is valid.
+
+    ACTOR_ID is e.g. user:<account> or client:<name>. The system key is rotated, never revoked."""
+    from ledger.rotation import KeyLifecycleError, revoke_actor_key, revoke_log_key
+
+    inst = ctx.instance
+    ledger = inst.ledger()
+    try:
+        if log_key:
+            if actor_id or key_id:
+                fail("--log-key takes no ACTOR_ID or --key-id")
+            new = generate_actor_key()
+            entry = revoke_log_key(ledger, new, encrypt_private_key(new, inst.passphrase()), reason)
+            click.echo(f"log key revoked at seq {entry.seq}; new verifier key {ledger.log_signer.verifier.encode()}")
+            return
+        if not actor_id:
+            fail("give ACTOR_ID (e.g. user:alice) or --log-key")
+        if key_id is None:
+            with inst.engine().connect() as conn:
+                key_id = conn.execute(select(actor_keys.c.key_id).where(
+                    actor_keys.c.actor_id == actor_id, actor_keys.c.active.is_(True))).scalar()
+            if key_id is None:
+                fail(f"{actor_id!r} has no key in force; name one with --key-id")
+        entry = revoke_actor_key(ledger, actor_id, key_id, reason)
+    except KeyLifecycleError as exc:
+        fail(str(exc))
+    ledger.checkpoint()
+    click.echo(f"key {key_id} of {actor_id} revoked at seq {entry.seq}")
+
+
 @main.group()
 def witness() -> None:
-    """Witnesses whose cosignatures the log accepts."""
+    """Witnesses whose cosignatures the log accepts; their keys live on the log (SPEC §3 item 9)."""
 
 
 @witness.command("add")
 @click.argument("verifier_key")
 @pass_ctx
 def witness_add(ctx: Ctx, verifier_key: str) -> None:
-    """Register a witness by its cosignature verifier key (<name>+<hash>+<key>)."""
-    v = NoteVerifier.parse(verifier_key)
-    with ctx.instance.engine().begin() as conn:
-        if conn.execute(select(witnesses).where(witnesses.c.name == v.name)).first():
-            fail(f"witness {v.name!r} is registered already")
-        conn.execute(insert(witnesses).values(name=v.name, verifier_key=v.encode()))
-    click.echo(f"witness {v.name} registered")
+    """Register a witness by its cosignature verifier key (<name>+<hash>+<key>): a
+    witness.key.registered entry, signed by system."""
+    from ledger.rotation import KeyLifecycleError, register_witness
+
+    ledger = ctx.instance.ledger()
+    try:
+        entry = register_witness(ledger, verifier_key)
+    except KeyLifecycleError as exc:
+        fail(str(exc))
+    ledger.checkpoint()
+    click.echo(f"witness {entry.payload['name']} registered at seq {entry.seq}")
+
+
+@witness.command("rotate")
+@click.option("--statement", "statement_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The witness's signed statement (JSON, from `drawverify witness-rotate`)")
+@pass_ctx
+def witness_rotate(ctx: Ctx, statement_file: Path) -> None:
+    """Rotate a witness's key with the statement both its keys signed (witness.key.rotated)."""
+    import json
+
+    from ledger.rotation import KeyLifecycleError, rotate_witness
+
+    try:
+        statement = json.loads(statement_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        fail(f"cannot read the statement {statement_file}: {exc}")
+    ledger = ctx.instance.ledger()
+    try:
+        entry = rotate_witness(ledger, statement)
+    except KeyLifecycleError as exc:
+        fail(str(exc))
+    ledger.checkpoint()
+    click.echo(f"witness {statement['name']} rotated at seq {entry.seq}")
+
+
+@witness.command("revoke")
+@click.argument("name")
+@click.option("--reason", required=True, help="Why (1-200 characters; shown on the public key page)")
+@pass_ctx
+def witness_revoke(ctx: Ctx, name: str, reason: str) -> None:
+    """Revoke a witness's key in force (witness.key.revoked): its later cosignatures count for nothing."""
+    from ledger.rotation import KeyLifecycleError, revoke_witness
+
+    ledger = ctx.instance.ledger()
+    try:
+        entry = revoke_witness(ledger, name, reason)
+    except KeyLifecycleError as exc:
+        fail(str(exc))
+    ledger.checkpoint()
+    click.echo(f"witness {name} revoked at seq {entry.seq}")
 
 
 # --- domain command groups are attached here ---------------------------------------

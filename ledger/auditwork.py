@@ -45,10 +45,9 @@ from nacl.exceptions import BadSignatureError
 
 from .canonical import _MAX_SAFE, canonical_bytes, is_simple
 from .entry import Entry, EntryError, check_type
-from .keyrules import KeyRuleError, KeyState
 
-# The four types that change which key may sign what (ledger.keyrules.KeyState.apply).
-KEY_TYPES = frozenset({"log.genesis", "actor.key.registered", "actor.key.rotated", "log.key.rotated"})
+# KEY_TYPES: the types that change which key may sign what (ledger.keyrules.KeyState.apply).
+from .keyrules import KEY_TYPES, KeyRuleError, KeyState
 
 _FIELDS = frozenset({"v", "seq", "time", "type", "actor", "payload", "prev", "sig"})
 _ACTOR_FIELDS = frozenset({"id", "key_id"})

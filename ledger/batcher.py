@@ -29,7 +29,7 @@ from typing import Any
 from .entry import Entry, EntryError, format_time
 from .keys import ActorSigner
 from .prepared import PreparedEntry, prepare
-from .store import Ledger
+from .store import KeyRevoked, Ledger
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ class AppendBatcher:
                             entry = tx.append_prepared(req.prepared, stamp)
                         else:
                             entry = tx.append(req.entry_type, req.payload, req.signer, moment=moment)
-                    except EntryError as exc:  # a bad entry fails alone; the others go on
+                    except (EntryError, KeyRevoked) as exc:  # a bad entry or revoked signer fails alone
                         req.future.set_exception(exc)
                         continue
                     done.append((req, entry))

@@ -16,6 +16,7 @@ checkpoint, and COMMIT) — see `PgBatch`.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import threading
 import time as _time
@@ -61,6 +62,31 @@ class NotFound(LedgerError):
 
 class BadRequest(LedgerError):
     pass
+
+
+class KeyRevoked(LedgerError):
+    """The signer's key was revoked on the log (SPEC §3 item 7): the service signs nothing with it."""
+
+    def __init__(self, key_id: str, seq: int) -> None:
+        super().__init__(f"密钥 {key_id} 已于条目 {seq} 吊销，不能再签名 / key {key_id} was revoked at seq {seq}; "
+                         "it signs nothing more")
+        self.key_id, self.seq = key_id, seq
+
+
+#: How long a process trusts its list of revoked keys on the batched (hot) path, in seconds.
+#: A plain transaction always reads the list under the append lock.
+REVOKED_TTL = 1.0
+
+
+def read_revoked(conn: Connection) -> dict[str, int]:
+    """key_id -> seq of its `actor.key.revoked` entry, read from the log (the type column is indexed)."""
+    out: dict[str, int] = {}
+    for seq, leaf in conn.execute(select(log_entries.c.seq, log_entries.c.leaf)
+                                  .where(log_entries.c.type == "actor.key.revoked")):
+        key_id = json.loads(bytes(leaf)).get("payload", {}).get("key_id")
+        if type(key_id) is str:
+            out[key_id] = seq
+    return out
 
 
 def utcnow() -> datetime:
@@ -156,6 +182,8 @@ class _Appender:
         """Sign and buffer an entry at the next seq. Raises EntryError (nothing buffered) on bad input.
 
         `payload_json` (from `entry.encode_payload`, computed before the lock) saves work inside it."""
+        if signer.actor_id != "system":  # the system key is rotated, never revoked (SPEC §3 item 7)
+            self._check_signer(signer.key_id)
         moment = not_before(moment or self.ledger.clock(), self.last_time)
         return self._put(make_entry(seq=self.size, moment=moment, entry_type=entry_type,
                                     actor_id=signer.actor_id, signing_key=signer.signing_key, payload=payload,
@@ -163,12 +191,23 @@ class _Appender:
 
     def append_prepared(self, prepared: PreparedEntry, time: str) -> Entry:
         """Sign and buffer a prepared entry (see ledger.prepared) at the next seq."""
+        if prepared.actor_id != "system":
+            self._check_signer(prepared.key_id)
         if self.last_time is not None and time < self.last_time:  # same fixed-width form: text order is time order
             time = self.last_time
         return self._put(prepared.sign(self.size, self._prev(), time))
 
     def _put(self, entry: Entry) -> Entry:
         raise NotImplementedError
+
+    def _revoked(self) -> dict[str, int]:
+        return self.ledger.revoked_keys()
+
+    def _check_signer(self, key_id: str) -> None:
+        """Refuse (raise KeyRevoked, nothing buffered) to sign with a key revoked on the log."""
+        seq = self._revoked().get(key_id)
+        if seq is not None:
+            raise KeyRevoked(key_id, seq)
 
     def _advance(self, entry: Entry) -> bytes:
         """The entry is now the head: size, leaf hash and time move on; its leaf hash."""
@@ -202,6 +241,14 @@ class LogTransaction(_Appender):
         self.created: dict[NodeId, bytes] = {}  # tree nodes written by flush (cached after commit)
         self.want_checkpoint = False  # flush also signs a checkpoint of the new size
         self.checkpoint: StoredCheckpoint | None = None  # the one it signed
+        self._revoked_now: dict[str, int] | None = None
+
+    def _revoked(self) -> dict[str, int]:
+        """Read under the append lock, once per transaction: exact, whoever revoked."""
+        if self._revoked_now is None:
+            self._revoked_now = read_revoked(self.conn)
+            self.ledger._revoked_cache = (_time.monotonic(), self._revoked_now)
+        return self._revoked_now
 
     def _put(self, entry: Entry) -> Entry:
         """Hold a signed entry until flush; it is now the head."""
@@ -325,6 +372,11 @@ class PgBatch(_Appender):
         self.want_checkpoint = False
         self.checkpoint: StoredCheckpoint | None = None
 
+    def _revoked(self) -> dict[str, int]:
+        """The list refreshed just before the lock (Ledger.batch): no query inside the hot path."""
+        cached = self.ledger._revoked_cache
+        return cached[1] if cached is not None else self.ledger.revoked_keys()
+
     def _put(self, entry: Entry) -> Entry:
         self._rows.append(entry)
         self._hashes.append(self._advance(entry))
@@ -398,6 +450,23 @@ class Ledger:
         self._writer_conn: Any = None  # its psycopg connection
         self._writer_pid = 0
         self._writer_lock = threading.Lock()
+        self._revoked_cache: tuple[float, dict[str, int]] | None = None
+
+    def revoked_keys(self) -> dict[str, int]:
+        """key_id -> seq of its revocation; re-read from the log at most every REVOKED_TTL seconds
+        (the batched path's view; another process's revocation reaches it within that time)."""
+        now = _time.monotonic()
+        cached = self._revoked_cache
+        if cached is None or now - cached[0] > REVOKED_TTL:
+            with self.engine.connect() as conn:
+                cached = (now, read_revoked(conn))
+            self._revoked_cache = cached
+        return cached[1]
+
+    def forget_revoked(self, key_id: str, seq: int) -> None:
+        """This process just revoked `key_id`: stop signing with it now, not after the TTL."""
+        cached = self._revoked_cache[1] if self._revoked_cache else {}
+        self._revoked_cache = (_time.monotonic(), {**cached, key_id: seq})
 
     # --- writing --------------------------------------------------------------------
 
@@ -433,6 +502,7 @@ class Ledger:
             with self.transaction() as tx:
                 yield tx
             return
+        self.revoked_keys()  # refreshed (if stale) before the lock: the batch reads the cached list
         with self._writer_lock:
             b = self._begin_pg_batch()
             try:

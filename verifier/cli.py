@@ -341,6 +341,30 @@ def keygen_cmd(name: str, out: str) -> None:
     click.echo(vkey)
 
 
+@cli.command("witness-rotate")
+@click.option("--key", "old_file", required=True, type=click.Path(dir_okay=False), help="the witness's current key file")
+@click.option("--new-key", "new_file", required=True, type=click.Path(dir_okay=False),
+              help="the new key file (from keygen, same name)")
+def witness_rotate_cmd(old_file: str, new_file: str) -> None:
+    """Print the statement (JSON) a witness hands the operator to rotate its key on the log
+    (docs/SPEC.md §3 item 9): both keys sign it, so the operator cannot substitute a key."""
+    from .canonical import jcs
+
+    try:
+        old, new = load_witness_key(old_file), load_witness_key(new_file)
+    except SourceError as exc:
+        _die(str(exc))
+    if old.name != new.name:
+        _die(f"the new key is named {new.name!r}, the current one {old.name!r}: a witness keeps its name")
+    if bytes(old.sk.verify_key) == bytes(new.sk.verify_key):
+        _die("the new key is the current key")
+    body = {"name": old.name, "old_verifier_key": str(old.verifier_key),
+            "new_verifier_key": str(new.verifier_key)}
+    msg = jcs(body)
+    click.echo(json.dumps({**body, "old_key_sig": base64.b64encode(old.sk.sign(msg).signature).decode(),
+                           "new_key_sig": base64.b64encode(new.sk.sign(msg).signature).decode()}))
+
+
 @cli.command("codes")
 def codes_cmd() -> None:
     """List every finding code and what it means."""

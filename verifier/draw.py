@@ -262,6 +262,7 @@ class _Bundle:
             self.fail(c, "GENESIS_INVALID", "bundle", "the bundle lacks the genesis entry (seq 0): keys cannot be "
                       "followed from the trust anchor")
         self.lhs = lhs
+        self.lv = lv  # its witness key history (§3 item 9) decides which witness keys count at which size
         self.log_keys = lv.log_keys
         self.sm2 = lv.sm2
         if lv.log_keys and pinned is not None and str(lv.log_keys[0][1]) != str(pinned):
@@ -388,7 +389,13 @@ class _Bundle:
             keys.append(k)
         return keys
 
-    def _cosigs(self, c: Check, note: Any, where: str) -> list[tuple[str, int]]:
+    def _cosigs(self, c: Check, note: Any, where: str, size: int | None = None) -> list[tuple[str, int]]:
+        lv = getattr(self, "lv", None)
+        if lv is not None and size is not None:  # follow the witnesses' rotations / revocations on the log
+            valid, bad = lv.witness_cosignatures(note, size, self._witness_keys())
+            for code, key, why in bad:
+                self.fail(c, code, where, why, "a witness key in force at this size", key)
+            return valid
         out = []
         for k in self._witness_keys():
             ok, t = verify_cosignature(note, k)
@@ -401,7 +408,7 @@ class _Bundle:
     def _witness_quorum(self, c: Check, note: Any, where: str) -> None:
         if not self.o.witnesses:
             return
-        valid = self._cosigs(c, note, where)
+        valid = self._cosigs(c, note, where, self.cp.size if getattr(self, "cp", None) is not None else None)
         need = self.o.min_witnesses if self.o.min_witnesses is not None else len(self.o.witnesses)
         self.r.info["bundle_checkpoint_cosigned_by"] = [f"{n}@{t}" for n, t in valid]
         if len(valid) < need:
@@ -670,7 +677,8 @@ class _Bundle:
         clock.append(f"prepared entry time {pe['time']}")
         in_time: list[str] = []
         if self.pnote is not None and self.o.witnesses:
-            for name, t in self._cosigs(c, self.pnote, "prepared_checkpoint"):
+            size = self.pcp.size if self.pcp is not None else None
+            for name, t in self._cosigs(c, self.pnote, "prepared_checkpoint", size):
                 if t < earliest:
                     in_time.append(f"{name}@{t}")
             need = self.o.min_witnesses if self.o.min_witnesses is not None else 0

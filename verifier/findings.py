@@ -33,6 +33,11 @@ CODES: dict[str, str] = {
     "ENTRY_SIGNATURE_INVALID": "an entry's Ed25519 signature does not verify with its actor key",
     "UNKNOWN_KEY": "an entry (or client record) is signed by a key never registered before it",
     "RETIRED_KEY": "an entry (or client record) is signed by a key retired by a rotation",
+    "REVOKED_KEY": "an entry (or client record, or rotation) is signed by a key an earlier actor.key.revoked entry "
+                   "revoked: refused whatever time it claims",
+    "LOG_KEY_REVOKED": "a checkpoint beyond a log.key.revoked entry is signed by the revoked log key",
+    "WITNESS_KEY_REVOKED": "a witness cosignature on a checkpoint beyond the witness key's revocation on the log",
+    "WITNESS_KEY_RETIRED": "a witness cosignature on a checkpoint beyond the rotation that retired that witness key",
     "KEY_ID_MISMATCH": "a key_id is not hex(SHA-256(public key))[0:16]",
     "KEY_RULE_VIOLATION": "a key-management or external entry signed by the wrong actor or malformed",
     "NEW_KEY_SIG_INVALID": "a rotation's new_key_sig does not verify with the new key",

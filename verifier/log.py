@@ -59,7 +59,10 @@ ZERO_PREV = "0" * 64
 ENTRY_FIELDS = frozenset({"v", "seq", "time", "type", "actor", "payload", "prev", "sig"})
 SYSTEM = "system"
 KEY_TYPES = frozenset({"log.genesis", "actor.key.registered", "actor.key.rotated", "log.key.rotated",
-                       SM2_ENTRY_TYPE})
+                       "actor.key.revoked", "log.key.revoked", "witness.key.registered", "witness.key.rotated",
+                       "witness.key.revoked", SM2_ENTRY_TYPE})
+#: §3 items 7-10: a revocation's reason is 1 to this many characters.
+MAX_REASON = 200
 #: Below this many entries a worker pool costs more than it saves.
 PARALLEL_THRESHOLD = 20000
 #: Entries per chunk of work (a power of two: a worker hashes a whole aligned subtree).
@@ -208,7 +211,8 @@ class LogOptions:
 
 
 class _KeyRing:
-    """Actor keys as registered by the log itself: (actor id, key_id) -> public key, retired?
+    """Actor keys as registered by the log itself: (actor id, key_id) -> [public key, state],
+    state 0 in force, 1 retired by a rotation, 2 revoked (§3 item 7).
 
     With ``record``, every change is also kept as an event ``(position, op, actor, key_id,
     public key)`` so that worker processes can replay the registry up to any entry.
@@ -220,21 +224,29 @@ class _KeyRing:
         self.at = 0  # position of the entry whose changes are being recorded
 
     def register(self, actor: str, kid: str, pub: bytes) -> None:
-        self.keys[(actor, kid)] = [pub, False]
+        self.keys[(actor, kid)] = [pub, 0]
         if self.events is not None:
             self.events.append((self.at, "reg", actor, kid, pub))
 
     def retire(self, actor: str, kid: str) -> None:
         if (actor, kid) in self.keys:
-            self.keys[(actor, kid)][1] = True
+            self.keys[(actor, kid)][1] = max(self.keys[(actor, kid)][1], 1)
             if self.events is not None:
                 self.events.append((self.at, "ret", actor, kid, None))
+
+    def revoke(self, actor: str, kid: str) -> None:
+        if (actor, kid) in self.keys:
+            self.keys[(actor, kid)][1] = 2
+            if self.events is not None:
+                self.events.append((self.at, "rev", actor, kid, None))
 
     def get(self, actor: str, kid: str) -> tuple[bytes | None, str | None]:
         """(public key, None) or (None, finding code)."""
         k = self.keys.get((actor, kid))
         if k is None:
             return None, "UNKNOWN_KEY"
+        if k[1] == 2:
+            return None, "REVOKED_KEY"
         if k[1]:
             return None, "RETIRED_KEY"
         return k[0], None
@@ -260,6 +272,10 @@ def _resolve(ring: _KeyRing, out: list[Found], idx: int, check: str, actor: str,
     elif err == "RETIRED_KEY":
         out.append((idx, _ENTRY, check, err, seq, f"{what} is signed by key ({actor}, {kid}), retired by an earlier "
                     "rotation", "the actor's current key", f"{actor}/{kid} (retired)"))
+    elif err == "REVOKED_KEY":
+        out.append((idx, _ENTRY, check, err, seq, f"{what} is signed by key ({actor}, {kid}), revoked by an earlier "
+                    "actor.key.revoked entry: refused whatever time the entry claims", "a key in force",
+                    f"{actor}/{kid} (revoked)"))
     return pub
 
 
@@ -314,6 +330,8 @@ class _ChunkWorker:
             _, op, actor, kid, pub = ev[i]
             if op == "reg":
                 ring.register(actor, kid, pub)  # type: ignore[arg-type]
+            elif op == "rev":
+                ring.revoke(actor, kid)
             else:
                 ring.retire(actor, kid)
             i += 1
@@ -532,6 +550,13 @@ class _LogVerifier:
         self.c_wit = c("witnesses", "witness cosignatures (tlog-cosignature/v1)")
         self.ring = _KeyRing(record=True)
         self.log_keys: list[tuple[int, VerifierKey]] = []  # (in force from size, key)
+        self.revoked_log_keys: dict[str, int] = {}  # verifier key -> seq of its log.key.revoked
+        self.revocations: list[str] = []  # actor keys revoked on the log, for the report
+        #: §3 item 9: witness name -> its key in force; every witness key the log named -> [name, first
+        #: checkpoint size in force, last size in force or None, "rotated" / "revoked" / None,
+        #: the key it was rotated from or None]
+        self.witness_names: dict[str, str] = {}
+        self.witness_keys: dict[str, list[Any]] = {}
         self.sm2 = Sm2Keys()  # the SM2 (国密) line each checkpoint must carry (verifier/sm2.py)
         self.origin: str | None = None
         self.tree = _Tree()
@@ -773,7 +798,8 @@ class _LogVerifier:
         typ, p = e["type"], e["payload"]
         aid, kid = e["actor"]["id"], e["actor"]["key_id"]
         if typ == "actor.key.rotated":
-            if p.keys() != {"actor_id", "old_key_id", "new_key_id", "new_public_key", "new_key_sig"}:
+            if p.keys() != {"actor_id", "old_key_id", "new_key_id", "new_public_key", "new_key_sig"} \
+                    or not all(type(p[k]) is str for k in p):
                 self._f(ck, "KEY_RULE_VIOLATION", seq, "actor.key.rotated payload fields wrong", None, sorted(p))
                 return
             if (aid, kid) != (p["actor_id"], p["old_key_id"]):
@@ -794,8 +820,12 @@ class _LogVerifier:
             self._registered(p, seq)
         elif typ == "actor.key.rotated":
             self._rotated(p, seq)
-        elif typ == "log.key.rotated":
-            self._log_rotated(p, seq)
+        elif typ in ("log.key.rotated", "log.key.revoked"):
+            self._log_rotated(p, seq, typ)
+        elif typ == "actor.key.revoked":
+            self._revoked(p, seq)
+        elif typ.startswith("witness.key."):
+            self._witness_entry(typ, p, seq)
         elif typ == SM2_ENTRY_TYPE:
             self.sm2.register(p, seq, lambda code, msg, exp, act: self._f(ck, code, seq, msg, exp, act), self.origin)
 
@@ -813,8 +843,8 @@ class _LogVerifier:
             self._f(ck, "KEY_ID_MISMATCH", seq, "key_id is not hex(SHA-256(public_key))[0:16]",
                     actor_key_id(pub), p["key_id"])
             return
-        if self.ring.get(p["actor_id"], p["key_id"])[1] == "RETIRED_KEY":
-            self._f(ck, "RETIRED_KEY", seq, "a retired key may not be registered again",
+        if self.ring.get(p["actor_id"], p["key_id"])[1] in ("RETIRED_KEY", "REVOKED_KEY"):
+            self._f(ck, "RETIRED_KEY", seq, "a retired or revoked key may not be registered again",
                     "a fresh key", f"{p['actor_id']}/{p['key_id']} (retired)")
             return
         self.ring.register(p["actor_id"], p["key_id"], pub)
@@ -834,18 +864,26 @@ class _LogVerifier:
         if nks is None or not ed25519_ok(body, nks, new):
             self._f(ck, "NEW_KEY_SIG_INVALID", seq, "new_key_sig does not verify with the new key; rotation not applied")
             return
-        if self.ring.get(p["actor_id"], p["new_key_id"])[1] == "RETIRED_KEY":
-            self._f(ck, "RETIRED_KEY", seq, "rotation to a key that was already retired",
+        if self.ring.get(p["actor_id"], p["new_key_id"])[1] in ("RETIRED_KEY", "REVOKED_KEY"):
+            self._f(ck, "RETIRED_KEY", seq, "rotation to a key that was already retired or revoked",
                     "a fresh key", f"{p['actor_id']}/{p['new_key_id']} (retired)")
             return
         self.ring.retire(p["actor_id"], p["old_key_id"])
         self.ring.register(p["actor_id"], p["new_key_id"], new)
 
-    def _log_rotated(self, p: dict[str, Any], seq: int) -> None:
+    def _log_rotated(self, p: dict[str, Any], seq: int, typ: str = "log.key.rotated") -> None:
         ck = self.c_keys
-        if p.keys() != {"old_log_key", "new_log_key", "new_key_sig"}:
-            self._f(ck, "KEY_RULE_VIOLATION", seq, "log.key.rotated payload must be {old_log_key, new_log_key, new_key_sig}",
+        fields = {"old_log_key", "new_log_key", "new_key_sig"} | ({"reason"} if typ == "log.key.revoked" else set())
+        if p.keys() != fields or not all(type(v) is str for v in p.values()):
+            self._f(ck, "KEY_RULE_VIOLATION", seq, f"{typ} payload must be {{{', '.join(sorted(fields))}}} (strings)",
                     None, sorted(p))
+            return
+        if typ == "log.key.revoked" and not 1 <= len(p["reason"]) <= MAX_REASON:
+            self._f(ck, "KEY_RULE_VIOLATION", seq, f"reason must be 1 to {MAX_REASON} characters", None,
+                    len(p["reason"]))
+            return
+        if p["new_log_key"] in self.revoked_log_keys:
+            self._f(ck, "REVOKED_KEY", seq, "rotation to a log key that was revoked", "a fresh key", p["new_log_key"])
             return
         current = str(self.log_keys[-1][1]) if self.log_keys else None
         if p["old_log_key"] != current:
@@ -863,7 +901,152 @@ class _LogVerifier:
         if nks is None or not ed25519_ok(body, nks, nk.public_key):
             self._f(ck, "NEW_KEY_SIG_INVALID", seq, "new_key_sig does not verify with the new log key; not applied")
             return
+        if typ == "log.key.revoked":
+            self.revoked_log_keys[p["old_log_key"]] = seq
         self.log_keys.append((seq + 1, nk))
+
+    def _revoked(self, p: dict[str, Any], seq: int) -> None:
+        """§3 item 7 actor.key.revoked: from the next entry on, the key signs nothing valid."""
+        ck = self.c_keys
+        if p.keys() != {"actor_id", "key_id", "reason"} or not all(type(v) is str for v in p.values()):
+            self._f(ck, "KEY_RULE_VIOLATION", seq, "actor.key.revoked payload must be {actor_id, key_id, reason} "
+                    "(strings)", None, sorted(p))
+            return
+        if not 1 <= len(p["reason"]) <= MAX_REASON:
+            self._f(ck, "KEY_RULE_VIOLATION", seq, f"reason must be 1 to {MAX_REASON} characters", None,
+                    len(p["reason"]))
+            return
+        aid, kid = p["actor_id"], p["key_id"]
+        if aid == SYSTEM:
+            self._f(ck, "KEY_RULE_VIOLATION", seq, "the system key is replaced by a rotation, never revoked",
+                    "an actor other than system", aid)
+            return
+        state = self.ring.get(aid, kid)[1]
+        if state == "UNKNOWN_KEY":
+            self._f(ck, "KEY_RULE_VIOLATION", seq, "revocation of a key no earlier entry registered for that actor",
+                    "a registered key", f"{aid}/{kid}")
+            return
+        if state == "REVOKED_KEY":
+            self._f(ck, "KEY_RULE_VIOLATION", seq, "the key was revoked already", "a key not yet revoked",
+                    f"{aid}/{kid} (revoked)")
+            return
+        self.ring.revoke(aid, kid)
+        self.revocations.append(f"{aid}/{kid} revoked at seq {seq}: {p['reason']}")
+
+    def _witness_key(self, text: Any, name: str, seq: int, what: str) -> VerifierKey | None:
+        try:
+            k = parse_verifier_key(text) if type(text) is str else None
+        except NoteError:
+            k = None
+        if k is None or k.alg != 0x04 or k.name != name:
+            self._f(self.c_keys, "KEY_RULE_VIOLATION", seq, f"{what} must be a cosignature/v1 (0x04) verifier key "
+                    f"named {name!r}", None, _s(text))
+            return None
+        return k
+
+    def _witness_entry(self, typ: str, p: dict[str, Any], seq: int) -> None:
+        """§3 item 9 witness.key.registered / rotated / revoked: which witness key counts at which size."""
+        ck = self.c_keys
+        fields = {"witness.key.registered": {"name", "verifier_key"},
+                  "witness.key.rotated": {"name", "old_verifier_key", "new_verifier_key", "old_key_sig",
+                                          "new_key_sig"},
+                  "witness.key.revoked": {"name", "verifier_key", "reason"}}.get(typ)
+        if fields is None or p.keys() != fields or not all(type(v) is str for v in p.values()) or not p["name"]:
+            self._f(ck, "KEY_RULE_VIOLATION", seq, f"{typ} payload must be {{{', '.join(sorted(fields or ()))}}} "
+                    "(non-empty strings)", None, sorted(p))
+            return
+        name = p["name"]
+        if typ == "witness.key.registered":
+            k = self._witness_key(p["verifier_key"], name, seq, "verifier_key")
+            if k is None:
+                return
+            if name in self.witness_names or str(k) in self.witness_keys:
+                self._f(ck, "KEY_RULE_VIOLATION", seq, "a witness name is registered while it has a key in force, "
+                        "and a witness key once", "a new witness or a fresh key", name)
+                return
+            self.witness_names[name] = str(k)
+            self.witness_keys[str(k)] = [name, seq + 1, None, None, None]
+            return
+        if typ == "witness.key.revoked":
+            if not 1 <= len(p["reason"]) <= MAX_REASON:
+                self._f(ck, "KEY_RULE_VIOLATION", seq, f"reason must be 1 to {MAX_REASON} characters", None,
+                        len(p["reason"]))
+                return
+            if self.witness_names.get(name) != p["verifier_key"]:
+                self._f(ck, "KEY_RULE_VIOLATION", seq, "verifier_key is not the witness's key in force",
+                        self.witness_names.get(name), p["verifier_key"])
+                return
+            del self.witness_names[name]
+            self.witness_keys[p["verifier_key"]][2:4] = [seq, "revoked"]
+            return
+        old = self._witness_key(p["old_verifier_key"], name, seq, "old_verifier_key")
+        new = self._witness_key(p["new_verifier_key"], name, seq, "new_verifier_key")
+        if old is None or new is None:
+            return
+        if self.witness_names.get(name) != str(old):
+            self._f(ck, "KEY_RULE_VIOLATION", seq, "old_verifier_key is not the witness's key in force",
+                    self.witness_names.get(name), str(old))
+            return
+        if str(new) in self.witness_keys:
+            self._f(ck, "KEY_RULE_VIOLATION", seq, "rotation to a witness key the log named before", "a fresh key",
+                    str(new))
+            return
+        body = _safe_jcs({k: v for k, v in p.items() if k not in ("old_key_sig", "new_key_sig")})
+        for what, sig, key in (("old_key_sig", p["old_key_sig"], old), ("new_key_sig", p["new_key_sig"], new)):
+            raw = _sig_bytes(sig)
+            if raw is None or not ed25519_ok(body, raw, key.public_key):
+                self._f(ck, "NEW_KEY_SIG_INVALID", seq, f"{what} does not verify with the {what[:3]} witness key; "
+                        "rotation not applied")
+                return
+        self.witness_names[name] = str(new)
+        self.witness_keys[str(old)][2:4] = [seq, "rotated"]
+        self.witness_keys[str(new)] = [name, seq + 1, None, None, str(old)]
+
+    def witness_chain(self, key: VerifierKey) -> list[str]:
+        """The keys linked to ``key`` by rotations (each signed by its old and its new key), oldest
+        first: a witness policy names a key once, the rotations carry it on. Never by name: a name
+        the operator registers again after a revocation is a new witness, not this one."""
+        here = str(key)
+        if here not in self.witness_keys:
+            return [here]
+        while self.witness_keys[here][4] is not None:  # back to the first key
+            here = self.witness_keys[here][4]
+        successor = {r[4]: k for k, r in self.witness_keys.items() if r[4] is not None}
+        chain = [here]
+        while chain[-1] in successor:
+            chain.append(successor[chain[-1]])
+        return chain
+
+    def witness_cosignatures(self, note: SignedNote, size: int, policy: Sequence[VerifierKey]
+                             ) -> tuple[list[tuple[str, int]], list[tuple[str, str, str]]]:
+        """(valid (name, time) per policy witness, refused (code, key, why)) for a checkpoint of ``size``.
+
+        A key of the witness counts if no entry before ``size`` rotated or revoked it; a valid
+        cosignature by a key rotated away (``WITNESS_KEY_RETIRED``) or revoked
+        (``WITNESS_KEY_REVOKED``) before ``size`` is refused, whatever time it claims, and a line
+        that does not verify is ``COSIGNATURE_INVALID``."""
+        valid: list[tuple[str, int]] = []
+        bad: list[tuple[str, str, str]] = []
+        for pk in policy:
+            counted = False
+            for text in self.witness_chain(pk):
+                k = pk if text == str(pk) else parse_verifier_key(text)
+                ok, t = verify_cosignature(note, k)
+                if ok is None:
+                    continue
+                if ok is False:
+                    bad.append(("COSIGNATURE_INVALID", text, f"cosignature by {k.name} does not verify"))
+                    continue
+                rec = self.witness_keys.get(text)
+                if rec is not None and rec[2] is not None and size > rec[2]:
+                    code = "WITNESS_KEY_REVOKED" if rec[3] == "revoked" else "WITNESS_KEY_RETIRED"
+                    bad.append((code, text, f"cosignature by {k.name} under a key {rec[3]} at seq {rec[2]}, before "
+                                f"this checkpoint of size {size}: refused whatever time it claims ({t})"))
+                    continue
+                if not counted and t is not None:
+                    valid.append((k.name, t))
+                    counted = True
+        return valid, bad
 
     # -- after the entries ------------------------------------------------------------
     def _after_entries(self, n: int, raw_seen: int, json_seen: int, full: bool) -> None:
@@ -891,6 +1074,13 @@ class _LogVerifier:
                 self.r.info["origin"] = self.origin
         if self.log_keys:
             self.r.info["log_keys"] = [f"from size {s}: {k}" for s, k in self.log_keys]
+        if self.revocations or self.revoked_log_keys:
+            self.r.info["revoked_keys"] = self.revocations + [f"log key {k} revoked at seq {s}"
+                                                              for k, s in self.revoked_log_keys.items()]
+        if self.witness_keys:
+            self.r.info["witness_keys"] = [f"{r[0]}: {k} in force for sizes {r[1]}..{'' if r[2] is None else r[2]}"
+                                           + (f" ({r[3]} at seq {r[2]})" if r[3] else "")
+                                           for k, r in self.witness_keys.items()]
 
     def _parse_checkpoints(self, notes: Sequence[str]) -> list[tuple[SignedNote, Checkpoint]]:
         out = []
@@ -966,9 +1156,13 @@ class _LogVerifier:
                 others = [str(k) for _, k in self.log_keys if k != key and verify_note(note, k)]
                 msg = ("signature by the log key in force does not verify" if ok is False else
                        "no signature by the log key in force at this size")
+                code = "CHECKPOINT_SIGNATURE_INVALID"
                 if others:
                     msg += f"; signed instead by another log key ({others[0]}), not in force at this size"
-                self.c_cps.fail(Finding("CHECKPOINT_SIGNATURE_INVALID", where, msg, f"signature by {key}",
+                    if others[0] in self.revoked_log_keys and cp.size > self.revoked_log_keys[others[0]]:
+                        code = "LOG_KEY_REVOKED"
+                        msg += f": that key was revoked at seq {self.revoked_log_keys[others[0]]}"
+                self.c_cps.fail(Finding(code, where, msg, f"signature by {key}",
                                         ", ".join(f"{s.name}/{s.key_hash.hex()}" for s in note.signatures),
                                         checkpoint_size=cp.size))
                 continue
@@ -1092,14 +1286,11 @@ class _LogVerifier:
             keys.append(k)
         need = o.min_witnesses if o.min_witnesses is not None else len(keys)
         for note, cp in cps:
-            valid = []
-            for k in keys:
-                ok, t = verify_cosignature(note, k)
-                if ok is False:
-                    c.fail(Finding("COSIGNATURE_INVALID", f"checkpoint size {cp.size}",
-                                   f"cosignature by {k.name} does not verify", checkpoint_size=cp.size))
-                elif ok:
-                    valid.append(f"{k.name}@{t}")
+            got, bad = self.witness_cosignatures(note, cp.size, keys)
+            for code, key, why in bad:
+                c.fail(Finding(code, f"checkpoint size {cp.size}", why, "a witness key in force at this size", key,
+                               checkpoint_size=cp.size))
+            valid = [f"{name}@{t}" for name, t in got]
             if (note, cp) == cps[-1]:
                 self.r.info["cosigned_by"] = valid
                 if len(valid) < need:

@@ -182,12 +182,11 @@ def subject_proof(draw_id: str, code: str):  # type: ignore[no-untyped-def]
         doc = build_subject_proof(current_app.extensions["ledger"], draw_id, code,
                                   log_verifier_key=current_app.extensions["instance"].genesis_log_key.encode())
     except DrawNotFound:
-        raise ApiError(404, "not_found", f"没有抽签 {draw_id} / no draw {draw_id}") from None
+        raise ApiError(404, "not_found", tr("没有抽签 %(draw_id)s", draw_id=draw_id)) from None
     except DrawNotPublished as exc:
         raise ApiError(409, "not_published", str(exc)) from None
     except SubjectNotInDraw:
-        raise ApiError(404, "subject_not_in_draw", f"{code} 不在抽签 {draw_id} 的对象库或排除名单中 / {code} is in "
-                       f"neither the pool nor the excluded list of draw {draw_id}") from None
+        raise ApiError(404, "subject_not_in_draw", tr("%(code)s 不在抽签 %(draw_id)s 的对象库或排除名单中", code=code, draw_id=draw_id)) from None
     resp = jsonify(doc)
     # hex hashes and repeated keys: gzip (stdlib) takes the ~17 KB document to ~6 KB on the wire
     if request.accept_encodings["gzip"]:

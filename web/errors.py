@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from drawsvc.i18n import tr
+from ledger.store import KeyRevoked
 
 
 class ApiError(Exception):
@@ -41,6 +42,13 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):  # type: ignore[no-untyped-def]
         return error_response(exc.status, exc.code, exc.message, exc.details)
+
+    @app.errorhandler(KeyRevoked)
+    def _key_revoked(exc: KeyRevoked):  # type: ignore[no-untyped-def]
+        # SPEC §3 item 7: the service signs nothing with a revoked key; the person needs a new key
+        if _wants_json():
+            return error_response(403, "key_revoked", str(exc), {"key_id": exc.key_id, "revoked_at_seq": exc.seq})
+        return Response(f"403 — {exc}", status=403, mimetype="text/plain")
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]

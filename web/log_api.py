@@ -269,3 +269,18 @@ def list_witnesses() -> Any:
     with current_app.extensions["engine"].connect() as conn:
         rows = conn.execute(select(witnesses)).all()
     return jsonify({"witnesses": [{"name": r.name, "verifier_key": r.verifier_key} for r in rows]})
+
+
+@bp.get("/keys")
+def list_keys() -> Any:
+    """Every actor, witness and log key the log names, with its history (SPEC §3): registered,
+    rotated, revoked — each with the entry's seq and time; what the public key page shows."""
+    from ledger.rotation import key_history
+
+    from .cache import per_version
+
+    def build() -> dict[str, Any]:
+        with current_app.extensions["engine"].connect() as conn:
+            return key_history(conn)
+
+    return jsonify(per_version("key_history", build))

@@ -112,6 +112,95 @@ def build() -> dict:
             "own_verifier_key": _cosig_vkey(ORIGIN, log_key),
             "note": sign_note(witness_text, [log_signer])
             + cosign(witness_text, ORIGIN, log_key, unix_seconds(parse_time(entries[-1].time)))},
+        "key_lifecycle": _key_lifecycle(system, log_signer, witness_key, new_op, entries, t0),
+    }
+
+
+def _seed(k: int) -> SigningKey:
+    return SigningKey(bytes((k + 11 * i) % 256 for i in range(32)))
+
+
+def _key_lifecycle(system: ActorSigner, log_signer: NoteSigner, witness_key: SigningKey, op1: ActorSigner,
+                   base: list, t0: datetime) -> dict:
+    """§3 items 7-10: the log above goes on with a witness registered, rotated and revoked, an actor key
+    registered, used and revoked, and the log key revoked; checkpoints cosigned per the witness
+    key in force; then what a verifier must refuse."""
+    op2 = ActorSigner("user:op-2", _seed(1))
+    witness_new = _seed(2)
+    log_new = NoteSigner(ORIGIN, _seed(3))
+    wname = "witness.example"
+    w_old, w_new = _cosig_vkey(wname, witness_key), _cosig_vkey(wname, witness_new)
+    stmt = {"name": wname, "old_verifier_key": w_old, "new_verifier_key": w_new}
+    stmt = {**stmt, "old_key_sig": b64(witness_key.sign(canonical_bytes(stmt)).signature),
+            "new_key_sig": b64(witness_new.sign(canonical_bytes(stmt)).signature)}
+    log_rev = {"old_log_key": log_signer.verifier.encode(), "new_log_key": log_new.verifier.encode(),
+               "reason": "日志签名服务器失窃 / log signing host stolen"}
+    log_rev["new_key_sig"] = b64(log_new.signing_key.sign(canonical_bytes(log_rev)).signature)
+    drafts: list[tuple[str, dict, ActorSigner]] = [
+        ("witness.key.registered", {"name": wname, "verifier_key": w_old}, system),  # 7
+        ("actor.key.registered", {"actor_id": op2.actor_id, "key_id": op2.key_id,
+                                  "public_key": b64(op2.public_key)}, system),  # 8
+        ("registry.subject.changed", {"credit_code": "91350100M000100Y43", "changed": {"credit_class": "B"}},
+         op2),  # 9
+        ("witness.key.rotated", stmt, system),  # 10
+        ("actor.key.revoked", {"actor_id": op2.actor_id, "key_id": op2.key_id, "reason": "调离，账户停用 / left the "
+                               "department"}, system),  # 11
+        ("witness.key.revoked", {"name": wname, "verifier_key": w_new, "reason": "公证处更换 / notary replaced"},
+         system),  # 12
+        ("log.key.revoked", log_rev, system),  # 13
+        ("registry.subject.changed", {"credit_code": "91350100M000100Y43", "changed": {"credit_class": "A"}},
+         op1),  # 14
+    ]
+    entries, hashes = list(base), [e.leaf_hash() for e in base]
+
+    def at(seq: int) -> datetime:
+        return t0 + timedelta(seconds=seq, milliseconds=7 * seq)
+
+    for kind, payload, signer in drafts:
+        seq = len(entries)
+        e = make_entry(seq=seq, moment=at(seq), entry_type=kind, actor_id=signer.actor_id,
+                       signing_key=signer.signing_key, payload=payload, prev=hashes[-1].hex())
+        entries.append(e)
+        hashes.append(e.leaf_hash())
+    n = len(entries)
+
+    def note(size: int, signer: NoteSigner, cosigners: list[tuple[SigningKey, int]]) -> str:
+        text = Checkpoint(ORIGIN, size, merkle.root_from_leaf_hashes(hashes[:size])).body()
+        t = unix_seconds(parse_time(entries[size - 1].time))
+        out = sign_note(text, [signer]) + cosign(text, ORIGIN, signer.signing_key, t)
+        return out + "".join(cosign(text, wname, k, ts) for k, ts in cosigners)
+
+    def ts(seq: int) -> int:
+        return unix_seconds(at(seq))
+
+    refused_entry = make_entry(seq=n, moment=at(9), entry_type="registry.subject.changed", actor_id=op2.actor_id,
+                               signing_key=op2.signing_key, payload={"credit_code": "91350100M000100Y43",
+                                                                    "changed": {"credit_class": "D"}},
+                               prev=hashes[-1].hex())
+    return {
+        "about": "SPEC §3 items 7-10 continued from the entries above (seq 7 on). Witness policy: the verifier "
+                 "knows only keys.witness.verifier_key (and the genesis log key); it follows the rotation "
+                 "at seq 10 and the revocation at seq 12 from the log.",
+        "keys": {"operator_2": {"seed": b64(bytes(op2.signing_key)), "key_id": op2.key_id},
+                 "witness_rotated": {"seed": b64(bytes(witness_new)), "verifier_key": w_new},
+                 "log_after_revocation": {"seed": b64(bytes(log_new.signing_key)),
+                                          "verifier_key": log_new.verifier.encode()}},
+        "entries": [{"entry": e.to_json(), "leaf_b64": b64(e.leaf()), "leaf_hash_hex": e.leaf_hash().hex()}
+                    for e in entries[len(base):]],
+        "roots": {str(s): merkle.root_from_leaf_hashes(hashes[:s]).hex() for s in range(len(base) + 1, n + 1)},
+        "checkpoints": [
+            {"size": 10, "note": note(10, log_signer, [(witness_key, ts(9))]),
+             "cosigned_by": [f"{wname}@{ts(9)}"], "refused": []},
+            {"size": 12, "note": note(12, log_signer, [(witness_key, ts(11)), (witness_new, ts(11))]),
+             "cosigned_by": [f"{wname}@{ts(11)}"], "refused": [["WITNESS_KEY_RETIRED", w_old]]},
+            {"size": n, "note": note(n, log_new, [(witness_new, ts(11))]),
+             "cosigned_by": [], "refused": [["WITNESS_KEY_REVOKED", w_new]]},
+        ],
+        "refused": {
+            "entry_by_revoked_key": {"entry": refused_entry.to_json(),
+                                     "codes": ["ENTRY_TIME_DECREASING", "REVOKED_KEY"]},
+            "checkpoint_by_revoked_log_key": {"size": n, "note": note(n, log_signer, []), "code": "LOG_KEY_REVOKED"},
+        },
     }
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from drawsvc.draw.codec import ALGORITHM, ALGORITHM_V1, ALGORITHM_V2
 from ledger.entry import Entry
+from ledger.keyrules import KEY_TYPES as _KEY_TYPES
 from ledger.schema import log_entries
 from ledger.store import Ledger, StoredCheckpoint
 
@@ -27,8 +28,8 @@ from .service import NETWORKS_FILE, DrawNotFound, load_pools, parse_secret
 # A bundle's format names the rules its draw was prepared under (docs/SPEC.md §D13).
 FORMATS = {ALGORITHM_V1: "spotcheck-draw-bundle/1", ALGORITHM_V2: "spotcheck-draw-bundle/2",
            ALGORITHM: "spotcheck-draw-bundle/3"}
-KEY_TYPES = ("log.genesis", "actor.key.registered", "actor.key.rotated", "log.key.rotated",
-             "log.sm2_key.registered")
+# every key entry (a verifier follows keys from genesis, SPEC §3) and the SM2 key registration (§5.1)
+KEY_TYPES = tuple(sorted(_KEY_TYPES | {"log.sm2_key.registered"}))
 
 
 def _b64(b: bytes) -> str:

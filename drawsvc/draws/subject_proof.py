@@ -19,6 +19,7 @@ is hashed once per process, not per request). A test checks both give the same d
 
 from __future__ import annotations
 
+from drawsvc.i18n import tr
 import base64
 import bisect
 import json
@@ -63,8 +64,7 @@ class DrawNotPublished(RuntimeError):
 
 
 def _not_published(draw_id: str, status: str) -> DrawNotPublished:
-    return DrawNotPublished(f"抽签 {draw_id} 尚未公示（{status}），无可核验内容 / draw {draw_id} is {status}, "
-                            "not published: there is nothing to check yet")
+    return DrawNotPublished(tr("抽签 %(draw_id)s 尚未公示（%(status)s），无可核验内容", draw_id=draw_id, status=status))
 
 
 def _assemble(draw_id: str, code: str, log: dict[str, Any], entries: list[dict[str, Any]], chains: dict[str, Any],

@@ -351,8 +351,9 @@ class Registry:
     def signer_for(self, account_id: str) -> ActorSigner:
         with self._lock:
             cached = self._signers.get(account_id)
-        if cached is not None:
-            return cached
+        revoked = self.ledger.revoked_keys()
+        if cached is not None and cached.key_id not in revoked:
+            return cached  # a revoked key is dropped: the account's key in force (if any) is read anew
         if self.passphrase is None:
             raise RuntimeError("Registry needs the key passphrase to sign for accounts")
         actor_id = actor_id_for(account_id)
@@ -360,6 +361,9 @@ class Registry:
             row = conn.execute(select(actor_keys.c.encrypted_private_key).where(
                 actor_keys.c.actor_id == actor_id, actor_keys.c.active.is_(True))).first()
         if row is None or row.encrypted_private_key is None:
+            if cached is not None and cached.key_id in revoked:
+                raise Forbidden(tr("账户 %(account_id)s 没有可用的签名密钥：密钥 %(key_id)s 已于日志条目 %(seq)s 吊销",
+                                   account_id=account_id, key_id=cached.key_id, seq=revoked[cached.key_id]))
             raise Forbidden(tr("账户 %(account_id)s 没有可用的签名密钥", account_id=account_id))
         signer = ActorSigner(actor_id, decrypt_private_key(row.encrypted_private_key, self.passphrase))
         with self._lock:

@@ -32,3 +32,30 @@ def test_log_vectors_pass_the_servers_key_rules() -> None:
         assert entry.leaf_hash().hex() == item["leaf_hash_hex"]
         entry.verify(keys.resolve(item["entry"]))
         keys.apply(item["entry"], seq)
+
+
+def test_key_lifecycle_vectors_follow_the_servers_key_rules() -> None:
+    """§3 items 7-10: the server's fold accepts the lifecycle entries in order, ends with the witness
+    revoked and the log key replaced, and refuses the revoked key's later (backdated) entry."""
+    import json
+
+    import pytest
+
+    from ledger.entry import Entry
+    from ledger.keyrules import KeyRuleError, KeyState
+
+    data = json.loads((VECTORS / "log-v1.json").read_text(encoding="utf-8"))
+    kl = data["key_lifecycle"]
+    keys = KeyState()
+    for seq, item in enumerate(data["entries"] + kl["entries"]):
+        entry = Entry.from_json(item["entry"])
+        assert entry.leaf_hash().hex() == item["leaf_hash_hex"]
+        entry.verify(keys.resolve(item["entry"]))
+        keys.apply(item["entry"], seq)
+    assert keys.witnesses == {}
+    assert keys.log_key == kl["keys"]["log_after_revocation"]["verifier_key"]
+    assert keys.revoked == {kl["keys"]["operator_2"]["key_id"]: 11}
+    name, first, last = keys.witness_keys[kl["keys"]["witness_rotated"]["verifier_key"]]
+    assert (name, first, last) == ("witness.example", 11, 12)
+    with pytest.raises(KeyRuleError, match="revoked at seq 11"):
+        keys.resolve(kl["refused"]["entry_by_revoked_key"]["entry"])

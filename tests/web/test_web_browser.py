@@ -72,6 +72,11 @@ def test_verifier_agrees_with_every_vector(browser: Any, live_server: str) -> No
     assert out["checkpoints"] == [True] * len(log["checkpoints"])
     assert out["cosignature"] is True
     assert out["mutation_detected"] is True
+    # §3 items 7-8 on the page: revocations followed from the genesis key; the revoked key's later
+    # (backdated) entry and the revoked log key's later checkpoint refused
+    assert out["key_lifecycle"]["entries_ok"] is True
+    assert out["key_lifecycle"]["revoked_key_refused"] is True
+    assert out["key_lifecycle"]["checkpoints"] == [True] * len(log["key_lifecycle"]["checkpoints"]) + [False]
     # seed
     v = json.loads((VECTORS / "draw-seed.json").read_text(encoding="utf-8"))["outputs"]
     out = run_vector(browser, "draw-seed.json")

@@ -229,6 +229,21 @@ def checkpoint():  # type: ignore[no-untyped-def]
                            log_key=instance.genesis_log_key.encode(), origin=led.origin)
 
 
+@bp.get("/public/keys")
+def keys():  # type: ignore[no-untyped-def]
+    """密钥与见证者: every actor, witness and log key with its history, read from the log's own key
+    entries (what a verifier following the log from genesis sees); JSON at /api/v1/log/keys."""
+    from ledger.rotation import key_history
+
+    def build() -> dict[str, Any]:
+        with ledger().engine.connect() as conn:
+            return key_history(conn)
+
+    history = per_version("key_history", build)
+    instance = current_app.extensions["instance"]
+    return render_template("public/keys.html", h=history, genesis_log_key=instance.genesis_log_key.encode())
+
+
 @bp.get("/verify/messages/zh.json")
 def verifier_messages():  # type: ignore[no-untyped-def]
     """The verifier's catalogue of Chinese words (titles, verdicts, statuses, codes, reasons)."""

@@ -47,6 +47,24 @@ async function logVectors(v) {
   bad.payload = { ...bad.payload, _tampered: true };
   const m = await checkEntries([...entries.slice(0, 2).map((e) => ({ seq: e.seq, entry: e.entry })), { seq: 2, entry: bad }], v.keys.log.verifier_key);
   out.mutation_detected = m.results[2].signature !== "";
+  // SPEC §3 items 7-8: the log goes on with revocations; the page follows them from the genesis key
+  const kl = v.key_lifecycle;
+  const all = entries.map((e) => ({ seq: e.seq, entry: e.entry }))
+    .concat(kl.entries.map((e) => ({ seq: e.entry.seq, entry: e.entry, leaf: fromB64(e.leaf_b64) })));
+  const bad2 = kl.refused.entry_by_revoked_key.entry;
+  const k = await checkEntries(all.concat([{ seq: bad2.seq, entry: bad2 }]), v.keys.log.verifier_key);
+  const lifecycleHashes = k.results.map((r) => r.leafHash);
+  out.key_lifecycle = {
+    entries_ok: k.results.slice(0, all.length).every((r) => r.signature === "" && r.keyRule === ""),
+    revoked_key_refused: /REVOKED_KEY/.test(k.results[all.length].keyRule || ""),
+    checkpoints: [],
+  };
+  for (const c of kl.checkpoints.concat([kl.refused.checkpoint_by_revoked_log_key])) {
+    try {
+      const { checkpoint } = await verifyCheckpointNote(c.note, k.logKeyFor(c.size));
+      out.key_lifecycle.checkpoints.push(hex(await rootOf(lifecycleHashes.slice(0, checkpoint.size))) === hex(checkpoint.root));
+    } catch (e) { out.key_lifecycle.checkpoints.push(false); }
+  }
   return out;
 }
 

@@ -20,7 +20,7 @@ export async function checkEntries(entries, pinnedLogKey) {
   let prevHash = null, prevSeq = null;
   const addKey = (actor, id, pk, from) => {
     if (!keys.has(actor)) keys.set(actor, new Map());
-    keys.get(actor).set(id, { pk, from, retiredFrom: null });
+    keys.get(actor).set(id, { pk, from, retiredFrom: null, revokedFrom: null });
   };
   for (const { seq, entry, leaf } of entries) {
     const r = { seq, type: entry && entry.type, canonical: null, signature: null, keyRule: null, chain: null, leafHash: null };
@@ -53,6 +53,7 @@ export async function checkEntries(entries, pinnedLogKey) {
     }
     const known = keys.get(actor.id) && keys.get(actor.id).get(actor.key_id);
     if (!known) rule = rule || `key ${actor.key_id} of ${actor.id} is not registered before this entry (UNKNOWN_KEY)`;
+    else if (known.revokedFrom !== null && seq >= known.revokedFrom) rule = rule || `key ${actor.key_id} was revoked at seq ${known.revokedFrom - 1}: refused whatever time the entry claims (REVOKED_KEY)`;
     else if (known.retiredFrom !== null && seq >= known.retiredFrom) rule = rule || `key ${actor.key_id} was retired (RETIRED_KEY)`;
     if (known) {
       r.signature = (await ed25519Verify(known.pk, fromB64(entry.sig), sigMsg)) ? "" : "Ed25519 signature does not verify";
@@ -71,11 +72,21 @@ export async function checkEntries(entries, pinnedLogKey) {
       else if ((await keyId(pk)) !== p.new_key_id) rule = "new_key_id is not the id of new_public_key";
       else if (!(await ed25519Verify(pk, fromB64(p.new_key_sig), canonicalBytes(without(p, "new_key_sig"))))) rule = "new_key_sig does not verify";
       else { known.retiredFrom = seq + 1; addKey(p.actor_id, p.new_key_id, pk, seq + 1); }
-    } else if (entry.type === "log.key.rotated" && !rule) {
+    } else if (entry.type === "actor.key.revoked" && !rule) {
+      // SPEC §3 item 7: signed by system; from the next entry on the key signs nothing valid
+      const target = keys.get(p.actor_id) && keys.get(p.actor_id).get(p.key_id);
+      if (actor.id !== "system") rule = "only the system revokes keys";
+      else if (p.actor_id === "system") rule = "the system key is rotated, never revoked";
+      else if (typeof p.reason !== "string" || [...p.reason].length < 1 || [...p.reason].length > 200) rule = "reason must be 1 to 200 characters";
+      else if (!target) rule = "revocation of a key not registered for that actor";
+      else if (target.revokedFrom !== null) rule = "the key was revoked already";
+      else target.revokedFrom = seq + 1;
+    } else if ((entry.type === "log.key.rotated" || entry.type === "log.key.revoked") && !rule) {
       try {
         const nk = await parseVerifierKey(p.new_log_key);
         const cur = logKeys[logKeys.length - 1].key;
-        if (p.old_log_key !== cur) rule = "old_log_key is not the key in force";
+        if (entry.type === "log.key.revoked" && (typeof p.reason !== "string" || [...p.reason].length < 1 || [...p.reason].length > 200)) rule = "reason must be 1 to 200 characters";
+        else if (p.old_log_key !== cur) rule = "old_log_key is not the key in force";
         else if (!(await ed25519Verify(nk.key, fromB64(p.new_key_sig), canonicalBytes(without(p, "new_key_sig"))))) rule = "new_key_sig does not verify";
         else logKeys.push({ fromSize: seq + 1, key: p.new_log_key });
       } catch (e) { rule = e.message; }
@@ -89,6 +100,7 @@ export async function checkEntries(entries, pinnedLogKey) {
     } else if (typeof entry.type === "string" && entry.type.startsWith("external.") && !rule) {
       const ck = keys.get("client:" + p.client) && keys.get("client:" + p.client).get(p.client_key_id);
       if (!ck) rule = "client key not registered";
+      else if (ck.revokedFrom !== null && seq >= ck.revokedFrom) rule = "client key was revoked (REVOKED_KEY)";
       else if (!(await ed25519Verify(ck.pk, fromB64(p.client_sig), canonicalBytes({ client: p.client, type: entry.type, record: p.record })))) rule = "client signature does not verify (CLIENT_SIG_INVALID)";
     }
     r.keyRule = rule;
