@@ -19,7 +19,6 @@ is hashed once per process, not per request). A test checks both give the same d
 
 from __future__ import annotations
 
-from drawsvc.i18n import tr
 import base64
 import bisect
 import json
@@ -30,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from drawsvc.i18n import tr
 from ledger.merkle import inclusion_plan, leaf_hash, node_hash, root_from_leaf_hashes, split_point
 from ledger.schema import log_entries
 from ledger.store import Ledger
