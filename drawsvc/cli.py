@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +146,37 @@ def gunicorn_options(host: str, port: int, workers: int, threads: int, timeout: 
         "limit_request_line": 4094, "limit_request_fields": 100, "limit_request_field_size": 8190,
         "proc_name": "drawsvc",
     }
+
+
+# --- jobs ------------------------------------------------------------------------
+
+
+@main.group()
+def jobs() -> None:
+    """Background jobs (long reports and exports; drawsvc.jobs)."""
+
+
+@jobs.command("run")
+@click.option("--once", is_flag=True, help="run the jobs queued now, then exit")
+@click.option("--poll", default=2.0, show_default=True, type=click.FloatRange(0.1, 60), help="seconds between looks")
+@pass_ctx
+def jobs_run(ctx: Ctx, once: bool, poll: float) -> None:
+    """Run queued jobs here, each in a memory-limited child process. The server's own runner
+    threads do the same; this is for a separate job host, or with the runners switched off."""
+    import drawsvc.jobs as jobq
+
+    instance = ctx.instance
+    runner = jobq.Runner(instance.engine(), instance.home, jobq.Budget.from_env(), poll_s=poll)
+    if once:
+        click.echo(f"ran {runner.run_pending()} jobs", err=True)
+        return
+    click.echo("running jobs; Ctrl-C stops", err=True)
+    try:
+        while True:
+            runner.run_pending()
+            time.sleep(poll)
+    except KeyboardInterrupt:
+        return
 
 
 # --- log -------------------------------------------------------------------------

@@ -84,8 +84,9 @@ def _obj(required: tuple[str, ...] = (), **props: dict) -> dict:
 PATH_PARAMS: dict[str, dict] = {
     "year": _YEAR, "seq": {"type": "string", "pattern": r"^[0-9]{1,15}$"}, "n": _NAT,
     "kind": {"type": "string", "maxLength": 64}, "fmt": {"type": "string", "enum": ["csv", "xlsx"]},
-    "path": {"type": "string", "maxLength": 200},
+    "path": {"type": "string", "maxLength": 200}, "job_id": {"type": "string", "minLength": 1, "maxLength": 64},
 }
+_ASYNC = {"type": "string", "enum": ["0", "1", "true", "false"]}
 
 _PAGE = {"limit": {"type": "integer", "minimum": 0, "maximum": MAX_PAGE}, "offset": _NAT}
 _REGISTRY_FILTERS = {"q": {"type": "string", "maxLength": MAX_SEARCH}, "status": _S, "department": _S,
@@ -105,7 +106,8 @@ QUERY: dict[tuple[str, str], dict[str, dict]] = {
     ("get", "/api/v1/inspections/reports/{kind}"): {
         "year": _YEAR, "month": {"type": "integer", "minimum": 0, "maximum": 12},
         "half": {"type": "integer", "minimum": 0, "maximum": 2}, "department": _S,
-        "format": {"type": "string", "enum": ["json", "xlsx", "pdf"]}},
+        "format": {"type": "string", "enum": ["json", "xlsx", "pdf"]}, "async": _ASYNC},
+    ("get", "/api/v1/export/{kind}.{fmt}"): {"async": _ASYNC},
     ("post", "/api/v1/inspections/calendar"): {"year": _YEAR, "override": {"type": "string", "enum": ["0", "1"]}},
     ("get", "/api/v1/public/results"): {"q": {"type": "string", "maxLength": MAX_SEARCH}},
     ("get", "/api/v1/public/disclosures"): {"year": _YEAR},
@@ -163,6 +165,14 @@ BODIES: dict[tuple[str, str], dict] = {
 }
 TEXT_BODIES = {("post", "/api/v1/log/cosignatures"): "a checkpoint note carrying cosignature lines"}
 MULTIPART = {("post", "/api/v1/inspections/tasks/{task_id}/evidence"), ("post", "/api/v1/import/{kind}")}
+
+JOB_OFFLOADING = {("get", "/api/v1/inspections/reports/{kind}"), ("get", "/api/v1/export/{kind}.{fmt}")}
+_JOB = _obj(("id", "kind", "status", "progress", "url"), id=_ID, kind={"type": "string"},
+            status={"type": "string", "enum": ["queued", "running", "done", "failed"]},
+            progress={"type": "integer", "minimum": 0, "maximum": 100}, url={"type": "string"},
+            params={"type": "object"}, result_url={"type": "string"}, filename={"type": "string"},
+            result_bytes={"type": "integer"}, error={"type": "object"})
+_JOB_ACCEPTED = _obj(("job", "url"), job=_JOB, url={"type": "string"})
 
 _ERRORS = {
     "400": "malformed request, or a bound of web/limits.py exceeded (the message names the limit)",
@@ -222,6 +232,12 @@ def _complete_op(method: str, path: str, op: dict, ref: str | None) -> None:
     for code, text in _ERRORS.items():
         if code not in responses:
             responses[code] = _error(text, ref)
+    if (method, path) in JOB_OFFLOADING:
+        responses["202"] = {"description": "too large for one request (or ?async=1): queued as a background job; "
+                                           "poll the job's URL (Location header, body `url`)",
+                            "content": {"application/json": {"schema": _JOB_ACCEPTED}}}
+        responses["429"] = _error("this account already has its maximum of queued or running jobs", ref)
+        responses["503"] = _error("the job queue is full; try again later", ref)
     if method == "post" and path == "/api/v1/session":
         responses["429"] = {"description": "login throttled (growing delays, lockouts); see Retry-After",
                             "headers": {"Retry-After": {"schema": {"type": "integer"}}}}

@@ -639,7 +639,8 @@ EXPORT_PUBLIC = ("department", "item", "subject", "inspector", "expert", "sublib
 @api.validate(tags=["export"], skip_validation=True)
 def export_registry(kind: str, fmt: str):  # type: ignore[no-untyped-def]
     """Export a registry as .csv (UTF-8 with BOM) or .xlsx with Chinese headers. Public registries
-    export their public columns to anonymous callers; plans (published only), conflicts and accounts need a login."""
+    export their public columns to anonymous callers; plans (published only), conflicts and accounts need a login.
+    An export too large for one request (or with ?async=1) answers 202 with a background job's URL (web/jobs.py)."""
     singular = {v: k for k, v in PLURAL.items()}.get(kind)
     if singular is None or singular == "token" or fmt not in ("csv", "xlsx"):
         raise ApiError(404, "not_found", "unknown registry or format")
@@ -648,13 +649,18 @@ def export_registry(kind: str, fmt: str):  # type: ignore[no-untyped-def]
         raise ApiError(401, "login_required", "需要登录 / login required")
     if singular == "account":
         need("admin", "auditor")
-    rows = [r for r in registry().list(singular) if _visible(singular, actor, r)]
-    if actor is None:
-        rows = [_public_view(singular, r) for r in rows]
-    data = regio.export_bytes(rows, singular, fmt)
-    mime = "text/csv; charset=utf-8" if fmt == "csv" else \
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return Response(data, mimetype=mime, headers={"Content-Disposition": f"attachment; filename={kind}.{fmt}"})
+    from .jobs import EXPORT_MIME, estimate_export, export_records, offload
+
+    who = None if actor is None else {"id": actor.id, "role": actor.role, "departments": list(actor.departments),
+                                      "inspector": actor.inspector}
+    params = {"registry": singular, "plural": kind, "format": fmt, "actor": who,
+              "log_size": current_app.extensions["ledger"].size()}
+    queued = offload("registry_export", params, estimate_export(current_app.extensions["engine"], singular, fmt),
+                     None if actor is None else actor.id)
+    if queued is not None:  # too many rows for one request: a background job (web/jobs.py)
+        return queued
+    data = regio.export_bytes(export_records(registry(), singular, actor), singular, fmt)
+    return Response(data, mimetype=EXPORT_MIME[fmt], headers={"Content-Disposition": f"attachment; filename={kind}.{fmt}"})
 
 
 @bp.get("/registry/state")
