@@ -233,3 +233,41 @@ COMPUTE = {"report": compute_report, "registry_export": compute_export}
 def compute(instance: Instance, kind: str, params: Mapping[str, Any], progress: Callable[[float], None]) \
         -> tuple[bytes, str, str]:
     return COMPUTE[kind](instance, params, progress)
+
+
+def report_for_page(ledger: Any, owner: str, kind: str, year: int, month: int, half: int,
+                    department: str | None) -> tuple[dict[str, Any] | None, dict[str, Any] | None, str | None]:
+    """The staff reports page's report: (report, None, None) when computed here or ready as a
+    job's result; (None, job, None) while its job runs (the page refreshes itself); (None, None,
+    message) when refused or failed. Same budgets as the API."""
+    import orjson
+
+    from drawsvc.inspections import reports
+
+    b = budget()
+    log_size = ledger.size()
+    est = estimate_report(log_size, "json")
+    if est <= b.request_bytes:
+        fold = reports.fold_ledger(ledger, upto=log_size)
+        return reports.build(fold, kind, year, month=month, half=half, department=department), None, None
+    params = {"report": kind, "year": year, "month": month, "half": half, "department": department,
+              "format": "json", "log_size": log_size}
+    engine = current_app.extensions["engine"]
+    try:
+        job_id, _ = jobq.submit(engine, "report", params, owner, est, b)
+    except jobq.OverBudget as exc:
+        return None, None, (f"报表所需内存估计约 {_mib(exc.estimate)} MiB，超过 {_mib(exc.budget)} MiB 的限制；请按部门或月份缩小范围 / "
+                            f"this report needs about {_mib(exc.estimate)} MiB, more than the {_mib(exc.budget)} MiB "
+                            "limit; choose a department or a month")
+    except jobq.Busy as exc:
+        return None, None, f"后台任务已满（{exc.limit} 个），请稍后再试 / {exc.limit} jobs are queued; try again later"
+    state = jobq.get(engine, job_id)
+    assert state is not None
+    if state["status"] == "done":
+        got = jobq.result(engine, job_id)
+        assert got is not None
+        return orjson.loads(got[0]), None, None
+    if state["status"] == "failed":
+        return None, None, str(state["error_message"])
+    _runner()
+    return None, _job_json(state), None

@@ -202,3 +202,25 @@ def test_each_job_is_claimed_once_and_a_dead_runners_job_is_requeued(demo: Any) 
                                               runner=f"{os.uname().nodename}:{int(dead.stdout)}"))
     assert jobq.requeue_orphans(engine) == 1
     assert jobq.get(engine, "orphan")["status"] == "queued"
+
+
+def test_the_staff_reports_page_computes_a_large_report_in_the_background(demo: Any) -> None:
+    from tests.web.conftest import login
+
+    expected = _session(make_app(demo), "auditor").get(f"/api/v1/inspections/reports/annual?year={YEAR}").json
+    c = make_app(demo, JOB_REQUEST_BYTES=1).test_client()
+    login(c, "auditor")
+    first = c.get(f"/staff/inspections/reports?kind=annual&year={YEAR}")
+    assert first.status_code == 200
+    assert b'id="report-job"' in first.data and b'http-equiv="refresh"' in first.data
+    assert "正在后台生成".encode() in first.data
+    deadline = time.monotonic() + 120
+    while b'id="report-title"' not in (page := c.get(f"/staff/inspections/reports?kind=annual&year={YEAR}")).data:
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+    assert expected["title"].encode() in page.data and b'id="report-job"' not in page.data
+    # over the job budget: the page says so, in Chinese, and nothing is queued
+    c2 = make_app(demo, JOB_REQUEST_BYTES=1, JOB_MEMORY_BYTES=jobq.MIB).test_client()
+    login(c2, "auditor")
+    refused = c2.get(f"/staff/inspections/reports?kind=monthly&year={YEAR}&month=2").data.decode()
+    assert "超过 1 MiB 的限制" in refused
