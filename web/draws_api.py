@@ -13,7 +13,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from drawsvc.draw.errors import DrawError
 from drawsvc.draws.bundle import build_bundle
-from drawsvc.draws.inputs import InputsError
+from drawsvc.draws.inputs import InputsError, UnknownReference
 from drawsvc.draws.service import DrawNotFound, DrawService, DrawStateError
 from drawsvc.registry.authz import Actor, Forbidden
 from ledger.store import NotFound
@@ -41,6 +41,8 @@ def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
         raise ApiError(403, "forbidden", str(exc)) from None
     except DrawStateError as exc:
         raise ApiError(409, "wrong_state", str(exc)) from None
+    except UnknownReference as exc:
+        raise ApiError(409, "unknown_reference", str(exc)) from None
     except (DrawError, InputsError) as exc:
         raise ApiError(422, type(exc).__name__, str(exc)) from None
 

@@ -22,7 +22,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from drawsvc.inspections import categories as cats
 from drawsvc.inspections import public, reports
-from drawsvc.inspections.errors import InvalidInput, NotFound, StateError, TooLarge
+from drawsvc.inspections.errors import InvalidInput, NotFound, StateError, TooLarge, UnknownReference
 from drawsvc.inspections.service import InspectionService
 from drawsvc.registry.authz import Forbidden
 
@@ -58,6 +58,8 @@ def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
         raise ApiError(403, "forbidden", str(exc)) from None
     except StateError as exc:
         raise ApiError(409, "wrong_state", str(exc)) from None
+    except UnknownReference as exc:
+        raise ApiError(409, "unknown_reference", str(exc)) from None
     except TooLarge as exc:
         raise ApiError(413, "too_large", str(exc)) from None
     except InvalidInput as exc:
@@ -254,7 +256,13 @@ def load_calendar():  # type: ignore[no-untyped-def]
     from drawsvc.inspections import workdays
 
     actor = need("admin")
-    data = _call(workdays.read_year_file, _year()) if request.args.get("year") else body()
+    if request.args.get("year"):
+        year = _year()
+        if not (workdays.DATA_DIR / f"{year}.json").is_file():  # the package ships no such file: nothing to load
+            raise ApiError(404, "not_found", f"没有 {year} 年的日历文件 / no calendar file for {year} is shipped")
+        data = _call(workdays.read_year_file, year)
+    else:
+        data = body()
     return jsonify(_call(service().load_calendar_year, actor, data,
                          override=request.args.get("override") in ("1", "true"))), 201
 

@@ -61,7 +61,7 @@ from ledger.entry import Entry
 from ledger.store import Ledger, StoredCheckpoint
 
 from . import precheck, schema
-from .inputs import SUBJECT_COLUMNS, DrawInputs, InputsError, PriorCheck, SubjectColumns, build_inputs
+from .inputs import SUBJECT_COLUMNS, DrawInputs, InputsError, PriorCheck, SubjectColumns, UnknownReference, build_inputs
 
 NETWORKS_FILE = Path(__file__).resolve().parents[1] / "data" / "drand_networks.json"
 PUBLIC_SOURCES = ("drand", "dice", "lottery", "witness")
@@ -528,7 +528,7 @@ class DrawService:
 def _plan_drawable(plan_rec: Mapping[str, Any] | None, plan: str) -> None:
     """Only an approved (or published) plan is drawn."""
     if plan_rec is None:
-        raise InputsError(f"计划 {plan} 不存在")
+        raise UnknownReference(f"计划 {plan} 不存在")
     if plan_rec["status"] not in ("approved", "published"):
         raise InputsError(f"计划 {plan} 尚未批准，不能抽签")
 

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from . import schema
-from .errors import InvalidInput
+from .errors import InvalidInput, StateError
 
 GROUPS = ("result", "sub_item", "status")
 
@@ -88,8 +88,6 @@ def normalize_new(data: Mapping[str, Any], existing: Mapping[str, Mapping[str, A
     errors = []
     if not code or not code.replace("_", "").isalnum() or not code.isascii() or len(code) > 64:
         errors.append("code 应为字母数字和下划线 / code must be ASCII letters, digits, underscores")
-    if code in existing:
-        errors.append(f"类别 {code} 已存在 / category {code} exists")
     if not label or len(label) > 100:
         errors.append("label 必填 / label required (<= 100 characters)")
     group = data.get("group", "result")
@@ -102,6 +100,8 @@ def normalize_new(data: Mapping[str, Any], existing: Mapping[str, Mapping[str, A
         errors.append("credit 应为 abnormal、violation 或空 / credit must be abnormal, violation or null")
     if errors:
         raise InvalidInput("; ".join(errors))
+    if code in existing:  # a well-formed category the table already holds: a conflict, not bad input
+        raise StateError(f"类别 {code} 已存在 / category {code} exists")
     return _row({**data, "code": code, "label": label, "group": group,
                  "parent": parent if group == "sub_item" else None})
 

@@ -41,7 +41,7 @@ from ledger.store import Ledger
 
 from . import categories as cats
 from . import credit, deadlines, evidence, schema, workdays
-from .errors import InvalidInput, NotFound, StateError
+from .errors import InvalidInput, NotFound, StateError, UnknownReference
 
 TRIGGERS = {"complaint": "投诉举报", "referral": "其他部门移送线索", "assignment": "上级部门交办", "other": "其他"}
 STATUS_LABELS = {None: "未录入", "pending": "待审核", "returned": "退回", "confirmed": "已确认", "published": "已公示"}
@@ -246,12 +246,12 @@ class InspectionService:
             conn = tx.conn
             subject = get_record(conn, "subject", str(data.get("subject", "")))
             if subject is None:
-                raise InvalidInput(f"检查对象 {data.get('subject')} 不在名录库 / subject not in the registry")
+                raise UnknownReference(f"检查对象 {data.get('subject')} 不在名录库 / subject not in the registry")
             items = []
             for c in codes:
                 it = get_record(conn, "item", str(c))
                 if it is None or it["status"] != "active":
-                    raise InvalidInput(f"抽查事项 {c} 不存在或已撤销 / item {c} unknown or withdrawn")
+                    raise UnknownReference(f"抽查事项 {c} 不存在或已撤销 / item {c} unknown or withdrawn")
                 items.append({"code": it["code"], "version": it["version"], "name": it["name"],
                               "department": it["department"], "legal_basis": it["legal_basis"]})
             departments = sorted({i["department"] for i in items})

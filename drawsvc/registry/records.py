@@ -82,6 +82,12 @@ class _V:
     def err(self, name: str, message: str, value: Any = None) -> None:
         self.errors.append({"field": name, "value": self.data.get(name, value), "message": message})
 
+    def ref_err(self, name: str, message: str) -> None:
+        """A well-formed value that names a record the registry does not hold (or no longer
+        uses): the request conflicts with the registry's current state (HTTP 409), unlike a
+        malformed value (422), which no state of the registry would accept."""
+        self.errors.append({"field": name, "value": self.data.get(name), "message": message, "kind": "reference"})
+
     def raw(self, name: str) -> Any:
         value = self.data.get(name)
         if isinstance(value, str):
@@ -224,7 +230,7 @@ class _V:
 
 def _dept_ref(v: _V, ctx: Context, name: str, value: str | None) -> None:
     if value is not None and not ctx.exists("department", value):
-        v.err(name, f"未知的部门 {value} / unknown department")
+        v.ref_err(name, f"未知的部门 {value} / unknown department")
 
 
 def normalize_department(data: dict, ctx: Context) -> dict:
@@ -368,9 +374,9 @@ def normalize_conflict(data: dict, ctx: Context) -> dict:
         subject = creditcode.normalize(str(raw))
         v.out["subject"] = subject
     if inspector is not None and not ctx.exists("inspector", inspector):
-        v.err("inspector", f"未知的检查人员 {inspector} / unknown inspector")
+        v.ref_err("inspector", f"未知的检查人员 {inspector} / unknown inspector")
     if subject is not None and not ctx.exists("subject", subject):
-        v.err("subject", f"未知的检查对象 {subject} / unknown subject")
+        v.ref_err("subject", f"未知的检查对象 {subject} / unknown subject")
     v.choice("reason", CONFLICT_REASONS, default="其他")
     v.text("note", required=False, max_len=500)
     v.day("declared_on", required=False)
@@ -458,15 +464,15 @@ def normalize_plan(data: dict, ctx: Context) -> dict:
     for code in items:
         rec = ctx.get("item", code)
         if rec is None:
-            v.err("items", f"未知的抽查事项 {code} / unknown item")
+            v.ref_err("items", f"未知的抽查事项 {code} / unknown item")
         elif rec.get("status") != "active":
-            v.err("items", f"抽查事项 {code} 已停用 / item withdrawn")
+            v.ref_err("items", f"抽查事项 {code} 已停用 / item withdrawn")
         else:
             item_recs.append(rec)
     libs = v.strings("sublibraries")
     for code in libs:
         if not ctx.exists("sublibrary", code):
-            v.err("sublibraries", f"未知的子库 {code} / unknown sub-library")
+            v.ref_err("sublibraries", f"未知的子库 {code} / unknown sub-library")
     v.out["filter"] = normalize_filter(data.get("filter"), v.errors)
     ratios = data.get("ratios_bp")
     if ratios is None:
@@ -511,7 +517,7 @@ def normalize_account(data: dict, ctx: Context) -> dict:
         v.err("departments", "操作员须属于至少一个部门 / an operator needs at least one department")
     inspector = v.code("inspector", required=role == "inspector")
     if inspector is not None and not ctx.exists("inspector", inspector):
-        v.err("inspector", f"未知的检查人员 {inspector} / unknown inspector")
+        v.ref_err("inspector", f"未知的检查人员 {inspector} / unknown inspector")
     v.choice("status", ("active", "disabled"), default="active")
     v.text("key_id", required=False, max_len=16)
     v.text("public_key", required=False, max_len=64)
@@ -523,7 +529,7 @@ def normalize_token(data: dict, ctx: Context) -> dict:
     v.code("id")
     account = v.code("account")
     if account is not None and not ctx.exists("account", account):
-        v.err("account", f"未知的账户 {account} / unknown account")
+        v.ref_err("account", f"未知的账户 {account} / unknown account")
     v.text("name", max_len=100)
     v.choice("status", ("active", "revoked"), default="active")
     return v.done()

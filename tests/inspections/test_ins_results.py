@@ -240,7 +240,7 @@ def test_admin_adds_a_category_and_it_is_usable(app: Any, login: Any) -> None:
     admin = login("admin")
     before = size(app)
     assert login("op-scjg").post("/api/v1/inspections/categories", json={"code": "x", "label": "x"}).status_code == 403
-    assert admin.post("/api/v1/inspections/categories", json={"code": "no_problem", "label": "重复"}).status_code == 422
+    assert admin.post("/api/v1/inspections/categories", json={"code": "no_problem", "label": "重复"}).status_code == 409
     assert size(app) == before
     r = admin.post("/api/v1/inspections/categories", json={"code": "price_violation", "label": "违反价格管理规定",
                                                            "group": "sub_item", "parent": "pending_followup",
