@@ -109,8 +109,11 @@ def init(ctx: Ctx, origin: str | None, database_url: str | None, demo: bool) -> 
 @click.option("--timeout", default=60, show_default=True, type=click.IntRange(5, 3600),
               help="seconds a request may take before its worker is replaced")
 @click.option("--access-log", default="-", show_default=True, help="access log file ('-' = stderr)")
+@click.option("--public-ttl", default=1.0, show_default=True, type=click.FloatRange(0, 60),
+              help="seconds a worker reuses the public data's version before reading it again (0 = every request)")
 @pass_ctx
-def serve(ctx: Ctx, host: str, port: int, workers: int, threads: int, timeout: int, access_log: str) -> None:
+def serve(ctx: Ctx, host: str, port: int, workers: int, threads: int, timeout: int, access_log: str,
+          public_ttl: float) -> None:
     """Serve the web application and API with gunicorn (production server).
 
     SIGHUP reloads gracefully (new workers start, old ones finish their requests); SIGTERM shuts
@@ -131,7 +134,7 @@ def serve(ctx: Ctx, host: str, port: int, workers: int, threads: int, timeout: i
         def load(self):  # type: ignore[no-untyped-def]
             from web import create_app
 
-            return create_app(instance)
+            return create_app(instance, {"PUBLIC_VERSION_TTL": public_ttl})
 
     _App().run()
 

@@ -11,7 +11,8 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 
-from drawsvc.draw.errors import DrawError
+from drawsvc.draw.errors import DrawError, SubstitutionInvalid, SwapInvalid
+from drawsvc.draw.substitution import INSPECTOR_LEAVE_REASONS, SUBJECT_LEAVE_REASONS
 from drawsvc.draws.bundle import build_bundle
 from drawsvc.draws.inputs import InputsError, UnknownReference
 from drawsvc.draws.service import DrawNotFound, DrawService, DrawStateError
@@ -43,6 +44,8 @@ def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
         raise ApiError(409, "wrong_state", str(exc)) from None
     except UnknownReference as exc:
         raise ApiError(409, "unknown_reference", str(exc)) from None
+    except (SubstitutionInvalid, SwapInvalid) as exc:  # about the draw's teams as they stand: a conflict with its state
+        raise ApiError(409, type(exc).__name__, str(exc)) from None
     except (DrawError, InputsError) as exc:
         raise ApiError(422, type(exc).__name__, str(exc)) from None
 
@@ -122,6 +125,10 @@ def substitute(draw_id: str):  # type: ignore[no-untyped-def]
     data = body()
     kind = data.get("kind")
     svc = service()
+    reasons = INSPECTOR_LEAVE_REASONS if kind == "inspector" else SUBJECT_LEAVE_REASONS
+    if kind in ("inspector", "subject") and data.get("reason") not in reasons:
+        raise ApiError(422, "SubstitutionInvalid", f"reason 应为 {'/'.join(reasons)} / reason must be one of "
+                                                   f"{', '.join(reasons)}")
     if kind == "inspector":
         unavailable = data.get("unavailable", [])
         if not isinstance(unavailable, list):

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from spectree import SecurityScheme, SpecTree
 from spectree.models import SecuritySchemeData
 
+from drawsvc.draw.substitution import INSPECTOR_LEAVE_REASONS, SUBJECT_LEAVE_REASONS
 from drawsvc.inspections.categories import FOLLOW_UP_ENDS, FOLLOW_UP_KINDS
 from drawsvc.inspections.evidence import LABELS as EVIDENCE_LABELS
 from drawsvc.inspections.service import TRIGGERS
@@ -143,8 +144,8 @@ BODIES: dict[tuple[str, str], dict] = {
     ("post", "/api/v1/draws/{draw_id}/seed"): _obj(("reveals",), reveals={"type": "array", "items": {"type": "object"}}),
     ("post", "/api/v1/draws/{draw_id}/substitutions"): {"oneOf": [
         _obj(("kind", "subject", "leaving", "reason"), kind={"const": "inspector"}, subject=_NB, leaving=_NB,
-             reason=_NB, unavailable=_STRS, incoming={"type": ["string", "null"]}),
-        _obj(("kind", "subject", "reason"), kind={"const": "subject"}, subject=_NB, reason=_NB,
+             reason=_enum(INSPECTOR_LEAVE_REASONS), unavailable=_STRS, incoming={"type": ["string", "null"]}),
+        _obj(("kind", "subject", "reason"), kind={"const": "subject"}, subject=_NB, reason=_enum(SUBJECT_LEAVE_REASONS),
              incoming={"type": ["string", "null"]}),
         _obj(("kind", "inspector_a", "subject_a", "inspector_b", "subject_b"), kind={"const": "swap"},
              inspector_a=_NB, subject_a=_NB, inspector_b=_NB, subject_b=_NB)]},
