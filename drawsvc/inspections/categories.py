@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from . import schema
-from .errors import InvalidInput, StateError
+from .errors import InvalidInput, StateError, UnknownReference
 
 GROUPS = ("result", "sub_item", "status")
 
@@ -112,8 +112,8 @@ def check_selection(codes: Sequence[Any], table: Mapping[str, Mapping[str, Any]]
     if not isinstance(codes, list) or not codes or not all(isinstance(c, str) for c in codes):
         raise InvalidInput("categories 应为非空的类别编码列表 / categories must be a non-empty list of codes")
     unknown = [c for c in codes if c not in table or not table[c]["active"]]
-    if unknown:
-        raise InvalidInput(f"不存在的结果类别 / unknown result category: {', '.join(unknown)}")
+    if unknown:  # well-formed codes the category table does not hold (now): a conflict with its state
+        raise UnknownReference(f"不存在的结果类别 / unknown result category: {', '.join(unknown)}")
     if len(set(codes)) != len(codes):
         raise InvalidInput("结果类别重复 / a category is given twice")
     chosen = set(codes)

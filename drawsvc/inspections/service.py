@@ -233,8 +233,6 @@ class InspectionService:
         if not isinstance(window, dict):
             raise InvalidInput("window 应为 {start, end} / window must be an object {start, end}")
         start, end = _day(window.get("start"), "window.start"), _day(window.get("end"), "window.end")
-        if end < start:
-            raise InvalidInput("检查时限结束早于开始 / window ends before it starts")
         team = data.get("team")
         if not isinstance(team, list) or not all(isinstance(i, str) for i in team) or len(set(team)) < 2 or len(set(team)) != len(team):
             raise InvalidInput("检查组至少2名不同的执法人员 / a team needs at least 2 different inspectors (002 九(四))")
@@ -256,17 +254,19 @@ class InspectionService:
                               "department": it["department"], "legal_basis": it["legal_basis"]})
             departments = sorted({i["department"] for i in items})
             if not any(self._related(conn, d, department) for d in departments):
-                raise InvalidInput("至少一个事项属于发起部门 / at least one item must belong to the department")
-            for i in team:
+                raise StateError("至少一个事项属于发起部门 / at least one item must belong to the department")
+            for i in team:  # the registry's current state decides these: conflicts (409), not bad input
                 insp = get_record(conn, "inspector", str(i))
                 if insp is None or insp["status"] != "在岗" or not (
                         insp["cert_valid_from"] <= today.isoformat() <= insp["cert_valid_to"]):
-                    raise InvalidInput(f"执法人员 {i} 不存在、不在岗或执法证无效 / inspector {i} unknown, inactive "
-                                       f"or without a valid certificate")
+                    raise UnknownReference(f"执法人员 {i} 不存在、不在岗或执法证无效 / inspector {i} unknown, inactive "
+                                           f"or without a valid certificate")
                 cid = conn.execute(select(reg.conflicts.c.id).where(reg.conflicts.c.inspector == i,
                                                                      reg.conflicts.c.subject == subject["code"])).first()
                 if cid is not None:
-                    raise InvalidInput(f"执法人员 {i} 与检查对象有利害关系，应当回避 / inspector {i} must recuse")
+                    raise StateError(f"执法人员 {i} 与检查对象有利害关系，应当回避 / inspector {i} must recuse")
+            if end < start:
+                raise InvalidInput("检查时限结束早于开始 / window ends before it starts")
             year = start.year
             n = conn.execute(select(func.count()).select_from(schema.tasks).where(
                 schema.tasks.c.kind == "not_random", schema.tasks.c.year == year)).scalar_one() + 1
@@ -418,12 +418,12 @@ class InspectionService:
             row, doc = self._task(conn, task_id)
             department = data.get("department") or (doc["departments"][0] if len(doc["departments"]) == 1
                                                     else row.department)
-            if department not in doc["departments"] and department != row.department:
-                raise InvalidInput(f"部门 {department} 不是本任务的检查部门 / department {department} is not part of "
+            if department not in doc["departments"] and department != row.department:  # the task decides: 409
+                raise StateError(f"部门 {department} 不是本任务的检查部门 / department {department} is not part of "
                                    f"this task ({', '.join(doc['departments'])})")
             subject = data.get("subject", row.subject)
             if subject != row.subject:
-                raise InvalidInput(f"检查对象 {subject} 不在本任务中（本任务为 {row.subject}）/ subject {subject} is "
+                raise StateError(f"检查对象 {subject} 不在本任务中（本任务为 {row.subject}）/ subject {subject} is "
                                    f"not the subject of task {task_id}")
             self._may_act_on_task(conn, actor, doc, department)
             table = cats.all_categories(conn)
@@ -440,8 +440,10 @@ class InspectionService:
             dept_items = [i["code"] for i in doc["items"] if self._related(conn, i["department"], department)] \
                 or [i["code"] for i in doc["items"]]
             items = data.get("items") or dept_items
-            if not isinstance(items, list) or any(i not in dept_items for i in items):
-                raise InvalidInput(f"items 须为本部门在本任务中的事项 / items must be among {', '.join(dept_items)}")
+            if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+                raise InvalidInput("items 应为事项编码列表 / items must be a list of item codes")
+            if any(i not in dept_items for i in items):
+                raise StateError(f"items 须为本部门在本任务中的事项 / items must be among {', '.join(dept_items)}")
             content = {
                 "result_id": f"{task_id}:{department}", "task_id": task_id, "department": department,
                 "kind": row.kind, "draw_id": row.draw_id, "trigger": doc.get("trigger"),
