@@ -495,7 +495,9 @@ def normalize_plan(data: dict, ctx: Context) -> dict:
     v.integer("team_size", default=2, low=2, high=20)
     start = v.day("window_start")
     end = v.day("window_end")
-    if start and end and end < start:
+    # relations between fields are judged once the records the plan names exist (as for tasks):
+    # a plan naming unknown items is a 409 whatever else it says
+    if start and end and end < start and not any(e.get("kind") == "reference" for e in v.errors):
         v.err("window_end", "结束日期早于开始日期 / window ends before it starts")
     v.flag("joint")
     if v.out.get("joint") and len(depts) < 2:
