@@ -179,28 +179,36 @@ def search():  # type: ignore[no-untyped-def]
             rows = conn.execute(select(t.c.doc).where(or_(t.c.name.contains(q), t.c.code.startswith(q.upper())))
                                 .limit(PAGE)).scalars()
             found = [{k: json.loads(r).get(k) for k in PUBLIC_FIELDS["subject"]} for r in rows]
+            results = published_results({s["code"] for s in found}, conn)
+    else:
+        results = {}
     checks = checks_of({s["code"] for s in found})
-    results = published_results({s["code"] for s in found})
     return render_template("public/search.html", q=q, found=found, checks=checks, results=results)
 
 
-def published_results(codes: set[str]) -> dict[str, list[dict[str, Any]]]:
+def published_results(codes: set[str], conn: Any = None) -> dict[str, list[dict[str, Any]]]:
     """Published inspection results of these subjects (drawsvc.inspections.public: published only)."""
     from drawsvc.inspections import public as ins_public
 
-    with ledger().engine.connect() as conn:
+    if conn is not None:
         return {c: ins_public.for_subject(conn, c) for c in codes}
+    with ledger().engine.connect() as own:
+        return {c: ins_public.for_subject(own, c) for c in codes}
 
 
 @bp.get("/public/companies/<code>")
 def company(code: str):  # type: ignore[no-untyped-def]
     """One company: its public registry fields, every published check of it (draws and results)."""
+    from drawsvc.registry.state import get_record
+
     code = code.strip().upper()[:18]
-    rec = registry().get("subject", code)
-    if rec is None:
-        abort(404)
+    # one connection for the page: on PostgreSQL each checkout costs a ping and a rollback
+    with ledger().engine.connect() as conn:
+        rec = get_record(conn, "subject", code)
+        if rec is None:
+            abort(404)
+        results = published_results({code}, conn)[code]
     subject = {k: rec.get(k) for k in PUBLIC_FIELDS["subject"]}
-    results = published_results({code})[code]
     version = g.get("public_version")  # the log size this page is cached under (web/cache.py)
     size = int(version.split(".")[0]) if version else ledger().size()
     for r in results:
