@@ -122,7 +122,11 @@ def serve(ctx: Ctx, host: str, port: int, workers: int, threads: int, timeout: i
     coordinate through the database (docs/WEB.md)."""
     from gunicorn.app.base import BaseApplication
 
+    from .instance import migrate
+
     instance = ctx.instance  # fail here, before forking, if the instance is unusable
+    migrate(instance.engine())  # an instance made by an older release gets the newer tables (idempotent)
+    instance.engine().dispose()  # no connection crosses the fork
     options = gunicorn_options(host, port, workers, threads, timeout, access_log)
     click.echo(f"serving {instance.origin} on http://{host}:{port}/ with {workers} gunicorn workers", err=True)
 

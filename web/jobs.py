@@ -164,7 +164,7 @@ def job_result(job_id: str):  # type: ignore[no-untyped-def]
     headers = {"Cache-Control": "private, no-store"}
     if filename:
         headers["Content-Disposition"] = f"attachment; filename={filename}"
-    return Response(data, mimetype=mime, headers=headers)
+    return Response(data, content_type=mime, headers=headers)
 
 
 # --- computing a job (in the child process of drawsvc.jobs.child) ---------------------------------

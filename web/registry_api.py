@@ -680,7 +680,7 @@ def export_registry(kind: str, fmt: str):  # type: ignore[no-untyped-def]
     if queued is not None:  # too many rows for one request: a background job (web/jobs.py)
         return queued
     data = regio.export_bytes(export_records(registry(), singular, actor), singular, fmt)
-    return Response(data, mimetype=EXPORT_MIME[fmt], headers={"Content-Disposition": f"attachment; filename={kind}.{fmt}"})
+    return Response(data, content_type=EXPORT_MIME[fmt], headers={"Content-Disposition": f"attachment; filename={kind}.{fmt}"})
 
 
 @bp.get("/registry/state")
