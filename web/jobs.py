@@ -44,6 +44,7 @@ REPORT_BYTES_PER_ENTRY = 1200          # folding one log entry into a report's s
 REPORT_FIXED = {"json": 2 * jobq.MIB, "xlsx": 16 * jobq.MIB, "pdf": 16 * jobq.MIB}
 EXPORT_BYTES_PER_ROW = {"csv": 3200, "xlsx": 3200}   # one registry record read, filtered and written
 EXPORT_FIXED = {"csv": 2 * jobq.MIB, "xlsx": 8 * jobq.MIB}
+STATE_BYTES_PER_RECORD = 6000          # the registries rebuilt from the log (+490 MiB for 100,300 records)
 
 
 def budget() -> jobq.Budget:
@@ -62,6 +63,16 @@ def estimate_export(engine: Any, singular: str, fmt: str) -> int:
     with engine.connect() as conn:
         rows = conn.execute(select(func.count()).select_from(schema.TABLES[singular])).scalar_one()
     return int(rows) * EXPORT_BYTES_PER_ROW[fmt] + EXPORT_FIXED[fmt]
+
+
+def estimate_registry_state(engine: Any) -> int:
+    """Rebuilding the registries from the log holds every record twice (rebuilt and stored) and
+    answers them all: the registries' current row count bounds that work."""
+    from drawsvc.registry import schema
+
+    with engine.connect() as conn:
+        rows = sum(conn.execute(select(func.count()).select_from(t)).scalar_one() for t in schema.TABLES.values())
+    return int(rows) * STATE_BYTES_PER_RECORD + 2 * jobq.MIB
 
 
 def _mib(n: int) -> str:
@@ -179,6 +190,7 @@ def preload() -> None:
     import drawsvc.inspections.reports  # noqa: F401
     import drawsvc.registry.io  # noqa: F401
     import drawsvc.registry.service  # noqa: F401
+    import drawsvc.registry.state  # noqa: F401
     import web.registry_api  # noqa: F401
 
 
@@ -225,9 +237,26 @@ def compute_export(instance: Instance, params: Mapping[str, Any], progress: Call
     return data, EXPORT_MIME[params["format"]], f"{params['plural']}.{params['format']}"
 
 
+def compute_registry_state(instance: Instance, params: Mapping[str, Any], progress: Callable[[float], None]) \
+        -> tuple[bytes, str, str]:
+    import orjson
+
+    from drawsvc.registry.state import diff_states, load_state, rebuild_from_ledger
+
+    ledger = instance.ledger()
+    at, size = params["at"], params["log_size"]
+    rebuilt = rebuild_from_ledger(ledger, at)
+    progress(0.7)
+    out: dict[str, Any] = {"at": min(at, size), "state": rebuilt}
+    if at >= size:
+        with ledger.engine.connect() as conn:
+            out["differences_from_database"] = diff_states(load_state(conn), rebuilt)[:100]
+    return orjson.dumps(out), "application/json", f"registry-state-{min(at, size)}.json"
+
+
 EXPORT_MIME = {"csv": "text/csv; charset=utf-8",
                "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
-COMPUTE = {"report": compute_report, "registry_export": compute_export}
+COMPUTE = {"report": compute_report, "registry_export": compute_export, "registry_state": compute_registry_state}
 
 
 def compute(instance: Instance, kind: str, params: Mapping[str, Any], progress: Callable[[float], None]) \

@@ -112,7 +112,7 @@ QUERY: dict[tuple[str, str], dict[str, dict]] = {
         "departments", "items", "subjects", "inspectors", "experts", "conflicts", "sublibraries", "plans",
         "accounts", "tokens")},
     ("get", "/api/v1/login-lockouts"): {"limit": _PAGE["limit"]},
-    ("get", "/api/v1/registry/state"): {"at": _NAT},
+    ("get", "/api/v1/registry/state"): {"at": _NAT, "async": _ASYNC},
     ("post", "/api/v1/import/{kind}"): {"dry_run": {"type": "string", "enum": ["0", "1", "true", "false"]},
                                         "filename": {"type": "string", "maxLength": 200}},
     ("get", "/api/v1/inspections/tasks"): {"status": _S, "draw": _S},
@@ -195,7 +195,8 @@ NOTE_PATTERN = (r"^[!-~]{1,100}\n(0|[1-9][0-9]{0,15})\n[A-Za-z0-9+/]{43}=\n\n"
                 r"(\u2014 [!-~]{1,60} ([A-Za-z0-9+/]{91}=|[A-Za-z0-9+/]{102}==)\n){1,4}$")
 MULTIPART = {("post", "/api/v1/inspections/tasks/{task_id}/evidence"), ("post", "/api/v1/import/{kind}")}
 
-JOB_OFFLOADING = {("get", "/api/v1/inspections/reports/{kind}"), ("get", "/api/v1/export/{kind}.{fmt}")}
+JOB_OFFLOADING = {("get", "/api/v1/inspections/reports/{kind}"), ("get", "/api/v1/export/{kind}.{fmt}"),
+                  ("get", "/api/v1/registry/state")}
 _JOB = _obj(("id", "kind", "status", "progress", "url"), id=_ID, kind={"type": "string"},
             status={"type": "string", "enum": ["queued", "running", "done", "failed"]},
             progress={"type": "integer", "minimum": 0, "maximum": 100}, url={"type": "string"},

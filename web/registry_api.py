@@ -687,11 +687,18 @@ def export_registry(kind: str, fmt: str):  # type: ignore[no-untyped-def]
 @api.validate(tags=["audit"], skip_validation=True)
 def registry_state():  # type: ignore[no-untyped-def]
     """Registry state rebuilt from the log alone at position ?at=N (default: now), and whether it
-    equals the database (admin, auditor)."""
-    need("admin", "auditor")
+    equals the database (admin, auditor). Too large for one request (or with ?async=1): 202 with a
+    background job's URL (web/jobs.py)."""
+    actor = need("admin", "auditor")
     led = current_app.extensions["ledger"]
     size = led.size()
     at = _int("at", size)
+    from .jobs import estimate_registry_state, offload
+
+    queued = offload("registry_state", {"at": at, "log_size": size},
+                     estimate_registry_state(current_app.extensions["engine"]), actor.id)
+    if queued is not None:  # registries too large to rebuild in one request: a background job (web/jobs.py)
+        return queued
     rebuilt = rebuild_from_ledger(led, at)
     out: dict[str, Any] = {"at": min(at, size), "state": rebuilt}
     if at >= size:

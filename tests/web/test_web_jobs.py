@@ -224,3 +224,16 @@ def test_the_staff_reports_page_computes_a_large_report_in_the_background(demo: 
     login(c2, "auditor")
     refused = c2.get(f"/staff/inspections/reports?kind=monthly&year={YEAR}&month=2").data.decode()
     assert "超过 1 MiB 的限制" in refused
+
+
+def test_the_registry_state_rebuilt_from_the_log_is_a_job_when_large(demo: Any) -> None:
+    c = _session(make_app(demo), "auditor")
+    expected = c.get("/api/v1/registry/state").json
+    r = c.get("/api/v1/registry/state?async=1")
+    assert r.status_code == 202, r.data
+    state = _wait(c, r.json["url"])
+    assert state["status"] == "done", state
+    assert c.get(state["result_url"]).json == expected
+    # the estimate counts the registries' rows: a budget below it refuses at once
+    small = _session(make_app(demo, JOB_REQUEST_BYTES=1, JOB_MEMORY_BYTES=jobq.MIB), "auditor")
+    assert small.get("/api/v1/registry/state").json["error"]["code"] == "over_memory_budget"
