@@ -300,3 +300,35 @@ def report_for_page(ledger: Any, owner: str, kind: str, year: int, month: int, h
         return None, None, str(state["error_message"])
     _runner()
     return None, _job_json(state), None
+
+
+def report_too_large(ledger: Any) -> bool:
+    """Whether a report over this log is computed by a job rather than in the request."""
+    return estimate_report(ledger.size(), "pdf") > budget().request_bytes
+
+
+def report_download_for_page(ledger: Any, owner: str, kind: str, year: int, month: int, half: int,
+                             department: str | None, fmt: str) -> tuple[dict[str, Any] | None, str | None]:
+    """The staff reports page's download of a large report as .xlsx or .pdf: (job, None) — the page
+    redirects to the result once the job is done, and shows its progress until then — or
+    (None, message) when refused or failed."""
+    b = budget()
+    log_size = ledger.size()
+    est = estimate_report(log_size, fmt)
+    params = {"report": kind, "year": year, "month": month, "half": half, "department": department,
+              "format": fmt, "log_size": log_size}
+    engine = current_app.extensions["engine"]
+    try:
+        job_id, _ = jobq.submit(engine, "report", params, owner, est, b)
+    except jobq.OverBudget as exc:
+        return None, (f"报表所需内存估计约 {_mib(exc.estimate)} MiB，超过 {_mib(exc.budget)} MiB 的限制；请按部门或月份缩小范围 / "
+                      f"this report needs about {_mib(exc.estimate)} MiB, more than the {_mib(exc.budget)} MiB limit")
+    except jobq.Busy as exc:
+        return None, f"后台任务已满（{exc.limit} 个），请稍后再试 / {exc.limit} jobs are queued; try again later"
+    state = jobq.get(engine, job_id)
+    assert state is not None
+    if state["status"] == "failed":
+        return None, str(state["error_message"])
+    if state["status"] != "done":
+        _runner()
+    return _job_json(state), None

@@ -219,6 +219,18 @@ def test_the_staff_reports_page_computes_a_large_report_in_the_background(demo: 
         assert time.monotonic() < deadline
         time.sleep(0.3)
     assert expected["title"].encode() in page.data and b'id="report-job"' not in page.data
+    # the download links of a large report go through a job too: progress, then the file
+    import re
+
+    link = re.search(rb'id="xlsx-link" href="([^"]+)"', page.data).group(1).decode().replace("&amp;", "&")
+    assert "download=xlsx" in link
+    deadline = time.monotonic() + 120
+    while (r := c.get(link)).status_code == 200:
+        assert b'id="report-job"' in r.data and time.monotonic() < deadline
+        time.sleep(0.3)
+    assert r.status_code == 302 and r.headers["Location"].endswith("/result")
+    got = c.get(r.headers["Location"])
+    assert got.status_code == 200 and got.data[:2] == b"PK"
     # over the job budget: the page says so, in Chinese, and nothing is queued
     c2 = make_app(demo, JOB_REQUEST_BYTES=1, JOB_MEMORY_BYTES=jobq.MIB).test_client()
     login(c2, "auditor")

@@ -363,12 +363,19 @@ def reports_page():  # type: ignore[no-untyped-def]
         if department is not None:
             abort(403)
         department = a.departments[0] if a.departments else None
-    from web.jobs import report_for_page
+    from web.jobs import report_download_for_page, report_for_page, report_too_large
 
-    try:  # a report too large for one request is computed by a background job (web/jobs.py)
-        rep, job, error = report_for_page(svc.ledger, a.id, kind, year, month, half, department)
-    except ValueError as exc:
-        rep, job, error = None, None, str(exc)
+    download = request.args.get("download")
+    if download in ("xlsx", "pdf"):  # a large report's file: a job, then its result
+        job, error = report_download_for_page(svc.ledger, a.id, kind, year, month, half, department, download)
+        if job is not None and job["status"] == "done":
+            return redirect(job["result_url"])
+        rep = None
+    else:
+        try:  # a report too large for one request is computed by a background job (web/jobs.py)
+            rep, job, error = report_for_page(svc.ledger, a.id, kind, year, month, half, department)
+        except ValueError as exc:
+            rep, job, error = None, None, str(exc)
     query = {"year": year, "month": month, "half": half, **({"department": department} if department else {})}
     charts = {}
     if rep:
@@ -376,7 +383,9 @@ def reports_page():  # type: ignore[no-untyped-def]
     dept_choices = _depts() if a.role != "operator" else {d: _depts().get(d, d) for d in a.departments}
     return render_template("staff/ins_reports.html", me=a, rep=rep, summary_labels=SUMMARY_LABELS, kind=kind, kinds=REPORT_KINDS, year=year,
                            month=month, half=half, department=department or "", error=error, charts=charts, job=job,
-                           dept_choices=dept_choices, api=f"/api/v1/inspections/reports/{kind}?" + urlencode(query))
+                           dept_choices=dept_choices, api=f"/api/v1/inspections/reports/{kind}?" + urlencode(query),
+                           large=report_too_large(svc.ledger),
+                           page="/staff/inspections/reports?" + urlencode({"kind": kind, **query}))
 
 
 @bp.route("/inspections/calendar", methods=["GET", "POST"])
