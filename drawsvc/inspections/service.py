@@ -297,7 +297,7 @@ class InspectionService:
             row, doc = self._task(tx.conn, task_id)
             self._may_act_on_task(tx.conn, actor, doc, row.department)
             if day > self.today():
-                raise InvalidInput("检查日期不能晚于今天 / the check date cannot be in the future")
+                raise StateError("检查日期不能晚于今天 / the check date cannot be in the future")
             tx.append("inspection.task.checked", {"task_id": task_id, "check_date": day.isoformat()},
                       self._signer(actor))
             tx.conn.execute(update(schema.tasks).where(schema.tasks.c.id == task_id).values(
@@ -436,7 +436,7 @@ class InspectionService:
                 raise InvalidInput("发现问题的结果须有后续处置 / a result with problems needs a follow-up")
             check_date = _day(data.get("check_date") or row.check_date, "check_date")
             if check_date > self.today():
-                raise InvalidInput("检查日期不能晚于今天 / the check date cannot be in the future")
+                raise StateError("检查日期不能晚于今天 / the check date cannot be in the future")
             dept_items = [i["code"] for i in doc["items"] if self._related(conn, i["department"], department)] \
                 or [i["code"] for i in doc["items"]]
             items = data.get("items") or dept_items

@@ -89,11 +89,11 @@ def _result_body(**kw: Any) -> dict[str, Any]:
     return body
 
 
-# 409: well-formed, but the task or the category table as they stand do not allow it; 422: bad input
+# 409: well-formed, but the task, the category table or today's date as they stand do not allow it; 422: bad input
 @pytest.mark.parametrize("case,status", [
     ("subject_not_in_task", 409), ("unknown_category", 409), ("no_problem_with_other", 422),
     ("sub_item_without_parent", 422), ("problem_without_follow_up", 422), ("department_not_in_task", 409),
-    ("future_check", 422), ("missing_findings", 422), ("not_on_team", 403), ("other_department_operator", 403),
+    ("future_check", 409), ("missing_findings", 422), ("not_on_team", 403), ("other_department_operator", 403),
 ])
 def test_bad_results_are_refused_and_write_nothing(app: Any, login: Any, nr_task: dict[str, Any],
                                                    case: str, status: int) -> None:
