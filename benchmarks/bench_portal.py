@@ -151,13 +151,14 @@ def wrk(url: str, duration: int, script: Path | None = None) -> dict[str, float]
     return {"rps": rps, **lat, "errors": int(non2xx.group(1)) if non2xx else 0}
 
 
-def run(home: Path, built: dict[str, Any], duration: int, workers: int) -> list[dict[str, Any]]:
+def run(home: Path, built: dict[str, Any], duration: int, workers: int, public_ttl: float = 1.0) -> list[dict[str, Any]]:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     server = subprocess.Popen([sys.executable, "-c", "from drawsvc.cli import main; main()", "--home",
                                str(home / "instance"), "serve", "--port", str(port), "--workers", str(workers),
-                               "--access-log", "/dev/null"], env=env, cwd=ROOT, stderr=subprocess.DEVNULL)
+                               "--access-log", "/dev/null", "--public-ttl", str(public_ttl)],
+                              env=env, cwd=ROOT, stderr=subprocess.DEVNULL)
     script = home / "companies.lua"
     paths = ", ".join(f'"/public/companies/{c}"' for c in built["companies"])
     script.write_text("local paths = {" + paths + "}\nrequest = function()\n"
@@ -203,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--results", type=int, default=10_000)
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--public-ttl", type=float, default=1.0,
+                    help="serve --public-ttl: seconds a worker reuses the public version (0 = read it per request)")
     ap.add_argument("--postgres", metavar="ADMIN_URL", nargs="?", const="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
                     help="build on PostgreSQL (a fresh database created through this admin URL) instead of SQLite")
     a = ap.parse_args(argv)
@@ -211,11 +214,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     home = ROOT / "benchmarks" / "out" / f"portal-{'pg-' if a.postgres else ''}{a.subjects}-{a.results}"
     built = build(home, a.subjects, a.results, postgres=a.postgres)
-    rows = run(home, built, a.duration, a.workers)
+    rows = run(home, built, a.duration, a.workers, a.public_ttl)
     out = {"database": "postgresql" if a.postgres else "sqlite", "subjects": a.subjects, "results": a.results,
-           "workers": a.workers, "duration_s": a.duration,
+           "workers": a.workers, "duration_s": a.duration, "public_ttl": a.public_ttl,
            "log_size": built["log_size"], "rows": rows}
-    (home / "results.json").write_text(json.dumps(out, indent=1, ensure_ascii=False))
+    (home / f"results-ttl{a.public_ttl:g}.json").write_text(json.dumps(out, indent=1, ensure_ascii=False))
     print("| page | req/s | p50 ms | p99 ms | x static | non-2xx |\n|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['page']} | {r['rps']:.0f} | {r.get('p50_ms', 0):.1f} | {r.get('p99_ms', 0):.1f} | "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -110,8 +111,11 @@ def init(ctx: Ctx, origin: str | None, database_url: str | None, demo: bool) -> 
 @click.option("--timeout", default=60, show_default=True, type=click.IntRange(5, 3600),
               help="seconds a request may take before its worker is replaced")
 @click.option("--access-log", default="-", show_default=True, help="access log file ('-' = stderr)")
+@click.option("--public-ttl", default=1.0, show_default=True, type=click.FloatRange(0, 60),
+              help="seconds a worker reuses the public data's version before reading it again (0 = every request)")
 @pass_ctx
-def serve(ctx: Ctx, host: str, port: int, workers: int, threads: int, timeout: int, access_log: str) -> None:
+def serve(ctx: Ctx, host: str, port: int, workers: int, threads: int, timeout: int, access_log: str,
+          public_ttl: float) -> None:
     """Serve the web application and API with gunicorn (production server).
 
     SIGHUP reloads gracefully (new workers start, old ones finish their requests); SIGTERM shuts
@@ -120,7 +124,11 @@ def serve(ctx: Ctx, host: str, port: int, workers: int, threads: int, timeout: i
     coordinate through the database (docs/WEB.md)."""
     from gunicorn.app.base import BaseApplication
 
+    from .instance import migrate
+
     instance = ctx.instance  # fail here, before forking, if the instance is unusable
+    migrate(instance.engine())  # an instance made by an older release gets the newer tables (idempotent)
+    instance.engine().dispose()  # no connection crosses the fork
     options = gunicorn_options(host, port, workers, threads, timeout, access_log)
     click.echo(f"serving {instance.origin} on http://{host}:{port}/ with {workers} gunicorn workers", err=True)
 
@@ -132,7 +140,7 @@ def serve(ctx: Ctx, host: str, port: int, workers: int, threads: int, timeout: i
         def load(self):  # type: ignore[no-untyped-def]
             from web import create_app
 
-            return create_app(instance)
+            return create_app(instance, {"PUBLIC_VERSION_TTL": public_ttl})
 
     _App().run()
 
@@ -147,6 +155,37 @@ def gunicorn_options(host: str, port: int, workers: int, threads: int, timeout: 
         "limit_request_line": 4094, "limit_request_fields": 100, "limit_request_field_size": 8190,
         "proc_name": "drawsvc",
     }
+
+
+# --- jobs ------------------------------------------------------------------------
+
+
+@main.group()
+def jobs() -> None:
+    """Background jobs (long reports and exports; drawsvc.jobs)."""
+
+
+@jobs.command("run")
+@click.option("--once", is_flag=True, help="run the jobs queued now, then exit")
+@click.option("--poll", default=2.0, show_default=True, type=click.FloatRange(0.1, 60), help="seconds between looks")
+@pass_ctx
+def jobs_run(ctx: Ctx, once: bool, poll: float) -> None:
+    """Run queued jobs here, each in a memory-limited child process. The server's own runner
+    threads do the same; this is for a separate job host, or with the runners switched off."""
+    import drawsvc.jobs as jobq
+
+    instance = ctx.instance
+    runner = jobq.Runner(instance.engine(), instance.home, jobq.Budget.from_env(), poll_s=poll)
+    if once:
+        click.echo(f"ran {runner.run_pending()} jobs", err=True)
+        return
+    click.echo("running jobs; Ctrl-C stops", err=True)
+    try:
+        while True:
+            runner.run_pending()
+            time.sleep(poll)
+    except KeyboardInterrupt:
+        return
 
 
 # --- log -------------------------------------------------------------------------

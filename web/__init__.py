@@ -48,11 +48,13 @@ def create_app(instance: Instance, config: dict[str, Any] | None = None) -> Flas
     app.before_request(csrf_protect)  # every session-authenticated change, on every blueprint
 
     from .inspections_api import bp as inspections_bp
+    from .jobs import bp as jobs_bp
     from .pages import bp as pages_bp
 
     app.register_blueprint(registry_bp)
     app.register_blueprint(draws_bp)
     app.register_blueprint(inspections_bp)
+    app.register_blueprint(jobs_bp)
     app.register_blueprint(pages_bp)
     init_openapi(app)  # after every API blueprint: the document is generated from them
     _behind_proxies(app)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -34,7 +35,9 @@ CACHEABLE = {
     "pages.public.draws", "pages.public.draw", "pages.public.search", "pages.public.company",
     "pages.public.result_categories", "pages.public.checkpoint",
     "draws.bundle",  # a draw's verification bundle: what anonymous readers get is fixed by the log
+    "tiles.tile", "tiles.checkpoint",  # log tiles and the signed checkpoint (C2SP tlog-tiles)
 }
+VIEW_CACHE_CONTROL = {"tiles.tile", "tiles.checkpoint"}  # views whose own Cache-Control is kept
 MAX_AGE = 60            # seconds a CDN may serve a page without revalidating
 MAX_ENTRIES = 2000      # pages kept per worker process
 MAX_BODY = 512 * 1024   # bigger pages are not kept
@@ -46,18 +49,18 @@ class PageCache:
     def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
         self.max_entries = max_entries
         self._lock = threading.Lock()
-        self._data: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
+        self._data: OrderedDict[str, tuple[bytes, str, str | None]] = OrderedDict()
 
-    def get(self, key: str) -> tuple[bytes, str] | None:
+    def get(self, key: str) -> tuple[bytes, str, str | None] | None:
         with self._lock:
             hit = self._data.get(key)
             if hit is not None:
                 self._data.move_to_end(key)
             return hit
 
-    def put(self, key: str, body: bytes, mimetype: str) -> None:
+    def put(self, key: str, body: bytes, mimetype: str, cache_control: str | None = None) -> None:
         with self._lock:
-            self._data[key] = (body, mimetype)
+            self._data[key] = (body, mimetype, cache_control)
             self._data.move_to_end(key)
             while len(self._data) > self.max_entries:
                 self._data.popitem(last=False)
@@ -71,11 +74,25 @@ VERSION_SQL = text(
 def public_version() -> str:
     """The version of everything public, in one indexed read: the log's size, plus what changes
     without a log entry — the newest checkpoint (signed a moment after its entries), witness
-    cosignatures and the witness list (shown on the checkpoint page and in bundles)."""
+    cosignatures and the witness list (shown on the checkpoint page and in bundles).
+
+    With `PUBLIC_VERSION_TTL` > 0 (what `drawsvc serve` sets, 1 s by default) a worker reuses the
+    version it read for that long instead of reading it for every request — on PostgreSQL that
+    read is a round trip, the only one a cached page costs. A change made through this worker
+    drops the kept version at once (`_after`); another worker's change is seen within the TTL, which
+    is far below the `max-age` a CDN may already serve a page for."""
+    ttl = float(current_app.config.get("PUBLIC_VERSION_TTL") or 0)
+    kept = current_app.extensions.get("public_version_kept")
+    now = time.monotonic()
+    if ttl > 0 and kept is not None and now - kept[1] < ttl:
+        return kept[0]  # type: ignore[no-any-return]
     engine = current_app.extensions["engine"]
     with engine.connect() as conn:
         row = conn.execute(VERSION_SQL).one()
-    return ".".join(str(x or 0) for x in row)
+    version = ".".join(str(x or 0) for x in row)
+    if ttl > 0:
+        current_app.extensions["public_version_kept"] = (version, now)
+    return version
 
 
 def _anonymous() -> bool:
@@ -107,20 +124,24 @@ def _before() -> Any:
     hit = current_app.extensions["page_cache"].get(key)
     if hit is None:
         return None
-    body, mimetype = hit
-    resp = _headers(Response(body, mimetype=mimetype), tag)
+    body, mimetype, cache_control = hit
+    resp = _headers(Response(body, mimetype=mimetype), tag, cache_control)
     resp.headers["X-Cache"] = "hit"
     return resp
 
 
-def _headers(resp: Response, tag: str) -> Response:
+def _headers(resp: Response, tag: str, cache_control: str | None = None) -> Response:
+    """ETag, and the view's own Cache-Control if it set one (a full tile is immutable, the
+    checkpoint is always revalidated), else a public page's."""
     resp.set_etag(tag)
-    resp.headers["Cache-Control"] = f"public, max-age={MAX_AGE}"
+    resp.headers["Cache-Control"] = cache_control or f"public, max-age={MAX_AGE}"
     resp.headers["Vary"] = "Cookie"
     return resp
 
 
 def _after(resp: Response) -> Response:
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        current_app.extensions.pop("public_version_kept", None)  # this worker may have changed public data
     key = request.environ.get("spotcheck.cache_key")
     if key is None:
         if request.endpoint in CACHEABLE and request.method == "GET":
@@ -129,9 +150,10 @@ def _after(resp: Response) -> Response:
     if resp.status_code == 200 and "Set-Cookie" not in resp.headers and not resp.direct_passthrough \
             and not session.modified and resp.headers.get("X-Cache") != "hit":
         body = resp.get_data()
+        own = resp.headers.get("Cache-Control") if request.endpoint in VIEW_CACHE_CONTROL else None
         if len(body) <= MAX_BODY:
-            current_app.extensions["page_cache"].put(key, body, resp.mimetype or "text/html")
-        _headers(resp, _etag(key))
+            current_app.extensions["page_cache"].put(key, body, resp.mimetype or "text/html", own)
+        _headers(resp, _etag(key), own)
     return resp
 
 

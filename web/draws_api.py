@@ -11,9 +11,10 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 
-from drawsvc.draw.errors import DrawError
+from drawsvc.draw.errors import DrawError, SubstitutionInvalid, SwapInvalid
+from drawsvc.draw.substitution import INSPECTOR_LEAVE_REASONS, SUBJECT_LEAVE_REASONS
 from drawsvc.draws.bundle import build_bundle
-from drawsvc.draws.inputs import InputsError
+from drawsvc.draws.inputs import InputsError, UnknownReference
 from drawsvc.draws.service import DrawNotFound, DrawService, DrawStateError
 from drawsvc.i18n import tr
 from drawsvc.registry.authz import Actor, Forbidden
@@ -42,6 +43,10 @@ def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
         raise ApiError(403, "forbidden", str(exc)) from None
     except DrawStateError as exc:
         raise ApiError(409, "wrong_state", str(exc)) from None
+    except UnknownReference as exc:
+        raise ApiError(409, "unknown_reference", str(exc)) from None
+    except (SubstitutionInvalid, SwapInvalid) as exc:  # about the draw's teams as they stand: a conflict with its state
+        raise ApiError(409, type(exc).__name__, str(exc)) from None
     except (DrawError, InputsError) as exc:
         raise ApiError(422, type(exc).__name__, str(exc)) from None
 
@@ -121,6 +126,9 @@ def substitute(draw_id: str):  # type: ignore[no-untyped-def]
     data = body()
     kind = data.get("kind")
     svc = service()
+    reasons = INSPECTOR_LEAVE_REASONS if kind == "inspector" else SUBJECT_LEAVE_REASONS
+    if kind in ("inspector", "subject") and data.get("reason") not in reasons:
+        raise ApiError(422, "SubstitutionInvalid", tr("reason 应为 %(value)s", value='/'.join(reasons)))
     if kind == "inspector":
         unavailable = data.get("unavailable", [])
         if not isinstance(unavailable, list):

@@ -22,11 +22,12 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from drawsvc.i18n import tr
 from drawsvc.inspections import categories as cats
 from drawsvc.inspections import public, reports
-from drawsvc.inspections.errors import InvalidInput, NotFound, StateError, TooLarge
+from drawsvc.inspections.errors import InvalidInput, NotFound, StateError, TooLarge, UnknownReference
 from drawsvc.inspections.service import InspectionService
 from drawsvc.registry.authz import Forbidden
 
 from .errors import ApiError
+from .jobs import estimate_report, offload
 from .limits import MAX_SEARCH, check_year, parse_int
 from .registry_api import body, need, registry
 
@@ -57,6 +58,8 @@ def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
         raise ApiError(403, "forbidden", str(exc)) from None
     except StateError as exc:
         raise ApiError(409, "wrong_state", str(exc)) from None
+    except UnknownReference as exc:
+        raise ApiError(409, "unknown_reference", str(exc)) from None
     except TooLarge as exc:
         raise ApiError(413, "too_large", str(exc)) from None
     except InvalidInput as exc:
@@ -253,7 +256,13 @@ def load_calendar():  # type: ignore[no-untyped-def]
     from drawsvc.inspections import workdays
 
     actor = need("admin")
-    data = _call(workdays.read_year_file, _year()) if request.args.get("year") else body()
+    if request.args.get("year"):
+        year = _year()
+        if not (workdays.DATA_DIR / f"{year}.json").is_file():  # the package ships no such file: nothing to load
+            raise ApiError(404, "not_found", tr("没有 %(year)s 年的日历文件", year=year))
+        data = _call(workdays.read_year_file, year)
+    else:
+        data = body()
     return jsonify(_call(service().load_calendar_year, actor, data,
                          override=request.args.get("override") in ("1", "true"))), 201
 
@@ -287,7 +296,8 @@ REPORT_KINDS = ("monthly", "half-year", "annual", "plan-execution")
 @bp.get("/inspections/reports/<kind>")
 def report(kind: str):  # type: ignore[no-untyped-def]
     """Reports computed from the log: ?year=&month= (monthly) / &half=1|2 / &department= ;
-    ?format=json|xlsx|pdf."""
+    ?format=json|xlsx|pdf. A report too large for one request (or with ?async=1) answers 202
+    with a background job's URL (web/jobs.py)."""
     actor = need("admin", "operator", "auditor")
     if kind not in REPORT_KINDS:
         raise ApiError(404, "not_found", tr("报表种类：%(value)s", value=', '.join(REPORT_KINDS)))
@@ -300,12 +310,21 @@ def report(kind: str):  # type: ignore[no-untyped-def]
             raise ApiError(403, "forbidden", tr("只能查看本部门报表"))
     month = parse_int("month", request.args.get("month") or "0", 0, 12)
     half = parse_int("half", request.args.get("half") or "0", 0, 2)
-    fold = reports.fold_ledger(svc.ledger)
+    fmt = request.args.get("format", "json")
+    if fmt not in ("json", "xlsx", "pdf"):
+        raise ApiError(400, "bad_parameter", "format 应为 json、xlsx 或 pdf")
     try:
-        rep = reports.build(fold, kind, year, month=month, half=half, department=department)
+        reports._period(kind, year, month, half)  # a bad month or half is refused here, not in a job
     except ValueError as exc:
         raise ApiError(400, "bad_parameter", str(exc)) from None
-    fmt = request.args.get("format", "json")
+    log_size = svc.ledger.size()
+    params = {"report": kind, "year": year, "month": month, "half": half, "department": department,
+              "format": fmt, "log_size": log_size}
+    queued = offload("report", params, estimate_report(log_size, fmt), actor.id)
+    if queued is not None:  # too much work for one request: a background job (web/jobs.py)
+        return queued
+    fold = reports.fold_ledger(svc.ledger, upto=log_size)
+    rep = reports.build(fold, kind, year, month=month, half=half, department=department)
     if fmt == "json":
         return jsonify(rep)
     from drawsvc.inspections import export
@@ -313,10 +332,8 @@ def report(kind: str):  # type: ignore[no-untyped-def]
     if fmt == "xlsx":
         return Response(export.to_xlsx(rep), mimetype=export.XLSX_MIME,
                         headers={"Content-Disposition": f"attachment; filename={export.filename(rep)}.xlsx"})
-    if fmt == "pdf":
-        return Response(export.to_pdf(rep), mimetype="application/pdf",
-                        headers={"Content-Disposition": f"attachment; filename={export.filename(rep)}.pdf"})
-    raise ApiError(400, "bad_parameter", tr("format 应为 json、xlsx 或 pdf"))
+    return Response(export.to_pdf(rep), mimetype="application/pdf",
+                    headers={"Content-Disposition": f"attachment; filename={export.filename(rep)}.pdf"})
 
 
 @bp.post("/inspections/disclosures/<department>/<int:year>")

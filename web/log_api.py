@@ -143,9 +143,18 @@ def entry(seq: str) -> Any:
     return jsonify({"entry": e.to_json(), "leaf_hash": _b64(e.leaf_hash())})
 
 
+def _tree_exists(size: int) -> None:
+    """A tree larger than the log is not there yet: 404, since the same request succeeds once the
+    log has grown (a state, not a malformed request; an index not below its size stays a 400)."""
+    current = _ledger().size()
+    if size > current:
+        raise ApiError(404, "not_found", f"no tree of size {size}: the log holds {current} entries")
+
+
 @bp.get("/proof/inclusion")
 def inclusion() -> Any:
     index, size = _int_arg("index"), _int_arg("size")
+    _tree_exists(size)
     try:
         proof = _ledger().inclusion_proof(index, size)
     except (BadRequest, NotFound) as exc:
@@ -156,6 +165,7 @@ def inclusion() -> Any:
 @bp.get("/proof/consistency")
 def consistency() -> Any:
     old, new = _int_arg("old"), _int_arg("new")
+    _tree_exists(new)
     try:
         proof = _ledger().consistency_proof(old, new)
     except (BadRequest, NotFound) as exc:
@@ -254,13 +264,13 @@ def add_cosignature() -> Any:
         try:
             ts = verify_cosignature(note.text, sig, verifier)
         except NoteError as exc:
-            raise ApiError(400, "bad_cosignature", str(exc)) from None
+            raise ApiError(403, "bad_cosignature", str(exc)) from None  # a witness's key, a signature that fails
         with engine.begin() as conn:
             conn.execute(insert(cosignatures).values(checkpoint_size=cp.size, witness=sig.name,
                                                      line=sig.line(), timestamp=ts))
         accepted.append(sig.name)
-    if not accepted:
-        raise ApiError(400, "no_known_witness", tr("没有已登记见证方的联署签名"))
+    if not accepted:  # the note is well-formed; its signer is not one this log trusts
+        raise ApiError(403, "no_known_witness", tr("没有已登记见证方的联署签名"))
     return jsonify({"size": cp.size, "accepted": accepted}), 201
 
 

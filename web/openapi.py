@@ -15,6 +15,11 @@ from pydantic import BaseModel
 from spectree import SecurityScheme, SpecTree
 from spectree.models import SecuritySchemeData
 
+from drawsvc.draw.substitution import INSPECTOR_LEAVE_REASONS, SUBJECT_LEAVE_REASONS
+from drawsvc.inspections.categories import FOLLOW_UP_ENDS, FOLLOW_UP_KINDS
+from drawsvc.inspections.evidence import LABELS as EVIDENCE_LABELS
+from drawsvc.inspections.service import TRIGGERS
+
 from .limits import MAX_INT, MAX_PAGE, MAX_QUERY_VALUE, MAX_SEARCH, YEAR_MAX, YEAR_MIN
 
 api = SpecTree(
@@ -72,9 +77,17 @@ _S = {"type": "string", "maxLength": MAX_QUERY_VALUE}
 _ID = {"type": "string", "minLength": 1, "maxLength": 200}
 _YEAR = {"type": "integer", "minimum": YEAR_MIN, "maximum": YEAR_MAX}
 _NAT = {"type": "integer", "minimum": 0, "maximum": MAX_INT}
-_DAY = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
+_DAY = {"type": "string", "format": "date"}
 _TEXT = {"type": "string", "minLength": 1, "maxLength": 500}
 _STRS = {"type": "array", "items": {"type": "string", "maxLength": 200}, "maxItems": 1000}
+_CODE = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"}
+_CODES = {"type": "array", "items": _CODE, "minItems": 1, "maxItems": 1000}
+_NB = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"\S"}  # not only spaces
+_NONBLANK = {"type": "string", "minLength": 1, "maxLength": 4000, "pattern": r"^\s*\S[\s\S]*$"}
+
+
+def _enum(values: object) -> dict:
+    return {"type": "string", "enum": sorted(values)}  # type: ignore[call-overload]
 
 
 def _obj(required: tuple[str, ...] = (), **props: dict) -> dict:
@@ -84,8 +97,11 @@ def _obj(required: tuple[str, ...] = (), **props: dict) -> dict:
 PATH_PARAMS: dict[str, dict] = {
     "year": _YEAR, "seq": {"type": "string", "pattern": r"^[0-9]{1,15}$"}, "n": _NAT,
     "kind": {"type": "string", "maxLength": 64}, "fmt": {"type": "string", "enum": ["csv", "xlsx"]},
-    "path": {"type": "string", "maxLength": 200},
+    "path": {"type": "string", "maxLength": 200,  # a C2SP tlog-tiles path: level/index[.p/width], canonical
+             "pattern": r"^(entries|[0-9]|[1-5][0-9]|6[0-3])/((x(00[1-9]|0[1-9][0-9]|[1-9][0-9]{2})/)(x[0-9]{3}/)*)?"
+                        r"[0-9]{3}(\.p/([1-9]|[1-9][0-9]|1[0-9]{2}|2[0-4][0-9]|25[0-5]))?$"}, "job_id": {"type": "string", "minLength": 1, "maxLength": 64},
 }
+_ASYNC = {"type": "string", "enum": ["0", "1", "true", "false"]}
 
 _PAGE = {"limit": {"type": "integer", "minimum": 0, "maximum": MAX_PAGE}, "offset": _NAT}
 _REGISTRY_FILTERS = {"q": {"type": "string", "maxLength": MAX_SEARCH}, "status": _S, "department": _S,
@@ -96,7 +112,7 @@ QUERY: dict[tuple[str, str], dict[str, dict]] = {
         "departments", "items", "subjects", "inspectors", "experts", "conflicts", "sublibraries", "plans",
         "accounts", "tokens")},
     ("get", "/api/v1/login-lockouts"): {"limit": _PAGE["limit"]},
-    ("get", "/api/v1/registry/state"): {"at": _NAT},
+    ("get", "/api/v1/registry/state"): {"at": _NAT, "async": _ASYNC},
     ("post", "/api/v1/import/{kind}"): {"dry_run": {"type": "string", "enum": ["0", "1", "true", "false"]},
                                         "filename": {"type": "string", "maxLength": 200}},
     ("get", "/api/v1/inspections/tasks"): {"status": _S, "draw": _S},
@@ -105,12 +121,13 @@ QUERY: dict[tuple[str, str], dict[str, dict]] = {
     ("get", "/api/v1/inspections/reports/{kind}"): {
         "year": _YEAR, "month": {"type": "integer", "minimum": 0, "maximum": 12},
         "half": {"type": "integer", "minimum": 0, "maximum": 2}, "department": _S,
-        "format": {"type": "string", "enum": ["json", "xlsx", "pdf"]}},
+        "format": {"type": "string", "enum": ["json", "xlsx", "pdf"]}, "async": _ASYNC},
+    ("get", "/api/v1/export/{kind}.{fmt}"): {"async": _ASYNC},
     ("post", "/api/v1/inspections/calendar"): {"year": _YEAR, "override": {"type": "string", "enum": ["0", "1"]}},
     ("get", "/api/v1/public/results"): {"q": {"type": "string", "maxLength": MAX_SEARCH}},
     ("get", "/api/v1/public/disclosures"): {"year": _YEAR},
     ("get", "/api/v1/log/entries"): {"start": _NAT, "end": _NAT},
-    ("get", "/api/v1/log/proof/inclusion"): {"index": _NAT, "size": _NAT},
+    ("get", "/api/v1/log/proof/inclusion"): {"index": _NAT, "size": {**_NAT, "minimum": 1}},
     ("get", "/api/v1/log/proof/consistency"): {"old": _NAT, "new": _NAT},
     ("get", "/api/v1/log/checkpoints"): {"after": _NAT},
     ("delete", "/api/v1/{plural}/{key}"): {"reason": _S},
@@ -121,48 +138,71 @@ REQUIRED_QUERY = {("get", "/api/v1/log/proof/inclusion"): ("index", "size"),
 _SOURCE = {"type": "object", "properties": {"type": {"type": "string", "enum": ["drand", "dice", "lottery"]}},
            "required": ["type"]}
 BODIES: dict[tuple[str, str], dict] = {
-    ("post", "/api/v1/draws"): _obj(("plan", "department", "sources"), plan=_ID, department=_ID,
-                                    sources={"type": "array", "items": _SOURCE, "maxItems": 10},
+    ("post", "/api/v1/draws"): _obj(("plan", "department", "sources"), plan=_NB, department=_CODE,
+                                    sources={"type": "array", "items": _SOURCE, "minItems": 1, "maxItems": 10},
                                     draw_date={"type": ["string", "null"], **_DAY}, note={"type": "string"}),
     ("post", "/api/v1/draws/{draw_id}/seed"): _obj(("reveals",), reveals={"type": "array", "items": {"type": "object"}}),
-    ("post", "/api/v1/draws/{draw_id}/substitutions"): _obj(
-        ("kind",), kind={"type": "string", "enum": ["inspector", "subject", "swap"]}, subject=_ID, leaving=_ID,
-        reason=_TEXT, unavailable=_STRS, incoming={"type": ["string", "null"]}, inspector_a=_ID, subject_a=_ID,
-        inspector_b=_ID, subject_b=_ID),
+    ("post", "/api/v1/draws/{draw_id}/substitutions"): {"oneOf": [
+        _obj(("kind", "subject", "leaving", "reason"), kind={"const": "inspector"}, subject=_NB, leaving=_NB,
+             reason=_enum(INSPECTOR_LEAVE_REASONS), unavailable=_STRS, incoming={"type": ["string", "null"]}),
+        _obj(("kind", "subject", "reason"), kind={"const": "subject"}, subject=_NB, reason=_enum(SUBJECT_LEAVE_REASONS),
+             incoming={"type": ["string", "null"]}),
+        _obj(("kind", "inspector_a", "subject_a", "inspector_b", "subject_b"), kind={"const": "swap"},
+             inspector_a=_NB, subject_a=_NB, inspector_b=_NB, subject_b=_NB)]},
     ("post", "/api/v1/draws/{draw_id}/abort"): _obj(("reason",), reason=_TEXT),
     ("post", "/api/v1/inspections/tasks"): _obj(
-        ("department", "trigger", "reference", "window", "team", "items", "subject"), department=_ID,
-        trigger={"type": "string"}, reference=_TEXT, subject=_ID, team=_STRS, items=_STRS,
+        ("department", "trigger", "reference", "window", "team", "items", "subject"), department=_CODE,
+        trigger=_enum(TRIGGERS), reference=_TEXT, subject=_ID, team={**_CODES, "minItems": 2, "uniqueItems": True},
+        items=_CODES,
         window=_obj(("start", "end"), start=_DAY, end=_DAY)),
     ("post", "/api/v1/inspections/tasks/{task_id}/checked"): _obj(("check_date",), check_date=_DAY),
     ("post", "/api/v1/inspections/tasks/{task_id}/results"): _obj(
-        ("categories",), department=_ID, subject=_ID, categories=_STRS, items=_STRS, check_date=_DAY,
+        ("categories",), department=_CODE, subject=_ID, categories=_CODES, items=_CODES, check_date=_DAY,
         findings={"type": "string"}, evaluation={"type": "string"}, handling_opinion={"type": "string"},
-        follow_up=_obj(("kind",), kind={"type": "string"}, note={"type": "string"})),
+        follow_up=_obj(("kind",), kind=_enum(FOLLOW_UP_KINDS), note={"type": "string"})),
     ("post", "/api/v1/inspections/results/{result_id}/confirm"): _obj((), version={"type": ["integer", "null"]}),
     ("post", "/api/v1/inspections/results/{result_id}/return"): _obj(("reason",), reason=_TEXT),
-    ("post", "/api/v1/inspections/results/{result_id}/answer"): _obj(("answer",), answer=_TEXT, received_on=_DAY),
-    ("post", "/api/v1/inspections/results/{result_id}/followup"): _obj(("kind",), kind={"type": "string"},
+    ("post", "/api/v1/inspections/results/{result_id}/answer"): _obj(("answer",), answer={**_TEXT, **_NONBLANK,
+                                                                                          "maxLength": 500},
+                                                                      received_on=_DAY),
+    ("post", "/api/v1/inspections/results/{result_id}/followup"): _obj(("kind",), kind=_enum(set(FOLLOW_UP_KINDS) - {"none"}),
                                                                         note={"type": "string"}),
-    ("post", "/api/v1/inspections/results/{result_id}/followup-close"): _obj(
-        ("outcome", "decision_date"), outcome={"type": "string"}, decision_date=_DAY, decision_no={"type": "string"},
-        authority={"type": "string"}, note={"type": "string"}),
+    ("post", "/api/v1/inspections/results/{result_id}/followup-close"): {"oneOf": [
+        _obj(("outcome", "decision_date", "decision_no"), outcome={"const": "penalty"}, decision_date=_DAY,
+             decision_no={**_NB, "maxLength": 100}, authority={"type": "string"}, note={"type": "string"}),
+        _obj(("outcome", "decision_date"), outcome=_enum(set(FOLLOW_UP_ENDS) - {"penalty"}), decision_date=_DAY,
+             decision_no={"type": "string", "maxLength": 100}, authority={"type": "string"}, note={"type": "string"})]},
     ("put", "/api/v1/inspections/settings/{department}"): _obj(
         (), publish_days={"type": "integer", "minimum": 1, "maximum": 60},
         report_days={"type": "integer", "minimum": 1, "maximum": 60},
         penalty_days={"type": "integer", "minimum": 1, "maximum": 60},
         answer_days={"type": "integer", "minimum": 1, "maximum": 60},
         rules={"type": "array", "items": _obj(("title",), title=_TEXT, number={"type": "string"})}),
-    ("post", "/api/v1/inspections/categories"): _obj(("code", "label"), code=_ID, label=_TEXT,
-                                                     parent={"type": ["string", "null"]}),
+    ("post", "/api/v1/inspections/categories"): _obj(("code", "label"), code={"type": "string",
+                                                                                "pattern": r"^[A-Za-z0-9_]{1,64}$"},
+                                                     label={**_TEXT, "pattern": r"^\s*\S[\s\S]*$"},
+                                                     group={"type": "string", "enum": ["result", "status"]},
+                                                     credit={"type": ["string", "null"], "enum": ["abnormal", "violation", None]}),
     ("post", "/api/v1/inspections/calendar"): _obj(("year", "source", "holidays", "workdays"), year=_YEAR,
-                                                   source=_TEXT, holidays={"type": "array", "items": _DAY},
+                                                   source=_TEXT, holidays={"type": "array", "items": _DAY, "minItems": 1},
                                                    workdays={"type": "array", "items": _DAY}),
     ("post", "/api/v1/log/entries"): _obj(("type", "record", "client_sig"), type={"type": "string"},
                                           record={"type": "object"}, client_sig={"type": "string"}),
 }
 TEXT_BODIES = {("post", "/api/v1/log/cosignatures"): "a checkpoint note carrying cosignature lines"}
+# a checkpoint note (C2SP tlog-checkpoint + signed-note): origin, size, root hash, blank line, signature lines
+NOTE_PATTERN = (r"^[!-~]{1,100}\n(0|[1-9][0-9]{0,15})\n[A-Za-z0-9+/]{43}=\n\n"
+                r"(\u2014 [!-~]{1,60} ([A-Za-z0-9+/]{91}=|[A-Za-z0-9+/]{102}==)\n){1,4}$")
 MULTIPART = {("post", "/api/v1/inspections/tasks/{task_id}/evidence"), ("post", "/api/v1/import/{kind}")}
+
+JOB_OFFLOADING = {("get", "/api/v1/inspections/reports/{kind}"), ("get", "/api/v1/export/{kind}.{fmt}"),
+                  ("get", "/api/v1/registry/state")}
+_JOB = _obj(("id", "kind", "status", "progress", "url"), id=_ID, kind={"type": "string"},
+            status={"type": "string", "enum": ["queued", "running", "done", "failed"]},
+            progress={"type": "integer", "minimum": 0, "maximum": 100}, url={"type": "string"},
+            params={"type": "object"}, result_url={"type": "string"}, filename={"type": "string"},
+            result_bytes={"type": "integer"}, error={"type": "object"})
+_JOB_ACCEPTED = _obj(("job", "url"), job=_JOB, url={"type": "string"})
 
 _ERRORS = {
     "400": "malformed request, or a bound of web/limits.py exceeded (the message names the limit)",
@@ -212,16 +252,23 @@ def _complete_op(method: str, path: str, op: dict, ref: str | None) -> None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": BODIES[(method, path)]}}}
     if (method, path) in TEXT_BODIES:
         op["requestBody"] = {"required": True, "description": TEXT_BODIES[(method, path)],
-                             "content": {"text/plain": {"schema": {"type": "string", "maxLength": 65536}}}}
+                             "content": {"text/plain": {"schema": {"type": "string", "maxLength": 65536,
+                                                                   "pattern": NOTE_PATTERN}}}}
     if (method, path) in MULTIPART:
         op["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": _obj(
-            ("file",), file={"type": "string", "format": "binary"}, label={"type": "string"})}}}
+            ("file",), file={"type": "string", "format": "binary"}, label=_enum(EVIDENCE_LABELS))}}}
     responses = op.setdefault("responses", {})
     if not any(code.startswith("2") for code in responses):
         responses["200"] = {"description": "OK"}
     for code, text in _ERRORS.items():
         if code not in responses:
             responses[code] = _error(text, ref)
+    if (method, path) in JOB_OFFLOADING:
+        responses["202"] = {"description": "too large for one request (or ?async=1): queued as a background job; "
+                                           "poll the job's URL (Location header, body `url`)",
+                            "content": {"application/json": {"schema": _JOB_ACCEPTED}}}
+        responses["429"] = _error("this account already has its maximum of queued or running jobs", ref)
+        responses["503"] = _error("the job queue is full; try again later", ref)
     if method == "post" and path == "/api/v1/session":
         responses["429"] = {"description": "login throttled (growing delays, lockouts); see Retry-After",
                             "headers": {"Retry-After": {"schema": {"type": "integer"}}}}

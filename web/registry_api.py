@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, session
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,8 +22,8 @@ from spectree import Response as SpecResponse
 from sqlalchemy import or_
 
 from drawsvc.i18n import tr
+from drawsvc.registry import codes, records, schema
 from drawsvc.registry import io as regio
-from drawsvc.registry import records, schema
 from drawsvc.registry.authz import Actor, Forbidden
 from drawsvc.registry.records import KEY_FIELD, RecordError, match_filter
 from drawsvc.registry.service import MAX_PASSWORD, MIN_PASSWORD, Conflict, NotFound, Registry
@@ -62,10 +62,20 @@ class SessionOut(BaseModel):
 
 
 # The constraints below are the ones drawsvc.registry.records enforces (documentation only:
-# the domain validators answer with field-level 422s). Referential checks (a department that
-# exists, a valid credit-code check digit) cannot be said in JSON Schema and stay 422s.
+# the domain validators answer with field-level 422s). What JSON Schema cannot say is said by a
+# named format: `gb32100` (a unified social credit code whose two check characters are right,
+# GB 32100-2015 and GB 11714). Region and industry codes are listed (the service's code tables).
+# A well-formed value naming a record the registry does not hold is a 409 (`unknown_reference`),
+# since it depends on the registry's state, not on the data.
 CODE = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
-DAY = r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}$"
+NON_BLANK = r"^\S(.*\S)?$"
+Day = Annotated[str, Field(json_schema_extra={"format": "date"})]  # YYYY-MM-DD; also accepted: 2026/1/5
+Text = Annotated[str, Field(min_length=1, max_length=200, pattern=NON_BLANK)]
+CreditCode = Annotated[str, Field(description="统一社会信用代码 (GB 32100-2015; both check characters are verified)",
+                                  pattern=r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$",
+                                  json_schema_extra={"format": "gb32100"})]
+Region = Literal[tuple(codes.regions())]  # type: ignore[valid-type]
+Industry = Literal[tuple(codes.industry_codes())]  # type: ignore[valid-type]
 Methods = Literal[tuple(records.ITEM_METHODS) + tuple(records.METHOD_ALIASES)]  # type: ignore[valid-type]
 Kinds = Literal[tuple(records.ITEM_KINDS)]  # type: ignore[valid-type]
 
@@ -75,7 +85,7 @@ class DepartmentIn(_Open):
     name: str = Field(description="部门名称", min_length=1, max_length=100)
     parent: str | None = Field(None, description="上级部门编码", pattern=CODE)
     joint_group: str | None = Field(None, description="联席会议（部门联合抽查分组）", max_length=100)
-    region: str | None = Field(None, description="行政区划代码", pattern=r"^\d{6}$")
+    region: Region | None = Field(None, description="行政区划代码 (GB/T 2260)")
 
 
 class ItemIn(_Open):
@@ -93,38 +103,37 @@ class ItemIn(_Open):
 
 
 class SubjectIn(_Open):
-    code: str = Field(description="统一社会信用代码 (GB 32100-2015; the check digit is verified)",
-                      pattern=r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$")
-    name: str = Field(min_length=1, max_length=200)
-    region: str = Field(description="行政区划代码 (GB/T 2260)", pattern=r"^\d{6}$")
-    industry: str = Field(description="国民经济行业代码 (GB/T 4754-2017), e.g. C1311", pattern=r"^[A-T](\d{2,4})?$")
-    licences: list[str] = []
+    code: CreditCode
+    name: str = Field(min_length=1, max_length=200, pattern=NON_BLANK)
+    region: Region = Field(description="行政区划代码 (GB/T 2260)")
+    industry: Industry = Field(description="国民经济行业代码 (GB/T 4754-2017): 门类, or 门类 + 大类, e.g. C13")
+    licences: list[Text] = []
     status: Literal[records.SUBJECT_STATUSES] = "存续"  # type: ignore[valid-type]
     credit_class: Literal[records.CREDIT_CLASSES] = Field("B", description="信用风险分类 A/B/C/D")  # type: ignore[valid-type]
     abnormal: bool = Field(False, description="经营异常名录")
     serious_dishonest: bool = Field(False, description="严重违法失信名单")
-    penalized_on: str | None = Field(None, description="最近处罚日期 YYYY-MM-DD", pattern=DAY)
+    penalized_on: Day | None = Field(None, description="最近处罚日期 YYYY-MM-DD")
     complaints: int = Field(0, ge=0, le=1_000_000)
-    tags: list[str] = Field([], description="子库标签")
+    tags: list[Text] = Field([], description="子库标签")
     address: str | None = Field(None, max_length=300)
 
 
 class InspectorIn(_Open):
     id: str | None = Field(None, description="人员编号（默认=执法证号）", pattern=CODE)
-    name: str = Field(min_length=1, max_length=50)
-    cert_no: str = Field(description="执法证号", min_length=1, max_length=64)
-    cert_valid_from: str = Field(pattern=DAY)
-    cert_valid_to: str = Field(pattern=DAY)
+    name: str = Field(min_length=1, max_length=50, pattern=NON_BLANK)
+    cert_no: str = Field(description="执法证号", pattern=r"^[A-Za-z0-9_.\-]{1,64}$")
+    cert_valid_from: Day
+    cert_valid_to: Day = Field(description="not before cert_valid_from")
     department: str = Field(pattern=CODE)
-    qualifications: list[str] = []
-    specialties: list[str] = []
+    qualifications: list[Text] = []
+    specialties: list[Text] = []
     status: Literal[records.INSPECTOR_STATUSES] = "在岗"  # type: ignore[valid-type]
 
 
 class ExpertIn(_Open):
     id: str = Field(pattern=CODE)
-    name: str = Field(min_length=1, max_length=50)
-    specialties: list[str] = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=50, pattern=NON_BLANK)
+    specialties: list[Text] = Field(min_length=1)
     organisation: str | None = Field(None, max_length=200)
     title: str | None = Field(None, max_length=100)
     status: Literal[records.INSPECTOR_STATUSES] = "在岗"  # type: ignore[valid-type]
@@ -132,7 +141,7 @@ class ExpertIn(_Open):
 
 class ConflictIn(_Open):
     inspector: str = Field(pattern=CODE)
-    subject: str = Field(description="统一社会信用代码")
+    subject: CreditCode
     reason: Literal[records.CONFLICT_REASONS] = Field("其他", description="近亲属/曾任职/利害关系/其他")  # type: ignore[valid-type]
     note: str | None = Field(None, max_length=500)
 
@@ -145,20 +154,28 @@ class SublibraryIn(_Open):
                                    "licences, tags_any, tags_all, abnormal, serious_dishonest, min_complaints, codes")
 
 
+class Ratios(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    A: int = Field(100, ge=0, le=10000)
+    B: int = Field(300, ge=0, le=10000)
+    C: int = Field(1000, ge=0, le=10000)
+    D: int = Field(2000, ge=0, le=10000)
+
+
 class PlanIn(_Open):
     code: str = Field(pattern=CODE)
     name: str = Field(min_length=1, max_length=200)
     year: int = Field(ge=2000, le=2100)
-    departments: list[str] = Field(min_length=1)
-    items: list[str] = Field(min_length=1)
-    sublibraries: list[str] = []
+    departments: list[Annotated[str, Field(pattern=CODE)]] = Field(min_length=1)
+    items: list[Annotated[str, Field(pattern=CODE)]] = Field(min_length=1)
+    sublibraries: list[Annotated[str, Field(pattern=CODE)]] = []
     filter: dict[str, Any] = Field(default_factory=dict)
-    ratios_bp: dict[str, int] = Field(default_factory=lambda: {"A": 100, "B": 300, "C": 1000, "D": 2000})
+    ratios_bp: Ratios = Field(default_factory=Ratios, description="basis points per credit class, within each item's floor and cap")
     frequency_cap: int = Field(2, ge=1, le=12)
     exemptions: list[Literal[records.EXEMPTIONS]] = ["serious_dishonest", "abnormal", "penalized"]  # type: ignore[valid-type]
     team_size: int = Field(2, ge=2, le=20)
-    window_start: str = Field(pattern=DAY)
-    window_end: str = Field(pattern=DAY)
+    window_start: Day
+    window_end: Day = Field(description="not before window_start")
     joint: bool = False
     note: str | None = Field(None, max_length=2000)
 
@@ -173,11 +190,11 @@ class AccountIn(_Open):
 
 
 class AccountUpdate(_Open):
-    name: str | None = Field(None, max_length=50)
-    role: Literal[records.ROLES] | None = None  # type: ignore[valid-type]
-    departments: list[str] | None = None
+    name: str = Field(None, max_length=50)  # type: ignore[assignment]  # optional, but not null
+    role: Literal[records.ROLES] = None  # type: ignore[valid-type,assignment]
+    departments: list[Annotated[str, Field(pattern=CODE)]] = None  # type: ignore[assignment]
     inspector: str | None = Field(None, pattern=CODE)
-    status: Literal["active", "disabled"] | None = None
+    status: Literal["active", "disabled"] = None  # type: ignore[assignment]
 
 
 class PasswordIn(BaseModel):
@@ -186,8 +203,8 @@ class PasswordIn(BaseModel):
 
 
 class TokenIn(BaseModel):
-    name: str
-    account: str | None = None
+    name: str = Field(min_length=1, max_length=200, pattern=NON_BLANK)
+    account: str | None = Field(None, pattern=CODE)
 
 
 class Listing(BaseModel):
@@ -283,6 +300,8 @@ def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
     try:
         return fn(*args, **kwargs)
     except RecordError as exc:
+        if exc.errors and all(e.get("kind") == "reference" for e in exc.errors):
+            raise ApiError(409, "unknown_reference", tr("引用的记录不存在或已停用"), exc.errors) from None
         raise ApiError(422, "invalid", tr("字段校验失败"), exc.errors) from None
     except Forbidden as exc:
         raise ApiError(403, "forbidden", str(exc)) from None
@@ -640,7 +659,8 @@ EXPORT_PUBLIC = ("department", "item", "subject", "inspector", "expert", "sublib
 @api.validate(tags=["export"], skip_validation=True)
 def export_registry(kind: str, fmt: str):  # type: ignore[no-untyped-def]
     """Export a registry as .csv (UTF-8 with BOM) or .xlsx with Chinese headers. Public registries
-    export their public columns to anonymous callers; plans (published only), conflicts and accounts need a login."""
+    export their public columns to anonymous callers; plans (published only), conflicts and accounts need a login.
+    An export too large for one request (or with ?async=1) answers 202 with a background job's URL (web/jobs.py)."""
     singular = {v: k for k, v in PLURAL.items()}.get(kind)
     if singular is None or singular == "token" or fmt not in ("csv", "xlsx"):
         raise ApiError(404, "not_found", tr("未知的名录或格式"))
@@ -649,24 +669,36 @@ def export_registry(kind: str, fmt: str):  # type: ignore[no-untyped-def]
         raise ApiError(401, "login_required", tr("需要登录"))
     if singular == "account":
         need("admin", "auditor")
-    rows = [r for r in registry().list(singular) if _visible(singular, actor, r)]
-    if actor is None:
-        rows = [_public_view(singular, r) for r in rows]
-    data = regio.export_bytes(rows, singular, fmt)
-    mime = "text/csv; charset=utf-8" if fmt == "csv" else \
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return Response(data, mimetype=mime, headers={"Content-Disposition": f"attachment; filename={kind}.{fmt}"})
+    from .jobs import EXPORT_MIME, estimate_export, export_records, offload
+
+    who = None if actor is None else {"id": actor.id, "role": actor.role, "departments": list(actor.departments),
+                                      "inspector": actor.inspector}
+    params = {"registry": singular, "plural": kind, "format": fmt, "actor": who,
+              "log_size": current_app.extensions["ledger"].size()}
+    queued = offload("registry_export", params, estimate_export(current_app.extensions["engine"], singular, fmt),
+                     None if actor is None else actor.id)
+    if queued is not None:  # too many rows for one request: a background job (web/jobs.py)
+        return queued
+    data = regio.export_bytes(export_records(registry(), singular, actor), singular, fmt)
+    return Response(data, content_type=EXPORT_MIME[fmt], headers={"Content-Disposition": f"attachment; filename={kind}.{fmt}"})
 
 
 @bp.get("/registry/state")
 @api.validate(tags=["audit"], skip_validation=True)
 def registry_state():  # type: ignore[no-untyped-def]
     """Registry state rebuilt from the log alone at position ?at=N (default: now), and whether it
-    equals the database (admin, auditor)."""
-    need("admin", "auditor")
+    equals the database (admin, auditor). Too large for one request (or with ?async=1): 202 with a
+    background job's URL (web/jobs.py)."""
+    actor = need("admin", "auditor")
     led = current_app.extensions["ledger"]
     size = led.size()
     at = _int("at", size)
+    from .jobs import estimate_registry_state, offload
+
+    queued = offload("registry_state", {"at": at, "log_size": size},
+                     estimate_registry_state(current_app.extensions["engine"]), actor.id)
+    if queued is not None:  # registries too large to rebuild in one request: a background job (web/jobs.py)
+        return queued
     rebuilt = rebuild_from_ledger(led, at)
     out: dict[str, Any] = {"at": min(at, size), "state": rebuilt}
     if at >= size:

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from drawsvc.inspections import categories as cats  # noqa: E402
 from drawsvc.inspections import workdays  # noqa: E402
-from drawsvc.inspections.errors import InvalidInput  # noqa: E402
+from drawsvc.inspections.errors import InvalidInput, UnknownReference  # noqa: E402
 from drawsvc.inspections.service import COMMIT_TAG, DEFAULT_SETTINGS, commitment  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -100,7 +100,7 @@ def selections() -> list[dict[str, Any]]:
     for sel in SELECTIONS:
         try:
             chosen = cats.check_selection(sel, table)
-        except InvalidInput:
+        except (InvalidInput, UnknownReference):  # malformed, or a box the table does not hold
             out.append({"categories": sel, "valid": False})
         else:
             out.append({"categories": sel, "valid": True, "ordered": chosen, "labels": cats.labels(chosen, table),

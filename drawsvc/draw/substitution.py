@@ -215,14 +215,14 @@ def swap_targets(result: MatchResult, inspector_a: str, subject_a: str, inspecto
     would land on a team they are already on, has a declared conflict with the new subject, or a
     team would lose its only inspector of a participating department.
     """
-    if subject_a == subject_b:
-        raise SwapInvalid("a swap needs two different subjects")
     try:
         a, b = result.find(subject_a), result.find(subject_b)
     except KeyError as missing:
         raise SwapInvalid(f"subject {missing.args[0]} is not drawn") from None
     if inspector_a not in a.team or inspector_b not in b.team:
         raise SwapInvalid("each inspector must be on the team of the subject named with them")
+    if subject_a == subject_b:
+        raise SwapInvalid("a swap needs two different subjects")
     if inspector_a in b.team or inspector_b in a.team:
         raise SwapInvalid("an inspector would appear twice on one team")
     conf = set(conflicts)

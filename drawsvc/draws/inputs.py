@@ -35,6 +35,11 @@ class InputsError(ValueError):
     """The plan cannot be drawn as asked (named field and reason)."""
 
 
+class UnknownReference(InputsError):
+    """A well-formed request naming a record (a plan) the registry does not hold: a conflict with
+    the registry's state (HTTP 409), not malformed input."""
+
+
 @dataclass(frozen=True)
 class PriorCheck:
     subject: str

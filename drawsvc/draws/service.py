@@ -62,7 +62,7 @@ from ledger.entry import Entry, parse_time
 from ledger.store import Ledger, StoredCheckpoint
 
 from . import precheck, schema
-from .inputs import SUBJECT_COLUMNS, DrawInputs, InputsError, PriorCheck, SubjectColumns, build_inputs
+from .inputs import SUBJECT_COLUMNS, DrawInputs, InputsError, PriorCheck, SubjectColumns, UnknownReference, build_inputs
 
 NETWORKS_FILE = Path(__file__).resolve().parents[1] / "data" / "drand_networks.json"
 PUBLIC_SOURCES = ("drand", "dice", "lottery", "witness")
@@ -539,7 +539,7 @@ class DrawService:
 def _plan_drawable(plan_rec: Mapping[str, Any] | None, plan: str) -> None:
     """Only an approved (or published) plan is drawn."""
     if plan_rec is None:
-        raise InputsError(tr("计划 %(plan)s 不存在", plan=plan))
+        raise UnknownReference(f"计划 {plan} 不存在")
     if plan_rec["status"] not in ("approved", "published"):
         raise InputsError(tr("计划 %(plan)s 尚未批准，不能抽签", plan=plan))
 

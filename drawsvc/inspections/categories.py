@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 from drawsvc.i18n import N_, tr
 
 from . import schema
-from .errors import InvalidInput
+from .errors import InvalidInput, StateError, UnknownReference
 
 GROUPS = ("result", "sub_item", "status")
 
@@ -90,8 +90,6 @@ def normalize_new(data: Mapping[str, Any], existing: Mapping[str, Mapping[str, A
     errors = []
     if not code or not code.replace("_", "").isalnum() or not code.isascii() or len(code) > 64:
         errors.append(tr("code 应为字母数字和下划线"))
-    if code in existing:
-        errors.append(tr("类别 %(code)s 已存在", code=code))
     if not label or len(label) > 100:
         errors.append(tr("label 必填"))
     group = data.get("group", "result")
@@ -104,6 +102,8 @@ def normalize_new(data: Mapping[str, Any], existing: Mapping[str, Mapping[str, A
         errors.append(tr("credit 应为 abnormal、violation 或空"))
     if errors:
         raise InvalidInput("; ".join(errors))
+    if code in existing:  # a well-formed category the table already holds: a conflict, not bad input
+        raise StateError(tr("类别 %(code)s 已存在", code=code))
     return _row({**data, "code": code, "label": label, "group": group,
                  "parent": parent if group == "sub_item" else None})
 
@@ -114,8 +114,8 @@ def check_selection(codes: Sequence[Any], table: Mapping[str, Mapping[str, Any]]
     if not isinstance(codes, list) or not codes or not all(isinstance(c, str) for c in codes):
         raise InvalidInput(tr("categories 应为非空的类别编码列表"))
     unknown = [c for c in codes if c not in table or not table[c]["active"]]
-    if unknown:
-        raise InvalidInput(tr("不存在的结果类别：%(value)s", value=', '.join(unknown)))
+    if unknown:  # well-formed codes the category table does not hold (now): a conflict with its state
+        raise UnknownReference(tr("不存在的结果类别：%(value)s", value=', '.join(unknown)))
     if len(set(codes)) != len(codes):
         raise InvalidInput(tr("结果类别重复"))
     chosen = set(codes)

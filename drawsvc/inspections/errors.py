@@ -15,6 +15,10 @@ class NotFound(InspectionError):
     """No such task, result, evidence or year (404)."""
 
 
+class UnknownReference(InspectionError):
+    """A well-formed request naming a record the registry does not hold (HTTP 409)."""
+
+
 class StateError(InspectionError):
     """The step is not allowed in the current state, e.g. publishing before confirmation (409)."""
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -209,8 +209,10 @@ def fold(entries: Iterable[Mapping[str, Any]]) -> Fold:
     return f
 
 
-def fold_ledger(ledger: Any, upto: int | None = None, chunk: int = 20000) -> Fold:
-    """Read the relevant entries of the log (by their type column) and fold them."""
+def fold_ledger(ledger: Any, upto: int | None = None, chunk: int = 20000,
+                progress: Callable[[float], None] | None = None) -> Fold:
+    """Read the relevant entries of the log (by their type column) and fold them; `progress`
+    (a background job's) hears the fraction of the log read so far."""
     f = Fold()
     end = ledger.size() if upto is None else upto
     conds = [log_entries.c.type.startswith(t) for t in TYPES]
@@ -225,6 +227,8 @@ def fold_ledger(ledger: Any, upto: int | None = None, chunk: int = 20000) -> Fol
                 e = loads(leaf)
                 f.apply(e["seq"], e["time"], e["type"], e["payload"])
             start = stop
+            if progress is not None:
+                progress(start / end)
     f.size = max(f.size, end)
     return f
 

@@ -42,7 +42,7 @@ from ledger.store import Ledger
 
 from . import categories as cats
 from . import credit, deadlines, evidence, schema, workdays
-from .errors import InvalidInput, NotFound, StateError
+from .errors import InvalidInput, NotFound, StateError, UnknownReference
 
 DRAW_STATE_WORDS = {"prepared": N_("已承诺"), "seeded": N_("种子已固定"), "drawn": N_("已抽取（保密）"), "aborted": N_("已中止")}
 TRIGGERS = {"complaint": N_("投诉举报"), "referral": N_("其他部门移送线索"), "assignment": N_("上级部门交办"), "other": N_("其他")}
@@ -232,8 +232,6 @@ class InspectionService:
         if not isinstance(window, dict):
             raise InvalidInput(tr("window 应为 {start, end}"))
         start, end = _day(window.get("start"), "window.start"), _day(window.get("end"), "window.end")
-        if end < start:
-            raise InvalidInput(tr("检查时限结束早于开始"))
         team = data.get("team")
         if not isinstance(team, list) or not all(isinstance(i, str) for i in team) or len(set(team)) < 2 or len(set(team)) != len(team):
             raise InvalidInput(tr("检查组至少2名不同的执法人员"))
@@ -245,26 +243,28 @@ class InspectionService:
             conn = tx.conn
             subject = get_record(conn, "subject", str(data.get("subject", "")))
             if subject is None:
-                raise InvalidInput(tr("检查对象 %(value)s 不在名录库", value=data.get('subject')))
+                raise UnknownReference(tr("检查对象 %(value)s 不在名录库", value=data.get('subject')))
             items = []
             for c in codes:
                 it = get_record(conn, "item", str(c))
                 if it is None or it["status"] != "active":
-                    raise InvalidInput(tr("抽查事项 %(c)s 不存在或已撤销", c=c))
+                    raise UnknownReference(tr("抽查事项 %(c)s 不存在或已撤销", c=c))
                 items.append({"code": it["code"], "version": it["version"], "name": it["name"],
                               "department": it["department"], "legal_basis": it["legal_basis"]})
             departments = sorted({i["department"] for i in items})
             if not any(self._related(conn, d, department) for d in departments):
-                raise InvalidInput(tr("至少一个事项属于发起部门"))
-            for i in team:
+                raise StateError(tr("至少一个事项属于发起部门"))
+            for i in team:  # the registry's current state decides these: conflicts (409), not bad input
                 insp = get_record(conn, "inspector", str(i))
                 if insp is None or insp["status"] != "在岗" or not (
                         insp["cert_valid_from"] <= today.isoformat() <= insp["cert_valid_to"]):
-                    raise InvalidInput(tr("执法人员 %(i)s 不存在、不在岗或执法证无效", i=i))
+                    raise UnknownReference(tr("执法人员 %(i)s 不存在、不在岗或执法证无效", i=i))
                 cid = conn.execute(select(reg.conflicts.c.id).where(reg.conflicts.c.inspector == i,
                                                                      reg.conflicts.c.subject == subject["code"])).first()
                 if cid is not None:
-                    raise InvalidInput(tr("执法人员 %(i)s 与检查对象有利害关系，应当回避", i=i))
+                    raise StateError(tr("执法人员 %(i)s 与检查对象有利害关系，应当回避", i=i))
+            if end < start:
+                raise InvalidInput(tr("检查时限结束早于开始"))
             year = start.year
             n = conn.execute(select(func.count()).select_from(schema.tasks).where(
                 schema.tasks.c.kind == "not_random", schema.tasks.c.year == year)).scalar_one() + 1
@@ -295,7 +295,7 @@ class InspectionService:
             row, doc = self._task(tx.conn, task_id)
             self._may_act_on_task(tx.conn, actor, doc, row.department)
             if day > self.today():
-                raise InvalidInput(tr("检查日期不能晚于今天"))
+                raise StateError(tr("检查日期不能晚于今天"))
             tx.append("inspection.task.checked", {"task_id": task_id, "check_date": day.isoformat()},
                       self._signer(actor))
             tx.conn.execute(update(schema.tasks).where(schema.tasks.c.id == task_id).values(
@@ -416,11 +416,11 @@ class InspectionService:
             row, doc = self._task(conn, task_id)
             department = data.get("department") or (doc["departments"][0] if len(doc["departments"]) == 1
                                                     else row.department)
-            if department not in doc["departments"] and department != row.department:
-                raise InvalidInput(tr("部门 %(department)s 不是本任务的检查部门（%(value)s）", department=department, value=', '.join(doc['departments'])))
+            if department not in doc["departments"] and department != row.department:  # the task decides: 409
+                raise StateError(tr("部门 %(department)s 不是本任务的检查部门（%(value)s）", department=department, value=', '.join(doc['departments'])))
             subject = data.get("subject", row.subject)
             if subject != row.subject:
-                raise InvalidInput(tr("检查对象 %(subject)s 不在本任务中（本任务为 %(subject2)s）", subject=subject, subject2=row.subject))
+                raise StateError(tr("检查对象 %(subject)s 不在本任务中（本任务为 %(subject2)s）", subject=subject, subject2=row.subject, task_id=task_id))
             self._may_act_on_task(conn, actor, doc, department)
             table = cats.all_categories(conn)
             chosen = cats.check_selection(data.get("categories"), table)
@@ -432,12 +432,14 @@ class InspectionService:
                 raise InvalidInput(tr("发现问题的结果须有后续处置"))
             check_date = _day(data.get("check_date") or row.check_date, "check_date")
             if check_date > self.today():
-                raise InvalidInput(tr("检查日期不能晚于今天"))
+                raise StateError(tr("检查日期不能晚于今天"))
             dept_items = [i["code"] for i in doc["items"] if self._related(conn, i["department"], department)] \
                 or [i["code"] for i in doc["items"]]
             items = data.get("items") or dept_items
-            if not isinstance(items, list) or any(i not in dept_items for i in items):
-                raise InvalidInput(tr("items 须为本部门在本任务中的事项：%(value)s", value=', '.join(dept_items)))
+            if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+                raise InvalidInput(tr("items 应为事项编码列表"))
+            if any(i not in dept_items for i in items):
+                raise StateError(tr("items 须为本部门在本任务中的事项：%(value)s", value=', '.join(dept_items)))
             content = {
                 "result_id": f"{task_id}:{department}", "task_id": task_id, "department": department,
                 "kind": row.kind, "draw_id": row.draw_id, "trigger": doc.get("trigger"),

@@ -9,7 +9,7 @@ from sqlalchemy import MetaData
 
 # Every area's tables; an area that does not exist yet is skipped.
 _METADATA_MODULES = ["ledger.schema", "drawsvc.registry.schema", "drawsvc.draws.schema",
-                     "drawsvc.inspections.schema"]
+                     "drawsvc.inspections.schema", "drawsvc.jobs.schema"]
 
 
 def _target_metadata() -> list[MetaData]:

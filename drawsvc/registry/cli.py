@@ -64,7 +64,7 @@ def import_cmd(ctx: click.Context, kind: str, file: Path, account: str | None, d
     reg = _registry(ctx)
     try:
         result = regio.import_file(reg, _actor(reg, account), kind[:-1], file.read_bytes(), file.name, dry_run=dry_run)
-    except (regio.ImportFormatError, Forbidden) as exc:
+    except (regio.ImportFormatError, Forbidden, Conflict) as exc:
         raise click.ClickException(str(exc)) from None
     out = result.to_json()
     if report:

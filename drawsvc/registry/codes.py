@@ -83,6 +83,13 @@ def check_industry(code: str) -> str:
     return letter
 
 
+def industry_codes() -> list[str]:
+    """Every industry code the table names that check_industry accepts as it is: each section
+    letter and each section + 2-digit division (more digits are accepted too, not listed)."""
+    sections = _division_section()
+    return [c for c in industries() if c.isalpha()] + [sections[c] + c for c in industries() if not c.isalpha()]
+
+
 def industry_name(code: str) -> str | None:
     table = industries()
     if not code:

@@ -83,6 +83,12 @@ class _V:
     def err(self, name: str, message: str, value: Any = None) -> None:
         self.errors.append({"field": name, "value": self.data.get(name, value), "message": message})
 
+    def ref_err(self, name: str, message: str) -> None:
+        """A well-formed value that names a record the registry does not hold (or no longer
+        uses): the request conflicts with the registry's current state (HTTP 409), unlike a
+        malformed value (422), which no state of the registry would accept."""
+        self.errors.append({"field": name, "value": self.data.get(name), "message": message, "kind": "reference"})
+
     def raw(self, name: str) -> Any:
         value = self.data.get(name)
         if isinstance(value, str):
@@ -225,7 +231,7 @@ class _V:
 
 def _dept_ref(v: _V, ctx: Context, name: str, value: str | None) -> None:
     if value is not None and not ctx.exists("department", value):
-        v.err(name, tr("未知的部门 %(value)s", value=value))
+        v.ref_err(name, tr("未知的部门 %(value)s", value=value))
 
 
 def normalize_department(data: dict, ctx: Context) -> dict:
@@ -369,9 +375,9 @@ def normalize_conflict(data: dict, ctx: Context) -> dict:
         subject = creditcode.normalize(str(raw))
         v.out["subject"] = subject
     if inspector is not None and not ctx.exists("inspector", inspector):
-        v.err("inspector", tr("未知的检查人员 %(inspector)s", inspector=inspector))
+        v.ref_err("inspector", tr("未知的检查人员 %(inspector)s", inspector=inspector))
     if subject is not None and not ctx.exists("subject", subject):
-        v.err("subject", tr("未知的检查对象 %(subject)s", subject=subject))
+        v.ref_err("subject", tr("未知的检查对象 %(subject)s", subject=subject))
     v.choice("reason", CONFLICT_REASONS, default="其他")
     v.text("note", required=False, max_len=500)
     v.day("declared_on", required=False)
@@ -459,15 +465,15 @@ def normalize_plan(data: dict, ctx: Context) -> dict:
     for code in items:
         rec = ctx.get("item", code)
         if rec is None:
-            v.err("items", tr("未知的抽查事项 %(code)s", code=code))
+            v.ref_err("items", tr("未知的抽查事项 %(code)s", code=code))
         elif rec.get("status") != "active":
-            v.err("items", tr("抽查事项 %(code)s 已停用", code=code))
+            v.ref_err("items", tr("抽查事项 %(code)s 已停用", code=code))
         else:
             item_recs.append(rec)
     libs = v.strings("sublibraries")
     for code in libs:
         if not ctx.exists("sublibrary", code):
-            v.err("sublibraries", tr("未知的子库 %(code)s", code=code))
+            v.ref_err("sublibraries", tr("未知的子库 %(code)s", code=code))
     v.out["filter"] = normalize_filter(data.get("filter"), v.errors)
     ratios = data.get("ratios_bp")
     if ratios is None:
@@ -490,7 +496,9 @@ def normalize_plan(data: dict, ctx: Context) -> dict:
     v.integer("team_size", default=2, low=2, high=20)
     start = v.day("window_start")
     end = v.day("window_end")
-    if start and end and end < start:
+    # relations between fields are judged once the records the plan names exist (as for tasks):
+    # a plan naming unknown items is a 409 whatever else it says
+    if start and end and end < start and not any(e.get("kind") == "reference" for e in v.errors):
         v.err("window_end", tr("结束日期早于开始日期"))
     v.flag("joint")
     if v.out.get("joint") and len(depts) < 2:
@@ -512,7 +520,7 @@ def normalize_account(data: dict, ctx: Context) -> dict:
         v.err("departments", tr("操作员须属于至少一个部门"))
     inspector = v.code("inspector", required=role == "inspector")
     if inspector is not None and not ctx.exists("inspector", inspector):
-        v.err("inspector", tr("未知的检查人员 %(inspector)s", inspector=inspector))
+        v.ref_err("inspector", tr("未知的检查人员 %(inspector)s", inspector=inspector))
     v.choice("status", ("active", "disabled"), default="active")
     v.text("key_id", required=False, max_len=16)
     v.text("public_key", required=False, max_len=64)
@@ -524,7 +532,7 @@ def normalize_token(data: dict, ctx: Context) -> dict:
     v.code("id")
     account = v.code("account")
     if account is not None and not ctx.exists("account", account):
-        v.err("account", tr("未知的账户 %(account)s", account=account))
+        v.ref_err("account", tr("未知的账户 %(account)s", account=account))
     v.text("name", max_len=100)
     v.choice("status", ("active", "revoked"), default="active")
     return v.done()

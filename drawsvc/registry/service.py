@@ -23,6 +23,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from drawsvc.clock import china_date
 from drawsvc.i18n import N_, tr
@@ -142,17 +143,21 @@ class Registry:
         """Add or change one record. No entry is written when nothing changed."""
         if kind in ("account", "token") and create is not False and not self.get(kind, data.get("id", "")):
             raise Conflict("use create_account / issue_token to create accounts and tokens")
-        with self.ledger.transaction() as tx:
-            old, record = self._prepare(tx.conn, actor, kind, data, create)
-            changed = changed_fields(old, record)
-            if not changed:
+        try:
+            with self.ledger.transaction() as tx:
+                old, record = self._prepare(tx.conn, actor, kind, data, create)
+                changed = changed_fields(old, record)
+                if not changed:
+                    return record
+                key = record[KEY_FIELD[kind]]
+                verb = verb or ("added" if old is None else "revised" if kind == "item" else "changed")
+                entry = tx.append(f"registry.{kind}.{verb}", {"id": key, "state": record, "changed": changed},
+                                  self._signer(actor))
+                write_records(tx.conn, kind, [(record, entry.seq, old is None)])
                 return record
-            key = record[KEY_FIELD[kind]]
-            verb = verb or ("added" if old is None else "revised" if kind == "item" else "changed")
-            entry = tx.append(f"registry.{kind}.{verb}", {"id": key, "state": record, "changed": changed},
-                              self._signer(actor))
-            write_records(tx.conn, kind, [(record, entry.seq, old is None)])
-            return record
+        except IntegrityError:  # a unique field another record holds (e.g. an inspector's cert_no): nothing written
+            raise Conflict(f"{kind} 的唯一字段已被另一条记录使用（如执法证号）/ a unique field of this {kind} is "
+                           "already held by another record (e.g. cert_no)") from None
 
     def remove(self, actor: Actor, kind: str, key: str, reason: str = "") -> None:
         with self.ledger.transaction() as tx:
@@ -254,32 +259,36 @@ class Registry:
         unchanged ones, then `registry.import.completed`. Raises before writing if any is invalid."""
         counts = {"added": 0, "changed": 0, "unchanged": 0}
         keyname = KEY_FIELD[kind]
-        with self.ledger.transaction() as tx:
-            signer = self._signer(actor)
-            ctx_get = self.context(tx.conn).get
-            existing = _existing_docs(tx.conn, kind, [r[keyname] for r in records])
-            rows = []
-            for rec in records:
-                if not validated:
-                    rec = NORMALIZERS[kind](rec, self.context(tx.conn))
-                old = existing.get(rec[keyname])
-                changed = changed_fields(old, rec)
-                if not changed:
-                    counts["unchanged"] += 1
-                    continue
-                authorize(actor, kind, old, rec, ctx_get)
-                verb = "added" if old is None else "changed"
-                counts[verb] += 1
-                entry = tx.append(f"registry.{kind}.{verb}", {"id": rec[keyname], "state": rec, "changed": changed},
-                                  signer)
-                rows.append((rec, entry.seq, old is None))
-                if len(rows) >= 2000:
-                    write_records(tx.conn, kind, rows)
-                    tx.flush()
-                    rows = []
-            write_records(tx.conn, kind, rows)
-            if counts["added"] or counts["changed"]:
-                tx.append("registry.import.completed", {"kind": kind, **(summary or {}), **counts}, signer)
+        try:
+            with self.ledger.transaction() as tx:
+                signer = self._signer(actor)
+                ctx_get = self.context(tx.conn).get
+                existing = _existing_docs(tx.conn, kind, [r[keyname] for r in records])
+                rows = []
+                for rec in records:
+                    if not validated:
+                        rec = NORMALIZERS[kind](rec, self.context(tx.conn))
+                    old = existing.get(rec[keyname])
+                    changed = changed_fields(old, rec)
+                    if not changed:
+                        counts["unchanged"] += 1
+                        continue
+                    authorize(actor, kind, old, rec, ctx_get)
+                    verb = "added" if old is None else "changed"
+                    counts[verb] += 1
+                    entry = tx.append(f"registry.{kind}.{verb}", {"id": rec[keyname], "state": rec, "changed": changed},
+                                      signer)
+                    rows.append((rec, entry.seq, old is None))
+                    if len(rows) >= 2000:
+                        write_records(tx.conn, kind, rows)
+                        tx.flush()
+                        rows = []
+                write_records(tx.conn, kind, rows)
+                if counts["added"] or counts["changed"]:
+                    tx.append("registry.import.completed", {"kind": kind, **(summary or {}), **counts}, signer)
+        except IntegrityError:  # a unique field another record holds (e.g. cert_no): the batch is rolled back
+            raise Conflict(f"{kind} 的唯一字段已被另一条记录使用（如执法证号）/ a unique field is already held by "
+                           "another record (e.g. cert_no); nothing was imported") from None
         return counts
 
     # --- accounts, keys, passwords, tokens ----------------------------------------------

@@ -124,7 +124,8 @@ def test_bad_prepare_is_refused_and_writes_nothing(app, case: str) -> None:  # t
     before = log_size(app)
     count = len(ops.get("/api/v1/draws").get_json()["draws"])
     r = ops.post("/api/v1/draws", json=body)
-    assert r.status_code in (404, 422), r.get_json()
+    # a plan the registry does not hold is a conflict with its state (409); the rest is bad input
+    assert r.status_code == (409 if case == "unknown_plan" else 422), r.get_json()
     assert r.get_json()["error"]["message"]
     assert log_size(app) == before
     assert len(ops.get("/api/v1/draws").get_json()["draws"]) == count
@@ -196,7 +197,11 @@ def test_substitution_that_is_not_the_next_eligible_is_refused(app) -> None:  # 
     a = matching["assignments"][0]
     r = ops.post(f"/api/v1/draws/{sealed_id}/substitutions",
                  json={"kind": "inspector", "subject": a["subject"], "leaving": "NOBODY", "reason": "cannot_attend"})
-    assert r.status_code == 422
+    # well-formed, but NOBODY is not on that team as the draw stands: a conflict with its state
+    assert r.status_code == 409 and r.get_json()["error"]["code"] == "SubstitutionInvalid"
+    r = ops.post(f"/api/v1/draws/{sealed_id}/substitutions",
+                 json={"kind": "inspector", "subject": a["subject"], "leaving": a["team"][0], "reason": "bored"})
+    assert r.status_code == 422 and "cannot_attend" in r.get_json()["error"]["message"]
 
 
 def test_roles_are_enforced_on_every_draw_action(app) -> None:  # type: ignore[no-untyped-def]

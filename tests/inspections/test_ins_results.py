@@ -89,10 +89,11 @@ def _result_body(**kw: Any) -> dict[str, Any]:
     return body
 
 
+# 409: well-formed, but the task, the category table or today's date as they stand do not allow it; 422: bad input
 @pytest.mark.parametrize("case,status", [
-    ("subject_not_in_task", 422), ("unknown_category", 422), ("no_problem_with_other", 422),
-    ("sub_item_without_parent", 422), ("problem_without_follow_up", 422), ("department_not_in_task", 422),
-    ("future_check", 422), ("missing_findings", 422), ("not_on_team", 403), ("other_department_operator", 403),
+    ("subject_not_in_task", 409), ("unknown_category", 409), ("no_problem_with_other", 422),
+    ("sub_item_without_parent", 422), ("problem_without_follow_up", 422), ("department_not_in_task", 409),
+    ("future_check", 409), ("missing_findings", 422), ("not_on_team", 403), ("other_department_operator", 403),
 ])
 def test_bad_results_are_refused_and_write_nothing(app: Any, login: Any, nr_task: dict[str, Any],
                                                    case: str, status: int) -> None:
@@ -240,7 +241,7 @@ def test_admin_adds_a_category_and_it_is_usable(app: Any, login: Any) -> None:
     admin = login("admin")
     before = size(app)
     assert login("op-scjg").post("/api/v1/inspections/categories", json={"code": "x", "label": "x"}).status_code == 403
-    assert admin.post("/api/v1/inspections/categories", json={"code": "no_problem", "label": "重复"}).status_code == 422
+    assert admin.post("/api/v1/inspections/categories", json={"code": "no_problem", "label": "重复"}).status_code == 409
     assert size(app) == before
     r = admin.post("/api/v1/inspections/categories", json={"code": "price_violation", "label": "违反价格管理规定",
                                                            "group": "sub_item", "parent": "pending_followup",

@@ -59,7 +59,7 @@ def test_entries_proofs_and_tiles_agree_with_an_independent_recomputation(client
 
 @pytest.mark.parametrize("url,status", [
     ("/api/v1/log/proof/inclusion?index=301&size=301", 400),
-    ("/api/v1/log/proof/inclusion?index=0&size=99999", 400),
+    ("/api/v1/log/proof/inclusion?index=0&size=99999", 404),
     ("/api/v1/log/proof/inclusion?index=-1&size=3", 400),
     ("/api/v1/log/proof/inclusion?index=a&size=3", 400),
     ("/api/v1/log/proof/inclusion?size=3", 400),
@@ -141,6 +141,6 @@ def test_cosignatures_are_checked_stored_and_served(app, client, populated) -> N
     assert line in client.get("/checkpoint").get_data(as_text=True)
     forged = cosign(text.replace("\n301\n", "\n300\n"), "witness.example", wkey, 1_790_000_000)
     r = client.post("/api/v1/log/cosignatures", data=text + "\n" + forged, content_type="text/plain")
-    assert r.status_code == 400
+    assert r.status_code == 403 and r.get_json()["error"]["code"] == "bad_cosignature"  # a registered key, a forged signature
     r = client.post("/api/v1/log/cosignatures", data="garbage", content_type="text/plain")
     assert r.status_code == 400

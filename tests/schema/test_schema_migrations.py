@@ -14,7 +14,8 @@ from alembic.migration import MigrationContext
 
 from drawsvc.instance import make_engine, migrate
 
-SCHEMAS = ("ledger.schema", "drawsvc.registry.schema", "drawsvc.draws.schema", "drawsvc.inspections.schema")
+SCHEMAS = ("ledger.schema", "drawsvc.registry.schema", "drawsvc.draws.schema", "drawsvc.inspections.schema",
+           "drawsvc.jobs.schema")
 
 
 def _differences(url: str) -> list:

@@ -90,3 +90,38 @@ def test_what_changes_without_a_log_entry_also_misses_the_cache(tmp_path: Any) -
         conn.execute(insert(witnesses).values(name="witness.example/w1", verifier_key="witness.example/w1+00000000+AA=="))
     again = c.get("/public/checkpoint")
     assert "X-Cache" not in again.headers and b"witness.example/w1" in again.data
+
+
+def test_a_worker_reuses_the_public_version_for_its_ttl_and_drops_it_on_its_own_changes(demo: Any) -> None:
+    """`drawsvc serve` sets PUBLIC_VERSION_TTL: a cached page then costs no database read. A change
+    made by another process is seen once the TTL has passed; a change through this worker at once."""
+    app = make_app(demo, PUBLIC_VERSION_TTL=3600)
+    c = app.test_client()
+    page = _company(c)
+    first = c.get(page)
+    assert c.get(page).headers.get("X-Cache") == "hit"
+    # another process appends (here: the ledger directly, not through this app)
+    from drawsvc.registry.service import Registry
+
+    reg = Registry(demo.ledger(), demo.passphrase())
+    reg.save(reg.actor_for(reg.get("account", "admin")), "expert",
+             {"id": "CACHE-TTL1", "name": "另一进程", "specialties": ["食品"]}, create=True)
+    kept = c.get(page)
+    assert kept.headers.get("X-Cache") == "hit" and kept.headers["ETag"] == first.headers["ETag"]
+    # any change request through this worker drops the kept version
+    c.post("/api/v1/session", json={"account": "nobody", "password": "wrong-password"})
+    fresh = c.get(page)
+    assert "X-Cache" not in fresh.headers and fresh.headers["ETag"] != first.headers["ETag"]
+
+
+def test_tiles_and_the_checkpoint_are_cached_with_their_own_cache_control(demo: Any) -> None:
+    c = make_app(demo).test_client()
+    tile = c.get("/tile/0/000")
+    assert tile.status_code == 200 and tile.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    again = c.get("/tile/0/000")
+    assert again.headers.get("X-Cache") == "hit" and again.data == tile.data
+    assert again.headers["Cache-Control"] == tile.headers["Cache-Control"] and again.headers["ETag"]
+    cp = c.get("/checkpoint")
+    hit = c.get("/checkpoint")
+    assert hit.headers.get("X-Cache") == "hit" and hit.data == cp.data and hit.headers["Cache-Control"] == "no-cache"
+    assert c.get("/checkpoint", headers={"If-None-Match": hit.headers["ETag"]}).status_code == 304

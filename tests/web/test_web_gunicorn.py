@@ -137,6 +137,16 @@ def test_four_workers_share_throttle_batcher_and_signer(served: tuple[str, subpr
     text = log.read_text()
     assert '"POST /api/v1/log/entries HTTP/1.1" 201' in text and '"POST /api/v1/session HTTP/1.1" 429' in text
 
+    # background jobs: queued through one worker, claimed once by some worker's runner, readable from all
+    expected = requests.get(base + "/api/v1/export/subjects.csv", timeout=30).content
+    urls = {requests.get(base + "/api/v1/export/subjects.csv?async=1", timeout=30).json()["url"] for _ in range(4)}
+    assert len(urls) == 1  # the same request is the same job, whichever worker answered
+    url = base + urls.pop()
+    done = _wait(lambda: (s := requests.get(url, timeout=30).json())["status"] in ("done", "failed") and s,
+                 "the export job")
+    assert done["status"] == "done", done
+    assert requests.get(url + "/result", timeout=30).content == expected
+
     # graceful reload: new workers, the service answers throughout
     proc.send_signal(signal.SIGHUP)
     _wait(lambda: (c := _children(proc.pid)) and len(c) == WORKERS and not (c & workers), "new workers", 60)

@@ -20,8 +20,8 @@ from sqlalchemy import select
 from drawsvc.i18n import N_, NC_, tr
 from drawsvc.inspections import categories as cats
 from drawsvc.inspections import evidence as ev
-from drawsvc.inspections import reports, workdays
 from drawsvc.inspections import schema as ins_schema
+from drawsvc.inspections import workdays
 from drawsvc.inspections.errors import InspectionError, NotFound
 from drawsvc.inspections.export import SUMMARY_LABELS
 from drawsvc.registry.authz import Actor, Forbidden
@@ -363,20 +363,29 @@ def reports_page():  # type: ignore[no-untyped-def]
         if department is not None:
             abort(403)
         department = a.departments[0] if a.departments else None
-    error, rep = None, None
-    try:
-        rep = reports.build(reports.fold_ledger(svc.ledger), kind, year, month=month, half=half,
-                            department=department)
-    except ValueError as exc:
-        error = str(exc)
+    from web.jobs import report_download_for_page, report_for_page, report_too_large
+
+    download = request.args.get("download")
+    if download in ("xlsx", "pdf"):  # a large report's file: a job, then its result
+        job, error = report_download_for_page(svc.ledger, a.id, kind, year, month, half, department, download)
+        if job is not None and job["status"] == "done":
+            return redirect(job["result_url"])
+        rep = None
+    else:
+        try:  # a report too large for one request is computed by a background job (web/jobs.py)
+            rep, job, error = report_for_page(svc.ledger, a.id, kind, year, month, half, department)
+        except ValueError as exc:
+            rep, job, error = None, None, str(exc)
     query = {"year": year, "month": month, "half": half, **({"department": department} if department else {})}
     charts = {}
     if rep:
         charts = {k: _bars(v) for k, v in rep["charts"].items() if v}
     dept_choices = _depts() if a.role != "operator" else {d: _depts().get(d, d) for d in a.departments}
     return render_template("staff/ins_reports.html", me=a, rep=rep, summary_labels=SUMMARY_LABELS, kind=kind, kinds=REPORT_KINDS, year=year,
-                           month=month, half=half, department=department or "", error=error, charts=charts,
-                           dept_choices=dept_choices, api=f"/api/v1/inspections/reports/{kind}?" + urlencode(query))
+                           month=month, half=half, department=department or "", error=error, charts=charts, job=job,
+                           dept_choices=dept_choices, api=f"/api/v1/inspections/reports/{kind}?" + urlencode(query),
+                           large=report_too_large(svc.ledger),
+                           page="/staff/inspections/reports?" + urlencode({"kind": kind, **query}))
 
 
 @bp.route("/inspections/calendar", methods=["GET", "POST"])

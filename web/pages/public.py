@@ -10,7 +10,7 @@ from functools import partial
 from typing import Any
 
 import segno
-from flask import Blueprint, abort, current_app, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, g, render_template, request, send_file, url_for
 from sqlalchemy import or_, select
 
 from drawsvc.draws.service import DrawNotFound
@@ -31,7 +31,8 @@ PAGE = 50
 
 
 def published_draws() -> list[dict[str, Any]]:
-    return service().list(status=["published"])  # type: ignore[no-any-return]
+    """Published draws, kept per worker until the public version changes (callers must not mutate)."""
+    return per_version("published_draws", lambda: service().list(status=["published"]))
 
 
 def published_draw(draw_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -146,17 +147,24 @@ def _assignments(draw_id: str) -> list[dict[str, Any]]:
     return service().secret(draw_id, pools=False)["matching"]["assignments"]  # type: ignore[no-any-return]
 
 
-def checks_of(codes: set[str]) -> dict[str, list[dict[str, Any]]]:
-    """Every published check of these subjects: draw, plan, team (from published draws only)."""
-    out: dict[str, list[dict[str, Any]]] = {c: [] for c in codes}
+def _checks_by_subject() -> dict[str, list[dict[str, Any]]]:
+    """Every published check, by subject: one pass over the published draws' assignments."""
+    out: dict[str, list[dict[str, Any]]] = {}
     insp = names("inspector")
     for d in published_draws():
         assignments = per_version(f"assignments:{d['id']}", partial(_assignments, d["id"]))
         for a in assignments:
-            if a["subject"] in out:
-                out[a["subject"]].append({"draw": d["id"], "plan": d["plan"], "department": d["department"],
-                                          "date": d.get("draw_date"), "team": [insp.get(i, i) for i in a["team"]]})
+            out.setdefault(a["subject"], []).append({
+                "draw": d["id"], "plan": d["plan"], "department": d["department"], "date": d.get("draw_date"),
+                "team": [insp.get(i, i) for i in a["team"]]})
     return out
+
+
+def checks_of(codes: set[str]) -> dict[str, list[dict[str, Any]]]:
+    """Every published check of these subjects: draw, plan, team (from published draws only). The
+    index by subject is built once per public version, so a company page looks its checks up."""
+    index = per_version("checks_by_subject", _checks_by_subject)
+    return {c: [dict(x) for x in index.get(c, [])] for c in codes}
 
 
 @bp.get("/public/search")
@@ -171,32 +179,42 @@ def search():  # type: ignore[no-untyped-def]
             rows = conn.execute(select(t.c.doc).where(or_(t.c.name.contains(q), t.c.code.startswith(q.upper())))
                                 .limit(PAGE)).scalars()
             found = [{k: json.loads(r).get(k) for k in PUBLIC_FIELDS["subject"]} for r in rows]
+            results = published_results({s["code"] for s in found}, conn)
+    else:
+        results = {}
     checks = checks_of({s["code"] for s in found})
-    results = published_results({s["code"] for s in found})
     return render_template("public/search.html", q=q, found=found, checks=checks, results=results)
 
 
-def published_results(codes: set[str]) -> dict[str, list[dict[str, Any]]]:
+def published_results(codes: set[str], conn: Any = None) -> dict[str, list[dict[str, Any]]]:
     """Published inspection results of these subjects (drawsvc.inspections.public: published only)."""
     from drawsvc.inspections import public as ins_public
 
-    with ledger().engine.connect() as conn:
+    if conn is not None:
         return {c: ins_public.for_subject(conn, c) for c in codes}
+    with ledger().engine.connect() as own:
+        return {c: ins_public.for_subject(own, c) for c in codes}
 
 
 @bp.get("/public/companies/<code>")
 def company(code: str):  # type: ignore[no-untyped-def]
     """One company: its public registry fields, every published check of it (draws and results)."""
+    from drawsvc.registry.state import get_record
+
     code = code.strip().upper()[:18]
-    rec = registry().get("subject", code)
-    if rec is None:
-        abort(404)
+    # one connection for the page: on PostgreSQL each checkout costs a ping and a rollback
+    with ledger().engine.connect() as conn:
+        rec = get_record(conn, "subject", code)
+        if rec is None:
+            abort(404)
+        results = published_results({code}, conn)[code]
     subject = {k: rec.get(k) for k in PUBLIC_FIELDS["subject"]}
-    results = published_results({code})[code]
-    size = ledger().size()
+    version = g.get("public_version")  # the log size this page is cached under (web/cache.py)
+    size = int(version.split(".")[0]) if version else ledger().size()
     for r in results:
         seq = r.get("published_seq")
-        r["proof"] = f"/api/v1/log/proof/inclusion?index={seq}&size={size}" if seq is not None else None
+        # a tree that holds the entry: the version may be a moment older than the result just read
+        r["proof"] = f"/api/v1/log/proof/inclusion?index={seq}&size={max(size, seq + 1)}" if seq is not None else None
     depts = per_version("depts", lambda: {x["code"]: x["name"] for x in registry().list("department")})
     items = per_version("items", lambda: {x["code"]: x["name"] for x in registry().list("item")})
     return render_template("public/company.html", s=subject, checks=checks_of({code})[code], results=results,
