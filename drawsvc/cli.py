@@ -128,9 +128,12 @@ def serve(ctx: Ctx, host: str, port: int, workers: int, threads: int, timeout: i
                 self.cfg.set(key, value)
 
         def load(self):  # type: ignore[no-untyped-def]
+            from ledger.witnessing import Pusher
             from web import create_app
 
-            return create_app(instance)
+            app = create_app(instance)
+            app.extensions["witness_pusher"] = Pusher(app.extensions["ledger"])  # each new checkpoint
+            return app
 
     _App().run()
 
@@ -338,20 +341,69 @@ def key_rotate(ctx: Ctx, which: str) -> None:
 
 @main.group()
 def witness() -> None:
-    """Witnesses whose cosignatures the log accepts."""
+    """Witnesses (C2SP tlog-witness): who cosigns the log's checkpoints, and how many must."""
 
 
 @witness.command("add")
 @click.argument("verifier_key")
+@click.option("--url", help="submission prefix: the log POSTs <url>/add-checkpoint (local:<dir> runs the witness "
+              "in this process, as the demo does)")
 @pass_ctx
-def witness_add(ctx: Ctx, verifier_key: str) -> None:
+def witness_add(ctx: Ctx, verifier_key: str, url: str | None) -> None:
     """Register a witness by its cosignature verifier key (<name>+<hash>+<key>)."""
+    from ledger.witnessing import check_registration
+
     v = NoteVerifier.parse(verifier_key)
+    try:
+        check_registration(ctx.instance.ledger(), v)
+    except ValueError as exc:
+        fail(str(exc))
+    if url is not None and not url.startswith(("http://", "https://", "local:")):
+        fail("--url must be http(s)://... or local:<state dir>")
     with ctx.instance.engine().begin() as conn:
         if conn.execute(select(witnesses).where(witnesses.c.name == v.name)).first():
             fail(f"witness {v.name!r} is registered already")
-        conn.execute(insert(witnesses).values(name=v.name, verifier_key=v.encode()))
+        conn.execute(insert(witnesses).values(name=v.name, verifier_key=v.encode(), url=url))
     click.echo(f"witness {v.name} registered")
+
+
+@witness.command("quorum")
+@click.argument("k", type=int)
+@pass_ctx
+def witness_quorum(ctx: Ctx, k: int) -> None:
+    """Publication waits until K registered witnesses cosigned a checkpoint covering it (0: no wait)."""
+    from ledger.witnessing import set_quorum
+
+    try:
+        set_quorum(ctx.instance.engine(), k)
+    except ValueError as exc:
+        fail(str(exc))
+    click.echo(f"witness quorum: {k}")
+
+
+@witness.command("push")
+@pass_ctx
+def witness_push(ctx: Ctx) -> None:
+    """Push the newest checkpoint to every witness now (`serve` does this in the background)."""
+    from ledger.witnessing import push
+
+    ledger = ctx.instance.ledger()
+    ledger.checkpoint()
+    for r in push(ledger):
+        click.echo(f"{r.witness}: {'ok' if r.ok else 'FAILED'} — {r.detail}")
+
+
+@witness.command("list")
+@pass_ctx
+def witness_list(ctx: Ctx) -> None:
+    """The registered witnesses, the quorum, and what each last cosigned."""
+    from ledger.witnessing import quorum, registered
+
+    engine = ctx.instance.engine()
+    click.echo(f"quorum k = {quorum(engine)}")
+    for w in registered(engine):
+        click.echo(f"{w.name}  cosigned size {w.size}  {w.url or '(posts its own cosignatures)'}"
+                   + (f"  last error: {w.last_error}" if w.last_error else ""))
 
 
 # --- domain command groups are attached here ---------------------------------------
