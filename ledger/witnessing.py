@@ -118,6 +118,15 @@ def witnessed_covering(ledger: Ledger, seq: int, k: int) -> StoredCheckpoint | N
     return None if row is None else StoredCheckpoint(row.size, row.root, row.note, row.signed_at)
 
 
+def public_below(ledger: Ledger) -> int | None:
+    """Entries below this seq are witnessed (public); None when there is no quorum to wait for."""
+    k = quorum(ledger.engine)
+    if k <= 0:
+        return None
+    cp = witnessed_checkpoint(ledger, k)
+    return 0 if cp is None else cp.size
+
+
 def status(ledger: Ledger, seq: int | None) -> dict[str, Any]:
     """Whether entry `seq` is witnessed (public), and if not, who is missing and why."""
     k = quorum(ledger.engine)

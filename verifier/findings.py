@@ -48,6 +48,7 @@ CODES: dict[str, str] = {
     "PROOF_INVALID": "an inclusion or consistency proof served by the log does not verify",
     "COSIGNATURE_INVALID": "a witness cosignature line does not verify",
     "WITNESS_QUORUM_NOT_MET": "fewer valid witness cosignatures than required",
+    "WITNESS_POLICY_INVALID": "a bundle's witness_policy is malformed, names the log's own key, or a k it cannot meet",
     "SOURCE_INCOMPLETE": "the source returned fewer entries than its checkpoint covers",
     # -- draw bundles (docs/SPEC.md Part II) --
     "ENTRY_SEQ_MISMATCH": "a bundled entry's seq is not the seq the bundle files it under, or entries are not sorted / repeat",

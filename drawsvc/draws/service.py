@@ -56,6 +56,7 @@ from drawsvc.registry.authz import Actor, Forbidden
 from drawsvc.registry.records import ACTIVE_SUBJECT_STATUSES
 from drawsvc.registry.service import actor_id_for
 from drawsvc.registry.state import get_record
+from ledger import witnessing
 from ledger.canonical import canonical_bytes
 from ledger.entry import Entry, parse_time
 from ledger.store import Ledger, StoredCheckpoint
@@ -221,6 +222,16 @@ class DrawService:
                 values[k] = _dumps(values[k])
         conn.execute(update(schema.draws).where(schema.draws.c.id == draw_id).values(**values))
 
+    def _witnessed(self, seq: int) -> None:
+        """With a witness quorum, the inputs count as fixed only once k witnesses cosigned a
+        checkpoint covering the prepared entry (before the beacon round): no seed until then."""
+        k = witnessing.quorum(self.ledger.engine)
+        if k > 0 and witnessing.witnessed_covering(self.ledger, seq, k) is None:
+            st = witnessing.status(self.ledger, seq)
+            missing = "、".join(m["name"] for m in st.get("missing", [])) or "-"
+            raise DrawStateError(f"等待见证 (awaiting witnesses): the prepared checkpoint is not yet cosigned by {k} "
+                                 f"of {st['n']} witnesses (missing: {missing}); the seed waits")
+
     @staticmethod
     def _expect(row: Any, *states: str) -> None:
         if row.status not in states:
@@ -233,9 +244,14 @@ class DrawService:
     # --- reading ------------------------------------------------------------------------
 
     def get(self, draw_id: str) -> dict[str, Any]:
+        """The draw, and whether its newest step is witnessed yet (`witnessing`): with a witness
+        quorum, a step counts as done only once k witnesses cosigned a checkpoint covering it."""
         with self.ledger.engine.connect() as conn:
             row = self._row(conn, draw_id)
-        return self._public(row)
+        out = self._public(row)
+        seqs = [s for s in out["seqs"].values() if s is not None]
+        out["witnessing"] = witnessing.status(self.ledger, max(seqs) if seqs else None)
+        return out
 
     @staticmethod
     def _public(row: Any) -> dict[str, Any]:
@@ -365,6 +381,7 @@ class DrawService:
         with self.ledger.transaction() as tx:
             row, doc, secret = self._load(tx.conn, draw_id, actor)
             self._expect(row, "prepared")
+            self._witnessed(row.prepared_seq)
             recipe = doc["seed_recipe"]
             public = [self._fill_from_relay(dict(r)) for r in reveals]
             now = _unix(self.ledger.clock())

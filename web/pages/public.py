@@ -15,6 +15,7 @@ from sqlalchemy import or_, select
 
 from drawsvc.draws.service import DrawNotFound
 from drawsvc.registry import schema as reg_schema
+from ledger import witnessing
 from verifier.render import MESSAGES
 from web.cache import per_version
 from web.draws_api import abort_record, plan_history, service
@@ -117,6 +118,11 @@ def draw(draw_id: str):  # type: ignore[no-untyped-def]
         abort(404)
     if current["status"] == "aborted":
         return aborted_draw(current)
+    if current["status"] == "published" and not current["witnessing"]["witnessed"]:
+        verify_url = public_url("pages.public.verify", draw_id=draw_id)
+        depts = {x["code"]: x["name"] for x in registry().list("department")}
+        return render_template("public/draw_waiting.html", d=current, depts=depts, verify_url=verify_url,
+                               qr=qr_svg(verify_url, 6))
     d, secret = published_draw(draw_id)
     subj = {r["id"]: r for r in secret["pools"]["subjects"]}
     insp = names("inspector")
@@ -181,7 +187,23 @@ def published_results(codes: set[str]) -> dict[str, list[dict[str, Any]]]:
     from drawsvc.inspections import public as ins_public
 
     with ledger().engine.connect() as conn:
-        return {c: ins_public.for_subject(conn, c) for c in codes}
+        out = {c: ins_public.for_subject(conn, c) for c in codes}
+    below = witnessing.public_below(ledger())
+    if below is None:
+        return out
+    return {c: [r for r in rs if r.get("published_seq") is None or r["published_seq"] < below] for c, rs in out.items()}
+
+
+def awaiting_results(code: str) -> list[dict[str, Any]]:
+    """Results of `code` published in the log but not yet witnessed (等待见证): not shown yet."""
+    from drawsvc.inspections import public as ins_public
+
+    below = witnessing.public_below(ledger())
+    if below is None:
+        return []
+    with ledger().engine.connect() as conn:
+        rs = ins_public.for_subject(conn, code)
+    return [r for r in rs if r.get("published_seq") is not None and r["published_seq"] >= below]
 
 
 @bp.get("/public/companies/<code>")
@@ -199,8 +221,10 @@ def company(code: str):  # type: ignore[no-untyped-def]
         r["proof"] = f"/api/v1/log/proof/inclusion?index={seq}&size={size}" if seq is not None else None
     depts = per_version("depts", lambda: {x["code"]: x["name"] for x in registry().list("department")})
     items = per_version("items", lambda: {x["code"]: x["name"] for x in registry().list("item")})
+    waiting = awaiting_results(code)
     return render_template("public/company.html", s=subject, checks=checks_of({code})[code], results=results,
-                           depts=depts, items=items, draws=published_draws())
+                           depts=depts, items=items, draws=published_draws(), waiting=waiting,
+                           witnessing=witnessing.status(ledger(), waiting[-1]["published_seq"]) if waiting else None)
 
 
 @bp.get("/public/result-categories")
