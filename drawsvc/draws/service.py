@@ -238,7 +238,10 @@ class DrawService:
             raise DrawStateError(f"draw {row.id} is {row.status}; this step needs {' or '.join(states)}")
 
     def _answer(self, draw_id: str, entry: Entry, tx: Any) -> dict[str, Any]:
-        """A step's answer: the draw as it now is, and the step entry's receipt (§D11.7)."""
+        """A step's answer: the draw as it now is, and the step entry's receipt (§D11.7). The step
+        is committed; it counts once k witnesses cosigned a checkpoint covering it (the seed waits
+        for that on prepare, the public pages on publish): ask them now."""
+        witnessing.witness_now(self.ledger)
         return {**self.get(draw_id), "receipt": receipt(self.ledger, entry, tx.checkpoint)}
 
     # --- reading ------------------------------------------------------------------------
@@ -465,6 +468,7 @@ class DrawService:
                                             left=None if v1 else left_subject(secret["substitutions"], subject))
             self._check_claim(incoming, sub.incoming)
             record, entry = self._record_substitution(tx, row, doc, secret, sub.to_json(), new, actor)
+        witnessing.witness_now(self.ledger)
         return {**record, "receipt": receipt(self.ledger, entry, tx.checkpoint)}
 
     def substitute_subject(self, actor: Actor, draw_id: str, subject: str, reason: str,
@@ -487,6 +491,7 @@ class DrawService:
             tx.conn.execute(update(schema.checks).where(schema.checks.c.source == draw_id,
                                                         schema.checks.c.subject == subject)
                             .values(subject=sub.incoming))
+        witnessing.witness_now(self.ledger)
         return {**record, "receipt": receipt(self.ledger, entry, tx.checkpoint)}
 
     def swap(self, actor: Actor, draw_id: str, inspector_a: str, subject_a: str,
@@ -502,6 +507,7 @@ class DrawService:
             record = {"kind": "swap", "inspector_a": inspector_a, "subject_a": subject_a,
                       "inspector_b": inspector_b, "subject_b": subject_b}
             record, entry = self._record_substitution(tx, row, doc, secret, record, new, actor)
+        witnessing.witness_now(self.ledger)
         return {**record, "receipt": receipt(self.ledger, entry, tx.checkpoint)}
 
     # --- publish and abort ----------------------------------------------------------------
