@@ -35,6 +35,7 @@ import binascii
 import json
 import re
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -316,6 +317,10 @@ def make_server(witness: Witness, host: str = "127.0.0.1", port: int = 0, prefix
                 self._send(413, "text/plain", f"the body is limited to {MAX_BODY} bytes\n")
                 return
             ans = witness.add_checkpoint(self.rfile.read(length))
+            if ans.evidence is not None:  # say so, loudly, where the operator looks
+                bar = "!" * 72
+                sys.stderr.write(f"{bar}\nWITNESS REFUSES TO COSIGN: {ans.body.strip()}\nevidence kept in "
+                                 f"{ans.evidence}\n{bar}\n")
             self._send(ans.status, ans.content_type, ans.body)
 
         def do_GET(self) -> None:  # noqa: N802

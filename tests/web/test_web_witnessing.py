@@ -58,6 +58,17 @@ def test_publication_and_seed_wait_for_the_quorum(inst: Any) -> None:
     b = client.get(f"/api/v1/draws/{sealed['id']}/bundle").get_json()
     assert b["witness_policy"]["k"] == 2
     assert any(p["entry"]["type"] == "draw.published" for p in b["pending_entries"])
+    # a result published now waits too: the company page holds it back and says so
+    from drawsvc.inspections import schema as ins_schema
+    from drawsvc.inspections.service import InspectionService
+
+    with ledger.engine.connect() as conn:
+        res_row = conn.execute(ins_schema.results.select().where(ins_schema.results.c.status == "confirmed")).first()
+    assert res_row is not None
+    InspectionService(ledger, registry).publish(op, res_row.id)
+    company = f"/public/companies/{res_row.subject}"
+    html = client.get(company).get_data(as_text=True)
+    assert 'id="results-awaiting"' in html and f'data-result="{res_row.id}"' not in html
     # a new draw: prepared, but its seed waits for the witnesses
     plan = registry.list("plan")[0]
     d = svc.prepare(op, plan["code"], plan["departments"][0], [{"type": "dice", "min_digits": 20}],
@@ -74,3 +85,5 @@ def test_publication_and_seed_wait_for_the_quorum(inst: Any) -> None:
     html = client.get(f"/public/draws/{sealed['id']}").get_data(as_text=True)
     assert "等待见证" not in html and 'id="matching"' in html
     svc.seed(op, d["id"], [{"type": "dice", "digits": "50288419716939937510"}])
+    html = client.get(company).get_data(as_text=True)
+    assert 'id="results-awaiting"' not in html and f'data-result="{res_row.id}"' in html
