@@ -207,3 +207,26 @@ def test_serve_command_unusable_input(tmp_path):
                   "--log", Log().vkey])
     assert r.exit_code == 2
     assert run(cli, ["witness"]).exit_code == 2
+
+
+def test_add_checkpoint_vector(tmp_path):
+    """docs/vectors/log-v1.json `add_checkpoint`: the push body the log sends and the witness's
+    answer, byte for byte; and the 409 for a stale `old`."""
+    import json
+
+    from verifier.note import parse_checkpoint, parse_note
+
+    v = json.loads((Path(__file__).resolve().parents[2] / "docs" / "vectors" / "log-v1.json").read_text("utf-8"))
+    ac = v["add_checkpoint"]
+    seed = base64.b64decode(v["keys"]["witness"]["seed"])
+    w = Witness(tmp_path / "w", WitnessKey(v["keys"]["witness"]["name"], SigningKey(seed)))
+    w.trust(v["keys"]["log"]["verifier_key"])
+    assert w.add_checkpoint(add_checkpoint_body(0, [], ac["witness_cosigned"]), now=ac["time"] - 60).status == 200
+    note = ac["request"].split("\n\n", 1)[1]
+    proof = [base64.b64decode(x) for x in ac["request"].split("\n\n", 1)[0].split("\n")[1:]]
+    assert add_checkpoint_body(3, proof, note).decode() == ac["request"]  # the log's push body
+    a = w.add_checkpoint(ac["stale_request"].encode(), now=ac["time"])
+    assert (a.status, a.content_type, a.body) == (409, SIZE_TYPE, ac["stale_response"])
+    a = w.add_checkpoint(ac["request"].encode(), now=ac["time"])
+    assert (a.status, a.body) == (200, ac["response"])
+    assert parse_checkpoint(parse_note(note).text).size == 7
