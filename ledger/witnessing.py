@@ -33,6 +33,7 @@ import requests
 from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from .entry import unix_seconds
 from .note import NoteError, NoteVerifier, Signature, parse_note, verify_cosignature
 from .schema import checkpoints, config, cosignatures, witnesses
 from .store import Ledger, StoredCheckpoint
@@ -116,6 +117,15 @@ def witnessed_covering(ledger: Ledger, seq: int, k: int) -> StoredCheckpoint | N
                                                      checkpoints.c.size.in_(select(sizes.c.checkpoint_size)))
                            .order_by(checkpoints.c.size).limit(1)).one_or_none()
     return None if row is None else StoredCheckpoint(row.size, row.root, row.note, row.signed_at)
+
+
+def cosigned_before(ledger: Ledger, size: int, before: int) -> int:
+    """How many registered witnesses cosigned the checkpoint of `size` at a time before `before`."""
+    with ledger.engine.connect() as conn:
+        return conn.execute(select(func.count(func.distinct(cosignatures.c.witness)))
+                            .select_from(cosignatures.join(witnesses, witnesses.c.name == cosignatures.c.witness))
+                            .where(cosignatures.c.checkpoint_size == size, cosignatures.c.timestamp < before)
+                            ).scalar_one()
 
 
 def public_below(ledger: Ledger) -> int | None:
@@ -246,7 +256,10 @@ def _body(ledger: Ledger, old: int, cp: StoredCheckpoint) -> bytes:
 
 def push_one(ledger: Ledger, w: Any, cp: StoredCheckpoint, now: int | None = None,
              timeout: float = 10.0) -> PushResult:
-    """Push `cp` to witness row `w`; store what it cosigns; record a failure."""
+    """Push `cp` to witness row `w`; store what it cosigns; record a failure. An in-process
+    witness shares the service's clock (`now`, default the ledger's); a remote one has its own."""
+    if now is None:
+        now = unix_seconds(ledger.clock())
     old = w.size if w.size <= cp.size else 0
     detail = ""
     ok = False

@@ -222,15 +222,23 @@ class DrawService:
                 values[k] = _dumps(values[k])
         conn.execute(update(schema.draws).where(schema.draws.c.id == draw_id).values(**values))
 
-    def _witnessed(self, seq: int) -> None:
+    def _witnessed(self, seq: int, before: int | None = None) -> None:
         """With a witness quorum, the inputs count as fixed only once k witnesses cosigned a
-        checkpoint covering the prepared entry (before the beacon round): no seed until then."""
+        checkpoint covering the prepared entry — before the beacon round's time `before`, when
+        there is one (else every verifier fails the draw): no seed until then."""
         k = witnessing.quorum(self.ledger.engine)
-        if k > 0 and witnessing.witnessed_covering(self.ledger, seq, k) is None:
+        if k <= 0:
+            return
+        cp = witnessing.witnessed_covering(self.ledger, seq, k)
+        if cp is None:
             st = witnessing.status(self.ledger, seq)
             missing = "、".join(m["name"] for m in st.get("missing", [])) or "-"
             raise DrawStateError(f"等待见证 (awaiting witnesses): the prepared checkpoint is not yet cosigned by {k} "
                                  f"of {st['n']} witnesses (missing: {missing}); the seed waits")
+        if before is not None and witnessing.cosigned_before(self.ledger, cp.size, before) < k:
+            raise DrawStateError(f"见证过迟 (witnessed too late): fewer than {k} witnesses cosigned the prepared "
+                                 f"checkpoint before the beacon round's time {before}; nothing shows the inputs were "
+                                 "fixed in time — abort this draw and prepare it again")
 
     @staticmethod
     def _expect(row: Any, *states: str) -> None:
@@ -384,17 +392,20 @@ class DrawService:
         with self.ledger.transaction() as tx:
             row, doc, secret = self._load(tx.conn, draw_id, actor)
             self._expect(row, "prepared")
-            self._witnessed(row.prepared_seq)
             recipe = doc["seed_recipe"]
             public = [self._fill_from_relay(dict(r)) for r in reveals]
             now = _unix(self.ledger.clock())
             chains = chains_of_doc(doc, self.chains)
+            due = [round_time(chains[str(x["chain_hash"]).lower()], int(x["round"]))
+                   for x in recipe.get("sources", []) if x.get("type") == "drand" and x.get("round") is not None
+                   and str(x.get("chain_hash", "")).lower() in chains]
             for r in public:
                 if r.get("type") == "drand" and r.get("round") is not None:
                     chain = chains.get(str(r.get("chain_hash", "")).lower())
                     if chain is not None and now < round_time(chain, int(r["round"])):
                         raise DrawStateError(f"drand round {r['round']} is not due until "
                                              f"{round_time(chain, int(r['round']))}; it cannot be revealed yet")
+            self._witnessed(row.prepared_seq, min(due) if due else None)
             full = [{"type": "server_nonce", "nonce": secret["nonce"]}, *public]
             result = derive_seed(bytes.fromhex(doc["prepared_leaf_hash"]), recipe, full, chains)
             entry = tx.append("draw.seeded", {"draw_id": draw_id, "prepared_seq": row.prepared_seq,

@@ -87,3 +87,13 @@ def test_publication_and_seed_wait_for_the_quorum(inst: Any) -> None:
     svc.seed(op, d["id"], [{"type": "dice", "digits": "50288419716939937510"}])
     html = client.get(company).get_data(as_text=True)
     assert 'id="results-awaiting"' not in html and f'data-result="{res_row.id}"' in html
+
+
+def test_a_prepared_checkpoint_witnessed_after_the_round_stops_the_seed(inst: Any) -> None:
+    """Witness cosignatures dated after the beacon round do not show the inputs were fixed in time."""
+    ledger = inst.ledger()
+    svc = DrawService(ledger, Registry(ledger, inst.passphrase()))
+    seq = next(d for d in svc.list() if d["status"] == "published")["seqs"]["prepared"]
+    svc._witnessed(seq, before=2**40)  # cosigned long before such a round: fine
+    with pytest.raises(DrawStateError, match="见证过迟"):
+        svc._witnessed(seq, before=0)  # every cosignature is after a round at time 0
