@@ -730,7 +730,8 @@ class _Bundle:
                           "prepared checkpoint before the round's time", f">= {need}", len(in_time))
         self.r.info["not_before"] = f"{latest} (drand round {', '.join(str(r) for r, _, _ in rounds)})"
         if in_time:
-            c.detail = f"witness-vouched: {', '.join(in_time)} cosigned the prepared checkpoint before {earliest}"
+            c.detail = (f"witness-vouched: {', '.join(in_time)} cosigned the prepared checkpoint before {earliest}; "
+                        f"and the service's clock: {'; '.join(clock)}")
         else:
             extra = len(self.pnote.signatures) - (1 if own is None else 2) if self.pnote is not None else 0
             why = (f"{extra} cosignature line(s) present but no --witness key given to check them" if extra
