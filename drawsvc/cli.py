@@ -96,6 +96,8 @@ def init(ctx: Ctx, origin: str | None, database_url: str | None, demo: bool) -> 
     ledger = inst.ledger()
     click.echo(f"initialised {ctx.home} — origin {inst.origin}")
     click.echo(f"log verifier key: {ledger.log_signer.verifier.encode()}")
+    if inst.config.get("log_sm2_verifier_key"):
+        click.echo(f"log SM2 (国密) verifier key: {inst.config['log_sm2_verifier_key']}")
     for line in lines:
         click.echo(line)
 
@@ -322,12 +324,24 @@ def key() -> None:
 @key.command("rotate")
 @click.option("--log-key", "which", flag_value="log", help="Rotate the checkpoint (log) key")
 @click.option("--system", "which", flag_value="system", default=True, help="Rotate the system actor key")
+@click.option("--sm2-key", "which", flag_value="sm2",
+              help="Register a new SM2 (国密) checkpoint key; on a log without one, its first (docs/SPEC.md §3.6)")
 @pass_ctx
 def key_rotate(ctx: Ctx, which: str) -> None:
     from ledger.rotation import rotate_actor_key, rotate_log_key
 
     inst = ctx.instance
     ledger = inst.ledger()
+    if which == "sm2":
+        from ledger import sm2
+
+        private = sm2.generate_private_key()
+        entry = sm2.register_log_sm2_key(ledger, private, sm2.encrypt_private_key(private, inst.passphrase()))
+        inst.config["log_sm2_verifier_key"] = entry.payload["sm2_log_key"]
+        (inst.home / "instance.json").write_text(json.dumps(inst.config, indent=2) + "\n")
+        click.echo(f"SM2 key registered at seq {entry.seq}; checkpoints from size {entry.seq + 1} on carry its line; "
+                   f"SM2 verifier key {entry.payload['sm2_log_key']}")
+        return
     new = generate_actor_key()
     enc = encrypt_private_key(new, inst.passphrase())
     if which == "log":

@@ -18,6 +18,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, select
 
+from ledger import sm2
 from ledger.keys import ActorSigner, decrypt_private_key, encrypt_private_key, generate_actor_key
 from ledger.note import NoteSigner, NoteVerifier
 from ledger.schema import actor_keys
@@ -105,8 +106,12 @@ class Instance:
 
     def ledger(self, clock: Clock = utcnow) -> Ledger:
         log_key = self.active_signer(f"log:{self.origin}").signing_key
-        return Ledger(self.engine(), self.origin, NoteSigner(self.origin, log_key), self.active_signer("system"),
-                      clock)
+        ledger = Ledger(self.engine(), self.origin, NoteSigner(self.origin, log_key), self.active_signer("system"),
+                        clock)
+        sm2_signer = sm2.load_log_signer(self.engine(), self.origin, self.passphrase())
+        if sm2_signer is not None:  # the 国密 line on every checkpoint (SPEC §5.1)
+            ledger.note_signers.append(sm2_signer)
+        return ledger
 
 
 def load(home: Path) -> Instance:
@@ -117,9 +122,11 @@ def load(home: Path) -> Instance:
 
 
 def init_instance(home: Path, origin: str | None = None, database_url: str | None = None,
-                  passphrase: str | None = None, clock: Clock = utcnow) -> tuple[Instance, list[str]]:
+                  passphrase: str | None = None, clock: Clock = utcnow,
+                  sm2_key: bool = True) -> tuple[Instance, list[str]]:
     """Create the directory, schema, keys and genesis entry (dated by `clock`). Returns the
-    instance and notices."""
+    instance and notices. `sm2_key=False` makes a log as the service made them before the
+    国密 line (SPEC §3.6), for tests of the upgrade path (`drawsvc key rotate --sm2-key`)."""
     notices: list[str] = []
     if (home / "instance.json").exists():
         raise InstanceError(f"{home} is already initialised")
@@ -143,8 +150,12 @@ def init_instance(home: Path, origin: str | None = None, database_url: str | Non
     log_key = generate_actor_key()
     log_signer = NoteSigner(origin, log_key)
     config["log_verifier_key"] = log_signer.verifier.encode()  # the audit's trust anchor
-    initialise(engine, origin, log_signer, system,
-               encrypt_private_key(system.signing_key, phrase.encode()),
-               encrypt_private_key(log_key, phrase.encode()), clock)
+    ledger = initialise(engine, origin, log_signer, system,
+                        encrypt_private_key(system.signing_key, phrase.encode()),
+                        encrypt_private_key(log_key, phrase.encode()), clock)
+    if sm2_key:  # entry 1 registers the log's SM2 key: every later checkpoint carries its line (SPEC §3.6)
+        private = sm2.generate_private_key()
+        entry = sm2.register_log_sm2_key(ledger, private, sm2.encrypt_private_key(private, phrase.encode()))
+        config["log_sm2_verifier_key"] = entry.payload["sm2_log_key"]
     (home / "instance.json").write_text(json.dumps(config, indent=2) + "\n")
     return inst, notices

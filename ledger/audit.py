@@ -35,7 +35,18 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, func, or_, select
 from sqlalchemy.engine import Connection
 
-from .auditwork import KEY_TYPES, Result, Task, chain_step, check_form, check_run, loads, signing_bytes_of
+from . import sm2
+from .auditwork import (
+    KEY_TYPES,
+    Result,
+    Task,
+    chain_step,
+    check_form,
+    check_run,
+    loads,
+    signing_bytes_of,
+    time_order_problem,
+)
 from .checkpoint import Checkpoint, CheckpointError
 from .entry import GENESIS_PREV, parse_time, unix_seconds
 from .keyrules import KeyRuleError, KeyState
@@ -307,8 +318,10 @@ class Auditor:
         in_flight: deque[_Pending] = deque()
         done = 0
 
+        last_dated: tuple[int, str] | None = None  # the newest dated entry collected so far
+
         def collect(item: _Pending) -> None:
-            nonlocal done
+            nonlocal done, last_dated
             if item.pad is not None:
                 level_parts[0].append(item.pad)
                 return
@@ -317,7 +330,10 @@ class Auditor:
                     pass
                 item.result = item.future.result()
             assert item.result is not None
-            levels, chain, form, miss = item.result
+            levels, chain, form, miss, first, last = item.result
+            if first is not None and last_dated is not None and (bad := time_order_problem(last_dated, first[1])):
+                chain_bad.append((first[0], bad))
+            last_dated = last or last_dated
             for level, part in enumerate(levels):
                 level_parts[level].append(part)
             chain_bad.extend(chain)
@@ -401,6 +417,8 @@ class Auditor:
         if genesis_key is not None and genesis_key != self.log_verifier.encode():
             report.findings.append(Finding("entry 0", 0, "genesis names a different log key than the one trusted"))
         self._check_checkpoints(checkpoint_rows, roots, log_key_changes, n, report)
+        for where, at, problem in sm2.audit_lines(conn, checkpoint_rows):  # SPEC §5.1
+            report.findings.append(Finding(where, at, problem))
         self._check_cosignatures(conn, report)
         if self.progress:
             self.progress(size, size)
@@ -502,6 +520,7 @@ class Auditor:
         log_key_changes: list[tuple[int, NoteVerifier]] = []
         expected_seq = 0
         prev = GENESIS_PREV
+        dated: tuple[int, str] | None = None
         for seq, leaf in self._leaves(conn):
             report.entries_checked += 1
             if seq != expected_seq:
@@ -514,6 +533,11 @@ class Auditor:
             try:
                 obj = loads(leaf)
                 public_key = chain_step(obj, seq, prev, keys)
+                t = obj.get("time")
+                if type(t) is str:
+                    if dated is not None and (bad := time_order_problem(dated, t)):
+                        report.findings.append(Finding(f"entry {seq}", seq, bad))
+                    dated = (seq, t)
                 sig_jobs.append((seq, leaf, public_key))
                 if len(sig_jobs) >= CHUNK:
                     if pool is not None:
@@ -550,6 +574,8 @@ class Auditor:
         if genesis_key is not None and genesis_key != self.log_verifier.encode():
             report.findings.append(Finding("entry 0", 0, "genesis names a different log key than the one trusted"))
         self._check_checkpoints(checkpoint_rows, roots, log_key_changes, len(leaf_hashes), report)
+        for where, at, problem in sm2.audit_lines(conn, checkpoint_rows):  # SPEC §5.1
+            report.findings.append(Finding(where, at, problem))
         self._check_cosignatures(conn, report)
         if self.progress:
             self.progress(size, size)

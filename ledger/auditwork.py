@@ -62,7 +62,10 @@ _GOOD_TYPES_MAX = 4096
 #          the auditing process, subtree levels wanted above the leaves).
 Task = tuple[int, str, bytes, list[int], list[tuple[int, dict[str, tuple[str, bytes]], frozenset[str]]], frozenset[int], int]
 # A result: (hashes per level from 0, chain findings, form findings, missed key entries).
-Result = tuple[list[bytes], list[tuple[int, str]], list[tuple[int, str]], list[int]]
+# (subtree levels, chain findings, form findings, missed key entries, (seq, time) of the run's
+# first and last dated entries — for the time order across runs)
+Result = tuple[list[bytes], list[tuple[int, str]], list[tuple[int, str]], list[int],
+               tuple[int, str] | None, tuple[int, str] | None]
 
 
 def loads(leaf: bytes) -> Any:
@@ -229,6 +232,8 @@ def check_run(task: Task) -> Result:
     chain_bad: list[tuple[int, str]] = []
     form_bad: list[tuple[int, str]] = []
     missed: list[int] = []
+    first: tuple[int, str] | None = None
+    last: tuple[int, str] | None = None
     off = 0
     seq = start
     for n in lengths:
@@ -246,6 +251,12 @@ def check_run(task: Task) -> Result:
         except (ValueError, KeyRuleError, AttributeError, TypeError) as exc:
             chain_bad.append((seq, str(exc)))
         else:
+            t = obj.get("time")
+            if type(t) is str:
+                if last is not None and (bad := time_order_problem(last, t)):
+                    chain_bad.append((seq, bad))
+                last = (seq, t)
+                first = first or last
             kind = obj.get("type")
             if type(kind) is str and kind in KEY_TYPES and seq not in key_seqs:
                 missed.append(seq)
@@ -255,4 +266,12 @@ def check_run(task: Task) -> Result:
                     form_bad.append((seq, message))
         prev = h.hex()
         seq += 1
-    return subtree_levels(hashes, levels), chain_bad, form_bad, missed
+    return subtree_levels(hashes, levels), chain_bad, form_bad, missed, first, last
+
+
+def time_order_problem(before: tuple[int, str], time: str) -> str | None:
+    """Entry times never run backwards (docs/SPEC.md §2): the §1 form is fixed width, so text
+    order is time order. The finding for an entry dated `time` after `before` = (seq, time)."""
+    if time < before[1]:
+        return f"dated {time}, before entry {before[0]} ({before[1]}): entry times never run backwards"
+    return None

@@ -385,6 +385,8 @@ class Ledger:
         self.engine = engine
         self.origin = origin
         self.log_signer = log_signer
+        # Further signature lines on every checkpoint after the Ed25519 one (the SM2 line, ledger/sm2.py).
+        self.note_signers: list[Any] = []
         self.system = system
         self.clock = clock
         self.cache = NodeCache()
@@ -509,7 +511,8 @@ class Ledger:
         moment = not_before(self.clock(), last_time)
         body = Checkpoint(self.origin, size, root).body()
         signer = self.log_signer
-        note = sign_note(body, [signer]) + cosign(body, signer.name, signer.signing_key, unix_seconds(moment))
+        note = sign_note(body, [signer, *self.note_signers]) + cosign(body, signer.name, signer.signing_key,
+                                                                      unix_seconds(moment))
         return StoredCheckpoint(size, root, note, format_time(moment))
 
     def checkpoint(self) -> StoredCheckpoint:

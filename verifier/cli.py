@@ -35,6 +35,7 @@ from .note import (
     verify_note,
 )
 from .render import LANGS, summary_lines, to_text
+from .sm2 import parse_sm2_key, verify_sm2_line
 from .sources import ServerClient, SourceError, load_bundle, read_json_file
 from .subject import subject_report, subject_text
 from .witness import Witness, WitnessKey, WitnessRefusal, load_witness_key, make_server, witness_once
@@ -164,14 +165,16 @@ def _read(path: str) -> str:
 @click.option("--server", help="fetch the consistency proof from this service")
 @click.option("--witness", "witnesses", multiple=True, help="witness verifier key (0x04); repeatable")
 @click.option("--min-witnesses", type=int)
+@click.option("--sm2-key", help="the log's SM2 (国密) verifier key: its line must be on the note (SPEC §5.1)")
 @click.option("--json", "as_json", is_flag=True)
 @lang_option
 def checkpoint_cmd(note_file: str, log_key: str, old_file: str | None, proof_file: str | None, server: str | None,
-                   witnesses: tuple[str, ...], min_witnesses: int | None, as_json: bool) -> None:
+                   witnesses: tuple[str, ...], min_witnesses: int | None, sm2_key: str | None, as_json: bool) -> None:
     """Verify a checkpoint note, and optionally that it extends an older one."""
     try:
         key = parse_verifier_key(log_key)
         wkeys = [parse_verifier_key(w) for w in witnesses]
+        skey = parse_sm2_key(sm2_key) if sm2_key else None
     except NoteError as exc:
         _die(f"bad key: {exc}")
     report = Report(f"checkpoint {note_file}")
@@ -196,6 +199,13 @@ def checkpoint_cmd(note_file: str, log_key: str, old_file: str | None, proof_fil
         sig.fail(Finding("CHECKPOINT_SIGNATURE_INVALID", note_file,
                          "no signature by the log key" if ok is None else "log signature does not verify",
                          str(key), ", ".join(s.name for s in note.signatures)))
+    if skey is not None:
+        sm2c = report.check("sm2", "the SM2 (国密) line by the given key")
+        sm2ok = verify_sm2_line(note, skey)
+        if not sm2ok:
+            sm2c.fail(Finding("SM2_SIGNATURE_MISSING" if sm2ok is None else "SM2_SIGNATURE_INVALID", note_file,
+                              "no SM2 line by that key" if sm2ok is None else "the SM2 line does not verify",
+                              str(skey), ", ".join(f"{s.name}/{s.key_hash.hex()}" for s in note.signatures)))
     cons = report.check("consistency", "extends the older checkpoint")
     if old_file:
         onote, ocp = load(old_file, "old")

@@ -263,6 +263,7 @@ class _Bundle:
                       "followed from the trust anchor")
         self.lhs = lhs
         self.log_keys = lv.log_keys
+        self.sm2 = lv.sm2
         if lv.log_keys and pinned is not None and str(lv.log_keys[0][1]) != str(pinned):
             self.fail(ck, "LOG_KEY_MISMATCH", "seq 0", "the genesis log key is not the pinned log key",
                       str(pinned), str(lv.log_keys[0][1]))
@@ -363,9 +364,11 @@ class _Bundle:
             self.fail(ck, "CHECKPOINT_SIGNATURE_INVALID", where, "the log's own timestamped cosignature does not "
                       "verify: its time was changed or the line forged", "valid cosignature/v1 by the log key", t)
             return False
+        sm2 = self.sm2.key_at(cp.size) is not None and self.sm2.check(
+            note, cp.size, lambda code, msg, exp, act: self.fail(ck, code, where, msg, exp, act))
         if ck.status == "passed":
             ck.detail = (ck.detail + "; " if ck.detail else "") + f"size {cp.size} signed by {key.name}" + (
-                f" at {t} (timestamped)" if ok else "")
+                " (and its SM2 国密 line)" if sm2 else "") + (f" at {t} (timestamped)" if ok else "")
         return True
 
     def _own_time(self, note: Any, size: int) -> int | None:

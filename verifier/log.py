@@ -49,6 +49,8 @@ from .note import (
     verify_note,
 )
 from .parallel import ChunkPool, ed25519_failures, ed25519_ok
+from .sm2 import ENTRY_TYPE as SM2_ENTRY_TYPE
+from .sm2 import Sm2Keys
 
 __all__ = ["MAX_LEAF", "ZERO_PREV", "LogOptions", "actor_key_id", "validate_entry", "verify_log"]
 
@@ -56,7 +58,8 @@ MAX_LEAF = 65535
 ZERO_PREV = "0" * 64
 ENTRY_FIELDS = frozenset({"v", "seq", "time", "type", "actor", "payload", "prev", "sig"})
 SYSTEM = "system"
-KEY_TYPES = frozenset({"log.genesis", "actor.key.registered", "actor.key.rotated", "log.key.rotated"})
+KEY_TYPES = frozenset({"log.genesis", "actor.key.registered", "actor.key.rotated", "log.key.rotated",
+                       SM2_ENTRY_TYPE})
 #: Below this many entries a worker pool costs more than it saves.
 PARALLEL_THRESHOLD = 20000
 #: Entries per chunk of work (a power of two: a worker hashes a whole aligned subtree).
@@ -529,6 +532,7 @@ class _LogVerifier:
         self.c_wit = c("witnesses", "witness cosignatures (tlog-cosignature/v1)")
         self.ring = _KeyRing(record=True)
         self.log_keys: list[tuple[int, VerifierKey]] = []  # (in force from size, key)
+        self.sm2 = Sm2Keys()  # the SM2 (国密) line each checkpoint must carry (verifier/sm2.py)
         self.origin: str | None = None
         self.tree = _Tree()
         self.sample_hashes: dict[int, bytes] = {}
@@ -792,6 +796,8 @@ class _LogVerifier:
             self._rotated(p, seq)
         elif typ == "log.key.rotated":
             self._log_rotated(p, seq)
+        elif typ == SM2_ENTRY_TYPE:
+            self.sm2.register(p, seq, lambda code, msg, exp, act: self._f(ck, code, seq, msg, exp, act), self.origin)
 
     def _registered(self, p: dict[str, Any], seq: int) -> None:
         ck = self.c_keys
@@ -972,6 +978,8 @@ class _LogVerifier:
                                         "does not verify: its time was changed or the line forged",
                                         "valid cosignature/v1 by the log key", t, checkpoint_size=cp.size))
                 continue
+            self.sm2.check(note, cp.size, lambda code, msg, exp, act, w=where, size=cp.size: self.c_cps.fail(
+                Finding(code, w, msg, _s(exp), _s(act), checkpoint_size=size)))
             good.append(cp)
             if full and cp.size <= n:
                 root_ok[cp.size] = roots[cp.size] == cp.root
@@ -982,6 +990,8 @@ class _LogVerifier:
             elif full:
                 beyond.append(cp.size)
         self.c_cps.detail = f"{len(good)} of {len(cps)} checkpoints validly signed"
+        if self.sm2.keys:
+            self.c_cps.detail += f"; {self.sm2.verified} carry the SM2 (国密) line the log requires"
         if not full:
             self.c_tree.skip(f"entries before seq {o.start} were not read")
         elif beyond:

@@ -97,6 +97,8 @@ def key() -> Any:
         "system_actor": {"id": ledger.system.actor_id, "key_id": ledger.system.key_id,
                          "public_key": _b64(ledger.system.public_key)},
         "max_entry_bytes": MAX_ENTRY_BYTES,
+        # the 国密 line's key (SPEC §5.1), null for a log that registered none
+        "sm2_verifier_key": next((s.verifier.encode() for s in ledger.note_signers if hasattr(s, "private_key")), None),
     })
 
 

@@ -28,7 +28,8 @@ from .service import NETWORKS_FILE, DrawNotFound, load_pools, parse_secret
 # A bundle's format names the rules its draw was prepared under (docs/SPEC.md §D13).
 FORMATS = {ALGORITHM_V1: "spotcheck-draw-bundle/1", ALGORITHM_V2: "spotcheck-draw-bundle/2",
            ALGORITHM: "spotcheck-draw-bundle/3"}
-KEY_TYPES = ("log.genesis", "actor.key.registered", "actor.key.rotated", "log.key.rotated")
+KEY_TYPES = ("log.genesis", "actor.key.registered", "actor.key.rotated", "log.key.rotated",
+             "log.sm2_key.registered")
 
 
 def _b64(b: bytes) -> str:

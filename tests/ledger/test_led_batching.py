@@ -302,3 +302,27 @@ def test_the_audit_reports_a_forged_checkpoint_time(ledger: Ledger) -> None:
     report = Auditor(ledger.engine, ledger.log_signer.verifier).run()
     assert any("signed_at" in f.message and f.where == f"checkpoint {cp.size}" for f in report.findings), \
         report.findings
+
+
+def test_the_audit_reports_an_entry_dated_backwards(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A log written by a service that did not clamp (simulated by switching the clamp off) is
+    reported by both audit passes at the entry dated backwards, across chunk boundaries too."""
+    import ledger.audit as audit_mod
+    import ledger.store as store
+
+    monkeypatch.setattr(store, "not_before", lambda moment, last_time: moment)
+    monkeypatch.setattr(audit_mod, "CHUNK", 4)
+    times = [datetime(2030, 1, 1, 8, 0, s, tzinfo=UTC) for s in (1, 2, 3, 4, 5, 6, 7)] + [
+        datetime(2029, 1, 1, tzinfo=UTC)] + [datetime(2030, 1, 1, 9, 0, tzinfo=UTC)]
+    seqs = []
+    for i, moment in enumerate(times):
+        ledger.clock = lambda moment=moment: moment  # type: ignore[misc]
+        seqs.append(ledger.append("test.item", {"i": i}, ledger.system).seq)
+    backwards = seqs[7]
+    auditor = Auditor(ledger.engine, ledger.log_signer.verifier)
+    fast = auditor.run()
+    with ledger.engine.connect() as conn:
+        reference = auditor._run_reference(conn)
+    for report in (fast, reference):
+        found = [f for f in report.findings if "never run backwards" in f.message]
+        assert [f.seq for f in found] == [backwards], report.findings

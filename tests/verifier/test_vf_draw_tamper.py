@@ -230,9 +230,11 @@ def test_prepared_checkpoint_time_is_signed(demo):
     pc = changed["prepared_checkpoint"]
     text, _, sigs = pc["note"].rpartition("\n\n")
     lines = [ln for ln in sigs.split("\n") if ln]
-    raw = bytearray(base64.b64decode(lines[1].split(" ")[2]))
-    raw[11] ^= 1
-    lines[1] = " ".join(lines[1].split(" ")[:2] + [base64.b64encode(bytes(raw)).decode()])
+    own_hash = hashlib.sha256(name.encode() + b"\n" + b"\x04" + bytes(sk.verify_key)).digest()[:4]
+    i = next(i for i, ln in enumerate(lines) if base64.b64decode(ln.split(" ")[2])[:4] == own_hash)
+    raw = bytearray(base64.b64decode(lines[i].split(" ")[2]))
+    raw[11] ^= 1  # the last byte of the signed time
+    lines[i] = " ".join(lines[i].split(" ")[:2] + [base64.b64encode(bytes(raw)).decode()])
     pc["note"] = text + "\n\n" + "".join(ln + "\n" for ln in lines)
     assert "CHECKPOINT_SIGNATURE_INVALID" in codes(changed, log_key=demo.log_key)
 

@@ -4,7 +4,7 @@ import ast
 from pathlib import Path
 
 BANNED = {"ledger", "drawsvc", "web"}
-ALLOWED_THIRD_PARTY = {"nacl", "rfc8785", "click", "tqdm", "requests", "py_ecc", "chinese_calendar", "orjson"}
+ALLOWED_THIRD_PARTY = {"nacl", "rfc8785", "click", "tqdm", "requests", "py_ecc", "chinese_calendar", "orjson", "pysmx"}
 ROOT = Path(__file__).resolve().parents[2] / "verifier"
 
 
@@ -57,7 +57,8 @@ def test_the_standalone_distribution_declares_exactly_the_allowed_dependencies()
 
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
     names = {re.split(r"[<>=!~ \[]", d, maxsplit=1)[0].lower() for d in meta["project"]["dependencies"]}
-    import_names = {"pynacl": "nacl", "py-ecc": "py_ecc", "chinese-calendar": "chinese_calendar"}
+    import_names = {"pynacl": "nacl", "py-ecc": "py_ecc", "chinese-calendar": "chinese_calendar",
+                    "snowland-smx": "pysmx"}
     assert {import_names.get(n, n) for n in names} == ALLOWED_THIRD_PARTY
     assert meta["tool"]["setuptools"]["packages"] == ["verifier"]
     assert meta["project"]["scripts"]["drawverify"] == "verifier.cli:main"

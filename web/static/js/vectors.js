@@ -9,6 +9,8 @@ import { verifyCheckpointNote, verifyCosignatures } from "./lib/note.js";
 import * as D from "./lib/draw.js";
 import * as R from "./drand.js";
 import { bls12_381 as bls } from "./lib/vendor/noble-bls12-381.js";
+import { sm3 } from "./lib/vendor/sm-crypto-sm2.js";
+import { sm2Check, sm2Verify } from "./lib/sm2.js";
 
 async function logVectors(v) {
   const entries = v.entries.map((e) => ({ seq: e.entry.seq, entry: e.entry, leaf: fromB64(e.leaf_b64) }));
@@ -223,10 +225,40 @@ async function drandWrongDst(v) {
   return out;
 }
 
+// sm2-v1.json: the standards' SM3 and SM2 examples, the log's SM2 key registration, which
+// checkpoints must carry the line, and the mutations (each must fail with its code).
+async function sm2Vectors(v) {
+  const T = (zh, en) => en;
+  const out = {};
+  out.sm3 = v.standards.sm3.map((x) => sm3(Array.from(fromHex(x.message_hex))) === x.digest_hex);
+  out.sm2_standard = v.standards.sm2_sign.map((x) => ({
+    ok: sm2Verify(fromHex(x.public_key_hex), new TextEncoder().encode(x.message), fromHex(x.signature_hex), x.user_id),
+    other_user_id: sm2Verify(fromHex(x.public_key_hex), new TextEncoder().encode(x.message), fromHex(x.signature_hex), "ALICE123@YAHOO.COM"),
+  }));
+  const entries = v.entries.map((e) => ({ seq: e.seq, entry: e }));
+  const { results, sm2KeyFor } = await checkEntries(entries, v.keys.log.verifier_key);
+  out.entries_ok = results.map((r) => r.canonical === "" && r.signature === "" && r.keyRule === "");
+  out.checkpoints = [];
+  for (const c of v.checkpoints) out.checkpoints.push((await sm2Check(c.note, sm2KeyFor(c.size), T)).status);
+  const last = v.checkpoints[v.checkpoints.length - 1].size;
+  out.mutations = [];
+  for (const m of v.mutations) {
+    const r = await sm2Check(m.note, sm2KeyFor(last), T);
+    out.mutations.push({ status: r.status, code_named: r.detail.includes(m.expect) });
+  }
+  // a registration whose proof of possession is broken is refused (and then requires nothing)
+  const bad = JSON.parse(JSON.stringify(v.entries));
+  const sig = fromB64(bad[1].payload.key_sig); sig[5] ^= 1; bad[1].payload.key_sig = b64(sig);
+  const r2 = await checkEntries(bad.map((e) => ({ seq: e.seq, entry: e })), v.keys.log.verifier_key);
+  out.bad_registration = r2.results[1].keyRule;
+  return out;
+}
+
 const RUNNERS = {
   "draw-drand.json": drandVectors, "drand-rounds.json": drandRounds, "drand-case": drandCase, "drand-wrong-dst": drandWrongDst,
   "log-v1.json": logVectors, "draw-seed.json": seedVectors, "draw-pool.json": poolVectors,
   "draw-rules.json": rulesVectors, "draw-selection-matching.json": selectionVectors, "draw-seal.json": sealVectors,
+  "sm2-v1.json": sm2Vectors,
 };
 
 window.SpotcheckVectors = {

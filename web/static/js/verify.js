@@ -4,6 +4,7 @@ import { fromB64, fromHex, hex, sha256 } from "./lib/bytes.js";
 import { canonicalBytes } from "./lib/jcs.js";
 import { verifyConsistency, verifyInclusion } from "./lib/merkle.js";
 import { checkEntries } from "./lib/log.js";
+import { sm2Check } from "./lib/sm2.js";
 import { parseVerifierKey, verifyCheckpointNote, verifyCosignatures } from "./lib/note.js";
 import * as D from "./lib/draw.js";
 import { checkBundleDrand, checkTiming } from "./drand.js";
@@ -90,7 +91,7 @@ async function verifyDraw(bundle, witnessKeys) {
   // entries shown beyond the checkpoint (§D12): signature-checked, not yet provable
   const pending = (bundle.pending_entries || []).map((e) => ({ seq: e.seq, entry: e.entry, pending: true }));
   // --- the log: entries, keys, signatures, checkpoint, inclusion --------------------------
-  const { results, logKeyFor } = await checkEntries(entries.concat(pending), pinned);
+  const { results, logKeyFor, sm2KeyFor } = await checkEntries(entries.concat(pending), pinned);
   const bad = (k) => results.filter((r) => r[k]).map((r) => `#${r.seq}: ${r[k]}`);
   const canon = bad("canonical");
   canon.length ? rep.fail("canonical", T("条目规范形式 (RFC 8785)", "Entries in canonical form (RFC 8785)"), canon.join("; "))
@@ -111,6 +112,11 @@ async function verifyDraw(bundle, witnessKeys) {
     cp = checkpoint;
     rep.pass("checkpoint", T("检查点签名 (C2SP signed note)", "Checkpoint signature (C2SP signed note)"),
       T(`树大小 ${size}，日志公钥 ${pinned}（请与公开渠道公布的公钥核对）`, `tree size ${size}, log key ${pinned} (compare it with the key published out of band)`));
+  });
+  // the 国密 line (§5.1): required from the checkpoint covering the log's SM2 key registration on
+  await guard(rep, "sm2", T("国密签名行（SM2/SM3）", "Chinese commercial cryptography (SM2/SM3) signature line"), async () => {
+    const r = await sm2Check(bundle.log.checkpoint.note, sm2KeyFor(bundle.log.checkpoint.size), T);
+    rep.add("sm2", T("国密签名行（SM2/SM3）", "Chinese commercial cryptography (SM2/SM3) signature line"), r.status, r.detail);
   });
   if (cp) {
     const probs = pending.filter((p) => p.seq < cp.size).map((p) => `#${p.seq}: shown as pending, but the checkpoint covers it (ENTRY_UNPROVEN)`);
@@ -209,6 +215,8 @@ async function verifyDraw(bundle, witnessKeys) {
     if (!pc) throw new Error(T("PREPARED_CHECKPOINT_INVALID：证据包中没有覆盖准备条目的检查点，无法说明输入先于种子固定",
       "PREPARED_CHECKPOINT_INVALID: the bundle has no checkpoint covering the prepared entry: nothing shows the inputs were fixed before the seed"));
     const { checkpoint, time } = await verifyCheckpointNote(pc.note, logKeyFor(pc.size));
+    const sm2 = await sm2Check(pc.note, sm2KeyFor(pc.size), T);
+    if (sm2.status === "failed") throw new Error(sm2.detail);
     if (checkpoint.size <= prepared.seq) throw new Error("it does not cover the prepared entry");
     if (time == null && bundle.format === V3) throw new Error(T("PREPARED_CHECKPOINT_UNTIMED：准备后检查点没有日志自身带时间戳的联署签名（spotcheck-draw/3 起必需）", "PREPARED_CHECKPOINT_UNTIMED: the prepared checkpoint carries no timestamped cosignature by the log (required from spotcheck-draw/3)"));
     if (time != null && time < Math.floor(Date.parse(prepared.entry.time) / 1000)) throw new Error(T(`PREPARED_CHECKPOINT_INVALID：日志的时间戳联署 ${time} 早于它所覆盖的准备条目（${prepared.entry.time}）`, `PREPARED_CHECKPOINT_INVALID: the log's timestamped cosignature ${time} is dated before the prepared entry it covers (${prepared.entry.time})`));

@@ -4,6 +4,7 @@ import { b64, concat, equal, fromB64, hex, sha256, utf8 } from "./bytes.js";
 import { canonicalBytes } from "./jcs.js";
 import { leafHash } from "./merkle.js";
 import { ed25519Verify, parseVerifierKey } from "./note.js";
+import { ENTRY_TYPE as SM2_ENTRY, checkRegistration } from "./sm2.js";
 
 export async function keyId(publicKey) { return hex(await sha256(publicKey)).slice(0, 16); }
 
@@ -14,6 +15,7 @@ function without(obj, name) { const o = { ...obj }; delete o[name]; return o; }
 export async function checkEntries(entries, pinnedLogKey) {
   const keys = new Map(); // actor -> Map(key_id -> {pk, from, retiredFrom})
   const logKeys = [{ fromSize: 0, key: pinnedLogKey }];
+  const sm2Keys = []; // {fromSize, key}: the SM2 (国密) line each later checkpoint must carry
   const results = [];
   let prevHash = null, prevSeq = null;
   const addKey = (actor, id, pk, from) => {
@@ -77,10 +79,17 @@ export async function checkEntries(entries, pinnedLogKey) {
         else if (!(await ed25519Verify(nk.key, fromB64(p.new_key_sig), canonicalBytes(without(p, "new_key_sig"))))) rule = "new_key_sig does not verify";
         else logKeys.push({ fromSize: seq + 1, key: p.new_log_key });
       } catch (e) { rule = e.message; }
+    } else if (entry.type === SM2_ENTRY && !rule) {
+      try {
+        if (actor.id !== "system") throw new Error("only the system registers the log's SM2 key");
+        const key = await checkRegistration(p, canonicalBytes);
+        if (key.name !== (await parseVerifierKey(logKeys[0].key)).name) throw new Error("the SM2 key's name is not the log's origin (SM2_KEY_INVALID)");
+        sm2Keys.push({ fromSize: seq + 1, key });
+      } catch (e) { rule = e.message; }
     } else if (typeof entry.type === "string" && entry.type.startsWith("external.") && !rule) {
       const ck = keys.get("client:" + p.client) && keys.get("client:" + p.client).get(p.client_key_id);
       if (!ck) rule = "client key not registered";
-      else if (!(await ed25519Verify(ck.pk, fromB64(p.client_sig), canonicalBytes({ client: p.client, type: entry.type, record: p.record })))) rule = "client signature does not verify (CLIENT_SIGNATURE_INVALID)";
+      else if (!(await ed25519Verify(ck.pk, fromB64(p.client_sig), canonicalBytes({ client: p.client, type: entry.type, record: p.record })))) rule = "client signature does not verify (CLIENT_SIG_INVALID)";
     }
     r.keyRule = rule;
   }
@@ -89,7 +98,9 @@ export async function checkEntries(entries, pinnedLogKey) {
     for (const lk of logKeys) if (size > lk.fromSize - 1 && lk.fromSize <= size) k = lk.key;
     return k;
   };
-  return { results, logKeyFor };
+  // the SM2 key whose line a checkpoint of `size` must carry ({fromSize, key}), or null
+  const sm2KeyFor = (size) => sm2Keys.filter((k) => k.fromSize <= size).pop() || null;
+  return { results, logKeyFor, sm2KeyFor };
 }
 
 export { b64, concat, utf8 };
