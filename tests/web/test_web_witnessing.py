@@ -54,6 +54,8 @@ def test_publication_and_seed_wait_for_the_quorum(inst: Any) -> None:
     assert svc.get(sealed["id"])["witnessing"]["witnessed"] is False
     html = client.get(f"/public/draws/{sealed['id']}").get_data(as_text=True)
     assert "等待见证" in html and all(n in html for n in down) and 'id="matching"' not in html
+    listing = client.get("/public/draws").get_data(as_text=True)
+    assert 'id="draws-awaiting"' in listing and sealed["id"] in listing.split('id="draws-awaiting"')[1]
     # the bundle stands on the newest witnessed checkpoint: the published entry is pending
     b = client.get(f"/api/v1/draws/{sealed['id']}/bundle").get_json()
     assert b["witness_policy"]["k"] == 2
@@ -84,6 +86,7 @@ def test_publication_and_seed_wait_for_the_quorum(inst: Any) -> None:
     assert status(ledger, pub["seqs"]["published"])["witnessed"]
     html = client.get(f"/public/draws/{sealed['id']}").get_data(as_text=True)
     assert "等待见证" not in html and 'id="matching"' in html
+    assert 'id="draws-awaiting"' not in client.get("/public/draws").get_data(as_text=True)
     svc.seed(op, d["id"], [{"type": "dice", "digits": "50288419716939937510"}])
     html = client.get(company).get_data(as_text=True)
     assert 'id="results-awaiting"' not in html and f'data-result="{res_row.id}"' in html

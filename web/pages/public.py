@@ -32,7 +32,19 @@ PAGE = 50
 
 
 def published_draws() -> list[dict[str, Any]]:
-    return service().list(status=["published"])  # type: ignore[no-any-return]
+    """Published draws that are public: with a witness quorum, only those whose publication k
+    witnesses have cosigned (the others are awaiting_draws(), shown as 等待见证)."""
+    rows = service().list(status=["published"])
+    below = witnessing.public_below(ledger())
+    return rows if below is None else [d for d in rows if d["seqs"]["published"] < below]
+
+
+def awaiting_draws() -> list[dict[str, Any]]:
+    """Published on the log, not yet cosigned by k witnesses: not public yet (等待见证)."""
+    below = witnessing.public_below(ledger())
+    if below is None:
+        return []
+    return [d for d in service().list(status=["published"]) if d["seqs"]["published"] >= below]
 
 
 def published_draw(draw_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -102,7 +114,8 @@ def plans():  # type: ignore[no-untyped-def]
 @bp.get("/public/draws")
 def draws():  # type: ignore[no-untyped-def]
     depts = {d["code"]: d["name"] for d in registry().list("department")}
-    return render_template("public/draws.html", draws=published_draws(), aborted=aborted_draws(), depts=depts)
+    return render_template("public/draws.html", draws=published_draws(), aborted=aborted_draws(), depts=depts,
+                           awaiting=awaiting_draws())
 
 
 def aborted_draws() -> list[dict[str, Any]]:
