@@ -100,3 +100,11 @@ def test_a_prepared_checkpoint_witnessed_after_the_round_stops_the_seed(inst: An
     svc._witnessed(seq, before=2**40)  # cosigned long before such a round: fine
     with pytest.raises(DrawStateError, match="见证过迟"):
         svc._witnessed(seq, before=0)  # every cosignature is after a round at time 0
+
+
+def test_checkpoint_page_names_the_quorum_and_each_witness(inst: Any) -> None:
+    from web import create_app
+
+    html = create_app(inst, {"TESTING": True}).test_client().get("/public/checkpoint").get_data(as_text=True)
+    assert 'id="witness-quorum"' in html and "2 / 3" in html
+    assert all(name in html for name, _ in DEMO_WITNESSES)

@@ -259,10 +259,12 @@ def checkpoint():  # type: ignore[no-untyped-def]
     led = ledger()
     note = current_checkpoint_note(led) if led.latest_checkpoint() else ""
     with led.engine.connect() as conn:
-        wits = [{"name": r.name, "verifier_key": r.verifier_key} for r in conn.execute(select(witnesses))]
+        wits = [{"name": r.name, "verifier_key": r.verifier_key, "size": r.size, "last_error": r.last_error}
+                for r in conn.execute(select(witnesses))]
     recent = list(reversed(led.list_checkpoints()))[:20]
     instance = current_app.extensions["instance"]
     return render_template("public/checkpoint.html", note=note, witnesses=wits, recent=recent,
+                           quorum=witnessing.quorum(led.engine),
                            log_key=instance.genesis_log_key.encode(), origin=led.origin)
 
 
