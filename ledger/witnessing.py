@@ -277,7 +277,10 @@ def push_one(ledger: Ledger, w: Any, cp: StoredCheckpoint, now: int | None = Non
         else:
             detail = f"HTTP {st}: {text.strip()[:300]}"
     except CosignatureRejected as exc:
-        detail = f"answer refused: {exc}"
+        if exc.code == "already_cosigned":  # another process pushed the same checkpoint first
+            ok, detail = True, f"cosigned size {cp.size}"
+        else:
+            detail = f"answer refused: {exc}"
     except (requests.RequestException, OSError, ValueError) as exc:
         detail = f"unreachable: {exc}"
     except Exception as exc:  # a broken witness must not stop the others

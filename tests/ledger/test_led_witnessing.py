@@ -173,3 +173,32 @@ def test_the_log_is_not_its_own_witness(app) -> None:  # type: ignore[no-untyped
         check_registration(ledger, NoteVerifier("x.example", ledger.log_signer.verifier.public_key, alg=0x04))
     with pytest.raises(ValueError):
         set_quorum(ledger.engine, 1)  # more than the registered witnesses
+
+
+def test_background_pusher_and_two_pushers_racing(app, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`drawsvc serve`'s pusher witnesses each new checkpoint by itself; two of them (two gunicorn
+    workers) pushing the same checkpoint both end well, with one cosignature per witness."""
+    import time
+
+    from ledger.witnessing import Pusher
+
+    ledger = app.extensions["ledger"]
+    three_local(app, tmp_path)
+    pushers = [Pusher(ledger, interval=0.05), Pusher(ledger, interval=0.05)]
+    try:
+        e = ledger.append("test.item", {"i": 1}, ledger.system)
+        ledger.checkpoint()
+        deadline = time.monotonic() + 20
+        while not status(ledger, e.seq)["witnessed"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+    finally:
+        for p in pushers:
+            p.close()
+    assert status(ledger, e.seq)["witnessed"]
+    with ledger.engine.connect() as conn:
+        rows = conn.execute(select(witnesses.c.name, witnesses.c.last_error, witnesses.c.size)).all()
+        per = conn.execute(select(cosignatures.c.witness, func.count()).where(
+            cosignatures.c.checkpoint_size == e.seq + 1).group_by(cosignatures.c.witness)).all()
+    assert all(r.last_error is None and r.size == e.seq + 1 for r in rows), rows
+    assert sorted(n for n, c in per if c == 1) == sorted(NAMES)
