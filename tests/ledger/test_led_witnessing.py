@@ -202,3 +202,30 @@ def test_background_pusher_and_two_pushers_racing(app, tmp_path) -> None:  # typ
             cosignatures.c.checkpoint_size == e.seq + 1).group_by(cosignatures.c.witness)).all()
     assert all(r.last_error is None and r.size == e.seq + 1 for r in rows), rows
     assert sorted(n for n, c in per if c == 1) == sorted(NAMES)
+
+
+def test_drawsvc_witness_commands(instance, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`drawsvc witness add | quorum | push | list`: bad input exits 2 with a message, nothing stored."""
+    from click.testing import CliRunner
+
+    from drawsvc.cli import main
+
+    def run(*args: str):  # type: ignore[no-untyped-def]
+        return CliRunner().invoke(main, ["--home", str(instance.home), "witness", *args])
+
+    ledger = instance.ledger()
+    w, v = make_witness(tmp_path, "notary.example/w1", ledger.log_signer.verifier.encode())
+    own = NoteVerifier(ledger.origin, ledger.log_signer.verifier.public_key, alg=0x04)
+    r = run("add", own.encode())
+    assert r.exit_code == 2 and "own key" in r.output
+    r = run("add", v.encode(), "--url", "ftp://x")
+    assert r.exit_code == 2 and "--url" in r.output
+    r = run("quorum", "1")
+    assert r.exit_code == 2  # no witness registered yet
+    assert run("add", v.encode(), "--url", f"local:{w.state}").exit_code == 0
+    assert run("add", v.encode()).exit_code == 2  # registered already
+    assert run("quorum", "1").exit_code == 0
+    r = run("push")
+    assert r.exit_code == 0 and "notary.example/w1: ok" in r.output, r.output
+    r = run("list")
+    assert "quorum k = 1" in r.output and "cosigned size" in r.output
