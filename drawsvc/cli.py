@@ -15,13 +15,13 @@ from typing import Any
 
 import click
 from nacl.signing import SigningKey
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ledger.entry import EntryError
 from ledger.external import ExternalError, append_external, client_by_name, create_client, sign_record
 from ledger.keys import encrypt_private_key, generate_actor_key
-from ledger.note import NoteError
-from ledger.schema import actor_keys
+from ledger.note import NoteError, NoteVerifier
+from ledger.schema import actor_keys, witnesses
 from ledger.store import BadRequest, LedgerError, NotFound
 
 from .instance import Instance, InstanceError, default_home, init_instance, load
@@ -138,9 +138,12 @@ def serve(ctx: Ctx, host: str, port: int, workers: int, threads: int, timeout: i
                 self.cfg.set(key, value)
 
         def load(self):  # type: ignore[no-untyped-def]
+            from ledger.witnessing import Pusher
             from web import create_app
 
-            return create_app(instance, {"PUBLIC_VERSION_TTL": public_ttl})
+            app = create_app(instance, {"PUBLIC_VERSION_TTL": public_ttl})
+            app.extensions["witness_pusher"] = Pusher(app.extensions["ledger"])  # each new checkpoint
+            return app
 
     _App().run()
 
@@ -469,22 +472,32 @@ def key_revoke(ctx: Ctx, actor_id: str | None, key_id: str | None, log_key: bool
 
 @main.group()
 def witness() -> None:
-    """Witnesses whose cosignatures the log accepts; their keys live on the log (SPEC §3 item 9)."""
+    """Witnesses (C2SP tlog-witness): who cosigns the log's checkpoints, and how many must; their
+    keys live on the log (SPEC §3 item 9)."""
 
 
 @witness.command("add")
 @click.argument("verifier_key")
+@click.option("--url", help="submission prefix: the log POSTs <url>/add-checkpoint (local:<dir> runs the witness "
+              "in this process, as the demo does)")
 @pass_ctx
-def witness_add(ctx: Ctx, verifier_key: str) -> None:
+def witness_add(ctx: Ctx, verifier_key: str, url: str | None) -> None:
     """Register a witness by its cosignature verifier key (<name>+<hash>+<key>): a
-    witness.key.registered entry, signed by system."""
+    witness.key.registered entry, signed by system; `--url` is where the log pushes checkpoints."""
     from ledger.rotation import KeyLifecycleError, register_witness
+    from ledger.witnessing import check_registration
 
+    if url is not None and not url.startswith(("http://", "https://", "local:")):
+        fail("--url must be http(s)://... or local:<state dir>")
     ledger = ctx.instance.ledger()
     try:
+        check_registration(ledger, NoteVerifier.parse(verifier_key))
         entry = register_witness(ledger, verifier_key)
-    except KeyLifecycleError as exc:
+    except (KeyLifecycleError, ValueError) as exc:
         fail(str(exc))
+    if url is not None:
+        with ctx.instance.engine().begin() as conn:
+            conn.execute(update(witnesses).where(witnesses.c.name == entry.payload["name"]).values(url=url))
     ledger.checkpoint()
     click.echo(f"witness {entry.payload['name']} registered at seq {entry.seq}")
 
@@ -527,6 +540,45 @@ def witness_revoke(ctx: Ctx, name: str, reason: str) -> None:
         fail(str(exc))
     ledger.checkpoint()
     click.echo(f"witness {name} revoked at seq {entry.seq}")
+
+
+@witness.command("quorum")
+@click.argument("k", type=int)
+@pass_ctx
+def witness_quorum(ctx: Ctx, k: int) -> None:
+    """Publication waits until K registered witnesses cosigned a checkpoint covering it (0: no wait)."""
+    from ledger.witnessing import set_quorum
+
+    try:
+        set_quorum(ctx.instance.engine(), k)
+    except ValueError as exc:
+        fail(str(exc))
+    click.echo(f"witness quorum: {k}")
+
+
+@witness.command("push")
+@pass_ctx
+def witness_push(ctx: Ctx) -> None:
+    """Push the newest checkpoint to every witness now (`serve` does this in the background)."""
+    from ledger.witnessing import push
+
+    ledger = ctx.instance.ledger()
+    ledger.checkpoint()
+    for r in push(ledger):
+        click.echo(f"{r.witness}: {'ok' if r.ok else 'FAILED'} — {r.detail}")
+
+
+@witness.command("list")
+@pass_ctx
+def witness_list(ctx: Ctx) -> None:
+    """The registered witnesses, the quorum, and what each last cosigned."""
+    from ledger.witnessing import quorum, registered
+
+    engine = ctx.instance.engine()
+    click.echo(f"quorum k = {quorum(engine)}")
+    for w in registered(engine):
+        click.echo(f"{w.name}  cosigned size {w.size}  {w.url or '(posts its own cosignatures)'}"
+                   + (f"  last error: {w.last_error}" if w.last_error else ""))
 
 
 # --- domain command groups are attached here ---------------------------------------

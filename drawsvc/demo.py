@@ -47,6 +47,7 @@ def load_demo(instance: Instance, clock: ForwardClock, now: datetime) -> Iterato
 
     today = china_date(now)
     ledger = instance.ledger(clock)
+    yield from demo_witnesses(instance, ledger, clock)
     yield from seed_demo(ledger, instance, window=plan_window(today))
     registry = Registry(ledger, instance.passphrase())
     plan = registry.list("plan")[0]
@@ -63,3 +64,45 @@ def load_demo(instance: Instance, clock: ForwardClock, now: datetime) -> Iterato
     yield f"demo draw {aborted['id']}: aborted; re-run as {sealed['id']}: drawn and still sealed"
     clock.set(max(now, clock()))
     ledger.checkpoint()
+
+
+# The demo's three witnesses (市监局上级 / 纪检监察 / 公证处), 2 of 3 needed. They run in the serving
+# process (local:<state dir>): `make run` on a fresh machine then needs no further process, port or
+# service manager, and the history is witnessed as it is written (each checkpoint pushed at the
+# demo clock's time, so the prepared checkpoint is cosigned before the beacon round). They speak
+# the same C2SP add-checkpoint as `drawverify witness serve`; a real deployment registers outside
+# witnesses by URL instead (docs/WITNESS.md), whose keys the department never holds.
+DEMO_WITNESSES = (("supervisor.scjg.demo/witness", "市监局上级"), ("jijian.demo/witness", "纪检监察"),
+                  ("notary.demo/witness", "公证处"))
+DEMO_QUORUM = 2
+
+
+def demo_witnesses(instance: Instance, ledger, clock: ForwardClock) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """Make, register and trust the demo's three in-process witnesses; push every checkpoint to them."""
+    from nacl.signing import SigningKey
+    from sqlalchemy import insert
+
+    from ledger.entry import unix_seconds
+    from ledger.note import NoteVerifier
+    from ledger.schema import witnesses
+    from ledger.witnessing import push, set_quorum
+    from verifier.note import ALG_COSIGNATURE_V1, format_private_key
+    from verifier.witness import Witness, load_witness_key
+
+    log_key = ledger.log_signer.verifier.encode()
+    for name, label in DEMO_WITNESSES:
+        state = (instance.home / "witnesses" / name.split(".")[0]).resolve()
+        state.mkdir(parents=True, exist_ok=True)
+        sk = SigningKey.generate()
+        key_file = state / "key"
+        key_file.write_text(format_private_key(name, ALG_COSIGNATURE_V1, bytes(sk)) + "\n")
+        key_file.chmod(0o600)
+        Witness(state, load_witness_key(key_file)).trust(log_key)
+        v = NoteVerifier(name, bytes(sk.verify_key), alg=ALG_COSIGNATURE_V1)
+        with ledger.engine.begin() as conn:
+            conn.execute(insert(witnesses).values(name=name, verifier_key=v.encode(), url=f"local:{state}"))
+        yield f"demo witness {label}: {v.encode()}"
+    set_quorum(ledger.engine, DEMO_QUORUM)
+    ledger.on_checkpoint.append(lambda _cp: push(ledger, now=unix_seconds(clock())))
+    push(ledger, now=unix_seconds(clock()))
+    yield f"witness quorum: {DEMO_QUORUM} of {len(DEMO_WITNESSES)} (publication waits for it)"

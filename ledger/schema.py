@@ -6,6 +6,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -57,12 +58,19 @@ cosignatures = Table(
     Column("witness", String(256), nullable=False),
     Column("line", Text, nullable=False),
     Column("timestamp", BigInteger, nullable=False),
+    Index("ux_cosignatures_size_witness", "checkpoint_size", "witness", unique=True),
 )
 
+# Witnesses (C2SP tlog-witness). `url`: where the log pushes its checkpoints (http(s)://... or
+# local:<state dir> for an in-process witness); `size`: what the witness last cosigned for us.
 witnesses = Table(
     "witnesses", metadata,
     Column("name", String(256), primary_key=True),
     Column("verifier_key", Text, nullable=False),
+    Column("url", Text, nullable=True),
+    Column("size", BigInteger, nullable=False, server_default="0"),
+    Column("last_error", Text, nullable=True),
+    Column("last_attempt", String(40), nullable=True),
 )
 
 # Actor keys. Private halves only encrypted; external clients' keys have no private half here.

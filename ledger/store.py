@@ -467,6 +467,18 @@ class Ledger:
         """This process just revoked `key_id`: stop signing with it now, not after the TTL."""
         cached = self._revoked_cache[1] if self._revoked_cache else {}
         self._revoked_cache = (_time.monotonic(), {**cached, key_id: seq})
+        # Called with each checkpoint this process signs, after it is committed (the demo pushes
+        # it to its in-process witnesses at once; `serve` has a background pusher instead).
+        self.on_checkpoint: list[Callable[[StoredCheckpoint], None]] = []
+
+    def _signed(self, cp: StoredCheckpoint | None) -> None:
+        for fn in self.on_checkpoint if cp is not None else ():
+            try:
+                fn(cp)
+            except Exception:  # the checkpoint is committed; a hook's failure must not undo the caller
+                import logging
+
+                logging.getLogger(__name__).exception("checkpoint hook failed")
 
     # --- writing --------------------------------------------------------------------
 
@@ -487,6 +499,7 @@ class Ledger:
             tx.flush()
         if tx.created:  # committed: now they may serve later reads (the next batch's right edge)
             self.cache.put_many(tx.created)
+        self._signed(tx.checkpoint)
 
     def append(self, entry_type: str, payload: dict[str, Any], signer: ActorSigner) -> Entry:
         with self.transaction() as tx:
@@ -588,7 +601,8 @@ class Ledger:
             cp = self._sign_checkpoint(tx.size, self._read_nodes(tx.conn, frontier(tx.size)), tx.last_time)
             tx.conn.execute(insert(checkpoints).values(size=cp.size, root=cp.root, note=cp.note,
                                                        signed_at=cp.signed_at))
-            return cp
+        self._signed(cp)
+        return cp
 
     # --- reading --------------------------------------------------------------------
 

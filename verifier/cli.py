@@ -38,7 +38,7 @@ from .render import LANGS, summary_lines, to_text
 from .sm2 import parse_sm2_key, verify_sm2_line
 from .sources import ServerClient, SourceError, load_bundle, read_json_file
 from .subject import subject_report, subject_text
-from .witness import WitnessKey, WitnessRefusal, load_witness_key, witness_once
+from .witness import Witness, WitnessKey, WitnessRefusal, load_witness_key, make_server, witness_once
 
 __all__ = ["main"]
 
@@ -285,16 +285,23 @@ def checkpoint_cmd(note_file: str, log_key: str, old_file: str | None, proof_fil
     _emit(report, as_json)
 
 
-@cli.command("witness")
-@click.option("--server", required=True, help="base URL of the service to witness")
-@click.option("--state", "state_dir", required=True, type=click.Path(file_okay=False), help="witness state directory")
-@click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False), help="key file from keygen")
+@cli.group("witness", invoke_without_command=True)
+@click.option("--server", help="base URL of the service to witness (pull mode)")
+@click.option("--state", "state_dir", type=click.Path(file_okay=False), help="witness state directory")
+@click.option("--key", "key_file", type=click.Path(dir_okay=False), help="key file from keygen")
 @click.option("--log-key", "log_keys", multiple=True, help="log verifier key(s) to trust (default: first seen)")
 @click.option("--once", is_flag=True, help="poll once and exit")
 @click.option("--interval", type=float, default=10.0, show_default=True, help="seconds between polls")
-def witness_cmd(server: str, state_dir: str, key_file: str, log_keys: tuple[str, ...], once: bool,
-                interval: float) -> None:
-    """Cosign the service's checkpoints while they stay append-only; refuse loudly otherwise."""
+@click.pass_context
+def witness_cmd(ctx: click.Context, server: str | None, state_dir: str | None, key_file: str | None,
+                log_keys: tuple[str, ...], once: bool, interval: float) -> None:
+    """A C2SP tlog-witness. Without a subcommand: pull mode (fetch the service's checkpoints,
+    cosign them while they stay append-only, refuse loudly otherwise); `witness serve` is the
+    HTTP service a log pushes its checkpoints to (POST /add-checkpoint)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if not server or not state_dir or not key_file:
+        _die("drawverify witness needs --server, --state and --key (or a subcommand: serve)")
     try:
         key: WitnessKey = load_witness_key(key_file)
         client = ServerClient(server)
@@ -315,6 +322,41 @@ def witness_cmd(server: str, state_dir: str, key_file: str, log_keys: tuple[str,
         if once:
             return
         time.sleep(interval)
+
+
+@witness_cmd.command("serve")
+@click.option("--state", "state_dir", required=True, type=click.Path(file_okay=False), help="witness state directory")
+@click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False), help="key file from keygen")
+@click.option("--log", "logs", multiple=True, help="verifier key of a log to witness (its name is the origin); "
+              "repeatable, kept in the state")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=7380, show_default=True)
+@click.option("--prefix", default="", help="submission prefix (POST <prefix>/add-checkpoint)")
+def witness_serve_cmd(state_dir: str, key_file: str, logs: tuple[str, ...], host: str, port: int,
+                      prefix: str) -> None:
+    """Serve C2SP tlog-witness: POST <prefix>/add-checkpoint; state and fork evidence in --state."""
+    try:
+        w = Witness(state_dir, load_witness_key(key_file))
+        for k in logs:
+            w.trust(k)
+    except (SourceError, NoteError) as exc:
+        _die(str(exc))
+    except OSError as exc:
+        _die(f"cannot use state directory {state_dir}: {exc}")
+    if not w._db().execute("SELECT 1 FROM log_keys").fetchone():
+        _die("no log to witness: give --log <log verifier key>")
+    try:
+        httpd = make_server(w, host, port, prefix)
+    except OSError as exc:
+        _die(f"cannot listen on {host}:{port}: {exc}")
+    click.echo(f"drawverify witness {w.key.name}: POST http://{host}:{httpd.server_address[1]}"
+               f"{prefix.rstrip('/')}/add-checkpoint")
+    try:
+        httpd.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        httpd.server_close()
 
 
 @cli.command("keygen")

@@ -389,15 +389,63 @@ class _Bundle:
             keys.append(k)
         return keys
 
+    def _policy(self, c: Check) -> tuple[list[Any], int | None, str] | None:
+        """Whose witnesses, and how many must cosign: --witness/--min-witnesses when given (they
+        override), else the bundle's `witness_policy` {k, witnesses} (§D12), else None. A policy
+        names k of n cosignature/v1 keys, none of them the log's own (its timestamped line is not
+        a witness). `need` None means "all given" for the bundle checkpoint, 0 for the prepared one."""
+        if hasattr(self, "_pol"):
+            return self._pol
+        pol: tuple[list[Any], int | None, str] | None = None
+        if self.o.witnesses:
+            pol = (self._witness_keys(), self.o.min_witnesses, "--witness")
+        elif "witness_policy" in self.b:
+            wp = self.b["witness_policy"]
+            keys: list[Any] = []
+            why = None
+            if not isinstance(wp, dict) or type(wp.get("k")) is not int or not isinstance(wp.get("witnesses"), list) \
+                    or not all(isinstance(w, str) for w in wp["witnesses"]):
+                why = "witness_policy must be {k: integer, witnesses: [verifier keys]}"
+            else:
+                log_pubs = {bytes(k.public_key) for _, k in self.log_keys}
+                for w in wp["witnesses"]:
+                    try:
+                        k = parse_verifier_key(w)
+                    except NoteError as exc:
+                        why = f"witness key {w[:60]!r}: {exc}"
+                        break
+                    if k.alg != 0x04:
+                        why = f"witness key {k.name} is not a cosignature/v1 (0x04) key"
+                    elif k.public_key in log_pubs or (self.cp is not None and k.name == self.cp.origin):
+                        why = f"witness key {k.name} is the log's own key: the log is not its own witness"
+                    elif any(x.name == k.name for x in keys):
+                        why = f"witness {k.name} is named twice"
+                    if why:
+                        break
+                    keys.append(k)
+                if why is None and not 1 <= wp["k"] <= len(keys):
+                    why = f"k = {wp['k']} is not between 1 and the {len(keys)} witnesses named"
+            if why is not None:
+                ck = self.r.check("witness_policy", "the bundle's witness policy (k of n witnesses)")
+                self.fail(ck, "WITNESS_POLICY_INVALID", "witness_policy", why)
+                pol = ([], 1, "bundle")  # a stated policy that cannot be met is not met
+            else:
+                pol = (keys, wp["k"], "bundle")
+                self.r.info["witness_policy"] = f"{wp['k']} of {', '.join(k.name for k in keys)} (stated by the " \
+                                                "bundle; --witness overrides)"
+        self._pol = pol
+        return pol
+
     def _cosigs(self, c: Check, note: Any, where: str, size: int | None = None) -> list[tuple[str, int]]:
+        pol = self._policy(c)
         lv = getattr(self, "lv", None)
-        if lv is not None and size is not None:  # follow the witnesses' rotations / revocations on the log
-            valid, bad = lv.witness_cosignatures(note, size, self._witness_keys())
+        if pol and lv is not None and size is not None:  # follow the witnesses' rotations / revocations on the log
+            valid, bad = lv.witness_cosignatures(note, size, pol[0])
             for code, key, why in bad:
                 self.fail(c, code, where, why, "a witness key in force at this size", key)
-            return valid
+            return valid  # type: ignore[no-any-return]
         out = []
-        for k in self._witness_keys():
+        for k in pol[0] if pol else []:
             ok, t = verify_cosignature(note, k)
             if ok is False:
                 self.fail(c, "COSIGNATURE_INVALID", where, f"cosignature by {k.name} does not verify")
@@ -406,13 +454,18 @@ class _Bundle:
         return out
 
     def _witness_quorum(self, c: Check, note: Any, where: str) -> None:
-        if not self.o.witnesses:
+        pol = self._policy(c)
+        if pol is None:
             return
         valid = self._cosigs(c, note, where, self.cp.size if getattr(self, "cp", None) is not None else None)
-        need = self.o.min_witnesses if self.o.min_witnesses is not None else len(self.o.witnesses)
+        need = pol[1] if pol[1] is not None else len(pol[0])
         self.r.info["bundle_checkpoint_cosigned_by"] = [f"{n}@{t}" for n, t in valid]
         if len(valid) < need:
-            self.fail(c, "WITNESS_QUORUM_NOT_MET", where, "not enough witness cosignatures", f">= {need}", len(valid))
+            self.fail(c, "WITNESS_QUORUM_NOT_MET", where, "not enough witness cosignatures"
+                      + (" (the bundle's witness policy)" if pol[2] == "bundle" else ""), f">= {need}", len(valid))
+        elif pol[2] == "bundle":
+            c.detail = (c.detail + "; " if c.detail else "") + f"witnessed: {len(valid)} of the policy's " \
+                       f"{len(pol[0])} witnesses cosigned (k = {need})"
 
     # -- 2. lifecycle ---------------------------------------------------------------------
     def lifecycle(self) -> dict[str, Any]:
@@ -676,22 +729,24 @@ class _Bundle:
                           None, signed_at)
         clock.append(f"prepared entry time {pe['time']}")
         in_time: list[str] = []
-        if self.pnote is not None and self.o.witnesses:
+        pol = self._policy(c)
+        if self.pnote is not None and pol is not None:
             size = self.pcp.size if self.pcp is not None else None
             for name, t in self._cosigs(c, self.pnote, "prepared_checkpoint", size):
                 if t < earliest:
                     in_time.append(f"{name}@{t}")
-            need = self.o.min_witnesses if self.o.min_witnesses is not None else 0
+            need = pol[1] if pol[1] is not None else 0
             if len(in_time) < need:
                 self.fail(c, "WITNESS_QUORUM_NOT_MET", "prepared_checkpoint", "not enough witnesses cosigned the "
                           "prepared checkpoint before the round's time", f">= {need}", len(in_time))
         self.r.info["not_before"] = f"{latest} (drand round {', '.join(str(r) for r, _, _ in rounds)})"
         if in_time:
-            c.detail = f"witness-vouched: {', '.join(in_time)} cosigned the prepared checkpoint before {earliest}"
+            c.detail = (f"witness-vouched: {', '.join(in_time)} cosigned the prepared checkpoint before {earliest}; "
+                        f"and the service's clock: {'; '.join(clock)}")
         else:
             extra = len(self.pnote.signatures) - (1 if own is None else 2) if self.pnote is not None else 0
             why = (f"{extra} cosignature line(s) present but no --witness key given to check them" if extra
-                   and not self.o.witnesses else "no witness cosigned the prepared checkpoint in time")
+                   and pol is None else "no witness cosigned the prepared checkpoint in time")
             c.detail = (f"RESTS ON THE SERVICE'S OWN CLOCK ({'; '.join(clock)} < round time {earliest}): {why}")
             self.r.info["timing"] = "rests on the service's own clock"
 

@@ -56,6 +56,7 @@ CODES: dict[str, str] = {
     "SM2_SIGNATURE_MISSING": "a checkpoint the log requires to carry an SM2 (国密) line has none by the registered SM2 key",
     "SM2_SIGNATURE_INVALID": "a checkpoint's SM2 (国密) line does not verify (SM2 with SM3, user id 1234567812345678)",
     "WITNESS_QUORUM_NOT_MET": "fewer valid witness cosignatures than required",
+    "WITNESS_POLICY_INVALID": "a bundle's witness_policy is malformed, names the log's own key, or a k it cannot meet",
     "SOURCE_INCOMPLETE": "the source returned fewer entries than its checkpoint covers",
     "TILE_MISMATCH": "a hash tile served is not the tree's hashes recomputed from the entries",
     "TILE_MISSING": "a tile (entry bundle or hash tile) a checkpoint requires is absent or does not decode",

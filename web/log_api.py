@@ -7,17 +7,16 @@ import threading
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from drawsvc.i18n import tr
 from ledger.batcher import AppendBatcher
-from ledger.checkpoint import Checkpoint
 from ledger.entry import MAX_ENTRY_BYTES, EntryError, EntryTooLarge
 from ledger.external import AuthError, ExternalError, build_external_payload, client_for_token
-from ledger.note import NoteError, NoteVerifier, parse_note, verify_cosignature
-from ledger.schema import cosignatures, witnesses
+from ledger.schema import witnesses
 from ledger.store import MAX_PAGE, BadRequest, Ledger, NotFound, wait_for_checkpoint
 from ledger.tiles import TileError
+from ledger.witnessing import CosignatureRejected, quorum, store_cosignatures
 
 from .errors import ApiError
 from .limits import parse_int
@@ -239,46 +238,27 @@ def get_receipt(seq: str) -> Any:
 
 @bp.post("/cosignatures")
 def add_cosignature() -> Any:
-    """A witness posts the checkpoint it cosigned as a note carrying its cosignature line(s)."""
-    text = request.get_data(as_text=True)
+    """A witness posts the checkpoint it cosigned as a note carrying its cosignature line(s).
+
+    Refused with C2SP's meanings, nothing stored: 404 a checkpoint the log never issued, 409 a
+    checkpoint the log never signed (another root at that size), a second cosignature of one
+    checkpoint by one witness, or a timestamp before the witness's last one (a replay); 403 no
+    line by a registered witness, or one that does not verify."""
     try:
-        note = parse_note(text)
-        cp = Checkpoint.parse(note.text)
-    except (NoteError, ValueError) as exc:
-        raise ApiError(400, "bad_note", tr("请求体应为带联署签名的检查点：%(exc)s", exc=exc)) from None
-    ledger = _ledger()
-    try:
-        stored = ledger.checkpoint_at(cp.size)
-    except NotFound:
-        raise ApiError(404, "not_found", tr("日志从未签发长度为 %(size)s 的检查点", size=cp.size)) from None
-    if parse_note(stored.note).text != note.text:
-        raise ApiError(409, "checkpoint_mismatch", tr("这不是日志在该长度签发的检查点"))
-    engine = current_app.extensions["engine"]
-    with engine.connect() as conn:
-        keys = {r.name: NoteVerifier.parse(r.verifier_key) for r in conn.execute(select(witnesses))}
-    accepted = []
-    for sig in note.signatures:
-        verifier = keys.get(sig.name)
-        if verifier is None or sig.key_hash != verifier.hash:
-            continue
-        try:
-            ts = verify_cosignature(note.text, sig, verifier)
-        except NoteError as exc:
-            raise ApiError(403, "bad_cosignature", str(exc)) from None  # a witness's key, a signature that fails
-        with engine.begin() as conn:
-            conn.execute(insert(cosignatures).values(checkpoint_size=cp.size, witness=sig.name,
-                                                     line=sig.line(), timestamp=ts))
-        accepted.append(sig.name)
-    if not accepted:  # the note is well-formed; its signer is not one this log trusts
-        raise ApiError(403, "no_known_witness", tr("没有已登记见证方的联署签名"))
-    return jsonify({"size": cp.size, "accepted": accepted}), 201
+        accepted = store_cosignatures(_ledger(), request.get_data(as_text=True))
+    except CosignatureRejected as exc:
+        raise ApiError(exc.status, exc.code, str(exc)) from None
+    size = int(request.get_data(as_text=True).split("\n")[1])
+    return jsonify({"size": size, "accepted": accepted}), 201
 
 
 @bp.get("/witnesses")
 def list_witnesses() -> Any:
     with current_app.extensions["engine"].connect() as conn:
         rows = conn.execute(select(witnesses)).all()
-    return jsonify({"witnesses": [{"name": r.name, "verifier_key": r.verifier_key} for r in rows]})
+    return jsonify({"k": quorum(current_app.extensions["engine"]),
+                    "witnesses": [{"name": r.name, "verifier_key": r.verifier_key, "cosigned_size": r.size,
+                                   "last_error": r.last_error, "last_attempt": r.last_attempt} for r in rows]})
 
 
 @bp.get("/keys")

@@ -79,7 +79,7 @@ def build() -> dict:
         body = Checkpoint(ORIGIN, size, merkle.root_from_leaf_hashes(hashes[:size])).body()
         checkpoints.append({"size": size, "note": sign_note(body, [log_signer])})
     witness_text = Checkpoint(ORIGIN, n, merkle.root_from_leaf_hashes(hashes)).body()
-    return {
+    out = {
         "about": "Log protocol v1 test vectors (docs/SPEC.md §2-§7). Seeds are fixed; Ed25519 is deterministic.",
         "origin": ORIGIN,
         "keys": {
@@ -114,6 +114,16 @@ def build() -> dict:
             + cosign(witness_text, ORIGIN, log_key, unix_seconds(parse_time(entries[-1].time)))},
         "key_lifecycle": _key_lifecycle(system, log_signer, witness_key, new_op, entries, t0),
     }
+    # §5 witnessing (C2SP tlog-witness): the push of the timestamped checkpoint of size n to a
+    # witness that last cosigned the checkpoint of size 3, and the witness's answer at 1767574800
+    ts = out["timestamped_checkpoint"]
+    proof3 = next(c["proof"] for c in out["consistency_proofs"] if c["old"] == 3)
+    out["add_checkpoint"] = {
+        "witness_cosigned": out["checkpoints"][0]["note"], "time": 1767574800,
+        "request": "old 3\n" + "".join(h + "\n" for h in proof3) + "\n" + ts["note"],
+        "response": out["cosignature"]["line"],
+        "stale_request": "old 0\n\n" + ts["note"], "stale_response": "3\n"}
+    return out
 
 
 def _seed(k: int) -> SigningKey:

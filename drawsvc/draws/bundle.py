@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 
 from drawsvc.draw.codec import ALGORITHM, ALGORITHM_V1, ALGORITHM_V2
+from ledger import witnessing
 from ledger.entry import Entry
 from ledger.keyrules import KEY_TYPES as _KEY_TYPES
 from ledger.schema import log_entries
@@ -91,7 +92,14 @@ def build_bundle(ledger: Ledger, draw_id: str, *, privileged: bool, log_verifier
                 seqs.add(seq)
         key_seqs = set(conn.execute(select(log_entries.c.seq).where(log_entries.c.type.in_(KEY_TYPES))).scalars())
         others = plan_draw_seqs(conn, row)
-    cp = ledger.latest_checkpoint() if checkpoint_size is None else ledger.checkpoint_at(checkpoint_size)
+    # With a witness quorum (docs/SPEC.md §D12 `witness_policy`) the bundle stands on the newest
+    # checkpoint k witnesses cosigned: what is beyond it is not yet public and shows as pending.
+    policy = witnessing.policy(ledger.engine)
+    witnessed = witnessing.witnessed_checkpoint(ledger, policy["k"]) if policy else None
+    if checkpoint_size is not None:
+        cp = ledger.checkpoint_at(checkpoint_size)
+    else:
+        cp = witnessed or ledger.latest_checkpoint()
     assert cp is not None
     wanted = sorted(s for s in seqs | key_seqs | others if s < cp.size)
     # this draw's steps beyond the checkpoint, and the key entries among them (their signers)
@@ -101,7 +109,9 @@ def build_bundle(ledger: Ledger, draw_id: str, *, privileged: bool, log_verifier
         e: Entry = ledger.entry(seq)
         entries.append({"seq": seq, "entry": e.to_json(),
                         "inclusion_proof": [_b64(h) for h in ledger.inclusion_proof(seq, cp.size)]})
-    prepared_cp = ledger.checkpoint_covering(row.prepared_seq)
+    prepared_cp = witnessing.witnessed_covering(ledger, row.prepared_seq, policy["k"]) if policy else None
+    if prepared_cp is None or prepared_cp.size > cp.size:
+        prepared_cp = ledger.checkpoint_covering(row.prepared_seq)
     bundle: dict[str, Any] = {
         "format": FORMATS[doc.get("algorithm", ALGORITHM_V1)],
         "draw_id": draw_id,
@@ -112,6 +122,8 @@ def build_bundle(ledger: Ledger, draw_id: str, *, privileged: bool, log_verifier
         "pending_entries": pending,
         "chains": _chains_used(doc),
     }
+    if policy:
+        bundle["witness_policy"] = policy
     if prepared_cp is not None and prepared_cp.size <= cp.size:
         bundle["prepared_checkpoint"] = {
             "size": prepared_cp.size, "note": _note_with_cosignatures(ledger, prepared_cp),

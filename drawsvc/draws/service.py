@@ -57,6 +57,7 @@ from drawsvc.registry.authz import Actor, Forbidden
 from drawsvc.registry.records import ACTIVE_SUBJECT_STATUSES
 from drawsvc.registry.service import actor_id_for
 from drawsvc.registry.state import get_record
+from ledger import witnessing
 from ledger.canonical import canonical_bytes
 from ledger.entry import Entry, parse_time
 from ledger.store import Ledger, StoredCheckpoint
@@ -227,6 +228,24 @@ class DrawService:
                 values[k] = _dumps(values[k])
         conn.execute(update(schema.draws).where(schema.draws.c.id == draw_id).values(**values))
 
+    def _witnessed(self, seq: int, before: int | None = None) -> None:
+        """With a witness quorum, the inputs count as fixed only once k witnesses cosigned a
+        checkpoint covering the prepared entry — before the beacon round's time `before`, when
+        there is one (else every verifier fails the draw): no seed until then."""
+        k = witnessing.quorum(self.ledger.engine)
+        if k <= 0:
+            return
+        cp = witnessing.witnessed_covering(self.ledger, seq, k)
+        if cp is None:
+            st = witnessing.status(self.ledger, seq)
+            missing = "、".join(m["name"] for m in st.get("missing", [])) or "-"
+            raise DrawStateError(f"等待见证 (awaiting witnesses): the prepared checkpoint is not yet cosigned by {k} "
+                                 f"of {st['n']} witnesses (missing: {missing}); the seed waits")
+        if before is not None and witnessing.cosigned_before(self.ledger, cp.size, before) < k:
+            raise DrawStateError(f"见证过迟 (witnessed too late): fewer than {k} witnesses cosigned the prepared "
+                                 f"checkpoint before the beacon round's time {before}; nothing shows the inputs were "
+                                 "fixed in time — abort this draw and prepare it again")
+
     @staticmethod
     def _expect(row: Any, *states: str) -> None:
         if row.status not in states:
@@ -235,15 +254,23 @@ class DrawService:
                                     needed=tr("”或“").join(tr(DRAW_STATE_WORDS.get(s, s)) for s in states)))
 
     def _answer(self, draw_id: str, entry: Entry, tx: Any) -> dict[str, Any]:
-        """A step's answer: the draw as it now is, and the step entry's receipt (§D11.7)."""
+        """A step's answer: the draw as it now is, and the step entry's receipt (§D11.7). The step
+        is committed; it counts once k witnesses cosigned a checkpoint covering it (the seed waits
+        for that on prepare, the public pages on publish): ask them now."""
+        witnessing.witness_now(self.ledger)
         return {**self.get(draw_id), "receipt": receipt(self.ledger, entry, tx.checkpoint)}
 
     # --- reading ------------------------------------------------------------------------
 
     def get(self, draw_id: str) -> dict[str, Any]:
+        """The draw, and whether its newest step is witnessed yet (`witnessing`): with a witness
+        quorum, a step counts as done only once k witnesses cosigned a checkpoint covering it."""
         with self.ledger.engine.connect() as conn:
             row = self._row(conn, draw_id)
-        return self._public(row)
+        out = self._public(row)
+        seqs = [s for s in out["seqs"].values() if s is not None]
+        out["witnessing"] = witnessing.status(self.ledger, max(seqs) if seqs else None)
+        return out
 
     @staticmethod
     def _public(row: Any) -> dict[str, Any]:
@@ -377,12 +404,16 @@ class DrawService:
             public = [self._fill_from_relay(dict(r)) for r in reveals]
             now = _unix(self.ledger.clock())
             chains = chains_of_doc(doc, self.chains)
+            due = [round_time(chains[str(x["chain_hash"]).lower()], int(x["round"]))
+                   for x in recipe.get("sources", []) if x.get("type") == "drand" and x.get("round") is not None
+                   and str(x.get("chain_hash", "")).lower() in chains]
             for r in public:
                 if r.get("type") == "drand" and r.get("round") is not None:
                     chain = chains.get(str(r.get("chain_hash", "")).lower())
                     if chain is not None and now < round_time(chain, int(r["round"])):
                         raise DrawStateError(tr("drand 第 %(round)s 轮要到 %(due)s 才产生，现在还不能揭示",
                                                 round=r["round"], due=round_time(chain, int(r["round"]))))
+            self._witnessed(row.prepared_seq, min(due) if due else None)
             full = [{"type": "server_nonce", "nonce": secret["nonce"]}, *public]
             result = derive_seed(bytes.fromhex(doc["prepared_leaf_hash"]), recipe, full, chains)
             entry = tx.append("draw.seeded", {"draw_id": draw_id, "prepared_seq": row.prepared_seq,
@@ -456,6 +487,7 @@ class DrawService:
                                             left=None if v1 else left_subject(secret["substitutions"], subject))
             self._check_claim(incoming, sub.incoming)
             record, entry = self._record_substitution(tx, row, doc, secret, sub.to_json(), new, actor)
+        witnessing.witness_now(self.ledger)
         return {**record, "receipt": receipt(self.ledger, entry, tx.checkpoint)}
 
     def substitute_subject(self, actor: Actor, draw_id: str, subject: str, reason: str,
@@ -478,6 +510,7 @@ class DrawService:
             tx.conn.execute(update(schema.checks).where(schema.checks.c.source == draw_id,
                                                         schema.checks.c.subject == subject)
                             .values(subject=sub.incoming))
+        witnessing.witness_now(self.ledger)
         return {**record, "receipt": receipt(self.ledger, entry, tx.checkpoint)}
 
     def swap(self, actor: Actor, draw_id: str, inspector_a: str, subject_a: str,
@@ -493,6 +526,7 @@ class DrawService:
             record = {"kind": "swap", "inspector_a": inspector_a, "subject_a": subject_a,
                       "inspector_b": inspector_b, "subject_b": subject_b}
             record, entry = self._record_substitution(tx, row, doc, secret, record, new, actor)
+        witnessing.witness_now(self.ledger)
         return {**record, "receipt": receipt(self.ledger, entry, tx.checkpoint)}
 
     # --- publish and abort ----------------------------------------------------------------

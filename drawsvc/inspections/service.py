@@ -39,6 +39,7 @@ from drawsvc.registry.state import get_record
 from ledger.canonical import canonical_bytes
 from ledger.keys import ActorSigner
 from ledger.store import Ledger
+from ledger.witnessing import witness_now
 
 from . import categories as cats
 from . import credit, deadlines, evidence, schema, workdays
@@ -550,6 +551,7 @@ class InspectionService:
             if link is not None:
                 conn.execute(insert(schema.events).values(result_id=result_id, kind="credit_linked",
                              date=today.isoformat(), doc=_dump(link), seq=link["seq"]))
+        witness_now(self.ledger)  # public once k witnesses cosigned a checkpoint covering it
         return self.result(result_id)
 
     # --- after publication: answer, follow-up, penalty -----------------------------------------

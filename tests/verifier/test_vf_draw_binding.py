@@ -109,6 +109,14 @@ def county(county_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     (home / "instance.json").write_text(json.dumps(config))
     inst = load(home)
     ledger = inst.ledger()
+    # the copy's own in-process witnesses (copied with it): the original's would rightly refuse
+    # this copy's history as a fork of the original's
+    from sqlalchemy import func, update
+
+    from ledger.schema import witnesses
+
+    with ledger.engine.begin() as conn:
+        conn.execute(update(witnesses).values(url=func.replace(witnesses.c.url, str(county_home), str(home))))
     registry = Registry(ledger, inst.passphrase())
     plan = registry.list("plan")[0]
     return County(inst, ledger, registry, demo_actor(registry, "op-scjg"), plan["code"], plan["departments"][0],

@@ -208,6 +208,14 @@ def mutate_value(v: Any) -> Any:
     return "x" if v is None else v
 
 
+def mutate_note(note: str) -> str:
+    """A checkpoint note changed where every signature binds it: its text. (A note also carries
+    lines a verifier may ignore — signed-note skips lines by keys it does not know, and a witness
+    quorum of k of n survives one witness's line being spoilt — so its middle byte need not bind.)"""
+    text, sep, sigs = note.partition("\n\n")
+    return mutate_value(text) + sep + sigs
+
+
 def set_path(doc: Any, path: tuple[Any, ...], value: Any) -> None:
     for p in path[:-1]:
         doc = doc[p]
@@ -401,7 +409,8 @@ class Lifecycles(RuleBasedStateMachine):
             root = pick(data, roots)
             path = pick(data, [p for p in paths if p[0] == root])
             bad = copy.deepcopy(bundle)
-            set_path(bad, path, mutate_value(get_path(bundle, path)))
+            set_path(bad, path, mutate_note(get_path(bundle, path)) if path[-1] == "note"
+                     else mutate_value(get_path(bundle, path)))
             report, _ = verify_bundle(bad, DrawOptions(log_key=self.world.log_key))
             assert report.verdict == "failed", (path, report.to_text())
         mine = [i for i, w in enumerate(bundle["entries"]) if w["entry"]["payload"].get("draw_id") == did]

@@ -188,7 +188,10 @@ def serve_fake_log() -> Iterator[dict[str, Any]]:
             self.wfile.write(data)
 
         def do_POST(self) -> None:  # noqa: N802
-            line = self.rfile.read(int(self.headers["Content-Length"])).decode()
+            # As the service's POST /api/v1/log/cosignatures: the cosigned checkpoint note; its
+            # signature lines are the cosignatures.
+            note = self.rfile.read(int(self.headers["Content-Length"])).decode()
+            line = note.rpartition("\n\n")[2]
             state["log"].cosignatures.append(line)
             state.setdefault("posted", []).append((self.headers["Content-Type"], line))
             self.send_response(204)

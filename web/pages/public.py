@@ -15,6 +15,7 @@ from sqlalchemy import or_, select
 
 from drawsvc.draws.service import DrawNotFound
 from drawsvc.registry import schema as reg_schema
+from ledger import witnessing
 from verifier.render import MESSAGES
 from web.cache import per_version
 from web.draws_api import abort_record, plan_history, service
@@ -31,8 +32,19 @@ PAGE = 50
 
 
 def published_draws() -> list[dict[str, Any]]:
-    """Published draws, kept per worker until the public version changes (callers must not mutate)."""
-    return per_version("published_draws", lambda: service().list(status=["published"]))
+    """Published draws that are public: with a witness quorum, only those whose publication k
+    witnesses have cosigned (the others are awaiting_draws(), shown as 等待见证)."""
+    rows = per_version("published_draws", lambda: service().list(status=["published"]))  # callers must not mutate
+    below = witnessing.public_below(ledger())
+    return rows if below is None else [d for d in rows if d["seqs"]["published"] < below]
+
+
+def awaiting_draws() -> list[dict[str, Any]]:
+    """Published on the log, not yet cosigned by k witnesses: not public yet (等待见证)."""
+    below = witnessing.public_below(ledger())
+    if below is None:
+        return []
+    return [d for d in service().list(status=["published"]) if d["seqs"]["published"] >= below]
 
 
 def published_draw(draw_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -102,7 +114,8 @@ def plans():  # type: ignore[no-untyped-def]
 @bp.get("/public/draws")
 def draws():  # type: ignore[no-untyped-def]
     depts = {d["code"]: d["name"] for d in registry().list("department")}
-    return render_template("public/draws.html", draws=published_draws(), aborted=aborted_draws(), depts=depts)
+    return render_template("public/draws.html", draws=published_draws(), aborted=aborted_draws(), depts=depts,
+                           awaiting=awaiting_draws())
 
 
 def aborted_draws() -> list[dict[str, Any]]:
@@ -118,6 +131,11 @@ def draw(draw_id: str):  # type: ignore[no-untyped-def]
         abort(404)
     if current["status"] == "aborted":
         return aborted_draw(current)
+    if current["status"] == "published" and not current["witnessing"]["witnessed"]:
+        verify_url = public_url("pages.public.verify", draw_id=draw_id)
+        depts = {x["code"]: x["name"] for x in registry().list("department")}
+        return render_template("public/draw_waiting.html", d=current, depts=depts, verify_url=verify_url,
+                               qr=qr_svg(verify_url, 6))
     d, secret = published_draw(draw_id)
     subj = {r["id"]: r for r in secret["pools"]["subjects"]}
     insp = names("inspector")
@@ -191,9 +209,26 @@ def published_results(codes: set[str], conn: Any = None) -> dict[str, list[dict[
     from drawsvc.inspections import public as ins_public
 
     if conn is not None:
-        return {c: ins_public.for_subject(conn, c) for c in codes}
-    with ledger().engine.connect() as own:
-        return {c: ins_public.for_subject(own, c) for c in codes}
+        out = {c: ins_public.for_subject(conn, c) for c in codes}
+    else:
+        with ledger().engine.connect() as own:
+            out = {c: ins_public.for_subject(own, c) for c in codes}
+    below = witnessing.public_below(ledger())
+    if below is None:
+        return out
+    return {c: [r for r in rs if r.get("published_seq") is None or r["published_seq"] < below] for c, rs in out.items()}
+
+
+def awaiting_results(code: str) -> list[dict[str, Any]]:
+    """Results of `code` published in the log but not yet witnessed (等待见证): not shown yet."""
+    from drawsvc.inspections import public as ins_public
+
+    below = witnessing.public_below(ledger())
+    if below is None:
+        return []
+    with ledger().engine.connect() as conn:
+        rs = ins_public.for_subject(conn, code)
+    return [r for r in rs if r.get("published_seq") is not None and r["published_seq"] >= below]
 
 
 @bp.get("/public/companies/<code>")
@@ -217,8 +252,10 @@ def company(code: str):  # type: ignore[no-untyped-def]
         r["proof"] = f"/api/v1/log/proof/inclusion?index={seq}&size={max(size, seq + 1)}" if seq is not None else None
     depts = per_version("depts", lambda: {x["code"]: x["name"] for x in registry().list("department")})
     items = per_version("items", lambda: {x["code"]: x["name"] for x in registry().list("item")})
+    waiting = awaiting_results(code)
     return render_template("public/company.html", s=subject, checks=checks_of({code})[code], results=results,
-                           depts=depts, items=items, draws=published_draws())
+                           depts=depts, items=items, draws=published_draws(), waiting=waiting,
+                           witnessing=witnessing.status(ledger(), waiting[-1]["published_seq"]) if waiting else None)
 
 
 @bp.get("/public/result-categories")
@@ -240,10 +277,12 @@ def checkpoint():  # type: ignore[no-untyped-def]
     led = ledger()
     note = current_checkpoint_note(led) if led.latest_checkpoint() else ""
     with led.engine.connect() as conn:
-        wits = [{"name": r.name, "verifier_key": r.verifier_key} for r in conn.execute(select(witnesses))]
+        wits = [{"name": r.name, "verifier_key": r.verifier_key, "size": r.size, "last_error": r.last_error}
+                for r in conn.execute(select(witnesses))]
     recent = list(reversed(led.list_checkpoints()))[:20]
     instance = current_app.extensions["instance"]
     return render_template("public/checkpoint.html", note=note, witnesses=wits, recent=recent,
+                           quorum=witnessing.quorum(led.engine),
                            log_key=instance.genesis_log_key.encode(), origin=led.origin)
 
 

@@ -5,7 +5,7 @@ import { canonicalBytes } from "./lib/jcs.js";
 import { verifyConsistency, verifyInclusion } from "./lib/merkle.js";
 import { checkEntries } from "./lib/log.js";
 import { sm2Check } from "./lib/sm2.js";
-import { verifyCheckpointNote, verifyCosignatures } from "./lib/note.js";
+import { parseVerifierKey, verifyCheckpointNote, verifyCosignatures } from "./lib/note.js";
 import * as D from "./lib/draw.js";
 import { checkBundleDrand, checkTiming } from "./drand.js";
 import { planChecks } from "./plan.js";
@@ -53,6 +53,30 @@ export async function verifyBundle(bundle, witnessKeys = null) {
   // plan.js: rules, other_draws, pool_changes — for every bundle format the page reads
   if (bundle && BUNDLE_FORMATS.includes(bundle.format)) await planChecks(rep, bundle);  // plan.js
   return rep;
+}
+
+// The bundle's witness_policy {k, witnesses} (SPEC §D12): null when absent, {error} when it is
+// malformed, names the log's own key, or states a k it cannot meet; else {k, keys}.
+async function witnessPolicy(bundle, pinned) {
+  if (!("witness_policy" in bundle)) return null;
+  const wp = bundle.witness_policy;
+  if (!wp || typeof wp !== "object" || !Number.isInteger(wp.k) || !Array.isArray(wp.witnesses) || !wp.witnesses.every((w) => typeof w === "string"))
+    return { error: "witness_policy must be {k: integer, witnesses: [verifier keys]}" };
+  let logKey = null;
+  try { logKey = pinned ? await parseVerifierKey(pinned) : null; } catch (e) { logKey = null; }
+  const origin = bundle.log && bundle.log.origin;
+  const keys = [];
+  for (const w of wp.witnesses) {
+    let k;
+    try { k = await parseVerifierKey(w); } catch (e) { return { error: `${w.slice(0, 60)}: ${e.message}` }; }
+    if (k.alg !== 0x04) return { error: `${k.name} is not a cosignature/v1 (0x04) key` };
+    if ((logKey && k.key.length === logKey.key.length && k.key.every((b, i) => b === logKey.key[i])) || k.name === origin)
+      return { error: `${k.name} is the log's own key: the log is not its own witness` };
+    if (keys.some((x) => x.name === k.name)) return { error: `witness ${k.name} is named twice` };
+    keys.push(k);
+  }
+  if (!(wp.k >= 1 && wp.k <= keys.length)) return { error: `k = ${wp.k} is not between 1 and the ${keys.length} witnesses named` };
+  return { k: wp.k, keys: wp.witnesses };
 }
 
 async function verifyDraw(bundle, witnessKeys) {
@@ -105,14 +129,27 @@ async function verifyDraw(bundle, witnessKeys) {
     probs.length ? rep.fail("inclusion", T("条目包含证明", "Inclusion proofs"), probs.join("; "))
       : rep.pass("inclusion", T("条目包含证明", "Inclusion proofs"), T(`${entries.length} 条均在已签名检查点中`, `all ${entries.length} entries are in the signed checkpoint`));
   } else rep.skip("inclusion", T("条目包含证明", "Inclusion proofs"), T("检查点无效，无法检查", "no valid checkpoint to check against"));
-  if (witnessKeys && witnessKeys.length) {
+  // SPEC §D12 witness_policy: a bundle that states k of n witnesses must carry k valid
+  // cosignatures (the log's own timestamped line is never one); without one, the registered
+  // witnesses' lines are checked where present, as before
+  const WT = T("见证者联署", "Witness cosignatures");
+  const policy = await witnessPolicy(bundle, pinned);
+  if (policy && policy.error) rep.fail("witnesses", WT, T(`WITNESS_POLICY_INVALID：证据包的见证策略无效：${policy.error}`, `WITNESS_POLICY_INVALID: the bundle's witness policy is invalid: ${policy.error}`));
+  else if (policy) {
+    const cos = await verifyCosignatures(bundle.log.checkpoint.note, policy.keys);
+    const okc = cos.filter((c) => c.ok === true);
+    const badc = cos.filter((c) => c.ok === false);
+    if (badc.length) rep.fail("witnesses", WT, "COSIGNATURE_INVALID: " + badc.map((c) => `${c.name}: ${c.reason}`).join("; "));
+    else if (okc.length < policy.k) rep.fail("witnesses", WT, T(`WITNESS_QUORUM_NOT_MET：证据包声明需要 ${policy.k} 个见证者联署，有效的只有 ${okc.length} 个`, `WITNESS_QUORUM_NOT_MET: the bundle's policy needs ${policy.k} witness cosignatures, ${okc.length} valid`));
+    else rep.pass("witnesses", WT, T(`已见证：${okc.length} / ${policy.keys.length} 个见证者联署（需要 ${policy.k} 个）：`, `witnessed: ${okc.length} of ${policy.keys.length} witnesses cosigned (k = ${policy.k}): `) + okc.map((c) => `${c.name} @ ${new Date(c.time * 1000).toISOString()}`).join("; "));
+  } else if (witnessKeys && witnessKeys.length) {
     const cos = await verifyCosignatures(bundle.log.checkpoint.note, witnessKeys);
     const okc = cos.filter((c) => c.ok === true);
     const badc = cos.filter((c) => c.ok === false);
-    if (badc.length) rep.fail("witnesses", T("见证者联署", "Witness cosignatures"), badc.map((c) => `${c.name}: ${c.reason}`).join("; "));
-    else if (okc.length) rep.pass("witnesses", T("见证者联署", "Witness cosignatures"), okc.map((c) => `${c.name} @ ${new Date(c.time * 1000).toISOString()}`).join("; "));
-    else rep.skip("witnesses", T("见证者联署", "Witness cosignatures"), T("此检查点尚无见证者联署", "no witness has cosigned this checkpoint yet"));
-  } else rep.skip("witnesses", T("见证者联署", "Witness cosignatures"), T("未提供见证者公钥", "no witness keys given"));
+    if (badc.length) rep.fail("witnesses", WT, badc.map((c) => `${c.name}: ${c.reason}`).join("; "));
+    else if (okc.length) rep.pass("witnesses", WT, okc.map((c) => `${c.name} @ ${new Date(c.time * 1000).toISOString()}`).join("; "));
+    else rep.skip("witnesses", WT, T("此检查点尚无见证者联署", "no witness has cosigned this checkpoint yet"));
+  } else rep.skip("witnesses", WT, T("未提供见证者公钥", "no witness keys given"));
 
   // --- the draw's entries -------------------------------------------------------------------
   // proven and pending together (SPEC §D12): a step the status needs must be one or the other
@@ -196,6 +233,13 @@ async function verifyDraw(bundle, witnessKeys) {
       const signed = Date.parse(signedAt) / 1000;
       if (!(signed < P.not_before)) throw new Error(`PREPARED_TOO_LATE: signed at ${signedAt}, not before the beacon round time ${P.not_before}`);
       detail += T(`；早于信标轮次时间 ${new Date(P.not_before * 1000).toISOString()}`, `; before the beacon round time ${new Date(P.not_before * 1000).toISOString()}`);
+    }
+    if (policy && !policy.error) {
+      // the inputs count as fixed once k witnesses cosigned the prepared checkpoint (before the round, if any)
+      const cos = await verifyCosignatures(pc.note, policy.keys);
+      const inTime = cos.filter((c) => c.ok === true && (P.not_before == null || c.time < P.not_before));
+      if (inTime.length < policy.k) throw new Error(T(`WITNESS_QUORUM_NOT_MET：准备后检查点${P.not_before != null ? "在信标轮次之前" : ""}只有 ${inTime.length} 个见证者联署，需要 ${policy.k} 个`, `WITNESS_QUORUM_NOT_MET: ${inTime.length} witnesses cosigned the prepared checkpoint${P.not_before != null ? " before the round" : ""}, ${policy.k} needed`));
+      detail += T(`；${inTime.length} 个见证者联署`, `; cosigned by ${inTime.length} witnesses`);
     }
     rep.pass("prepared_cp", T("准备后检查点（输入先于随机源固定）", "Prepared checkpoint (inputs fixed before the randomness)"), detail);
   });
