@@ -451,6 +451,9 @@ class Ledger:
         self._writer_pid = 0
         self._writer_lock = threading.Lock()
         self._revoked_cache: tuple[float, dict[str, int]] | None = None
+        # Called with each checkpoint this process signs, after it is committed (the demo pushes
+        # it to its in-process witnesses at once; `serve` has a background pusher instead).
+        self.on_checkpoint: list[Callable[[StoredCheckpoint], None]] = []
 
     def revoked_keys(self) -> dict[str, int]:
         """key_id -> seq of its revocation; re-read from the log at most every REVOKED_TTL seconds
@@ -467,9 +470,6 @@ class Ledger:
         """This process just revoked `key_id`: stop signing with it now, not after the TTL."""
         cached = self._revoked_cache[1] if self._revoked_cache else {}
         self._revoked_cache = (_time.monotonic(), {**cached, key_id: seq})
-        # Called with each checkpoint this process signs, after it is committed (the demo pushes
-        # it to its in-process witnesses at once; `serve` has a background pusher instead).
-        self.on_checkpoint: list[Callable[[StoredCheckpoint], None]] = []
 
     def _signed(self, cp: StoredCheckpoint | None) -> None:
         for fn in self.on_checkpoint if cp is not None else ():
