@@ -207,12 +207,12 @@ def test_cosignature_api_follows_the_witness_key(client, app) -> None:  # type: 
         return client.post("/api/v1/log/cosignatures", data=cp.note + cosign(text, "notary", key, 1_800_000_000),
                            content_type="text/plain").status_code
 
-    assert post(w1) == 400  # rotated away
+    assert post(w1) == 403  # rotated away: not a witness key in force (C2SP: 403)
     assert post(w2) == 201
     revoke_witness(ledger, "notary", "left")
     cp = ledger.checkpoint()
     text = cp.note.split("\n\n")[0] + "\n"
-    assert post(w2) == 400  # revoked
+    assert post(w2) == 403  # revoked
 
 
 def test_cli_key_and_witness_lifecycle(instance: Instance, tmp_path: Path) -> None:
