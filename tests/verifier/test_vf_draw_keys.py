@@ -42,11 +42,16 @@ def lifecycle(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         rotate_witness(ledger, witness_rotation_statement(WITNESS, w1, w2))
         operator = inst.active_signer("user:op-scjg")
         revoke_actor_key(ledger, operator.actor_id, operator.key_id, "调离")
-        ledger.checkpoint()
+        # the bundle stands on the newest checkpoint (after the rotation and the revocation), not on
+        # the newest one the demo's witness quorum cosigned
+        newest = ledger.checkpoint().size
+        from ledger.witnessing import push
+
+        assert all(r.ok for r in push(ledger))  # the demo's witnesses cosign it: the bundle's policy is met
         with ledger.engine.connect() as conn:
             draw_id = conn.execute(select(schema.draws.c.id).where(schema.draws.c.status == "published")).scalar()
         vkey = inst.genesis_log_key.encode()
-        bundle = build_bundle(ledger, draw_id, privileged=False, log_verifier_key=vkey)
+        bundle = build_bundle(ledger, draw_id, privileged=False, log_verifier_key=vkey, checkpoint_size=newest)
     return {"bundle": bundle, "log_key": vkey, "w1": w1, "w2": w2, "operator": operator,
             "policy": NoteVerifier(WITNESS, bytes(w1.verify_key), ALG_COSIGNATURE_V1).encode()}
 
