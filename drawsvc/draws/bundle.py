@@ -54,6 +54,15 @@ def plan_draw_seqs(conn: Any, row: Any) -> set[int]:
     return {s for o in others for s in draw_entry_seqs(o)}
 
 
+def public_checkpoint(ledger: Ledger) -> StoredCheckpoint | None:
+    """The checkpoint evidence stands on. With a witness quorum (docs/SPEC.md §D12
+    `witness_policy`) the newest one k witnesses cosigned: what is beyond it is not yet public and
+    shows as pending; else the newest checkpoint."""
+    policy = witnessing.policy(ledger.engine)
+    witnessed = witnessing.witnessed_checkpoint(ledger, policy["k"]) if policy else None
+    return witnessed or ledger.latest_checkpoint()
+
+
 def build_bundle(ledger: Ledger, draw_id: str, *, privileged: bool, log_verifier_key: str,
                  checkpoint_size: int | None = None) -> dict[str, Any]:
     """The bundle against the newest checkpoint, or the stored one of `checkpoint_size` (the
@@ -92,14 +101,8 @@ def build_bundle(ledger: Ledger, draw_id: str, *, privileged: bool, log_verifier
                 seqs.add(seq)
         key_seqs = set(conn.execute(select(log_entries.c.seq).where(log_entries.c.type.in_(KEY_TYPES))).scalars())
         others = plan_draw_seqs(conn, row)
-    # With a witness quorum (docs/SPEC.md §D12 `witness_policy`) the bundle stands on the newest
-    # checkpoint k witnesses cosigned: what is beyond it is not yet public and shows as pending.
     policy = witnessing.policy(ledger.engine)
-    witnessed = witnessing.witnessed_checkpoint(ledger, policy["k"]) if policy else None
-    if checkpoint_size is not None:
-        cp = ledger.checkpoint_at(checkpoint_size)
-    else:
-        cp = witnessed or ledger.latest_checkpoint()
+    cp = ledger.checkpoint_at(checkpoint_size) if checkpoint_size is not None else public_checkpoint(ledger)
     assert cp is not None
     wanted = sorted(s for s in seqs | key_seqs | others if s < cp.size)
     # this draw's steps beyond the checkpoint, and the key entries among them (their signers)

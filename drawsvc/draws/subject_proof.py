@@ -43,7 +43,7 @@ from ..draw.pool import (
 )
 from ..draw.tickets import subject_ticket
 from . import schema
-from .bundle import _chains_used, _note_with_cosignatures, draw_entry_seqs
+from .bundle import _chains_used, _note_with_cosignatures, draw_entry_seqs, public_checkpoint
 from .service import DrawNotFound, load_pools, parse_secret
 
 FORMAT = "spotcheck-subject-proof/1"
@@ -198,7 +198,7 @@ def build_subject_proof(ledger: Ledger, draw_id: str, code: str, *, log_verifier
                 log_entries.c.type == "draw.substituted", log_entries.c.seq > row.drawn_seq)):
             if json.loads(leaf)["payload"].get("draw_id") == draw_id:
                 seqs.add(seq)
-    cp = ledger.latest_checkpoint()
+    cp = public_checkpoint(ledger)  # the bundle's: with a witness quorum, the newest witnessed one
     assert cp is not None
     entries = [{"seq": s, "entry": ledger.entry(s).to_json(),
                 "inclusion_proof": [base64.b64encode(h).decode() for h in ledger.inclusion_proof(s, cp.size)]}

@@ -119,8 +119,11 @@ def test_a_registration_signed_by_someone_else_than_system_is_refused() -> None:
 # --- draw bundles: their checkpoint and prepared checkpoint must carry the line ------------------
 
 def _strip_sm2(note: str) -> str:
+    """The note without its SM2 line (the second, right after the Ed25519 one); every other line
+    (the log's timestamped cosignature, witnesses' cosignatures) stays."""
     text, sigs = note.split("\n\n")
-    return f"{text}\n\n{sigs.splitlines()[0]}\n"
+    lines = sigs.splitlines()
+    return f"{text}\n\n" + "".join(ln + "\n" for ln in [lines[0], *lines[2:]])
 
 
 def test_demo_draw_bundle_checks_the_sm2_line(demo: Any) -> None:
@@ -143,7 +146,8 @@ def test_demo_draw_bundle_checks_the_sm2_line(demo: Any) -> None:
     dash, name, value = line.split(" ")
     raw = bytearray(base64.b64decode(value))
     raw[7] ^= 0x40
-    forged["prepared_checkpoint"]["note"] = f"{text}\n\n{ed}\n{dash} {name} {base64.b64encode(bytes(raw)).decode()}\n"
+    rest = "".join(ln + "\n" for ln in sigs.splitlines()[2:])
+    forged["prepared_checkpoint"]["note"] = f"{text}\n\n{ed}\n{dash} {name} {base64.b64encode(bytes(raw)).decode()}\n{rest}"
     report, _ = run(forged, log_key=demo.log_key)
     assert "SM2_SIGNATURE_INVALID" in [f.code for f in report.checks["prepared_checkpoint"].findings]
 
