@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 from .canonical import _ORJSON_SORTED, _has_float, jcs, loads_leaf, message_without_sig
 from .findings import Check, Finding, Report
-from .merkle import EMPTY_ROOT, TreeBuilder, verify_consistency, verify_inclusion
+from .merkle import EMPTY_ROOT, TreeBuilder, root_by_levels, verify_consistency, verify_inclusion
 from .note import (
     Checkpoint,
     NoteError,
@@ -279,15 +279,6 @@ def _resolve(ring: _KeyRing, out: list[Found], idx: int, check: str, actor: str,
     return pub
 
 
-def _subtree_root(hashes: list[bytes]) -> bytes:
-    """MTH of 2**k leaf hashes (a perfect subtree)."""
-    sha = hashlib.sha256
-    while len(hashes) > 1:
-        it = iter(hashes)
-        hashes = [sha(b"\x01" + a + b).digest() for a, b in zip(it, it, strict=True)]
-    return hashes[0]
-
-
 class _Tree(TreeBuilder):
     """TreeBuilder that also takes a whole perfect subtree at an aligned size."""
 
@@ -502,7 +493,7 @@ class _ChunkWorker:
         s0 = seqs[0]
         run_on = type(s0) is int and seqs == list(range(s0, s0 + n))
         first_where = s0 if s0 is not None else pos0
-        root = _subtree_root(lhs) if subtree else None
+        root = root_by_levels(lhs) if subtree else None
         return (b"".join(lhs), first_prev, first_where, s0, None if run_on else seqs, out, len(checks), raw,
                 n - raw, root, len(self.events), first_time, last_time)
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import requests
 
 from .findings import Finding, Report
+from .merkle import root_by_levels
 from .sources import TILE_WIDTH, SourceError, encode_index
 
 __all__ = ["HashTileChecker", "TileSource"]
@@ -115,15 +116,6 @@ def _decode_bundle(data: bytes, width: int) -> list[bytes] | None:
     return out
 
 
-def _subtree_root(hashes: list[bytes]) -> bytes:
-    """MTH of 256 hashes (a perfect subtree of height 8)."""
-    sha = hashlib.sha256
-    while len(hashes) > 1:
-        it = iter(hashes)
-        hashes = [sha(b"\x01" + a + b).digest() for a, b in zip(it, it, strict=True)]
-    return hashes[0]
-
-
 class HashTileChecker:
     """Recomputes every hash tile of a tree from its leaves as they stream past, and compares
     each with the tile the host serves. Memory: at most 256 hashes per level."""
@@ -154,7 +146,7 @@ class HashTileChecker:
             self._compare(level, self.index[level], buf)
             self.levels[level] = []
             self.index[level] += 1
-            self._push(level + 1, _subtree_root(buf))
+            self._push(level + 1, root_by_levels(buf))
 
     def _compare(self, level: int, index: int, hashes: list[bytes]) -> None:
         data, path = self.source.tile(level, index, len(hashes))
