@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from vf_drawkit import mutate
 
 from verifier.cli import cli
 from verifier.subject_proof import ProofShapeError, verify_subject_proof
@@ -18,19 +19,6 @@ from verifier.subject_proof import ProofShapeError, verify_subject_proof
 ROOT = Path(__file__).resolve().parents[2]
 VECTORS = json.loads((ROOT / "docs" / "vectors" / "subject-proof.json").read_text(encoding="utf-8"))
 LOG_KEY = VECTORS["inputs"]["log_key"]
-
-
-def mutate(doc: dict[str, Any], m: dict[str, Any]) -> dict[str, Any]:
-    doc = copy.deepcopy(doc)
-    *head, last = m["path"]
-    at: Any = doc
-    for k in head:
-        at = at[k]
-    if m["op"] == "set":
-        at[last] = m["value"]
-    else:
-        del at[last]
-    return doc
 
 
 @pytest.mark.parametrize("name", ["drawn", "not_drawn"])

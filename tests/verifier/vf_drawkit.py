@@ -64,3 +64,17 @@ def retime_prepared_checkpoint(b: dict[str, Any], name: str, sk: SigningKey, tim
     assert len(kept) == len(lines) - 1, "the prepared checkpoint carries the log's own cosignature"
     note = text + "\n\n" + "".join(ln + "\n" for ln in kept)
     pc["note"] = note + (own_cosignature(note, name, sk, timestamp) if timestamp is not None else "")
+
+
+def mutate(doc: dict[str, Any], m: dict[str, Any]) -> dict[str, Any]:
+    """A vector's mutation {path, op: set|del, value} applied to a copy of `doc`."""
+    doc = copy.deepcopy(doc)
+    *head, last = m["path"]
+    at: Any = doc
+    for k in head:
+        at = at[k]
+    if m["op"] == "set":
+        at[last] = m["value"]
+    else:
+        del at[last]
+    return doc

@@ -5,7 +5,6 @@ mutation fails naming its finding."""
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
@@ -14,6 +13,7 @@ from selenium.common.exceptions import NoSuchElementException, StaleElementRefer
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from tests.verifier.vf_drawkit import mutate
 from tests.web.conftest import ROOT, draw_ids, screenshot
 
 pytestmark = pytest.mark.browser
@@ -22,19 +22,6 @@ VECTORS = json.loads((ROOT / "docs" / "vectors" / "subject-proof.json").read_tex
 
 def wait(driver: Any, timeout: float = 30) -> WebDriverWait:
     return WebDriverWait(driver, timeout, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException))
-
-
-def mutate(doc: dict[str, Any], m: dict[str, Any]) -> dict[str, Any]:
-    doc = copy.deepcopy(doc)
-    *head, last = m["path"]
-    at: Any = doc
-    for k in head:
-        at = at[k]
-    if m["op"] == "set":
-        at[last] = m["value"]
-    else:
-        del at[last]
-    return doc
 
 
 def check_on_page(browser: Any, base: str, draw_id: str, code: str) -> dict[str, Any]:
