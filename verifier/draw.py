@@ -361,6 +361,7 @@ class _Bundle:
                       f"size {cp.size}", str(key), ", ".join(f"{s.name}/{s.key_hash.hex()}" for s in note.signatures))
             return False
         ok, t = verify_cosignature(note, own_cosignature_key(key))
+        self.own_time = t if ok else None  # the signed time of the note last checked (§5), or None
         if ok is False:
             self.fail(ck, "CHECKPOINT_SIGNATURE_INVALID", where, "the log's own timestamped cosignature does not "
                       "verify: its time was changed or the line forged", "valid cosignature/v1 by the log key", t)
@@ -372,10 +373,7 @@ class _Bundle:
                 " (and its SM2 国密 line)" if sm2 else "") + (f" at {t} (timestamped)" if ok else "")
         return True
 
-    def _own_time(self, note: Any, size: int) -> int | None:
-        """The signed time of the log's own cosignature on a note already checked by _check_note."""
-        key = self.key_at(size)
-        return None if key is None else verify_cosignature(note, own_cosignature_key(key))[1]
+
 
     def _witness_keys(self) -> list[Any]:
         keys = []
@@ -635,7 +633,7 @@ class _Bundle:
             return
         self.pcp, self.pnote = cp, note
         ps = self.st.prepared_seq
-        self.p_own_time = own = self._own_time(note, cp.size)
+        self.p_own_time = own = self.own_time  # _check_note just verified it
         pe = self.st.entries.get(ps)
         if own is not None:
             if pe is not None and own < int(_unix(pe["time"])):
