@@ -99,6 +99,13 @@ async function verifyDraw(bundle, witnessKeys) {
   const sig = bad("signature");
   sig.length ? rep.fail("signatures", T("条目 Ed25519 签名", "Entry Ed25519 signatures"), sig.join("; "))
     : rep.pass("signatures", T("条目 Ed25519 签名", "Entry Ed25519 signatures"), T(`${results.length} 个签名有效`, `${results.length} signatures valid`));
+  // entries by actors holding an SM2 key carry sm2_sig too (§3 item 11), checked with sm-crypto
+  const sm2e = bad("sm2");
+  const sm2n = results.filter((r) => r.sm2 === "").length;
+  const sm2Title = T("条目国密签名（SM2/SM3）", "Entry SM2 (国密) signatures");
+  if (sm2e.length) rep.fail("sm2_entries", sm2Title, sm2e.join("; "));
+  else if (sm2n) rep.pass("sm2_entries", sm2Title, T(`${sm2n} 条条目由持有 SM2 密钥的账户签署，SM2 签名均有效（sm-crypto 核验）`, `${sm2n} entries by accounts holding an SM2 key, every SM2 signature valid (checked with sm-crypto)`));
+  else rep.pass("sm2_entries", sm2Title, T("本证据包中没有持有 SM2 密钥的账户签署的条目，无需 SM2 签名", "no entry in this bundle is by an account holding an SM2 key: none needs an SM2 signature"));
   const kr = bad("keyRule");
   kr.length ? rep.fail("keys", T("密钥规则（注册、轮换、吊销）", "Key rules (registration, rotation, retirement)"), kr.join("; "))
     : rep.pass("keys", T("密钥规则（注册、轮换、吊销）", "Key rules (registration, rotation, retirement)"), T("每个签名密钥均已在日志中先行登记", "every signing key was registered earlier on the log"));
