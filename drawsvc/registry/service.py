@@ -353,7 +353,7 @@ class Registry:
             if owner != actor_id or key_id in state.revoked:
                 continue
             entry = tx.append("actor.key.revoked", {"actor_id": actor_id, "key_id": key_id,
-                                                     "reason": tr("账户 %(id)s 已停用", id=account_id)},
+                                                     "reason": f"账户 {account_id} 已停用"},  # log data, not UI text
                               self.ledger.system)
             tx.conn.execute(actor_keys.update().where(actor_keys.c.key_id == key_id).values(active=False))
             out.append((key_id, entry.seq))
