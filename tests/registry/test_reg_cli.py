@@ -75,3 +75,5 @@ def test_cli_key_lifecycle_sm2_and_new_key(tmp_path, monkeypatch):
     assert rep.ok, rep.to_text()
     last = led.entry(led.size() - 1)
     assert last.actor_id == "user:op1" and last.sm2_sig is not None
+    res = run("log", "audit")  # the service's own audit reads entries with both signatures too
+    assert res.exit_code == 0, res.output

@@ -116,3 +116,32 @@ def test_new_key_after_revocation(reg, alice):
     assert last.key_id == rec["key_id"] and last.sm2_sig is not None  # still an SM2 actor
     rep = _verify(reg)
     assert rep.ok, rep.to_text()
+
+
+def test_audit_finds_a_stripped_or_forged_sm2_sig_in_storage(reg, alice):
+    """Someone with write access to the database strips one entry's sm2_sig and forges another's:
+    the service's own audit names both entries (beside the root mismatches of the rewrite)."""
+    import json
+
+    from sqlalchemy import update
+
+    from ledger.audit import Auditor
+    from ledger.canonical import canonical_bytes
+    from ledger.schema import log_entries
+
+    reg.give_sm2_key(reg.system, "alice")
+    reg.save(alice, "department", {"code": "d4", "name": "四局", "level": "county"})
+    reg.save(alice, "department", {"code": "d5", "name": "五局", "level": "county"})
+    reg.ledger.checkpoint()
+    n = reg.ledger.size()
+    assert not [f for f in Auditor(reg.ledger.engine, reg.ledger.log_signer.verifier).run().findings], "honest log"
+    a, b = reg.ledger.entry(n - 2).to_json(), reg.ledger.entry(n - 1).to_json()
+    del a["sm2_sig"]
+    b["sm2_sig"] = b["sm2_sig"][:10] + ("A" if b["sm2_sig"][10] != "A" else "B") + b["sm2_sig"][11:]
+    with reg.ledger.engine.begin() as conn:
+        for e in (a, b):
+            conn.execute(update(log_entries).where(log_entries.c.seq == e["seq"]).values(leaf=canonical_bytes(e)))
+    found = [f for f in Auditor(reg.ledger.engine, reg.ledger.log_signer.verifier).run().findings]
+    text = json.dumps([str(f) for f in found], ensure_ascii=False)
+    assert f"entry {n - 2}" in text and "no SM2 signature" in text, text
+    assert f"entry {n - 1}" in text and "does not verify" in text, text
