@@ -231,3 +231,22 @@ def test_new_key_after_revocation_over_http(app, reg, county):
     assert entry.type == "actor.key.registered" and entry.payload["key_id"] == r.json["key_id"]
     r = c.post("/api/v1/accounts/op-rfb/key", headers=headers)
     assert r.status_code == 409 and r.json["error"]["message"]
+
+
+def test_sm2_account_whose_sm2_key_is_unavailable_is_refused_not_downgraded(app, reg, county):
+    """op-scjg holds an SM2 key (the demo's): if its private key cannot be had (the key store row
+    switched off, as when the key moved into a module the service cannot reach), its writes are
+    refused with a named 403 and nothing is written — never signed with Ed25519 alone."""
+    from sqlalchemy import update
+
+    from ledger.schema import actor_keys
+
+    with reg.ledger.engine.begin() as conn:
+        conn.execute(update(actor_keys).where(actor_keys.c.actor_id == "sm2:user:op-scjg").values(active=False))
+    reg._signers.clear()
+    c, headers = _client(app, "operator")
+    size = reg.ledger.size()
+    r = c.post("/api/v1/sublibraries", json={"code": "nosm2", "name": "无国密密钥", "department": "scjg",
+                                             "filter": {"statuses": ["存续"]}}, headers=headers)
+    assert r.status_code == 403 and r.json["error"]["code"] == "sm2_signature_required", r.json
+    assert reg.ledger.size() == size

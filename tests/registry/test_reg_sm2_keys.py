@@ -97,6 +97,8 @@ def test_disabling_revokes_keys_and_the_old_key_is_refused_everywhere(reg, alice
     rep = _verify(reg, [forged.to_json()])
     assert not rep.ok and "REVOKED_KEY" in rep.codes(), rep.to_text()
     assert _verify(reg).ok
+    with reg.ledger.engine.connect() as conn:
+        assert diff_states(load_state(conn), rebuild_from_ledger(reg.ledger)) == []
 
 
 def test_new_key_after_revocation(reg, alice):
@@ -116,6 +118,8 @@ def test_new_key_after_revocation(reg, alice):
     assert last.key_id == rec["key_id"] and last.sm2_sig is not None  # still an SM2 actor
     rep = _verify(reg)
     assert rep.ok, rep.to_text()
+    with reg.ledger.engine.connect() as conn:  # the account's new key is in the registry the log rebuilds
+        assert diff_states(load_state(conn), rebuild_from_ledger(reg.ledger)) == []
 
 
 def test_audit_finds_a_stripped_or_forged_sm2_sig_in_storage(reg, alice):
