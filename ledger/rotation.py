@@ -25,7 +25,7 @@ def _possession(payload: dict, key: SigningKey) -> str:
 
 def rotate_actor_key(ledger: Ledger, old: ActorSigner, new_key: SigningKey,
                      encrypted_new_key: bytes | None) -> tuple[Entry, ActorSigner]:
-    new = ActorSigner(old.actor_id, new_key)
+    new = ActorSigner(old.actor_id, new_key, old.sm2_private)  # an SM2 actor stays one (SPEC §3 item 11)
     payload = {"actor_id": old.actor_id, "old_key_id": old.key_id, "new_key_id": new.key_id,
                "new_public_key": base64.b64encode(new.public_key).decode()}
     payload["new_key_sig"] = _possession(payload, new_key)
