@@ -407,3 +407,77 @@ def test_the_converter_loses_no_translation(tmp_path: Path) -> None:
                    (None, "比例 5%%"): "ratio 5%%", (None, "超过%(n)s字"): "longer than %(n)s characters",
                    (None, "%(key)s 不存在"): "%(key)s not found"}
     compile(py, "svc.py", "exec")  # still Python
+
+
+# --- the page scripts ---------------------------------------------------------------------
+
+SCRIPTS = ROOT / "web" / "static" / "js"
+# a two-language pair left in a script: T("中文", "English"), a table row [`中文`, `English`], EN ? …
+JS_PAIR = re.compile(r"""(?<![\w$.])T\(|\bEN\s*\?|\[\s*(["'`])[^"'`]*[\u4e00-\u9fff][^"'`]*\1\s*,\s*(["'`])[^"'`\u4e00-\u9fff]*[A-Za-z]{2}[^"'`\u4e00-\u9fff]*\2\s*\]""")
+
+
+def _scripts() -> list[Path]:
+    return [p for p in sorted(SCRIPTS.rglob("*.js")) if "vendor" not in p.parts]
+
+
+def test_page_scripts_carry_no_bilingual_pairs() -> None:
+    """The scripts' words are msgids of the one catalogue (lib/i18n.js `_`), not zh/en pairs."""
+    left = [f"{p.relative_to(ROOT)}:{text.count(chr(10), 0, m.start()) + 1}: {m.group()[:60]}"
+            for p in _scripts() for text in [p.read_text(encoding="utf-8")] for m in JS_PAIR.finditer(text)]
+    assert not left, "zh/en pairs left in the page scripts:\n" + "\n".join(left)
+    # the pattern finds what it must (so an empty result above is not a blind test)
+    for bad in ('x = T("中文", "English");', 'k: (a) => [`中文 ${a}`, `English ${a}`],', 'const w = EN ? "key" : "公钥";'):
+        assert JS_PAIR.search(bad), bad
+    assert not JS_PAIR.search('_("树大小 %(size)s", { size })')
+
+
+def test_every_script_msgid_has_its_english() -> None:
+    """Each msgid the scripts use is Chinese (the zh text is the msgid) and has a non-fuzzy English
+    without Chinese, with the same named placeholders."""
+    from web.i18n import js_msgids
+
+    used = js_msgids()
+    assert len(used) > 150, len(used)  # verify.js, subject-proof.js, drand.js, plan.js, lib/sm2.js
+    cat = _catalogue()
+    names = re.compile(r"%\((\w+)\)s")
+    problems = []
+    for ctx, msgid in sorted(used, key=lambda m: (m[0] or "", m[1])):
+        m = cat.get(msgid, context=ctx)
+        if not CJK.search(msgid):
+            problems.append(f"not a Chinese msgid: {msgid!r}")
+        elif m is None or not m.string or m.fuzzy:
+            problems.append(f"no English: {ctx or ''}|{msgid}")
+        elif CJK.search(m.string) or set(names.findall(m.string)) != set(names.findall(msgid)):
+            problems.append(f"bad English: {msgid!r} -> {m.string!r}")
+    assert not problems, "\n".join(problems)
+
+
+def _js_table(html: str) -> dict[str, str]:
+    m = re.search(r'<script type="application/json" id="js-messages">(.*?)</script>', html, re.S)
+    assert m, "the page embeds no js-messages table"
+    return json.loads(m.group(1))  # type: ignore[no-any-return]
+
+
+def test_pages_with_scripts_embed_the_readers_table(web_app: Any, demo: Any) -> None:
+    """/verify and a company page give lib/i18n.js every script msgid's English (from the compiled
+    catalogue) in English, and nothing in Chinese (the msgids are the Chinese)."""
+    from sqlalchemy import select
+
+    from drawsvc.inspections import schema
+    from web.i18n import js_msgids
+
+    with demo.ledger().engine.connect() as conn:
+        company = conn.execute(select(schema.results.c.subject)).scalars().first()
+    want = {f"{ctx}\x04{msgid}" if ctx else msgid for ctx, msgid in js_msgids()}
+    c = web_app.test_client()
+    for path in ("/verify", f"/public/companies/{company}"):
+        en = _js_table(c.get(path + "?lang=en").get_data(as_text=True))
+        assert set(en) == want, sorted(set(en) ^ want)[:10]
+        assert not [v for v in en.values() if CJK.search(v)]
+        assert en["树大小 %(size)s"] == "tree size %(size)s"
+        assert _js_table(c.get(path + "?lang=zh").get_data(as_text=True)) == {}
+    # a message cannot close the data block early
+    from web.i18n import js_messages
+
+    with web_app.test_request_context("/verify?lang=en"):
+        assert "</script" not in str(js_messages())[:-len("</script>")]

@@ -2,6 +2,7 @@
 // the user id "1234567812345678" (GB/T 35276's default), checked with the vendored sm-crypto
 // (lib/vendor/sm-crypto-sm2.js, pinned by version and npm integrity; nothing loaded elsewhere).
 import { concat, equal, fromB64, hex, sha256, utf8 } from "./bytes.js";
+import { _ } from "./i18n.js";
 import { splitNote } from "./note.js";
 import { sm2 as SM2 } from "./vendor/sm-crypto-sm2.js";
 
@@ -52,11 +53,11 @@ export async function checkRegistration(payload, canonicalBytes) {
   return key;
 }
 
-// The page's check of one checkpoint note: {status, detail} (T picks the page's language).
-export async function sm2Check(note, required, T) {
-  if (!required) return { status: "not_checked", detail: T("此检查点之前日志尚未登记 SM2 公钥，不要求国密签名行（旧检查点照常核验）", "the log registered no SM2 key before this checkpoint: no 国密 line is required of it (older checkpoints verify as before)") };
+// The page's check of one checkpoint note: {status, detail} in the page's language (lib/i18n.js).
+export async function sm2Check(note, required) {
+  if (!required) return { status: "not_checked", detail: _("此检查点之前日志尚未登记 SM2 公钥，不要求国密签名行（旧检查点照常核验）") };
   const ok = await verifySm2Line(note, required.key);
-  if (ok === null) return { status: "failed", detail: T(`缺少国密签名行：日志自树大小 ${required.fromSize} 起要求每个检查点带 SM2 签名（SM2_SIGNATURE_MISSING）`, `no 国密 line: the log requires an SM2 signature on every checkpoint from size ${required.fromSize} on (SM2_SIGNATURE_MISSING)`) };
-  if (!ok) return { status: "failed", detail: T("国密签名行无法验证（SM2/SM3，用户标识 1234567812345678）（SM2_SIGNATURE_INVALID）", "the 国密 line does not verify (SM2 with SM3, user id 1234567812345678) (SM2_SIGNATURE_INVALID)") };
-  return { status: "passed", detail: T(`SM2 签名有效（密钥 ${hex(required.key.keyHash)}，自树大小 ${required.fromSize} 起）`, `valid SM2 signature (key ${hex(required.key.keyHash)}, required from size ${required.fromSize})`) };
+  if (ok === null) return { status: "failed", detail: _("缺少国密签名行：日志自树大小 %(fromSize)s 起要求每个检查点带 SM2 签名（SM2_SIGNATURE_MISSING）", { fromSize: required.fromSize }) };
+  if (!ok) return { status: "failed", detail: _("国密签名行无法验证（SM2/SM3，用户标识 1234567812345678）（SM2_SIGNATURE_INVALID）") };
+  return { status: "passed", detail: _("SM2 签名有效（密钥 %(hex)s，自树大小 %(fromSize)s 起）", { hex: hex(required.key.keyHash), fromSize: required.fromSize }) };
 }
