@@ -481,3 +481,37 @@ def test_pages_with_scripts_embed_the_readers_table(web_app: Any, demo: Any) -> 
 
     with web_app.test_request_context("/verify?lang=en"):
         assert "</script" not in str(js_messages())[:-len("</script>")]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_refusals_of_the_draws_services_in_one_language(demo: Any, lang: str) -> None:
+    """The draw services' refusals (a substitution or a swap that cannot be made) reach the draw page
+    as a flash and the API as JSON: in the reader's language, not the services' English. A refusal
+    writes nothing, so the shared demo is left as it was."""
+    from tests.web.conftest import csrf_of, draw_ids
+
+    draw_id = draw_ids(demo)["drawn"]
+    size = demo.ledger().size()
+    c = make_app(demo).test_client()
+    login(c, "op-scjg")
+    data = demo_data_strings(demo)
+    cases = [({"kind": "swap", "inspector_a": "P001", "subject_a": "Z0000", "inspector_b": "P002", "subject_b": "Z0000"},
+              "未被抽中", "is not drawn"),
+             ({"kind": "inspector", "subject": "Z0000", "leaving": "P001", "reason": "cannot_attend"},
+              "未被抽中", "is not drawn"),
+             ({"kind": "subject", "subject": "Z0000", "reason": "deregistered"}, "未被抽中", "is not drawn")]
+    findings: list[str] = []
+    for form, zh, en in cases:
+        token = csrf_of(c.get(f"/staff/draws/{draw_id}?lang={lang}").data)
+        r = c.post(f"/staff/draws/{draw_id}/substitute?lang={lang}", data={"csrf_token": token, **form},
+                   follow_redirects=True)
+        body = visible_text(r.get_data(as_text=True), lang)
+        assert r.status_code == 200 and (zh if lang == "zh" else en) in body, (form, body[:400])
+        findings += page_findings(f"substitute {form}", r.get_data(as_text=True), lang, data)
+        api = c.post(f"/api/v1/draws/{draw_id}/substitutions?lang={lang}", json=form,
+                     headers={"X-CSRF-Token": token})
+        msg = api.get_json()["error"]["message"]
+        assert api.status_code in (409, 422) and (zh if lang == "zh" else en) in msg, (api.status_code, msg)
+        assert bool(CJK.search(msg)) == (lang == "zh"), msg
+    assert not findings, "\n".join(findings)
+    assert demo.ledger().size() == size  # nothing written
