@@ -515,3 +515,25 @@ def test_refusals_of_the_draws_services_in_one_language(demo: Any, lang: str) ->
         assert bool(CJK.search(msg)) == (lang == "zh"), msg
     assert not findings, "\n".join(findings)
     assert demo.ledger().size() == size  # nothing written
+
+
+def test_official_documents_say_in_english_why_they_are_chinese(demo: Any) -> None:
+    """The 行政检查通知书 and the reports (with their Excel/PDF exports) are official forms, Chinese
+    by law in every language: the English console says so above them, the Chinese one says nothing."""
+    from sqlalchemy import select
+
+    from drawsvc.inspections import schema
+
+    with demo.ledger().engine.connect() as conn:
+        task = conn.execute(select(schema.tasks.c.id).order_by(schema.tasks.c.created_seq)).scalars().first()
+    c = make_app(demo).test_client()
+    login(c, "admin")
+    for path, document in ((f"/staff/inspections/tasks/{task}/notice", 'id="notice"'),
+                           ("/staff/inspections/reports?kind=annual", 'id="report-title"')):
+        en = c.get(path + ("&" if "?" in path else "?") + "lang=en").get_data(as_text=True)
+        assert document in en, path
+        note = re.search(r'<p [^>]*id="zh-only-note"[^>]*>(.*?)</p>', en, re.S)
+        assert note and "Chinese" in note.group(1) and not CJK.search(note.group(1)), (path, note)
+        assert en.index('id="zh-only-note"') < en.index(document)  # read before the document
+        zh = c.get(path + ("&" if "?" in path else "?") + "lang=zh").get_data(as_text=True)
+        assert document in zh and 'id="zh-only-note"' not in zh, path
