@@ -235,7 +235,7 @@ def used_where() -> dict[tuple[str | None, str], str]:
     """Every (context, msgid) used, with the first file (relative path) that uses it."""
     from babel.messages.extract import extract_from_file
 
-    from web.i18n import JS_KEYWORDS, SCRIPTS
+    from web.i18n import JS_KEYWORDS, JS_OPTIONS, SCRIPTS
 
     found: dict[tuple[str | None, str], str] = {}
 
@@ -250,7 +250,7 @@ def used_where() -> dict[tuple[str | None, str], str]:
         scan("jinja2.ext:babel_extract", f, JINJA_KEYWORDS, {"extensions": "jinja2.ext.do", "trimmed": "false"})
     for f in sorted(SCRIPTS.rglob("*.js")):
         if "vendor" not in f.parts:
-            scan("javascript", f, JS_KEYWORDS)
+            scan("javascript", f, JS_KEYWORDS, JS_OPTIONS)
     return found
 
 

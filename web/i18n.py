@@ -25,6 +25,8 @@ TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 SCRIPTS = Path(__file__).resolve().parent / "static" / "js"
 #: what the page scripts call (web/static/js/lib/i18n.js), as Babel's JavaScript extractor reads them
 JS_KEYWORDS = {"_": None, "pgettext": ((1, "c"), 2)}
+#: `${_("截止签号")}` inside a template literal is a use too (Babel skips template literals by default)
+JS_OPTIONS = {"parse_template_string": "true"}
 
 
 @cache
@@ -40,7 +42,8 @@ def js_msgids() -> frozenset[tuple[str | None, str]]:
     for f in sorted(SCRIPTS.rglob("*.js")):
         if "vendor" in f.parts:
             continue
-        for _lineno, msg, _comments, ctx in extract_from_file("javascript", str(f), keywords=JS_KEYWORDS):
+        for _lineno, msg, _comments, ctx in extract_from_file("javascript", str(f), keywords=JS_KEYWORDS,
+                                                              options=JS_OPTIONS):
             found.add((ctx, msg if isinstance(msg, str) else msg[0]))
     return frozenset(found)
 

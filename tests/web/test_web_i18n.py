@@ -438,6 +438,11 @@ def test_every_script_msgid_has_its_english() -> None:
 
     used = js_msgids()
     assert len(used) > 150, len(used)  # verify.js, subject-proof.js, drand.js, plan.js, lib/sm2.js
+    # the extractor misses none: every _("…") / pgettext("…", "…") literal of the scripts, also
+    # those inside a template literal's ${…}, is among the msgids the page's table is built from
+    call = re.compile(r'(?<![\w$.])(?:_\(|pgettext\("[^"]*",\s*)("(?:[^"\\]|\\.)*")')
+    written = {json.loads(m.group(1)) for p in _scripts() for m in call.finditer(p.read_text(encoding="utf-8"))}
+    assert written == {msgid for _ctx, msgid in used}, written ^ {msgid for _ctx, msgid in used}
     cat = _catalogue()
     names = re.compile(r"%\((\w+)\)s")
     problems = []
