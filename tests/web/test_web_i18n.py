@@ -481,6 +481,15 @@ def test_pages_with_scripts_embed_the_readers_table(web_app: Any, demo: Any) -> 
         assert not [v for v in en.values() if CJK.search(v)]
         assert en["树大小 %(size)s"] == "tree size %(size)s"
         assert _js_table(c.get(path + "?lang=zh").get_data(as_text=True)) == {}
+    # the ceremony screen: lib/draw.js's refusals of a live-typed source (too few dice digits, …)
+    from tests.web.conftest import draw_ids
+
+    staff = web_app.test_client()
+    login(staff, "op-scjg")
+    ceremony = f"/staff/draws/{draw_ids(demo)['published']}/ceremony"
+    en = _js_table(staff.get(ceremony + "?lang=en").get_data(as_text=True))
+    assert en["骰子点数须为至少 %(need)s 位数字"] == "dice digits must be at least %(need)s ASCII digits"
+    assert _js_table(staff.get(ceremony + "?lang=zh").get_data(as_text=True)) == {}
     # a message cannot close the data block early
     from web.i18n import js_messages
 

@@ -60,7 +60,7 @@ async function witnessPolicy(bundle, pinned) {
   if (!("witness_policy" in bundle)) return null;
   const wp = bundle.witness_policy;
   if (!wp || typeof wp !== "object" || !Number.isInteger(wp.k) || !Array.isArray(wp.witnesses) || !wp.witnesses.every((w) => typeof w === "string"))
-    return { error: "witness_policy must be {k: integer, witnesses: [verifier keys]}" };
+    return { error: _("witness_policy 应为 {k: 整数, witnesses: [见证者验证公钥]}") };
   let logKey = null;
   try { logKey = pinned ? await parseVerifierKey(pinned) : null; } catch (e) { logKey = null; }
   const origin = bundle.log && bundle.log.origin;
@@ -68,13 +68,13 @@ async function witnessPolicy(bundle, pinned) {
   for (const w of wp.witnesses) {
     let k;
     try { k = await parseVerifierKey(w); } catch (e) { return { error: `${w.slice(0, 60)}: ${e.message}` }; }
-    if (k.alg !== 0x04) return { error: `${k.name} is not a cosignature/v1 (0x04) key` };
+    if (k.alg !== 0x04) return { error: _("%(name)s 不是 cosignature/v1 (0x04) 公钥", { name: k.name }) };
     if ((logKey && k.key.length === logKey.key.length && k.key.every((b, i) => b === logKey.key[i])) || k.name === origin)
-      return { error: `${k.name} is the log's own key: the log is not its own witness` };
-    if (keys.some((x) => x.name === k.name)) return { error: `witness ${k.name} is named twice` };
+      return { error: _("%(name)s 是日志自己的公钥：日志不能为自己作见证", { name: k.name }) };
+    if (keys.some((x) => x.name === k.name)) return { error: _("见证者 %(name)s 被列了两次", { name: k.name }) };
     keys.push(k);
   }
-  if (!(wp.k >= 1 && wp.k <= keys.length)) return { error: `k = ${wp.k} is not between 1 and the ${keys.length} witnesses named` };
+  if (!(wp.k >= 1 && wp.k <= keys.length)) return { error: _("k = %(k)s 不在 1 与所列见证者数 %(n)s 之间", { k: wp.k, n: keys.length }) };
   return { k: wp.k, keys: wp.witnesses };
 }
 
@@ -107,7 +107,7 @@ async function verifyDraw(bundle, witnessKeys) {
   await guard(rep, "checkpoint", _("检查点签名 (C2SP signed note)"), async () => {
     const size = bundle.log.checkpoint.size;
     const { checkpoint } = await verifyCheckpointNote(bundle.log.checkpoint.note, logKeyFor(size));
-    if (checkpoint.size !== size) throw new Error(`note says size ${checkpoint.size}, bundle ${size}`);
+    if (checkpoint.size !== size) throw new Error(_("签名检查点的树大小为 %(note)s，证据包写的是 %(bundle)s", { note: checkpoint.size, bundle: size }));
     cp = checkpoint;
     rep.pass("checkpoint", _("检查点签名 (C2SP signed note)"),
       _("树大小 %(size)s，日志公钥 %(pinned)s（请与公开渠道公布的公钥核对）", { size, pinned }));
@@ -118,10 +118,10 @@ async function verifyDraw(bundle, witnessKeys) {
     rep.add("sm2", _("国密签名行（SM2/SM3）"), r.status, r.detail);
   });
   if (cp) {
-    const probs = pending.filter((p) => p.seq < cp.size).map((p) => `#${p.seq}: shown as pending, but the checkpoint covers it (ENTRY_UNPROVEN)`);
+    const probs = pending.filter((p) => p.seq < cp.size).map((p) => _("#%(seq)s：列为待纳入，但检查点已覆盖它（ENTRY_UNPROVEN）", { seq: p.seq }));
     for (let i = 0; i < entries.length; i++) {
       const r = results[i];
-      if (!r.leafHash) { probs.push(`#${r.seq}: no leaf`); continue; }
+      if (!r.leafHash) { probs.push(_("#%(seq)s：没有叶哈希", { seq: r.seq })); continue; }
       const why = await verifyInclusion(r.seq, cp.size, r.leafHash, (entries[i].proof || []).map(fromB64), cp.root);
       if (why) probs.push(`#${r.seq}: ${why}`);
     }
@@ -159,7 +159,7 @@ async function verifyDraw(bundle, witnessKeys) {
   const NEED = { prepared: ["prepared"], seeded: ["prepared", "seeded"], drawn: ["prepared", "seeded", "drawn"],
     published: ["prepared", "seeded", "drawn", "published"], aborted: ["prepared", "aborted"] }[bundle.status];
   const lcProbs = [];
-  if (!NEED) lcProbs.push(`unknown status ${bundle.status}`);
+  if (!NEED) lcProbs.push(_("未知的状态 %(status)s", { status: bundle.status }));
   for (const k of ["prepared", "seeded", "drawn", "published", "aborted"]) if (allOf(`draw.${k}`).length > 1) lcProbs.push(_("%(k)s 出现多次", { k }));
   for (const k of NEED || []) if (!allOf(`draw.${k}`).length) lcProbs.push(_("状态 %(status)s 需要 draw.%(k)s 条目，检查点中没有、也未列为待纳入：条目被删除（LIFECYCLE_INCOMPLETE）", { status: bundle.status, k }));
   const AFTER = { prepared: ["seeded", "drawn", "published", "aborted"], seeded: ["drawn", "published", "aborted"], drawn: ["published", "aborted"], published: ["aborted"], aborted: ["drawn", "published"] }[bundle.status] || [];
@@ -214,21 +214,21 @@ async function verifyDraw(bundle, witnessKeys) {
     const { checkpoint, time } = await verifyCheckpointNote(pc.note, logKeyFor(pc.size));
     const sm2 = await sm2Check(pc.note, sm2KeyFor(pc.size));
     if (sm2.status === "failed") throw new Error(sm2.detail);
-    if (checkpoint.size <= prepared.seq) throw new Error("it does not cover the prepared entry");
+    if (checkpoint.size <= prepared.seq) throw new Error(_("它没有覆盖准备条目"));
     if (time == null && bundle.format === V3) throw new Error(_("PREPARED_CHECKPOINT_UNTIMED：准备后检查点没有日志自身带时间戳的联署签名（spotcheck-draw/3 起必需）"));
     if (time != null && time < Math.floor(Date.parse(prepared.entry.time) / 1000)) throw new Error(_("PREPARED_CHECKPOINT_INVALID：日志的时间戳联署 %(time)s 早于它所覆盖的准备条目（%(prepared)s）", { time, prepared: prepared.entry.time }));
     // the time the page relies on: the signed one from v3, the bare signed_at before
     const signedAt = time != null ? new Date(time * 1000).toISOString() : pc.signed_at;
     preparedCpTime = signedAt;
     if (seeded && seeded.seq < checkpoint.size) throw new Error(_("LIFECYCLE_ORDER：播种条目在准备后检查点之内：公开值早于输入固定"));
-    if (!cp) throw new Error("no valid current checkpoint");
+    if (!cp) throw new Error(_("没有有效的当前检查点"));
     const why = await verifyConsistency(checkpoint.size, cp.size, checkpoint.root, cp.root, (pc.consistency_proof || []).map(fromB64));
-    if (why) throw new Error("consistency proof: " + why);
+    if (why) throw new Error(_("一致性证明：%(why)s", { why }));
     const how = time != null ? _("（日志签名的时间）") : _("（未签名的时间字段）");
     let detail = _("树大小 %(size)s，签于 %(signedAt)s%(how)s，与当前检查点一致", { size: checkpoint.size, signedAt, how });
     if (P.not_before != null && signedAt) {
       const signed = Date.parse(signedAt) / 1000;
-      if (!(signed < P.not_before)) throw new Error(`PREPARED_TOO_LATE: signed at ${signedAt}, not before the beacon round time ${P.not_before}`);
+      if (!(signed < P.not_before)) throw new Error("PREPARED_TOO_LATE: " + _("签署于 %(signedAt)s，不早于信标轮次时间 %(due)s", { signedAt, due: P.not_before }));
       detail += _("；早于信标轮次时间 %(time)s", { time: new Date(P.not_before * 1000).toISOString() });
     }
     if (policy && !policy.error) {
@@ -291,9 +291,9 @@ async function verifyDraw(bundle, witnessKeys) {
   await guard(rep, "sizes", SZ, async () => {
     const p = P.parameters;
     sizes = D.stratumSizes(P.pools.subjects.counts, p.ratios, p.floor, p.key_item);
-    if (!D.sameJson(sizes, P.expected_sizes)) throw new Error(`§5 gives ${JSON.stringify(sizes)}, prepared says ${JSON.stringify(P.expected_sizes)}`);
-    if (content && !D.sameJson(sizes, content.sizes)) throw new Error("the drawn content uses other sizes");
-    if (drawn && !D.sameJson(sizes, drawn.entry.payload.sizes)) throw new Error("the drawn entry states other sizes");
+    if (!D.sameJson(sizes, P.expected_sizes)) throw new Error(_("按 §5 算得 %(sizes)s，准备条目写的是 %(expected)s", { sizes: JSON.stringify(sizes), expected: JSON.stringify(P.expected_sizes) }));
+    if (content && !D.sameJson(sizes, content.sizes)) throw new Error(_("抽取内容用的是其他抽取数量"));
+    if (drawn && !D.sameJson(sizes, drawn.entry.payload.sizes)) throw new Error(_("抽取条目写的是其他抽取数量"));
     rep.pass("sizes", SZ, Object.entries(sizes).map(([s, k]) => `${s}:${k}`).join(" "));
   });
 
@@ -312,26 +312,26 @@ async function verifyDraw(bundle, witnessKeys) {
   const NC = pgettext("nonce commitment", "服务器随机数承诺");
   await guard(rep, "nonce", NC, async () => {
     const c = hex(await D.nonceCommitment(fromHex(pub.nonce)));
-    if (c !== recipe.nonce_commitment) throw new Error(`H(nonce) = ${c}, committed ${recipe.nonce_commitment}`);
+    if (c !== recipe.nonce_commitment) throw new Error(_("H(nonce) = %(got)s，承诺的是 %(committed)s", { got: c, committed: recipe.nonce_commitment }));
     rep.pass("nonce", NC, _("公示的随机数与准备时承诺 %(prefix)s… 一致", { prefix: c.slice(0, 16) }));
   });
   let seed = null;
   const SD = _("种子推导");
   await guard(rep, "seed", SD, async () => {
-    if (!seeded) throw new Error("no draw.seeded entry");
+    if (!seeded) throw new Error(_("没有 draw.seeded 条目"));
     const reveals = [{ type: "server_nonce", nonce: pub.nonce }, ...seeded.entry.payload.reveals];
-    if (reveals.length !== recipe.sources.length) throw new Error("reveals do not match the declared sources one to one (RevealMismatch)");
+    if (reveals.length !== recipe.sources.length) throw new Error(_("公开值与声明的随机源不一一对应（RevealMismatch）"));
     const encs = [];
     for (let i = 0; i < reveals.length; i++) encs.push(await D.encodeSource(recipe.sources[i], reveals[i]));
     seed = await D.seedFrom(preparedLeaf, encs);
-    if (hex(seed) !== pub.seed) throw new Error(`recomputed ${hex(seed)}, published ${pub.seed}`);
+    if (hex(seed) !== pub.seed) throw new Error(_("复算得 %(got)s，公示的是 %(published)s", { got: hex(seed), published: pub.seed }));
     rep.pass("seed", SD, _("种子 %(hex)s = H(准备条目叶哈希 ‖ %(encs_n)s 个来源)", { hex: hex(seed), encs_n: encs.length }));
   });
   // --- pools ------------------------------------------------------------------------------
   const pools = bundle.pools;
   const PR = _("名录池根");
   await guard(rep, "pools", PR, async () => {
-    if (!pools) throw new Error("the bundle has no pools");
+    if (!pools) throw new Error(_("证据包中没有名录池"));
     const probs = [];
     const v2 = v2rules;
     // v2 commits the expert pool and the prior workloads the §D7 cap reads (SPEC §D11.1)
@@ -345,10 +345,10 @@ async function verifyDraw(bundle, witnessKeys) {
     const load = pools.prior_load;
     if (v2) {
       const okShape = load && typeof load === "object" && !Array.isArray(load) && Object.values(load).every((v) => Number.isInteger(v) && v >= 0);
-      if (!okShape) probs.push("PRIOR_LOAD_MISMATCH: prior_load must be an object {id: non-negative integer}");
-      else if (hex(await sha256(canonicalBytes(load))) !== P.pools.prior_load_sha256) probs.push("PRIOR_LOAD_MISMATCH: the prior workloads do not hash to prior_load_sha256");
+      if (!okShape) probs.push("PRIOR_LOAD_MISMATCH: " + _("prior_load 应为对象 {编号: 非负整数}"));
+      else if (hex(await sha256(canonicalBytes(load))) !== P.pools.prior_load_sha256) probs.push("PRIOR_LOAD_MISMATCH: " + _("既往工作量的哈希不等于 prior_load_sha256"));
     } else if (load !== undefined && !(load && typeof load === "object" && !Object.keys(load).length)) {
-      probs.push("PRIOR_LOAD_MISMATCH: a v1 prepared entry commits no prior load");
+      probs.push("PRIOR_LOAD_MISMATCH: " + _("v1 准备条目不承诺既往工作量"));
     }
     if (probs.length) throw new Error(probs.join("; "));
     rep.pass("pools", PR, _("对象 %(subjects)s、人员 %(inspectors)s、排除 %(excluded)s，根与承诺一致", { subjects: P.pools.subjects.size, inspectors: P.pools.inspectors.size, excluded: P.pools.excluded.size }));
@@ -357,7 +357,7 @@ async function verifyDraw(bundle, witnessKeys) {
   let sel = null;
   const SE = _("随机号与抽取结果");
   await guard(rep, "selection", SE, async () => {
-    if (!seed || !sizes || !pools || !content) throw new Error("needs seed, sizes, pools and content");
+    if (!seed || !sizes || !pools || !content) throw new Error(_("需要种子、抽取数量、名录池和抽取内容"));
     sel = await D.selectSubjects(seed, pools.subjects, sizes);
     const probs = [];
     const keys = new Set([...Object.keys(sel.strata), ...Object.keys(content.strata)]);
@@ -371,7 +371,7 @@ async function verifyDraw(bundle, witnessKeys) {
   const MA = _("检查人员匹配");
   let matcher = null;
   await guard(rep, "matching", MA, async () => {
-    if (!sel) throw new Error("needs the selection");
+    if (!sel) throw new Error(_("需要抽取结果"));
     const tr = P.parameters.team_rule;
     matcher = new D.Matcher(seed, tr, pools.inspectors, pools.conflicts || [], pools.prior_load || {}, pools.experts || []);
     const m = await matcher.match(sel.matchingOrder);
@@ -383,9 +383,9 @@ async function verifyDraw(bundle, witnessKeys) {
   });
   const SL = _("结果封存");
   await guard(rep, "seal", SL, async () => {
-    if (!content || !drawn) throw new Error("needs content and the drawn entry");
+    if (!content || !drawn) throw new Error(_("需要抽取内容和抽取条目"));
     const c = hex(await D.seal(content, fromHex(pub.salt)));
-    if (c !== drawn.entry.payload.seal) throw new Error(`H(salt ‖ JCS(content)) = ${c}, sealed ${drawn.entry.payload.seal}`);
+    if (c !== drawn.entry.payload.seal) throw new Error(_("H(salt ‖ JCS(content)) = %(got)s，封存的是 %(sealed)s", { got: c, sealed: drawn.entry.payload.seal }));
     rep.pass("seal", SL, _("公示内容与抽取时的封存 %(prefix)s… 一致", { prefix: c.slice(0, 16) }));
   });
   const SU = _("递补与互换");
@@ -395,7 +395,7 @@ async function verifyDraw(bundle, witnessKeys) {
     const early = subs.filter((x) => x.seq < published.seq).length; // later ones: opened by the bundle alone
     if (recs.length !== subs.length || salts.length !== early) throw new Error(`${subs.length} logged, ${recs.length} records, ${salts.length} salts for ${early} before publication`);
     if (!subs.length) { rep.pass("substitutions", SU, _("没有递补")); return; }
-    if (!matcher || !sel) throw new Error("needs the matching");
+    if (!matcher || !sel) throw new Error(_("需要检查人员匹配结果"));
     const cur = JSON.parse(JSON.stringify(content.matching));
     const stratumOf = Object.fromEntries(pools.subjects.map((r) => [r.id, r.stratum]));
     const used = [];
@@ -403,9 +403,9 @@ async function verifyDraw(bundle, witnessKeys) {
     const left = {};  // subject -> inspectors who left it by an inspector substitution
     for (let i = 0; i < subs.length; i++) {
       const { record, salt } = recs[i];
-      if (i < early && salt !== salts[i]) throw new Error(`#${i}: salt differs from the published one`);
+      if (i < early && salt !== salts[i]) throw new Error(_("#%(n)s：盐值与公示的不同", { n: i }));
       const c = hex(await D.seal(record, fromHex(salt)));
-      if (c !== subs[i].entry.payload.seal) throw new Error(`#${i}: record does not match its seal`);
+      if (c !== subs[i].entry.payload.seal) throw new Error(_("#%(n)s：记录与其封存承诺不符", { n: i }));
       if (record.kind === "inspector") {  // v2 §D8: who left this subject is never its candidate again
         const subj = String(record.subject);
         await matcher.applyInspector(cur, record, v2rules ? (left[subj] || []) : null);
@@ -413,10 +413,10 @@ async function verifyDraw(bundle, witnessKeys) {
       }
       else if (record.kind === "subject") await matcher.applySubject(cur, record, stratumOf, sel.strata[record.stratum].replacement, sel.tickets, used);
       else if (record.kind === "swap") matcher.applySwap(cur, record);
-      else throw new Error(`unknown kind ${record.kind}`);
+      else throw new Error(_("未知的递补类型 %(kind)s", { kind: record.kind }));
       lines.push(record.kind === "swap" ? `swap ${record.inspector_a}⇄${record.inspector_b}` : `${record.leaving} → ${record.incoming} (${record.reason})`);
     }
-    if (bundle.current_matching && !D.sameJson(cur, bundle.current_matching)) throw new Error("the current matching is not the drawn one with the substitutions applied");
+    if (bundle.current_matching && !D.sameJson(cur, bundle.current_matching)) throw new Error(_("当前匹配不是抽取时的匹配依次应用递补后的结果"));
     rep.pass("substitutions", SU, lines.join("; "));
   });
   return rep;
