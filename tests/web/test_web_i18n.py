@@ -412,23 +412,46 @@ def test_the_converter_loses_no_translation(tmp_path: Path) -> None:
 # --- the page scripts ---------------------------------------------------------------------
 
 SCRIPTS = ROOT / "web" / "static" / "js"
-# a two-language pair left in a script: T("中文", "English"), a table row [`中文`, `English`], EN ? …
-JS_PAIR = re.compile(r"""(?<![\w$.])T\(|\bEN\s*\?|\[\s*(["'`])[^"'`]*[\u4e00-\u9fff][^"'`]*\1\s*,\s*(["'`])[^"'`\u4e00-\u9fff]*[A-Za-z]{2}[^"'`\u4e00-\u9fff]*\2\s*\]""")
+# the old two-language helpers: T("中文", "English"), EN ? "English" : "中文"
+JS_HELPER = re.compile(r"(?<![\w$.])T\(|\bEN\s*\?")
 
 
 def _scripts() -> list[Path]:
     return [p for p in sorted(SCRIPTS.rglob("*.js")) if "vendor" not in p.parts]
 
 
+def js_pairs(text: str) -> list[str]:
+    """zh/en pairs left in a script: the old helpers, and a Chinese string literal followed by an
+    English one (`[`中文 ${a}`, `English ${a}`]`, `f("中文", "English")`), read with the converter's
+    own literal parser (template literals with ${…} holding quotes included)."""
+    from scripts.i18n_convert_js import parse_literal
+
+    found = [m.group() for m in JS_HELPER.finditer(text)]
+    for m in re.finditer(r"[\[(,]\s*(?=[\"'`])", text):
+        try:
+            end, first = parse_literal(text, m.end())
+            comma = re.match(r"\s*,\s*(?=[\"'`])", text[end:])
+            if not comma:
+                continue
+            _end2, second = parse_literal(text, end + comma.end())
+        except (ValueError, IndexError):
+            continue
+        zh = "".join(p for p in first if isinstance(p, str))
+        en = "".join(p for p in second if isinstance(p, str))
+        if CJK.search(zh) and re.search(r"[A-Za-z]{3}", en) and not CJK.search(en):
+            found.append(text[m.start():end + comma.end() + 40])
+    return found
+
+
 def test_page_scripts_carry_no_bilingual_pairs() -> None:
     """The scripts' words are msgids of the one catalogue (lib/i18n.js `_`), not zh/en pairs."""
-    left = [f"{p.relative_to(ROOT)}:{text.count(chr(10), 0, m.start()) + 1}: {m.group()[:60]}"
-            for p in _scripts() for text in [p.read_text(encoding="utf-8")] for m in JS_PAIR.finditer(text)]
+    left = [f"{p.relative_to(ROOT)}: {x[:80]!r}" for p in _scripts() for x in js_pairs(p.read_text(encoding="utf-8"))]
     assert not left, "zh/en pairs left in the page scripts:\n" + "\n".join(left)
-    # the pattern finds what it must (so an empty result above is not a blind test)
-    for bad in ('x = T("中文", "English");', 'k: (a) => [`中文 ${a}`, `English ${a}`],', 'const w = EN ? "key" : "公钥";'):
-        assert JS_PAIR.search(bad), bad
-    assert not JS_PAIR.search('_("树大小 %(size)s", { size })')
+    # it finds what it must (so an empty result above is not a blind test)
+    for bad in ('x = T("中文", "English");', 'k: (a) => [`中文 ${a}`, `English ${a}`],', 'const w = EN ? "key" : "公钥";',
+                'c: (n, l) => [`${n} 处${l ? "：" + l : ""}`, `${n} change(s)${l ? ": " + l : ""}`],'):
+        assert js_pairs(bad), bad
+    assert not js_pairs('_("树大小 %(size)s", { size })') and not js_pairs('x = ["抽取", "抽中"];')
 
 
 def test_every_script_msgid_has_its_english() -> None:

@@ -28,7 +28,7 @@ const M = {
   noOthers: () => _("证据包中没有"),
   bundleOnly: () => _("（证据包只含服务器放进去的内容：要在整份日志中查找被略去的同计划抽签，请用 drawverify --full-log 或 --server）"),
   noChanges: () => _("证据包中在计划与准备之间没有 registry.subject.* 条目"),
-  changes: (n, k, list) => [`${n} 处变动；其中 ${k} 个对象本会被抽中${list ? "：" + list : ""}`, `${n} change(s); ${k} of the changed subjects would have been drawn${list ? ": " + list : ""}`],
+  changes: (n, k, list) => (list ? _("%(n)s 处变动；其中 %(k)s 个对象本会被抽中：%(list)s", { n, k, list }) : _("%(n)s 处变动；其中 %(k)s 个对象本会被抽中", { n, k })),
   needSeed: () => _("（随机号需要种子：公示后才能算）"),
 };
 const say = (key, ...a) => M[key](...a);

@@ -48,18 +48,18 @@ export async function verifySubjectProof(doc) {
       const why = await verifyInclusion(w.seq, cp.size, lh, w.inclusion_proof.map(fromB64), cp.root);
       must(why === null && w.entry.seq === w.seq, "ENTRY_NOT_INCLUDED", `#${w.seq}: ${why}`);
       const p = w.entry.payload || {};
-      must(p.draw_id === doc.draw_id, "DRAW_ENTRY_MALFORMED", `#${w.seq} is of draw ${p.draw_id}`);
-      if (STEPS.includes(w.entry.type)) { must(!steps[w.entry.type], "LIFECYCLE_ORDER", `${w.entry.type} twice`); steps[w.entry.type] = { seq: w.seq, p, lh }; }
+      must(p.draw_id === doc.draw_id, "DRAW_ENTRY_MALFORMED", _("#%(seq)s 属于抽签 %(draw)s", { seq: w.seq, draw: p.draw_id }));
+      if (STEPS.includes(w.entry.type)) { must(!steps[w.entry.type], "LIFECYCLE_ORDER", _("%(type)s 出现两次", { type: w.entry.type })); steps[w.entry.type] = { seq: w.seq, p, lh }; }
       else if (w.entry.type === "draw.substituted") subs.push({ seq: w.seq, p });
     }
     const missing = STEPS.filter((t) => !steps[t]);
-    must(!missing.length, "LIFECYCLE_INCOMPLETE", `missing ${missing.join(", ")}`);
+    must(!missing.length, "LIFECYCLE_INCOMPLETE", _("缺少 %(missing)s", { missing: list(missing) }));
     const seqs = STEPS.map((t) => steps[t].seq);
     must(seqs.every((s, i) => i === 0 || s > seqs[i - 1]) && subs.every((s) => s.seq > seqs[2]), "LIFECYCLE_ORDER", seqs.join(" "));
     subs.sort((a, b) => a.seq - b.seq);
-    must(subs.every((s, i) => s.p.n === i), "LIFECYCLE_INCOMPLETE", "substitutions numbered 0, 1, … without a gap");
+    must(subs.every((s, i) => s.p.n === i), "LIFECYCLE_INCOMPLETE", _("递补条目应从 0 起连续编号"));
     const before = subs.filter((s) => s.seq < steps["draw.published"].seq).length;
-    must((steps["draw.published"].p.substitution_salts || []).length === before, "LIFECYCLE_INCOMPLETE", "one salt per substitution before publication");
+    must((steps["draw.published"].p.substitution_salts || []).length === before, "LIFECYCLE_INCOMPLETE", _("公示前的每次递补各有一个盐值"));
     return _("条目 %(seqs)s，递补 %(subs_n)s 次", { seqs: list(seqs), subs_n: subs.length });
   }, okCp);
   if (!okEntries) return { rep, facts };
@@ -68,26 +68,26 @@ export async function verifySubjectProof(doc) {
   let seed = null;
   const okSeed = await step(rep, "proof_seed", _("种子可由承诺的服务器随机数和公开随机源重算"), async () => {
     const recipe = P.seed_recipe, reveals = steps["draw.seeded"].p.reveals || [];
-    if (!v1) must(D.sameJson(doc.chains || {}, P.chains || {}), "CHAIN_NOT_COMMITTED", "the chains are not the committed ones");
+    if (!v1) must(D.sameJson(doc.chains || {}, P.chains || {}), "CHAIN_NOT_COMMITTED", _("drand 网络参数不是准备时承诺的参数"));
     const dr = await checkBundleDrand(recipe.sources, reveals, doc.chains || {});
     must(dr.chains.status === "passed" && (!dr.rounds || dr.rounds.status === "passed"), "BEACON_SIGNATURE_INVALID", `${dr.chains.detail} ${dr.rounds ? dr.rounds.detail : ""}`);
     const c = hex(await D.nonceCommitment(fromHex(pub.nonce)));
     must(c === recipe.nonce_commitment, "NONCE_MISMATCH", `H(nonce) = ${c}`);
     const all = [{ type: "server_nonce", nonce: pub.nonce }, ...reveals];
-    must(all.length === recipe.sources.length, "REVEAL_MISMATCH", "reveals do not match the declared sources");
+    must(all.length === recipe.sources.length, "REVEAL_MISMATCH", _("公开值与声明的随机源不对应"));
     const encs = [];
     for (let i = 0; i < all.length; i++) encs.push(await D.encodeSource(recipe.sources[i], all[i]));
     seed = await D.seedFrom(steps["draw.prepared"].lh, encs);
-    must(hex(seed) === pub.seed, "SEED_MISMATCH", `recomputed ${hex(seed)}, published ${pub.seed}`);
+    must(hex(seed) === pub.seed, "SEED_MISMATCH", _("复算得 %(got)s，公示的是 %(published)s", { got: hex(seed), published: pub.seed }));
     return `${hex(seed)}${dr.rounds ? "; " + dr.rounds.detail : ""}`;
   });
   const m = doc.member || {};
   const okMember = await step(rep, "proof_member", _("本企业记录在准备时承诺的对象库中（默克尔证明）"), async () => {
     const committed = ["subjects", "excluded"].includes(m.pool) ? (P.pools || {})[m.pool] : null;
-    must(committed && m.record && typeof m.record === "object", "SUBJECT_NOT_IN_POOL", "no committed pool or no record");
+    must(committed && m.record && typeof m.record === "object", "SUBJECT_NOT_IN_POOL", _("没有承诺的名录池或没有该记录"));
     const why = await verifyInclusion(m.index, m.size, await leafHash(canonicalBytes(m.record)), (m.proof || []).map(fromHex), fromHex(committed.root));
     must(why === null && m.size === committed.size, "SUBJECT_NOT_IN_POOL", _("记录及其证明与承诺的根哈希不符（%(why)s）", { why }));
-    must(m.record.id === code, "SUBJECT_NOT_IN_POOL", `the record is ${m.record.id}'s`);
+    must(m.record.id === code, "SUBJECT_NOT_IN_POOL", _("该记录属于 %(id)s", { id: m.record.id }));
     facts.pool = m.pool; facts.stratum = m.record.stratum; facts.reason = m.record.reason || null;
     return `${m.pool}[${m.index}] / ${m.size}, ${_("层")} ${m.record.stratum}`;
   });
@@ -115,11 +115,11 @@ export async function verifySubjectProof(doc) {
         const t = hex(await D.subjectTicket(seed, x.id));
         must(t === x.ticket, "SELECTION_MISMATCH", `${x.id}: ${x.ticket} ≠ ${t}`);
         const kx = key(t, x.id);
-        must(!prev || !le(kx, prev), "SELECTION_MISMATCH", `${s}: not in (ticket, id) order`);
+        must(!prev || !le(kx, prev), "SELECTION_MISMATCH", _("%(stratum)s：未按（签号，编号）排序", { stratum: s }));
         prev = kx;
       }
     }
-    must(Object.keys(content.strata || {}).every((s) => s in sizes), "SELECTION_MISMATCH", "a stratum without a size");
+    must(Object.keys(content.strata || {}).every((s) => s in sizes), "SELECTION_MISMATCH", _("有一层没有抽取数量"));
   }, okSeed && okSizes && okSeal);
   const ready = okSel && okMember;
   await step(rep, "proof_ticket", _("本企业签号可由种子重算"), async () => {
@@ -139,7 +139,7 @@ export async function verifySubjectProof(doc) {
   await step(rep, "proof_drawn", _("签号不大于截止签号即抽中，否则未抽中"), async () => {
     const below = !!facts.cutoff && le(key(facts.ticket, code), key(facts.cutoff.ticket, facts.cutoff.id));
     const listed = sel.some((x) => x.id === code);
-    if (facts.pool === "subjects") must(below === listed, "SUBJECT_DRAWN_MISMATCH", "a pool member is drawn iff its ticket is at or below the cutoff");
+    if (facts.pool === "subjects") must(below === listed, "SUBJECT_DRAWN_MISMATCH", _("名录池中的对象当且仅当签号不大于截止签号时被抽中"));
     facts.drawn = facts.pool === "subjects" ? listed : false;
     facts.wouldHave = below;
     must(claim.drawn === facts.drawn, "SUBJECT_DRAWN_MISMATCH", facts.drawn ? _("给出的结论与签号不符（应为抽中）") : _("给出的结论与签号不符（应为未抽中）"));
@@ -158,10 +158,10 @@ export async function verifySubjectProof(doc) {
     const order = Object.values(content.strata).flatMap((s) => s.selected || []).map((x) => key(x.ticket, x.id))
       .sort((a, b) => compare(a.t, b.t) || compareUtf8(a.id, b.id)).map((x) => x.id);
     const as = (content.matching || {}).assignments || [];
-    must(D.sameJson(as.map((a) => a.subject), order), "MATCHING_MISMATCH", "the teams are not in matching order");
+    must(D.sameJson(as.map((a) => a.subject), order), "MATCHING_MISMATCH", _("检查组未按匹配顺序排列"));
     const mine = as.findIndex((a) => a.subject === code);
     if (mine < 0) {
-      must(claim.team == null && claim.current_team == null, "SUBJECT_TEAM_MISMATCH", "a team for a subject not drawn");
+      must(claim.team == null && claim.current_team == null, "SUBJECT_TEAM_MISMATCH", _("未被抽中的对象却有检查组"));
       return _("未抽中，无检查组");
     }
     const load = { ...(mi.prior_load || {}) };
@@ -180,7 +180,7 @@ export async function verifySubjectProof(doc) {
   } else {
     await step(rep, "proof_current_team", CT, async () => {
       const recs = doc.substitutions || [];
-      must(recs.length === subs.length, "LIFECYCLE_INCOMPLETE", "one record per draw.substituted entry");
+      must(recs.length === subs.length, "LIFECYCLE_INCOMPLETE", _("每个 draw.substituted 条目对应一条递补记录"));
       const current = JSON.parse(JSON.stringify(content.matching));
       const salts = pub.substitution_salts || [], left = {};
       for (let i = 0; i < recs.length; i++) {

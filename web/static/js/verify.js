@@ -393,7 +393,7 @@ async function verifyDraw(bundle, witnessKeys) {
     const recs = bundle.substitutions || [];
     const salts = pub.substitution_salts || [];
     const early = subs.filter((x) => x.seq < published.seq).length; // later ones: opened by the bundle alone
-    if (recs.length !== subs.length || salts.length !== early) throw new Error(`${subs.length} logged, ${recs.length} records, ${salts.length} salts for ${early} before publication`);
+    if (recs.length !== subs.length || salts.length !== early) throw new Error(_("日志中 %(logged)s 次递补、%(records)s 条记录，公示前 %(early)s 次递补有 %(salts)s 个盐值", { logged: subs.length, records: recs.length, salts: salts.length, early }));
     if (!subs.length) { rep.pass("substitutions", SU, _("没有递补")); return; }
     if (!matcher || !sel) throw new Error(_("需要检查人员匹配结果"));
     const cur = JSON.parse(JSON.stringify(content.matching));
@@ -495,9 +495,10 @@ function render(rep, into, M = null) {
   const count = (st) => rep.checks.filter((c) => c.status === st).length;
   const counts = document.createElement("p");
   counts.id = "verdict-counts";
+  const pendingWords = waiting ? _("，%(n)s 项待纳入检查点", { n: waiting }) : "";
   counts.textContent = M ? fmt(M.words.counts, { n: rep.checks.length, passed: count("passed"), failed, not_checked: count("not_checked"),
     pending: waiting ? fmt(M.words.pending_count, { n: waiting }) : "" })
-    : `${rep.checks.length} checks: ${count("passed")} passed, ${failed} failed, ${count("not_checked")} not checked yet${waiting ? `, ${waiting} pending` : ""}.`;
+    : _("共 %(n)s 项检查：%(passed)s 项通过，%(failed)s 项未通过，%(not_checked)s 项尚未检查%(pending)s。", { n: rep.checks.length, passed: count("passed"), failed, not_checked: count("not_checked"), pending: pendingWords });
   into.appendChild(counts);
   const STATUSES = M ? M.statuses : STATUS;
   const ul = document.createElement("ul");

@@ -15,12 +15,12 @@ const HEAD = [0xff, ...new TextEncoder().encode("GB/T32918-SM2-SM3")];
 // "<name>+<hex key hash>+<base64(0xff || "GB/T32918-SM2-SM3" || 0x04 || X || Y)>" -> {name, keyHash, point}
 export async function parseSm2Key(vkey) {
   const m = String(vkey).match(/^([^+\s]+)\+([0-9a-f]{8})\+([A-Za-z0-9+/=]+)$/);
-  if (!m) throw new Error("SM2 verifier key has not the form name+hash+key");
+  if (!m) throw new Error(_("SM2 验证公钥不是 name+hash+key 的形式"));
   const [, name, hashHex, b64] = m;
   const blob = fromB64(b64);
   if (blob.length !== HEAD.length + 65 || HEAD.some((b, i) => blob[i] !== b) || blob[HEAD.length] !== 0x04) throw new Error("not an SM2 verifier key (0xff || GB/T32918-SM2-SM3 || 0x04 || X || Y)");
   const keyHash = (await sha256(concat(utf8(name), new Uint8Array([0x0a]), blob))).slice(0, 4);
-  if (hex(keyHash) !== hashHex) throw new Error("SM2 verifier key hash does not match its key");
+  if (hex(keyHash) !== hashHex) throw new Error(_("SM2 验证公钥的哈希与其公钥不符"));
   return { name, keyHash, point: blob.slice(HEAD.length) };
 }
 
@@ -46,10 +46,10 @@ export async function verifySm2Line(note, vkey) {
 // JCS({sm2_log_key}) (proof of possession). Returns the key or throws with the reason.
 export async function checkRegistration(payload, canonicalBytes) {
   const names = Object.keys(payload || {}).sort();
-  if (names.join(",") !== "key_sig,sm2_log_key") throw new Error("payload must be {sm2_log_key, key_sig} (SM2_KEY_INVALID)");
+  if (names.join(",") !== "key_sig,sm2_log_key") throw new Error(_("内容须为 {sm2_log_key, key_sig}（SM2_KEY_INVALID）"));
   const key = await parseSm2Key(payload.sm2_log_key);
   if (!sm2Verify(key.point, canonicalBytes({ sm2_log_key: payload.sm2_log_key }), fromB64(payload.key_sig)))
-    throw new Error("key_sig is not an SM2 signature by the new key: no proof of possession (SM2_KEY_INVALID)");
+    throw new Error(_("key_sig 不是新公钥的 SM2 签名：不能证明持有私钥（SM2_KEY_INVALID）"));
   return key;
 }
 
