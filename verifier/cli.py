@@ -579,17 +579,22 @@ def draw_cmd(server: str, draw_id: str, scan_log: bool, as_json: bool, log_key: 
 @click.option("--proof", "proof_mode", is_flag=True,
               help="with --server: fetch only the subject's proof document (a few KB, SPEC §D15), not the bundle")
 @click.option("--proof-file", "proof_file", type=click.Path(dir_okay=False), help="a saved subject proof document")
+@policy_option
 def subject_cmd(code: str, draw_id: str, server: str | None, bundle_file: str | None, as_json: bool,
-                log_key: str | None, trust_chain: tuple[str, ...], proof_mode: bool, proof_file: str | None) -> None:
+                log_key: str | None, trust_chain: tuple[str, ...], proof_mode: bool, proof_file: str | None,
+                witness_policy: str | None) -> None:
     """Was this subject (unified social credit code) drawn, and why? Plain Chinese + English."""
+    witnesses, k = _with_policy((), None, witness_policy)
     if proof_mode or proof_file:
         if bool(server) == bool(proof_file) or bundle_file:
             _die("--proof needs --server URL; --proof-file FILE stands alone")
-        _subject_by_proof(code, draw_id, server, proof_file, as_json, log_key, trust_chain)
+        _subject_by_proof(code, draw_id, server, proof_file, as_json, log_key, trust_chain,
+                          {"k": k, "witnesses": list(witnesses)} if witness_policy else None)
     if bool(server) == bool(bundle_file):
         _die("give exactly one of --server URL or --bundle FILE")
     try:
-        opts = DrawOptions(log_key=log_key, trusted_chains=trusted_chains(trust_chain))
+        opts = DrawOptions(log_key=log_key, trusted_chains=trusted_chains(trust_chain), witnesses=witnesses,
+                           min_witnesses=k)
         bundle = _server_bundle(server, draw_id, False, opts) if server else load_draw_bundle(str(bundle_file))
         if bundle["draw_id"] != draw_id:
             _die(f"the bundle is of draw {bundle['draw_id']}, not {draw_id}")
@@ -609,7 +614,8 @@ def subject_cmd(code: str, draw_id: str, server: str | None, bundle_file: str | 
 
 
 def _subject_by_proof(code: str, draw_id: str, server: str | None, proof_file: str | None, as_json: bool,
-                      log_key: str | None, trust_chain: tuple[str, ...]) -> NoReturn:
+                      log_key: str | None, trust_chain: tuple[str, ...],
+                      witness_policy: dict[str, Any] | None = None) -> NoReturn:
     """`drawverify subject --proof`: one company's check from its proof document alone (§D15)."""
     from urllib.parse import quote
 
@@ -624,7 +630,8 @@ def _subject_by_proof(code: str, draw_id: str, server: str | None, proof_file: s
             doc = read_json_file(str(proof_file))
         if isinstance(doc, dict) and (doc.get("draw_id") != draw_id or doc.get("subject") != code):
             _die(f"the proof is of {doc.get('subject')} in draw {doc.get('draw_id')}, not {code} in {draw_id}")
-        report, facts = verify_subject_proof(doc, log_key=log_key, trusted_chains=chains)
+        report, facts = verify_subject_proof(doc, log_key=log_key, trusted_chains=chains,
+                                             witness_policy=witness_policy)
     except (SourceError, ProofShapeError) as exc:
         _die(str(exc))
     if as_json:

@@ -103,7 +103,7 @@ def summary_lines(report: dict[str, Any], lang: str = "zh") -> list[str]:
             said = "；".join(f"{m['codes'].get(code, code)}（{code}）" for code in codes) if lang == "zh" \
                 else "; ".join(f"{code}: {m['codes'].get(code, code)}" for code in codes)
             lines.append(f"  · {_title(c, m)}" + (f" — {said}" if said else ""))
-    skipped = [c for c in checks if c["status"] in ("not_checked", "pending")]
+    skipped = [c for c in checks if c["status"] in ("not_checked", "pending", "awaiting_witnesses")]
     if skipped:
         lines.append(w["skipped_head"])
         for c in skipped:
@@ -126,7 +126,9 @@ def to_text(report: dict[str, Any], lang: str = "zh") -> str:
         line = f"[{m['marks'].get(c['status'], c['status'])}] {_title(c, m)}"
         if c.get("detail"):
             line += f" — {c['detail']}"
-        if c["status"] in ("not_checked", "pending", "awaiting_witnesses") and c.get("reason"):
+        if c["status"] == "awaiting_witnesses" and c.get("reason"):
+            line += f"（{_reason(c['reason'], m)}）" if lang == "zh" else f" ({c['reason']})"
+        elif c["status"] in ("not_checked", "pending") and c.get("reason"):
             line += f"（{w['why']}：{_reason(c['reason'], m)}）" if lang == "zh" else f" ({w['why']}: {c['reason']})"
         lines.append(line)
         for f in c["findings"]:
