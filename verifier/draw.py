@@ -702,6 +702,7 @@ class _Bundle:
                           "source", None, nb)
             c.skip("no drand round declared: unpredictability rests on the dice / lottery / witness reveals, "
                    "which come after the prepared checkpoint (see prepared_checkpoint)")
+            self._prepared_quorum_without_round()
             return
         latest = max(t for _, t, _ in rounds)
         if nb != latest:
@@ -765,6 +766,23 @@ class _Bundle:
                    and pol is None else "no witness cosigned the prepared checkpoint in time")
             c.detail = (f"RESTS ON THE SERVICE'S OWN CLOCK ({'; '.join(clock)} < round time {earliest}): {why}")
             self.r.info["timing"] = "rests on the service's own clock"
+
+    def _prepared_quorum_without_round(self) -> None:
+        """Without a drand round (§D12: "without one: on prepared_checkpoint") k of the policy's
+        witnesses must have cosigned the prepared checkpoint, at any time; fewer, none forged, is
+        awaiting witnesses (no deadline has passed), as on the page."""
+        pol = self._policy(self.r.check("timing", "inputs fixed before the beacon round existed"))
+        if self.pnote is None or pol is None or pol[2] != "bundle" and pol[1] is None:
+            return
+        c = self.r.check("prepared_checkpoint", "checkpoint signed right after prepare, consistent with the "
+                         "bundle checkpoint")
+        size = self.pcp.size if self.pcp is not None else None
+        valid = self._cosigs(c, self.pnote, "prepared_checkpoint", size)
+        need = pol[1] if pol[1] is not None else len(pol[0])
+        if c.status != "failed" and len(valid) < need:
+            have = {n for n, _ in valid}
+            self.r.awaiting_witnesses(c, size=size, k=need, valid=[f"{n}@{t}" for n, t in valid],
+                                      missing=[k.name for k in pol[0] if k.name not in have])
 
     def _time_passed(self, t: int) -> str | None:
         """Evidence in the bundle that the time `t` (Unix s) has passed, or None. Why evidence and

@@ -244,6 +244,10 @@ class Report:
         """The newest checkpoint lacks k valid witness cosignatures (and nothing else is wrong
         with them): `c` awaits witnesses, and the report says who is missing and how many more."""
         more = max(0, k - len(valid))
+        if self.awaiting is not None:  # the first named (the newest checkpoint's) stays the headline
+            c.await_witnesses(f"awaiting witnesses: {len(valid)} of the {k} needed cosigned checkpoint size {size}; "
+                              f"{more} more needed from: {', '.join(missing) or '-'}")
+            return
         self.awaiting = {"checkpoint_size": size, "k": k, "cosigned_by": valid, "more_needed": more,
                          "missing": missing}
         c.await_witnesses(f"awaiting witnesses: {len(valid)} of the {k} needed cosigned checkpoint size {size}; "

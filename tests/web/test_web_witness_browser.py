@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.web.conftest import draw_ids
+from tests.web.test_web_browser import wait
 from tests.web.test_web_drand_browser import page, verify_in_page  # noqa: F401  (page: fixture)
 from verifier.draw import verify_bundle
 from verifier.note import own_cosignature_key, parse_verifier_key
@@ -60,6 +61,15 @@ def test_page_checks_the_witness_policy(page: Any, live_server: str, demo: Any) 
     assert res["verdict"] == "awaiting_witnesses" and got["status"] == "awaiting_witnesses", res
     assert got["detail"].startswith("等待见证") and all(n in got["detail"] for n in names[:2]), got
     assert "还差 1 个" in got["detail"], got
+    # in English with ?lang=en: the same state in the page's English words
+    page.get(page.current_url.split("?")[0] + "?lang=en")
+    wait(page).until(lambda d: d.execute_script("return !!window.SpotcheckVerifier"))
+    res = verify_in_page_full(page, b)
+    got = {c["id"]: c for c in res["checks"]}["witnesses"]
+    assert res["verdict"] == "awaiting_witnesses" and got["detail"].startswith("awaiting witnesses:"), got
+    assert "1 more" in got["detail"], got
+    page.get(page.current_url.split("?")[0] + "?lang=zh")
+    wait(page).until(lambda d: d.execute_script("return !!window.SpotcheckVerifier"))
     b = copy.deepcopy(honest)
     b["log"]["checkpoint"]["note"] = forge(b["log"]["checkpoint"]["note"], names[0])
     assert "COSIGNATURE_INVALID" in verify_bundle(copy.deepcopy(b))[0].codes()

@@ -92,6 +92,12 @@ def test_publication_and_seed_wait_for_the_quorum(inst: Any) -> None:
     push(ledger, timeout=2)
     with pytest.raises(DrawStateError, match="等待见证"):
         svc.seed(op, d["id"], [{"type": "dice", "digits": "50288419716939937510"}])
+    # its bundle (no drand round: no deadline has passed) is awaiting witnesses, not FAILED
+    at = ledger.latest_checkpoint().size
+    b_new = client.get(f"/api/v1/draws/{d['id']}/bundle?checkpoint={at}").get_json()
+    report, _ = verify_bundle(b_new, DrawOptions(log_key=inst.genesis_log_key.encode()))
+    assert report.verdict == "awaiting_witnesses" and not report.findings, report.to_text()
+    assert report.checks["prepared_checkpoint"].status == "awaiting_witnesses", report.to_text()
     # the witnesses come back: the push catches them up (from the size each has) and all is public
     with ledger.engine.begin() as conn:
         for name in down:
