@@ -7,6 +7,7 @@ Pinned clocks only (the demo's, then a ForwardClock from the log's own last entr
 
 from __future__ import annotations
 
+import copy
 import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,6 +26,8 @@ from ledger.schema import witnesses
 from ledger.witnessing import push
 from tests.conftest import PASSPHRASE
 from tests.pinned import TEST_NOW
+from tests.web.test_web_drand_browser import page  # noqa: F401  (page: fixture)
+from tests.web.test_web_witness_browser import verify_in_page_full
 from verifier.draw import DrawOptions, verify_bundle
 
 QUICKNET = "52db9ba70e0cc0f6eaf7803dd07447a1f5477735fd3f661792ba94600c84e971"
@@ -49,6 +52,7 @@ def verify(w: dict[str, Any], draw_id: str) -> Any:
     led = w["ledger"]
     b = build_bundle(led, draw_id, privileged=False, log_verifier_key=w["inst"].genesis_log_key.encode(),
                      checkpoint_size=led.latest_checkpoint().size)
+    w.setdefault("bundles", []).append(copy.deepcopy(b))  # for the page's turn (below)
     return verify_bundle(b, DrawOptions(log_key=w["inst"].genesis_log_key.encode()))[0]
 
 
@@ -80,3 +84,17 @@ def test_prepared_checkpoint_awaits_witnesses_until_the_round_then_fails(world: 
     assert report.verdict == "failed" and "PREPARED_NOT_WITNESSED" in report.codes(), report.to_text()
     f = next(x for x in report.findings if x.code == "PREPARED_NOT_WITNESSED")
     assert "has passed" in f.message and all(n in f.message for n in down), f.render()
+
+
+@pytest.mark.browser
+def test_the_page_says_the_same(world: dict[str, Any], page: Any) -> None:  # noqa: F811
+    """The browser verifier on the same two bundles: 等待见证 for the prepared checkpoint while
+    the round is ahead, PREPARED_NOT_WITNESSED after it."""
+    waiting, late = world["bundles"]
+    res = verify_in_page_full(page, waiting)
+    got = {c["id"]: c for c in res["checks"]}["prepared_cp"]
+    assert res["verdict"] == "awaiting_witnesses" and got["status"] == "awaiting_witnesses", res["checks"]
+    assert got["detail"].startswith("等待见证") and all(n in got["detail"] for n, _ in DEMO_WITNESSES[1:]), got
+    res = verify_in_page_full(page, late)
+    got = {c["id"]: c for c in res["checks"]}["prepared_cp"]
+    assert res["verdict"] == "failed" and got["status"] == "failed" and "PREPARED_NOT_WITNESSED" in got["detail"], got
