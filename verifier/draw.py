@@ -460,7 +460,7 @@ class _Bundle:
         pol = self._policy(c)
         if pol is None:
             c.detail = (c.detail + "; " if c.detail else "") + "witness cosignatures not checked: no witness " \
-                       "policy (the bundle states none; give --witness keys)"
+                       "policy given (the bundle states none; --witness-policy FILE)"
             return
         size = self.cp.size if getattr(self, "cp", None) is not None else None
         valid = self._cosigs(c, note, where, size)
