@@ -6,10 +6,10 @@
 import { compare, compareUtf8, fromB64, fromHex, hex, sha256 } from "./lib/bytes.js";
 import { canonicalBytes } from "./lib/jcs.js";
 import { leafHash, verifyInclusion } from "./lib/merkle.js";
-import { verifyCheckpointNote } from "./lib/note.js";
+import { verifyCheckpointNote, verifyCosignatures } from "./lib/note.js";
 import * as D from "./lib/draw.js";
 import { checkBundleDrand } from "./drand.js";
-import { Report, render, wordsOf } from "./verify.js";
+import { Report, awaitingWords, render, witnessPolicy, wordsOf } from "./verify.js";
 
 const EN = document.documentElement.lang === "en";
 const T = (zh, en) => (EN ? en : zh);
@@ -43,6 +43,20 @@ export async function verifySubjectProof(doc) {
     must(doc.log.checkpoint.size === cp.size, "CHECKPOINT_MALFORMED", `size ${doc.log.checkpoint.size} ≠ ${cp.size}`);
     return T(`树大小 ${cp.size}`, `tree size ${cp.size}`);
   });
+  // §D15 1b: k of the document's witness policy cosigned the checkpoint; fewer (none forged) is 等待见证
+  const WT = T("检查点的见证者联署（见证策略要求的 k 个）", "witness cosignatures on the checkpoint (k of the witness policy)");
+  if (okCp) {
+    const policy = await witnessPolicy(doc, doc.log.verifier_key);
+    if (!policy) rep.skip("proof_witnesses", WT, T("证明文件未声明见证策略：未检查见证者联署", "the document states no witness policy: witness cosignatures not checked"));
+    else if (policy.error) rep.fail("proof_witnesses", WT, `WITNESS_POLICY_INVALID: ${policy.error}`);
+    else {
+      const cos = await verifyCosignatures(doc.log.checkpoint.note, policy.keys);
+      const okc = cos.filter((c) => c.ok === true), badc = cos.filter((c) => c.ok === false);
+      if (badc.length) rep.fail("proof_witnesses", WT, "COSIGNATURE_INVALID: " + badc.map((c) => `${c.name}: ${c.reason}`).join("; "));
+      else if (okc.length < policy.k) rep.wait("proof_witnesses", WT, awaitingWords(cp.size, policy.k, okc.map((c) => c.name), cos.filter((c) => c.ok === null).map((c) => c.name)));
+      else rep.pass("proof_witnesses", WT, T(`已见证：${okc.length} / ${policy.keys.length} 个见证者联署（需要 ${policy.k} 个）`, `witnessed: ${okc.length} of ${policy.keys.length} witnesses cosigned (k = ${policy.k})`));
+    }
+  }
   const okEntries = await step(rep, "proof_entries", T("本次抽签的日志条目均在该检查点中，步骤完整", "the draw's entries are in that checkpoint; its lifecycle is complete"), async () => {
     for (const w of doc.entries) {
       const lh = await leafHash(canonicalBytes(w.entry));
@@ -206,12 +220,13 @@ export async function verifySubjectProof(doc) {
 
 function answer(rep, f) {
   if (!rep.ok || f.drawn === undefined) return T("无法确认（见下方检查项）。", "Cannot be confirmed (see the checks below).");
+  const wait = rep.verdict === "awaiting_witnesses" ? T("等待见证：此结论暂未公开，请稍后再核验。", "Awaiting witnesses: this answer is not yet public; check again later. ") : "";
   const head = f.pool === "excluded" ? T(`抽签前已排除（${f.reason}），未参加抽取；`, `Excluded before the draw (${f.reason}); `) : "";
   const verdict = f.drawn ? T("已被抽中：签号不大于本层截止签号。", "Drawn: its ticket is at or below its stratum's cutoff.")
     : f.pool === "excluded" ? (f.wouldHave ? T("若未排除本会被抽中。", "it would have been drawn.") : T("即使未排除也不会被抽中。", "it would not have been drawn."))
     : T("未被抽中：签号大于本层截止签号。", "Not drawn: its ticket is above its stratum's cutoff.");
   const team = f.team ? T(` 检查组：${f.team.team.join("、")}。`, ` Team: ${f.team.team.join(", ")}.`) : "";
-  return `${head}${verdict}${team}`;
+  return `${wait}${head}${verdict}${team}`;
 }
 
 async function check(drawId, code, answerEl, out) {

@@ -20,9 +20,23 @@ class Report {
   fail(id, title, detail) { this.add(id, title, "failed", detail); }
   skip(id, title, detail) { this.add(id, title, "not_checked", detail); }
   pend(id, title, detail) { this.add(id, title, "pending", detail); }
+  // 等待见证: fewer than k valid witness cosignatures yet, nothing forged (SPEC §D14)
+  wait(id, title, detail) { this.add(id, title, "awaiting_witnesses", detail); }
   get ok() { return this.checks.every((c) => c.status !== "failed"); }
-  // The same verdicts as drawverify: failed, else aborted (a proven abort), else verified.
-  get verdict() { return !this.ok ? "failed" : this.aborted ? "aborted" : "verified"; }
+  // The same verdicts as drawverify: failed, else awaiting witnesses (not yet public), else
+  // aborted (a proven abort), else verified.
+  get verdict() {
+    if (!this.ok) return "failed";
+    if (this.checks.some((c) => c.status === "awaiting_witnesses")) return "awaiting_witnesses";
+    return this.aborted ? "aborted" : "verified";
+  }
+}
+
+// What the page says when a checkpoint still lacks witnesses: who cosigned, who is missing, how many more.
+export function awaitingWords(size, k, valid, missing) {
+  const more = Math.max(0, k - valid.length);
+  return T(`等待见证：树大小 ${size} 的检查点已有 ${valid.length} 个有效联署，需要 ${k} 个，还差 ${more} 个；尚未联署：${missing.join("、") || "—"}`,
+    `awaiting witnesses: checkpoint size ${size} has ${valid.length} valid cosignature(s), ${k} needed, ${more} more; not yet cosigned: ${missing.join(", ") || "—"}`);
 }
 
 async function guard(rep, id, title, fn) {
@@ -91,7 +105,7 @@ async function verifyDraw(bundle, witnessKeys) {
   // entries shown beyond the checkpoint (§D12): signature-checked, not yet provable
   const pending = (bundle.pending_entries || []).map((e) => ({ seq: e.seq, entry: e.entry, pending: true }));
   // --- the log: entries, keys, signatures, checkpoint, inclusion --------------------------
-  const { results, logKeyFor, sm2KeyFor } = await checkEntries(entries.concat(pending), pinned);
+  const { results, logKeyFor, sm2KeyFor, witnessCosignatures } = await checkEntries(entries.concat(pending), pinned);
   const bad = (k) => results.filter((r) => r[k]).map((r) => `#${r.seq}: ${r[k]}`);
   const canon = bad("canonical");
   canon.length ? rep.fail("canonical", T("条目规范形式 (RFC 8785)", "Entries in canonical form (RFC 8785)"), canon.join("; "))
@@ -104,12 +118,13 @@ async function verifyDraw(bundle, witnessKeys) {
     : rep.pass("keys", T("密钥规则（注册、轮换、吊销）", "Key rules (registration, rotation, retirement)"), T("每个签名密钥均已在日志中先行登记", "every signing key was registered earlier on the log"));
   const ch = bad("chain");
   if (ch.length) rep.fail("chain", T("哈希链（相邻条目）", "Hash chain (adjacent entries)"), ch.join("; "));
-  let cp = null;
+  let cp = null, cpOwnTime = null;
   await guard(rep, "checkpoint", T("检查点签名 (C2SP signed note)", "Checkpoint signature (C2SP signed note)"), async () => {
     const size = bundle.log.checkpoint.size;
-    const { checkpoint } = await verifyCheckpointNote(bundle.log.checkpoint.note, logKeyFor(size));
+    const { checkpoint, time } = await verifyCheckpointNote(bundle.log.checkpoint.note, logKeyFor(size));
     if (checkpoint.size !== size) throw new Error(`note says size ${checkpoint.size}, bundle ${size}`);
     cp = checkpoint;
+    cpOwnTime = time;
     rep.pass("checkpoint", T("检查点签名 (C2SP signed note)", "Checkpoint signature (C2SP signed note)"),
       T(`树大小 ${size}，日志公钥 ${pinned}（请与公开渠道公布的公钥核对）`, `tree size ${size}, log key ${pinned} (compare it with the key published out of band)`));
   });
@@ -136,11 +151,11 @@ async function verifyDraw(bundle, witnessKeys) {
   const policy = await witnessPolicy(bundle, pinned);
   if (policy && policy.error) rep.fail("witnesses", WT, T(`WITNESS_POLICY_INVALID：证据包的见证策略无效：${policy.error}`, `WITNESS_POLICY_INVALID: the bundle's witness policy is invalid: ${policy.error}`));
   else if (policy) {
-    const cos = await verifyCosignatures(bundle.log.checkpoint.note, policy.keys);
-    const okc = cos.filter((c) => c.ok === true);
-    const badc = cos.filter((c) => c.ok === false);
-    if (badc.length) rep.fail("witnesses", WT, "COSIGNATURE_INVALID: " + badc.map((c) => `${c.name}: ${c.reason}`).join("; "));
-    else if (okc.length < policy.k) rep.fail("witnesses", WT, T(`WITNESS_QUORUM_NOT_MET：证据包声明需要 ${policy.k} 个见证者联署，有效的只有 ${okc.length} 个`, `WITNESS_QUORUM_NOT_MET: the bundle's policy needs ${policy.k} witness cosignatures, ${okc.length} valid`));
+    // each policy key followed through its rotations / revocation on the log (SPEC §3 items 9-10)
+    const size = bundle.log.checkpoint.size;
+    const { valid: okc, bad: badc, missing } = await witnessCosignatures(bundle.log.checkpoint.note, size, policy.keys);
+    if (badc.length) rep.fail("witnesses", WT, badc.map((c) => `${c.code}: ${c.why}`).join("; "));
+    else if (okc.length < policy.k) rep.wait("witnesses", WT, awaitingWords(size, policy.k, okc.map((c) => c.name), missing));
     else rep.pass("witnesses", WT, T(`已见证：${okc.length} / ${policy.keys.length} 个见证者联署（需要 ${policy.k} 个）：`, `witnessed: ${okc.length} of ${policy.keys.length} witnesses cosigned (k = ${policy.k}): `) + okc.map((c) => `${c.name} @ ${new Date(c.time * 1000).toISOString()}`).join("; "));
   } else if (witnessKeys && witnessKeys.length) {
     const cos = await verifyCosignatures(bundle.log.checkpoint.note, witnessKeys);
@@ -209,7 +224,18 @@ async function verifyDraw(bundle, witnessKeys) {
   const preparedLeaf = results[pi].leafHash;
   const P = prepared.entry.payload;
   // prepared checkpoint: the inputs were fixed, and signed, before the randomness existed
-  let preparedCpTime = null;
+  let preparedCpTime = null, preparedWait = null;
+  // evidence in the bundle that Unix time t has passed (never the clock: the verdict must not
+  // depend on when it is computed): the draw seeded, an entry dated at or after t, a signed time
+  const timePassed = (t, cosigs) => {
+    if (seeded) return T(`已播种 #${seeded.seq}`, `the draw was seeded, #${seeded.seq}`);
+    const late = all.find((e) => e.entry && typeof e.entry.time === "string" && Date.parse(e.entry.time) / 1000 >= t);
+    if (late) return T(`条目 #${late.seq} 的时间为 ${late.entry.time}`, `entry #${late.seq} is dated ${late.entry.time}`);
+    const c = cosigs.find((x) => x.time >= t);
+    if (c) return T(`${c.name} 于 ${c.time} 联署`, `${c.name} cosigned at ${c.time}`);
+    if (cpOwnTime != null && cpOwnTime >= t) return T(`日志于 ${cpOwnTime} 签署检查点`, `the log signed its checkpoint at ${cpOwnTime}`);
+    return null;
+  };
   await guard(rep, "prepared_cp", T("准备后检查点（输入先于随机源固定）", "Prepared checkpoint (inputs fixed before the randomness)"), async () => {
     const pc = bundle.prepared_checkpoint;
     if (!pc) throw new Error(T("PREPARED_CHECKPOINT_INVALID：证据包中没有覆盖准备条目的检查点，无法说明输入先于种子固定",
@@ -236,11 +262,19 @@ async function verifyDraw(bundle, witnessKeys) {
     }
     if (policy && !policy.error) {
       // the inputs count as fixed once k witnesses cosigned the prepared checkpoint (before the round, if any)
-      const cos = await verifyCosignatures(pc.note, policy.keys);
-      const inTime = cos.filter((c) => c.ok === true && (P.not_before == null || c.time < P.not_before));
-      if (inTime.length < policy.k) throw new Error(T(`WITNESS_QUORUM_NOT_MET：准备后检查点${P.not_before != null ? "在信标轮次之前" : ""}只有 ${inTime.length} 个见证者联署，需要 ${policy.k} 个`, `WITNESS_QUORUM_NOT_MET: ${inTime.length} witnesses cosigned the prepared checkpoint${P.not_before != null ? " before the round" : ""}, ${policy.k} needed`));
+      const { valid, bad: badp } = await witnessCosignatures(pc.note, pc.size, policy.keys);
+      if (badp.length) throw new Error(badp.map((c) => `${c.code}: ${c.why}`).join("; "));
+      const inTime = valid.filter((c) => P.not_before == null || c.time < P.not_before);
+      if (inTime.length < policy.k) {
+        const missing = (await Promise.all(policy.keys.map(parseVerifierKey))).map((k) => k.name).filter((n) => !inTime.some((c) => c.name === n));
+        const past = P.not_before == null ? null : timePassed(P.not_before, valid);
+        if (P.not_before != null && past) throw new Error(T(`PREPARED_NOT_WITNESSED：准备后检查点在信标轮次时间 ${P.not_before} 之前只有 ${inTime.length} 个见证者联署，需要 ${policy.k} 个；该时间已过（${past}），永远无法成立；未及时联署：${missing.join("、")}`,
+          `PREPARED_NOT_WITNESSED: ${inTime.length} witnesses cosigned the prepared checkpoint before the round's time ${P.not_before}, ${policy.k} needed; that time has passed (${past}): it can never become valid; not in time: ${missing.join(", ")}`));
+        preparedWait = awaitingWords(pc.size, policy.k, inTime.map((c) => c.name), missing);
+      }
       detail += T(`；${inTime.length} 个见证者联署`, `; cosigned by ${inTime.length} witnesses`);
     }
+    if (preparedWait) { rep.wait("prepared_cp", T("准备后检查点（输入先于随机源固定）", "Prepared checkpoint (inputs fixed before the randomness)"), preparedWait); return; }
     rep.pass("prepared_cp", T("准备后检查点（输入先于随机源固定）", "Prepared checkpoint (inputs fixed before the randomness)"), detail);
   });
 
@@ -457,7 +491,7 @@ function otherDraws(rep, entries, P, mySeq, myId) {
 }
 
 // --- the page ------------------------------------------------------------------------------
-const STATUS = { passed: T("通过", "passed"), failed: T("未通过", "failed"), not_checked: T("未检查", "not checked"), pending: T("待纳入检查点", "pending") };
+const STATUS = { passed: T("通过", "passed"), failed: T("未通过", "failed"), not_checked: T("未检查", "not checked"), pending: T("待纳入检查点", "pending"), awaiting_witnesses: T("等待见证", "awaiting witnesses") };
 
 // drawverify's catalogue (verifier/messages/zh.json): the page says what the command line says.
 async function wordsOf() {
@@ -476,7 +510,7 @@ function render(rep, into, M = null) {
   into.textContent = "";
   const summary = document.createElement("p");
   const verdict = rep.verdict;
-  summary.className = "verdict " + (verdict === "verified" ? "ok" : verdict === "aborted" ? "aborted" : "bad");
+  summary.className = "verdict " + (verdict === "verified" ? "ok" : verdict === "aborted" ? "aborted" : verdict === "awaiting_witnesses" ? "awaiting" : "bad");
   summary.id = "verdict";
   summary.dataset.ok = String(rep.ok);
   summary.dataset.verdict = verdict;
@@ -491,6 +525,7 @@ function render(rep, into, M = null) {
   } else {
     summary.textContent = verdict === "failed" ? T(`${failed} 项检查未通过`, `${failed} check(s) failed`)
       : verdict === "aborted" ? T(`已中止：${abortLine}`, `ABORTED: ${abortLine}`)
+      : verdict === "awaiting_witnesses" ? T("等待见证：见证者联署尚不足，暂未公开（不是篡改，稍后再核验）", "awaiting witnesses: too few witness cosignatures so far, not yet public (not tampering; check again later)")
       : T("已核验：目前可检查的各项均通过（未检查、待纳入检查点的项见下）", "VERIFIED: every check that can be made so far passed (see below for those not checked or pending)");
     if (waiting && verdict !== "failed") summary.textContent += T(`；${waiting} 项待纳入检查点`, `; ${waiting} pending a checkpoint`);
   }
@@ -570,4 +605,4 @@ function init() {
 window.SpotcheckVerifier = { verifyBundle: async (b, w) => { const r = await verifyBundle(b, w); return { ok: r.ok, verdict: r.verdict, aborted: r.aborted || null, checks: r.checks }; } };
 init();
 // for the company page's own check (subject-proof.js): the same report, words and rendering
-export { Report, fetchJson, render, wordsOf };
+export { Report, fetchJson, render, witnessPolicy, wordsOf };
