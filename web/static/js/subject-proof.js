@@ -6,10 +6,10 @@
 import { compare, compareUtf8, fromB64, fromHex, hex, sha256 } from "./lib/bytes.js";
 import { canonicalBytes } from "./lib/jcs.js";
 import { leafHash, verifyInclusion } from "./lib/merkle.js";
-import { verifyCheckpointNote } from "./lib/note.js";
+import { verifyCheckpointNote, verifyCosignatures } from "./lib/note.js";
 import * as D from "./lib/draw.js";
 import { checkBundleDrand } from "./drand.js";
-import { Report, render, wordsOf } from "./verify.js";
+import { Report, awaitingWords, render, witnessPolicy, wordsOf } from "./verify.js";
 import { _, list } from "./lib/i18n.js";
 
 const STEPS = ["draw.prepared", "draw.seeded", "draw.drawn", "draw.published"];
@@ -42,6 +42,20 @@ export async function verifySubjectProof(doc) {
     must(doc.log.checkpoint.size === cp.size, "CHECKPOINT_MALFORMED", `size ${doc.log.checkpoint.size} ≠ ${cp.size}`);
     return _("树大小 %(size)s", { size: cp.size });
   });
+  // §D15 1b: k of the document's witness policy cosigned the checkpoint; fewer (none forged) is 等待见证
+  const WT = _("检查点的见证者联署（见证策略要求的 k 个）");
+  if (okCp) {
+    const policy = await witnessPolicy(doc, doc.log.verifier_key);
+    if (!policy) rep.skip("proof_witnesses", WT, _("证明文件未声明见证策略：未检查见证者联署"));
+    else if (policy.error) rep.fail("proof_witnesses", WT, `WITNESS_POLICY_INVALID: ${policy.error}`);
+    else {
+      const cos = await verifyCosignatures(doc.log.checkpoint.note, policy.keys);
+      const okc = cos.filter((c) => c.ok === true), badc = cos.filter((c) => c.ok === false);
+      if (badc.length) rep.fail("proof_witnesses", WT, "COSIGNATURE_INVALID: " + badc.map((c) => `${c.name}: ${c.reason}`).join("; "));
+      else if (okc.length < policy.k) rep.wait("proof_witnesses", WT, awaitingWords(cp.size, policy.k, okc.map((c) => c.name), cos.filter((c) => c.ok === null).map((c) => c.name)));
+      else rep.pass("proof_witnesses", WT, _("已见证：%(okc_n)s / %(keys_n)s 个见证者联署（需要 %(k)s 个）", { okc_n: okc.length, keys_n: policy.keys.length, k: policy.k }));
+    }
+  }
   const okEntries = await step(rep, "proof_entries", _("本次抽签的日志条目均在该检查点中，步骤完整"), async () => {
     for (const w of doc.entries) {
       const lh = await leafHash(canonicalBytes(w.entry));
@@ -205,12 +219,13 @@ export async function verifySubjectProof(doc) {
 
 function answer(rep, f) {
   if (!rep.ok || f.drawn === undefined) return _("无法确认（见下方检查项）。");
+  const wait = rep.verdict === "awaiting_witnesses" ? _("等待见证：此结论暂未公开，请稍后再核验。") : "";
   const head = f.pool === "excluded" ? _("抽签前已排除（%(reason)s），未参加抽取；", { reason: f.reason }) : "";
   const verdict = f.drawn ? _("已被抽中：签号不大于本层截止签号。")
     : f.pool === "excluded" ? (f.wouldHave ? _("若未排除本会被抽中。") : _("即使未排除也不会被抽中。"))
     : _("未被抽中：签号大于本层截止签号。");
   const team = f.team ? _(" 检查组：%(team)s。", { team: list(f.team.team) }) : "";
-  return `${head}${verdict}${team}`;
+  return `${wait}${head}${verdict}${team}`;
 }
 
 async function check(drawId, code, answerEl, out) {

@@ -19,9 +19,23 @@ class Report {
   fail(id, title, detail) { this.add(id, title, "failed", detail); }
   skip(id, title, detail) { this.add(id, title, "not_checked", detail); }
   pend(id, title, detail) { this.add(id, title, "pending", detail); }
+  // 等待见证: fewer than k valid witness cosignatures yet, nothing forged (SPEC §D14)
+  wait(id, title, detail) { this.add(id, title, "awaiting_witnesses", detail); }
   get ok() { return this.checks.every((c) => c.status !== "failed"); }
-  // The same verdicts as drawverify: failed, else aborted (a proven abort), else verified.
-  get verdict() { return !this.ok ? "failed" : this.aborted ? "aborted" : "verified"; }
+  // The same verdicts as drawverify: failed, else awaiting witnesses (not yet public), else
+  // aborted (a proven abort), else verified.
+  get verdict() {
+    if (!this.ok) return "failed";
+    if (this.checks.some((c) => c.status === "awaiting_witnesses")) return "awaiting_witnesses";
+    return this.aborted ? "aborted" : "verified";
+  }
+}
+
+// What the page says when a checkpoint still lacks witnesses: who cosigned, who is missing, how many more.
+export function awaitingWords(size, k, valid, missing) {
+  const more = Math.max(0, k - valid.length);
+  return _("等待见证：树大小 %(size)s 的检查点已有 %(valid_n)s 个有效联署，需要 %(k)s 个，还差 %(more)s 个；尚未联署：%(missing)s",
+    { size, valid_n: valid.length, k, more, missing: list(missing) || "—" });
 }
 
 async function guard(rep, id, title, fn) {
@@ -90,7 +104,7 @@ async function verifyDraw(bundle, witnessKeys) {
   // entries shown beyond the checkpoint (§D12): signature-checked, not yet provable
   const pending = (bundle.pending_entries || []).map((e) => ({ seq: e.seq, entry: e.entry, pending: true }));
   // --- the log: entries, keys, signatures, checkpoint, inclusion --------------------------
-  const { results, logKeyFor, sm2KeyFor } = await checkEntries(entries.concat(pending), pinned);
+  const { results, logKeyFor, sm2KeyFor, witnessCosignatures } = await checkEntries(entries.concat(pending), pinned);
   const bad = (k) => results.filter((r) => r[k]).map((r) => `#${r.seq}: ${r[k]}`);
   const canon = bad("canonical");
   canon.length ? rep.fail("canonical", _("条目规范形式 (RFC 8785)"), canon.join("; "))
@@ -103,12 +117,13 @@ async function verifyDraw(bundle, witnessKeys) {
     : rep.pass("keys", _("密钥规则（注册、轮换、吊销）"), _("每个签名密钥均已在日志中先行登记"));
   const ch = bad("chain");
   if (ch.length) rep.fail("chain", _("哈希链（相邻条目）"), ch.join("; "));
-  let cp = null;
+  let cp = null, cpOwnTime = null;
   await guard(rep, "checkpoint", _("检查点签名 (C2SP signed note)"), async () => {
     const size = bundle.log.checkpoint.size;
-    const { checkpoint } = await verifyCheckpointNote(bundle.log.checkpoint.note, logKeyFor(size));
+    const { checkpoint, time } = await verifyCheckpointNote(bundle.log.checkpoint.note, logKeyFor(size));
     if (checkpoint.size !== size) throw new Error(_("签名检查点的树大小为 %(note)s，证据包写的是 %(bundle)s", { note: checkpoint.size, bundle: size }));
     cp = checkpoint;
+    cpOwnTime = time;
     rep.pass("checkpoint", _("检查点签名 (C2SP signed note)"),
       _("树大小 %(size)s，日志公钥 %(pinned)s（请与公开渠道公布的公钥核对）", { size, pinned }));
   });
@@ -135,11 +150,11 @@ async function verifyDraw(bundle, witnessKeys) {
   const policy = await witnessPolicy(bundle, pinned);
   if (policy && policy.error) rep.fail("witnesses", WT, _("WITNESS_POLICY_INVALID：证据包的见证策略无效：%(error)s", { error: policy.error }));
   else if (policy) {
-    const cos = await verifyCosignatures(bundle.log.checkpoint.note, policy.keys);
-    const okc = cos.filter((c) => c.ok === true);
-    const badc = cos.filter((c) => c.ok === false);
-    if (badc.length) rep.fail("witnesses", WT, "COSIGNATURE_INVALID: " + badc.map((c) => `${c.name}: ${c.reason}`).join("; "));
-    else if (okc.length < policy.k) rep.fail("witnesses", WT, _("WITNESS_QUORUM_NOT_MET：证据包声明需要 %(k)s 个见证者联署，有效的只有 %(okc_n)s 个", { k: policy.k, okc_n: okc.length }));
+    // each policy key followed through its rotations / revocation on the log (SPEC §3 items 9-10)
+    const size = bundle.log.checkpoint.size;
+    const { valid: okc, bad: badc, missing } = await witnessCosignatures(bundle.log.checkpoint.note, size, policy.keys);
+    if (badc.length) rep.fail("witnesses", WT, badc.map((c) => `${c.code}: ${c.why}`).join("; "));
+    else if (okc.length < policy.k) rep.wait("witnesses", WT, awaitingWords(size, policy.k, okc.map((c) => c.name), missing));
     else rep.pass("witnesses", WT, _("已见证：%(okc_n)s / %(keys_n)s 个见证者联署（需要 %(k)s 个）：", { okc_n: okc.length, keys_n: policy.keys.length, k: policy.k }) + okc.map((c) => `${c.name} @ ${new Date(c.time * 1000).toISOString()}`).join("; "));
   } else if (witnessKeys && witnessKeys.length) {
     const cos = await verifyCosignatures(bundle.log.checkpoint.note, witnessKeys);
@@ -207,7 +222,18 @@ async function verifyDraw(bundle, witnessKeys) {
   const preparedLeaf = results[pi].leafHash;
   const P = prepared.entry.payload;
   // prepared checkpoint: the inputs were fixed, and signed, before the randomness existed
-  let preparedCpTime = null;
+  let preparedCpTime = null, preparedWait = null;
+  // evidence in the bundle that Unix time t has passed (never the clock: the verdict must not
+  // depend on when it is computed): the draw seeded, an entry dated at or after t, a signed time
+  const timePassed = (t, cosigs) => {
+    if (seeded) return _("已播种 #%(seq)s", { seq: seeded.seq });
+    const late = all.find((e) => e.entry && typeof e.entry.time === "string" && Date.parse(e.entry.time) / 1000 >= t);
+    if (late) return _("条目 #%(seq)s 的时间为 %(time)s", { seq: late.seq, time: late.entry.time });
+    const c = cosigs.find((x) => x.time >= t);
+    if (c) return _("%(name)s 于 %(time)s 联署", { name: c.name, time: c.time });
+    if (cpOwnTime != null && cpOwnTime >= t) return _("日志于 %(cpOwnTime)s 签署检查点", { cpOwnTime });
+    return null;
+  };
   await guard(rep, "prepared_cp", _("准备后检查点（输入先于随机源固定）"), async () => {
     const pc = bundle.prepared_checkpoint;
     if (!pc) throw new Error(_("PREPARED_CHECKPOINT_INVALID：证据包中没有覆盖准备条目的检查点，无法说明输入先于种子固定"));
@@ -233,13 +259,18 @@ async function verifyDraw(bundle, witnessKeys) {
     }
     if (policy && !policy.error) {
       // the inputs count as fixed once k witnesses cosigned the prepared checkpoint (before the round, if any)
-      const cos = await verifyCosignatures(pc.note, policy.keys);
-      const inTime = cos.filter((c) => c.ok === true && (P.not_before == null || c.time < P.not_before));
-      if (inTime.length < policy.k) throw new Error("WITNESS_QUORUM_NOT_MET：" + (P.not_before != null
-        ? _("准备后检查点在信标轮次之前只有 %(n)s 个见证者联署，需要 %(k)s 个", { n: inTime.length, k: policy.k })
-        : _("准备后检查点只有 %(n)s 个见证者联署，需要 %(k)s 个", { n: inTime.length, k: policy.k })));
+      const { valid, bad: badp } = await witnessCosignatures(pc.note, pc.size, policy.keys);
+      if (badp.length) throw new Error(badp.map((c) => `${c.code}: ${c.why}`).join("; "));
+      const inTime = valid.filter((c) => P.not_before == null || c.time < P.not_before);
+      if (inTime.length < policy.k) {
+        const missing = (await Promise.all(policy.keys.map(parseVerifierKey))).map((k) => k.name).filter((n) => !inTime.some((c) => c.name === n));
+        const past = P.not_before == null ? null : timePassed(P.not_before, valid);
+        if (P.not_before != null && past) throw new Error(_("PREPARED_NOT_WITNESSED：准备后检查点在信标轮次时间 %(not_before)s 之前只有 %(inTime_n)s 个见证者联署，需要 %(k)s 个；该时间已过（%(past)s），永远无法成立；未及时联署：%(missing)s", { not_before: P.not_before, inTime_n: inTime.length, k: policy.k, past, missing: list(missing) }));
+        preparedWait = awaitingWords(pc.size, policy.k, inTime.map((c) => c.name), missing);
+      }
       detail += _("；%(inTime_n)s 个见证者联署", { inTime_n: inTime.length });
     }
+    if (preparedWait) { rep.wait("prepared_cp", _("准备后检查点（输入先于随机源固定）"), preparedWait); return; }
     rep.pass("prepared_cp", _("准备后检查点（输入先于随机源固定）"), detail);
   });
 
@@ -455,7 +486,7 @@ function otherDraws(rep, entries, P, mySeq, myId) {
 }
 
 // --- the page ------------------------------------------------------------------------------
-const STATUS = { passed: _("通过"), failed: _("未通过"), not_checked: _("未检查"), pending: _("待纳入检查点") };
+const STATUS = { passed: _("通过"), failed: _("未通过"), not_checked: _("未检查"), pending: _("待纳入检查点"), awaiting_witnesses: _("等待见证") };
 
 // drawverify's catalogue (verifier/messages/zh.json): the page says what the command line says.
 async function wordsOf() {
@@ -474,7 +505,7 @@ function render(rep, into, M = null) {
   into.textContent = "";
   const summary = document.createElement("p");
   const verdict = rep.verdict;
-  summary.className = "verdict " + (verdict === "verified" ? "ok" : verdict === "aborted" ? "aborted" : "bad");
+  summary.className = "verdict " + (verdict === "verified" ? "ok" : verdict === "aborted" ? "aborted" : verdict === "awaiting_witnesses" ? "awaiting" : "bad");
   summary.id = "verdict";
   summary.dataset.ok = String(rep.ok);
   summary.dataset.verdict = verdict;
@@ -488,6 +519,7 @@ function render(rep, into, M = null) {
   } else {
     summary.textContent = verdict === "failed" ? _("%(failed)s 项检查未通过", { failed })
       : verdict === "aborted" ? _("已中止：%(abortLine)s", { abortLine })
+      : verdict === "awaiting_witnesses" ? _("等待见证：见证者联署尚不足，暂未公开（不是篡改，稍后再核验）")
       : _("已核验：目前可检查的各项均通过（未检查、待纳入检查点的项见下）");
     if (waiting && verdict !== "failed") summary.textContent += _("；%(waiting)s 项待纳入检查点", { waiting });
   }
@@ -568,4 +600,4 @@ function init() {
 window.SpotcheckVerifier = { verifyBundle: async (b, w) => { const r = await verifyBundle(b, w); return { ok: r.ok, verdict: r.verdict, aborted: r.aborted || null, checks: r.checks }; } };
 init();
 // for the company page's own check (subject-proof.js): the same report, words and rendering
-export { Report, fetchJson, render, wordsOf };
+export { Report, fetchJson, render, witnessPolicy, wordsOf };

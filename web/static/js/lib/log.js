@@ -4,7 +4,7 @@ import { _ } from "./i18n.js";
 import { b64, concat, equal, fromB64, hex, sha256, utf8 } from "./bytes.js";
 import { canonicalBytes } from "./jcs.js";
 import { leafHash } from "./merkle.js";
-import { ed25519Verify, parseVerifierKey } from "./note.js";
+import { ed25519Verify, parseVerifierKey, verifyCosignatures } from "./note.js";
 import { ENTRY_TYPE as SM2_ENTRY, checkRegistration } from "./sm2.js";
 
 export async function keyId(publicKey) { return hex(await sha256(publicKey)).slice(0, 16); }
@@ -17,6 +17,8 @@ export async function checkEntries(entries, pinnedLogKey) {
   const keys = new Map(); // actor -> Map(key_id -> {pk, from, retiredFrom})
   const logKeys = [{ fromSize: 0, key: pinnedLogKey }];
   const sm2Keys = []; // {fromSize, key}: the SM2 (国密) line each later checkpoint must carry
+  // witness keys on the log (SPEC §3 items 9-10): key text -> {name, until: seq | null, how, prev}
+  const witnessKeys = new Map(), witnessNames = new Map();
   const results = [];
   let prevHash = null, prevSeq = null;
   const addKey = (actor, id, pk, from) => {
@@ -91,6 +93,8 @@ export async function checkEntries(entries, pinnedLogKey) {
         else if (!(await ed25519Verify(nk.key, fromB64(p.new_key_sig), canonicalBytes(without(p, "new_key_sig"))))) rule = "new_key_sig does not verify";
         else logKeys.push({ fromSize: seq + 1, key: p.new_log_key });
       } catch (e) { rule = e.message; }
+    } else if (typeof entry.type === "string" && entry.type.startsWith("witness.key.") && !rule) {
+      rule = await witnessEntry(entry.type, p, seq, witnessKeys, witnessNames);
     } else if (entry.type === SM2_ENTRY && !rule) {
       try {
         if (actor.id !== "system") throw new Error(_("只有系统可以登记日志的 SM2 公钥"));
@@ -113,7 +117,80 @@ export async function checkEntries(entries, pinnedLogKey) {
   };
   // the SM2 key whose line a checkpoint of `size` must carry ({fromSize, key}), or null
   const sm2KeyFor = (size) => sm2Keys.filter((k) => k.fromSize <= size).pop() || null;
-  return { results, logKeyFor, sm2KeyFor };
+  // The valid cosignatures on `note` (a checkpoint of `size`) by the policy's witnesses, each
+  // followed through its rotations; a valid line by a key rotated away or revoked before `size`
+  // is refused whatever time it claims (WITNESS_KEY_RETIRED / WITNESS_KEY_REVOKED), as drawverify.
+  const witnessCosignatures = async (note, size, policyKeys) => {
+    const valid = [], bad = [], missing = [];
+    for (const pk of policyKeys) {
+      let here = pk;
+      while (witnessKeys.has(here) && witnessKeys.get(here).prev) here = witnessKeys.get(here).prev;
+      const chain = [here];
+      for (;;) {
+        const next = [...witnessKeys.entries()].find(([, r]) => r.prev === chain[chain.length - 1]);
+        if (!next) break;
+        chain.push(next[0]);
+      }
+      const cos = await verifyCosignatures(note, chain);
+      let counted = false, name = null;
+      for (let i = 0; i < chain.length; i++) {
+        const c = cos[i];
+        name = name || c.name;
+        if (c.ok === null) continue;
+        if (c.ok === false) { bad.push({ code: "COSIGNATURE_INVALID", key: chain[i], why: `${c.name}: ${c.reason}` }); continue; }
+        const rec = witnessKeys.get(chain[i]);
+        if (rec && rec.until !== null && size > rec.until) {
+          bad.push({ code: rec.how === "revoked" ? "WITNESS_KEY_REVOKED" : "WITNESS_KEY_RETIRED", key: chain[i],
+            why: rec.how === "revoked"
+              ? _("%(name)s：该密钥已于条目 #%(until)s 吊销，早于这个树大小为 %(size)s 的检查点：无论它声称的时间（%(time)s）如何都不予认可", { name: c.name, until: rec.until, size, time: c.time })
+              : _("%(name)s：该密钥已于条目 #%(until)s 轮换停用，早于这个树大小为 %(size)s 的检查点：无论它声称的时间（%(time)s）如何都不予认可", { name: c.name, until: rec.until, size, time: c.time }) });
+          continue;
+        }
+        if (!counted) { valid.push({ name: c.name, time: c.time }); counted = true; }
+      }
+      if (!counted) missing.push(name || pk);
+    }
+    return { valid, bad, missing };
+  };
+  return { results, logKeyFor, sm2KeyFor, witnessCosignatures };
+}
+
+// witness.key.registered / rotated / revoked (SPEC §3 item 9), as drawverify replays them; the
+// entry's own signature (by system) is checked with the others. Returns the rule broken, or "".
+async function witnessEntry(type, p, seq, witnessKeys, witnessNames) {
+  const fields = { "witness.key.registered": ["name", "verifier_key"],
+    "witness.key.rotated": ["name", "new_key_sig", "new_verifier_key", "old_key_sig", "old_verifier_key"],
+    "witness.key.revoked": ["name", "reason", "verifier_key"] }[type];
+  if (!fields || JSON.stringify(Object.keys(p).sort()) !== JSON.stringify(fields) || !fields.every((f) => typeof p[f] === "string" && p[f]))
+    return _("%(type)s 的载荷必须为 {%(fields)s}（KEY_RULE_VIOLATION）", { type, fields: (fields || []).join(", ") });
+  const asWitness = async (text) => {
+    const k = await parseVerifierKey(text);
+    if (k.alg !== 0x04 || k.name !== p.name) throw new Error(_("见证者密钥必须是以该见证者命名的 cosignature/v1 密钥（KEY_RULE_VIOLATION）"));
+    return k;
+  };
+  try {
+    if (type === "witness.key.registered") {
+      await asWitness(p.verifier_key);
+      if (witnessNames.has(p.name) || witnessKeys.has(p.verifier_key)) return _("见证者在其密钥有效期间被重复登记，或同一见证者密钥被登记两次（KEY_RULE_VIOLATION）");
+      witnessNames.set(p.name, p.verifier_key);
+      witnessKeys.set(p.verifier_key, { name: p.name, until: null, how: null, prev: null });
+    } else if (type === "witness.key.revoked") {
+      if (witnessNames.get(p.name) !== p.verifier_key) return _("吊销的密钥不是该见证者现行的密钥（KEY_RULE_VIOLATION）");
+      witnessNames.delete(p.name);
+      Object.assign(witnessKeys.get(p.verifier_key), { until: seq, how: "revoked" });
+    } else {
+      const oldK = await asWitness(p.old_verifier_key), newK = await asWitness(p.new_verifier_key);
+      if (witnessNames.get(p.name) !== p.old_verifier_key) return _("轮换前的密钥不是该见证者现行的密钥（KEY_RULE_VIOLATION）");
+      if (witnessKeys.has(p.new_verifier_key)) return _("轮换到的见证者密钥此前已在日志中出现过（KEY_RULE_VIOLATION）");
+      const body = canonicalBytes({ name: p.name, new_verifier_key: p.new_verifier_key, old_verifier_key: p.old_verifier_key });
+      if (!(await ed25519Verify(oldK.key, fromB64(p.old_key_sig), body)) || !(await ed25519Verify(newK.key, fromB64(p.new_key_sig), body)))
+        return _("新旧密钥的互签验证不通过：轮换不生效（NEW_KEY_SIG_INVALID）");
+      witnessNames.set(p.name, p.new_verifier_key);
+      Object.assign(witnessKeys.get(p.old_verifier_key), { until: seq, how: "rotated" });
+      witnessKeys.set(p.new_verifier_key, { name: p.name, until: null, how: null, prev: p.old_verifier_key });
+    }
+  } catch (e) { return e.message; }
+  return "";
 }
 
 export { b64, concat, utf8 };
