@@ -190,7 +190,7 @@ def build_subject_proof(ledger: Ledger, draw_id: str, code: str, *, log_verifier
     with ledger.engine.connect() as conn:
         row = conn.execute(select(schema.draws).where(schema.draws.c.id == draw_id)).one_or_none()
         if row is None:
-            raise DrawNotFound(f"draw {draw_id} not found")
+            raise DrawNotFound(tr("没有抽签 %(draw)s", draw=draw_id))
         if row.status != "published":
             raise _not_published(draw_id, row.status)
         doc, secret = json.loads(row.doc), parse_secret(row.secret)

@@ -98,3 +98,26 @@ class urllib_get:
 
     def __exit__(self, *exc: Any) -> None:
         return None
+
+
+def test_company_check_speaks_the_readers_language(browser: Any, live_server: str, demo: Any) -> None:
+    """The page's own words (subject-proof.js: titles, details, the answer) come from the catalogue
+    the page embeds: English with ?lang=en, none of it Chinese; the team and ids are data."""
+    import re
+
+    cjk = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+    did = draw_ids(demo)["published"]
+    with urllib_get(f"{live_server}/api/v1/public/draws/{did}") as view:
+        first = view["content"]["matching"]["assignments"][0]
+    browser.delete_all_cookies()
+    browser.get(f"{live_server}/?lang=en")  # the cookie keeps English for the company page
+    got = check_on_page(browser, live_server, did, first["subject"])
+    assert got["verdict"] == "verified" and got["drawn"] is True
+    words = [(c["id"], c["title"], c["detail"]) for c in got["checks"] if cjk.search(c["title"] + c["detail"])]
+    assert not words, words
+    answer = browser.find_element(By.ID, "subject-answer").text
+    assert answer.startswith("Drawn:") and "Team:" in answer and not cjk.search(answer), answer
+    browser.get(f"{live_server}/?lang=zh")
+    got = check_on_page(browser, live_server, did, first["subject"])
+    assert all(cjk.search(c["title"]) for c in got["checks"]), [c["title"] for c in got["checks"]]
+    assert "已被抽中" in browser.find_element(By.ID, "subject-answer").text

@@ -1,5 +1,6 @@
 // Log entries (docs/SPEC.md §2-§3): canonical leaves, signatures and the key rules, followed
 // from the entries themselves and the one pinned log verifier key.
+import { _ } from "./i18n.js";
 import { b64, concat, equal, fromB64, hex, sha256, utf8 } from "./bytes.js";
 import { canonicalBytes } from "./jcs.js";
 import { leafHash } from "./merkle.js";
@@ -30,12 +31,12 @@ export async function checkEntries(entries, pinnedLogKey) {
     let bytes;
     try {
       bytes = canonicalBytes(entry);
-      r.canonical = leaf ? (equal(bytes, leaf) ? "" : "stored leaf is not the canonical form of the entry (NOT_CANONICAL)") : "";
+      r.canonical = leaf ? (equal(bytes, leaf) ? "" : _("存储的叶不是该条目的规范形式（NOT_CANONICAL）")) : "";
     } catch (e) { r.canonical = e.message; continue; }
     r.leafHash = await leafHash(leaf || bytes);
-    if (entry.seq !== seq) r.canonical = `entry says seq ${entry.seq}, listed at ${seq}`;
-    if (prevSeq !== null && seq === prevSeq + 1) r.chain = entry.prev === hex(prevHash) ? "" : "prev is not the leaf hash of the previous entry";
-    if (seq === 0) r.chain = entry.prev === "0".repeat(64) ? "" : "genesis prev must be 64 zeros";
+    if (entry.seq !== seq) r.canonical = _("条目写的序号是 %(said)s，列在 %(seq)s", { said: entry.seq, seq });
+    if (prevSeq !== null && seq === prevSeq + 1) r.chain = entry.prev === hex(prevHash) ? "" : _("prev 不是前一条目的叶哈希");
+    if (seq === 0) r.chain = entry.prev === "0".repeat(64) ? "" : _("创世条目的 prev 须为 64 个 0");
     prevHash = r.leafHash; prevSeq = seq;
     const p = entry.payload || {};
     const actor = entry.actor || {};
@@ -45,49 +46,49 @@ export async function checkEntries(entries, pinnedLogKey) {
     let rule = "";
     if (seq === 0) {
       if (entry.type !== "log.genesis") rule = "entry 0 is not log.genesis";
-      else if (p.log_key !== pinnedLogKey) rule = "genesis names another log key than the pinned one";
+      else if (p.log_key !== pinnedLogKey) rule = _("创世条目写的日志公钥不是所核对的公钥");
       else {
         const pk = fromB64(p.system_key);
         const id = await keyId(pk);
-        if (actor.id !== "system" || actor.key_id !== id) rule = "genesis must be signed by the system key it names";
+        if (actor.id !== "system" || actor.key_id !== id) rule = _("创世条目须由其所写的系统密钥签名");
         addKey("system", id, pk, 0);
       }
     }
     const known = keys.get(actor.id) && keys.get(actor.id).get(actor.key_id);
-    if (!known) rule = rule || `key ${actor.key_id} of ${actor.id} is not registered before this entry (UNKNOWN_KEY)`;
-    else if (known.revokedFrom !== null && seq >= known.revokedFrom) rule = rule || `key ${actor.key_id} was revoked at seq ${known.revokedFrom - 1}: refused whatever time the entry claims (REVOKED_KEY)`;
-    else if (known.retiredFrom !== null && seq >= known.retiredFrom) rule = rule || `key ${actor.key_id} was retired (RETIRED_KEY)`;
+    if (!known) rule = rule || _("%(actor)s 的密钥 %(key)s 在本条目之前未登记（UNKNOWN_KEY）", { key: actor.key_id, actor: actor.id });
+    else if (known.revokedFrom !== null && seq >= known.revokedFrom) rule = rule || _("密钥 %(key)s 已在第 %(seq)s 条吊销：无论条目自称何时签署均不予接受（REVOKED_KEY）", { key: actor.key_id, seq: known.revokedFrom - 1 });
+    else if (known.retiredFrom !== null && seq >= known.retiredFrom) rule = rule || _("密钥 %(key)s 已停用（RETIRED_KEY）", { key: actor.key_id });
     if (known) {
       r.signature = (await ed25519Verify(known.pk, fromB64(entry.sig), sigMsg)) ? "" : "Ed25519 signature does not verify";
     } else {
-      r.signature = "no key to check the signature with";
+      r.signature = _("没有可用于核验签名的密钥");
     }
     if (entry.type === "actor.key.registered" && !rule) {
       const pk = fromB64(p.public_key);
-      if (actor.id !== "system") rule = "only the system registers keys";
+      if (actor.id !== "system") rule = _("只有系统可以登记密钥");
       else if ((await keyId(pk)) !== p.key_id) rule = "key_id is not the id of public_key";
-      else if (keys.get(p.actor_id) && keys.get(p.actor_id).has(p.key_id)) rule = "key id registered twice";
+      else if (keys.get(p.actor_id) && keys.get(p.actor_id).has(p.key_id)) rule = _("密钥编号登记了两次");
       else addKey(p.actor_id, p.key_id, pk, seq + 1);
     } else if (entry.type === "actor.key.rotated" && !rule) {
       const pk = fromB64(p.new_public_key);
-      if (p.actor_id !== actor.id || p.old_key_id !== actor.key_id) rule = "rotation must be signed by the actor's old key";
+      if (p.actor_id !== actor.id || p.old_key_id !== actor.key_id) rule = _("密钥轮换须由该签署人的旧密钥签名");
       else if ((await keyId(pk)) !== p.new_key_id) rule = "new_key_id is not the id of new_public_key";
       else if (!(await ed25519Verify(pk, fromB64(p.new_key_sig), canonicalBytes(without(p, "new_key_sig"))))) rule = "new_key_sig does not verify";
       else { known.retiredFrom = seq + 1; addKey(p.actor_id, p.new_key_id, pk, seq + 1); }
     } else if (entry.type === "actor.key.revoked" && !rule) {
       // SPEC §3 item 7: signed by system; from the next entry on the key signs nothing valid
       const target = keys.get(p.actor_id) && keys.get(p.actor_id).get(p.key_id);
-      if (actor.id !== "system") rule = "only the system revokes keys";
-      else if (p.actor_id === "system") rule = "the system key is rotated, never revoked";
-      else if (typeof p.reason !== "string" || [...p.reason].length < 1 || [...p.reason].length > 200) rule = "reason must be 1 to 200 characters";
-      else if (!target) rule = "revocation of a key not registered for that actor";
-      else if (target.revokedFrom !== null) rule = "the key was revoked already";
+      if (actor.id !== "system") rule = _("只有系统可以吊销密钥");
+      else if (p.actor_id === "system") rule = _("系统密钥只能轮换，不能吊销");
+      else if (typeof p.reason !== "string" || [...p.reason].length < 1 || [...p.reason].length > 200) rule = _("理由须为 1 至 200 个字符");
+      else if (!target) rule = _("吊销的密钥并未为该签署人登记");
+      else if (target.revokedFrom !== null) rule = _("该密钥已被吊销");
       else target.revokedFrom = seq + 1;
     } else if ((entry.type === "log.key.rotated" || entry.type === "log.key.revoked") && !rule) {
       try {
         const nk = await parseVerifierKey(p.new_log_key);
         const cur = logKeys[logKeys.length - 1].key;
-        if (entry.type === "log.key.revoked" && (typeof p.reason !== "string" || [...p.reason].length < 1 || [...p.reason].length > 200)) rule = "reason must be 1 to 200 characters";
+        if (entry.type === "log.key.revoked" && (typeof p.reason !== "string" || [...p.reason].length < 1 || [...p.reason].length > 200)) rule = _("理由须为 1 至 200 个字符");
         else if (p.old_log_key !== cur) rule = "old_log_key is not the key in force";
         else if (!(await ed25519Verify(nk.key, fromB64(p.new_key_sig), canonicalBytes(without(p, "new_key_sig"))))) rule = "new_key_sig does not verify";
         else logKeys.push({ fromSize: seq + 1, key: p.new_log_key });
@@ -96,15 +97,15 @@ export async function checkEntries(entries, pinnedLogKey) {
       rule = await witnessEntry(entry.type, p, seq, witnessKeys, witnessNames);
     } else if (entry.type === SM2_ENTRY && !rule) {
       try {
-        if (actor.id !== "system") throw new Error("only the system registers the log's SM2 key");
+        if (actor.id !== "system") throw new Error(_("只有系统可以登记日志的 SM2 公钥"));
         const key = await checkRegistration(p, canonicalBytes);
-        if (key.name !== (await parseVerifierKey(logKeys[0].key)).name) throw new Error("the SM2 key's name is not the log's origin (SM2_KEY_INVALID)");
+        if (key.name !== (await parseVerifierKey(logKeys[0].key)).name) throw new Error(_("SM2 公钥的名称不是日志的 origin（SM2_KEY_INVALID）"));
         sm2Keys.push({ fromSize: seq + 1, key });
       } catch (e) { rule = e.message; }
     } else if (typeof entry.type === "string" && entry.type.startsWith("external.") && !rule) {
       const ck = keys.get("client:" + p.client) && keys.get("client:" + p.client).get(p.client_key_id);
-      if (!ck) rule = "client key not registered";
-      else if (ck.revokedFrom !== null && seq >= ck.revokedFrom) rule = "client key was revoked (REVOKED_KEY)";
+      if (!ck) rule = _("客户端密钥未登记");
+      else if (ck.revokedFrom !== null && seq >= ck.revokedFrom) rule = _("客户端密钥已被吊销（REVOKED_KEY）");
       else if (!(await ed25519Verify(ck.pk, fromB64(p.client_sig), canonicalBytes({ client: p.client, type: entry.type, record: p.record })))) rule = "client signature does not verify (CLIENT_SIG_INVALID)";
     }
     r.keyRule = rule;
@@ -140,7 +141,9 @@ export async function checkEntries(entries, pinnedLogKey) {
         const rec = witnessKeys.get(chain[i]);
         if (rec && rec.until !== null && size > rec.until) {
           bad.push({ code: rec.how === "revoked" ? "WITNESS_KEY_REVOKED" : "WITNESS_KEY_RETIRED", key: chain[i],
-            why: `${c.name}: a key ${rec.how} at seq ${rec.until}, before this checkpoint of size ${size}: refused whatever time it claims (${c.time})` });
+            why: rec.how === "revoked"
+              ? _("%(name)s：该密钥已于条目 #%(until)s 吊销，早于这个树大小为 %(size)s 的检查点：无论它声称的时间（%(time)s）如何都不予认可", { name: c.name, until: rec.until, size, time: c.time })
+              : _("%(name)s：该密钥已于条目 #%(until)s 轮换停用，早于这个树大小为 %(size)s 的检查点：无论它声称的时间（%(time)s）如何都不予认可", { name: c.name, until: rec.until, size, time: c.time }) });
           continue;
         }
         if (!counted) { valid.push({ name: c.name, time: c.time }); counted = true; }
@@ -159,29 +162,29 @@ async function witnessEntry(type, p, seq, witnessKeys, witnessNames) {
     "witness.key.rotated": ["name", "new_key_sig", "new_verifier_key", "old_key_sig", "old_verifier_key"],
     "witness.key.revoked": ["name", "reason", "verifier_key"] }[type];
   if (!fields || JSON.stringify(Object.keys(p).sort()) !== JSON.stringify(fields) || !fields.every((f) => typeof p[f] === "string" && p[f]))
-    return `${type} payload must be {${(fields || []).join(", ")}} (KEY_RULE_VIOLATION)`;
+    return _("%(type)s 的载荷必须为 {%(fields)s}（KEY_RULE_VIOLATION）", { type, fields: (fields || []).join(", ") });
   const asWitness = async (text) => {
     const k = await parseVerifierKey(text);
-    if (k.alg !== 0x04 || k.name !== p.name) throw new Error("a witness key is a cosignature/v1 key named for its witness (KEY_RULE_VIOLATION)");
+    if (k.alg !== 0x04 || k.name !== p.name) throw new Error(_("见证者密钥必须是以该见证者命名的 cosignature/v1 密钥（KEY_RULE_VIOLATION）"));
     return k;
   };
   try {
     if (type === "witness.key.registered") {
       await asWitness(p.verifier_key);
-      if (witnessNames.has(p.name) || witnessKeys.has(p.verifier_key)) return "a witness name is registered while it has a key in force, and a witness key once (KEY_RULE_VIOLATION)";
+      if (witnessNames.has(p.name) || witnessKeys.has(p.verifier_key)) return _("见证者在其密钥有效期间被重复登记，或同一见证者密钥被登记两次（KEY_RULE_VIOLATION）");
       witnessNames.set(p.name, p.verifier_key);
       witnessKeys.set(p.verifier_key, { name: p.name, until: null, how: null, prev: null });
     } else if (type === "witness.key.revoked") {
-      if (witnessNames.get(p.name) !== p.verifier_key) return "verifier_key is not the witness's key in force (KEY_RULE_VIOLATION)";
+      if (witnessNames.get(p.name) !== p.verifier_key) return _("吊销的密钥不是该见证者现行的密钥（KEY_RULE_VIOLATION）");
       witnessNames.delete(p.name);
       Object.assign(witnessKeys.get(p.verifier_key), { until: seq, how: "revoked" });
     } else {
       const oldK = await asWitness(p.old_verifier_key), newK = await asWitness(p.new_verifier_key);
-      if (witnessNames.get(p.name) !== p.old_verifier_key) return "old_verifier_key is not the witness's key in force (KEY_RULE_VIOLATION)";
-      if (witnessKeys.has(p.new_verifier_key)) return "rotation to a witness key the log named before (KEY_RULE_VIOLATION)";
+      if (witnessNames.get(p.name) !== p.old_verifier_key) return _("轮换前的密钥不是该见证者现行的密钥（KEY_RULE_VIOLATION）");
+      if (witnessKeys.has(p.new_verifier_key)) return _("轮换到的见证者密钥此前已在日志中出现过（KEY_RULE_VIOLATION）");
       const body = canonicalBytes({ name: p.name, new_verifier_key: p.new_verifier_key, old_verifier_key: p.old_verifier_key });
       if (!(await ed25519Verify(oldK.key, fromB64(p.old_key_sig), body)) || !(await ed25519Verify(newK.key, fromB64(p.new_key_sig), body)))
-        return "old_key_sig / new_key_sig does not verify: rotation not applied (NEW_KEY_SIG_INVALID)";
+        return _("新旧密钥的互签验证不通过：轮换不生效（NEW_KEY_SIG_INVALID）");
       witnessNames.set(p.name, p.new_verifier_key);
       Object.assign(witnessKeys.get(p.old_verifier_key), { until: seq, how: "rotated" });
       witnessKeys.set(p.new_verifier_key, { name: p.name, until: null, how: null, prev: p.old_verifier_key });
