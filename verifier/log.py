@@ -1303,7 +1303,8 @@ class _LogVerifier:
         o = self.o
         c = self.c_wit
         if not o.witnesses:
-            c.skip("no witness keys given (--witness)")
+            c.skip("no witness policy given (--witness-policy FILE or --witness KEY): witness cosignatures not "
+                   "checked")
             return
         keys = []
         for w in o.witnesses:
@@ -1323,10 +1324,10 @@ class _LogVerifier:
             valid = [f"{name}@{t}" for name, t in got]
             if (note, cp) == cps[-1]:
                 self.r.info["cosigned_by"] = valid
-                if len(valid) < need:
-                    c.fail(Finding("WITNESS_QUORUM_NOT_MET", f"checkpoint size {cp.size}",
-                                   "not enough witnesses cosigned the latest checkpoint", f">= {need}", len(valid),
-                                   checkpoint_size=cp.size))
+                if len(valid) < need:  # not yet public, not tampering: awaiting witnesses (exit 4)
+                    have = {name for name, _ in got}
+                    self.r.awaiting_witnesses(c, size=cp.size, k=need, valid=valid,
+                                              missing=[k.name for k in keys if k.name not in have])
                 else:
                     c.detail = f"{len(valid)} valid cosignatures on the latest checkpoint (need {need})"
 

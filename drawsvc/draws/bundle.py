@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 
 from drawsvc.draw.codec import ALGORITHM, ALGORITHM_V1, ALGORITHM_V2
+from drawsvc.i18n import tr
 from ledger import witnessing
 from ledger.entry import Entry
 from ledger.keyrules import KEY_TYPES as _KEY_TYPES
@@ -72,7 +73,7 @@ def build_bundle(ledger: Ledger, draw_id: str, *, privileged: bool, log_verifier
     with ledger.engine.connect() as conn:
         row = conn.execute(select(schema.draws).where(schema.draws.c.id == draw_id)).one_or_none()
         if row is None:
-            raise DrawNotFound(f"draw {draw_id} not found")
+            raise DrawNotFound(tr("没有抽签 %(draw)s", draw=draw_id))
         doc, secret = json.loads(row.doc), parse_secret(row.secret)
         secret["pools"] = load_pools(conn, draw_id)
         draw_types = ("draw.prepared", "draw.seeded", "draw.drawn", "draw.substituted", "draw.published",

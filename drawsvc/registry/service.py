@@ -144,7 +144,7 @@ class Registry:
         """Add or change one record. No entry is written when nothing changed. `then(tx, record)`
         runs in the same transaction after the record's entry (all or nothing)."""
         if kind in ("account", "token") and create is not False and not self.get(kind, data.get("id", "")):
-            raise Conflict("use create_account / issue_token to create accounts and tokens")
+            raise Conflict(tr("账号和令牌请用账号管理创建"))
         try:
             with self.ledger.transaction() as tx:
                 old, record = self._prepare(tx.conn, actor, kind, data, create)
@@ -196,7 +196,7 @@ class Registry:
     def withdraw_item(self, actor: Actor, code: str) -> dict:
         item = self.get("item", code)
         if item is None:
-            raise NotFound(f"item {code} not found")
+            raise NotFound(tr("没有抽查事项 %(code)s", code=code))
         return self.save(actor, "item", {**item, "status": "withdrawn"}, create=False, verb="withdrawn")
 
     def plan_history(self, code: str) -> list[int]:
@@ -325,7 +325,7 @@ class Registry:
     def update_account(self, actor: Actor, account_id: str, changes: dict) -> dict:
         old = self.get("account", account_id)
         if old is None:
-            raise NotFound(f"account {account_id} not found")
+            raise NotFound(tr("没有账号 %(account)s", account=account_id))
         allowed = {k: v for k, v in changes.items() if k in ("name", "role", "departments", "inspector", "status")}
         verb = "disabled" if allowed.get("status") == "disabled" and old["status"] != "disabled" else None
         if verb != "disabled":
@@ -492,7 +492,7 @@ class Registry:
     def revoke_token(self, actor: Actor, token_id: str) -> dict:
         old = self.get("token", token_id)
         if old is None:
-            raise NotFound(f"token {token_id} not found")
+            raise NotFound(tr("没有令牌 %(token)s", token=token_id))
         return self.save(actor, "token", {**old, "status": "revoked"}, create=False, verb="revoked")
 
     def actor_for_token(self, secret: str) -> Actor | None:

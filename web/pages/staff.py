@@ -29,6 +29,7 @@ from drawsvc.registry import io as regio
 from drawsvc.registry.authz import Actor, Forbidden
 from drawsvc.registry.records import RecordError
 from drawsvc.registry.service import Conflict, NotFound, actor_id_for
+from ledger import witnessing
 from web import labels
 from web.draws_api import service
 from web.inspections_api import service as inspection_service
@@ -581,8 +582,10 @@ def draw(draw_id: str):  # type: ignore[no-untyped-def]
             if e.type == "draw.substituted" and e.payload.get("draw_id") == draw_id]
     lifecycle += entry_links([e.seq for e in subs])
     lifecycle.sort(key=lambda x: x["seq"])
+    # the witness state of the draw's latest step (等待见证 until k witnesses cosigned a checkpoint covering it)
+    wit = witnessing.status(led, lifecycle[-1]["seq"]) if lifecycle else None
     return render_template("staff/draw.html", d=d, secret=secret, me=a, may_run=may_run(a, d["department"]),
-                           lifecycle=lifecycle, created=entry_links(seqs_from_args()),
+                           lifecycle=lifecycle, created=entry_links(seqs_from_args()), witnessing=wit,
                            insp={r["id"]: r.get("name", "") for r in registry().list("inspector")})
 
 

@@ -246,7 +246,6 @@ async function drandWrongDst(v) {
 // sm2-v1.json: the standards' SM3 and SM2 examples, the log's SM2 key registration, which
 // checkpoints must carry the line, and the mutations (each must fail with its code).
 async function sm2Vectors(v) {
-  const T = (zh, en) => en;
   const out = {};
   out.sm3 = v.standards.sm3.map((x) => sm3(Array.from(fromHex(x.message_hex))) === x.digest_hex);
   out.sm2_standard = v.standards.sm2_sign.map((x) => ({
@@ -257,11 +256,11 @@ async function sm2Vectors(v) {
   const { results, sm2KeyFor } = await checkEntries(entries, v.keys.log.verifier_key);
   out.entries_ok = results.map((r) => r.canonical === "" && r.signature === "" && r.keyRule === "");
   out.checkpoints = [];
-  for (const c of v.checkpoints) out.checkpoints.push((await sm2Check(c.note, sm2KeyFor(c.size), T)).status);
+  for (const c of v.checkpoints) out.checkpoints.push((await sm2Check(c.note, sm2KeyFor(c.size))).status);
   const last = v.checkpoints[v.checkpoints.length - 1].size;
   out.mutations = [];
   for (const m of v.mutations) {
-    const r = await sm2Check(m.note, sm2KeyFor(last), T);
+    const r = await sm2Check(m.note, sm2KeyFor(last));
     out.mutations.push({ status: r.status, code_named: r.detail.includes(m.expect) });
   }
   // a registration whose proof of possession is broken is refused (and then requires nothing)
