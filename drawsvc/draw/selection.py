@@ -202,3 +202,65 @@ def removed_report(seed: bytes, removed: Sequence[Mapping[str, Any]], selection:
         d = selection.strata.get(rec.get("stratum", ""))
         out.append(would_be_drawn(seed, rec["id"], rec.get("stratum", ""), d.cutoff if d else None))
     return out
+
+
+class StreamSelection:
+    """draw_subjects over a pool that arrives one part at a time (the stratum counts known ahead).
+
+    Why: a 20-million-subject pool grouped by stratum is ~20 million Python strings. Streamed,
+    each part's tickets are hashed on every core and only those below each stratum's cut
+    (`_threshold`, from the committed counts and the sizes) are kept, so what is held is about k
+    per stratum. The selection is exactly draw_subjects': heapq.nsmallest over (ticket, id) of
+    every member below the cut, and the cut keeps more than k with overwhelming probability;
+    `finish` returns None if it ever did not (the caller then draws the whole pool at once)."""
+
+    def __init__(self, seed: bytes, counts: Mapping[str, int], sizes: Mapping[str, int]) -> None:
+        if sum(counts.values()) == 0:
+            raise EmptyPool("the target pool is empty: nothing to draw")
+        unknown = sorted(set(sizes) - set(counts))
+        if any(sizes[s] for s in unknown):
+            raise SampleTooLarge(f"sizes given for strata with no members: {unknown}")
+        for s, n in counts.items():
+            if sizes.get(s, 0) > n:
+                raise SampleTooLarge(f"stratum {s}: k = {sizes[s]} but only {n} subjects")
+        self.seed = seed
+        self.counts = dict(counts)
+        self.sizes = {s: sizes.get(s, 0) for s in counts}
+        # a cut above every ticket (33 bytes > any 32) where the threshold would save little
+        self.cut = {s: _threshold(n, k) or b"\xff" * 33 for s, n in counts.items() if (k := self.sizes[s]) > 0}
+        self.seen: dict[str, int] = dict.fromkeys(counts, 0)
+        self.kept: dict[str, list[Ticketed]] = {s: [] for s in counts}
+
+    def add(self, ids: Sequence[str], strata: Sequence[str]) -> None:
+        groups = group_of(ids, strata)
+        for s, g in groups.items():
+            if s not in self.seen:
+                raise DrawError(f"stratum {s} is not among the committed counts")
+            self.seen[s] += len(g)
+        jobs = [(s, g) for s, g in sorted(groups.items()) if s in self.cut and g]
+        if not jobs:
+            return
+        if len(ids) >= MIN_PARALLEL and workers() > 1 and all(len(g) < 2**32 for _, g in jobs):
+            found = _below_threshold(self.seed, [(g, self.cut[s]) for s, g in jobs])
+        else:
+            found = [[(t, i) for t, i in zip(subject_tickets(self.seed, g), g, strict=True) if t < self.cut[s]]
+                     for s, g in jobs]
+        for (s, _), f in zip(jobs, found, strict=True):
+            self.kept[s] += f
+
+    def finish(self) -> Selection | None:
+        if self.seen != self.counts:
+            raise DrawError(f"the streamed pool's counts {self.seen} are not the committed {self.counts}")
+        draws = {}
+        for s in sorted(self.counts):
+            k, kept = self.sizes[s], self.kept[s]
+            if len(kept) < k:
+                return None  # (never seen) too few below a cut
+            draws[s] = StratumDraw(stratum=s, n=self.counts[s], k=k, selected=heapq.nsmallest(k, kept) if k else [],
+                                   _seed=self.seed)
+        return Selection(draws)
+
+
+def group_of(ids: Sequence[str], strata: Sequence[str]) -> dict[str, list[str]]:
+    """{stratum: ids in order}, one C-level pass per stratum (as pool.group_by_stratum)."""
+    return {s: list(compress(ids, map(s.__eq__, strata))) for s in sorted(set(strata))}
