@@ -30,7 +30,7 @@ from ledger.merkle import (
 )
 
 from .errors import PoolInvalid
-from .parallel import MIN_PARALLEL, ranges, run_split, workers
+from .parallel import MIN_PARALLEL, Pending, ranges, run_split, workers
 
 GROUP_FIELD = {"subjects": "stratum", "inspectors": "department", "experts": "field", "excluded": "reason"}
 EXCLUSION_REASONS = (
@@ -324,7 +324,7 @@ class SubjectStream:
         self.chunk = chunk
         self.size = 0
         self.counts: Counter[str] = Counter()
-        self._roots: list[bytes] = []
+        self._roots: list[bytes | Pending] = []
         self._ids: list[str] = []
         self._names: list[str] = []
         self._strata: list[str] = []
@@ -352,13 +352,27 @@ class SubjectStream:
         self._strata += strata
         while len(self._ids) >= self.chunk:
             c = self.chunk
-            self._roots.append(self._root(self._ids[:c], self._names[:c], self._strata[:c]))
+            ids, names, strata = self._ids[:c], self._names[:c], self._strata[:c]
             del self._ids[:c], self._names[:c], self._strata[:c]
+            if c < MIN_PARALLEL:
+                self._roots.append(self._root(ids, names, strata))
+                continue
+            # hashed in a child while this process reads the next part; two chunks in flight at most
+            if sum(isinstance(r, Pending) for r in self._roots) >= 2:
+                self._roots = [r.result() if isinstance(r, Pending) else r for r in self._roots]
+            self._roots.append(Pending(lambda ids=ids, names=names, strata=strata: self._root(ids, names, strata, 1)))
 
-    def _root(self, ids: list[str], names: list[str], strata: list[str]) -> bytes:
-        """MTH of one chunk (a complete subtree, or the remainder), its halves on the cores."""
+    def cancel(self) -> None:
+        """Stop the chunks still hashing (the stream is abandoned)."""
+        for r in self._roots:
+            if isinstance(r, Pending):
+                r.cancel()
+
+    def _root(self, ids: list[str], names: list[str], strata: list[str], parts: int | None = None) -> bytes:
+        """MTH of one chunk (a complete subtree, or the remainder), its parts on the cores."""
         n = len(ids)
-        parts = workers() if n >= MIN_PARALLEL else 1
+        if parts is None:
+            parts = workers() if n >= MIN_PARALLEL else 1
         if not _plain_columns(ids, names, strata):  # the general encoder checks and names each record
             leaves = [leaf_hash(_check_record({"id": i, "name": nm, "stratum": s}, "subjects"))
                       for i, nm, s in zip(ids, names, strata, strict=True)]
@@ -374,7 +388,7 @@ class SubjectStream:
     def finish(self) -> PoolCommitment:
         if self.size < 2:
             return commit_pool(self._few if self.size else [], "subjects")
-        roots = list(self._roots)
+        roots = [r.result() if isinstance(r, Pending) else r for r in self._roots]
         if self._ids:
             roots.append(self._root(self._ids, self._names, self._strata))
             self._ids, self._names, self._strata = [], [], []

@@ -21,7 +21,7 @@ from itertools import compress
 from typing import Any
 
 from .errors import DrawError, EmptyPool, SampleTooLarge
-from .parallel import MIN_PARALLEL, ranges, run_split, workers
+from .parallel import MIN_PARALLEL, Pending, ranges, run_split, workers
 from .tickets import subject_ticket, subject_tickets
 
 Ticketed = tuple[bytes, str]  # (ticket, subject id)
@@ -230,6 +230,7 @@ class StreamSelection:
         self.cut = {s: _threshold(n, k) or b"\xff" * 33 for s, n in counts.items() if (k := self.sizes[s]) > 0}
         self.seen: dict[str, int] = dict.fromkeys(counts, 0)
         self.kept: dict[str, list[Ticketed]] = {s: [] for s in counts}
+        self.pending: list[tuple[list[tuple[str, list[str]]], Pending]] = []
 
     def add(self, ids: Sequence[str], strata: Sequence[str]) -> None:
         groups = group_of(ids, strata)
@@ -241,14 +242,33 @@ class StreamSelection:
         if not jobs:
             return
         if len(ids) >= MIN_PARALLEL and workers() > 1 and all(len(g) < 2**32 for _, g in jobs):
-            found = _below_threshold(self.seed, [(g, self.cut[s]) for s, g in jobs])
-        else:
-            found = [[(t, i) for t, i in zip(subject_tickets(self.seed, g), g, strict=True) if t < self.cut[s]]
-                     for s, g in jobs]
+            # this part's tickets in a child while this process reads the next; two in flight at most
+            if len(self.pending) >= 2:
+                self._collect(self.pending.pop(0))
+            self.pending.append((jobs, Pending(_below_part(self.seed, [(g, 0, len(g), self.cut[s]) for s, g in jobs]))))
+            return
+        found = [[(t, i) for t, i in zip(subject_tickets(self.seed, g), g, strict=True) if t < self.cut[s]]
+                 for s, g in jobs]
         for (s, _), f in zip(jobs, found, strict=True):
             self.kept[s] += f
 
+    def _collect(self, job: tuple[list[tuple[str, list[str]]], Pending]) -> None:
+        jobs, pending = job
+        blob, pos = pending.result(), 0
+        for s, g in jobs:
+            (size,) = _U32.unpack_from(blob, pos)
+            pos += 4
+            self.kept[s] += [(blob[q:q + 32], g[_U32.unpack_from(blob, q + 32)[0]]) for q in range(pos, pos + size, 36)]
+            pos += size
+
+    def cancel(self) -> None:
+        for _, p in self.pending:
+            p.cancel()
+        self.pending = []
+
     def finish(self) -> Selection | None:
+        while self.pending:
+            self._collect(self.pending.pop(0))
         if self.seen != self.counts:
             raise DrawError(f"the streamed pool's counts {self.seen} are not the committed {self.counts}")
         draws = {}

@@ -155,9 +155,12 @@ def recompute_streamed(seed: bytes, doc: Mapping[str, Any], pools: Mapping[str, 
     counts = doc["pools"]["subjects"]["counts"]
     sizes = stratum_sizes(counts, p["ratios"], p["floor"], p["key_item"])
     stream = StreamSelection(seed, counts, sizes)
-    for ids, strata in chunks:
-        stream.add(ids, strata)
-    selection = stream.finish()
+    try:
+        for ids, strata in chunks:
+            stream.add(ids, strata)
+        selection = stream.finish()
+    finally:
+        stream.cancel()
     if selection is None:
         return None
     from drawsvc.draw.matching import match_inspectors
@@ -372,19 +375,25 @@ class DrawService:
                 lo, hi = cols.code[0], cols.code[-1]
                 part = build_inputs(plan, department, items, cols, libs, insp, confl,
                                     prior[bisect_left(keys, lo):bisect_right(keys, hi)], parents, draw_date)
-                first = first or part
+                # what every part shares (inspectors, rule, parameters), without this part's pool
+                first = first or replace(part, pool=SubjectPool([], [], []), excluded=[], conflicts=[])
                 stream.add(part.pool.ids, part.pool.names, part.pool.strata)
                 excluded += part.excluded
                 pairs.update(tuple(c) for c in part.conflicts)
                 if len(part.pool):
                     _store_part(conn, draw_id, stored, part.pool)
                     stored += 1
+                del cols, part  # one part alive at a time
         except NotInIdOrder:
             first = None
+        except BaseException:
+            stream.cancel()
+            raise
         if first is None:
+            stream.cancel()
             conn.execute(schema.draw_pool_chunks.delete().where(schema.draw_pool_chunks.c.draw_id == draw_id))
             return None
-        inputs = replace(first, pool=SubjectPool([], [], []), excluded=excluded, conflicts=[list(p) for p in sorted(pairs)])
+        inputs = replace(first, excluded=excluded, conflicts=[list(p) for p in sorted(pairs)])
         return inputs, stream.finish().to_json(), stored
 
     def preview(self, actor: Actor, plan: str, department: str, draw_date: str) -> dict[str, Any]:
