@@ -72,6 +72,9 @@ class SubjectColumns:
     complaints: Sequence[int]
     inactive: Mapping[int, str]
     rows: list[dict[str, Any]] | None = None
+    # the only rows whose flags may be set (read from the partial index of special subjects);
+    # None: any row may be
+    special: Sequence[int] | None = None
 
     def __len__(self) -> int:
         return len(self.code)
@@ -133,6 +136,12 @@ def stratum_of(subject: Mapping[str, Any]) -> str:
 def strata_of_columns(cols: SubjectColumns) -> list[str]:
     """stratum_of for every row, in one pass (a test checks it agrees with stratum_of)."""
     k = COMPLAINTS_HIGH_RISK
+    if cols.special is not None:  # every other row keeps its credit class: patch only these
+        out = list(cols.credit_class)
+        for i in cols.special:
+            if cols.abnormal[i] or cols.serious_dishonest[i] or cols.penalized_on[i] or cols.complaints[i] >= k:
+                out[i] = "D"
+        return out
     if not (any(cols.abnormal) or any(cols.serious_dishonest) or any(cols.penalized_on)
             or max(cols.complaints, default=0) >= k):
         return list(cols.credit_class)  # nobody is raised to D: C-level passes only

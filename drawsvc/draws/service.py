@@ -847,28 +847,34 @@ def _subject_parts(conn: Connection, size: int) -> Iterator[SubjectColumns]:
             codes: list[str] = orjson.loads(code)
             if not codes:
                 return
+            more, last = len(codes) == size, codes[-1]
             yield _with_special(codes, orjson.loads(name), klass or "", rows, keys)
-            if len(codes) < size:
+            del codes, code, name, klass  # one part alive at a time
+            if not more:
                 return
-            last = codes[-1]
     else:
         result = conn.exec_driver_sql('SELECT code, name, credit_class FROM reg_subjects ORDER BY code COLLATE "C"',
                                       execution_options={"stream_results": True, "yield_per": size})
         for chunk in result.partitions(size):
             codes, names, klass = (list(c) for c in zip(*chunk, strict=True))
+            del chunk
             yield _with_special(codes, names, "".join(klass), rows, keys)
+            del codes, names, klass
 
 
 def _with_special(codes: list[str], names: list[str], klass: str, rows: Sequence[Any],
                   keys: Sequence[str]) -> SubjectColumns:
     """One part's columns, with the special subjects (not active, or flagged) that fall in it."""
     n = len(codes)
+    special: list[int] = []
     cols = SubjectColumns(code=codes, name=names, credit_class=klass, abnormal=[False] * n,
-                          serious_dishonest=[False] * n, penalized_on=[None] * n, complaints=[0] * n, inactive={})
+                          serious_dishonest=[False] * n, penalized_on=[None] * n, complaints=[0] * n, inactive={},
+                          special=special)
     for r in rows[bisect_left(keys, codes[0]):bisect_right(keys, codes[-1])]:
         i = bisect_left(codes, r.code)
         if i == n or codes[i] != r.code:
             continue
+        special.append(i)
         if r.status not in ACTIVE_SUBJECT_STATUSES:
             cols.inactive[i] = r.status  # type: ignore[index]
         cols.abnormal[i], cols.serious_dishonest[i] = bool(r.abnormal), bool(r.serious_dishonest)  # type: ignore[index]
