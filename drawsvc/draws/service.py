@@ -853,7 +853,16 @@ def _subject_parts(conn: Connection, size: int) -> Iterator[SubjectColumns]:
             if not more:
                 return
     else:
-        result = conn.exec_driver_sql('SELECT code, name, credit_class FROM reg_subjects ORDER BY code COLLATE "C"',
+        # A database in a C collation keeps the primary key in byte order: read it in index order.
+        # Any other sorts in "C" (the stream refuses parts out of byte order either way: the
+        # caller then reads at once).
+        collation = conn.exec_driver_sql("SELECT datcollate FROM pg_database WHERE datname = current_database()").scalar()
+        if str(collation).lower() in ("c", "posix", "c.utf-8", "c.utf8"):
+            order = "code"
+        else:
+            order = 'code COLLATE "C"'
+            conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")  # this transaction's sort, in memory
+        result = conn.exec_driver_sql(f"SELECT code, name, credit_class FROM reg_subjects ORDER BY {order}",
                                       execution_options={"stream_results": True, "yield_per": size})
         for chunk in result.partitions(size):
             codes, names, klass = (list(c) for c in zip(*chunk, strict=True))
