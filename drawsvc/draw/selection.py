@@ -230,36 +230,34 @@ class StreamSelection:
         self.cut = {s: _threshold(n, k) or b"\xff" * 33 for s, n in counts.items() if (k := self.sizes[s]) > 0}
         self.seen: dict[str, int] = dict.fromkeys(counts, 0)
         self.kept: dict[str, list[Ticketed]] = {s: [] for s in counts}
-        self.pending: list[tuple[list[tuple[str, list[str]]], Pending]] = []
+        self.pending: list[tuple[tuple[Sequence[str], list[str]], Pending]] = []
 
     def add(self, ids: Sequence[str], strata: Sequence[str]) -> None:
-        groups = group_of(ids, strata)
-        for s, g in groups.items():
-            if s not in self.seen:
-                raise DrawError(f"stratum {s} is not among the committed counts")
-            self.seen[s] += len(g)
-        jobs = [(s, g) for s, g in sorted(groups.items()) if s in self.cut and g]
-        if not jobs:
+        if len(ids) != len(strata):
+            raise DrawError("a part needs as many strata as ids")
+        for st in set(strata):  # str.count / list.count: C-level passes
+            if st not in self.seen:
+                raise DrawError(f"stratum {st} is not among the committed counts")
+            self.seen[st] += strata.count(st)
+        if not ids or not self.cut:
             return
-        if len(ids) >= MIN_PARALLEL and workers() > 1 and all(len(g) < 2**32 for _, g in jobs):
+        names = sorted(self.cut)
+        task = _part_below(self.seed, ids, strata, names, [self.cut[n] for n in names])
+        if len(ids) >= MIN_PARALLEL and workers() > 1 and len(names) < 256 and len(ids) < 2**32:
             # this part's tickets in a child while this process reads the next; two in flight at most
             if len(self.pending) >= 2:
-                self._collect(self.pending.pop(0))
-            self.pending.append((jobs, Pending(_below_part(self.seed, [(g, 0, len(g), self.cut[s]) for s, g in jobs]))))
+                self._collect(*self.pending.pop(0))
+            self.pending.append(((ids, names), Pending(task)))
             return
-        found = [[(t, i) for t, i in zip(subject_tickets(self.seed, g), g, strict=True) if t < self.cut[s]]
-                 for s, g in jobs]
-        for (s, _), f in zip(jobs, found, strict=True):
-            self.kept[s] += f
+        self._collect((ids, names), task())
 
-    def _collect(self, job: tuple[list[tuple[str, list[str]]], Pending]) -> None:
-        jobs, pending = job
-        blob, pos = pending.result(), 0
-        for s, g in jobs:
-            (size,) = _U32.unpack_from(blob, pos)
-            pos += 4
-            self.kept[s] += [(blob[q:q + 32], g[_U32.unpack_from(blob, q + 32)[0]]) for q in range(pos, pos + size, 36)]
-            pos += size
+    def _collect(self, part: tuple[Sequence[str], list[str]], pending: Pending | bytes) -> None:
+        ids, names = part
+        blob = pending.result() if isinstance(pending, Pending) else pending
+        kept = [self.kept[n] for n in names]
+        unpack = _U32.unpack_from
+        for q in range(0, len(blob), 37):
+            kept[blob[q]].append((blob[q + 1:q + 33], ids[unpack(blob, q + 33)[0]]))
 
     def cancel(self) -> None:
         for _, p in self.pending:
@@ -268,7 +266,7 @@ class StreamSelection:
 
     def finish(self) -> Selection | None:
         while self.pending:
-            self._collect(self.pending.pop(0))
+            self._collect(*self.pending.pop(0))
         if self.seen != self.counts:
             raise DrawError(f"the streamed pool's counts {self.seen} are not the committed {self.counts}")
         draws = {}
@@ -281,6 +279,16 @@ class StreamSelection:
         return Selection(draws)
 
 
-def group_of(ids: Sequence[str], strata: Sequence[str]) -> dict[str, list[str]]:
-    """{stratum: ids in order}, one C-level pass per stratum (as pool.group_by_stratum)."""
-    return {s: list(compress(ids, map(s.__eq__, strata))) for s in sorted(set(strata))}
+def _part_below(seed: bytes, ids: Sequence[str], strata: Sequence[str], names: list[str],
+                cuts: list[bytes]) -> Callable[[], bytes]:
+    """A task: for every member of the part whose stratum has a cut and whose ticket is below it,
+    u8(stratum's place in `names`) || ticket || u32(index in the part)."""
+    def task() -> bytes:
+        where = {n: (bytes([j]), c) for j, (n, c) in enumerate(zip(names, cuts, strict=True))}
+        out = []
+        for i, (t, st) in enumerate(zip(subject_tickets(seed, ids), strata, strict=True)):
+            w = where.get(st)
+            if w is not None and t < w[1]:
+                out.append(w[0] + t + _U32.pack(i))
+        return b"".join(out)
+    return task
