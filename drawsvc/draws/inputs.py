@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import compress
 from typing import Any
 
 from drawsvc.draw.matching import TeamRule
@@ -208,6 +209,11 @@ def build_inputs(plan: Mapping[str, Any], department: str, items: Sequence[Mappi
     excluded = [{"id": code[i], "stratum": strata[i], "reason": r} for i, r in sorted(reasons.items())]
     if len(scope) == n and not reasons:
         pool = SubjectPool(code, cols.name, strata)
+    elif len(scope) == n:  # the few excluded rows masked out: C-level passes over the columns
+        mask = bytearray(b"\x01") * n
+        for i in reasons:
+            mask[i] = 0
+        pool = SubjectPool(list(compress(code, mask)), list(compress(cols.name, mask)), list(compress(strata, mask)))
     else:
         kept = [i for i in scope if i not in reasons]
         pool = SubjectPool([code[i] for i in kept], [cols.name[i] for i in kept], [strata[i] for i in kept])
