@@ -13,11 +13,14 @@ from __future__ import annotations
 import hashlib
 import operator
 import re
+import struct
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import compress, islice
 from typing import Any
+
+import orjson
 
 from ledger.canonical import EncodingError, canonical_bytes
 from ledger.merkle import (
@@ -298,11 +301,13 @@ def check_disjoint(pool: Iterable[Mapping[str, Any]], excluded: Iterable[Mapping
         raise PoolInvalid(f"subjects both in the pool and excluded: {sorted(both)[:5]}")
 
 
+_LEN8 = struct.Struct(">Q")
 STREAM_CHUNK = 1 << 20  # leaves per streamed subtree: a complete, aligned subtree of the RFC 9162 tree
 
 
 class NotInIdOrder(PoolInvalid):
-    """The streamed records are not in strictly increasing id order (the caller commits another way)."""
+    """The streamed records cannot be streamed as given: not in strictly increasing id order,
+    or (stored as columns) a stratum that is not one character. The caller commits another way."""
 
 
 class SubjectStream:
@@ -318,10 +323,15 @@ class SubjectStream:
     `add` takes the next records (ids strictly above every id before); `finish` returns the
     commitment. Records whose values JCS escapes take the general encoder, chunk by chunk."""
 
-    def __init__(self, chunk: int = STREAM_CHUNK) -> None:
+    def __init__(self, chunk: int = STREAM_CHUNK, columns: bool = False) -> None:
         if chunk < 1 or chunk & (chunk - 1):
             raise ValueError("the chunk is a power of two")
         self.chunk = chunk
+        # with `columns`, each chunk's ids and names also come back as JSON arrays (made by the
+        # child that hashes it), with its strata as one string, for the caller to store (`take`)
+        self.columns = columns
+        self._strata_of: dict[int, str] = {}
+        self._taken = 0
         self.size = 0
         self.counts: Counter[str] = Counter()
         self._roots: list[bytes | Pending] = []
@@ -345,6 +355,8 @@ class SubjectStream:
         self._last = ids[-1]
         self.size += len(ids)
         self.counts.update(strata)
+        if self.columns and len("".join(strata)) != len(strata):
+            raise NotInIdOrder("a streamed pool stored as columns needs one-character strata")
         if self.size < 2:
             self._few = [{"id": i, "name": n, "stratum": s} for i, n, s in zip(ids, names, strata, strict=True)]
         self._ids += ids
@@ -354,13 +366,38 @@ class SubjectStream:
             c = self.chunk
             ids, names, strata = self._ids[:c], self._names[:c], self._strata[:c]
             del self._ids[:c], self._names[:c], self._strata[:c]
+            if self.columns:
+                self._strata_of[len(self._roots)] = "".join(strata)
             if c < MIN_PARALLEL:
-                self._roots.append(self._root(ids, names, strata))
+                self._roots.append(self._root(ids, names, strata) + self._json(ids, names))
                 continue
             # hashed in a child while this process reads the next part; two chunks in flight at most
             if sum(isinstance(r, Pending) for r in self._roots) >= 2:
                 self._roots = [r.result() if isinstance(r, Pending) else r for r in self._roots]
-            self._roots.append(Pending(lambda ids=ids, names=names, strata=strata: self._root(ids, names, strata, 1)))
+            self._roots.append(Pending(lambda ids=ids, names=names, strata=strata:
+                                       self._root(ids, names, strata, 1) + self._json(ids, names)))
+
+    def _json(self, ids: list[str], names: list[str]) -> bytes:
+        if not self.columns:
+            return b""
+        a, b = orjson.dumps(ids), orjson.dumps(names)
+        return _LEN8.pack(len(a)) + a + b
+
+    def take(self) -> list[tuple[str, str, str]]:
+        """(ids JSON, names JSON, strata) of the chunks hashed since the last call, in order
+        (with `columns`): a chunk is given once its child has answered."""
+        out = []
+        for k in range(self._taken, len(self._roots)):
+            r = self._roots[k]
+            if isinstance(r, Pending):
+                break
+            if len(r) > 32:
+                (size,) = _LEN8.unpack_from(r, 32)
+                body = memoryview(r)[40:]
+                out.append((bytes(body[:size]).decode(), bytes(body[size:]).decode(), self._strata_of.pop(k)))
+                self._roots[k] = r[:32]
+            self._taken = k + 1
+        return out
 
     def cancel(self) -> None:
         """Stop the chunks still hashing (the stream is abandoned)."""
@@ -386,11 +423,14 @@ class SubjectStream:
         return root_from_leaf_hashes([roots[i:i + 32] for i in range(0, len(roots), 32)])
 
     def finish(self) -> PoolCommitment:
+        self._roots = [r.result() if isinstance(r, Pending) else r for r in self._roots]
+        if self._ids:
+            if self.columns:
+                self._strata_of[len(self._roots)] = "".join(self._strata)
+            self._roots.append(self._root(self._ids, self._names, self._strata) + self._json(self._ids, self._names))
+            self._ids, self._names, self._strata = [], [], []
         if self.size < 2:
             return commit_pool(self._few if self.size else [], "subjects")
-        roots = [r.result() if isinstance(r, Pending) else r for r in self._roots]
-        if self._ids:
-            roots.append(self._root(self._ids, self._names, self._strata))
-            self._ids, self._names, self._strata = [], [], []
+        roots = [r[:32] for r in self._roots]
         return PoolCommitment(kind="subjects", size=self.size, root=root_from_leaf_hashes(roots),
                               counts=dict(self.counts))

@@ -365,7 +365,7 @@ class DrawService:
         prior = sorted((PriorCheck(r.subject, r.department, r.kind) for r in conn.execute(
             select(schema.checks).where(schema.checks.c.year == year))), key=lambda c: c.subject)
         keys = [c.subject for c in prior]
-        stream = SubjectStream(STREAM_CHUNK)
+        stream = SubjectStream(STREAM_CHUNK, columns=True)
         first: DrawInputs | None = None
         excluded: list[dict[str, Any]] = []
         pairs: set[tuple[str, ...]] = set()
@@ -380,10 +380,10 @@ class DrawService:
                 stream.add(part.pool.ids, part.pool.names, part.pool.strata)
                 excluded += part.excluded
                 pairs.update(tuple(c) for c in part.conflicts)
-                if len(part.pool):
-                    _store_part(conn, draw_id, stored, part.pool)
-                    stored += 1
                 del cols, part  # one part alive at a time
+                for ids_json, names_json, strata in stream.take():  # each chunk stored once hashed
+                    _store_part(conn, draw_id, stored, ids_json, names_json, strata)
+                    stored += 1
         except NotInIdOrder:
             first = None
         except BaseException:
@@ -393,8 +393,12 @@ class DrawService:
             stream.cancel()
             conn.execute(schema.draw_pool_chunks.delete().where(schema.draw_pool_chunks.c.draw_id == draw_id))
             return None
+        commitment = stream.finish().to_json()
+        for ids_json, names_json, strata in stream.take():
+            _store_part(conn, draw_id, stored, ids_json, names_json, strata)
+            stored += 1
         inputs = replace(first, excluded=excluded, conflicts=[list(p) for p in sorted(pairs)])
-        return inputs, stream.finish().to_json(), stored
+        return inputs, commitment, stored
 
     def preview(self, actor: Actor, plan: str, department: str, draw_date: str) -> dict[str, Any]:
         """What prepare would freeze, shown before anything is signed: the pools per stratum,
@@ -820,13 +824,11 @@ def _stored_parts(conn: Connection, draw_id: str) -> Iterator[tuple[list[str], s
         n += 1
 
 
-def _store_part(conn: Connection, draw_id: str, n: int, part: SubjectPool) -> None:
-    """One part of a streamed pool (its strata are one character each: credit classes)."""
-    strata = "".join(part.strata)
-    if len(strata) != len(part):
-        raise ValueError("a streamed pool's strata are one character each")
-    conn.execute(insert(schema.draw_pool_chunks).values(draw_id=draw_id, n=n, subject_ids=_dumps(part.ids),
-                                                       subject_names=_dumps(part.names), subject_strata=strata))
+def _store_part(conn: Connection, draw_id: str, n: int, ids_json: str, names_json: str, strata: str) -> None:
+    """One part of a streamed pool: ids and names as JSON arrays (made by the child that hashed
+    it), strata as one string of one-character strata (credit classes)."""
+    conn.execute(insert(schema.draw_pool_chunks).values(draw_id=draw_id, n=n, subject_ids=ids_json,
+                                                       subject_names=names_json, subject_strata=strata))
 
 
 def _subject_parts(conn: Connection, size: int) -> Iterator[SubjectColumns]:

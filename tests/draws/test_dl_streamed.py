@@ -53,7 +53,7 @@ def _streamed_equals_at_once(led: Ledger, monkeypatch: pytest.MonkeyPatch) -> No
     with led.engine.connect() as conn:
         parts = conn.execute(select(draws_schema.draw_pool_chunks.c.n).where(
             draws_schema.draw_pool_chunks.c.draw_id == "S1")).scalars().all()
-    assert len(parts) > 20  # really streamed, in many parts
+    assert len(parts) > 10  # really streamed, in many parts (2^4 pool members each)
     with monkeypatch.context() as m:
         m.setattr(DrawService, "gather_streamed", lambda *a, **k: None)
         at_once = svc.prepare(actor, "P1", "scj", [{"type": "dice", "min_digits": 20}], draw_id="A1")
