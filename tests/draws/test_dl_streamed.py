@@ -11,6 +11,7 @@ its drawn content must be what the at-once recompute gives over the stored pool.
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
@@ -93,13 +94,20 @@ def test_stream_commitment_is_commit_pool(n: int, monkeypatch: pytest.MonkeyPatc
     strata = [rng.choice("ABCD") for _ in ids]
     want = commit_pool([{"id": i, "name": m, "stratum": s} for i, m, s in zip(ids, names, strata, strict=True)])
     for chunk in (1, 2, 16, STREAM_CHUNK):
-        stream = SubjectStream(chunk)
-        pos = 0
+        stream = SubjectStream(chunk, columns=True)
+        pos, stored = 0, []
         while pos < len(ids):  # uneven parts
             step = rng.randrange(1, 40)
             stream.add(ids[pos:pos + step], names[pos:pos + step], strata[pos:pos + step])
+            stored += stream.take()
             pos += step
         assert stream.finish() == want, (n, chunk)
+        stored += stream.take()
+        # the stored columns, joined, are the pool (each chunk once, in order)
+        assert [i for p in stored for i in json.loads(p[0])] == ids
+        assert [m for p in stored for m in json.loads(p[1])] == names
+        assert "".join(p[2] for p in stored) == "".join(strata)
+        assert all(len(json.loads(p[0])) == chunk for p in stored[:-1])
 
 
 def test_stream_refuses_out_of_order_parts() -> None:
