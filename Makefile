@@ -48,8 +48,12 @@ bench: install-test
 clean:
 	rm -rf $(VENV) $(HOME_DIR) .pytest_cache
 
-# The one message catalogue: compile web/translations/*/LC_MESSAGES/messages.po to the committed
-# .mo (tests/web/test_web_i18n.py fails when they differ). Convert leftover t("中文", "English")
-# pairs first with: $(BIN)/python scripts/i18n_convert.py FILE...
+# The one message catalogue: add the msgids the Python code, the templates and the page scripts
+# (web/static/js, Babel's JavaScript extractor) use but messages.po lacks, with an empty English to
+# fill (tests/web/test_web_i18n.py fails until it is filled), then compile
+# web/translations/*/LC_MESSAGES/messages.po to the committed .mo (the test fails when they differ).
+# Convert leftover t("中文", "English") pairs first with: $(BIN)/python scripts/i18n_convert.py FILE...
+# (page scripts: $(BIN)/python scripts/i18n_convert_js.py FILE.js...)
 messages:
+	$(BIN)/python scripts/i18n_convert.py --sync
 	$(BIN)/pybabel compile -d web/translations -D messages

@@ -121,7 +121,9 @@ def build(home: Path, subjects: int, results: int, seed: int = 13, postgres: str
             tx.conn.execute(insert(schema.tasks), tasks)
             tx.conn.execute(insert(schema.results), rows)
     from drawsvc.draws.service import DrawService
+    from ledger.witnessing import witness_now
 
+    witness_now(ledger)  # the demo's 2-of-3 witnesses cosign: the results are public, as on publication day
     draws = [d["id"] for d in DrawService(ledger, reg).list() if d["status"] == "published"]
     out = {"subjects": subjects, "results": results, "log_size": ledger.size(), "seconds": time.perf_counter() - t0,
            "companies": published[:2000], "draw": draws[0]}

@@ -137,22 +137,56 @@ def public_below(ledger: Ledger) -> int | None:
     return 0 if cp is None else cp.size
 
 
-def status(ledger: Ledger, seq: int | None) -> dict[str, Any]:
-    """Whether entry `seq` is witnessed (public), and if not, who is missing and why."""
+@dataclass(frozen=True)
+class WitnessState:
+    """What decides every entry's witnessing at one moment, read in three queries: k, the
+    registered witnesses, the newest checkpoint k of them cosigned (`public_below`), and for each
+    witness the largest checkpoint beyond that it has cosigned. A page that shows the status of
+    many entries (a company's results) reads this once per public version, not per entry."""
+
+    k: int
+    witnesses: tuple[tuple[str, str | None], ...]  # (name, last_error), by name
+    public_below: int | None
+    cosigned_beyond: dict[str, int]  # witness -> largest cosigned size > public_below
+
+
+def state(ledger: Ledger) -> WitnessState:
     k = quorum(ledger.engine)
-    ws = registered(ledger.engine)
-    out: dict[str, Any] = {"k": k, "n": len(ws), "witnessed": True}
-    if k <= 0 or seq is None:
+    ws = tuple((w.name, w.last_error) for w in registered(ledger.engine))
+    below = public_below(ledger)
+    beyond: dict[str, int] = {}
+    if k > 0:
+        with ledger.engine.connect() as conn:
+            # only the tail above the witnessed checkpoint: short, and all an unwitnessed entry needs
+            for name, size in conn.execute(select(cosignatures.c.witness, func.max(cosignatures.c.checkpoint_size))
+                                           .where(cosignatures.c.checkpoint_size > (below or 0))
+                                           .group_by(cosignatures.c.witness)):
+                beyond[name] = size
+    return WitnessState(k, ws, below, beyond)
+
+
+def status(ledger: Ledger, seq: int | None, st: WitnessState | None = None) -> dict[str, Any]:
+    """Whether entry `seq` is witnessed (public), and if not, who is missing and why.
+
+    With `st` (a WitnessState read for the current version) an entry at or above `public_below`
+    costs no query: no witnessed checkpoint can cover it (the newest one is not larger than it),
+    and a witness has cosigned a checkpoint covering it iff its largest cosigned size exceeds it."""
+    st = st or state(ledger)
+    out: dict[str, Any] = {"k": st.k, "n": len(st.witnesses), "witnessed": True}
+    if st.k <= 0 or seq is None:
         return out
-    with ledger.engine.connect() as conn:
-        rows = conn.execute(select(cosignatures.c.witness, func.min(cosignatures.c.checkpoint_size))
-                            .where(cosignatures.c.checkpoint_size > seq).group_by(cosignatures.c.witness)).all()
-    by = {r[0] for r in rows}
-    cp = witnessed_covering(ledger, seq, k)
+    if st.public_below is not None and seq >= st.public_below:
+        cp = None
+        by = {w for w, size in st.cosigned_beyond.items() if size > seq}
+    else:
+        cp = witnessed_covering(ledger, seq, st.k)
+        with ledger.engine.connect() as conn:
+            by = set(conn.execute(select(cosignatures.c.witness).where(cosignatures.c.checkpoint_size > seq)
+                                  .distinct()).scalars())
     out["witnessed"] = cp is not None
     out["checkpoint_size"] = cp.size if cp is not None else None
-    out["cosigned_by"] = [w.name for w in ws if w.name in by]
-    out["missing"] = [{"name": w.name, "last_error": w.last_error} for w in ws if w.name not in by]
+    out["cosigned_by"] = [name for name, _ in st.witnesses if name in by]
+    out["missing"] = [{"name": name, "last_error": err} for name, err in st.witnesses if name not in by]
     return out
 
 
@@ -231,10 +265,28 @@ class PushResult:
 Transport = Callable[[str, bytes], tuple[int, str, str]]
 
 
+def resolve_witness_url(url: str) -> str:
+    """The URL as stored: a ``local:<state dir>`` becomes ``local:<absolute dir>``, resolved now
+    against the registering command's working directory. Why: the server that later pushes runs
+    from wherever it was started (a service manager's /), where a relative path names another
+    directory or none. Raises ValueError for an empty path or one that is not a directory."""
+    if not url.startswith("local:"):
+        return url
+    raw = url[len("local:"):].strip()
+    if not raw:
+        raise ValueError("local: needs the witness's state directory, e.g. local:/srv/witness-a")
+    state = Path(raw).expanduser().resolve()
+    if not state.is_dir():
+        raise ValueError(f"local witness state directory {state} does not exist")
+    return f"local:{state}"
+
+
 def _local_witness(url: str) -> Any:
     from verifier.witness import Witness, load_witness_key
 
     state = Path(url[len("local:"):])
+    if not state.is_absolute():  # stored before resolve_witness_url: never read relative to the server's cwd
+        raise ValueError(f"local witness path {state} is relative; register it again with an absolute path")
     return Witness(state, load_witness_key(state / "key"))
 
 

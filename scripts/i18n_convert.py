@@ -25,6 +25,7 @@ import json
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po, write_po
@@ -219,26 +220,49 @@ def convert_python(path: Path, pairs: Pairs) -> tuple[str, int]:
     return out, len(edits)
 
 
-# Where the msgids are used: Python (tr, trc, N_) and the Jinja templates (_, gettext, pgettext).
+# Where the msgids are used: Python (tr, trc, N_), the Jinja templates (_, gettext, pgettext) and
+# the page scripts (web/static/js: _, pgettext of lib/i18n.js; Babel's JavaScript extractor).
 PY_KEYWORDS = {"tr": None, "trc": ((1, "c"), 2), "N_": None, "NC_": ((1, "c"), 2)}
 JINJA_KEYWORDS = {"_": None, "gettext": None, "pgettext": ((1, "c"), 2)}
 
 
 def used_messages() -> set[tuple[str | None, str]]:
-    """Every (context, msgid) the code and templates ask the catalogue for."""
+    """Every (context, msgid) the code, templates and page scripts ask the catalogue for."""
+    return set(used_where())
+
+
+def used_where() -> dict[tuple[str | None, str], str]:
+    """Every (context, msgid) used, with the first file (relative path) that uses it."""
     from babel.messages.extract import extract_from_file
 
-    found: set[tuple[str | None, str]] = set()
+    from web.i18n import JS_KEYWORDS, JS_OPTIONS, SCRIPTS
+
+    found: dict[tuple[str | None, str], str] = {}
+
+    def scan(method: str, f: Path, keywords: dict[str, Any], options: dict[str, str] | None = None) -> None:
+        for _lineno, msg, _comments, ctx in extract_from_file(method, str(f), keywords=keywords, options=options):
+            found.setdefault((ctx, msg if isinstance(msg, str) else msg[0]), _where(f))
+
     for pkg in ("web", "drawsvc"):
         for f in sorted((ROOT / pkg).rglob("*.py")):
-            for _lineno, msg, _comments, ctx in extract_from_file("python", str(f), keywords=PY_KEYWORDS):
-                found.add((ctx, msg if isinstance(msg, str) else msg[0]))
+            scan("python", f, PY_KEYWORDS)
     for f in sorted((ROOT / "web" / "templates").rglob("*.html")):
-        for _lineno, msg, _comments, ctx in extract_from_file(
-                "jinja2.ext:babel_extract", str(f), keywords=JINJA_KEYWORDS,
-                options={"extensions": "jinja2.ext.do", "trimmed": "false"}):
-            found.add((ctx, msg if isinstance(msg, str) else msg[0]))
+        scan("jinja2.ext:babel_extract", f, JINJA_KEYWORDS, {"extensions": "jinja2.ext.do", "trimmed": "false"})
+    for f in sorted(SCRIPTS.rglob("*.js")):
+        if "vendor" not in f.parts:
+            scan("javascript", f, JS_KEYWORDS, JS_OPTIONS)
     return found
+
+
+def sync(cat: Catalog) -> list[str]:
+    """Add every used msgid the catalogue lacks, with an empty English for a person to fill
+    (tests/web/test_web_i18n.py fails until it is filled); returns the added msgids."""
+    added = []
+    for (ctx, msgid), where in sorted(used_where().items(), key=lambda kv: (kv[1], kv[0][1])):
+        if cat.get(msgid, context=ctx) is None:
+            cat.add(msgid, "", locations=[(where, 0)], context=ctx)
+            added.append(f"{where}: {ctx + '|' if ctx else ''}{msgid}")
+    return added
 
 
 def prune(cat: Catalog) -> list[str]:
@@ -255,11 +279,16 @@ def main() -> int:
     ap.add_argument("files", nargs="*", type=Path)
     ap.add_argument("--dry-run", action="store_true")
     ap.add_argument("--prune", action="store_true", help="drop msgids no code or template uses")
+    ap.add_argument("--sync", action="store_true",
+                    help="add msgids the code, templates and scripts use but the catalogue lacks (English to fill)")
     args = ap.parse_args()
     cat = load_catalog()
     if args.prune:
         for gone in prune(cat):
             print("unused, dropped:", gone[:80])
+    if args.sync:
+        for new in sync(cat):
+            print("new msgid, fill its English in messages.po:", new)
     pairs = Pairs(cat)
     total = 0
     for f in args.files:

@@ -79,6 +79,13 @@ def _emit(report: Report, as_json: bool) -> NoReturn:
     sys.exit(report.exit_code)
 
 
+#: `--witness-policy FILE`: the reader's own witness policy, the §D12 `witness_policy` form.
+policy_option = click.option("--witness-policy", "witness_policy", type=click.Path(dir_okay=False),
+                             help="JSON file {\"k\": K, \"witnesses\": [verifier keys (0x04)]}: K of these "
+                                  "witnesses must have cosigned the newest checkpoint (fewer: awaiting witnesses, "
+                                  "exit 4); replaces a bundle's own policy")
+
+
 def _progress(as_json: bool) -> bool:
     return not as_json and sys.stderr.isatty()
 
@@ -99,14 +106,17 @@ def cli() -> None:
 @click.option("--log-key", help="pinned log verifier key <name>+<hash>+<key> (trust anchor)")
 @click.option("--witness", "witnesses", multiple=True, help="witness verifier key (0x04); repeatable")
 @click.option("--min-witnesses", type=int, help="cosignatures required on the latest checkpoint (default: all)")
+@policy_option
 @click.option("--json", "as_json", is_flag=True, help="machine-readable report")
 @click.option("--workers", type=int, help="signature worker processes (default: every core)")
 @lang_option
 def log_cmd(server: str | None, file_: str | None, tiles: str | None, log_key: str | None,
-            witnesses: tuple[str, ...], min_witnesses: int | None, as_json: bool, workers: int | None) -> None:
+            witnesses: tuple[str, ...], min_witnesses: int | None, witness_policy: str | None, as_json: bool,
+            workers: int | None) -> None:
     """Verify a whole log: entries, keys, chain, tree, checkpoints, consistency."""
     if sum(map(bool, (server, file_, tiles))) != 1:
         _die("give exactly one of --server URL, --tiles URL or --file F")
+    witnesses, min_witnesses = _with_policy(witnesses, min_witnesses, witness_policy)
     opts = LogOptions(log_key=log_key, witnesses=witnesses, min_witnesses=min_witnesses,
                       progress=_progress(as_json), workers=workers)
     try:
@@ -183,6 +193,38 @@ def _verify_tiles(base: str, opts: LogOptions) -> Report:
     return report
 
 
+def _with_policy(witnesses: tuple[str, ...], min_witnesses: int | None, policy_file: str | None
+                 ) -> tuple[tuple[str, ...], int | None]:
+    """--witness-policy FILE as witness keys and k (exit 2 with a message when the file is not a
+    policy). Why one file: a reader keeps the witnesses it trusts, and how many, in one place."""
+    if policy_file is None:
+        return witnesses, min_witnesses
+    if witnesses or min_witnesses is not None:
+        _die("give either --witness-policy FILE or --witness/--min-witnesses, not both")
+    try:
+        wp = json.loads(_read(policy_file))
+    except ValueError as exc:
+        _die(f"--witness-policy {policy_file}: not JSON ({exc})")
+    if not isinstance(wp, dict) or type(wp.get("k")) is not int or not isinstance(wp.get("witnesses"), list) \
+            or not wp["witnesses"] or not all(isinstance(w, str) for w in wp["witnesses"]):
+        _die(f"--witness-policy {policy_file}: must be {{\"k\": integer, \"witnesses\": [verifier keys]}}")
+    names: set[str] = set()
+    for w in wp["witnesses"]:
+        try:
+            k = parse_verifier_key(w)
+        except NoteError as exc:
+            _die(f"--witness-policy {policy_file}: witness key {w[:60]!r}: {exc}")
+        if k.alg != 0x04:
+            _die(f"--witness-policy {policy_file}: {k.name} is not a cosignature/v1 (0x04) key")
+        if k.name in names:
+            _die(f"--witness-policy {policy_file}: witness {k.name} is named twice")
+        names.add(k.name)
+    if not 1 <= wp["k"] <= len(wp["witnesses"]):
+        _die(f"--witness-policy {policy_file}: k = {wp['k']} is not between 1 and the {len(wp['witnesses'])} "
+             "witnesses named")
+    return tuple(wp["witnesses"]), wp["k"]
+
+
 def _read(path: str) -> str:
     try:
         return Path(path).read_text(encoding="utf-8")
@@ -199,12 +241,17 @@ def _read(path: str) -> str:
 @click.option("--server", help="fetch the consistency proof from this service")
 @click.option("--witness", "witnesses", multiple=True, help="witness verifier key (0x04); repeatable")
 @click.option("--min-witnesses", type=int)
+@policy_option
 @click.option("--sm2-key", help="the log's SM2 (国密) verifier key: its line must be on the note (SPEC §5.1)")
 @click.option("--json", "as_json", is_flag=True)
 @lang_option
 def checkpoint_cmd(note_file: str, log_key: str, old_file: str | None, proof_file: str | None, server: str | None,
-                   witnesses: tuple[str, ...], min_witnesses: int | None, sm2_key: str | None, as_json: bool) -> None:
-    """Verify a checkpoint note, and optionally that it extends an older one."""
+                   witnesses: tuple[str, ...], min_witnesses: int | None, witness_policy: str | None,
+                   sm2_key: str | None, as_json: bool) -> None:
+    """Verify a checkpoint note, and optionally that it extends an older one. Fewer valid witness
+    cosignatures than the policy's k is awaiting witnesses (exit 4), not a failure; a line that
+    does not verify is."""
+    witnesses, min_witnesses = _with_policy(witnesses, min_witnesses, witness_policy)
     try:
         key = parse_verifier_key(log_key)
         wkeys = [parse_verifier_key(w) for w in witnesses]
@@ -278,10 +325,13 @@ def checkpoint_cmd(note_file: str, log_key: str, old_file: str | None, proof_fil
         need = min_witnesses if min_witnesses is not None else len(wkeys)
         report.info["cosigned_by"] = valid
         if len(valid) < need:
-            wit.fail(Finding("WITNESS_QUORUM_NOT_MET", note_file, "not enough witness cosignatures", f">= {need}",
-                             len(valid)))
+            have = {v.rsplit("@", 1)[0] for v in valid}
+            report.awaiting_witnesses(wit, size=cp.size, k=need, valid=valid,
+                                      missing=[k.name for k in wkeys if k.name not in have])
+        else:
+            wit.detail = f"{len(valid)} valid cosignatures (need {need})"
     else:
-        wit.skip("no witness keys given (--witness)")
+        wit.skip("no witness policy given (--witness-policy FILE or --witness KEY): witness cosignatures not checked")
     _emit(report, as_json)
 
 
@@ -427,7 +477,9 @@ def trusted_chains(files: tuple[str, ...]) -> list[Chain]:
 
 
 def _draw_options(log_key: str | None, witnesses: tuple[str, ...], min_witnesses: int | None,
-                  full_log: str | None, trust_chain: tuple[str, ...] = ()) -> DrawOptions:
+                  full_log: str | None, trust_chain: tuple[str, ...] = (),
+                  witness_policy: str | None = None) -> DrawOptions:
+    witnesses, min_witnesses = _with_policy(witnesses, min_witnesses, witness_policy)
     opts = DrawOptions(log_key=log_key, witnesses=witnesses, min_witnesses=min_witnesses,
                        trusted_chains=trusted_chains(trust_chain))
     if full_log:
@@ -464,6 +516,7 @@ _bundle_opts = [
     click.option("--witness", "witnesses", multiple=True, help="witness verifier key (0x04); repeatable"),
     click.option("--min-witnesses", type=int, help="witnesses required on the checkpoints (default: all given; "
                  "0 for the prepared checkpoint)"),
+    policy_option,
     click.option("--trust-chain", "trust_chain", multiple=True, type=click.Path(dir_okay=False),
                  help="a drand network's /info JSON to trust besides the pinned League of Entropy default and "
                  "quicknet (its parameters must hash to its chain hash); repeatable"),
@@ -484,10 +537,10 @@ def _with(opts: list[Any]) -> Any:
               help="a full log file (drawverify log bundle) to search for draws of the plan the bundle leaves out")
 @_with(_bundle_opts)
 def bundle_cmd(file_: str, full_log: str | None, as_json: bool, log_key: str | None, witnesses: tuple[str, ...],
-               min_witnesses: int | None, trust_chain: tuple[str, ...]) -> None:
+               min_witnesses: int | None, witness_policy: str | None, trust_chain: tuple[str, ...]) -> None:
     """Verify a draw evidence bundle offline (GET /api/v1/draws/<id>/bundle saved to FILE)."""
     try:
-        opts = _draw_options(log_key, witnesses, min_witnesses, full_log, trust_chain)
+        opts = _draw_options(log_key, witnesses, min_witnesses, full_log, trust_chain, witness_policy)
         report, _ = verify_bundle(load_draw_bundle(file_), opts)
     except SourceError as exc:
         _die(str(exc))
@@ -501,10 +554,11 @@ def bundle_cmd(file_: str, full_log: str | None, as_json: bool, log_key: str | N
               help="read the whole log to find draws of the same plan the bundle leaves out")
 @_with(_bundle_opts)
 def draw_cmd(server: str, draw_id: str, scan_log: bool, as_json: bool, log_key: str | None,
-             witnesses: tuple[str, ...], min_witnesses: int | None, trust_chain: tuple[str, ...]) -> None:
+             witnesses: tuple[str, ...], min_witnesses: int | None, witness_policy: str | None,
+             trust_chain: tuple[str, ...]) -> None:
     """Fetch a draw's bundle from a live service and verify it."""
     try:
-        opts = _draw_options(log_key, witnesses, min_witnesses, None, trust_chain)
+        opts = _draw_options(log_key, witnesses, min_witnesses, None, trust_chain, witness_policy)
         bundle = _server_bundle(server, draw_id, scan_log, opts)
         report, _ = verify_bundle(bundle, opts)
     except SourceError as exc:
@@ -525,17 +579,22 @@ def draw_cmd(server: str, draw_id: str, scan_log: bool, as_json: bool, log_key: 
 @click.option("--proof", "proof_mode", is_flag=True,
               help="with --server: fetch only the subject's proof document (a few KB, SPEC §D15), not the bundle")
 @click.option("--proof-file", "proof_file", type=click.Path(dir_okay=False), help="a saved subject proof document")
+@policy_option
 def subject_cmd(code: str, draw_id: str, server: str | None, bundle_file: str | None, as_json: bool,
-                log_key: str | None, trust_chain: tuple[str, ...], proof_mode: bool, proof_file: str | None) -> None:
+                log_key: str | None, trust_chain: tuple[str, ...], proof_mode: bool, proof_file: str | None,
+                witness_policy: str | None) -> None:
     """Was this subject (unified social credit code) drawn, and why? Plain Chinese + English."""
+    witnesses, k = _with_policy((), None, witness_policy)
     if proof_mode or proof_file:
         if bool(server) == bool(proof_file) or bundle_file:
             _die("--proof needs --server URL; --proof-file FILE stands alone")
-        _subject_by_proof(code, draw_id, server, proof_file, as_json, log_key, trust_chain)
+        _subject_by_proof(code, draw_id, server, proof_file, as_json, log_key, trust_chain,
+                          {"k": k, "witnesses": list(witnesses)} if witness_policy else None)
     if bool(server) == bool(bundle_file):
         _die("give exactly one of --server URL or --bundle FILE")
     try:
-        opts = DrawOptions(log_key=log_key, trusted_chains=trusted_chains(trust_chain))
+        opts = DrawOptions(log_key=log_key, trusted_chains=trusted_chains(trust_chain), witnesses=witnesses,
+                           min_witnesses=k)
         bundle = _server_bundle(server, draw_id, False, opts) if server else load_draw_bundle(str(bundle_file))
         if bundle["draw_id"] != draw_id:
             _die(f"the bundle is of draw {bundle['draw_id']}, not {draw_id}")
@@ -555,7 +614,8 @@ def subject_cmd(code: str, draw_id: str, server: str | None, bundle_file: str | 
 
 
 def _subject_by_proof(code: str, draw_id: str, server: str | None, proof_file: str | None, as_json: bool,
-                      log_key: str | None, trust_chain: tuple[str, ...]) -> NoReturn:
+                      log_key: str | None, trust_chain: tuple[str, ...],
+                      witness_policy: dict[str, Any] | None = None) -> NoReturn:
     """`drawverify subject --proof`: one company's check from its proof document alone (§D15)."""
     from urllib.parse import quote
 
@@ -570,7 +630,8 @@ def _subject_by_proof(code: str, draw_id: str, server: str | None, proof_file: s
             doc = read_json_file(str(proof_file))
         if isinstance(doc, dict) and (doc.get("draw_id") != draw_id or doc.get("subject") != code):
             _die(f"the proof is of {doc.get('subject')} in draw {doc.get('draw_id')}, not {code} in {draw_id}")
-        report, facts = verify_subject_proof(doc, log_key=log_key, trusted_chains=chains)
+        report, facts = verify_subject_proof(doc, log_key=log_key, trusted_chains=chains,
+                                             witness_policy=witness_policy)
     except (SourceError, ProofShapeError) as exc:
         _die(str(exc))
     if as_json:

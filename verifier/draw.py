@@ -46,6 +46,7 @@ from .pools import EXCLUDED_REASONS, PoolError, commit_with, conflicts_sha256, p
 from .recipe import RecipeError, encode_source, hexbytes, nonce_commitment, seed_from
 from .seal import seal
 from .sizes import SizeError, parse_ratio, stratum_sizes
+from .sm2 import entry_sm2_problem
 from .sources import SourceError, read_json_file
 from .tickets import Selection, subject_ticket, thresholds, ticket_rows
 
@@ -242,7 +243,7 @@ class _Bundle:
                           lhs[seq - 1].hex(), e["prev"], seq)
             sig = _sig_bytes(e["sig"])
             assert sig is not None
-            msg = jcs({k: v for k, v in e.items() if k != "sig"})
+            msg = jcs({k: v for k, v in e.items() if k != "sig" and k != "sm2_sig"})  # §2: what both signatures sign
             if seq == 0 or e["type"] == "log.genesis":
                 lv._genesis(e, seq, seq, msg, sig)
             elif e["type"] in KEY_TYPES:
@@ -253,6 +254,7 @@ class _Bundle:
                     self.fail(c, "ENTRY_SIGNATURE_INVALID", where, "Ed25519 signature does not verify over "
                               "JCS(entry without sig)", f"valid signature by {e['actor']['id']}/{e['actor']['key_id']}",
                               "invalid signature", seq)
+                self._sm2_entry(c, lv, e, msg, where, seq)
         self.pending: dict[int, dict[str, Any]] = {}
         self._pending_entries(c, lv, dict(lhs))
         self._time_order(c)
@@ -272,8 +274,10 @@ class _Bundle:
             self.log_keys = [(0, pinned)]
         c.detail = f"{len(lhs)} entries; prev links checked where neighbours are bundled; key entries replayed " \
                    "(the bundle must hold every key entry below the checkpoint: completeness rests on the bundle)"
+        self.cp_own_time: int | None = None
         if self.cp is not None:
             self._check_note(ck, self.note, self.cp, "log.checkpoint")
+            self.cp_own_time = getattr(self, "own_time", None)  # unset when the note did not verify
             self._witness_quorum(ck, self.note, "log.checkpoint")
 
     def _pending_entries(self, c: Check, lv: _LogVerifier, lhs: dict[int, bytes]) -> None:
@@ -314,7 +318,7 @@ class _Bundle:
             lhs[seq] = lh
             sig = _sig_bytes(e["sig"])
             assert sig is not None
-            msg = jcs({k: v for k, v in e.items() if k != "sig"})
+            msg = jcs({k: v for k, v in e.items() if k != "sig" and k != "sm2_sig"})  # §2: what both signatures sign
             if e["type"] in KEY_TYPES:
                 lv._key_entry(e, seq, msg, sig)
                 continue
@@ -323,7 +327,18 @@ class _Bundle:
                 self.fail(c, "ENTRY_SIGNATURE_INVALID", where, "Ed25519 signature does not verify over "
                           "JCS(entry without sig)", f"valid signature by {e['actor']['id']}", "invalid signature", seq)
                 continue
+            if not self._sm2_entry(c, lv, e, msg, where, seq):
+                continue
             self.pending[seq] = e
+
+    def _sm2_entry(self, c: Check, lv: Any, e: dict[str, Any], msg: bytes, where: str, seq: int) -> bool:
+        """§3 item 11: an entry by an actor holding an SM2 key (as the bundled key entries say) carries
+        a valid sm2_sig over the bytes its Ed25519 sig signs; whether it does (or needs none)."""
+        bad = entry_sm2_problem(lv.ring.sm2.get(e["actor"]["id"]), e.get("sm2_sig"), msg)
+        if bad is not None:
+            self.fail(c, bad[0], where, bad[1], f"SM2 signature by {e['actor']['id']}",
+                      "none" if bad[0] == "ENTRY_SM2_SIGNATURE_MISSING" else "invalid", seq)
+        return bad is None
 
     def _time_order(self, c: Check) -> None:
         """§2: entry times never run backwards along seq — so any two entries of the bundle, proven
@@ -452,15 +467,22 @@ class _Bundle:
         return out
 
     def _witness_quorum(self, c: Check, note: Any, where: str) -> None:
+        """k of the policy's witnesses must have cosigned the bundle checkpoint. Fewer (and no
+        line that fails to verify) is not tampering: the checkpoint is not yet public, and the
+        verdict is awaiting_witnesses, naming who is missing; invalid lines are failures."""
         pol = self._policy(c)
         if pol is None:
+            c.detail = (c.detail + "; " if c.detail else "") + "witness cosignatures not checked: no witness " \
+                       "policy given (the bundle states none; --witness-policy FILE)"
             return
-        valid = self._cosigs(c, note, where, self.cp.size if getattr(self, "cp", None) is not None else None)
+        size = self.cp.size if getattr(self, "cp", None) is not None else None
+        valid = self._cosigs(c, note, where, size)
         need = pol[1] if pol[1] is not None else len(pol[0])
         self.r.info["bundle_checkpoint_cosigned_by"] = [f"{n}@{t}" for n, t in valid]
         if len(valid) < need:
-            self.fail(c, "WITNESS_QUORUM_NOT_MET", where, "not enough witness cosignatures"
-                      + (" (the bundle's witness policy)" if pol[2] == "bundle" else ""), f">= {need}", len(valid))
+            have = {n for n, _ in valid}
+            self.r.awaiting_witnesses(c, size=size, k=need, valid=[f"{n}@{t}" for n, t in valid],
+                                      missing=[k.name for k in pol[0] if k.name not in have])
         elif pol[2] == "bundle":
             c.detail = (c.detail + "; " if c.detail else "") + f"witnessed: {len(valid)} of the policy's " \
                        f"{len(pol[0])} witnesses cosigned (k = {need})"
@@ -693,6 +715,7 @@ class _Bundle:
                           "source", None, nb)
             c.skip("no drand round declared: unpredictability rests on the dice / lottery / witness reveals, "
                    "which come after the prepared checkpoint (see prepared_checkpoint)")
+            self._prepared_quorum_without_round()
             return
         latest = max(t for _, t, _ in rounds)
         if nb != latest:
@@ -735,8 +758,17 @@ class _Bundle:
                     in_time.append(f"{name}@{t}")
             need = pol[1] if pol[1] is not None else 0
             if len(in_time) < need:
-                self.fail(c, "WITNESS_QUORUM_NOT_MET", "prepared_checkpoint", "not enough witnesses cosigned the "
-                          "prepared checkpoint before the round's time", f">= {need}", len(in_time))
+                names = {x.rsplit("@", 1)[0] for x in in_time}
+                missing = [k.name for k in pol[0] if k.name not in names]
+                past = self._time_passed(earliest)
+                if past is not None:
+                    self.fail(c, "PREPARED_NOT_WITNESSED", "prepared_checkpoint", f"only {len(in_time)} of the "
+                              f"{need} witnesses needed cosigned the prepared checkpoint before the round's time "
+                              f"{earliest}, and that time has passed ({past}): it can never become valid; not in "
+                              f"time: {', '.join(missing)}", f">= {need} cosignatures dated < {earliest}",
+                              len(in_time))
+                else:  # the round is still ahead: the cosignatures may still come
+                    self.r.awaiting_witnesses(c, size=size, k=need, valid=in_time, missing=missing)
         self.r.info["not_before"] = f"{latest} (drand round {', '.join(str(r) for r, _, _ in rounds)})"
         if in_time:
             c.detail = (f"witness-vouched: {', '.join(in_time)} cosigned the prepared checkpoint before {earliest}; "
@@ -747,6 +779,48 @@ class _Bundle:
                    and pol is None else "no witness cosigned the prepared checkpoint in time")
             c.detail = (f"RESTS ON THE SERVICE'S OWN CLOCK ({'; '.join(clock)} < round time {earliest}): {why}")
             self.r.info["timing"] = "rests on the service's own clock"
+
+    def _prepared_quorum_without_round(self) -> None:
+        """Without a drand round (§D12: "without one: on prepared_checkpoint") k of the policy's
+        witnesses must have cosigned the prepared checkpoint, at any time; fewer, none forged, is
+        awaiting witnesses (no deadline has passed), as on the page."""
+        pol = self._policy(self.r.check("timing", "inputs fixed before the beacon round existed"))
+        if self.pnote is None or pol is None or pol[2] != "bundle" and pol[1] is None:
+            return
+        c = self.r.check("prepared_checkpoint", "checkpoint signed right after prepare, consistent with the "
+                         "bundle checkpoint")
+        size = self.pcp.size if self.pcp is not None else None
+        valid = self._cosigs(c, self.pnote, "prepared_checkpoint", size)
+        need = pol[1] if pol[1] is not None else len(pol[0])
+        if c.status != "failed" and len(valid) < need:
+            have = {n for n, _ in valid}
+            self.r.awaiting_witnesses(c, size=size, k=need, valid=[f"{n}@{t}" for n, t in valid],
+                                      missing=[k.name for k in pol[0] if k.name not in have])
+
+    def _time_passed(self, t: int) -> str | None:
+        """Evidence in the bundle that the time `t` (Unix s) has passed, or None. Why evidence and
+        not the clock: a verdict must not depend on when it is computed; the log itself shows the
+        round is behind it by a seeded entry, an entry dated at or after `t`, or a signed time
+        (the log's own timestamp on the bundle checkpoint, a cosignature) at or after it."""
+        for seq, e in sorted({**self.st.entries, **{q: w for q, w in self.pending.items()}}.items()):
+            if e.get("type") == "draw.seeded" and (e.get("payload") or {}).get("draw_id") == self.st.draw_id:
+                return f"the draw was seeded (seq {seq})"
+            try:
+                if isinstance(e.get("time"), str) and _unix(e["time"]) >= t:
+                    return f"entry seq {seq} is dated {e['time']}"
+            except ValueError:
+                continue
+        if self.cp_own_time is not None and self.cp_own_time >= t:
+            return f"the log signed its checkpoint at {self.cp_own_time}"
+        pol = self._policy(self.r.check("timing", "inputs fixed before the beacon round existed"))
+        for note in (self.pnote, self.note):
+            if note is None or pol is None:
+                continue
+            for k in pol[0]:
+                ok, when = verify_cosignature(note, k)
+                if ok and when is not None and when >= t:
+                    return f"{k.name} cosigned at {when}"
+        return None
 
     def chains(self) -> dict[str, Chain]:
         """The drand networks whose rounds may be checked: only trusted parameters, never the bundle's

@@ -5,8 +5,13 @@ Why: an auditor must be able to tell "verified" from "not looked at", and "not y
 from "missing".  A check that could not run says so and why; it never silently counts as a
 pass, and an entry still waiting for its checkpoint is never reported as dropped.
 
-The verdict is VERIFIED, FAILED, or ABORTED (a draw whose log evidence verifies and shows it
-was aborted: neither a verified draw nor a failure).
+The verdict is VERIFIED, FAILED, ABORTED (a draw whose log evidence verifies and shows it
+was aborted: neither a verified draw nor a failure), or AWAITING_WITNESSES (等待见证: everything
+verifies, but fewer than k of the witness policy's witnesses have validly cosigned the newest
+checkpoint yet — not tampering, "not yet public"; re-check later). Why a verdict of its own: a
+reader must not take an honest, not-yet-witnessed checkpoint for a forgery (FAILED) nor for
+public evidence (VERIFIED). A cosignature that does not verify, or one by a revoked key, is
+still FAILED; so is a checkpoint that had to be witnessed by a time now past.
 """
 
 from __future__ import annotations
@@ -17,10 +22,10 @@ from typing import Any, Literal
 
 __all__ = ["CODES", "Check", "Finding", "Report"]
 
-Status = Literal["passed", "failed", "not_checked", "pending"]
-Verdict = Literal["verified", "failed", "aborted"]
+Status = Literal["passed", "failed", "not_checked", "pending", "awaiting_witnesses"]
+Verdict = Literal["verified", "failed", "aborted", "awaiting_witnesses"]
 #: exit codes of each verdict (2 is unusable input)
-EXIT_CODES: dict[str, int] = {"verified": 0, "failed": 1, "aborted": 3}
+EXIT_CODES: dict[str, int] = {"verified": 0, "failed": 1, "aborted": 3, "awaiting_witnesses": 4}
 
 #: Every finding code the verifier can emit, with what it means.
 CODES: dict[str, str] = {
@@ -55,7 +60,13 @@ CODES: dict[str, str] = {
     "SM2_KEY_INVALID": "a log.sm2_key.registered entry is malformed or its key_sig (SM2 proof of possession) does not verify",
     "SM2_SIGNATURE_MISSING": "a checkpoint the log requires to carry an SM2 (国密) line has none by the registered SM2 key",
     "SM2_SIGNATURE_INVALID": "a checkpoint's SM2 (国密) line does not verify (SM2 with SM3, user id 1234567812345678)",
-    "WITNESS_QUORUM_NOT_MET": "fewer valid witness cosignatures than required",
+    "SM2_ACTOR_KEY_INVALID": "an actor.sm2_key.registered entry is malformed, names an actor without a key in force, or its key_sig (SM2 proof of possession) does not verify",
+    "ENTRY_SM2_SIGNATURE_MISSING": "an entry by an actor holding an SM2 key on the log carries no sm2_sig (both signatures are required)",
+    "ENTRY_SM2_SIGNATURE_INVALID": "an entry's sm2_sig does not verify with its actor's SM2 key (SM3, user id 1234567812345678), or the actor holds none",
+    "WITNESS_QUORUM_NOT_MET": "fewer valid witness cosignatures than required (reports of earlier versions; "
+                              "now the verdict awaiting_witnesses, or PREPARED_NOT_WITNESSED once too late)",
+    "PREPARED_NOT_WITNESSED": "the prepared checkpoint was not cosigned by k of the policy's witnesses before the "
+                              "beacon round's time, and that time has passed: it can never become valid",
     "WITNESS_POLICY_INVALID": "a bundle's witness_policy is malformed, names the log's own key, or a k it cannot meet",
     "SOURCE_INCOMPLETE": "the source returned fewer entries than its checkpoint covers",
     "TILE_MISMATCH": "a hash tile served is not the tree's hashes recomputed from the entries",
@@ -187,6 +198,14 @@ class Check:
             self.status = "not_checked"
         self.reason = reason
 
+    def await_witnesses(self, reason: str) -> None:
+        """Mark as awaiting witnesses (等待见证): all that is wrong is that fewer than k valid
+        witness cosignatures are on the newest checkpoint yet; they may still come. Never a
+        failure, never a pass. A failure is never masked."""
+        if self.status != "failed":
+            self.status = "awaiting_witnesses"
+        self.reason = reason
+
     def pend(self, reason: str) -> None:
         """Mark as pending: its input is on the log but not yet in a signed checkpoint (never
         a failure, never a pass; re-check later). A failure is never masked."""
@@ -196,13 +215,16 @@ class Check:
 
 
 class Report:
-    """An ordered list of checks; exit code 0 if none failed, else 1."""
+    """An ordered list of checks; exit code 0 if verified, 1 failed, 3 aborted, 4 awaiting witnesses."""
 
     def __init__(self, subject: str) -> None:
         self.subject = subject
         self.checks: dict[str, Check] = {}
         self.info: dict[str, Any] = {}
         self.aborted: str | None = None  # set (to a one-line account) when the evidence shows an abort
+        #: what the newest checkpoint still lacks (set with a check's await_witnesses): checkpoint
+        #: size, k, the valid cosigners, how many more and which policy witnesses are missing
+        self.awaiting: dict[str, Any] | None = None
 
     def check(self, name: str, title: str) -> Check:
         if name not in self.checks:
@@ -220,11 +242,29 @@ class Report:
     def ok(self) -> bool:
         return all(c.status != "failed" for c in self.checks.values())
 
+    def awaiting_witnesses(self, c: Check, *, size: int | None, k: int, valid: list[str],
+                           missing: list[str]) -> None:
+        """The newest checkpoint lacks k valid witness cosignatures (and nothing else is wrong
+        with them): `c` awaits witnesses, and the report says who is missing and how many more."""
+        more = max(0, k - len(valid))
+        if self.awaiting is not None:  # the first named (the newest checkpoint's) stays the headline
+            c.await_witnesses(f"awaiting witnesses: {len(valid)} of the {k} needed cosigned checkpoint size {size}; "
+                              f"{more} more needed from: {', '.join(missing) or '-'}")
+            return
+        self.awaiting = {"checkpoint_size": size, "k": k, "cosigned_by": valid, "more_needed": more,
+                         "missing": missing}
+        c.await_witnesses(f"awaiting witnesses: {len(valid)} of the {k} needed cosigned checkpoint size {size}; "
+                          f"{more} more needed from: {', '.join(missing) or '-'}")
+
     @property
     def verdict(self) -> Verdict:
-        """FAILED if any check failed; else ABORTED for a verified abort; else VERIFIED."""
+        """FAILED if any check failed; else AWAITING_WITNESSES if the newest checkpoint still
+        lacks k cosignatures (the evidence, an abort too, is not public yet); else ABORTED for a
+        verified abort; else VERIFIED."""
         if not self.ok:
             return "failed"
+        if any(c.status == "awaiting_witnesses" for c in self.checks.values()):
+            return "awaiting_witnesses"
         return "aborted" if self.aborted is not None else "verified"
 
     @property
@@ -240,6 +280,7 @@ class Report:
             "subject": self.subject,
             "result": self.verdict,
             "aborted": self.aborted,
+            "awaiting_witnesses": self.awaiting,
             "pending_checks": self.pending,
             "info": self.info,
             "checks": [
@@ -260,7 +301,8 @@ class Report:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=2)
 
     def to_text(self) -> str:
-        mark = {"passed": "PASS", "failed": "FAIL", "not_checked": "SKIP", "pending": "PEND"}
+        mark = {"passed": "PASS", "failed": "FAIL", "not_checked": "SKIP", "pending": "PEND",
+                "awaiting_witnesses": "WAIT"}
         lines = [f"drawverify: {self.subject}"]
         for k, v in self.info.items():
             lines.append(f"  {k}: {v}")
@@ -272,6 +314,8 @@ class Report:
                 line += f" (not checked: {c.reason})"
             if c.status == "pending" and c.reason:
                 line += f" (pending: {c.reason})"
+            if c.status == "awaiting_witnesses" and c.reason:
+                line += f" ({c.reason})"
             lines.append(line)
             for f in c.findings:
                 lines.append("    " + f.render())
@@ -279,6 +323,10 @@ class Report:
                 lines.append(f"    ... and {c.omitted} more findings of this check")
         if not self.ok:
             lines.append(f"RESULT: FAILED ({len(self.findings)} findings shown)")
+        elif self.verdict == "awaiting_witnesses":
+            a = self.awaiting or {}
+            lines.append(f"RESULT: AWAITING WITNESSES (等待见证) — not yet public: {a.get('more_needed', '?')} more "
+                         f"cosignature(s) needed, from {', '.join(a.get('missing') or []) or '-'}; nothing else is wrong")
         else:
             head = f"ABORTED — {self.aborted}" if self.aborted is not None else "VERIFIED"
             if self.pending:

@@ -23,14 +23,19 @@ MESSAGES = Path(__file__).with_name("messages")
 # English words of the report, the fallback for anything a catalogue does not name.
 _EN = {
     "verdicts": {"verified": "VERIFIED", "failed": "FAILED", "aborted": "ABORTED",
-                 "pending": "VERIFIED (some steps not yet in a signed checkpoint)"},
-    "statuses": {"passed": "passed", "failed": "FAILED", "not_checked": "not checked yet", "pending": "pending"},
-    "marks": {"passed": "PASS", "failed": "FAIL", "not_checked": "SKIP", "pending": "PEND"},
+                 "pending": "VERIFIED (some steps not yet in a signed checkpoint)",
+                 "awaiting_witnesses": "AWAITING WITNESSES (not yet public: too few witness cosignatures so far)"},
+    "statuses": {"passed": "passed", "failed": "FAILED", "not_checked": "not checked yet", "pending": "pending",
+                 "awaiting_witnesses": "awaiting witnesses"},
+    "marks": {"passed": "PASS", "failed": "FAIL", "not_checked": "SKIP", "pending": "PEND",
+              "awaiting_witnesses": "WAIT"},
     "words": {
         "result": "RESULT", "subject": "Checked", "counts": "{n} checks: {passed} passed, {failed} failed, "
         "{not_checked} not checked yet{pending}.", "pending_count": ", {n} pending",
         "failed_head": "Failed:", "skipped_head": "Not checked yet, and why:", "findings_shown": "findings shown",
         "more": "... and {n} more findings of this check", "details": "Every check:", "why": "not checked",
+        "awaiting": "Awaiting witnesses: {more} more valid cosignature(s) needed on checkpoint size {size} "
+                    "(k = {k}; cosigned by: {have}); missing: {missing}",
     },
 }
 @cache
@@ -64,7 +69,7 @@ def _title(check: dict[str, Any], m: dict[str, Any]) -> str:
 
 
 def verdict(report: dict[str, Any]) -> str:
-    """verified | failed | aborted | pending, from a report's dict (`Report.to_dict()`)."""
+    """verified | failed | aborted | awaiting_witnesses | pending, from a report's dict (`Report.to_dict()`)."""
     v = str(report.get("verdict") or report.get("result") or "failed").lower()
     if v == "verified" and any(c["status"] == "pending" for c in report["checks"]):
         return "pending"
@@ -85,6 +90,11 @@ def summary_lines(report: dict[str, Any], lang: str = "zh") -> list[str]:
              (f"{w['subject']}：" if lang == "zh" else f"{w['subject']}: ") + str(report.get("subject", "")),
              w["counts"].format(n=len(checks), passed=count["passed"], failed=count["failed"],
                                 not_checked=count["not_checked"], pending=pending)]
+    aw = report.get("awaiting_witnesses")
+    if aw and verdict(report) == "awaiting_witnesses":
+        lines.append(w["awaiting"].format(more=aw.get("more_needed"), size=aw.get("checkpoint_size"), k=aw.get("k"),
+                                          have=", ".join(aw.get("cosigned_by") or []) or "-",
+                                          missing=", ".join(aw.get("missing") or []) or "-"))
     failed = [c for c in checks if c["status"] == "failed"]
     if failed:
         lines.append(w["failed_head"])
@@ -93,7 +103,7 @@ def summary_lines(report: dict[str, Any], lang: str = "zh") -> list[str]:
             said = "；".join(f"{m['codes'].get(code, code)}（{code}）" for code in codes) if lang == "zh" \
                 else "; ".join(f"{code}: {m['codes'].get(code, code)}" for code in codes)
             lines.append(f"  · {_title(c, m)}" + (f" — {said}" if said else ""))
-    skipped = [c for c in checks if c["status"] in ("not_checked", "pending")]
+    skipped = [c for c in checks if c["status"] in ("not_checked", "pending", "awaiting_witnesses")]
     if skipped:
         lines.append(w["skipped_head"])
         for c in skipped:
@@ -116,7 +126,9 @@ def to_text(report: dict[str, Any], lang: str = "zh") -> str:
         line = f"[{m['marks'].get(c['status'], c['status'])}] {_title(c, m)}"
         if c.get("detail"):
             line += f" — {c['detail']}"
-        if c["status"] in ("not_checked", "pending") and c.get("reason"):
+        if c["status"] == "awaiting_witnesses" and c.get("reason"):
+            line += f"（{_reason(c['reason'], m)}）" if lang == "zh" else f" ({c['reason']})"
+        elif c["status"] in ("not_checked", "pending") and c.get("reason"):
             line += f"（{w['why']}：{_reason(c['reason'], m)}）" if lang == "zh" else f" ({w['why']}: {c['reason']})"
         lines.append(line)
         for f in c["findings"]:

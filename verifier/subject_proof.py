@@ -27,7 +27,7 @@ from .drand import PINNED_CHAINS, BeaconEncodingError, BeaconSignatureInvalid, C
 from .findings import Check, Finding, Report
 from .matching import Matcher, MatchError, Rule
 from .merkle import leaf_hash, verify_inclusion
-from .note import NoteError, parse_checkpoint, parse_note, parse_verifier_key, verify_note
+from .note import NoteError, parse_checkpoint, parse_note, parse_verifier_key, verify_cosignature, verify_note
 from .pools import commit, conflicts_sha256, prior_load_sha256
 from .recipe import RecipeError, encode_source, hexbytes, nonce_commitment, seed_from
 from .render import summary_lines, to_text
@@ -78,9 +78,11 @@ def _shape(doc: Any) -> None:
 
 
 class _Proof:
-    def __init__(self, doc: dict[str, Any], log_key: str | None, trusted_chains: list[Chain]) -> None:
+    def __init__(self, doc: dict[str, Any], log_key: str | None, trusted_chains: list[Chain],
+                 witness_policy: dict[str, Any] | None = None) -> None:
         self.d = doc
         self.log_key = log_key
+        self.reader_policy = witness_policy
         self.trusted = {**PINNED_CHAINS, **{c.chain_hash: c for c in trusted_chains}}
         self.r = Report(f"subject {doc['subject']} in draw {doc['draw_id']} (subject proof)")
         self.f = SubjectFacts(doc["subject"], doc["draw_id"])
@@ -119,6 +121,7 @@ class _Proof:
                       cp.origin)
         if not self.log_key:
             c.detail = "log key taken from the document: pin it with --log-key to rule out another log"
+        self.witnesses(note, cp, vkey)
         for i, w in enumerate(self.d["entries"]):
             where = f"entries[{i}]"
             try:
@@ -162,6 +165,64 @@ class _Proof:
         ce.detail = f"checkpoint size {cp.size}; seqs {seqs}, {len(self.subs)} substitution(s)"
         ce.reason = None
         return ce.status != "failed" and c.status != "failed"
+
+    def witnesses(self, note: Any, cp: Any, log_vkey: Any) -> None:
+        """§D15 step 1b: k of the policy's witnesses cosigned the checkpoint. The policy is the
+        reader's (--witness-policy) or the document's `witness_policy`; fewer valid cosignatures
+        is awaiting witnesses (not yet public), a line that does not verify is a failure.
+        The document carries no key entries, so the policy's keys are taken as the ones in
+        force at the checkpoint (the bundle's `drawverify draw` follows rotations on the log)."""
+        c = self.r.check("proof_witnesses", "witness cosignatures on the checkpoint (k of the witness policy)")
+        wp = self.reader_policy if self.reader_policy is not None else self.d.get("witness_policy")
+        whose = "--witness-policy" if self.reader_policy is not None else "the document's witness_policy"
+        if wp is None:
+            c.skip("no witness policy given (the document states none; --witness-policy FILE): witness "
+                   "cosignatures not checked")
+            return
+        keys: list[Any] = []
+        why = None
+        if not isinstance(wp, dict) or type(wp.get("k")) is not int or not isinstance(wp.get("witnesses"), list) \
+                or not all(isinstance(w, str) for w in wp["witnesses"]):
+            why = "witness_policy must be {k: integer, witnesses: [verifier keys]}"
+        else:
+            for w in wp["witnesses"]:
+                try:
+                    k = parse_verifier_key(w)
+                except NoteError as exc:
+                    why = f"witness key {w[:60]!r}: {exc}"
+                    break
+                if k.alg != 0x04:
+                    why = f"witness key {k.name} is not a cosignature/v1 (0x04) key"
+                elif k.public_key == log_vkey.public_key or k.name == cp.origin:
+                    why = f"witness key {k.name} is the log's own key: the log is not its own witness"
+                elif any(x.name == k.name for x in keys):
+                    why = f"witness {k.name} is named twice"
+                if why:
+                    break
+                keys.append(k)
+            if why is None and not 1 <= wp["k"] <= len(keys):
+                why = f"k = {wp['k']} is not between 1 and the {len(keys)} witnesses named"
+        if why is not None:
+            self.fail(c, "WITNESS_POLICY_INVALID", "witness_policy", why)
+            return
+        valid: list[str] = []
+        missing: list[str] = []
+        for k in keys:
+            ok, t = verify_cosignature(note, k)
+            if ok is False:
+                self.fail(c, "COSIGNATURE_INVALID", "log.checkpoint", f"cosignature by {k.name} does not verify")
+            elif ok and t is not None:
+                valid.append(f"{k.name}@{t}")
+            else:
+                missing.append(k.name)
+        self.r.info["witness_policy"] = f"{wp['k']} of {', '.join(k.name for k in keys)} ({whose})"
+        self.r.info["checkpoint_cosigned_by"] = valid
+        if c.status == "failed":
+            return
+        if len(valid) < wp["k"]:
+            self.r.awaiting_witnesses(c, size=cp.size, k=wp["k"], valid=valid, missing=missing)
+        else:
+            c.detail = f"witnessed: {len(valid)} of the {len(keys)} witnesses cosigned (k = {wp['k']})"
 
     @property
     def prepared(self) -> dict[str, Any]:
@@ -491,11 +552,12 @@ class _Proof:
         return self.r
 
 
-def verify_subject_proof(doc: Any, *, log_key: str | None = None,
-                         trusted_chains: list[Chain] | None = None) -> tuple[Report, SubjectFacts]:
-    """Verify a §D15 subject proof. Raises ProofShapeError if `doc` is not one at all."""
+def verify_subject_proof(doc: Any, *, log_key: str | None = None, trusted_chains: list[Chain] | None = None,
+                         witness_policy: dict[str, Any] | None = None) -> tuple[Report, SubjectFacts]:
+    """Verify a §D15 subject proof. Raises ProofShapeError if `doc` is not one at all.
+    `witness_policy` ({k, witnesses}) replaces the document's own."""
     _shape(doc)
-    p = _Proof(doc, log_key, trusted_chains or [])
+    p = _Proof(doc, log_key, trusted_chains or [], witness_policy)
     try:
         return p.run(), p.f
     except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
@@ -543,6 +605,10 @@ def answer_lines(f: SubjectFacts, lang: str = "zh") -> list[str]:
 def verify_text(report: Report, f: SubjectFacts, lang: str = "zh") -> str:
     """The answer first, then the usual verdict summary and every check."""
     head = answer_lines(f, lang) if report.ok else []
+    if head and report.verdict == "awaiting_witnesses":  # computed, but not yet public evidence
+        head.insert(0, "等待见证：见证者联署尚不足，此结论暂未公开，请稍后再核验。" if lang == "zh" else
+                    "Awaiting witnesses: too few witness cosignatures so far; this answer is not yet public, "
+                    "check again later.")
     body = to_text(report.to_dict(), "zh") if lang == "zh" else \
         "\n".join(summary_lines(report.to_dict(), "en")) + "\n\n" + report.to_text()
     return "\n".join([*head, "", body]) if head else body

@@ -68,13 +68,14 @@ class PageCache:
 
 VERSION_SQL = text(
     "SELECT (SELECT size FROM log_head WHERE id = 1), (SELECT max(size) FROM checkpoints), "
-    "(SELECT max(id) FROM cosignatures), (SELECT count(*) FROM witnesses)")
+    "(SELECT max(id) FROM cosignatures), (SELECT count(*) FROM witnesses), "
+    "(SELECT value FROM ledger_config WHERE name = 'witness_quorum')")
 
 
 def public_version() -> str:
     """The version of everything public, in one indexed read: the log's size, plus what changes
     without a log entry — the newest checkpoint (signed a moment after its entries), witness
-    cosignatures and the witness list (shown on the checkpoint page and in bundles).
+    cosignatures, the witness list and the quorum k (which decide what is public yet: 等待见证).
 
     With `PUBLIC_VERSION_TTL` > 0 (what `drawsvc serve` sets, 1 s by default) a worker reuses the
     version it read for that long instead of reading it for every request — on PostgreSQL that

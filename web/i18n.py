@@ -9,16 +9,63 @@ tests/web/test_web_i18n.py and `make messages`).  Templates write `{{ _("中文"
 
 from __future__ import annotations
 
+import json
+from functools import cache
 from pathlib import Path
 
 from flask import Flask, Response, current_app, g, has_request_context, request
 from flask_babel import Babel, get_translations
+from markupsafe import Markup
 
 from drawsvc import i18n as service_i18n
 
 LANGS = ("zh", "en")
 COOKIE = "lang"
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
+SCRIPTS = Path(__file__).resolve().parent / "static" / "js"
+#: what the page scripts call (web/static/js/lib/i18n.js), as Babel's JavaScript extractor reads them
+JS_KEYWORDS = {"_": None, "pgettext": ((1, "c"), 2)}
+#: `${_("截止签号")}` inside a template literal is a use too (Babel skips template literals by default)
+JS_OPTIONS = {"parse_template_string": "true"}
+
+
+@cache
+def js_msgids() -> frozenset[tuple[str | None, str]]:
+    """Every (context, msgid) the page scripts ask for, read from the scripts themselves.
+
+    Why from the source: the scripts' words are msgids of the same catalogue as the templates',
+    so the table a page embeds (js_messages) and the test that each has its English
+    (tests/web/test_web_i18n.py) cannot miss one a script gained."""
+    from babel.messages.extract import extract_from_file
+
+    found: set[tuple[str | None, str]] = set()
+    for f in sorted(SCRIPTS.rglob("*.js")):
+        if "vendor" in f.parts:
+            continue
+        for _lineno, msg, _comments, ctx in extract_from_file("javascript", str(f), keywords=JS_KEYWORDS,
+                                                              options=JS_OPTIONS):
+            found.add((ctx, msg if isinstance(msg, str) else msg[0]))
+    return frozenset(found)
+
+
+def js_messages() -> Markup:
+    """The scripts' words in the reader's language, as a JSON data block for lib/i18n.js.
+
+    Chinese is the msgids themselves: the block is empty.  In English it maps each msgid (with
+    its context as gettext joins them, with an EOT character between) to its translation from the compiled
+    catalogue, the one the templates read; a data block, not a script, so the page's CSP
+    (script-src 'self') is untouched."""
+    table: dict[str, str] = {}
+    if current_lang() != "zh" and _ready():
+        tr = get_translations()
+        for ctx, msgid in sorted(js_msgids(), key=lambda m: (m[0] or "", m[1])):
+            text = str(tr.upgettext(ctx, msgid) if ctx else tr.ugettext(msgid))
+            if text != msgid:
+                table[f"{ctx}\x04{msgid}" if ctx else msgid] = text
+    data = json.dumps(table, ensure_ascii=False, sort_keys=True)
+    # "</script>" cannot end the block early: < > & are written as JSON escapes
+    data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return Markup(f'<script type="application/json" id="js-messages">{data}</script>')
 
 
 def current_lang() -> str:
@@ -59,6 +106,7 @@ def init_i18n(app: Flask) -> None:
     service_i18n.install_ctx(_lookup_ctx)
     app.jinja_env.globals["tr"] = service_i18n.tr
     app.jinja_env.globals["N_"] = service_i18n.N_
+    app.jinja_env.globals["js_messages"] = js_messages
     from drawsvc.inspections.service import TRIGGERS
 
     from .labels import (

@@ -52,17 +52,32 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
+def document(app: Flask) -> dict:
+    """The OpenAPI document of `app`'s own routes (built once per app; call within its context).
+
+    Why not `api.spec`: SpecTree keeps ONE document per process, built from whichever app asked
+    first, while every app registers with the same module-level `api`. A process holding two apps
+    (a test suite: the registry tests' app has only the registry blueprint; a host serving two
+    instances) would describe the second by the first's routes, so the document was right or wrong
+    depending on which app happened to ask first. The routes are read from the current app."""
+    doc = app.extensions.get("openapi_document")
+    if doc is None:
+        doc = app.extensions["openapi_document"] = complete(api._generate_spec())  # noqa: SLF001 - per app, uncached
+    return doc
+
+
 def init_openapi(app: Flask) -> None:
     api.register(app)
 
     def openapi_json():  # type: ignore[no-untyped-def]
-        doc = app.extensions.get("openapi_document")
-        if doc is None:
-            doc = app.extensions["openapi_document"] = complete(api.spec)
-        return jsonify(doc)
+        return jsonify(document(app))
 
     if "openapi_json_v1" not in app.view_functions:
         app.add_url_rule("/api/v1/openapi.json", "openapi_json_v1", openapi_json)
+    # spectree's own copy (read by its Swagger/Redoc pages) is the same per-app document
+    own = f"openapi_{api.config.path}"
+    if own in app.view_functions:
+        app.view_functions[own] = openapi_json
 
 
 # --- completing the document: what spectree cannot see from the views --------------------------

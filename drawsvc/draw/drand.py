@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from drawsvc.i18n import tr
+
 from .codec import from_hex, u64
 from .errors import (
     BeaconChainHashMismatch,
@@ -123,7 +125,7 @@ def chain_from_json(info: Mapping[str, Any]) -> ChainInfo:
 def round_time(chain: ChainInfo, round_: int) -> int:
     """Unix time (s) at which round `round_` (>= 1) is published."""
     if round_ < 1:
-        raise BeaconEncodingError("drand rounds start at 1")
+        raise BeaconEncodingError(tr("drand 轮次从 1 开始"))
     return chain.genesis_time + (round_ - 1) * chain.period
 
 
@@ -148,11 +150,11 @@ def check_round_in_future(chain: ChainInfo, round_: int, prepared_unix: int) -> 
 def round_message(chain: ChainInfo, round_: int, previous_signature: bytes | None = None) -> bytes:
     """The 32-byte message signed for a round (see the module docstring per scheme)."""
     if round_ < 1 or round_ >= 1 << 64:
-        raise BeaconEncodingError(f"round {round_} is out of range")
+        raise BeaconEncodingError(tr("轮次 %(round)s 超出范围", round=round_))
     if chain.scheme == SCHEME_CHAINED:
         if previous_signature is None:
             if round_ != 1 or chain.genesis_seed is None:
-                raise BeaconEncodingError(f"round {round_} of a chained network needs its previous signature")
+                raise BeaconEncodingError(tr("链式网络的第 %(round)s 轮需要上一轮签名", round=round_))
             previous_signature = chain.genesis_seed
         return hashlib.sha256(previous_signature + u64(round_)).digest()
     return hashlib.sha256(u64(round_)).digest()
@@ -244,7 +246,7 @@ def verify_round(
         )
     computed = hashlib.sha256(signature).digest()
     if randomness is not None and randomness != computed:
-        raise BeaconRandomnessMismatch(f"randomness of round {round_} is not SHA-256(signature)")
+        raise BeaconRandomnessMismatch(tr("第 %(round)s 轮的 randomness 不等于 SHA-256(signature)", round=round_))
     return BeaconRound(chain_hash=chain.chain_hash, round=round_, signature=bytes(signature), randomness=computed)
 
 
@@ -252,10 +254,10 @@ def verify_round_json(chains: Mapping[str, ChainInfo], data: Mapping[str, Any]) 
     """verify_round for a JSON reveal {chain_hash, round, signature, previous_signature?, randomness?}."""
     chain = chains.get(str(data.get("chain_hash", "")).lower())
     if chain is None:
-        raise BeaconChainUnknown(f"no parameters for drand chain {data.get('chain_hash')!r}")
+        raise BeaconChainUnknown(tr("没有 drand 网络 %(chain)s 的参数", chain=repr(data.get("chain_hash"))))
     rnd = data.get("round")
     if not isinstance(rnd, int) or isinstance(rnd, bool):
-        raise BeaconEncodingError("round must be an integer")
+        raise BeaconEncodingError(tr("轮次须为整数"))
     prev = data.get("previous_signature")
     rand = data.get("randomness")
     return verify_round(

@@ -11,19 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from drawsvc.i18n import tr
+
 from .errors import LotteryInvalid
 
 
 def rfc3797_encode(groups: Sequence[Sequence[int]]) -> str:
     """The RFC 3797 string of the groups of numbers (ASCII)."""
     if not groups:
-        raise LotteryInvalid("lottery result has no groups of numbers")
+        raise LotteryInvalid(tr("彩票开奖结果没有号码组"))
     out = []
     for g in groups:
         if not g:
-            raise LotteryInvalid("a lottery group has no numbers")
+            raise LotteryInvalid(tr("彩票开奖号码组为空"))
         for n in g:
             if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-                raise LotteryInvalid(f"lottery number {n!r} is not a non-negative integer")
+                raise LotteryInvalid(tr("彩票号码 %(number)s 不是非负整数", number=repr(n)))
         out.append("".join(f"{n}." for n in sorted(g)) + "/")
     return "".join(out)

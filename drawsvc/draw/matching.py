@@ -94,11 +94,11 @@ class TeamRule:
         if self.team_size < 2:
             raise DrawError(tr("检查组至少2名执法人员（002 九(四)）"))
         if not self.departments or len(set(self.departments)) != len(self.departments):
-            raise DrawError("departments must be a non-empty list without repeats")
+            raise DrawError(tr("参与部门须为不重复的非空列表"))
         if self.team_size < len(self.departments):
-            raise DrawError(f"team size {self.team_size} cannot hold one inspector from each of {len(self.departments)} departments")
+            raise DrawError(tr("检查组 %(size)s 人，容纳不下 %(n)s 个参与部门各一名执法人员", size=self.team_size, n=len(self.departments)))
         if self.experts < 0:
-            raise DrawError("experts must not be negative")
+            raise DrawError(tr("专家人数不能为负数"))
 
 
 @dataclass
@@ -265,7 +265,7 @@ def _match_inspectors(seed: bytes, subjects: Sequence[str], inspectors: Sequence
     rule.check()
     cands, bad = candidates(inspectors, rule)
     if not cands:
-        raise EmptyPool("no inspector of the participating departments is eligible for this draw")
+        raise EmptyPool(tr("参与部门没有符合本次抽签条件的执法人员"))
     ecands, ebad = candidates(experts, rule, expert=True) if rule.experts else ([], {})
     for k, v in ebad.items():
         bad.setdefault(k, v)

@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from drawsvc.i18n import tr
 from ledger.canonical import EncodingError, canonical_bytes
 from ledger.merkle import (
     ProofError,
@@ -102,7 +103,7 @@ def canonical_leaves(records: Iterable[Mapping[str, Any]], kind: str) -> list[tu
     rows.sort(key=lambda row: row[0])
     for a, b in zip(rows, rows[1:], strict=False):
         if a[0] == b[0]:
-            raise PoolInvalid(f"id {a[0].decode()} appears twice in the {kind} pool")
+            raise PoolInvalid(tr("编号 %(id)s 在名录池中出现两次", id=a[0].decode()))
     return rows
 
 
@@ -238,7 +239,7 @@ def commit_subjects(pool: SubjectPool) -> PoolCommitment:
             lambda: b"".join(_subject_leaf_hashes(ids[:cut], names[:cut], strata[:cut]))])
         if len(set(ids)) != n:
             dup = next(i for i, c in Counter(ids).items() if c > 1)
-            raise PoolInvalid(f"id {dup} appears twice in the subjects pool")
+            raise PoolInvalid(tr("编号 %(id)s 在名录池中出现两次", id=dup))
         joined = rest + first
 
         def permuted_part(lo: int, hi: int) -> Callable[[], bytes]:
@@ -298,7 +299,7 @@ def check_disjoint(pool: Iterable[Mapping[str, Any]], excluded: Iterable[Mapping
     """Refuse a subject listed both in the target pool and in the excluded list."""
     both = {r["id"] for r in pool} & {r["id"] for r in excluded}
     if both:
-        raise PoolInvalid(f"subjects both in the pool and excluded: {sorted(both)[:5]}")
+        raise PoolInvalid(tr("这些检查对象既在名录池中又被列为排除：%(ids)s", ids="、".join(sorted(both)[:5])))
 
 
 _LEN8 = struct.Struct(">Q")

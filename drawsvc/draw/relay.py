@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from drawsvc.i18n import tr
+
 from .errors import BeaconEncodingError
 
 
@@ -21,7 +23,7 @@ def fetch_round(relay_url: str, chain_hash_hex: str, round_: int, *, timeout: fl
     resp.raise_for_status()
     data = resp.json()
     if not isinstance(data, dict) or data.get("round") != round_ or "signature" not in data:
-        raise BeaconEncodingError(f"relay answer for round {round_} is not a drand round: {str(data)[:200]}")
+        raise BeaconEncodingError(tr("中继对第 %(round)s 轮的应答不是 drand 轮次数据：%(data)s", round=round_, data=str(data)[:200]))
     out: dict[str, Any] = {
         "chain_hash": chain_hash_hex,
         "round": round_,

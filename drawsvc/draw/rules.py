@@ -19,6 +19,8 @@ import re
 from collections.abc import Mapping
 from fractions import Fraction
 
+from drawsvc.i18n import tr
+
 from .errors import EmptyPool, FloorUnreachable, RatioInvalid, SampleTooLarge
 
 _DECIMAL = re.compile(r"^(0|1)(\.[0-9]{1,12})?$")
@@ -28,10 +30,10 @@ DEFAULT_FLOOR = "0.05"
 def parse_ratio(value: str) -> Fraction:
     """An exact decimal string in [0, 1] as a Fraction ("0.03" → 3/100). Floats are refused."""
     if not isinstance(value, str) or not _DECIMAL.match(value):
-        raise RatioInvalid(f"ratio {value!r} must be a decimal string such as \"0.03\", between 0 and 1")
+        raise RatioInvalid(tr("抽查比例 %(value)s 须为 0 到 1 之间的小数，如“0.03”", value=repr(value)))
     r = Fraction(value)
     if r > 1:
-        raise RatioInvalid(f"ratio {value} is above 1")
+        raise RatioInvalid(tr("抽查比例 %(value)s 大于 1", value=value))
     return r
 
 
@@ -49,21 +51,21 @@ def stratum_sizes(counts: Mapping[str, int], ratios: Mapping[str, str | int],
     """
     missing = sorted(set(counts) - set(ratios))
     if missing:
-        raise RatioInvalid(f"no ratio for strata {missing}")
+        raise RatioInvalid(tr("这些层没有抽查比例：%(strata)s", strata="、".join(missing)))
     total = sum(counts.values())
     if any(n < 0 for n in counts.values()):
-        raise RatioInvalid("a stratum count is negative")
+        raise RatioInvalid(tr("某层的户数为负数"))
     if total == 0:
-        raise EmptyPool("the target pool is empty: nothing to draw")
+        raise EmptyPool(tr("检查对象名录为空，无可抽取的对象"))
     sizes: dict[str, int] = {}
     fractions: dict[str, Fraction] = {}
     for s, spec in ratios.items():
         n = counts.get(s, 0)
         if isinstance(spec, int) and not isinstance(spec, bool):
             if spec < 0:
-                raise RatioInvalid(f"count for stratum {s} is negative")
+                raise RatioInvalid(tr("第 %(stratum)s 层的抽取数为负数", stratum=s))
             if spec > n:
-                raise SampleTooLarge(f"stratum {s} is asked for {spec} subjects but holds {n}")
+                raise SampleTooLarge(tr("第 %(stratum)s 层要抽取 %(k)s 户，但只有 %(n)s 户", stratum=s, k=spec, n=n))
             sizes[s] = spec
         else:
             r = parse_ratio(spec)  # type: ignore[arg-type]

@@ -13,6 +13,7 @@ import hmac
 import secrets
 from typing import Any
 
+from drawsvc.i18n import tr
 from ledger.canonical import EncodingError, canonical_bytes
 
 from .codec import TAG_SEAL, tagged_hash
@@ -46,4 +47,4 @@ def check_seal(content: Any, salt: bytes, commitment: bytes) -> None:
     if len(commitment) != 32:
         raise SealInvalid("a seal commitment is 32 bytes")
     if not hmac.compare_digest(seal(content, salt), commitment):
-        raise SealMismatch("the published content and salt do not match the seal made at draw time")
+        raise SealMismatch(tr("公示的内容和盐值与抽取时的封存承诺不符"))

@@ -51,7 +51,7 @@ def nonce_commitment(nonce: bytes) -> bytes:
 def check_nonce(nonce: bytes, commitment: bytes) -> None:
     """Refuse a revealed nonce that does not match its commitment (NonceMismatch)."""
     if nonce_commitment(nonce) != commitment:
-        raise NonceMismatch("the revealed server nonce does not match the commitment in the prepared entry")
+        raise NonceMismatch(tr("揭示的服务器随机数与准备条目中的承诺不符"))
 
 
 def contribution_commitment(contribution: bytes) -> bytes:
@@ -115,36 +115,36 @@ def check_recipe(recipe: Mapping[str, Any], chains: Mapping[str, ChainInfo] | No
     except (KeyError, AttributeError, TypeError):
         raise SeedRecipeInvalid("a recipe is {nonce_commitment, sources:[...]}") from None
     if not isinstance(sources, list) or not sources:
-        raise SeedRecipeInvalid("the recipe declares no sources")
+        raise SeedRecipeInvalid(tr("种子方案没有声明任何随机源"))
     types = [s.get("type") if isinstance(s, dict) else None for s in sources]
     for t in types:
         if t not in SOURCE_TYPES:
-            raise SeedRecipeInvalid(f"unknown seed source type {t!r}")
+            raise SeedRecipeInvalid(tr("未知的随机源类型 %(type)s", type=repr(t)))
     if types.count("server_nonce") != 1:
-        raise SeedRecipeInvalid("the recipe must declare the server nonce exactly once")
+        raise SeedRecipeInvalid(tr("种子方案须且只须声明一次服务器随机数"))
     if not any(t in PUBLIC_TYPES for t in types):
-        raise SeedRecipeInvalid("the recipe needs at least one public source besides the server nonce")
+        raise SeedRecipeInvalid(tr("除服务器随机数外，至少需要一个公开随机源"))
     witnesses = [s.get("witness") for s in sources if s["type"] == "witness"]
     if len(set(witnesses)) != len(witnesses) or not all(isinstance(w, str) and w for w in witnesses):
-        raise SeedRecipeInvalid("witness ids must be non-empty and distinct")
+        raise SeedRecipeInvalid(tr("见证人编号须非空且互不相同"))
     for s in sources:
         if s["type"] == "witness":
             from_hex(s.get("commitment", ""), 32, f"commitment of witness {s['witness']}", SeedRecipeInvalid)
         elif s["type"] == "dice":
             if not isinstance(s.get("min_digits", MIN_DICE_DIGITS), int) or s.get("min_digits", MIN_DICE_DIGITS) < MIN_DICE_DIGITS:
-                raise SeedRecipeInvalid(f"min_digits must be an integer >= {MIN_DICE_DIGITS}")
+                raise SeedRecipeInvalid(tr("骰子位数下限须为不小于 %(n)s 的整数", n=MIN_DICE_DIGITS))
         elif s["type"] == "lottery":
             if not (isinstance(s.get("name"), str) and s["name"] and isinstance(s.get("period"), str) and s["period"]):
-                raise SeedRecipeInvalid("a lottery source names the game and the draw period")
+                raise SeedRecipeInvalid(tr("彩票随机源须写明彩种和开奖期号"))
         elif s["type"] == "drand":
             rnd = s.get("round")
             if not isinstance(rnd, int) or isinstance(rnd, bool) or rnd < 1:
-                raise SeedRecipeInvalid("a drand source declares a round number >= 1")
+                raise SeedRecipeInvalid(tr("drand 随机源须声明不小于 1 的轮次"))
             ch = str(s.get("chain_hash", "")).lower()
             from_hex(ch, 32, "drand chain hash", SeedRecipeInvalid)
             if chains is not None and prepared_unix is not None:
                 if ch not in chains:
-                    raise BeaconChainUnknown(f"no parameters for drand chain {ch}")
+                    raise BeaconChainUnknown(tr("没有 drand 网络 %(chain)s 的参数", chain=ch))
                 check_round_in_future(chains[ch], rnd, prepared_unix)
 
 
@@ -164,7 +164,8 @@ def encode_reveal(declared: Mapping[str, Any], reveal: Mapping[str, Any], nonce_
     """Check one reveal against its declaration and return its encoding (spec §3.2)."""
     kind = declared["type"]
     if not isinstance(reveal, Mapping) or reveal.get("type") != kind:
-        raise RevealMismatch(f"expected a {kind} reveal, got {reveal.get('type') if isinstance(reveal, Mapping) else reveal!r}")
+        raise RevealMismatch(tr("应揭示 %(kind)s 随机源，收到的是 %(got)s", kind=kind,
+                                 got=reveal.get("type") if isinstance(reveal, Mapping) else repr(reveal)))
     if kind == "server_nonce":
         nonce = from_hex(reveal.get("nonce", ""), None, "server nonce", NonceInvalid)
         if len(nonce) != NONCE_SIZE:
@@ -173,21 +174,21 @@ def encode_reveal(declared: Mapping[str, Any], reveal: Mapping[str, Any], nonce_
         return encode_server_nonce(nonce)
     if kind == "drand":
         if reveal.get("round") != declared["round"] or str(reveal.get("chain_hash", "")).lower() != declared["chain_hash"].lower():
-            raise RevealMismatch(f"the drand reveal is not round {declared['round']} of the declared chain")
+            raise RevealMismatch(tr("揭示的 drand 值不是所声明网络的第 %(round)s 轮", round=declared["round"]))
         return encode_drand(verify_beacon(chains, reveal))
     if kind == "dice":
         return encode_dice(check_dice(reveal.get("digits", ""), declared.get("min_digits", MIN_DICE_DIGITS)))
     if kind == "lottery":
         groups = reveal.get("groups")
         if not isinstance(groups, list) or not all(isinstance(g, list) for g in groups):
-            raise LotteryInvalid("lottery groups must be a list of lists of numbers")
+            raise LotteryInvalid(tr("彩票号码须为若干组数字"))
         return encode_lottery(declared["name"], declared["period"], groups)
     # witness
     if reveal.get("witness") != declared["witness"]:
-        raise RevealMismatch(f"expected the reveal of witness {declared['witness']}, got {reveal.get('witness')!r}")
+        raise RevealMismatch(tr("应为见证人 %(witness)s 的揭示值，收到的是 %(got)s", witness=declared["witness"], got=repr(reveal.get("witness"))))
     contribution = from_hex(reveal.get("contribution", ""), None, "contribution", ContributionInvalid)
     if contribution_commitment(contribution).hex() != declared["commitment"].lower():
-        raise ContributionMismatch(f"the contribution of witness {declared['witness']} does not match its commitment")
+        raise ContributionMismatch(tr("见证人 %(witness)s 提交的值与其承诺不符", witness=declared["witness"]))
     return encode_witness(declared["witness"], contribution)
 
 

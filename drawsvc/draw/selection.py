@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from itertools import compress
 from typing import Any
 
+from drawsvc.i18n import tr
+
 from .errors import DrawError, EmptyPool, SampleTooLarge
 from .parallel import MIN_PARALLEL, Pending, ranges, run_split, workers
 from .tickets import subject_ticket, subject_tickets
@@ -126,7 +128,7 @@ def select_stratum(seed: bytes, stratum: str, ids: Sequence[str], k: int) -> Str
     if k < 0:
         raise DrawError(f"stratum {stratum}: k must not be negative")
     if k > len(ids):
-        raise SampleTooLarge(f"stratum {stratum}: k = {k} but only {len(ids)} subjects")
+        raise SampleTooLarge(tr("第 %(stratum)s 层要抽取 %(k)s 户，但只有 %(n)s 户", stratum=stratum, k=k, n=len(ids)))
     t = _threshold(len(ids), k) if k else None
     tickets = subject_tickets(seed, ids)
     selected: list[Ticketed] = []
@@ -144,10 +146,10 @@ def select_stratum(seed: bytes, stratum: str, ids: Sequence[str], k: int) -> Str
 def draw_subjects(seed: bytes, strata: Mapping[str, Sequence[str]], sizes: Mapping[str, int]) -> Selection:
     """Select sizes[s] subjects from each stratum s (ids must be unique across the pool)."""
     if sum(len(v) for v in strata.values()) == 0:
-        raise EmptyPool("the target pool is empty: nothing to draw")
+        raise EmptyPool(tr("检查对象名录为空，无可抽取的对象"))
     unknown = sorted(set(sizes) - set(strata))
     if any(sizes[s] for s in unknown):
-        raise SampleTooLarge(f"sizes given for strata with no members: {unknown}")
+        raise SampleTooLarge(tr("这些层没有检查对象，却给出了抽取数：%(strata)s", strata="、".join(unknown)))
     draws: dict[str, StratumDraw] = {}
     # large strata: the tickets below each one's cut, hashed on every core in one split
     cut = {s: _threshold(len(ids), sizes[s]) for s, ids in strata.items() if 0 < sizes.get(s, 0) <= len(ids)}

@@ -71,11 +71,11 @@ def substitute_inspector(seed: bytes, result: MatchResult, subject: str, leaving
     and `leaving` are barred from the walk, so a recused inspector cannot come back as their own
     replacement (e.g. after a swap put them on a team whose walk had not reached them)."""
     if reason not in INSPECTOR_LEAVE_REASONS:
-        raise SubstitutionInvalid(f"unknown reason {reason!r} (known: {', '.join(INSPECTOR_LEAVE_REASONS)})")
+        raise SubstitutionInvalid(tr("不是执法人员的递补原因：%(reason)s", reason=reason))
     try:
         a = result.find(subject)
     except KeyError:
-        raise SubstitutionInvalid(f"subject {subject} is not drawn") from None
+        raise SubstitutionInvalid(tr("检查对象 %(subject)s 未被抽中", subject=subject)) from None
     is_expert = leaving in a.experts
     if leaving not in a.team and not is_expert:
         raise SubstitutionInvalid(f"{leaving} is not on the team of {subject}")
@@ -115,10 +115,10 @@ def check_inspector_substitution(seed: bytes, result: MatchResult, claimed: Mapp
     new, sub = substitute_inspector(seed, result, claimed["subject"], claimed["leaving"], claimed["reason"],
                                     inspectors, rule, conflicts, prior_load, unavailable, experts, left)
     if claimed.get("incoming") != sub.incoming:
-        raise NotNextEligible(f"on {sub.subject}, the next eligible replacement for {sub.leaving} is {sub.incoming}, "
-                              f"not {claimed.get('incoming')}")
+        raise NotNextEligible(tr("检查对象 %(subject)s：%(leaving)s 的下一位符合条件的递补人员是 %(incoming)s，不是 %(claimed)s",
+                                 subject=sub.subject, leaving=sub.leaving, incoming=sub.incoming, claimed=claimed.get("incoming")))
     if claimed.get("skipped") is not None and claimed["skipped"] != sub.to_json()["skipped"]:
-        raise NotNextEligible(f"on {sub.subject}, the skipped candidates differ from the recomputation")
+        raise NotNextEligible(tr("检查对象 %(subject)s：跳过的候选人与复算结果不同", subject=sub.subject))
     return new
 
 
@@ -148,21 +148,21 @@ def substitute_subject(seed: bytes, selection: Selection, result: MatchResult, s
     matching order and is matched with the current workloads.
     """
     if reason not in SUBJECT_LEAVE_REASONS:
-        raise SubstitutionInvalid(f"unknown reason {reason!r} (known: {', '.join(SUBJECT_LEAVE_REASONS)})")
+        raise SubstitutionInvalid(tr("不是检查对象的递补原因：%(reason)s", reason=reason))
     stratum = next((s for s, d in selection.strata.items() if any(sid == subject for _, sid in d.selected)), None)
     current = {a.subject for a in result.assignments}
     if subject not in current:
-        raise SubstitutionInvalid(f"subject {subject} is not drawn")
+        raise SubstitutionInvalid(tr("检查对象 %(subject)s 未被抽中", subject=subject))
     if stratum is None:  # itself a replacement: find its stratum through the replacement orders
         stratum = next((s for s, d in selection.strata.items()
                         if any(sid == subject for _, sid in d.replacement_order(len(used) + 1))), None)
     if stratum is None:
-        raise SubstitutionInvalid(f"subject {subject} is in no stratum of this draw")
+        raise SubstitutionInvalid(tr("检查对象 %(subject)s 不属于本次抽签的任何一层", subject=subject))
     d = selection.strata[stratum]
     skip = set(used) | current
     nxt = next(((t, sid) for t, sid in d.replacement_order(len(skip) + 1) if sid not in skip), None)
     if nxt is None:
-        raise SubstitutionInvalid(f"stratum {stratum} has no subject left to replace {subject}")
+        raise SubstitutionInvalid(tr("第 %(stratum)s 层已没有可递补 %(subject)s 的检查对象", stratum=stratum, subject=subject))
     new = copy.deepcopy(result)
     idx = [a.subject for a in new.assignments].index(subject)
     new.assignments.pop(idx)
@@ -199,10 +199,10 @@ def check_subject_substitution(seed: bytes, selection: Selection, result: MatchR
     new, sub = substitute_subject(seed, selection, result, claimed["leaving"], claimed["reason"], used,
                                   inspectors, rule, conflicts, prior_load, experts)
     if claimed.get("incoming") != sub.incoming:
-        raise NotNextEligible(f"the next unused subject of stratum {sub.stratum} is {sub.incoming}, "
-                              f"not {claimed.get('incoming')}")
+        raise NotNextEligible(tr("第 %(stratum)s 层下一个未用的递补对象是 %(incoming)s，不是 %(claimed)s",
+                                 stratum=sub.stratum, incoming=sub.incoming, claimed=claimed.get("incoming")))
     if claimed.get("assignment") is not None and claimed["assignment"] != sub.assignment.to_json():
-        raise NotNextEligible(f"the team of {sub.incoming} differs from the recomputation")
+        raise NotNextEligible(tr("%(incoming)s 的检查组与复算结果不同", incoming=sub.incoming))
     return new
 
 
@@ -218,16 +218,16 @@ def swap_targets(result: MatchResult, inspector_a: str, subject_a: str, inspecto
     try:
         a, b = result.find(subject_a), result.find(subject_b)
     except KeyError as missing:
-        raise SwapInvalid(f"subject {missing.args[0]} is not drawn") from None
+        raise SwapInvalid(tr("检查对象 %(subject)s 未被抽中", subject=missing.args[0])) from None
     if inspector_a not in a.team or inspector_b not in b.team:
-        raise SwapInvalid("each inspector must be on the team of the subject named with them")
+        raise SwapInvalid(tr("每名执法人员须在与其一同填写的检查对象的检查组中"))
     if subject_a == subject_b:
-        raise SwapInvalid("a swap needs two different subjects")
+        raise SwapInvalid(tr("互换需要两个不同的检查对象"))
     if inspector_a in b.team or inspector_b in a.team:
-        raise SwapInvalid("an inspector would appear twice on one team")
+        raise SwapInvalid(tr("互换后同一名执法人员会在一个检查组中出现两次"))
     conf = set(conflicts)
     if (inspector_a, subject_b) in conf or (inspector_b, subject_a) in conf:
-        raise SwapInvalid("an inspector has a declared conflict with the subject they would move to")
+        raise SwapInvalid(tr("执法人员与其将调往的检查对象有已申报的利害关系"))
     dept = {i.id: i.department for i in inspectors}
     new = copy.deepcopy(result)
     na, nb = new.find(subject_a), new.find(subject_b)
@@ -235,7 +235,7 @@ def swap_targets(result: MatchResult, inspector_a: str, subject_a: str, inspecto
     nb.team[nb.team.index(inspector_b)] = inspector_a
     for t in (na, nb):
         if set(rule.departments) - {dept.get(i) for i in t.team}:
-            raise SwapInvalid(f"after the swap the team of {t.subject} lacks a participating department")
+            raise SwapInvalid(tr("互换后 %(subject)s 的检查组缺少参与部门的人员", subject=t.subject))
     return new
 
 

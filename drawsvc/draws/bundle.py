@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 
 from drawsvc.draw.codec import ALGORITHM, ALGORITHM_V1, ALGORITHM_V2
+from drawsvc.i18n import tr
 from ledger import witnessing
 from ledger.entry import Entry
 from ledger.keyrules import KEY_TYPES as _KEY_TYPES
@@ -29,8 +30,9 @@ from .service import NETWORKS_FILE, DrawNotFound, load_pools, parse_secret
 # A bundle's format names the rules its draw was prepared under (docs/SPEC.md §D13).
 FORMATS = {ALGORITHM_V1: "spotcheck-draw-bundle/1", ALGORITHM_V2: "spotcheck-draw-bundle/2",
            ALGORITHM: "spotcheck-draw-bundle/3"}
-# every key entry (a verifier follows keys from genesis, SPEC §3) and the SM2 key registration (§5.1)
-KEY_TYPES = tuple(sorted(_KEY_TYPES | {"log.sm2_key.registered"}))
+# every key entry (a verifier follows keys from genesis, SPEC §3) and the SM2 key registrations (§5.1,
+# §3 item 11: which actors' entries carry an SM2 signature too)
+KEY_TYPES = tuple(sorted(_KEY_TYPES | {"log.sm2_key.registered", "actor.sm2_key.registered"}))
 
 
 def _b64(b: bytes) -> str:
@@ -71,7 +73,7 @@ def build_bundle(ledger: Ledger, draw_id: str, *, privileged: bool, log_verifier
     with ledger.engine.connect() as conn:
         row = conn.execute(select(schema.draws).where(schema.draws.c.id == draw_id)).one_or_none()
         if row is None:
-            raise DrawNotFound(f"draw {draw_id} not found")
+            raise DrawNotFound(tr("没有抽签 %(draw)s", draw=draw_id))
         doc, secret = json.loads(row.doc), parse_secret(row.secret)
         secret["pools"] = load_pools(conn, draw_id)
         draw_types = ("draw.prepared", "draw.seeded", "draw.drawn", "draw.substituted", "draw.published",

@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import select
 
 from drawsvc.i18n import tr
+from ledger import witnessing
 from ledger.merkle import inclusion_plan, leaf_hash, node_hash, root_from_leaf_hashes, split_point
 from ledger.schema import log_entries
 from ledger.store import Ledger
@@ -69,8 +70,11 @@ def _not_published(draw_id: str, status: str) -> DrawNotPublished:
 
 def _assemble(draw_id: str, code: str, log: dict[str, Any], entries: list[dict[str, Any]], chains: dict[str, Any],
               member: dict[str, Any], content: dict[str, Any], matching_inputs: dict[str, Any],
-              substitutions: list[dict[str, Any]], current: Mapping[str, Any]) -> dict[str, Any]:
-    """The §D15 document, with the service's claim computed from the published material."""
+              substitutions: list[dict[str, Any]], current: Mapping[str, Any],
+              witness_policy: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The §D15 document, with the service's claim computed from the published material. With a
+    witness quorum it states the policy (§D12 form) beside the checkpoint, whose note carries the
+    witnesses' cosignatures: a company then knows the answer is public, not the service's alone."""
     payload = {w["entry"]["type"]: w["entry"]["payload"] for w in entries}
     prepared, published = payload["draw.prepared"], payload["draw.published"]
     stratum = member["record"]["stratum"]
@@ -87,9 +91,12 @@ def _assemble(draw_id: str, code: str, log: dict[str, Any], entries: list[dict[s
         "team": assignment and {"team": assignment["team"], "experts": assignment["experts"]},
         "current_team": now and {"team": now["team"], "experts": now["experts"]},
     }
-    return {"format": FORMAT, "draw_id": draw_id, "subject": code, "log": log, "entries": entries, "chains": chains,
-            "member": member, "content": content, "matching_inputs": matching_inputs,
-            "substitutions": substitutions, "claim": claim}
+    doc = {"format": FORMAT, "draw_id": draw_id, "subject": code, "log": log, "entries": entries, "chains": chains,
+           "member": member, "content": content, "matching_inputs": matching_inputs,
+           "substitutions": substitutions, "claim": claim}
+    if witness_policy:
+        doc["witness_policy"] = witness_policy
+    return doc
 
 
 def subject_proof_from_bundle(bundle: dict[str, Any], code: str) -> dict[str, Any]:
@@ -105,7 +112,8 @@ def subject_proof_from_bundle(bundle: dict[str, Any], code: str) -> dict[str, An
     member = {"pool": pool, **member_proof(pools[pool], code, pool).to_json()}
     inputs = {k: pools.get(k, {} if k == "prior_load" else []) for k in MATCHING_INPUTS}
     return _assemble(draw_id, code, bundle["log"], entries, bundle.get("chains", {}), member, bundle["content"],
-                     inputs, bundle.get("substitutions", []), bundle.get("current_matching", bundle["content"]["matching"]))
+                     inputs, bundle.get("substitutions", []), bundle.get("current_matching", bundle["content"]["matching"]),
+                     bundle.get("witness_policy"))
 
 
 # --- the direct producer ---------------------------------------------------------------------
@@ -182,7 +190,7 @@ def build_subject_proof(ledger: Ledger, draw_id: str, code: str, *, log_verifier
     with ledger.engine.connect() as conn:
         row = conn.execute(select(schema.draws).where(schema.draws.c.id == draw_id)).one_or_none()
         if row is None:
-            raise DrawNotFound(f"draw {draw_id} not found")
+            raise DrawNotFound(tr("没有抽签 %(draw)s", draw=draw_id))
         if row.status != "published":
             raise _not_published(draw_id, row.status)
         doc, secret = json.loads(row.doc), parse_secret(row.secret)
@@ -208,4 +216,4 @@ def build_subject_proof(ledger: Ledger, draw_id: str, code: str, *, log_verifier
     inputs = {k: small.get(k, {} if k == "prior_load" else []) for k in MATCHING_INPUTS}
     subs = [{"record": s["record"], "salt": s["salt"]} for s in secret["substitutions"]]
     return _assemble(draw_id, code, log, entries, _chains_used(doc), member, secret["content"], inputs, subs,
-                     secret["matching"])
+                     secret["matching"], witnessing.policy(ledger.engine))

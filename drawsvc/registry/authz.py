@@ -64,7 +64,7 @@ def authorize(actor: Actor, kind: str, old: dict | None, new: dict | None, ctx_g
             return
         raise Forbidden(tr("检查人员只能申报本人的回避事项"))
     if role != "operator":
-        raise Forbidden(f"unknown role {role}")
+        raise Forbidden(tr("未知的角色 %(role)s", role=role))
     if kind in ("department", "account"):
         raise Forbidden(tr("只有管理员可以管理部门和账户"))
     if kind in ("subject", "expert"):

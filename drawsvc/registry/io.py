@@ -270,7 +270,7 @@ def validate_file(reg: Any, kind: str, data: bytes, filename: str,
                   today: date | None = None) -> tuple[ImportReport, list[dict]]:
     """Parse and validate; returns the report and the normalised records (empty if any error)."""
     if kind not in IMPORTABLE:
-        raise ImportFormatError(f"cannot import {kind}; importable: {', '.join(IMPORTABLE)}")
+        raise ImportFormatError(tr("不能导入 %(kind)s；可导入：%(importable)s", kind=kind, importable="、".join(IMPORTABLE)))
     report = ImportReport(kind, hashlib.sha256(data).hexdigest())
     rows = sheet_rows(data, filename)
     found = find_header(kind, rows)
@@ -447,5 +447,5 @@ def export_bytes(records: list[dict], kind: str, fmt: str) -> bytes:
     elif fmt == "xlsx":
         write_xlsx(records, kind, buf)
     else:
-        raise ValueError("format must be csv or xlsx")
+        raise ValueError(tr("格式须为 csv 或 xlsx"))
     return buf.getvalue()

@@ -58,7 +58,7 @@ def test_subject_commitment_with_values_jcs_escapes(forced: None) -> None:
 
 def test_subject_commitment_refuses_a_repeated_id(forced: None) -> None:
     p = SubjectPool([f"id{i:03d}" for i in range(30)] + ["id007"], ["x"] * 31, ["A"] * 31)
-    with pytest.raises(PoolInvalid, match="id007 appears twice"):
+    with pytest.raises(PoolInvalid, match="id007 在名录池中出现两次"):
         commit_subjects(p)
 
 

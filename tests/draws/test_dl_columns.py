@@ -115,7 +115,7 @@ def test_an_empty_registry_is_refused_cleanly(sqlite_url: str) -> None:
     _fill(led, [])
     svc = DrawService(led, Registry(led))
     size = led.size()
-    with pytest.raises(Exception, match="(?i)empty|no subject|nothing"):
+    with pytest.raises(Exception, match="(?i)empty|no subject|nothing|名录为空"):
         svc.prepare(Actor("system", "system", signer=led.system), "P1", "scj", [{"type": "dice", "min_digits": 20}])
     assert led.size() == size  # nothing half-written
 

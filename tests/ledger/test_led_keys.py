@@ -151,7 +151,7 @@ def test_verifier_follows_the_services_log_from_the_genesis_key(ledger: Ledger) 
     assert rep.codes() == {"WITNESS_KEY_RETIRED"}, rep.to_text()  # w1 on cp2: rotated away before it
     assert rep.info["cosigned_by"] == ["notary@1800000000"]  # w2 counted on cp2 via the rotation
     rep = verify_log(_log(ledger), notes, options=opts)
-    assert {"WITNESS_KEY_REVOKED", "WITNESS_QUORUM_NOT_MET"} <= rep.codes()
+    assert "WITNESS_KEY_REVOKED" in rep.codes() and rep.verdict == "failed"  # a revoked key's later line
     assert rep.checks["checkpoints"].status == "passed", rep.to_text()  # the new log key was followed
 
 

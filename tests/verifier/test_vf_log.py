@@ -267,7 +267,10 @@ def test_witness_quorum():
     line = cosign(text, "w.example/1", w, 1_800_000_000).line()
     wk = vkey("w.example/1", w, alg=4)
     assert run(lm, checkpoints=[cp + line], witnesses=[wk]).ok
-    assert "WITNESS_QUORUM_NOT_MET" in codes(run(lm, checkpoints=[cp], witnesses=[wk]))
+    waiting = run(lm, checkpoints=[cp], witnesses=[wk])
+    assert not waiting.findings and waiting.verdict == "awaiting_witnesses" and waiting.exit_code == 4
+    assert waiting.awaiting == {"checkpoint_size": len(lm.leaves()), "k": 1, "cosigned_by": [], "more_needed": 1,
+                                "missing": ["w.example/1"]}
     bad = cp + cosign(text.replace("\n", " \n", 1), "w.example/1", w, 1).line()
     assert "COSIGNATURE_INVALID" in codes(run(lm, checkpoints=[bad], witnesses=[wk]))
 

@@ -21,15 +21,18 @@ VECTORS = json.loads((ROOT / "docs" / "vectors" / "subject-proof.json").read_tex
 LOG_KEY = VECTORS["inputs"]["log_key"]
 
 
-@pytest.mark.parametrize("name", ["drawn", "not_drawn"])
+@pytest.mark.parametrize("name", ["drawn", "not_drawn", "drawn_witnessed"])
 def test_honest_proof_verifies(name: str) -> None:
     doc = VECTORS["outputs"]["proofs"][name]
     report, facts = verify_subject_proof(copy.deepcopy(doc), log_key=LOG_KEY)
     assert report.verdict == "verified", report.to_text()
+    wit = report.checks.pop("proof_witnesses")
+    # without a policy the witness check says so plainly; with one, k valid cosignatures pass
+    assert wit.status == ("passed" if "witness_policy" in doc else "not_checked"), report.to_text()
     assert all(c.status == "passed" for c in report.checks.values()), report.to_text()
-    assert facts.drawn is (name == "drawn")
+    assert facts.drawn is name.startswith("drawn")
     assert facts.ticket == doc["claim"]["ticket"] and facts.cutoff == doc["claim"]["cutoff"]
-    if name == "drawn":
+    if name.startswith("drawn"):
         assert facts.team == doc["claim"]["team"] and facts.team["team"]
     else:
         # not drawn: its ticket is above its stratum's cutoff
@@ -48,8 +51,35 @@ def test_evidence_is_small() -> None:
 def test_mutation_fails_with_its_finding(m: dict[str, Any]) -> None:
     doc = mutate(VECTORS["outputs"]["proofs"][m["proof"]], m)
     report, _ = verify_subject_proof(doc, log_key=LOG_KEY)
-    assert report.verdict == "failed"
+    assert report.verdict == m["verdict"], report.to_text()
     assert set(m["codes"]) <= report.codes(), (m["name"], report.codes())
+    if m["verdict"] == "awaiting_witnesses":  # named: who is missing and how many more
+        assert not report.findings and report.exit_code == 4
+        assert report.awaiting == {"checkpoint_size": doc["log"]["checkpoint"]["size"], "k": 2,
+                                   "cosigned_by": [f"{VECTORS['witnesses']['names'][0]}@"
+                                                   f"{VECTORS['witnesses']['cosigned_at'][0]}"],
+                                   "more_needed": 1, "missing": VECTORS["witnesses"]["names"][1:]}
+
+
+def test_reader_policy_replaces_the_documents(tmp_path: Path) -> None:
+    """`drawverify subject --witness-policy FILE`: the reader's own witnesses; exit 4 while they
+    have not cosigned, 0 once k did, 1 for a forged line."""
+    doc = VECTORS["outputs"]["proofs"]["drawn_witnessed"]
+    f = tmp_path / "proof.json"
+    f.write_text(json.dumps(doc))
+    pol = tmp_path / "policy.json"
+    keys = doc["witness_policy"]["witnesses"]
+    for k, wits, code in ((2, keys[:2], 0), (1, keys[2:], 4), (2, keys[1:], 4)):
+        pol.write_text(json.dumps({"k": k, "witnesses": wits}))
+        r = CliRunner().invoke(cli, ["subject", doc["subject"], "--draw", doc["draw_id"], "--proof-file", str(f),
+                                     "--log-key", LOG_KEY, "--witness-policy", str(pol), "--json"],
+                               catch_exceptions=False)
+        assert r.exit_code == code, r.output
+    assert json.loads(r.output)["report"]["awaiting_witnesses"]["missing"] == [VECTORS["witnesses"]["names"][2]]
+    r = CliRunner().invoke(cli, ["subject", doc["subject"], "--draw", doc["draw_id"], "--proof-file", str(f),
+                                 "--log-key", LOG_KEY, "--witness-policy", str(pol)], catch_exceptions=False,
+                           env={"DRAWVERIFY_LANG": "zh"})
+    assert r.exit_code == 4 and r.output.startswith("等待见证") and "已被抽中" in r.output, r.output
 
 
 def test_another_log_key_fails() -> None:

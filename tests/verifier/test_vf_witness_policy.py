@@ -39,7 +39,13 @@ def test_one_missing_witness_is_tolerated_two_are_not(demo):
     b["log"]["checkpoint"]["note"] = strip(b["log"]["checkpoint"]["note"], names[:1])
     assert run(b)[0].ok
     b["log"]["checkpoint"]["note"] = strip(b["log"]["checkpoint"]["note"], names[:2])
-    assert "WITNESS_QUORUM_NOT_MET" in codes(b)
+    report, _ = run(b)
+    # honest but not yet cosigned by k: not tampering, not yet public (等待见证, exit 4)
+    assert not report.findings and report.verdict == "awaiting_witnesses", report.to_text()
+    assert report.exit_code == 4 and report.checks["bundle_checkpoint"].status == "awaiting_witnesses"
+    assert report.awaiting is not None
+    assert report.awaiting["more_needed"] == 1 and sorted(report.awaiting["missing"]) == names[:2]
+    assert "1 more" in report.checks["bundle_checkpoint"].reason and "RESULT: AWAITING WITNESSES" in report.to_text()
 
 
 def test_prepared_checkpoint_needs_the_quorum_before_the_round(demo):
@@ -48,7 +54,11 @@ def test_prepared_checkpoint_needs_the_quorum_before_the_round(demo):
                next(w["entry"] for w in b["entries"] if w["entry"]["type"] == "draw.prepared")
                ["payload"]["seed_recipe"]["sources"])
     b["prepared_checkpoint"]["note"] = strip(b["prepared_checkpoint"]["note"], witness_names(b)[:2])
-    assert "WITNESS_QUORUM_NOT_MET" in codes(b)
+    report, _ = run(b)
+    # the round's time has passed (the draw was seeded): the cosignatures can never come in time
+    assert report.codes() == {"PREPARED_NOT_WITNESSED"} and report.verdict == "failed", report.to_text()
+    f = report.findings[0]
+    assert f.actual == "1" and all(n in f.message for n in witness_names(b)[:2]) and "seeded" in f.message
 
 
 def test_a_forged_cosignature_is_caught(demo):
@@ -62,6 +72,22 @@ def test_a_forged_cosignature_is_caught(demo):
             lines[i] = f"{DASH} {name} {base64.b64encode(bytes(raw)).decode()}\n"
     b["log"]["checkpoint"]["note"] = "".join(lines)
     assert "COSIGNATURE_INVALID" in codes(b)
+    assert run(b)[0].verdict == "failed"  # a forged line is never merely "awaiting witnesses"
+
+
+def test_a_forged_cosignature_among_too_few_is_still_failed(demo):
+    b = demo.load("published")
+    names = witness_names(b)
+    note = strip(b["log"]["checkpoint"]["note"], names[1:])
+    lines = note.splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        if line.startswith(f"{DASH} {names[0]} "):
+            raw = bytearray(base64.b64decode(line.split(" ")[2]))
+            raw[-1] ^= 1
+            lines[i] = f"{DASH} {names[0]} {base64.b64encode(bytes(raw)).decode()}\n"
+    b["log"]["checkpoint"]["note"] = "".join(lines)
+    report, _ = run(b)
+    assert report.verdict == "failed" and "COSIGNATURE_INVALID" in report.codes(), report.to_text()
 
 
 def test_a_misstated_policy_is_invalid(demo):
@@ -91,5 +117,10 @@ def test_witness_options_override_the_stated_policy(demo):
     pub = bytes(sk.verify_key)
     other = str(VerifierKey("other.example/w", key_id("other.example/w", ALG_COSIGNATURE_V1, pub),
                             ALG_COSIGNATURE_V1, pub))
-    assert "WITNESS_QUORUM_NOT_MET" in codes(b, witnesses=[other], min_witnesses=1)
+    report, _ = run(b, witnesses=[other], min_witnesses=1)
+    # the reader's witness never cosigned: the bundle checkpoint awaits it, and the prepared
+    # checkpoint (the draw is seeded: its round is past) can never be witnessed in time
+    assert report.codes() == {"PREPARED_NOT_WITNESSED"}, report.to_text()
+    assert report.checks["bundle_checkpoint"].status == "awaiting_witnesses"
+    assert report.awaiting is not None and report.awaiting["missing"] == ["other.example/w"]
     assert run(b, witnesses=b["witness_policy"]["witnesses"][:1], min_witnesses=1)[0].ok

@@ -29,7 +29,7 @@ def test_the_catalogue_names_every_code_in_chinese() -> None:
     m = messages("zh")
     assert set(CODES) <= set(m["codes"]), sorted(set(CODES) - set(m["codes"]))
     assert all(CJK.search(v) for v in m["codes"].values())
-    for key in ("verified", "failed", "aborted", "pending"):
+    for key in ("verified", "failed", "aborted", "pending", "awaiting_witnesses"):
         assert CJK.search(m["verdicts"][key])
 
 

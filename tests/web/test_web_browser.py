@@ -168,6 +168,8 @@ def test_ceremony_publish_qr_verify_tamper_search(browser: Any, live_server: str
     wrong = browser.find_element(By.CSS_SELECTOR, "input[name$='_contribution']")
     wrong.send_keys("ff" * 16)
     wait(browser).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".seed-chain li.invalid"))  # mismatch shows live
+    # in the reader's language (lib/draw.js's words from the catalogue), not the script's English
+    assert "与其承诺不符" in browser.find_element(By.CSS_SELECTOR, ".seed-chain li.invalid").text
     wrong.clear()
     wrong.send_keys(contribution)
     wait(browser).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".seed-chain li.revealed")) == 2)

@@ -71,16 +71,18 @@ def test_bundles_are_cached_for_anonymous_readers_only(demo: Any) -> None:
     assert r.status_code == 401 and "X-Cache" not in r.headers
 
 
-def test_what_changes_without_a_log_entry_also_misses_the_cache(tmp_path: Any) -> None:
+def test_what_changes_without_a_log_entry_also_misses_the_cache(tmp_path: Any, monkeypatch: Any) -> None:
     """A witness (and its cosignatures, and a checkpoint signed after its entries) change what the
     checkpoint page and bundles show without a new entry: they are part of the version."""
     from sqlalchemy import insert
 
     from drawsvc.instance import init_instance
     from ledger.schema import witnesses
+    from ledger.witnessing import set_quorum
     from tests.conftest import PASSPHRASE
     from web import create_app
 
+    monkeypatch.setenv("DRAWSVC_KEY_PASSPHRASE", PASSPHRASE)  # alone, too: not left by another test
     inst, _ = init_instance(tmp_path / "inst", origin="cache.example/log", passphrase=PASSPHRASE)
     app = create_app(inst, {"TESTING": True})
     c = app.test_client()
@@ -90,6 +92,13 @@ def test_what_changes_without_a_log_entry_also_misses_the_cache(tmp_path: Any) -
         conn.execute(insert(witnesses).values(name="witness.example/w1", verifier_key="witness.example/w1+00000000+AA=="))
     again = c.get("/public/checkpoint")
     assert "X-Cache" not in again.headers and b"witness.example/w1" in again.data
+    # the quorum k decides what is public yet (等待见证): changing it changes the version too
+    assert c.get("/public/checkpoint").headers.get("X-Cache") == "hit"
+    before = c.get("/api/v1/log/checkpoints").get_json()
+    set_quorum(inst.engine(), 1)
+    third = c.get("/public/checkpoint")
+    assert "X-Cache" not in third.headers and third.data != again.data
+    assert c.get("/api/v1/log/checkpoints").get_json() == before  # no entry, no checkpoint: only k changed
 
 
 def test_a_worker_reuses_the_public_version_for_its_ttl_and_drops_it_on_its_own_changes(demo: Any) -> None:

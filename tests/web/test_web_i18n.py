@@ -235,7 +235,7 @@ def crawl_urls(app: Any, demo: Any) -> list[str]:
 
 CODED_FIELDS = {"status", "kind", "reason", "label", "category_labels", "subject_status", "methods"}
 RAW_CODE = re.compile(r"\b(?:[a-z]+_[a-z_]+|None|True|False|null)\b")
-ALLOWED_PHRASES = ("League of Entropy", "noble-curves", "noble BLS12-381", "chinese-calendar", "Web Crypto",
+ALLOWED_PHRASES = ("League of Entropy", "noble-curves", "noble BLS12-381", "chinese-calendar", "Web Crypto", "sm-crypto",
                    "default、quicknet", "（quicknet）")
 
 
@@ -407,3 +407,170 @@ def test_the_converter_loses_no_translation(tmp_path: Path) -> None:
                    (None, "比例 5%%"): "ratio 5%%", (None, "超过%(n)s字"): "longer than %(n)s characters",
                    (None, "%(key)s 不存在"): "%(key)s not found"}
     compile(py, "svc.py", "exec")  # still Python
+
+
+# --- the page scripts ---------------------------------------------------------------------
+
+SCRIPTS = ROOT / "web" / "static" / "js"
+# the old two-language helpers: T("中文", "English"), EN ? "English" : "中文"
+JS_HELPER = re.compile(r"(?<![\w$.])T\(|\bEN\s*\?")
+
+
+def _scripts() -> list[Path]:
+    return [p for p in sorted(SCRIPTS.rglob("*.js")) if "vendor" not in p.parts]
+
+
+def js_pairs(text: str) -> list[str]:
+    """zh/en pairs left in a script: the old helpers, and a Chinese string literal followed by an
+    English one (`[`中文 ${a}`, `English ${a}`]`, `f("中文", "English")`), read with the converter's
+    own literal parser (template literals with ${…} holding quotes included)."""
+    from scripts.i18n_convert_js import parse_literal
+
+    found = [m.group() for m in JS_HELPER.finditer(text)]
+    for m in re.finditer(r"[\[(,]\s*(?=[\"'`])", text):
+        try:
+            end, first = parse_literal(text, m.end())
+            comma = re.match(r"\s*,\s*(?=[\"'`])", text[end:])
+            if not comma:
+                continue
+            _end2, second = parse_literal(text, end + comma.end())
+        except (ValueError, IndexError):
+            continue
+        zh = "".join(p for p in first if isinstance(p, str))
+        en = "".join(p for p in second if isinstance(p, str))
+        if CJK.search(zh) and re.search(r"[A-Za-z]{3}", en) and not CJK.search(en):
+            found.append(text[m.start():end + comma.end() + 40])
+    return found
+
+
+def test_page_scripts_carry_no_bilingual_pairs() -> None:
+    """The scripts' words are msgids of the one catalogue (lib/i18n.js `_`), not zh/en pairs."""
+    left = [f"{p.relative_to(ROOT)}: {x[:80]!r}" for p in _scripts() for x in js_pairs(p.read_text(encoding="utf-8"))]
+    assert not left, "zh/en pairs left in the page scripts:\n" + "\n".join(left)
+    # it finds what it must (so an empty result above is not a blind test)
+    for bad in ('x = T("中文", "English");', 'k: (a) => [`中文 ${a}`, `English ${a}`],', 'const w = EN ? "key" : "公钥";',
+                'c: (n, l) => [`${n} 处${l ? "：" + l : ""}`, `${n} change(s)${l ? ": " + l : ""}`],'):
+        assert js_pairs(bad), bad
+    assert not js_pairs('_("树大小 %(size)s", { size })') and not js_pairs('x = ["抽取", "抽中"];')
+
+
+def test_every_script_msgid_has_its_english() -> None:
+    """Each msgid the scripts use is Chinese (the zh text is the msgid) and has a non-fuzzy English
+    without Chinese, with the same named placeholders."""
+    from web.i18n import js_msgids
+
+    used = js_msgids()
+    assert len(used) > 150, len(used)  # verify.js, subject-proof.js, drand.js, plan.js, lib/sm2.js
+    # the extractor misses none: every _("…") / pgettext("…", "…") literal of the scripts, also
+    # those inside a template literal's ${…}, is among the msgids the page's table is built from
+    call = re.compile(r'(?<![\w$.])(?:_\(|pgettext\("[^"]*",\s*)("(?:[^"\\]|\\.)*")')
+    written = {json.loads(m.group(1)) for p in _scripts() for m in call.finditer(p.read_text(encoding="utf-8"))}
+    assert written == {msgid for _ctx, msgid in used}, written ^ {msgid for _ctx, msgid in used}
+    cat = _catalogue()
+    names = re.compile(r"%\((\w+)\)s")
+    problems = []
+    for ctx, msgid in sorted(used, key=lambda m: (m[0] or "", m[1])):
+        m = cat.get(msgid, context=ctx)
+        if not CJK.search(msgid):
+            problems.append(f"not a Chinese msgid: {msgid!r}")
+        elif m is None or not m.string or m.fuzzy:
+            problems.append(f"no English: {ctx or ''}|{msgid}")
+        elif CJK.search(m.string) or set(names.findall(m.string)) != set(names.findall(msgid)):
+            problems.append(f"bad English: {msgid!r} -> {m.string!r}")
+    assert not problems, "\n".join(problems)
+
+
+def _js_table(html: str) -> dict[str, str]:
+    m = re.search(r'<script type="application/json" id="js-messages">(.*?)</script>', html, re.S)
+    assert m, "the page embeds no js-messages table"
+    return json.loads(m.group(1))  # type: ignore[no-any-return]
+
+
+def test_pages_with_scripts_embed_the_readers_table(web_app: Any, demo: Any) -> None:
+    """/verify and a company page give lib/i18n.js every script msgid's English (from the compiled
+    catalogue) in English, and nothing in Chinese (the msgids are the Chinese)."""
+    from sqlalchemy import select
+
+    from drawsvc.inspections import schema
+    from web.i18n import js_msgids
+
+    with demo.ledger().engine.connect() as conn:
+        company = conn.execute(select(schema.results.c.subject)).scalars().first()
+    want = {f"{ctx}\x04{msgid}" if ctx else msgid for ctx, msgid in js_msgids()}
+    c = web_app.test_client()
+    for path in ("/verify", f"/public/companies/{company}"):
+        en = _js_table(c.get(path + "?lang=en").get_data(as_text=True))
+        assert set(en) == want, sorted(set(en) ^ want)[:10]
+        assert not [v for v in en.values() if CJK.search(v)]
+        assert en["树大小 %(size)s"] == "tree size %(size)s"
+        assert _js_table(c.get(path + "?lang=zh").get_data(as_text=True)) == {}
+    # the ceremony screen: lib/draw.js's refusals of a live-typed source (too few dice digits, …)
+    from tests.web.conftest import draw_ids
+
+    staff = web_app.test_client()
+    login(staff, "op-scjg")
+    ceremony = f"/staff/draws/{draw_ids(demo)['published']}/ceremony"
+    en = _js_table(staff.get(ceremony + "?lang=en").get_data(as_text=True))
+    assert en["骰子点数须为至少 %(need)s 位数字"] == "dice digits must be at least %(need)s ASCII digits"
+    assert _js_table(staff.get(ceremony + "?lang=zh").get_data(as_text=True)) == {}
+    # a message cannot close the data block early
+    from web.i18n import js_messages
+
+    with web_app.test_request_context("/verify?lang=en"):
+        assert "</script" not in str(js_messages())[:-len("</script>")]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_refusals_of_the_draws_services_in_one_language(demo: Any, lang: str) -> None:
+    """The draw services' refusals (a substitution or a swap that cannot be made) reach the draw page
+    as a flash and the API as JSON: in the reader's language, not the services' English. A refusal
+    writes nothing, so the shared demo is left as it was."""
+    from tests.web.conftest import csrf_of, draw_ids
+
+    draw_id = draw_ids(demo)["drawn"]
+    size = demo.ledger().size()
+    c = make_app(demo).test_client()
+    login(c, "op-scjg")
+    data = demo_data_strings(demo)
+    cases = [({"kind": "swap", "inspector_a": "P001", "subject_a": "Z0000", "inspector_b": "P002", "subject_b": "Z0000"},
+              "未被抽中", "is not drawn"),
+             ({"kind": "inspector", "subject": "Z0000", "leaving": "P001", "reason": "cannot_attend"},
+              "未被抽中", "is not drawn"),
+             ({"kind": "subject", "subject": "Z0000", "reason": "deregistered"}, "未被抽中", "is not drawn")]
+    findings: list[str] = []
+    for form, zh, en in cases:
+        token = csrf_of(c.get(f"/staff/draws/{draw_id}?lang={lang}").data)
+        r = c.post(f"/staff/draws/{draw_id}/substitute?lang={lang}", data={"csrf_token": token, **form},
+                   follow_redirects=True)
+        body = visible_text(r.get_data(as_text=True), lang)
+        assert r.status_code == 200 and (zh if lang == "zh" else en) in body, (form, body[:400])
+        findings += page_findings(f"substitute {form}", r.get_data(as_text=True), lang, data)
+        api = c.post(f"/api/v1/draws/{draw_id}/substitutions?lang={lang}", json=form,
+                     headers={"X-CSRF-Token": token})
+        msg = api.get_json()["error"]["message"]
+        assert api.status_code in (409, 422) and (zh if lang == "zh" else en) in msg, (api.status_code, msg)
+        assert bool(CJK.search(msg)) == (lang == "zh"), msg
+    assert not findings, "\n".join(findings)
+    assert demo.ledger().size() == size  # nothing written
+
+
+def test_official_documents_say_in_english_why_they_are_chinese(demo: Any) -> None:
+    """The 行政检查通知书 and the reports (with their Excel/PDF exports) are official forms, Chinese
+    by law in every language: the English console says so above them, the Chinese one says nothing."""
+    from sqlalchemy import select
+
+    from drawsvc.inspections import schema
+
+    with demo.ledger().engine.connect() as conn:
+        task = conn.execute(select(schema.tasks.c.id).order_by(schema.tasks.c.created_seq)).scalars().first()
+    c = make_app(demo).test_client()
+    login(c, "admin")
+    for path, document in ((f"/staff/inspections/tasks/{task}/notice", 'id="notice"'),
+                           ("/staff/inspections/reports?kind=annual", 'id="report-title"')):
+        en = c.get(path + ("&" if "?" in path else "?") + "lang=en").get_data(as_text=True)
+        assert document in en, path
+        note = re.search(r'<p [^>]*id="zh-only-note"[^>]*>(.*?)</p>', en, re.S)
+        assert note and "Chinese" in note.group(1) and not CJK.search(note.group(1)), (path, note)
+        assert en.index('id="zh-only-note"') < en.index(document)  # read before the document
+        zh = c.get(path + ("&" if "?" in path else "?") + "lang=zh").get_data(as_text=True)
+        assert document in zh and 'id="zh-only-note"' not in zh, path

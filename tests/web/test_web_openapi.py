@@ -1,6 +1,10 @@
 """The served OpenAPI document says what the API is (issue 13): every API route is in it with its
 methods and nothing else is; every parameter carries the bound web/limits.py enforces; and the
-error answers the code gives are the ones documented, with the documented body."""
+error answers the code gives are the ones documented, with the documented body.
+
+Independent of what ran before in the process: the document is built per app (another app, such as
+the registry tests' registry-only one, asking first once made it describe that app), and the
+clients log in from addresses of their own (the login throttle's counts live in the shared demo)."""
 
 from __future__ import annotations
 
@@ -68,8 +72,34 @@ def _session(app: Any, account: str) -> tuple[Any, dict[str, str]]:
     return c, {"X-CSRF-Token": r.json["csrf_token"]}
 
 
+def test_each_app_is_described_by_its_own_routes(demo: Any, doc: dict[str, Any], app: Any) -> None:
+    """Two apps in one process: a registry-only app asking first does not make the full app's
+    document (nor spectree's own copy, read by the Swagger page) describe the registry alone."""
+    from flask import Flask
+
+    from web.openapi import init_openapi
+    from web.registry_api import bp
+
+    small = Flask("registry-only")
+    small.config.update(TESTING=True, SECRET_KEY="test")
+    small.register_blueprint(bp)
+    init_openapi(small)
+    small_doc = small.test_client().get("/api/v1/openapi.json").get_json()
+    full = make_app(demo)  # built after the small one asked
+    full_doc = full.test_client().get("/api/v1/openapi.json").get_json()
+
+    def documented(d: dict[str, Any]) -> set[tuple[str, str]]:
+        return {(m, p) for p, ops in d["paths"].items() for m in ops}
+
+    assert documented(small_doc) == _api_routes(small) and "/api/v1/draws" not in small_doc["paths"]
+    assert documented(full_doc) == _api_routes(full) == documented(doc)
+    assert full.test_client().get("/api/v1/apidoc/openapi.json").get_json() == full_doc
+    assert app.test_client().get("/api/v1/openapi.json").get_json() == doc  # the first app's is unchanged
+
+
 def test_documented_errors_are_the_ones_returned(app: Any, doc: dict[str, Any]) -> None:
     anon = app.test_client()
+    anon.environ_base["REMOTE_ADDR"] = "10.13.1.2"  # its failed login counts against its own address
     insp, ih = _session(app, "insp-p001")
     admin, ah = _session(app, "admin")
     cases = [

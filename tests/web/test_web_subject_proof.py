@@ -53,6 +53,8 @@ def test_every_selected_and_some_unselected_subject_verifies(client: Any, demo: 
         doc = r.get_json()
         report, facts = verify_subject_proof(copy.deepcopy(doc), log_key=key)
         assert report.verdict == "verified", report.to_text()
+        # the demo's 2-of-3 quorum: the proof states it and its checkpoint carries the cosignatures
+        assert doc["witness_policy"]["k"] == 2 and report.checks["proof_witnesses"].status == "passed"
         assert facts.drawn is (code in chosen)
         if code in chosen:
             team = next(a for a in content["matching"]["assignments"] if a["subject"] == code)

@@ -18,6 +18,8 @@ from ledger.schema import witnesses
 from ledger.witnessing import push, status
 from tests.conftest import PASSPHRASE
 from tests.pinned import TEST_NOW
+from tests.web.conftest import login
+from verifier.draw import DrawOptions, verify_bundle
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +62,18 @@ def test_publication_and_seed_wait_for_the_quorum(inst: Any) -> None:
     b = client.get(f"/api/v1/draws/{sealed['id']}/bundle").get_json()
     assert b["witness_policy"]["k"] == 2
     assert any(p["entry"]["type"] == "draw.published" for p in b["pending_entries"])
+    # against the newest checkpoint (not yet cosigned by 2): drawverify says 等待见证, naming who
+    # is missing — honest evidence not yet public, never FAILED
+    newest = ledger.latest_checkpoint().size
+    b_new = client.get(f"/api/v1/draws/{sealed['id']}/bundle?checkpoint={newest}").get_json()
+    report, _ = verify_bundle(b_new, DrawOptions(log_key=inst.genesis_log_key.encode()))
+    assert report.verdict == "awaiting_witnesses" and report.exit_code == 4 and not report.findings, report.to_text()
+    assert report.awaiting is not None and sorted(report.awaiting["missing"]) == sorted(down)
+    assert report.awaiting["more_needed"] == 1
+    # the staff draw page shows the witness state of the draw's latest step
+    login(client, "admin")
+    html = client.get(f"/staff/draws/{sealed['id']}").get_data(as_text=True)
+    assert 'id="awaiting-witnesses"' in html and "等待见证" in html and all(n in html for n in down)
     # a result published now waits too: the company page holds it back and says so
     from drawsvc.inspections import schema as ins_schema
     from drawsvc.inspections.service import InspectionService
@@ -78,6 +92,12 @@ def test_publication_and_seed_wait_for_the_quorum(inst: Any) -> None:
     push(ledger, timeout=2)
     with pytest.raises(DrawStateError, match="等待见证"):
         svc.seed(op, d["id"], [{"type": "dice", "digits": "50288419716939937510"}])
+    # its bundle (no drand round: no deadline has passed) is awaiting witnesses, not FAILED
+    at = ledger.latest_checkpoint().size
+    b_new = client.get(f"/api/v1/draws/{d['id']}/bundle?checkpoint={at}").get_json()
+    report, _ = verify_bundle(b_new, DrawOptions(log_key=inst.genesis_log_key.encode()))
+    assert report.verdict == "awaiting_witnesses" and not report.findings, report.to_text()
+    assert report.checks["prepared_checkpoint"].status == "awaiting_witnesses", report.to_text()
     # the witnesses come back: the push catches them up (from the size each has) and all is public
     with ledger.engine.begin() as conn:
         for name in down:
@@ -86,6 +106,14 @@ def test_publication_and_seed_wait_for_the_quorum(inst: Any) -> None:
     assert status(ledger, pub["seqs"]["published"])["witnessed"]
     html = client.get(f"/public/draws/{sealed['id']}").get_data(as_text=True)
     assert "等待见证" not in html and 'id="matching"' in html
+    # the bundle now stands on a checkpoint all three cosigned, which covers the published entry
+    b = client.get(f"/api/v1/draws/{sealed['id']}/bundle").get_json()
+    assert b["log"]["checkpoint"]["size"] > newest and not b["pending_entries"]
+    report, _ = verify_bundle(b, DrawOptions(log_key=inst.genesis_log_key.encode()))
+    assert report.verdict == "verified", report.to_text()
+    login(client, "admin")
+    html = client.get(f"/staff/draws/{sealed['id']}").get_data(as_text=True)
+    assert 'id="draw-witnessed"' in html and 'id="awaiting-witnesses"' not in html
     assert 'id="draws-awaiting"' not in client.get("/public/draws").get_data(as_text=True)
     svc.seed(op, d["id"], [{"type": "dice", "digits": "50288419716939937510"}])
     html = client.get(company).get_data(as_text=True)

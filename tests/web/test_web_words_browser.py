@@ -67,3 +67,36 @@ def test_the_catalogue_is_served_as_drawverify_reads_it(live_server: str) -> Non
 
     with urllib.request.urlopen(f"{live_server}/verify/messages/zh.json") as r:
         assert json.loads(r.read()) == json.loads((MESSAGES / "zh.json").read_text(encoding="utf-8"))
+
+
+CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+@pytest.mark.parametrize("status", ["published", "drawn"])
+def test_page_scripts_speak_one_language(browser: Any, live_server: str, demo: Any, status: str) -> None:
+    """The scripts' words come from the catalogue the page embeds (lib/i18n.js): with ?lang=en
+    every title, status and detail the page computes is English (the demo's data, such as an abort's
+    reason, shown as it is), by default every title Chinese."""
+    import urllib.request
+
+    from tests.web.test_web_i18n import _strip_data, demo_data_strings
+
+    draw_id = draw_ids(demo)[status]
+    with urllib.request.urlopen(f"{live_server}/api/v1/draws/{draw_id}/bundle") as r:
+        bundle = json.loads(r.read())
+    # an abort's reason, in the other draws' list, is what the official wrote
+    data = demo_data_strings(demo) + [w["entry"]["payload"]["reason"] for w in bundle["entries"]
+                                        if w["entry"]["type"] == "draw.aborted"]
+    browser.delete_all_cookies()
+    browser.get(f"{live_server}/verify/{draw_id}?lang=en")
+    res = result_of_page(browser)
+    assert res["verdict"] == "verified" and len(res["checks"]) > 15
+    chinese = [(c["id"], c["title"], c["detail"]) for c in res["checks"]
+               if CJK.search(_strip_data(c["title"] + " " + c["detail"], data))]
+    assert not chinese, chinese
+    shown = _strip_data(browser.find_element(By.ID, "verify-results").text, data)
+    assert not CJK.search(shown), shown[:500]
+    browser.get(f"{live_server}/verify/{draw_id}?lang=zh")
+    res = result_of_page(browser)
+    english = [c["title"] for c in res["checks"] if not CJK.search(c["title"])]
+    assert not english, english

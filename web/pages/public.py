@@ -31,17 +31,28 @@ VERIFIER_MESSAGES = MESSAGES / "zh.json"
 PAGE = 50
 
 
+def public_below() -> int | None:
+    """Entries below this seq are witnessed, i.e. public (None: no quorum to wait for). It
+    depends only on the checkpoints, cosignatures, witnesses and k, all in the public version,
+    so it is read once per version rather than by every part of every page (three queries)."""
+    return witness_state().public_below
+
+
+def witness_state() -> witnessing.WitnessState:
+    return per_version("witness_state", lambda: witnessing.state(ledger()))
+
+
 def published_draws() -> list[dict[str, Any]]:
     """Published draws that are public: with a witness quorum, only those whose publication k
     witnesses have cosigned (the others are awaiting_draws(), shown as 等待见证)."""
     rows = per_version("published_draws", lambda: service().list(status=["published"]))  # callers must not mutate
-    below = witnessing.public_below(ledger())
+    below = public_below()
     return rows if below is None else [d for d in rows if d["seqs"]["published"] < below]
 
 
 def awaiting_draws() -> list[dict[str, Any]]:
     """Published on the log, not yet cosigned by k witnesses: not public yet (等待见证)."""
-    below = witnessing.public_below(ledger())
+    below = public_below()
     if below is None:
         return []
     return [d for d in service().list(status=["published"]) if d["seqs"]["published"] >= below]
@@ -185,13 +196,25 @@ def checks_of(codes: set[str]) -> dict[str, list[dict[str, Any]]]:
     return {c: [dict(x) for x in index.get(c, [])] for c in codes}
 
 
+def public_read() -> Any:
+    """A connection for a public page's reads. On PostgreSQL it is in autocommit: no transaction
+    is opened, so none has to be rolled back when the connection goes back to the pool — one
+    round trip less for a page that is not cached yet. The reads need no common snapshot: the
+    page is cached under a version read before them, and a result newer than that version is
+    shown with a proof in a tree that holds it (see company())."""
+    conn = ledger().engine.connect()
+    if conn.dialect.name == "postgresql":
+        conn.execution_options(isolation_level="AUTOCOMMIT")
+    return conn
+
+
 @bp.get("/public/search")
 def search():  # type: ignore[no-untyped-def]
     q = request.args.get("q", "").strip()[:100]
     found: list[dict[str, Any]] = []
     if q:
         t = reg_schema.subjects
-        with ledger().engine.connect() as conn:
+        with public_read() as conn:
             import json
 
             rows = conn.execute(select(t.c.doc).where(or_(t.c.name.contains(q), t.c.code.startswith(q.upper())))
@@ -205,30 +228,28 @@ def search():  # type: ignore[no-untyped-def]
 
 
 def published_results(codes: set[str], conn: Any = None) -> dict[str, list[dict[str, Any]]]:
-    """Published inspection results of these subjects (drawsvc.inspections.public: published only)."""
+    """Published inspection results of these subjects (drawsvc.inspections.public: published only)
+    that k witnesses have cosigned; the others wait (awaiting_results)."""
+    return {c: split_witnessed(rs)[0] for c, rs in _results_of(codes, conn).items()}
+
+
+def _results_of(codes: set[str], conn: Any = None) -> dict[str, list[dict[str, Any]]]:
     from drawsvc.inspections import public as ins_public
 
     if conn is not None:
-        out = {c: ins_public.for_subject(conn, c) for c in codes}
-    else:
-        with ledger().engine.connect() as own:
-            out = {c: ins_public.for_subject(own, c) for c in codes}
-    below = witnessing.public_below(ledger())
+        return {c: ins_public.for_subject(conn, c) for c in codes}
+    with ledger().engine.connect() as own:
+        return {c: ins_public.for_subject(own, c) for c in codes}
+
+
+def split_witnessed(results: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(public, awaiting): results whose publication k witnesses cosigned, and those published on
+    the log but not cosigned yet (等待见证: not shown as public yet)."""
+    below = public_below()
     if below is None:
-        return out
-    return {c: [r for r in rs if r.get("published_seq") is None or r["published_seq"] < below] for c, rs in out.items()}
-
-
-def awaiting_results(code: str) -> list[dict[str, Any]]:
-    """Results of `code` published in the log but not yet witnessed (等待见证): not shown yet."""
-    from drawsvc.inspections import public as ins_public
-
-    below = witnessing.public_below(ledger())
-    if below is None:
-        return []
-    with ledger().engine.connect() as conn:
-        rs = ins_public.for_subject(conn, code)
-    return [r for r in rs if r.get("published_seq") is not None and r["published_seq"] >= below]
+        return results, []
+    public = [r for r in results if r.get("published_seq") is None or r["published_seq"] < below]
+    return public, [r for r in results if r.get("published_seq") is not None and r["published_seq"] >= below]
 
 
 @bp.get("/public/companies/<code>")
@@ -237,12 +258,13 @@ def company(code: str):  # type: ignore[no-untyped-def]
     from drawsvc.registry.state import get_record
 
     code = code.strip().upper()[:18]
-    # one connection for the page: on PostgreSQL each checkout costs a ping and a rollback
-    with ledger().engine.connect() as conn:
+    # one connection for the page: on PostgreSQL each checkout costs a ping (and a rollback, but for
+    # public_read's autocommit)
+    with public_read() as conn:
         rec = get_record(conn, "subject", code)
         if rec is None:
             abort(404)
-        results = published_results({code}, conn)[code]
+        results, waiting = split_witnessed(_results_of({code}, conn)[code])
     subject = {k: rec.get(k) for k in PUBLIC_FIELDS["subject"]}
     version = g.get("public_version")  # the log size this page is cached under (web/cache.py)
     size = int(version.split(".")[0]) if version else ledger().size()
@@ -252,10 +274,10 @@ def company(code: str):  # type: ignore[no-untyped-def]
         r["proof"] = f"/api/v1/log/proof/inclusion?index={seq}&size={max(size, seq + 1)}" if seq is not None else None
     depts = per_version("depts", lambda: {x["code"]: x["name"] for x in registry().list("department")})
     items = per_version("items", lambda: {x["code"]: x["name"] for x in registry().list("item")})
-    waiting = awaiting_results(code)
     return render_template("public/company.html", s=subject, checks=checks_of({code})[code], results=results,
                            depts=depts, items=items, draws=published_draws(), waiting=waiting,
-                           witnessing=witnessing.status(ledger(), waiting[-1]["published_seq"]) if waiting else None)
+                           witnessing=witnessing.status(ledger(), waiting[-1]["published_seq"], witness_state())
+                           if waiting else None)
 
 
 @bp.get("/public/result-categories")

@@ -5,6 +5,7 @@
 // against the network's key; neither the relay nor this server is trusted to say so.
 import { concat, fromHex, hex, sha256, u64 } from "./lib/bytes.js";
 import { bls12_381 as bls } from "./lib/vendor/noble-bls12-381.js";
+import { _, pgettext } from "./lib/i18n.js";
 
 // RFC 9380 domain separation tags of §D2. noble 2.x defaults to these too, but they are passed
 // explicitly: noble 1.x hashed G1 with the G2 tag, and quicknet's signatures need the G1 one.
@@ -36,44 +37,41 @@ export const PINNED = {
 };
 
 // --- messages: Chinese by default, English with ?lang=en ------------------------------------
-const EN = typeof document !== "undefined" && document.documentElement.lang === "en";
 const M = {
-  len: (what, g, n, got) => [`${what}：压缩的 ${g} 点应为 ${n} 字节，实为 ${got} 字节`, `${what}: a compressed ${g} point is ${n} bytes, got ${got}`],
-  flag: (what) => [`${what}：未设置压缩标志位`, `${what}: compression flag not set`],
-  inf: (what) => [`${what}：是无穷远点`, `${what}: the point at infinity`],
-  flag2: (what) => [`${what}：G2 点后半部分带有标志位`, `${what}: flag bits set in the second half of a G2 point`],
-  xp: (what) => [`${what}：坐标 x ≥ p（不是域元素）`, `${what}: x >= p (not a field element)`],
-  curve: (what, g, e) => [`${what}：不是 ${g} 曲线上的点（${e}）`, `${what}: not a point of the ${g} curve (${e})`],
-  sub: (what, g) => [`${what}：不在 ${g} 的素数阶子群中`, `${what}: not in the prime-order subgroup of ${g}`],
-  round1: () => ["轮次编号从 1 开始", "round numbers start at 1"],
-  prev: () => ["链式轮次需要上一轮签名 previous_signature", "a chained round needs its previous_signature"],
-  badsig: (r, net) => [`第 ${r} 轮：BLS 签名与 ${net} 的公钥不符`, `round ${r}: the BLS signature does not verify against the ${net} public key`],
-  rnd: (want, got) => [`所述 randomness ${got} 不等于 SHA-256(signature) = ${want}`, `stated randomness ${got} is not SHA-256(signature) = ${want}`],
-  nochain: (h) => [`证据包中没有链 ${h} 的参数`, `no chain parameters for ${h} in the bundle`],
-  notObj: () => ["不是对象", "not an object"],
-  scheme: (x) => [`未知的方案 ${x}`, `unknown scheme ${x}`],
-  times: () => ["genesis_time 与 period 须为整数，period > 0", "genesis_time and period must be integers, period > 0"],
-  notHex: (e) => [`不是十六进制（${e}）`, `not hex (${e})`],
-  field: (h, e) => [`链 ${h} 的参数不可用：${e}`, `chain ${h}: parameters unusable: ${e}`],
-  filed: (h, got) => [`链参数登记在 ${h} 下，但其 chain_hash 是 ${got}`, `filed under ${h} but its chain_hash is ${got}`],
-  notpinned: (h) => [`${h} 不是本页已知的 League of Entropy drand 网络：其公钥只有证据包自己担保`, `${h} is not a League of Entropy drand network known to this page: only the bundle vouches for its key`],
-  differs: (net, k) => [`${net} 的 ${k} 与 League of Entropy 公布的不同`, `${net}: ${k} differs from the one the League of Entropy published`],
-  reveal: (r) => [`公开值与声明不一一对应（应为 drand 第 ${r} 轮）`, `the reveal does not match the declaration (drand round ${r} expected)`],
-  hexsig: (e) => [`签名不是十六进制（${e}）`, `signature is not hex (${e})`],
-  ok: (net, r, scheme, rnd) => [`${net} 第 ${r} 轮：BLS 签名有效（${scheme}），randomness = SHA-256(signature) = ${rnd.slice(0, 16)}…`,
-    `${net} round ${r}: BLS signature valid (${scheme}), randomness = SHA-256(signature) = ${rnd.slice(0, 16)}…`],
-  tnochain: () => ["链参数不可用，无法计算轮次时间（见“drand 网络参数”）", "chain parameters unusable: the round times cannot be computed (see drand chain parameters)"],
-  nb: (want, got) => [`not_before 应为最晚声明轮次的时间 ${want}，实为 ${got}`, `not_before must be the latest declared round's time ${want}, it is ${got}`],
-  nbnodrand: (got) => [`没有声明 drand 轮次，却有 not_before ${got}`, `not_before ${got} without a drand source`],
-  late: (what, t, r, due) => [`${what}（${t}）不早于第 ${r} 轮的时间 ${iso(due)}：该轮可能已为人所知`, `${what} (${t}) is not before round ${r}'s time ${iso(due)}: the round may already have been known`],
-  early: (t, r, due) => [`播种时间 ${t} 早于第 ${r} 轮的时间 ${iso(due)}`, `seeded at ${t}, before round ${r}'s time ${iso(due)}`],
-  prepEntry: () => ["准备条目时间", "the prepared entry's time"],
-  prepCp: () => ["准备后检查点的签署时间", "the prepared checkpoint's signed_at"],
-  timingOk: (r, due, clock) => [`输入（${clock}）早于第 ${r} 轮的时间 ${iso(due)}，播种晚于所有声明轮次；这些时间依据服务器自己的时钟`,
-    `inputs fixed (${clock}) before round ${r}'s time ${iso(due)}, seeded after every declared round; these times rest on the service's own clock`],
-  pinned: (net, scheme) => [`${net}（${scheme}）：参数与 League of Entropy 公布的一致`, `${net} (${scheme}): parameters are the ones the League of Entropy published`],
+  len: (what, g, n, got) => _("%(what)s：压缩的 %(g)s 点应为 %(n)s 字节，实为 %(got)s 字节", { what, g, n, got }),
+  flag: (what) => _("%(what)s：未设置压缩标志位", { what }),
+  inf: (what) => _("%(what)s：是无穷远点", { what }),
+  flag2: (what) => _("%(what)s：G2 点后半部分带有标志位", { what }),
+  xp: (what) => _("%(what)s：坐标 x ≥ p（不是域元素）", { what }),
+  curve: (what, g, e) => _("%(what)s：不是 %(g)s 曲线上的点（%(e)s）", { what, g, e }),
+  sub: (what, g) => _("%(what)s：不在 %(g)s 的素数阶子群中", { what, g }),
+  round1: () => _("轮次编号从 1 开始"),
+  prev: () => _("链式轮次需要上一轮签名 previous_signature"),
+  badsig: (r, net) => _("第 %(r)s 轮：BLS 签名与 %(net)s 的公钥不符", { r, net }),
+  rnd: (want, got) => _("所述 randomness %(got)s 不等于 SHA-256(signature) = %(want)s", { got, want }),
+  nochain: (h) => _("证据包中没有链 %(h)s 的参数", { h }),
+  notObj: () => _("不是对象"),
+  scheme: (x) => _("未知的方案 %(x)s", { x }),
+  times: () => _("genesis_time 与 period 须为整数，period > 0"),
+  notHex: (e) => _("不是十六进制（%(e)s）", { e }),
+  field: (h, e) => _("链 %(h)s 的参数不可用：%(e)s", { h, e }),
+  filed: (h, got) => _("链参数登记在 %(h)s 下，但其 chain_hash 是 %(got)s", { h, got }),
+  notpinned: (h) => _("%(h)s 不是本页已知的 League of Entropy drand 网络：其公钥只有证据包自己担保", { h }),
+  differs: (net, k) => _("%(net)s 的 %(k)s 与 League of Entropy 公布的不同", { net, k }),
+  reveal: (r) => _("公开值与声明不一一对应（应为 drand 第 %(r)s 轮）", { r }),
+  hexsig: (e) => _("签名不是十六进制（%(e)s）", { e }),
+  ok: (net, r, scheme, rnd) => _("%(net)s 第 %(r)s 轮：BLS 签名有效（%(scheme)s），randomness = SHA-256(signature) = %(slice)s…", { net, r, scheme, slice: rnd.slice(0, 16) }),
+  tnochain: () => _("链参数不可用，无法计算轮次时间（见“drand 网络参数”）"),
+  nb: (want, got) => _("not_before 应为最晚声明轮次的时间 %(want)s，实为 %(got)s", { want, got }),
+  nbnodrand: (got) => _("没有声明 drand 轮次，却有 not_before %(got)s", { got }),
+  late: (what, t, r, due) => _("%(what)s（%(t)s）不早于第 %(r)s 轮的时间 %(iso)s：该轮可能已为人所知", { what, t, r, iso: iso(due) }),
+  early: (t, r, due) => _("播种时间 %(t)s 早于第 %(r)s 轮的时间 %(iso)s", { t, r, iso: iso(due) }),
+  prepEntry: () => _("准备条目时间"),
+  prepCp: () => _("准备后检查点的签署时间"),
+  timingOk: (r, due, clock) => _("输入（%(clock)s）早于第 %(r)s 轮的时间 %(iso)s，播种晚于所有声明轮次；这些时间依据服务器自己的时钟", { clock, r, iso: iso(due) }),
+  pinned: (net, scheme) => _("%(net)s（%(scheme)s）：参数与 League of Entropy 公布的一致", { net, scheme }),
 };
-const say = (key, ...a) => M[key](...a)[EN ? 1 : 0];
+const say = (key, ...a) => M[key](...a);
 const iso = (t) => new Date(t * 1000).toISOString().replace(".000Z", "Z");
 
 // A named finding of §D2 (code: BeaconEncodingError, BeaconSignatureInvalid,
@@ -165,8 +163,8 @@ export async function verifyRound(chain, round, signature, previousSignature = n
   if (!Number.isSafeInteger(round) || round < 1) throw enc("round1");
   const s = SCHEMES[chain.scheme];
   const msg = await roundMessage(chain, round, previousSignature);
-  const pk = decodePoint(chain.publicKey, s.pk, EN ? "public key" : "公钥");
-  const sig = decodePoint(signature, s.sig, EN ? "signature" : "签名");
+  const pk = decodePoint(chain.publicKey, s.pk, pgettext("public key", "公钥"));
+  const sig = decodePoint(signature, s.sig, _("签名"));
   const ok = s.sig === "G1"
     ? bls.shortSignatures.verify(sig, bls.shortSignatures.hash(msg, DST_G1), pk)
     : bls.longSignatures.verify(sig, bls.longSignatures.hash(msg, DST_G2), pk);
@@ -224,7 +222,7 @@ export function checkTiming(sources, chainsJson, t) {
   return bad.length ? { status: "failed", detail: bad.join("; ") } : { status: "passed", detail: say("timingOk", first.round, first.due, clock.join(", ")) };
 }
 
-const finding = (e) => (e instanceof BeaconError ? `${e.code}: ${e.message}` : `${EN ? "Error" : "错误"}: ${e && e.message || e}`);
+const finding = (e) => (e instanceof BeaconError ? `${e.code}: ${e.message}` : `${_("错误")}: ${e && e.message || e}`);
 
 // The page's two drand checks for a bundle: {chains: {status, detail}, rounds: {status, detail}}.
 // `reveals` is the seeded entry's list (null before seeding: the signatures do not exist yet).

@@ -4,36 +4,34 @@
 // after an abandoned seeded draw are exactly what a reader of the page must be able to catch.
 import { compare, compareUtf8, fromHex, hex } from "./lib/bytes.js";
 import * as D from "./lib/draw.js";
+import { _, pgettext } from "./lib/i18n.js";
 
-const EN = typeof document !== "undefined" && document.documentElement.lang === "en";
 const M = {
-  rulesT: () => ["抽查规则（检查组人数、联合检查、计划参数、比例下限）", "Rules (team size, joint coverage, plan parameters, floor)"],
-  otherT: () => ["同一计划的其他抽签（中止、重抽）", "Other draws of the same plan (aborted / re-run)"],
-  poolT: () => ["计划与准备之间的名录变动", "Subjects changed between the plan and prepare"],
-  noPrep: () => ["没有 draw.prepared 条目", "no prepared entry"],
-  teamSize: (want, got) => [`检查组人数须 ≥ max(2, 部门数) = ${want}，实为 ${got}`, `team_size must be >= max(2, departments) = ${want}, it is ${got}`],
-  jointFew: () => ["联合检查的参与部门少于 2 个", "a joint check with fewer than 2 departments"],
-  firstDept: (want, got) => [`发起部门应排在首位：应为 ${want}，实为 ${got}`, `the initiating department comes first: ${want} expected, ${got} given`],
-  floor: (got) => [`一般事项的抽查比例下限不得低于 5%，实为 ${got}`, `a general item's floor is never below 5%, it is ${got}`],
-  floorDrawn: (k, n) => [`一般事项抽取 ${k} 个，少于名录 ${n} 个的 5%`, `${k} drawn of ${n}: fewer than 5% for a general item`],
-  team: (where, s, want, got) => [`${where}匹配中 ${s} 的检查组 ${got} 人，应为 ${want}`, `${where} matching, ${s}: a team of ${got}, ${want} expected`],
-  joint: (where, s, miss) => [`${where}匹配中 ${s} 的检查组缺少部门 ${miss}`, `${where} matching, ${s}: the team lacks ${miss}`],
-  noPlan: (p) => [`证据包中没有计划 ${p} 在准备之前的条目：参数来源无法核对`, `the bundle holds no entry of plan ${p} before prepare: the parameters' origin cannot be checked`],
-  notApproved: (p, st) => [`准备时计划 ${p} 未获批准（状态 ${st}）`, `plan ${p} was not approved when the draw was prepared (status ${st})`],
-  differs: (k) => [`${k} 与计划不同`, `${k} differs from the plan`],
-  planOk: (p, s) => [`参数与计划 ${p}（第 ${s} 条）一致`, `parameters agree with plan ${p} (seq ${s})`],
-  teamsLater: () => ["；检查组要到公示后才能核对", "; teams not checked: content not available until publication"],
-  rerun: (h, p, steps) => [`计划 ${p} 的抽签 ${h} 已播种后被放弃（${steps}），之后才准备本次抽签：本次是知道先前种子后的重抽`,
-    `draw ${h} of plan ${p} was seeded and then abandoned (${steps}) before this draw was prepared: this draw is a re-run made after an earlier seed could be known`],
-  others: (list) => [`证据包中的其他抽签：${list}`, `other draws in the bundle: ${list}`],
-  noOthers: () => ["证据包中没有", "none in the bundle"],
-  bundleOnly: () => ["（证据包只含服务器放进去的内容：要在整份日志中查找被略去的同计划抽签，请用 drawverify --full-log 或 --server）",
-    " (a bundle shows only what the service put in it: drawverify --full-log or --server searches the whole log for draws of this plan it left out)"],
-  noChanges: () => ["证据包中在计划与准备之间没有 registry.subject.* 条目", "no registry.subject.* entries in the bundle between the plan and prepare"],
-  changes: (n, k, list) => [`${n} 处变动；其中 ${k} 个对象本会被抽中${list ? "：" + list : ""}`, `${n} change(s); ${k} of the changed subjects would have been drawn${list ? ": " + list : ""}`],
-  needSeed: () => ["（随机号需要种子：公示后才能算）", " (tickets need the seed: after publication)"],
+  rulesT: () => _("抽查规则（检查组人数、联合检查、计划参数、比例下限）"),
+  otherT: () => _("同一计划的其他抽签（中止、重抽）"),
+  poolT: () => _("计划与准备之间的名录变动"),
+  noPrep: () => _("没有 draw.prepared 条目"),
+  teamSize: (want, got) => _("检查组人数须 ≥ max(2, 部门数) = %(want)s，实为 %(got)s", { want, got }),
+  jointFew: () => _("联合检查的参与部门少于 2 个"),
+  firstDept: (want, got) => _("发起部门应排在首位：应为 %(want)s，实为 %(got)s", { want, got }),
+  floor: (got) => _("一般事项的抽查比例下限不得低于 5%%，实为 %(got)s", { got }),
+  floorDrawn: (k, n) => _("一般事项抽取 %(k)s 个，少于名录 %(n)s 个的 5%%", { k, n }),
+  team: (where, s, want, got) => _("%(where)s匹配中 %(s)s 的检查组 %(got)s 人，应为 %(want)s", { where, s, got, want }),
+  joint: (where, s, miss) => _("%(where)s匹配中 %(s)s 的检查组缺少部门 %(miss)s", { where, s, miss }),
+  noPlan: (p) => _("证据包中没有计划 %(p)s 在准备之前的条目：参数来源无法核对", { p }),
+  notApproved: (p, st) => _("准备时计划 %(p)s 未获批准（状态 %(st)s）", { p, st }),
+  differs: (k) => _("%(k)s 与计划不同", { k }),
+  planOk: (p, s) => _("参数与计划 %(p)s（第 %(s)s 条）一致", { p, s }),
+  teamsLater: () => _("；检查组要到公示后才能核对"),
+  rerun: (h, p, steps) => _("计划 %(p)s 的抽签 %(h)s 已播种后被放弃（%(steps)s），之后才准备本次抽签：本次是知道先前种子后的重抽", { p, h, steps }),
+  others: (list) => _("证据包中的其他抽签：%(list)s", { list }),
+  noOthers: () => _("证据包中没有"),
+  bundleOnly: () => _("（证据包只含服务器放进去的内容：要在整份日志中查找被略去的同计划抽签，请用 drawverify --full-log 或 --server）"),
+  noChanges: () => _("证据包中在计划与准备之间没有 registry.subject.* 条目"),
+  changes: (n, k, list) => (list ? _("%(n)s 处变动；其中 %(k)s 个对象本会被抽中：%(list)s", { n, k, list }) : _("%(n)s 处变动；其中 %(k)s 个对象本会被抽中", { n, k })),
+  needSeed: () => _("（随机号需要种子：公示后才能算）"),
 };
-const say = (key, ...a) => M[key](...a)[EN ? 1 : 0];
+const say = (key, ...a) => M[key](...a);
 const DRAW_TYPES = ["draw.prepared", "draw.seeded", "draw.drawn", "draw.substituted", "draw.published", "draw.aborted"];
 
 // exact comparison of a ratio string (or count) with basis points, as the CLI's Fractions do
@@ -102,7 +100,7 @@ function rules(bundle, entries, prep) {
     }
   }
   const deptOf = Object.fromEntries(((bundle.pools || {}).inspectors || []).filter((r) => r && r.id).map((r) => [r.id, r.department]));
-  for (const [label, mt] of [[EN ? "content" : "抽取", (bundle.content || {}).matching], [EN ? "current" : "当前", bundle.current_matching]]) {
+  for (const [label, mt] of [[pgettext("content", "抽取"), (bundle.content || {}).matching], [_("当前"), bundle.current_matching]]) {
     for (const a of (mt || {}).assignments || []) {
       const team = a.team || [];
       if (team.length < 2 || (Number.isInteger(ts) && team.length !== ts)) probs.push(`RULE_TEAM_SIZE: ${say("team", label, a.subject, ts, team.length)}`);

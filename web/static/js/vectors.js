@@ -246,7 +246,6 @@ async function drandWrongDst(v) {
 // sm2-v1.json: the standards' SM3 and SM2 examples, the log's SM2 key registration, which
 // checkpoints must carry the line, and the mutations (each must fail with its code).
 async function sm2Vectors(v) {
-  const T = (zh, en) => en;
   const out = {};
   out.sm3 = v.standards.sm3.map((x) => sm3(Array.from(fromHex(x.message_hex))) === x.digest_hex);
   out.sm2_standard = v.standards.sm2_sign.map((x) => ({
@@ -257,11 +256,11 @@ async function sm2Vectors(v) {
   const { results, sm2KeyFor } = await checkEntries(entries, v.keys.log.verifier_key);
   out.entries_ok = results.map((r) => r.canonical === "" && r.signature === "" && r.keyRule === "");
   out.checkpoints = [];
-  for (const c of v.checkpoints) out.checkpoints.push((await sm2Check(c.note, sm2KeyFor(c.size), T)).status);
+  for (const c of v.checkpoints) out.checkpoints.push((await sm2Check(c.note, sm2KeyFor(c.size))).status);
   const last = v.checkpoints[v.checkpoints.length - 1].size;
   out.mutations = [];
   for (const m of v.mutations) {
-    const r = await sm2Check(m.note, sm2KeyFor(last), T);
+    const r = await sm2Check(m.note, sm2KeyFor(last));
     out.mutations.push({ status: r.status, code_named: r.detail.includes(m.expect) });
   }
   // a registration whose proof of possession is broken is refused (and then requires nothing)
@@ -269,6 +268,19 @@ async function sm2Vectors(v) {
   const sig = fromB64(bad[1].payload.key_sig); sig[5] ^= 1; bad[1].payload.key_sig = b64(sig);
   const r2 = await checkEntries(bad.map((e) => ({ seq: e.seq, entry: e })), v.keys.log.verifier_key);
   out.bad_registration = r2.results[1].keyRule;
+  // actor_sm2 (§3 item 11): entries 3-5 go on from the log above; entry 5 carries both signatures
+  const A = v.actor_sm2;
+  const all = v.entries.concat(A.entries.map((x) => x.entry));
+  const ra = await checkEntries(all.map((e) => ({ seq: e.seq, entry: e })), v.keys.log.verifier_key);
+  out.actor_ok = ra.results.map((r) => r.canonical === "" && r.signature === "" && r.keyRule === "" && !r.sm2);
+  out.actor_sm2_checked = ra.results.filter((r) => r.sm2 === "").map((r) => r.seq);
+  out.actor_mutations = [];
+  for (const m of A.mutations) {
+    const es = all.slice(); es[m.seq] = m.entry;
+    const rm = await checkEntries(es.map((e) => ({ seq: e.seq, entry: e })), v.keys.log.verifier_key);
+    const text = rm.results.map((r) => `${r.sm2 || ""} ${r.keyRule || ""}`).join(" ");
+    out.actor_mutations.push({ expect: m.expect, named: text.includes(m.expect) });
+  }
   return out;
 }
 

@@ -1,4 +1,5 @@
 // Byte helpers: UTF-8, hex, base64, big-endian integers, SHA-256 (Web Crypto), comparisons.
+import { _ } from "./i18n.js";
 const enc = new TextEncoder();
 
 export function utf8(s) { return enc.encode(s); }
@@ -19,7 +20,7 @@ export function hex(b) {
 }
 
 export function fromHex(s) {
-  if (typeof s !== "string" || s.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(s)) throw new Error("not hex: " + String(s).slice(0, 20));
+  if (typeof s !== "string" || s.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(s)) throw new Error(_("不是十六进制：%(value)s", { value: String(s).slice(0, 20) }));
   const out = new Uint8Array(s.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = parseInt(s.substr(2 * i, 2), 16);
   return out;
@@ -32,7 +33,7 @@ export function b64(b) {
 }
 
 export function fromB64(s) {
-  if (typeof s !== "string" || !/^[A-Za-z0-9+/]*={0,2}$/.test(s) || s.length % 4 !== 0) throw new Error("not base64");
+  if (typeof s !== "string" || !/^[A-Za-z0-9+/]*={0,2}$/.test(s) || s.length % 4 !== 0) throw new Error(_("不是 base64"));
   const bin = atob(s);
   const out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);

@@ -1,6 +1,7 @@
 // The draw algorithms of docs/spec/20-draws.md (spotcheck-draw/1), re-implemented from the text.
 import { compare, compareUtf8, concat, fromHex, hex, lp, sha256, tagged, u32, u64, utf8 } from "./bytes.js";
 import { canonicalBytes, canonicalize } from "./jcs.js";
+import { _ } from "./i18n.js";
 import { leafHash, rootOf } from "./merkle.js";
 
 export const TAG = {
@@ -21,9 +22,9 @@ export const sameJson = (a, b) => canonicalize(a) === canonicalize(b);
 
 // --- §3 seed ----------------------------------------------------------------------------
 export function rfc3797(groups) {
-  if (!Array.isArray(groups) || groups.length === 0) throw new DrawError("LotteryInvalid", "lottery groups must be a non-empty list");
+  if (!Array.isArray(groups) || groups.length === 0) throw new DrawError("LotteryInvalid", _("彩票号码须为非空的号码组列表"));
   return groups.map((g) => {
-    if (!Array.isArray(g) || g.length === 0 || g.some((n) => !Number.isInteger(n) || n < 0)) throw new DrawError("LotteryInvalid", "bad lottery group");
+    if (!Array.isArray(g) || g.length === 0 || g.some((n) => !Number.isInteger(n) || n < 0)) throw new DrawError("LotteryInvalid", _("彩票号码组有误"));
     return [...g].sort((a, b) => a - b).map((n) => `${n}.`).join("") + "/";
   }).join("");
 }
@@ -35,44 +36,44 @@ export async function contributionCommitment(c) { return tagged(TAG.witness, c);
 // stated (a stated value must equal it). The BLS signature itself is NOT verified here.
 export async function encodeSource(decl, reveal) {
   const t = decl.type;
-  if ((reveal.type || t) !== t) throw new DrawError("RevealMismatch", `reveal of type ${reveal.type} for a ${t} declaration`);
+  if ((reveal.type || t) !== t) throw new DrawError("RevealMismatch", _("为 %(declared)s 随机源揭示了 %(type)s 类型的值", { type: reveal.type, declared: t }));
   if (t === "server_nonce") {
     const n = fromHex(reveal.nonce);
-    if (n.length !== 32) throw new DrawError("RevealMismatch", "nonce must be 32 bytes");
+    if (n.length !== 32) throw new DrawError("RevealMismatch", _("服务器随机数须为 32 字节"));
     return concat(lp(utf8("server_nonce")), lp(n));
   }
   if (t === "drand") {
     if (String(reveal.chain_hash).toLowerCase() !== String(decl.chain_hash).toLowerCase() || reveal.round !== decl.round) {
-      throw new DrawError("RevealMismatch", "drand reveal names another chain or round than declared");
+      throw new DrawError("RevealMismatch", _("揭示的 drand 值与声明的网络或轮次不同"));
     }
     const ch = fromHex(reveal.chain_hash);
     const sig = fromHex(reveal.signature);
     const rnd = await sha256(sig);
-    if (reveal.randomness && reveal.randomness.toLowerCase() !== hex(rnd)) throw new DrawError("BeaconRandomnessMismatch", "stated randomness is not SHA-256(signature)");
+    if (reveal.randomness && reveal.randomness.toLowerCase() !== hex(rnd)) throw new DrawError("BeaconRandomnessMismatch", _("所述 randomness 不等于 SHA-256(signature)"));
     const body = concat(lp(ch), u64(reveal.round), lp(rnd), lp(sig));
     return concat(lp(utf8("drand")), lp(body));
   }
   if (t === "dice") {
     const d = reveal.digits;
     const need = Math.max(20, decl.min_digits ?? 20);
-    if (typeof d !== "string" || !/^[0-9]+$/.test(d) || d.length < need) throw new DrawError("DiceDigitsInvalid", `dice digits must be at least ${need} ASCII digits`);
+    if (typeof d !== "string" || !/^[0-9]+$/.test(d) || d.length < need) throw new DrawError("DiceDigitsInvalid", _("骰子点数须为至少 %(need)s 位数字", { need }));
     return concat(lp(utf8("dice")), lp(utf8(d)));
   }
   if (t === "lottery") {
-    if ((reveal.name ?? decl.name) !== decl.name || (reveal.period ?? decl.period) !== decl.period) throw new DrawError("RevealMismatch", "lottery reveal names another draw");
+    if ((reveal.name ?? decl.name) !== decl.name || (reveal.period ?? decl.period) !== decl.period) throw new DrawError("RevealMismatch", _("揭示的彩票开奖结果是另一期的"));
     const body = concat(lp(utf8(String(decl.name))), lp(utf8(String(decl.period))), lp(utf8(rfc3797(reveal.groups))));
     return concat(lp(utf8("lottery")), lp(body));
   }
   if (t === "witness") {
-    if (reveal.witness !== decl.witness) throw new DrawError("RevealMismatch", "witness reveal names another witness");
+    if (reveal.witness !== decl.witness) throw new DrawError("RevealMismatch", _("揭示值属于另一位见证人"));
     const c = fromHex(reveal.contribution);
-    if (c.length < 16 || c.length > 1024) throw new DrawError("RevealMismatch", "a witness contribution is 16-1024 bytes");
+    if (c.length < 16 || c.length > 1024) throw new DrawError("RevealMismatch", _("见证人贡献值须为 16 至 1024 字节"));
     if (hex(await contributionCommitment(c)) !== String(decl.commitment).toLowerCase()) {
-      throw new DrawError("ContributionMismatch", `contribution of ${decl.witness} does not match its commitment`);
+      throw new DrawError("ContributionMismatch", _("见证人 %(witness)s 提交的值与其承诺不符", { witness: decl.witness }));
     }
     return concat(lp(utf8("witness")), lp(concat(lp(utf8(String(decl.witness))), lp(c))));
   }
-  throw new DrawError("RevealMismatch", `unknown source type ${t}`);
+  throw new DrawError("RevealMismatch", _("未知的随机源类型 %(type)s", { type: t }));
 }
 
 export async function seedFrom(preparedLeafHash, encodings) {
@@ -86,7 +87,7 @@ export function sortById(records) { return [...records].sort((a, b) => compareUt
 
 export async function poolCommitment(records, kind) {
   const sorted = sortById(records);
-  for (let i = 1; i < sorted.length; i++) if (sorted[i].id === sorted[i - 1].id) throw new DrawError("PoolInvalid", `repeated id ${sorted[i].id}`);
+  for (let i = 1; i < sorted.length; i++) if (sorted[i].id === sorted[i - 1].id) throw new DrawError("PoolInvalid", _("编号 %(id)s 重复", { id: sorted[i].id }));
   const hashes = [];
   for (const r of sorted) hashes.push(await leafHash(canonicalBytes(r)));
   const counts = {};
@@ -104,20 +105,20 @@ const fge = (a, b) => a.n * b.d >= b.n * a.d;
 const fceil = (a) => { const q = a.n / a.d; return Number(a.n % a.d === 0n ? q : (a.n > 0n ? q + 1n : q)); };
 
 export function parseRatio(s) {
-  if (typeof s !== "string" || !/^(0|1)(\.[0-9]{1,12})?$/.test(s)) throw new DrawError("RatioInvalid", `ratio ${JSON.stringify(s)} is not a decimal string <= 1`);
+  if (typeof s !== "string" || !/^(0|1)(\.[0-9]{1,12})?$/.test(s)) throw new DrawError("RatioInvalid", _("抽查比例 %(value)s 不是不大于 1 的小数", { value: JSON.stringify(s) }));
   const [i, f = ""] = s.split(".");
   const r = F(BigInt(i + f), 10n ** BigInt(f.length));
-  if (r.n > r.d) throw new DrawError("RatioInvalid", `ratio ${s} > 1`);
+  if (r.n > r.d) throw new DrawError("RatioInvalid", _("抽查比例 %(value)s 大于 1", { value: s }));
   return r;
 }
 
 export function stratumSizes(counts, ratios, floor = "0.05", keyItem = false) {
   const k = {}, rat = {}, fixed = new Set();
   for (const [s, n] of Object.entries(counts)) {
-    if (!(s in ratios)) throw new DrawError("RatioInvalid", `stratum ${s} has no ratio`);
+    if (!(s in ratios)) throw new DrawError("RatioInvalid", _("第 %(stratum)s 层没有抽查比例", { stratum: s }));
     const r = ratios[s];
     if (typeof r === "number") {
-      if (!Number.isInteger(r) || r < 0 || r > n) throw new DrawError("SampleTooLarge", `stratum ${s}: count ${r} > ${n}`);
+      if (!Number.isInteger(r) || r < 0 || r > n) throw new DrawError("SampleTooLarge", _("第 %(stratum)s 层：抽取数 %(k)s 大于户数 %(n)s", { stratum: s, k: r, n }));
       k[s] = r; fixed.add(s);
     } else {
       rat[s] = parseRatio(r);
@@ -125,7 +126,7 @@ export function stratumSizes(counts, ratios, floor = "0.05", keyItem = false) {
     }
   }
   const total = Object.values(counts).reduce((a, b) => a + b, 0);
-  if (total === 0) throw new DrawError("EmptyPool", "the pool is empty");
+  if (total === 0) throw new DrawError("EmptyPool", _("名录池为空"));
   if (keyItem) return k;
   const kMin = fceil(fmul(F(total), parseRatio(floor)));
   if (Object.values(k).reduce((a, b) => a + b, 0) >= kMin) return k;
@@ -136,7 +137,7 @@ export function stratumSizes(counts, ratios, floor = "0.05", keyItem = false) {
     let need = kMin;
     for (const s of fixed) need -= k[s];
     for (const s of whole) need -= counts[s];
-    if (need > 0 && w.size === 0) throw new DrawError("FloorUnreachable", "the floor cannot be reached");
+    if (need > 0 && w.size === 0) throw new DrawError("FloorUnreachable", _("无法达到比例下限"));
     if (w.size === 0) break;
     let denom = F(0);
     for (const s of w) denom = fadd(denom, fmul(F(counts[s]), rat[s]));
@@ -270,7 +271,7 @@ export class Matcher {
     const members = [...team], got = [], skipped = [];
     let pos = start;
     while (members.length < size) {
-      if (pos >= cands.length) throw new DrawError("TooFewInspectors", `too few eligible ${expert ? "experts" : "inspectors"} for ${subject}`);
+      if (pos >= cands.length) throw new DrawError("TooFewInspectors", (expert ? _("%(subject)s 的符合条件的专家不足", { subject }) : _("%(subject)s 的符合条件的执法人员不足", { subject })));
       const c = cands[await order.at(pos)];
       pos++;
       if (members.includes(c)) continue;
@@ -308,12 +309,12 @@ export class Matcher {
     return load;
   }
   async applyInspector(matching, rec, left = null) {
-    if (!INSPECTOR_REASONS.has(rec.reason)) throw new DrawError("SubstitutionInvalid", `reason ${rec.reason} is not an inspector reason`);
+    if (!INSPECTOR_REASONS.has(rec.reason)) throw new DrawError("SubstitutionInvalid", _("不是执法人员的递补原因：%(reason)s", { reason: rec.reason }));
     const a = find(matching, rec.subject);
     const expert = !!rec.expert;
     const [tk, ek, sk] = expert ? ["experts", "experts_examined", "experts_skipped"] : ["team", "examined", "skipped"];
-    if (!a[tk].includes(rec.leaving)) throw new DrawError("SubstitutionInvalid", `${rec.leaving} is not on the team of ${a.subject}`);
-    if (rec.examined_from !== a[ek]) throw new DrawError("NotNextEligible", "the walk must continue from where it stopped (examined)");
+    if (!a[tk].includes(rec.leaving)) throw new DrawError("SubstitutionInvalid", _("%(leaving)s 不在 %(subject)s 的检查组中", { leaving: rec.leaving, subject: a.subject }));
+    if (rec.examined_from !== a[ek]) throw new DrawError("NotNextEligible", _("候选顺序须从上次停下的位置继续（examined）"));
     const slot = a[tk].indexOf(rec.leaving);
     const rest = a[tk].filter((x) => x !== rec.leaving);
     const others = matching.assignments.filter((x) => x !== a);
@@ -324,23 +325,23 @@ export class Matcher {
     const w = await this.walk(a.subject, expert, a[ek], rest, size, load, unavailable, barred);
     const want = { incoming: w.got[0] ?? null, skipped: w.skipped, examined_to: w.pos };
     const claim = { incoming: rec.incoming ?? null, skipped: rec.skipped, examined_to: rec.examined_to };
-    if (!sameJson(want, claim)) throw new DrawError("NotNextEligible", `on ${a.subject} the incoming inspector is not the next eligible candidate (expected ${want.incoming})`);
+    if (!sameJson(want, claim)) throw new DrawError("NotNextEligible", _("检查对象 %(subject)s：递补的执法人员不是下一位符合条件的候选人（应为 %(expected)s）", { subject: a.subject, expected: want.incoming }));
     a[tk][slot] = w.got[0];
     a[ek] = w.pos;
     a[sk] = [...a[sk], ...w.skipped];
   }
   async applySubject(matching, rec, stratumOf, replacement, tickets, used) {
-    if (!SUBJECT_REASONS.has(rec.reason)) throw new DrawError("SubstitutionInvalid", `reason ${rec.reason} is not a subject reason`);
+    if (!SUBJECT_REASONS.has(rec.reason)) throw new DrawError("SubstitutionInvalid", _("不是检查对象的递补原因：%(reason)s", { reason: rec.reason }));
     const a = find(matching, rec.leaving);
-    if (stratumOf[a.subject] !== rec.stratum) throw new DrawError("SubstitutionInvalid", "the stratum named is not the leaving subject's");
+    if (stratumOf[a.subject] !== rec.stratum) throw new DrawError("SubstitutionInvalid", _("所填的层不是被替换对象所在的层"));
     const drawn = new Set(matching.assignments.map((x) => x.subject));
     const incoming = replacement.find((s) => !drawn.has(s) && !used.includes(s));
-    if (incoming === undefined) throw new DrawError("NotNextEligible", "the stratum's replacement order is exhausted");
+    if (incoming === undefined) throw new DrawError("NotNextEligible", _("本层的递补顺序已用完"));
     const idx = matching.assignments.indexOf(a);
     const load = this.currentLoad(matching.assignments.filter((x) => x !== a));
     const want = { incoming, incoming_ticket: tickets[incoming], assignment: await this.matchOne(incoming, load) };
     const claim = { incoming: rec.incoming, incoming_ticket: rec.incoming_ticket, assignment: rec.assignment };
-    if (!sameJson(want, claim)) throw new DrawError("NotNextEligible", `the incoming subject is not the next of the replacement order (expected ${incoming})`);
+    if (!sameJson(want, claim)) throw new DrawError("NotNextEligible", _("递补对象不是递补顺序中的下一个（应为 %(expected)s）", { expected: incoming }));
     matching.assignments[idx] = want.assignment;
     used.push(a.subject, incoming);
   }
@@ -348,25 +349,25 @@ export class Matcher {
     const { inspector_a: ia, subject_a: sa, inspector_b: ib, subject_b: sb } = rec;
     const a = find(matching, sa), b = find(matching, sb);
     let why = null, ta, tb;
-    if (sa === sb) why = "the two subjects are the same";
-    else if (!a.team.includes(ia) || !b.team.includes(ib) || b.team.includes(ia) || a.team.includes(ib)) why = "each inspector must be on the named team and not on the other";
-    else if (this.conf.has(ia + "\u0000" + sb) || this.conf.has(ib + "\u0000" + sa)) why = "an inspector has a declared conflict with their new subject";
+    if (sa === sb) why = _("两个检查对象相同");
+    else if (!a.team.includes(ia) || !b.team.includes(ib) || b.team.includes(ia) || a.team.includes(ib)) why = _("每名执法人员须在所填的检查组中，且不在另一个检查组中");
+    else if (this.conf.has(ia + "\u0000" + sb) || this.conf.has(ib + "\u0000" + sa)) why = _("执法人员与其将调往的检查对象有已申报的利害关系");
     else {
       ta = a.team.map((x) => (x === ia ? ib : x));
       tb = b.team.map((x) => (x === ib ? ia : x));
       for (const t of [ta, tb]) {
         const have = new Set(t.map((x) => this.dept.get(x)));
-        if (!this.rule.departments.every((d) => have.has(d))) why = "a team would lose a participating department";
+        if (!this.rule.departments.every((d) => have.has(d))) why = _("互换后某检查组会缺少参与部门的人员");
       }
     }
-    if (why) throw new DrawError("SwapInvalid", `swap ${ia}@${sa} <-> ${ib}@${sb}: ${why}`);
+    if (why) throw new DrawError("SwapInvalid", _("互换 %(a)s <-> %(b)s：%(why)s", { a: `${ia}@${sa}`, b: `${ib}@${sb}`, why }));
     a.team = ta; b.team = tb;
   }
 }
 
 function find(matching, subject) {
   const a = matching.assignments.find((x) => x.subject === subject);
-  if (!a) throw new DrawError("SubstitutionInvalid", `${subject} is not a drawn subject of the current matching`);
+  if (!a) throw new DrawError("SubstitutionInvalid", _("%(subject)s 不是当前匹配中被抽中的检查对象", { subject }));
   return a;
 }
 
