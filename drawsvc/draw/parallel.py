@@ -18,6 +18,7 @@ parts simply run here.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 import sys
@@ -114,3 +115,69 @@ def run_split(tasks: Sequence[Callable[[], bytes]]) -> list[bytes]:
             ok = len(raw) == _LEN.size + size
         results.append(raw[_LEN.size:] if ok else task())
     return results
+
+
+class Pending:
+    """A task running in a forked child while this process goes on (`result` waits for it).
+
+    Why: a streamed pool (a province's 20 million subjects) is read from the database part by
+    part in this process; hashing part i in a child while part i + 1 is read keeps both cores
+    busy. As with run_split, a child that fails or is killed is not trusted: its task is run
+    again here, so the result is always the sequential one. Without fork (or with
+    DRAWSVC_DRAW_WORKERS=1) the task runs at once, here."""
+
+    def __init__(self, task: Callable[[], bytes]) -> None:
+        self.task = task
+        self._done: bytes | None = None
+        self._child: tuple[int, int] | None = None
+        if workers() <= 1:
+            self._done = task()
+            return
+        r, w = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(r)
+            os.close(w)
+            self._done = task()
+            return
+        if pid == 0:  # the child: compute, write, leave without running any of the parent's cleanup
+            code = 1
+            try:
+                os.close(r)
+                data = task()
+                view = memoryview(_LEN.pack(len(data)) + data)
+                while view:
+                    view = view[os.write(w, view):]
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(w)
+        self._child = (pid, r)
+
+    def result(self) -> bytes:
+        if self._done is None:
+            assert self._child is not None
+            pid, r = self._child
+            self._child = None
+            try:
+                raw = _read_all(r)
+            finally:
+                os.close(r)
+            _, status = os.waitpid(pid, 0)
+            ok = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 and len(raw) >= _LEN.size
+            if ok:
+                (size,) = _LEN.unpack_from(raw)
+                ok = len(raw) == _LEN.size + size
+            self._done = raw[_LEN.size:] if ok else self.task()
+        return self._done
+
+    def cancel(self) -> None:
+        """Stop the child (an error elsewhere: its answer is no longer wanted)."""
+        if self._child is not None:
+            pid, r = self._child
+            self._child = None
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, 9)
+            os.close(r)
+            os.waitpid(pid, 0)

@@ -13,11 +13,14 @@ from __future__ import annotations
 import hashlib
 import operator
 import re
+import struct
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import compress, islice
 from typing import Any
+
+import orjson
 
 from drawsvc.i18n import tr
 from ledger.canonical import EncodingError, canonical_bytes
@@ -31,7 +34,7 @@ from ledger.merkle import (
 )
 
 from .errors import PoolInvalid
-from .parallel import MIN_PARALLEL, ranges, run_split, workers
+from .parallel import MIN_PARALLEL, Pending, ranges, run_split, workers
 
 GROUP_FIELD = {"subjects": "stratum", "inspectors": "department", "experts": "field", "excluded": "reason"}
 EXCLUSION_REASONS = (
@@ -297,3 +300,138 @@ def check_disjoint(pool: Iterable[Mapping[str, Any]], excluded: Iterable[Mapping
     both = {r["id"] for r in pool} & {r["id"] for r in excluded}
     if both:
         raise PoolInvalid(tr("这些检查对象既在名录池中又被列为排除：%(ids)s", ids="、".join(sorted(both)[:5])))
+
+
+_LEN8 = struct.Struct(">Q")
+STREAM_CHUNK = 1 << 20  # leaves per streamed subtree: a complete, aligned subtree of the RFC 9162 tree
+
+
+class NotInIdOrder(PoolInvalid):
+    """The streamed records cannot be streamed as given: not in strictly increasing id order,
+    or (stored as columns) a stratum that is not one character. The caller commits another way."""
+
+
+class SubjectStream:
+    """commit_subjects over a pool that arrives in id order, one part at a time.
+
+    Why: a province's pool (20 million subjects) held as three lists of Python strings is
+    ~4 GB; streamed, only one chunk of 2^20 records is alive at once. Every full chunk is a
+    complete, aligned subtree of the RFC 9162 tree; the last, partial one is MTH of the
+    remainder; folding the chunk roots by the same rule gives MTH of the whole (the argument of
+    `_chunk_plan`). So the root is byte for byte `commit_pool(records)`'s (a test compares them
+    on random, escaped and uneven pools). Each chunk is hashed on every core (`run_split`).
+
+    `add` takes the next records (ids strictly above every id before); `finish` returns the
+    commitment. Records whose values JCS escapes take the general encoder, chunk by chunk."""
+
+    def __init__(self, chunk: int = STREAM_CHUNK, columns: bool = False) -> None:
+        if chunk < 1 or chunk & (chunk - 1):
+            raise ValueError("the chunk is a power of two")
+        self.chunk = chunk
+        # with `columns`, each chunk's ids and names also come back as JSON arrays (made by the
+        # child that hashes it), with its strata as one string, for the caller to store (`take`)
+        self.columns = columns
+        self._strata_of: dict[int, str] = {}
+        self._taken = 0
+        self.size = 0
+        self.counts: Counter[str] = Counter()
+        self._roots: list[bytes | Pending] = []
+        self._ids: list[str] = []
+        self._names: list[str] = []
+        self._strata: list[str] = []
+        self._last: str | None = None
+        self._few: list[dict[str, str]] = []  # the records of a pool of fewer than 2 (commit_pool's own path)
+
+    def add(self, ids: list[str], names: list[str], strata: Sequence[str]) -> None:
+        if not len(ids) == len(names) == len(strata):
+            raise PoolInvalid("a subject pool needs as many names and strata as ids")
+        if not ids:
+            return
+        try:
+            ordered = all(map(operator.lt, ids, islice(ids, 1, None))) and (self._last is None or self._last < ids[0])
+        except TypeError:
+            raise PoolInvalid("a subject record needs a non-empty string id") from None
+        if not ordered:
+            raise NotInIdOrder("the streamed subjects are not in strictly increasing id order")
+        self._last = ids[-1]
+        self.size += len(ids)
+        self.counts.update(strata)
+        if self.columns and len("".join(strata)) != len(strata):
+            raise NotInIdOrder("a streamed pool stored as columns needs one-character strata")
+        if self.size < 2:
+            self._few = [{"id": i, "name": n, "stratum": s} for i, n, s in zip(ids, names, strata, strict=True)]
+        self._ids += ids
+        self._names += names
+        self._strata += strata
+        while len(self._ids) >= self.chunk:
+            c = self.chunk
+            ids, names, strata = self._ids[:c], self._names[:c], self._strata[:c]
+            del self._ids[:c], self._names[:c], self._strata[:c]
+            if self.columns:
+                self._strata_of[len(self._roots)] = "".join(strata)
+            if c < MIN_PARALLEL:
+                self._roots.append(self._root(ids, names, strata) + self._json(ids, names))
+                continue
+            # hashed in a child while this process reads the next part; two chunks in flight at most
+            if sum(isinstance(r, Pending) for r in self._roots) >= 2:
+                self._roots = [r.result() if isinstance(r, Pending) else r for r in self._roots]
+            self._roots.append(Pending(lambda ids=ids, names=names, strata=strata:
+                                       self._root(ids, names, strata, 1) + self._json(ids, names)))
+
+    def _json(self, ids: list[str], names: list[str]) -> bytes:
+        if not self.columns:
+            return b""
+        a, b = orjson.dumps(ids), orjson.dumps(names)
+        return _LEN8.pack(len(a)) + a + b
+
+    def take(self) -> list[tuple[str, str, str]]:
+        """(ids JSON, names JSON, strata) of the chunks hashed since the last call, in order
+        (with `columns`): a chunk is given once its child has answered."""
+        out = []
+        for k in range(self._taken, len(self._roots)):
+            r = self._roots[k]
+            if isinstance(r, Pending):
+                break
+            if len(r) > 32:
+                (size,) = _LEN8.unpack_from(r, 32)
+                body = memoryview(r)[40:]
+                out.append((bytes(body[:size]).decode(), bytes(body[size:]).decode(), self._strata_of.pop(k)))
+                self._roots[k] = r[:32]
+            self._taken = k + 1
+        return out
+
+    def cancel(self) -> None:
+        """Stop the chunks still hashing (the stream is abandoned)."""
+        for r in self._roots:
+            if isinstance(r, Pending):
+                r.cancel()
+
+    def _root(self, ids: list[str], names: list[str], strata: list[str], parts: int | None = None) -> bytes:
+        """MTH of one chunk (a complete subtree, or the remainder), its parts on the cores."""
+        n = len(ids)
+        if parts is None:
+            parts = workers() if n >= MIN_PARALLEL else 1
+        if not _plain_columns(ids, names, strata):  # the general encoder checks and names each record
+            leaves = [leaf_hash(_check_record({"id": i, "name": nm, "stratum": s}, "subjects"))
+                      for i, nm, s in zip(ids, names, strata, strict=True)]
+            return root_from_leaf_hashes(leaves)
+        sub, starts, groups = _chunk_plan(n, parts)
+
+        def part(lo: int, hi: int) -> Callable[[], bytes]:
+            return lambda: b"".join(root_from_leaf_hashes(_subject_leaf_hashes(
+                ids[a:a + sub], names[a:a + sub], strata[a:a + sub])) for a in starts[lo:hi])
+        roots = b"".join(run_split([part(lo, hi) for lo, hi in groups]))
+        return root_from_leaf_hashes([roots[i:i + 32] for i in range(0, len(roots), 32)])
+
+    def finish(self) -> PoolCommitment:
+        self._roots = [r.result() if isinstance(r, Pending) else r for r in self._roots]
+        if self._ids:
+            if self.columns:
+                self._strata_of[len(self._roots)] = "".join(self._strata)
+            self._roots.append(self._root(self._ids, self._names, self._strata) + self._json(self._ids, self._names))
+            self._ids, self._names, self._strata = [], [], []
+        if self.size < 2:
+            return commit_pool(self._few if self.size else [], "subjects")
+        roots = [r[:32] for r in self._roots]
+        return PoolCommitment(kind="subjects", size=self.size, root=root_from_leaf_hashes(roots),
+                              counts=dict(self.counts))

@@ -23,7 +23,7 @@ from typing import Any
 from drawsvc.i18n import tr
 
 from .errors import DrawError, EmptyPool, SampleTooLarge
-from .parallel import MIN_PARALLEL, ranges, run_split, workers
+from .parallel import MIN_PARALLEL, Pending, ranges, run_split, workers
 from .tickets import subject_ticket, subject_tickets
 
 Ticketed = tuple[bytes, str]  # (ticket, subject id)
@@ -204,3 +204,93 @@ def removed_report(seed: bytes, removed: Sequence[Mapping[str, Any]], selection:
         d = selection.strata.get(rec.get("stratum", ""))
         out.append(would_be_drawn(seed, rec["id"], rec.get("stratum", ""), d.cutoff if d else None))
     return out
+
+
+class StreamSelection:
+    """draw_subjects over a pool that arrives one part at a time (the stratum counts known ahead).
+
+    Why: a 20-million-subject pool grouped by stratum is ~20 million Python strings. Streamed,
+    each part's tickets are hashed on every core and only those below each stratum's cut
+    (`_threshold`, from the committed counts and the sizes) are kept, so what is held is about k
+    per stratum. The selection is exactly draw_subjects': heapq.nsmallest over (ticket, id) of
+    every member below the cut, and the cut keeps more than k with overwhelming probability;
+    `finish` returns None if it ever did not (the caller then draws the whole pool at once)."""
+
+    def __init__(self, seed: bytes, counts: Mapping[str, int], sizes: Mapping[str, int]) -> None:
+        if sum(counts.values()) == 0:
+            raise EmptyPool("the target pool is empty: nothing to draw")
+        unknown = sorted(set(sizes) - set(counts))
+        if any(sizes[s] for s in unknown):
+            raise SampleTooLarge(f"sizes given for strata with no members: {unknown}")
+        for s, n in counts.items():
+            if sizes.get(s, 0) > n:
+                raise SampleTooLarge(f"stratum {s}: k = {sizes[s]} but only {n} subjects")
+        self.seed = seed
+        self.counts = dict(counts)
+        self.sizes = {s: sizes.get(s, 0) for s in counts}
+        # a cut above every ticket (33 bytes > any 32) where the threshold would save little
+        self.cut = {s: _threshold(n, k) or b"\xff" * 33 for s, n in counts.items() if (k := self.sizes[s]) > 0}
+        self.seen: dict[str, int] = dict.fromkeys(counts, 0)
+        self.kept: dict[str, list[Ticketed]] = {s: [] for s in counts}
+        self.pending: list[tuple[tuple[Sequence[str], list[str]], Pending]] = []
+
+    def add(self, ids: Sequence[str], strata: Sequence[str]) -> None:
+        if len(ids) != len(strata):
+            raise DrawError("a part needs as many strata as ids")
+        for st in set(strata):  # str.count / list.count: C-level passes
+            if st not in self.seen:
+                raise DrawError(f"stratum {st} is not among the committed counts")
+            self.seen[st] += strata.count(st)
+        if not ids or not self.cut:
+            return
+        names = sorted(self.cut)
+        task = _part_below(self.seed, ids, strata, names, [self.cut[n] for n in names])
+        if len(ids) >= MIN_PARALLEL and workers() > 1 and len(names) < 256 and len(ids) < 2**32:
+            # this part's tickets in a child while this process reads the next; two in flight at most
+            if len(self.pending) >= 2:
+                self._collect(*self.pending.pop(0))
+            self.pending.append(((ids, names), Pending(task)))
+            return
+        self._collect((ids, names), task())
+
+    def _collect(self, part: tuple[Sequence[str], list[str]], pending: Pending | bytes) -> None:
+        ids, names = part
+        blob = pending.result() if isinstance(pending, Pending) else pending
+        kept = [self.kept[n] for n in names]
+        unpack = _U32.unpack_from
+        for q in range(0, len(blob), 37):
+            kept[blob[q]].append((blob[q + 1:q + 33], ids[unpack(blob, q + 33)[0]]))
+
+    def cancel(self) -> None:
+        for _, p in self.pending:
+            p.cancel()
+        self.pending = []
+
+    def finish(self) -> Selection | None:
+        while self.pending:
+            self._collect(*self.pending.pop(0))
+        if self.seen != self.counts:
+            raise DrawError(f"the streamed pool's counts {self.seen} are not the committed {self.counts}")
+        draws = {}
+        for s in sorted(self.counts):
+            k, kept = self.sizes[s], self.kept[s]
+            if len(kept) < k:
+                return None  # (never seen) too few below a cut
+            draws[s] = StratumDraw(stratum=s, n=self.counts[s], k=k, selected=heapq.nsmallest(k, kept) if k else [],
+                                   _seed=self.seed)
+        return Selection(draws)
+
+
+def _part_below(seed: bytes, ids: Sequence[str], strata: Sequence[str], names: list[str],
+                cuts: list[bytes]) -> Callable[[], bytes]:
+    """A task: for every member of the part whose stratum has a cut and whose ticket is below it,
+    u8(stratum's place in `names`) || ticket || u32(index in the part)."""
+    def task() -> bytes:
+        where = {n: (bytes([j]), c) for j, (n, c) in enumerate(zip(names, cuts, strict=True))}
+        out = []
+        for i, (t, st) in enumerate(zip(subject_tickets(seed, ids), strata, strict=True)):
+            w = where.get(st)
+            if w is not None and t < w[1]:
+                out.append(w[0] + t + _U32.pack(i))
+        return b"".join(out)
+    return task

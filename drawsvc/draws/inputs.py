@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import compress
 from typing import Any
 
 from drawsvc.draw.matching import TeamRule
@@ -72,6 +73,9 @@ class SubjectColumns:
     complaints: Sequence[int]
     inactive: Mapping[int, str]
     rows: list[dict[str, Any]] | None = None
+    # the only rows whose flags may be set (read from the partial index of special subjects);
+    # None: any row may be
+    special: Sequence[int] | None = None
 
     def __len__(self) -> int:
         return len(self.code)
@@ -133,6 +137,12 @@ def stratum_of(subject: Mapping[str, Any]) -> str:
 def strata_of_columns(cols: SubjectColumns) -> list[str]:
     """stratum_of for every row, in one pass (a test checks it agrees with stratum_of)."""
     k = COMPLAINTS_HIGH_RISK
+    if cols.special is not None:  # every other row keeps its credit class: patch only these
+        out = list(cols.credit_class)
+        for i in cols.special:
+            if cols.abnormal[i] or cols.serious_dishonest[i] or cols.penalized_on[i] or cols.complaints[i] >= k:
+                out[i] = "D"
+        return out
     if not (any(cols.abnormal) or any(cols.serious_dishonest) or any(cols.penalized_on)
             or max(cols.complaints, default=0) >= k):
         return list(cols.credit_class)  # nobody is raised to D: C-level passes only
@@ -199,6 +209,11 @@ def build_inputs(plan: Mapping[str, Any], department: str, items: Sequence[Mappi
     excluded = [{"id": code[i], "stratum": strata[i], "reason": r} for i, r in sorted(reasons.items())]
     if len(scope) == n and not reasons:
         pool = SubjectPool(code, cols.name, strata)
+    elif len(scope) == n:  # the few excluded rows masked out: C-level passes over the columns
+        mask = bytearray(b"\x01") * n
+        for i in reasons:
+            mask[i] = 0
+        pool = SubjectPool(list(compress(code, mask)), list(compress(cols.name, mask)), list(compress(strata, mask)))
     else:
         kept = [i for i in scope if i not in reasons]
         pool = SubjectPool([code[i] for i in kept], [cols.name[i] for i in kept], [strata[i] for i in kept])

@@ -38,6 +38,19 @@ draw_pools = Table(
     Column("subject_strata", Text, nullable=True),
 )
 
+# A large subject pool, streamed: one row per part of at most 2^20 subjects in id order, the
+# same three columns as draw_pools (ids and names as JSON arrays, strata as one string). A
+# 20-million-subject pool in one value would pass the 1 GB a text value may hold (SQLite's
+# default limit, PostgreSQL's), and writing or reading it would hold all of it at once.
+draw_pool_chunks = Table(
+    "draw_pool_chunks", metadata,
+    Column("draw_id", String(64), primary_key=True),
+    Column("n", Integer, primary_key=True, autoincrement=False),
+    Column("subject_ids", Text, nullable=False),
+    Column("subject_names", Text, nullable=False),
+    Column("subject_strata", Text, nullable=False),
+)
+
 # Every check a subject got this year (drawn, or not random: complaints, referrals), for the
 # frequency cap and "already checked by another unit of the department" of later draws.
 checks = Table(

@@ -20,7 +20,9 @@ import base64
 import json
 import os
 import secrets
-from collections.abc import Mapping, Sequence
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -47,10 +49,10 @@ from drawsvc.draw.codec import ALGORITHM, ALGORITHM_V1
 from drawsvc.draw.drand import ChainInfo, chain_from_json, round_time
 from drawsvc.draw.errors import DrawError, NotNextEligible
 from drawsvc.draw.matching import Assignment, Inspector, MatchResult, candidates, gc_paused
-from drawsvc.draw.pool import SubjectPool, commit_subjects, group_by_stratum
+from drawsvc.draw.pool import STREAM_CHUNK, NotInIdOrder, SubjectPool, SubjectStream, commit_subjects, group_by_stratum
 from drawsvc.draw.relay import fetch_round
 from drawsvc.draw.run import DrawResult
-from drawsvc.draw.selection import draw_subjects
+from drawsvc.draw.selection import StreamSelection, draw_subjects
 from drawsvc.i18n import N_, tr
 from drawsvc.registry import schema as reg
 from drawsvc.registry.authz import Actor, Forbidden
@@ -142,6 +144,31 @@ def recompute(seed: bytes, doc: Mapping[str, Any], secret: Mapping[str, Any]) ->
                       experts=inspectors_of(pools.get("experts") or []))
     result.algorithm = doc.get("algorithm", ALGORITHM_V1)
     return result
+
+
+def recompute_streamed(seed: bytes, doc: Mapping[str, Any], pools: Mapping[str, Any],
+                       chunks: Iterator[tuple[list[str], str]]) -> DrawResult | None:
+    """recompute() over a streamed pool: the selection part by part (StreamSelection), from the
+    counts the prepared entry committed (the stream checks the parts add up to them); None in
+    the (never seen) case that a stratum's cut kept too few, for the caller to draw at once."""
+    p = doc["parameters"]
+    counts = doc["pools"]["subjects"]["counts"]
+    sizes = stratum_sizes(counts, p["ratios"], p["floor"], p["key_item"])
+    stream = StreamSelection(seed, counts, sizes)
+    try:
+        for ids, strata in chunks:
+            stream.add(ids, strata)
+        selection = stream.finish()
+    finally:
+        stream.cancel()
+    if selection is None:
+        return None
+    from drawsvc.draw.matching import match_inspectors
+
+    match = match_inspectors(seed, selection.matching_order, inspectors_of(pools["inspectors"]), rule_of(p),
+                             [tuple(c) for c in pools["conflicts"]], pools.get("prior_load") or None,
+                             inspectors_of(pools.get("experts") or []))
+    return DrawResult(dict(sizes), selection, match, algorithm=doc.get("algorithm", ALGORITHM_V1))
 
 
 def chains_of_doc(doc: Mapping[str, Any], known: Mapping[str, ChainInfo]) -> dict[str, ChainInfo]:
@@ -313,6 +340,66 @@ class DrawService:
             select(schema.checks).where(schema.checks.c.year == year))]
         return build_inputs(plan, department, items, subjects, libs, insp, confl, prior, parents, draw_date)
 
+    def gather_streamed(self, conn: Connection, plan: Mapping[str, Any], department: str, draw_date: str,
+                        draw_id: str) -> tuple[DrawInputs, dict[str, Any], int] | None:
+        """gather + the subject pool's commitment, the registry read and the pool stored part by
+        part (`STREAM_CHUNK` subjects at a time): what prepare holds is one part, not the pool.
+
+        The rules run on each part as `build_inputs` runs on the whole (a subject's exclusion
+        and stratum depend only on its own record and its own prior checks), and the parts come
+        in id order, so the pool, the exclusions and the conflicts are the ones gather gives and
+        the commitment is commit_subjects' (tests compare them). None when the registry cannot
+        be streamed (a filter that reads whole records, another store, an empty registry, a
+        part out of id order): the caller gathers at once; nothing stored stays."""
+        items = [get_record(conn, "item", c) for c in plan["items"]]
+        if any(i is None for i in items):
+            raise InputsError(tr("计划 %(plan)s 含有未知的抽查事项", plan=plan["code"]))
+        libs = {r["code"]: r for r in (json.loads(d) for d in conn.execute(select(reg.sublibraries.c.doc)).scalars())}
+        filters = [plan.get("filter") or {}] + [libs[c]["filter"] for c in plan.get("sublibraries", []) if c in libs]
+        if any(filters) or conn.dialect.name not in ("sqlite", "postgresql"):
+            return None
+        insp = [json.loads(d) for d in conn.execute(select(reg.inspectors.c.doc)).scalars()]
+        confl = [json.loads(d) for d in conn.execute(select(reg.conflicts.c.doc)).scalars()]
+        parents = {r.code: r.parent for r in conn.execute(select(reg.departments.c.code, reg.departments.c.parent))}
+        year = int(draw_date[:4])
+        prior = sorted((PriorCheck(r.subject, r.department, r.kind) for r in conn.execute(
+            select(schema.checks).where(schema.checks.c.year == year))), key=lambda c: c.subject)
+        keys = [c.subject for c in prior]
+        stream = SubjectStream(STREAM_CHUNK, columns=True)
+        first: DrawInputs | None = None
+        excluded: list[dict[str, Any]] = []
+        pairs: set[tuple[str, ...]] = set()
+        stored = 0
+        try:
+            for cols in _subject_parts(conn, STREAM_CHUNK):
+                lo, hi = cols.code[0], cols.code[-1]
+                part = build_inputs(plan, department, items, cols, libs, insp, confl,
+                                    prior[bisect_left(keys, lo):bisect_right(keys, hi)], parents, draw_date)
+                # what every part shares (inspectors, rule, parameters), without this part's pool
+                first = first or replace(part, pool=SubjectPool([], [], []), excluded=[], conflicts=[])
+                stream.add(part.pool.ids, part.pool.names, part.pool.strata)
+                excluded += part.excluded
+                pairs.update(tuple(c) for c in part.conflicts)
+                del cols, part  # one part alive at a time
+                for ids_json, names_json, strata in stream.take():  # each chunk stored once hashed
+                    _store_part(conn, draw_id, stored, ids_json, names_json, strata)
+                    stored += 1
+        except NotInIdOrder:
+            first = None
+        except BaseException:
+            stream.cancel()
+            raise
+        if first is None:
+            stream.cancel()
+            conn.execute(schema.draw_pool_chunks.delete().where(schema.draw_pool_chunks.c.draw_id == draw_id))
+            return None
+        commitment = stream.finish().to_json()
+        for ids_json, names_json, strata in stream.take():
+            _store_part(conn, draw_id, stored, ids_json, names_json, strata)
+            stored += 1
+        inputs = replace(first, excluded=excluded, conflicts=[list(p) for p in sorted(pairs)])
+        return inputs, commitment, stored
+
     def preview(self, actor: Actor, plan: str, department: str, draw_date: str) -> dict[str, Any]:
         """What prepare would freeze, shown before anything is signed: the pools per stratum,
         the excluded subjects by reason, the eligible inspectors and who is left out and why,
@@ -349,20 +436,27 @@ class DrawService:
             _plan_drawable(plan_rec, plan)
             if (bad := precheck.window_problem(plan_rec, draw_date)) is not None:
                 raise InputsError(bad)
-            inputs = self.gather(tx.conn, plan_rec, department, draw_date)
-            # The rules are checked now, before anything is committed: sizes and random teams.
-            sizes = stratum_sizes(inputs.pool.counts(), inputs.ratios, inputs.floor, inputs.key_item)
-            cands, _ = candidates(inspectors_of(inputs.inspectors), inputs.rule)
-            if (bad := precheck.team_problem(len(cands), inputs.rule.team_size)) is not None:
-                raise DrawError(bad)
             draw_id = draw_id or f"D{now:%Y%m%d%H%M%S}-{secrets.token_hex(2)}"
             if tx.conn.execute(select(schema.draws.c.id).where(schema.draws.c.id == draw_id)).first():
                 raise DrawStateError(tr("抽签 %(draw_id)s 已存在", draw_id=draw_id))
+            # the registry streamed part by part where it can be (a province: 20 million subjects)
+            streamed = self.gather_streamed(tx.conn, plan_rec, department, draw_date, draw_id)
+            if streamed is not None:
+                inputs, subject_commitment, parts = streamed
+                counts = subject_commitment["counts"]
+            else:
+                inputs = self.gather(tx.conn, plan_rec, department, draw_date)
+                counts, parts = inputs.pool.counts(), 0
+            # The rules are checked now, before anything is committed: sizes and random teams.
+            sizes = stratum_sizes(counts, inputs.ratios, inputs.floor, inputs.key_item)
+            cands, _ = candidates(inspectors_of(inputs.inspectors), inputs.rule)
+            if (bad := precheck.team_problem(len(cands), inputs.rule.team_size)) is not None:
+                raise DrawError(bad)
             pools = {"subjects": inputs.pool, "inspectors": inputs.inspectors, "excluded": inputs.excluded,
                      "conflicts": inputs.conflicts, "experts": inputs.experts, "prior_load": inputs.prior_load}
             # everything the matching reads is committed here, before the seed (§D11.1, v2)
             commitments = {
-                "subjects": commit_subjects(inputs.pool).to_json(),
+                "subjects": subject_commitment if streamed is not None else commit_subjects(inputs.pool).to_json(),
                 "inspectors": commit_pool(inputs.inspectors, "inspectors").to_json(),
                 "excluded": commit_pool(inputs.excluded, "excluded").to_json(),
                 "experts": commit_pool(inputs.experts, "experts").to_json(),
@@ -387,7 +481,7 @@ class DrawService:
             tx.want_checkpoint = True  # the inputs are fixed, and provably so, before any randomness exists
             doc = {**payload, "prepared_leaf_hash": entry.leaf_hash().hex()}
             secret = {"nonce": nonce.hex()}
-            _store_pools(tx.conn, draw_id, pools)
+            _store_pools(tx.conn, draw_id, pools, parts if streamed is not None else None)
             tx.conn.execute(insert(schema.draws).values(
                 id=draw_id, plan=plan, department=department, year=int(draw_date[:4]), status="prepared",
                 prepared_seq=entry.seq, doc=_dumps(doc), secret=_dumps(secret)))
@@ -429,9 +523,16 @@ class DrawService:
     def run(self, actor: Actor, draw_id: str) -> dict[str, Any]:
         """Draw: sizes, tickets, selection, matching; log only a salted commitment to the result."""
         with gc_paused(), self.ledger.transaction() as tx:  # a million-subject pool: no GC rescans
-            row, doc, secret = self._load(tx.conn, draw_id, actor, pools=True)
+            row, doc, secret = self._load(tx.conn, draw_id, actor, pools=True, subjects="stream")
             self._expect(row, "seeded")
-            result = recompute(bytes.fromhex(secret["seed"]), doc, secret)
+            seed = bytes.fromhex(secret["seed"])
+            result = None
+            if secret["pools"].get("subjects_chunks") is not None:  # streamed: one part at a time
+                result = recompute_streamed(seed, doc, secret["pools"], _stored_parts(tx.conn, draw_id))
+                if result is None:
+                    secret["pools"] = load_pools(tx.conn, draw_id, "strata")
+            if result is None:
+                result = recompute(seed, doc, secret)
             content = result.content()
             salt = secrets.token_bytes(32)
             commitment = seal(content, salt, known_simple=True).hex()  # DrawResult.content(): str/int/list/dict
@@ -673,10 +774,32 @@ def load_pools(conn: Connection, draw_id: str, subjects: str = "records") -> dic
         cols.append(schema.draw_pools.c.subject_names)
     row = conn.execute(select(*cols).where(schema.draw_pools.c.draw_id == draw_id)).one()
     pools = orjson.loads(row.pools)
+    parts = pools.pop("subjects_chunks", None)
+    if subjects == "stream":
+        if parts is not None:  # the caller reads the parts (_stored_parts)
+            pools["subjects"], pools["subjects_chunks"] = None, parts
+            return pools
+        subjects = "strata"
     if subjects == "none":
         pools.pop("subjects", None)
         return pools
-    if row.subject_strata is None:  # the JSON form
+    if parts is not None:  # a streamed pool, asked for whole: its parts joined
+        ids: list[str] = []
+        names: list[str] = []
+        strata_parts: list[str] = []
+        for n in range(parts):
+            part = conn.execute(select(schema.draw_pool_chunks).where(schema.draw_pool_chunks.c.draw_id == draw_id,
+                                                                      schema.draw_pool_chunks.c.n == n)).one()
+            ids += orjson.loads(part.subject_ids)
+            if subjects != "strata":
+                names += orjson.loads(part.subject_names)
+            strata_parts.append(part.subject_strata)
+        strata = "".join(strata_parts)
+        if subjects == "strata":
+            pools["subjects"] = group_by_stratum(ids, strata)
+            return pools
+        pool = SubjectPool(ids, names, list(strata))
+    elif row.subject_strata is None:  # the JSON form
         pool = SubjectPool.from_records(pools["subjects"])
     elif subjects == "strata":
         strata = row.subject_strata
@@ -688,9 +811,96 @@ def load_pools(conn: Connection, draw_id: str, subjects: str = "records") -> dic
     return pools
 
 
-def _store_pools(conn: Connection, draw_id: str, pools: Mapping[str, Any]) -> None:
+def _stored_parts(conn: Connection, draw_id: str) -> Iterator[tuple[list[str], str]]:
+    """(ids, strata) of a streamed pool's parts, in order, one read at a time."""
+    n = 0
+    while True:
+        row = conn.execute(select(schema.draw_pool_chunks.c.subject_ids, schema.draw_pool_chunks.c.subject_strata)
+                           .where(schema.draw_pool_chunks.c.draw_id == draw_id,
+                                  schema.draw_pool_chunks.c.n == n)).one_or_none()
+        if row is None:
+            return
+        yield orjson.loads(row.subject_ids), row.subject_strata
+        n += 1
+
+
+def _store_part(conn: Connection, draw_id: str, n: int, ids_json: str, names_json: str, strata: str) -> None:
+    """One part of a streamed pool: ids and names as JSON arrays (made by the child that hashed
+    it), strata as one string of one-character strata (credit classes)."""
+    conn.execute(insert(schema.draw_pool_chunks).values(draw_id=draw_id, n=n, subject_ids=ids_json,
+                                                       subject_names=names_json, subject_strata=strata))
+
+
+def _subject_parts(conn: Connection, size: int) -> Iterator[SubjectColumns]:
+    """The registry's subjects as columns, `size` at a time, in code order (SQLite: the WITHOUT
+    ROWID table's key order, read by key ranges; PostgreSQL: sorted in the C collation, through a
+    server-side cursor). Each part as _subject_columns gives the whole (same special rows)."""
+    special = select(reg.subjects.c.code, reg.subjects.c.status, reg.subjects.c.abnormal,
+                     reg.subjects.c.serious_dishonest, reg.subjects.c.penalized_on, reg.subjects.c.complaints).where(
+        text(reg.SPECIAL_SUBJECTS))
+    rows = sorted(conn.execute(special).all(), key=lambda r: r.code)
+    keys = [r.code for r in rows]
+    if conn.dialect.name == "sqlite":
+        sql = ("SELECT json_group_array(code), json_group_array(name), group_concat(credit_class, '') FROM "
+               "(SELECT code, name, credit_class FROM reg_subjects WHERE code > ? ORDER BY code LIMIT ?)")
+        last = ""
+        while True:
+            code, name, klass = conn.exec_driver_sql(sql, (last, size)).one()
+            codes: list[str] = orjson.loads(code)
+            if not codes:
+                return
+            more, last = len(codes) == size, codes[-1]
+            yield _with_special(codes, orjson.loads(name), klass or "", rows, keys)
+            del codes, code, name, klass  # one part alive at a time
+            if not more:
+                return
+    else:
+        # A database in a C collation keeps the primary key in byte order: read it in index order.
+        # Any other sorts in "C" (the stream refuses parts out of byte order either way: the
+        # caller then reads at once).
+        collation = conn.exec_driver_sql("SELECT datcollate FROM pg_database WHERE datname = current_database()").scalar()
+        if str(collation).lower() in ("c", "posix", "c.utf-8", "c.utf8"):
+            order = "code"
+        else:
+            order = 'code COLLATE "C"'
+            conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")  # this transaction's sort, in memory
+        result = conn.exec_driver_sql(f"SELECT code, name, credit_class FROM reg_subjects ORDER BY {order}",
+                                      execution_options={"stream_results": True, "yield_per": size})
+        for chunk in result.partitions(size):
+            codes, names, klass = (list(c) for c in zip(*chunk, strict=True))
+            del chunk
+            yield _with_special(codes, names, "".join(klass), rows, keys)
+            del codes, names, klass
+
+
+def _with_special(codes: list[str], names: list[str], klass: str, rows: Sequence[Any],
+                  keys: Sequence[str]) -> SubjectColumns:
+    """One part's columns, with the special subjects (not active, or flagged) that fall in it."""
+    n = len(codes)
+    special: list[int] = []
+    cols = SubjectColumns(code=codes, name=names, credit_class=klass, abnormal=[False] * n,
+                          serious_dishonest=[False] * n, penalized_on=[None] * n, complaints=[0] * n, inactive={},
+                          special=special)
+    for r in rows[bisect_left(keys, codes[0]):bisect_right(keys, codes[-1])]:
+        i = bisect_left(codes, r.code)
+        if i == n or codes[i] != r.code:
+            continue
+        special.append(i)
+        if r.status not in ACTIVE_SUBJECT_STATUSES:
+            cols.inactive[i] = r.status  # type: ignore[index]
+        cols.abnormal[i], cols.serious_dishonest[i] = bool(r.abnormal), bool(r.serious_dishonest)  # type: ignore[index]
+        cols.penalized_on[i], cols.complaints[i] = r.penalized_on, r.complaints  # type: ignore[index]
+    return cols
+
+
+def _store_pools(conn: Connection, draw_id: str, pools: Mapping[str, Any], parts: int | None = None) -> None:
     """Subjects as three columns (ids and names as JSON arrays, strata as one string, since a
-    stratum is one character: a credit class); the smaller pools as one JSON document."""
+    stratum is one character: a credit class); the smaller pools as one JSON document. A
+    streamed pool (`parts` given) is already in draw_pool_chunks: the document says how many."""
+    if parts is not None:
+        rest = {k: v for k, v in pools.items() if k != "subjects"}
+        conn.execute(insert(schema.draw_pools).values(draw_id=draw_id, pools=_dumps({**rest, "subjects_chunks": parts})))
+        return
     subjects: SubjectPool = pools["subjects"]
     one_char = all(len(s) == 1 for s in set(subjects.strata))
     rest = {k: v for k, v in pools.items() if k != "subjects"}

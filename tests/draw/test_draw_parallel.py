@@ -174,3 +174,23 @@ def test_first_positions_is_the_keyed_shuffle_prefix(m: int) -> None:
         subject = f"S{i:04d}" if i % 7 else f"企业{i}"
         for n in (1, 2, 3, m, m + 2):
             assert first_positions(base, subject, m, n) == KeyedShuffle(SEED, subject, m, base=base).prefix(n)
+
+
+def test_pending_gives_the_task_result_and_redoes_a_failed_child(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A background child's answer is taken only when it exits cleanly with a whole answer;
+    otherwise the task runs again here (the stream's hashing never trusts a child blindly)."""
+    import os
+
+    from drawsvc.draw.parallel import Pending
+
+    monkeypatch.setenv("DRAWSVC_DRAW_WORKERS", "2")
+    parent = os.getpid()
+    assert Pending(lambda: b"x" * 200_000).result() == b"x" * 200_000  # larger than a pipe's buffer
+
+    def lies_in_child() -> bytes:
+        if os.getpid() != parent:
+            os._exit(3)
+        return b"honest"
+    assert Pending(lies_in_child).result() == b"honest"
+    p = Pending(lambda: (__import__("time").sleep(30), b"late")[1])
+    p.cancel()  # a cancelled child is killed and reaped, not waited for
