@@ -375,3 +375,19 @@ def test_english_pages(demo: Any) -> None:
     body = c.get("/staff/inspections/tasks?lang=en").data.decode()
     assert "Inspection tasks" in body
     assert "Result categories" in c.get("/public/result-categories?lang=en").data.decode()
+
+
+def test_calendar_page_shows_the_moved_deadlines_table_in_the_content(demo: Any) -> None:
+    """Issue 14: the moved-deadlines heading and table once sat inside the title block, so the tab
+    title showed raw HTML and the table never appeared in the page."""
+    c = make_app(demo).test_client()
+    login(c, "admin")
+    for lang, heading in (("", "因加载节假日安排而调整的期限"), ("?lang=en", None)):
+        body = c.get("/staff/inspections/calendar" + lang).data.decode()
+        title = re.search(r"<title>(.*?)</title>", body, re.S).group(1)
+        assert "<" not in title and "&lt;" not in title, title
+        main = body.split("</title>", 1)[1]
+        assert main.count('id="moved"') == 1, "the moved-deadlines table is in the content, once"
+        assert re.search(r'<table class="grid" id="moved"><thead>', main)
+        if heading:
+            assert f"<h2>{heading}</h2>" in main and heading not in title
