@@ -11,6 +11,15 @@ import { checkBundleDrand, checkTiming } from "./drand.js";
 import { planChecks } from "./plan.js";
 import { LANG, _, list, pgettext } from "./lib/i18n.js";
 
+// Words for the seed recipe's source types and the substitution reasons: the msgids of the staff
+// and public pages (web/labels.py SOURCE_LABELS, SUBSTITUTION_REASONS), so one translation serves both;
+// a code with no word (a newer protocol's) is shown as it is.
+const SOURCE_WORDS = { server_nonce: _("服务器随机数"), drand: _("drand 公共信标"), dice: _("现场骰子"), witness: _("见证人"),
+  lottery: _("彩票") };
+const REASON_WORDS = { recusal_conflict: _("回避"), cannot_attend: _("无法到场"), certificate_lapsed: _("证件失效"),
+  left_department: _("调离"), deregistered: _("已注销"), not_operating: _("未经营"), out_of_scope: _("不在范围") };
+const word = (table, code) => (Object.prototype.hasOwnProperty.call(table, code) ? table[code] : String(code));
+
 
 class Report {
   constructor() { this.checks = []; }
@@ -308,7 +317,7 @@ async function verifyDraw(bundle, witnessKeys) {
         try { await D.encodeSource(pubDecl[i], reveals[i]); } catch (e) { probs.push(`${e.code || "Error"}: ${e.message}`); }
       }
       if (probs.length) throw new Error(probs.join("; "));
-      rep.pass("reveals", RV, _("%(pubDecl_n)s 个公开来源：%(list)s", { pubDecl_n: pubDecl.length, list: list(pubDecl.map((d) => d.type)) }));
+      rep.pass("reveals", RV, _("%(pubDecl_n)s 个公开来源：%(list)s", { pubDecl_n: pubDecl.length, list: list(pubDecl.map((d) => word(SOURCE_WORDS, d.type))) }));
     });
   }
   const timing = checkTiming(recipe.sources, bundle.chains, { preparedTime: prepared.entry.time, notBefore: P.not_before,
@@ -445,7 +454,7 @@ async function verifyDraw(bundle, witnessKeys) {
       else if (record.kind === "subject") await matcher.applySubject(cur, record, stratumOf, sel.strata[record.stratum].replacement, sel.tickets, used);
       else if (record.kind === "swap") matcher.applySwap(cur, record);
       else throw new Error(_("未知的递补类型 %(kind)s", { kind: record.kind }));
-      lines.push(record.kind === "swap" ? `swap ${record.inspector_a}⇄${record.inspector_b}` : `${record.leaving} → ${record.incoming} (${record.reason})`);
+      lines.push(record.kind === "swap" ? `${_("互换")} ${record.inspector_a} ⇄ ${record.inspector_b}` : `${record.leaving} → ${record.incoming} (${word(REASON_WORDS, record.reason)})`);
     }
     if (bundle.current_matching && !D.sameJson(cur, bundle.current_matching)) throw new Error(_("当前匹配不是抽取时的匹配依次应用递补后的结果"));
     rep.pass("substitutions", SU, lines.join("; "));
