@@ -18,6 +18,9 @@ const SOURCE_WORDS = { server_nonce: _("服务器随机数"), drand: _("drand �
   lottery: _("彩票") };
 const REASON_WORDS = { recusal_conflict: _("回避"), cannot_attend: _("无法到场"), certificate_lapsed: _("证件失效"),
   left_department: _("调离"), deregistered: _("已注销"), not_operating: _("未经营"), out_of_scope: _("不在范围") };
+// a draw's state and the step that made it (web/labels.py DRAW_STATUS)
+const STATUS_WORDS = { prepared: _("已承诺"), seeded: _("种子已固定"), drawn: _("已抽取（保密）"), published: _("已公示"),
+  aborted: _("已中止") };
 const word = (table, code) => (Object.prototype.hasOwnProperty.call(table, code) ? table[code] : String(code));
 
 
@@ -107,7 +110,7 @@ async function verifyDraw(bundle, witnessKeys) {
     rep.fail("format", _("证据包格式"), _("不是 spotcheck-draw-bundle/1、/2 或 /3"));
     return rep;
   }
-  rep.pass("format", _("证据包格式"), `${bundle.format} · ${bundle.draw_id} · ${bundle.status}`);
+  rep.pass("format", _("证据包格式"), `${bundle.format} · ${bundle.draw_id} · ${word(STATUS_WORDS, bundle.status)}`);
   const pinned = bundle.log && bundle.log.verifier_key;
   const entries = (bundle.entries || []).map((e) => ({ seq: e.seq, entry: e.entry, proof: e.inclusion_proof }));
   // entries shown beyond the checkpoint (§D12): signature-checked, not yet provable
@@ -198,7 +201,7 @@ async function verifyDraw(bundle, witnessKeys) {
   if (published0 && (published0.entry.payload.substitution_salts || []).length !== subsAll.filter((x) => x.seq < published0.seq).length) lcProbs.push(_("公示的递补盐值个数与递补条目数不符"));
   if (aborted0) {
     const ap = aborted0.entry.payload;
-    if (ap.stage !== (seeded ? "seeded" : "prepared")) lcProbs.push(_("中止阶段 %(stage)s 与流程不符", { stage: ap.stage }));
+    if (ap.stage !== (seeded ? "seeded" : "prepared")) lcProbs.push(_("中止阶段 %(stage)s 与流程不符", { stage: word(STATUS_WORDS, ap.stage) }));
     if (typeof ap.reason !== "string" || !ap.reason.trim()) lcProbs.push(_("中止没有理由"));
   }
   lcProbs.length ? rep.fail("lifecycle", LC, lcProbs.join("; "))
@@ -486,7 +489,7 @@ function otherDraws(rep, entries, P, mySeq, myId) {
   const lines = [], bad = [];
   for (const [id, d] of seen) {
     if (d.plan !== null && d.plan !== P.plan) continue;
-    lines.push(`${id}: ${Object.entries(d.steps).map(([k, s]) => `${k}#${s}`).join(", ")}` + (d.aborted ? _("（已中止 %(aborted)s）", { aborted: d.aborted }) : ""));
+    lines.push(`${id}: ${Object.entries(d.steps).map(([k, s]) => (STATUS_WORDS[k] ? `${STATUS_WORDS[k]} #${s}` : `draw.${k}#${s}`)).join(", ")}` + (d.aborted ? _("（已中止 %(aborted)s）", { aborted: d.aborted }) : ""));
     const s = d.steps;
     if (d.plan === P.plan && s.prepared < mySeq && s.seeded !== undefined && s.drawn === undefined && s.published === undefined) bad.push(id);
   }
@@ -521,7 +524,7 @@ function render(rep, into, M = null) {
   const failed = rep.checks.filter((c) => c.status === "failed").length;
   const waiting = rep.checks.filter((c) => c.status === "pending").length;
   const a = rep.aborted;
-  const abortLine = a ? _("%(reason)s（阶段 %(stage)s，%(time)s，%(actor)s，日志 #%(seq)s）。日志证据核验无误；本次抽签未抽取。", { reason: a.reason, stage: a.stage, time: a.time, actor: a.actor, seq: a.seq }) : "";
+  const abortLine = a ? _("%(reason)s（阶段 %(stage)s，%(time)s，%(actor)s，日志 #%(seq)s）。日志证据核验无误；本次抽签未抽取。", { reason: a.reason, stage: word(STATUS_WORDS, a.stage), time: a.time, actor: a.actor, seq: a.seq }) : "";
   if (M) {  // the command line's words: 结论：…
     const key = verdict === "verified" && waiting ? "pending" : verdict;
     summary.textContent = `${M.words.result}：${M.verdicts[key] || verdict}` + (a ? ` — ${abortLine}` : "");
