@@ -313,7 +313,7 @@ async function verifyDraw(bundle, witnessKeys) {
     await guard(rep, "reveals", RV, async () => {
       const pubDecl = recipe.sources.filter((s) => s.type !== "server_nonce");
       const reveals = seeded.entry.payload.reveals || [];
-      if (recipe.sources.length - pubDecl.length !== 1 || !pubDecl.length) throw new Error(_("REVEAL_MISMATCH：配方须恰有一个 server_nonce 和至少一个其他来源"));
+      if (recipe.sources.length - pubDecl.length !== 1 || !pubDecl.length) throw new Error(_("REVEAL_MISMATCH：配方须恰有一个服务器随机数来源和至少一个其他来源"));
       if (reveals.length !== pubDecl.length || reveals.some((r, i) => !r || r.type !== pubDecl[i].type)) throw new Error(_("REVEAL_MISMATCH：公开值与声明的来源不一一对应（顺序、类型）"));
       const probs = [];
       for (let i = 0; i < pubDecl.length; i++) {
