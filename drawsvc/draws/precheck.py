@@ -49,9 +49,11 @@ def window_problem(plan: Mapping[str, Any], draw_date: str) -> str | None:
     before it starts): it is refused."""
     start, end = plan.get("window_start"), plan.get("window_end")
     if start and draw_date < start:
-        return f"抽签日期 {draw_date} 早于计划 {plan['code']} 的实施期限（{start} 至 {end}）"
+        return tr("抽签日期 %(date)s 早于计划 %(plan)s 的实施期限（%(start)s 至 %(end)s）",
+                  date=draw_date, plan=plan["code"], start=start, end=end)
     if end and draw_date > end:
-        return f"抽签日期 {draw_date} 晚于计划 {plan['code']} 的实施期限（{start} 至 {end}），计划已结束"
+        return tr("抽签日期 %(date)s 晚于计划 %(plan)s 的实施期限（%(start)s 至 %(end)s），计划已结束",
+                  date=draw_date, plan=plan["code"], start=start, end=end)
     return None
 
 
@@ -60,11 +62,12 @@ def team_problem(eligible: int, team_size: int) -> str | None:
     every subject gets the same team (nothing random about it) and a recusal has nobody to
     bring in."""
     if eligible < team_size:
-        return (f"抽签日可参加的执法检查人员只有 {eligible} 名，少于计划规定的每组 {team_size} 人，"
-                "无法组成检查组")
+        return tr("抽签日可参加的执法检查人员只有 %(eligible)s 名，少于计划规定的每组 %(team_size)s 人，无法组成检查组",
+                  eligible=eligible, team_size=team_size)
     if eligible == team_size:
-        return (f"抽签日可参加的执法检查人员只有 {eligible} 名，恰好等于每组人数 {team_size}："
-                "每个检查对象都会分到同一组，既不随机，回避时也无人递补；请先补充人员名录")
+        return tr("抽签日可参加的执法检查人员只有 %(eligible)s 名，恰好等于每组人数 %(team_size)s："
+                  "每个检查对象都会分到同一组，既不随机，回避时也无人递补；请先补充人员名录",
+                  eligible=eligible, team_size=team_size)
     return None
 
 
@@ -106,5 +109,5 @@ def excluded_counts(excluded: Sequence[Mapping[str, Any]]) -> dict[str, int]:
 
 
 def problems(plan: Mapping[str, Any], draw_date: str, eligible: int, team_size: int) -> list[str]:
-    """Every rule the draw breaks, in Chinese (the service refuses on any)."""
+    """Every rule the draw breaks, in the reader's language (the service refuses on any)."""
     return [p for p in (window_problem(plan, draw_date), team_problem(eligible, team_size)) if p]

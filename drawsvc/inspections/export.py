@@ -15,6 +15,8 @@ from typing import Any
 
 from drawsvc.i18n import N_
 
+from .service import TRIGGERS
+
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FONT = "STSong-Light"
 TTF_CANDIDATES = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
@@ -28,6 +30,9 @@ SUMMARY_LABELS = {
     "checks_by_kind": N_("检查方式"), "follow_up_ends": N_("后续处置结果"), "not_random_by_trigger": N_("非随机检查的来源"),
 }
 KIND_LABELS = {"random": N_("双随机抽查"), "not_random": N_("非随机检查（投诉举报、转办交办等）")}
+# The labels of a mapping summary's keys (msgids): what the page and the files show instead of the
+# stored codes (`random`, `complaint`); follow_up_ends is already keyed by its labels.
+SUMMARY_VALUE_LABELS: dict[str, dict[str, str]] = {"checks_by_kind": KIND_LABELS, "not_random_by_trigger": TRIGGERS}
 CHART_TITLES = {"checks_per_month": N_("各月检查数"), "results_by_category": N_("检查结果分类"),
                 "checks_by_credit_class": N_("按信用风险分类的检查数")}
 
@@ -44,7 +49,7 @@ def _summary_rows(rep: dict[str, Any]) -> list[tuple[str, Any]]:
     for k, v in s.items():
         if isinstance(v, dict):
             for kk, vv in v.items():
-                rows.append((f"{SUMMARY_LABELS.get(k, k)}：{KIND_LABELS.get(kk, kk)}", vv))
+                rows.append((f"{SUMMARY_LABELS.get(k, k)}：{SUMMARY_VALUE_LABELS.get(k, {}).get(kk, kk)}", vv))
     return rows
 
 

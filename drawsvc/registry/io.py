@@ -174,9 +174,9 @@ def sheet_rows(data: bytes, filename: str) -> Iterator[tuple[int, list[Any]]]:
         try:
             sheet = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(0)
             rows = sheet.to_python(skip_empty_area=False)  # rows and columns from A1
-        except Exception as exc:  # calamine raises its own error types for damaged files
+        except Exception:  # calamine raises its own error types (English) for damaged files: our words instead
             kind = ".xlsx" if is_xlsx else ".xls"
-            raise ImportFormatError(tr("不是有效的 %(kind)s 文件：%(exc)s", kind=kind, exc=exc)) from None
+            raise ImportFormatError(tr("不是有效的 %(kind)s 文件：无法读取其中的工作表（文件可能已损坏，或并非 Excel 工作簿；请在 Excel 或 WPS 中打开后另存为 %(kind)s 再导入）", kind=kind)) from None
         stored: dict[tuple[int, int], str] = {}
         if is_xlsx and any(isinstance(v, float) and abs(v) >= 1e15 for row in rows for v in row):
             stored = _stored_numbers(data)

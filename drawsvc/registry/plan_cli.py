@@ -24,7 +24,7 @@ import click
 
 from .authz import Forbidden
 from .cli import _actor, _registry
-from .records import RecordError
+from .records import EXEMPTION_WORDS, RecordError
 from .service import PLAN_STATUS_ZH, Conflict, NotFound, Registry
 
 DRAW_STATUS_ZH = {"prepared": "已承诺", "seeded": "种子已固定", "drawn": "已抽取（保密）", "published": "已公示",
@@ -64,7 +64,7 @@ def plan_summary(reg: Registry, plan: dict[str, Any], draws: list[dict[str, Any]
              "  检查对象子库：" + ("、".join(plan.get("sublibraries") or []) or "全部（不定向）"),
              f"  抽查比例：{ratios}",
              f"  年度抽查次数上限：{plan['frequency_cap']}    每组人数：{plan['team_size']}",
-             "  不受上限限制：" + ("、".join(plan.get("exemptions") or []) or "—")]
+             "  不受上限限制：" + ("、".join(EXEMPTION_WORDS.get(e, e) for e in plan.get("exemptions") or []) or "—")]
     if plan.get("submitted_by"):
         lines.append(f"  提交人：{plan['submitted_by']}（待另一人批准）")
     lines.append(f"  抽签：{len(draws)}")

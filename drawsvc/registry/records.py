@@ -37,8 +37,17 @@ DEFAULT_RATIOS_BP = {"A": 100, "B": 300, "C": 1000, "D": 2000}  # seed 000 二(�
 INSPECTOR_STATUSES = ("在岗", "停用")
 CONFLICT_REASONS = (N_("近亲属"), N_("曾任职"), N_("利害关系"), N_("其他"))
 PLAN_STATUSES = ("draft", "submitted", "approved", "published")
+# The words for coded choices (catalogue msgids): a refusal names the choices by these, never by
+# the stored codes, and a value written as its word (Chinese, or the reader's language) is taken.
+KIND_WORDS = {"key": N_("重点检查事项"), "general": N_("一般检查事项")}
+ITEM_STATUS_WORDS = {"active": N_("在用"), "withdrawn": N_("已停用")}
+PLAN_STATUS_WORDS = {"draft": N_("草稿"), "submitted": N_("待审批"), "approved": N_("已批准"), "published": N_("已公布")}
+ROLE_WORDS = {"admin": N_("管理员"), "operator": N_("操作员"), "inspector": N_("执法检查人员"), "auditor": N_("纪检监察")}
+ACCOUNT_STATUS_WORDS = {"active": N_("在用"), "disabled": N_("停用")}
+TOKEN_STATUS_WORDS = {"active": N_("在用"), "revoked": N_("已撤销")}
 ROLES = ("admin", "operator", "inspector", "auditor")
 EXEMPTIONS = ("serious_dishonest", "abnormal", "penalized")  # exempt from the frequency cap (002 五)
+EXEMPTION_WORDS = {"serious_dishonest": N_("严重违法失信"), "abnormal": N_("经营异常名录"), "penalized": N_("已受行政处罚")}
 FILTER_KEYS = ("regions", "industries", "credit_classes", "statuses", "licences", "tags_any", "tags_all",
                "abnormal", "serious_dishonest", "min_complaints", "codes")
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
@@ -121,18 +130,25 @@ class _V:
         return value
 
     def choice(self, name: str, choices: Iterable[str], *, default: str | None = None,
-               aliases: dict[str, str] | None = None) -> str | None:
+               aliases: dict[str, str] | None = None, words: dict[str, str] | None = None) -> str | None:
+        """One of `choices`; with `words` (code → msgid) a refusal names the choices in words and a
+        value given as its word (the msgid or its translation) is taken as the code."""
         value = self.raw(name)
         if value is None:
             value = default
         choices = tuple(choices)
+        if words:
+            shown = tr("、").join(f"“{tr(words.get(c, c))}”" for c in choices)
+            aliases = {**{w: c for c, w in words.items()}, **{tr(w): c for c, w in words.items()}, **(aliases or {})}
+        else:
+            shown = ", ".join(choices)
         if not isinstance(value, str | None):  # a list or object is no choice (and unhashable)
-            self.err(name, tr("应为 %(choices)s 之一", choices=", ".join(choices)))
+            self.err(name, tr("应为 %(choices)s 之一", choices=shown))
             return None
         if aliases and value in aliases:
             value = aliases[value]
         if value not in choices:
-            self.err(name, tr("应为 %(choices)s 之一", choices=", ".join(choices)))
+            self.err(name, tr("应为 %(choices)s 之一", choices=shown))
         self.out[name] = value
         return value
 
@@ -287,14 +303,14 @@ def normalize_item(data: dict, ctx: Context) -> dict:
     if bad:
         v.err("methods", tr("未知的检查方式 %(value)s：应为 %(value2)s", value=', '.join(bad), value2='/'.join(ITEM_METHODS)))
     v.out["methods"] = methods
-    kind = v.choice("kind", ("key", "general"), default="general", aliases=ITEM_KINDS)
+    kind = v.choice("kind", ("key", "general"), default="general", aliases=ITEM_KINDS, words=KIND_WORDS)
     default_min = GENERAL_FLOOR_BP if kind == "general" else 0
     lo = v.integer("ratio_min_bp", default=default_min, low=0, high=10000)
     hi = v.integer("ratio_max_bp", default=None, low=0, high=10000)
     if lo is not None and hi is not None and hi < lo:
         v.err("ratio_max_bp", tr("上限不能低于下限"))
     v.text("frequency", required=False, max_len=200, default="每年至少1次")
-    v.choice("status", ("active", "withdrawn"), default="active")
+    v.choice("status", ("active", "withdrawn"), default="active", words=ITEM_STATUS_WORDS)
     v.integer("version", default=1, low=1)
     return v.done()
 
@@ -503,7 +519,7 @@ def normalize_plan(data: dict, ctx: Context) -> dict:
     v.flag("joint")
     if v.out.get("joint") and len(depts) < 2:
         v.err("departments", tr("联合抽查至少两个部门"))
-    v.choice("status", PLAN_STATUSES, default="draft")
+    v.choice("status", PLAN_STATUSES, default="draft", words=PLAN_STATUS_WORDS)
     v.text("note", required=False, max_len=2000)
     return v.done()
 
@@ -512,7 +528,7 @@ def normalize_account(data: dict, ctx: Context) -> dict:
     v = _V(data)
     v.code("id")
     v.text("name", required=False, max_len=50)
-    role = v.choice("role", ROLES)
+    role = v.choice("role", ROLES, words=ROLE_WORDS)
     depts = v.strings("departments")
     for d in depts:
         _dept_ref(v, ctx, "departments", d)
@@ -521,7 +537,7 @@ def normalize_account(data: dict, ctx: Context) -> dict:
     inspector = v.code("inspector", required=role == "inspector")
     if inspector is not None and not ctx.exists("inspector", inspector):
         v.ref_err("inspector", tr("未知的检查人员 %(inspector)s", inspector=inspector))
-    v.choice("status", ("active", "disabled"), default="active")
+    v.choice("status", ("active", "disabled"), default="active", words=ACCOUNT_STATUS_WORDS)
     v.text("key_id", required=False, max_len=16)
     v.text("public_key", required=False, max_len=64)
     return v.done()
@@ -534,7 +550,7 @@ def normalize_token(data: dict, ctx: Context) -> dict:
     if account is not None and not ctx.exists("account", account):
         v.ref_err("account", tr("未知的账户 %(account)s", account=account))
     v.text("name", max_len=100)
-    v.choice("status", ("active", "revoked"), default="active")
+    v.choice("status", ("active", "revoked"), default="active", words=TOKEN_STATUS_WORDS)
     return v.done()
 
 

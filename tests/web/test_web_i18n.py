@@ -229,7 +229,9 @@ def crawl_urls(app: Any, demo: Any) -> list[str]:
             urls.append(re.sub(r"<(?:\w+:)?" + arg + ">", v, rule.rule))
     urls += ["/public/search?q=公司", "/staff/inspections/reports?kind=annual", "/staff/inspections/reports?kind=half-year&half=1",
              "/staff/inspections/reports?kind=plan-execution", "/staff/draws?plan=" + values["plan"][0],
-             "/public/draws/no-such-draw", "/staff/plans/no-such-plan"]
+             "/public/draws/no-such-draw", "/staff/plans/no-such-plan",
+             # a page after a change lists the log entries it wrote (web/templates/_entries.html)
+             "/staff/plans/" + values["plan"][0] + "?entries=1,2", "/staff/draws/" + values["draw_id"][0] + "?entries=3"]
     return urls
 
 
@@ -237,6 +239,32 @@ CODED_FIELDS = {"status", "kind", "reason", "label", "category_labels", "subject
 RAW_CODE = re.compile(r"\b(?:[a-z]+_[a-z_]+|None|True|False|null)\b")
 ALLOWED_PHRASES = ("League of Entropy", "noble-curves", "noble BLS12-381", "chinese-calendar", "Web Crypto", "sm-crypto",
                    "default、quicknet", "（quicknet）")
+
+
+# Issue 14: a stored key shown raw on a Chinese page (`cannot_attend`, `server_nonce`, `random`,
+# a `seq` column header). A lowercase ASCII token standing alone — not part of a URL, a path, a
+# file name or a hyphenated name, and without a digit (credit codes, draw ids, key ids and
+# SHA-256/Ed25519/SM2/C2SP have digits or capitals) — is a raw key unless it is one of these
+# names, shown as they are on purpose:
+RAW_KEY_ALLOWED = {"drand", "quicknet", "drawverify", "drawsvc", "spotcheck", "xlsx", "xls", "csv", "json", "pdf",
+                   "hex", "txt", "zip", "pip"}
+RAW_KEY = re.compile(r"(?<![A-Za-z0-9_./:@%-])[a-z][a-z_]*[a-z](?![A-Za-z0-9_/@%-]|\.\w|:\S)")  # user:op-scjg: an actor
+URLISH = re.compile(r"(?:https?://|www\.)\S+|(?<![\w])/[\w./?=&%-]+")
+
+
+def raw_keys(text: str) -> list[str]:
+    """The raw keys of a Chinese page's visible text (see RAW_KEY_ALLOWED)."""
+    for p in ALLOWED_PHRASES:
+        text = text.replace(p, " ")
+    text = URLISH.sub(" ", text)
+    return sorted({k for k in RAW_KEY.findall(text) if k not in RAW_KEY_ALLOWED})
+
+
+def test_raw_keys_finds_stored_keys_and_spares_names_and_ids() -> None:
+    text = ("P020 → P002 (cannot_attend) · 2 个公开来源：dice、witness · 检查方式 random: 10 · seq 类型 · "
+            "SHA-256 Ed25519 SM2 C2SP 91440300MA5XXXX · D20261207-ab12 · https://drand.love/x_y · /api/v1/log_entries "
+            "名录.xlsx · drand 第 123 轮 · noble-curves · user:op-scjg · 阶段prepared")
+    assert raw_keys(text) == ["cannot_attend", "dice", "prepared", "random", "seq", "witness"]
 
 
 def _english_words(text: str) -> list[str]:
@@ -252,9 +280,11 @@ def _english_words(text: str) -> list[str]:
 
 
 def _strip_data(text: str, data: list[str]) -> str:
+    """The text without the demo's data values; each leaves a mark, so what stood next to one
+    (`user:` before an account id) is still read as next to something."""
     for s in data:
         if s in text:
-            text = text.replace(s, " ")
+            text = text.replace(s, "▯")
     return text
 
 
@@ -270,6 +300,10 @@ def page_findings(where: str, html: str, lang: str, data: list[str]) -> list[str
         bad = sorted(set(CJK.findall(text)))
         if bad:
             out.append(f"{where} Chinese in en: {bad[:15]}")
+    if lang == "zh":
+        keys = raw_keys(text)
+        if keys:
+            out.append(f"{where} raw keys in zh: {keys[:15]}")
     # codes are never shown raw, in either language: snake_case identifiers, Python's None
     raw = sorted(set(RAW_CODE.findall(text)))
     if raw:
@@ -281,7 +315,7 @@ def page_findings(where: str, html: str, lang: str, data: list[str]) -> list[str
 def crawl(demo: Any) -> dict[str, Any]:
     ensure_team_inspector(demo)
     app = make_app(demo)
-    return {"app": app, "urls": crawl_urls(app, demo), "data": demo_data_strings(demo)}
+    return {"app": app, "urls": crawl_urls(app, demo), "data": demo_data_strings(demo), "demo": demo}
 
 
 @pytest.mark.parametrize("role", list(ROLES))
@@ -574,3 +608,45 @@ def test_official_documents_say_in_english_why_they_are_chinese(demo: Any) -> No
         assert en.index('id="zh-only-note"') < en.index(document)  # read before the document
         zh = c.get(path + ("&" if "?" in path else "?") + "lang=zh").get_data(as_text=True)
         assert document in zh and 'id="zh-only-note"' not in zh, path
+
+
+# the rendered text of <main> as the reader sees it, without what visible_text skips too
+# (code, data values, other-language passages): a copy is laid out off screen and read
+SHOWN_TEXT = """
+const copy = document.querySelector("main").cloneNode(true);
+copy.querySelectorAll("code, pre, kbd, samp, svg, script, style, template, textarea, .data, [translate=no]")
+  .forEach((e) => e.replaceWith(" "));
+copy.querySelectorAll("[lang]").forEach((e) => { if (!e.lang.startsWith("zh")) e.replaceWith(" "); });
+copy.style.position = "absolute"; copy.style.left = "-99999px";
+document.body.appendChild(copy);
+const text = copy.innerText;
+copy.remove();
+return text;
+"""
+
+
+@pytest.mark.browser
+def test_script_rendered_pages_show_no_raw_keys(browser: Any, live_server: str, crawl: dict[str, Any]) -> None:
+    """The pages whose words a script writes (the verifier page of every demo draw, the ceremony
+    screen) are read as rendered by Chromium: the server-side crawl above cannot see those words."""
+
+    from tests.web.conftest import draw_ids
+    from tests.web.test_web_browser import browser_login, result_of_page
+
+    demo_draws = sorted(set(draw_ids(crawl["demo"]).values()))
+    findings: list[str] = []
+    browser.delete_all_cookies()
+    for draw_id in demo_draws:
+        browser.get(f"{live_server}/verify/{draw_id}?lang=zh")
+        result_of_page(browser)
+        text = _strip_data(browser.execute_script(SHOWN_TEXT), crawl["data"])
+        if keys := raw_keys(text):
+            findings.append(f"/verify/{draw_id}: {keys}")
+    browser_login(browser, live_server, "op-scjg")
+    for draw_id in demo_draws:
+        browser.get(f"{live_server}/staff/draws/{draw_id}/ceremony?lang=zh")
+        text = _strip_data(browser.execute_script(SHOWN_TEXT), crawl["data"])
+        if keys := raw_keys(text):
+            findings.append(f"/staff/draws/{draw_id}/ceremony: {keys}")
+    browser.delete_all_cookies()
+    assert not findings, "\n".join(findings)

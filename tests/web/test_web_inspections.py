@@ -375,3 +375,60 @@ def test_english_pages(demo: Any) -> None:
     body = c.get("/staff/inspections/tasks?lang=en").data.decode()
     assert "Inspection tasks" in body
     assert "Result categories" in c.get("/public/result-categories?lang=en").data.decode()
+
+
+def test_calendar_page_shows_the_moved_deadlines_table_in_the_content(demo: Any) -> None:
+    """Issue 14: the moved-deadlines heading and table once sat inside the title block, so the tab
+    title showed raw HTML and the table never appeared in the page."""
+    c = make_app(demo).test_client()
+    login(c, "admin")
+    for lang, heading in (("", "因加载节假日安排而调整的期限"), ("?lang=en", None)):
+        body = c.get("/staff/inspections/calendar" + lang).data.decode()
+        title = re.search(r"<title>(.*?)</title>", body, re.S).group(1)
+        assert "<" not in title and "&lt;" not in title, title
+        main = body.split("</title>", 1)[1]
+        assert main.count('id="moved"') == 1, "the moved-deadlines table is in the content, once"
+        assert re.search(r'<table class="grid" id="moved"><thead>', main)
+        if heading:
+            assert f"<h2>{heading}</h2>" in main and heading not in title
+
+
+def test_annual_report_summary_shows_labels_not_stored_codes(demo: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 14: "三、汇总" printed its mappings' keys raw (`检查方式 random: 10`); every key is shown
+    through its label from the catalogue, and with ?lang=en the page chrome (全部部门) is English."""
+    import web.jobs
+
+    real = web.jobs.report_for_page
+
+    def with_checks(*args: Any, **kwargs: Any) -> Any:  # the demo's year may hold no check of each kind
+        rep, job, error = real(*args, **kwargs)
+        if rep:
+            rep["summary"]["checks_by_kind"] = {"random": 10, "not_random": 2}
+            rep["summary"]["not_random_by_trigger"] = {"complaint": 1, "referral": 1}
+        return rep, job, error
+
+    monkeypatch.setattr(web.jobs, "report_for_page", with_checks)
+    c = make_app(demo).test_client()
+    login(c, "auditor")
+    year = svc(demo).today().year
+    body = c.get(f"/staff/inspections/reports?kind=annual&year={year}").data.decode()
+    summary = body.split("三、汇总", 1)[1].split("</dl>", 1)[0]
+    assert "双随机抽查：10" in summary and "投诉举报：1" in summary and "其他部门移送线索：1" in summary, summary
+    assert not re.search(r"\b(random|not_random|complaint|referral|assignment)\b", summary), summary
+    assert '<span class="data" id="report-department">全部部门</span>' in body
+    en = c.get(f"/staff/inspections/reports?kind=annual&year={year}&lang=en").data.decode()
+    summary = en.split("</dl>", 1)[0].rsplit('<dl class="kv card">', 1)[1]
+    assert "double-random：10" in summary and "Complaints：1" in summary, summary
+    assert not re.search(r"\brandom:", summary)
+    assert '<span class="data" id="report-department">All departments</span>' in en
+    assert '<option value="">All departments</option>' in en and "全部部门" not in en
+
+
+def test_report_files_summary_rows_show_labels_not_codes() -> None:
+    """The .xlsx/.pdf summary rows name a check's kind and a non-random check's source in words."""
+    from drawsvc.inspections.export import _summary_rows
+
+    rows = dict(_summary_rows({"summary": {"checks": 3, "checks_by_kind": {"random": 2, "not_random": 1},
+                                           "not_random_by_trigger": {"complaint": 1}}}))
+    assert rows == {"完成检查数": 3, "检查方式：双随机抽查": 2, "检查方式：非随机检查（投诉举报、转办交办等）": 1,
+                    "非随机检查的来源：投诉举报": 1}

@@ -65,6 +65,16 @@ def test_plan_workflow_in_the_console(own_demo: Instance) -> None:
     assert reg.get("plan", "P-WEB")["status"] == "submitted"
     page = op.get("/staff/plans/P-WEB").data.decode()
     assert 'id="plan-submitted-by">op-scjg<' in page
+    # the submitter is not offered the approval (four-eyes) and is told why; another person is
+    assert 'id="plan-approve-form"' not in page and 'id="plan-approve-needs-other"' in page
+    assert re.search(r'<button type="button" class="primary" id="plan-approve" disabled', page)
+    assert "须由另一人" in page.split('id="plan-approve-needs-other"', 1)[1].split("</p>", 1)[0]
+    other = admin.get("/staff/plans/P-WEB").data.decode()
+    assert 'id="plan-approve-form"' in other and 'id="plan-approve-needs-other"' not in other
+    assert not re.search(r'id="plan-approve"[^>]*disabled', other)
+    en = op.get("/staff/plans/P-WEB?lang=en").data.decode()
+    assert 'id="plan-approve-needs-other"' in en and "须由另一人" not in en
+    op.get("/staff/plans/P-WEB?lang=zh")  # the language is remembered: back to Chinese
 
     # the submitter cannot approve; another person can return it with a reason, or approve it
     body = op.post("/staff/plans/P-WEB/approve", data=_form(op, "/staff/plans/P-WEB"), follow_redirects=True).data.decode()

@@ -195,3 +195,18 @@ def test_irreversible_draw_steps_need_the_confirmation(own_demo: Instance) -> No
     nonce = own_demo.ledger().entry(svc.get(drawn["id"])["seqs"]["published"]).payload["nonce"]
     assert nonce in screen and "公示时揭示" not in screen
     assert op.id == "op-scjg"
+
+
+def test_prepare_refusals_follow_the_reader_language(own_demo: Instance) -> None:
+    """Issue 14: the window and team refusals were Chinese f-strings that stayed Chinese with ?lang=en."""
+    plan = _plan(own_demo)
+    late = (date.fromisoformat(plan["window_end"]) + timedelta(days=1)).isoformat()
+    c = make_app(own_demo).test_client()
+    login(c, "op-scjg")
+    zh = c.post("/staff/draws/check", data=_form(c, plan, draw_date=late), follow_redirects=True).data.decode()
+    assert f"抽签日期 {late} 晚于计划 {plan['code']} 的实施期限" in zh
+    en = c.post("/staff/draws/check?lang=en", data=_form(c, plan, draw_date=late), follow_redirects=True).data.decode()
+    assert f"The draw date {late} is after the window of plan {plan['code']}" in en and "晚于" not in en
+    from drawsvc.draws import precheck
+
+    assert "少于计划规定的每组 3 人" in precheck.team_problem(2, 3)  # no request: Chinese, the default

@@ -100,3 +100,35 @@ def test_page_scripts_speak_one_language(browser: Any, live_server: str, demo: A
     res = result_of_page(browser)
     english = [c["title"] for c in res["checks"] if not CJK.search(c["title"])]
     assert not english, english
+
+
+def test_verifier_page_names_sources_and_substitution_reasons_in_words(browser: Any, live_server: str,
+                                                                      demo: Any) -> None:
+    """Issue 14: the page showed `P020 → P002 (cannot_attend)` and `2 个公开来源：dice、witness`; it now
+    says them with the staff pages' words (the same msgids), in Chinese and with ?lang=en."""
+    from tests.web.test_web_browser import by_id
+
+    published = draw_ids(demo)["published"]
+    browser.delete_all_cookies()
+    try:
+        browser.get(f"{live_server}/verify/{published}")
+        checks = by_id(result_of_page(browser)["checks"])
+        subs, reveals = checks["substitutions"]["detail"], checks["reveals"]["detail"]
+        assert "无法到场" in subs and "(cannot_attend)" not in subs, subs
+        assert "个公开来源：" in reveals and not re.search(r"[a-z]+_[a-z]+|\bdice\b|\bwitness\b|\bdrand\b(?! 公共信标)",
+                                                       reveals), reveals
+        browser.get(f"{live_server}/verify/{published}?lang=en")
+        checks = by_id(result_of_page(browser)["checks"])
+        assert "(cannot attend)" in checks["substitutions"]["detail"], checks["substitutions"]["detail"]
+    finally:
+        browser.delete_all_cookies()  # back to Chinese for the tests after this one
+
+
+def test_verifier_page_words_are_the_staff_pages_msgids() -> None:
+    """The script's tables of words are web/labels.py's, msgid for msgid: one translation serves both."""
+    from web.labels import SOURCE_LABELS, SUBSTITUTION_REASONS
+
+    js = (Path(__file__).parents[2] / "web/static/js/verify.js").read_text(encoding="utf-8")
+    for name, labels in (("SOURCE_WORDS", SOURCE_LABELS), ("REASON_WORDS", SUBSTITUTION_REASONS)):
+        body = re.search(rf"const {name} = \{{(.*?)\}};", js, re.S).group(1)
+        assert dict(re.findall(r'(\w+): _\("([^"]+)"\)', body)) == labels, name

@@ -23,7 +23,7 @@ from drawsvc.inspections import evidence as ev
 from drawsvc.inspections import schema as ins_schema
 from drawsvc.inspections import workdays
 from drawsvc.inspections.errors import InspectionError, NotFound
-from drawsvc.inspections.export import SUMMARY_LABELS
+from drawsvc.inspections.export import SUMMARY_LABELS, SUMMARY_VALUE_LABELS
 from drawsvc.registry.authz import Actor, Forbidden
 from drawsvc.registry.records import CONFLICT_REASONS, RecordError
 from drawsvc.registry.service import Conflict, actor_id_for
@@ -381,7 +381,8 @@ def reports_page():  # type: ignore[no-untyped-def]
     if rep:
         charts = {k: _bars(v) for k, v in rep["charts"].items() if v}
     dept_choices = _depts() if a.role != "operator" else {d: _depts().get(d, d) for d in a.departments}
-    return render_template("staff/ins_reports.html", me=a, rep=rep, summary_labels=SUMMARY_LABELS, kind=kind, kinds=REPORT_KINDS, year=year,
+    return render_template("staff/ins_reports.html", me=a, rep=rep, summary_labels=SUMMARY_LABELS,
+                           value_labels=SUMMARY_VALUE_LABELS, kind=kind, kinds=REPORT_KINDS, year=year,
                            month=month, half=half, department=department or "", error=error, charts=charts, job=job,
                            dept_choices=dept_choices, api=f"/api/v1/inspections/reports/{kind}?" + urlencode(query),
                            large=report_too_large(svc.ledger),

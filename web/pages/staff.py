@@ -27,7 +27,7 @@ from drawsvc.i18n import N_, tr
 from drawsvc.inspections.errors import InspectionError
 from drawsvc.registry import io as regio
 from drawsvc.registry.authz import Actor, Forbidden
-from drawsvc.registry.records import RecordError
+from drawsvc.registry.records import EXEMPTION_WORDS, RecordError
 from drawsvc.registry.service import Conflict, NotFound, actor_id_for
 from ledger import witnessing
 from web import labels
@@ -300,8 +300,7 @@ def import_template(name: str):  # type: ignore[no-untyped-def]
 
 PLAN_STATUS = {"draft": N_("草稿"), "submitted": N_("待审批"),
                "approved": N_("已批准"), "published": N_("已公布")}
-EXEMPTION_LABELS = {"serious_dishonest": N_("严重违法失信"),
-                    "abnormal": N_("经营异常名录"), "penalized": N_("已受行政处罚")}
+EXEMPTION_LABELS = EXEMPTION_WORDS  # the same words as `drawsvc plan show`
 DRAW_STATUS = labels.DRAW_STATUS
 
 

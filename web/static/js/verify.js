@@ -11,6 +11,18 @@ import { checkBundleDrand, checkTiming } from "./drand.js";
 import { planChecks } from "./plan.js";
 import { LANG, _, list, pgettext } from "./lib/i18n.js";
 
+// Words for the seed recipe's source types and the substitution reasons: the msgids of the staff
+// and public pages (web/labels.py SOURCE_LABELS, SUBSTITUTION_REASONS), so one translation serves both;
+// a code with no word (a newer protocol's) is shown as it is.
+const SOURCE_WORDS = { server_nonce: _("服务器随机数"), drand: _("drand 公共信标"), dice: _("现场骰子"), witness: _("见证人"),
+  lottery: _("彩票") };
+const REASON_WORDS = { recusal_conflict: _("回避"), cannot_attend: _("无法到场"), certificate_lapsed: _("证件失效"),
+  left_department: _("调离"), deregistered: _("已注销"), not_operating: _("未经营"), out_of_scope: _("不在范围") };
+// a draw's state and the step that made it (web/labels.py DRAW_STATUS)
+const STATUS_WORDS = { prepared: _("已承诺"), seeded: _("种子已固定"), drawn: _("已抽取（保密）"), published: _("已公示"),
+  aborted: _("已中止") };
+const word = (table, code) => (Object.prototype.hasOwnProperty.call(table, code) ? table[code] : String(code));
+
 
 class Report {
   constructor() { this.checks = []; }
@@ -98,7 +110,7 @@ async function verifyDraw(bundle, witnessKeys) {
     rep.fail("format", _("证据包格式"), _("不是 spotcheck-draw-bundle/1、/2 或 /3"));
     return rep;
   }
-  rep.pass("format", _("证据包格式"), `${bundle.format} · ${bundle.draw_id} · ${bundle.status}`);
+  rep.pass("format", _("证据包格式"), `${bundle.format} · ${bundle.draw_id} · ${word(STATUS_WORDS, bundle.status)}`);
   const pinned = bundle.log && bundle.log.verifier_key;
   const entries = (bundle.entries || []).map((e) => ({ seq: e.seq, entry: e.entry, proof: e.inclusion_proof }));
   // entries shown beyond the checkpoint (§D12): signature-checked, not yet provable
@@ -196,7 +208,7 @@ async function verifyDraw(bundle, witnessKeys) {
   if (published0 && (published0.entry.payload.substitution_salts || []).length !== subsAll.filter((x) => x.seq < published0.seq).length) lcProbs.push(_("公示的递补盐值个数与递补条目数不符"));
   if (aborted0) {
     const ap = aborted0.entry.payload;
-    if (ap.stage !== (seeded ? "seeded" : "prepared")) lcProbs.push(_("中止阶段 %(stage)s 与流程不符", { stage: ap.stage }));
+    if (ap.stage !== (seeded ? "seeded" : "prepared")) lcProbs.push(_("中止阶段 %(stage)s 与流程不符", { stage: word(STATUS_WORDS, ap.stage) }));
     if (typeof ap.reason !== "string" || !ap.reason.trim()) lcProbs.push(_("中止没有理由"));
   }
   lcProbs.length ? rep.fail("lifecycle", LC, lcProbs.join("; "))
@@ -308,14 +320,14 @@ async function verifyDraw(bundle, witnessKeys) {
     await guard(rep, "reveals", RV, async () => {
       const pubDecl = recipe.sources.filter((s) => s.type !== "server_nonce");
       const reveals = seeded.entry.payload.reveals || [];
-      if (recipe.sources.length - pubDecl.length !== 1 || !pubDecl.length) throw new Error(_("REVEAL_MISMATCH：配方须恰有一个 server_nonce 和至少一个其他来源"));
+      if (recipe.sources.length - pubDecl.length !== 1 || !pubDecl.length) throw new Error(_("REVEAL_MISMATCH：配方须恰有一个服务器随机数来源和至少一个其他来源"));
       if (reveals.length !== pubDecl.length || reveals.some((r, i) => !r || r.type !== pubDecl[i].type)) throw new Error(_("REVEAL_MISMATCH：公开值与声明的来源不一一对应（顺序、类型）"));
       const probs = [];
       for (let i = 0; i < pubDecl.length; i++) {
         try { await D.encodeSource(pubDecl[i], reveals[i]); } catch (e) { probs.push(`${e.code || "Error"}: ${e.message}`); }
       }
       if (probs.length) throw new Error(probs.join("; "));
-      rep.pass("reveals", RV, _("%(pubDecl_n)s 个公开来源：%(list)s", { pubDecl_n: pubDecl.length, list: list(pubDecl.map((d) => d.type)) }));
+      rep.pass("reveals", RV, _("%(pubDecl_n)s 个公开来源：%(list)s", { pubDecl_n: pubDecl.length, list: list(pubDecl.map((d) => word(SOURCE_WORDS, d.type))) }));
     });
   }
   const timing = checkTiming(recipe.sources, bundle.chains, { preparedTime: prepared.entry.time, notBefore: P.not_before,
@@ -452,7 +464,7 @@ async function verifyDraw(bundle, witnessKeys) {
       else if (record.kind === "subject") await matcher.applySubject(cur, record, stratumOf, sel.strata[record.stratum].replacement, sel.tickets, used);
       else if (record.kind === "swap") matcher.applySwap(cur, record);
       else throw new Error(_("未知的递补类型 %(kind)s", { kind: record.kind }));
-      lines.push(record.kind === "swap" ? `swap ${record.inspector_a}⇄${record.inspector_b}` : `${record.leaving} → ${record.incoming} (${record.reason})`);
+      lines.push(record.kind === "swap" ? `${_("互换")} ${record.inspector_a} ⇄ ${record.inspector_b}` : `${record.leaving} → ${record.incoming} (${word(REASON_WORDS, record.reason)})`);
     }
     if (bundle.current_matching && !D.sameJson(cur, bundle.current_matching)) throw new Error(_("当前匹配不是抽取时的匹配依次应用递补后的结果"));
     rep.pass("substitutions", SU, lines.join("; "));
@@ -484,7 +496,7 @@ function otherDraws(rep, entries, P, mySeq, myId) {
   const lines = [], bad = [];
   for (const [id, d] of seen) {
     if (d.plan !== null && d.plan !== P.plan) continue;
-    lines.push(`${id}: ${Object.entries(d.steps).map(([k, s]) => `${k}#${s}`).join(", ")}` + (d.aborted ? _("（已中止 %(aborted)s）", { aborted: d.aborted }) : ""));
+    lines.push(`${id}: ${Object.entries(d.steps).map(([k, s]) => (STATUS_WORDS[k] ? `${STATUS_WORDS[k]} #${s}` : `draw.${k}#${s}`)).join(", ")}` + (d.aborted ? _("（已中止 %(aborted)s）", { aborted: d.aborted }) : ""));
     const s = d.steps;
     if (d.plan === P.plan && s.prepared < mySeq && s.seeded !== undefined && s.drawn === undefined && s.published === undefined) bad.push(id);
   }
@@ -519,7 +531,7 @@ function render(rep, into, M = null) {
   const failed = rep.checks.filter((c) => c.status === "failed").length;
   const waiting = rep.checks.filter((c) => c.status === "pending").length;
   const a = rep.aborted;
-  const abortLine = a ? _("%(reason)s（阶段 %(stage)s，%(time)s，%(actor)s，日志 #%(seq)s）。日志证据核验无误；本次抽签未抽取。", { reason: a.reason, stage: a.stage, time: a.time, actor: a.actor, seq: a.seq }) : "";
+  const abortLine = a ? _("%(reason)s（阶段 %(stage)s，%(time)s，%(actor)s，日志 #%(seq)s）。日志证据核验无误；本次抽签未抽取。", { reason: a.reason, stage: word(STATUS_WORDS, a.stage), time: a.time, actor: a.actor, seq: a.seq }) : "";
   if (M) {  // the command line's words: 结论：…
     const key = verdict === "verified" && waiting ? "pending" : verdict;
     summary.textContent = `${M.words.result}：${M.verdicts[key] || verdict}` + (a ? ` — ${abortLine}` : "");
