@@ -21,7 +21,8 @@ YEAR_MIN = 2000          # the service keeps records of 双随机、一公开 in
 YEAR_MAX = 2100
 MAX_PAGE = 1000          # rows per listing page (limit=)
 MAX_INT = 2**53 - 1      # any integer parameter: fits SQLite/PostgreSQL BIGINT and JSON numbers
-MAX_BODY = 16 * 1024 * 1024       # any request body (uploads, imports)
+MAX_BODY = 16 * 1024 * 1024       # any request body (uploads, evidence)
+MAX_IMPORT_BYTES = 5 * 1024 * 1024  # one registry import file, on the staff page and the API alike
 MAX_JSON_BODY = 1024 * 1024       # a JSON body
 MAX_JSON_DEPTH = 32               # nesting of a JSON body
 MAX_QUERY_VALUE = 1000            # characters of one query-string value
@@ -105,6 +106,14 @@ def init_limits(app: Flask) -> None:
     """Install the request guard and the body size limit (the 413 names it: web.errors)."""
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.before_request_funcs.setdefault(None, []).insert(0, _guard)
+
+
+def check_import_size(size: int | None, slack: int = 0) -> None:
+    """An import file within MAX_IMPORT_BYTES (`slack`: room for multipart framing when `size` is the
+    whole body's): a larger file would make one request hold far more than a fair share of memory."""
+    if size is not None and size > MAX_IMPORT_BYTES + slack:
+        raise refuse("too_large", tr("导入文件超过 %(limit)s 字节（%(mb)s MB）", limit=MAX_IMPORT_BYTES,
+                                     mb=MAX_IMPORT_BYTES // 1024 // 1024), 413)
 
 
 def lenient_int(raw: str, default: int, low: int = 0, high: int = MAX_INT) -> int:

@@ -132,8 +132,11 @@ def test_json_size_and_nesting_are_bounded(app: Any) -> None:
 def test_upload_size_is_bounded(app: Any) -> None:
     c, h = _session(app)
     data = b"x" * (limits.MAX_BODY + 1)
-    r = c.post("/api/v1/import/subjects?filename=s.csv", data=data, headers=h, content_type="text/csv")
+    r = c.post("/api/v1/log/cosignatures", data=data, headers=h, content_type="text/plain")
     _refused(r, 413, str(limits.MAX_BODY))
+    # an import has its own, tighter bound (test_api_import_size_is_the_staff_page_bound)
+    r = c.post("/api/v1/import/subjects?filename=s.csv", data=data, headers=h, content_type="text/csv")
+    _refused(r, 413, str(limits.MAX_IMPORT_BYTES))
 
 
 def test_import_row_count_is_bounded(app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -146,6 +149,56 @@ def test_import_row_count_is_bounded(app: Any, monkeypatch: pytest.MonkeyPatch) 
     r = c.post("/api/v1/import/subjects?dry_run=1", data={"file": (io.BytesIO(data), "s.csv")}, headers=h,
                content_type="multipart/form-data")
     _refused(r, 400, "3")
+
+
+def _subjects_csv(big_row: int = 3) -> bytes:
+    """A subjects CSV whose data row `big_row` (file row, header = 1) holds a name over the csv
+    module's field limit."""
+    rows = [f"91350100M000{i:04d}Y4{i % 10},x{i},350100,C13" for i in range(4)]
+    code = rows[big_row - 2].split(",", 1)[0]
+    rows[big_row - 2] = f'{code},"{"名" * (131072 + 1)}",350100,C13'
+    return ("统一社会信用代码,名称,行政区划代码,行业代码\n" + "\n".join(rows) + "\n").encode()
+
+
+def test_a_csv_field_over_the_field_limit_is_a_400_naming_limit_and_row(app: Any) -> None:
+    from drawsvc.registry import io as regio
+
+    c, h = _session(app, "op-scjg")
+    size = app.extensions["ledger"].size()
+    for dry in ("1", "0"):
+        r = c.post(f"/api/v1/import/subjects?dry_run={dry}", data={"file": (io.BytesIO(_subjects_csv()), "s.csv")},
+                   headers=h, content_type="multipart/form-data")
+        _refused(r, 400, str(regio.MAX_CSV_FIELD), "第 3 行")
+    assert app.extensions["ledger"].size() == size  # nothing written
+    # the staff page: its own error message, in Chinese, with a 4xx
+    from tests.web.conftest import csrf_of
+
+    tok = csrf_of(c.get("/staff/import").data)
+    r = c.post("/staff/import", data={"csrf_token": tok, "kind": "subjects",
+                                      "file": (io.BytesIO(_subjects_csv()), "s.csv")},
+               content_type="multipart/form-data")
+    body = r.data.decode()
+    assert r.status_code == 400 and 'id="import-error"' in body, (r.status_code, body[:500])
+    assert str(regio.MAX_CSV_FIELD) in body and "第 3 行" in body and "字段" in body
+
+
+def test_api_import_size_is_the_staff_page_bound(app: Any) -> None:
+    from web.pages import staff
+
+    assert staff.MAX_UPLOAD == limits.MAX_IMPORT_BYTES  # one constant for both
+    c, h = _session(app, "op-scjg")
+    big = _subjects_csv(2).split(b"\n", 1)[0] + b"\n" + b"#" * limits.MAX_IMPORT_BYTES
+    r = c.post("/api/v1/import/subjects?dry_run=1", data={"file": (io.BytesIO(big), "s.csv")},
+               headers=h, content_type="multipart/form-data")
+    _refused(r, 413, str(limits.MAX_IMPORT_BYTES))
+    r = c.post("/api/v1/import/subjects?dry_run=1&filename=s.csv", data=big, headers=h, content_type="text/csv")
+    _refused(r, 413, str(limits.MAX_IMPORT_BYTES))
+    from tests.web.conftest import csrf_of
+
+    tok = csrf_of(c.get("/staff/import").data)
+    r = c.post("/staff/import", data={"csrf_token": tok, "kind": "subjects", "file": (io.BytesIO(big), "s.csv")},
+               content_type="multipart/form-data")
+    assert r.status_code == 413 and 'id="import-error"' in r.data.decode()
 
 
 # --- failures schemathesis found (tests/web/test_web_openapi_fuzz.py) ------------------------

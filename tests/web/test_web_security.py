@@ -221,7 +221,7 @@ def test_uploads_are_checked(demo: Any) -> None:
     for name, data, _ in cases:
         r = c.post("/staff/import", data={"csrf_token": tok, "kind": "subjects", "file": (io.BytesIO(data), name)},
                    content_type="multipart/form-data")
-        assert r.status_code == 200 and b'id="import-error"' in r.data, name
+        assert r.status_code == 400 and b'id="import-error"' in r.data, name
     r = c.post("/staff/import", data={"csrf_token": tok, "kind": "accounts", "file": (io.BytesIO(b"a,b\n"), "a.csv")},
                content_type="multipart/form-data")
     assert b'id="import-error"' in r.data
