@@ -20,6 +20,7 @@ from .errors import ApiError
 YEAR_MIN = 2000          # the service keeps records of 双随机、一公开 inspections (begun 2015)
 YEAR_MAX = 2100
 MAX_PAGE = 1000          # rows per listing page (limit=)
+DEFAULT_PAGE = 100       # rows per listing page when limit= is not given
 MAX_INT = 2**53 - 1      # any integer parameter: fits SQLite/PostgreSQL BIGINT and JSON numbers
 MAX_BODY = 16 * 1024 * 1024       # any request body (uploads, evidence)
 MAX_IMPORT_BYTES = 5 * 1024 * 1024  # one registry import file, on the staff page and the API alike
@@ -94,6 +95,15 @@ def _guard() -> Any:
             raise refuse("too_deep", tr("JSON 嵌套超过 %(MAX_JSON_DEPTH)s 层", MAX_JSON_DEPTH=MAX_JSON_DEPTH))
     g.body_within_limits = True
     return None
+
+
+def page_args(default: int = DEFAULT_PAGE) -> tuple[int, int]:
+    """`limit` (≤ MAX_PAGE) and `offset` (≤ MAX_INT) of a listing, refused naming the bound when
+    exceeded: every list endpoint pages alike, so no listing returns an unbounded number of rows."""
+    raw_limit, raw_offset = request.args.get("limit", ""), request.args.get("offset", "")
+    limit = parse_int("limit", raw_limit, 0, MAX_PAGE) if raw_limit else default
+    offset = parse_int("offset", raw_offset) if raw_offset else 0
+    return limit, offset
 
 
 def body_within_limits() -> bool:

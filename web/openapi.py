@@ -130,7 +130,8 @@ QUERY: dict[tuple[str, str], dict[str, dict]] = {
     ("get", "/api/v1/registry/state"): {"at": _NAT, "async": _ASYNC},
     ("post", "/api/v1/import/{kind}"): {"dry_run": {"type": "string", "enum": ["0", "1", "true", "false"]},
                                         "filename": {"type": "string", "maxLength": 200}},
-    ("get", "/api/v1/inspections/tasks"): {"status": _S, "draw": _S},
+    ("get", "/api/v1/draws"): dict(_PAGE),
+    ("get", "/api/v1/inspections/tasks"): {**_PAGE, "status": _S, "draw": _S},
     ("get", "/api/v1/inspections/deadlines"): {"soon": {"type": "integer", "minimum": 0, "maximum": 366},
                                                "late": _S},
     ("get", "/api/v1/inspections/reports/{kind}"): {
@@ -204,6 +205,14 @@ BODIES: dict[tuple[str, str], dict] = {
     ("post", "/api/v1/log/entries"): _obj(("type", "record", "client_sig"), type={"type": "string"},
                                           record={"type": "object"}, client_sig={"type": "string"}),
 }
+# lists whose views answer with a hand-built JSON: their page (limit, offset) is part of the answer
+_PAGE_OUT = {"limit": {"type": "integer", "minimum": 0, "maximum": MAX_PAGE}, "offset": _NAT}
+LIST_RESPONSES: dict[tuple[str, str], dict] = {
+    ("get", "/api/v1/draws"): _obj(("draws", "limit", "offset"), draws={"type": "array", "items": {"type": "object"}},
+                                   **_PAGE_OUT),
+    ("get", "/api/v1/inspections/tasks"): _obj(("tasks", "limit", "offset"),
+                                               tasks={"type": "array", "items": {"type": "object"}}, **_PAGE_OUT),
+}
 TEXT_BODIES = {("post", "/api/v1/log/cosignatures"): "a checkpoint note carrying cosignature lines"}
 # a checkpoint note (C2SP tlog-checkpoint + signed-note): origin, size, root hash, blank line, signature lines
 NOTE_PATTERN = (r"^[!-~]{1,100}\n(0|[1-9][0-9]{0,15})\n[A-Za-z0-9+/]{43}=\n\n"
@@ -273,6 +282,10 @@ def _complete_op(method: str, path: str, op: dict, ref: str | None) -> None:
         op["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": _obj(
             ("file",), file={"type": "string", "format": "binary"}, label=_enum(EVIDENCE_LABELS))}}}
     responses = op.setdefault("responses", {})
+    if (method, path) in LIST_RESPONSES:
+        responses["200"] = {"description": f"one page: at most `limit` (≤ {MAX_PAGE}, default 100) rows after "
+                                           "`offset`; a limit above the bound is a 400 naming it",
+                            "content": {"application/json": {"schema": LIST_RESPONSES[(method, path)]}}}
     if not any(code.startswith("2") for code in responses):
         responses["200"] = {"description": "OK"}
     for code, text in _ERRORS.items():

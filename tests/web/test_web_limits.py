@@ -100,6 +100,31 @@ def test_page_size_and_integers_are_bounded(app: Any) -> None:
         assert c.get(path).status_code == 200, path
 
 
+@pytest.mark.parametrize(("path", "key"), [("/api/v1/draws", "draws"), ("/api/v1/inspections/tasks", "tasks")])
+def test_draws_and_tasks_are_paged_like_every_list(app: Any, path: str, key: str) -> None:
+    c, h = _session(app, "auditor")
+    everything = c.get(f"{path}?limit={limits.MAX_PAGE}", headers=h)
+    assert everything.status_code == 200, everything.data[:300]
+    rows = everything.json[key]
+    assert len(rows) >= 2 and everything.json["limit"] == limits.MAX_PAGE and everything.json["offset"] == 0
+    _refused(c.get(f"{path}?limit=5000", headers=h), 400, str(limits.MAX_PAGE))
+    _refused(c.get(f"{path}?limit={limits.MAX_PAGE + 1}", headers=h), 400, str(limits.MAX_PAGE))
+    _refused(c.get(f"{path}?offset=99999999999999999999", headers=h), 400, str(limits.MAX_INT))
+    one = c.get(f"{path}?limit=1&offset=1", headers=h).json
+    assert one[key] == rows[1:2] and (one["limit"], one["offset"]) == (1, 1)
+    assert c.get(f"{path}?limit=0", headers=h).json[key] == []
+    assert c.get(path, headers=h).json["limit"] == limits.DEFAULT_PAGE
+
+
+def test_an_inspectors_tasks_are_paged_after_the_team_filter(app: Any) -> None:
+    c, h = _session(app, "insp-team")
+    rows = c.get(f"/api/v1/inspections/tasks?limit={limits.MAX_PAGE}", headers=h).json["tasks"]
+    assert len(rows) >= 2
+    for offset in range(len(rows)):
+        page = c.get(f"/api/v1/inspections/tasks?limit=1&offset={offset}", headers=h).json["tasks"]
+        assert page == rows[offset:offset + 1]
+
+
 def test_string_lengths_are_bounded(app: Any) -> None:
     c = app.test_client()
     _refused(c.get("/api/v1/subjects?q=" + "x" * (limits.MAX_SEARCH + 1)), 400, str(limits.MAX_SEARCH))
