@@ -139,6 +139,19 @@ def test_string_lengths_are_bounded(app: Any) -> None:
     assert r.status_code == 422 and re.search(r"longer than \d+ characters", r.json["error"]["details"][0]["message"])
 
 
+def test_public_search_text_over_the_limit_is_a_400_page_naming_it(app: Any) -> None:
+    c = app.test_client()
+    long = "企" * (limits.MAX_SEARCH + 1)
+    r = c.get("/public/search", query_string={"q": long})
+    body = r.data.decode()
+    assert r.status_code == 400 and 'id="search-error"' in body, (r.status_code, body[:300])
+    assert f"查询文字不能超过 {limits.MAX_SEARCH} 个字符" in body
+    r = c.get("/public/search", query_string={"q": long, "lang": "en"})
+    assert r.status_code == 400 and f"longer than {limits.MAX_SEARCH} characters" in r.data.decode()
+    ok = c.get("/public/search", query_string={"q": "企" * limits.MAX_SEARCH})
+    assert ok.status_code == 200 and 'id="search-error"' not in ok.data.decode()
+
+
 def test_json_size_and_nesting_are_bounded(app: Any) -> None:
     c, h = _session(app)
     deep = "[" * (limits.MAX_JSON_DEPTH + 1) + "]" * (limits.MAX_JSON_DEPTH + 1)

@@ -35,7 +35,7 @@ from web.draws_api import service
 from web.inspections_api import service as inspection_service
 from web.limits import MAX_IMPORT_BYTES, lenient_int
 from web.registry_api import registry
-from web.security import client_ip, limiter, locked_message
+from web.security import client_ip, limiter, locked_message, throttle_hint
 
 from .common import (
     STAFF_ROLES,
@@ -125,7 +125,7 @@ def login():  # type: ignore[no-untyped-def]
                 session["account"] = a.id
                 session["csrf"] = secrets.token_urlsafe(32)
                 return redirect(_safe_next(request.args.get("next")))
-    return render_template("staff/login.html", error=error, csrf=csrf_token()), status
+    return render_template("staff/login.html", error=error, csrf=csrf_token(), throttle_hint=throttle_hint()), status
 
 
 @bp.post("/logout")
