@@ -112,7 +112,7 @@ def _credentials(base: str) -> dict[str, dict[str, str]]:
 
 
 def _run(base: str, headers: list[str], label: str, workdir: Path) -> str:
-    cmd = [ST, "--no-color", "run", f"{base}/api/v1/openapi.json", "--checks", "not_a_server_error",
+    cmd = [ST, "--no-color", "run", f"{base}/api/v1/openapi.json", "--checks", "not_a_server_error,status_code_conformance",
            "--phases", "examples,coverage,fuzzing,stateful", "--max-time", str(SECONDS), "--workers", "1",
            "--seed", "13", "--suppress-health-check", "all"]
     # --workers 1: hypothesis describes strategies with ast.parse, which CPython 3.11.7 does not
