@@ -268,9 +268,9 @@ def test_a_second_inspector_with_the_same_certificate_number_is_a_409_not_a_500(
     c, h = _session(app, "admin")
     body = {"name": "甲", "cert_no": "DUP-CERT-13", "cert_valid_from": "2026-01-01", "cert_valid_to": "2030-12-31",
             "department": "scjg"}
-    assert c.post("/api/v1/inspectors", json={**body, "id": "DUP-A"}, headers=h).status_code == 201
+    assert c.post("/api/v1/inspectors", json={**body, "id": "D13-1"}, headers=h).status_code == 201
     size = app.extensions["ledger"].size()
-    r = c.post("/api/v1/inspectors", json={**body, "id": "DUP-B"}, headers=h)
+    r = c.post("/api/v1/inspectors", json={**body, "id": "D13-2"}, headers=h)
     assert r.status_code == 409 and "cert_no" in r.get_json()["error"]["message"], r.data
     assert app.extensions["ledger"].size() == size  # nothing half-written
-    assert c.get("/api/v1/inspectors/DUP-B", headers=h).status_code == 404
+    assert c.get("/api/v1/inspectors/D13-2", headers=h).status_code == 404
