@@ -485,10 +485,15 @@ def witness_add(ctx: Ctx, verifier_key: str, url: str | None) -> None:
     """Register a witness by its cosignature verifier key (<name>+<hash>+<key>): a
     witness.key.registered entry, signed by system; `--url` is where the log pushes checkpoints."""
     from ledger.rotation import KeyLifecycleError, register_witness
-    from ledger.witnessing import check_registration
+    from ledger.witnessing import check_registration, resolve_witness_url
 
     if url is not None and not url.startswith(("http://", "https://", "local:")):
         fail("--url must be http(s)://... or local:<state dir>")
+    if url is not None:
+        try:
+            url = resolve_witness_url(url)  # local:<dir> stored absolute: the server's cwd is not ours
+        except ValueError as exc:
+            fail(str(exc))
     ledger = ctx.instance.ledger()
     try:
         check_registration(ledger, NoteVerifier.parse(verifier_key))

@@ -109,9 +109,11 @@ class Instance:
         with self.engine().connect() as conn:
             row = conn.execute(select(actor_keys).where(actor_keys.c.actor_id == actor_id,
                                                         actor_keys.c.active.is_(True))).first()
+            sm2_private = None if actor_id.startswith(("log:", "log-sm2:", "sm2:")) else \
+                sm2.load_actor_private(conn, actor_id, self.passphrase())  # SPEC §3 item 11: sign with both
         if row is None or row.encrypted_private_key is None:
             raise InstanceError(f"no usable private key for {actor_id!r}")
-        return ActorSigner(actor_id, decrypt_private_key(row.encrypted_private_key, self.passphrase()))
+        return ActorSigner(actor_id, decrypt_private_key(row.encrypted_private_key, self.passphrase()), sm2_private)
 
     def ledger(self, clock: Clock = utcnow) -> Ledger:
         log_key = self.active_signer(f"log:{self.origin}").signing_key

@@ -419,6 +419,8 @@ class Auditor:
         self._check_checkpoints(checkpoint_rows, roots, log_key_changes, n, report)
         for where, at, problem in sm2.audit_lines(conn, checkpoint_rows):  # SPEC §5.1
             report.findings.append(Finding(where, at, problem))
+        for where, at, problem in sm2.audit_entries(conn):  # SPEC §3 item 11
+            report.findings.append(Finding(where, at, problem))
         self._check_cosignatures(conn, report)
         if self.progress:
             self.progress(size, size)
@@ -575,6 +577,8 @@ class Auditor:
             report.findings.append(Finding("entry 0", 0, "genesis names a different log key than the one trusted"))
         self._check_checkpoints(checkpoint_rows, roots, log_key_changes, len(leaf_hashes), report)
         for where, at, problem in sm2.audit_lines(conn, checkpoint_rows):  # SPEC §5.1
+            report.findings.append(Finding(where, at, problem))
+        for where, at, problem in sm2.audit_entries(conn):  # SPEC §3 item 11
             report.findings.append(Finding(where, at, problem))
         self._check_cosignatures(conn, report)
         if self.progress:

@@ -77,7 +77,7 @@ def loads(leaf: bytes) -> Any:
 
 
 def signing_bytes_of(leaf: bytes) -> bytes:
-    """JCS(entry without "sig") cut out of a canonical leaf: drop the `,"sig":"…"` member.
+    """JCS(entry without "sig" [and "sm2_sig"]) cut out of a canonical leaf: drop those members.
 
     In a canonical leaf the members are sorted (actor, payload, prev, seq, sig, time, type,
     v); only time, type and v follow sig, and none can hold that byte string, so the last
@@ -86,7 +86,10 @@ def signing_bytes_of(leaf: bytes) -> bytes:
     """
     i = leaf.rfind(b',"sig":"')
     j = leaf.index(b'"', i + 8)
-    return leaf[:i] + leaf[j + 1 :]
+    rest = leaf[j + 1 :]
+    if rest.startswith(b',"sm2_sig":"'):  # SPEC §3 item 11: sig and sm2_sig sign the entry without both;
+        rest = rest[rest.index(b'"', 12) + 1 :]  # sm2_sig sorts right after sig, its value holds no quote
+    return leaf[:i] + rest
 
 
 def check_form(seq: int, leaf: bytes, public_key: bytes) -> str | None:

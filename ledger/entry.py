@@ -1,8 +1,10 @@
 """Log entries: their fields, canonical form, signature and leaf hash (SPEC §2).
 
-An entry is a JSON object {v, seq, time, type, actor{id, key_id}, payload, prev, sig}.
-sig = base64(Ed25519(actor key, JCS(entry without "sig"))); the Merkle leaf is JCS of the
-whole entry, and its leaf hash SHA-256(0x00 || leaf) is what the next entry's `prev` names.
+An entry is a JSON object {v, seq, time, type, actor{id, key_id}, payload, prev, sig} and,
+when its actor holds an SM2 key on the log (SPEC §3 item 11), also `sm2_sig`.
+sig = base64(Ed25519(actor key, JCS(entry without "sig"))); sm2_sig = base64(SM2 r || s over
+the same bytes); the Merkle leaf is JCS of the whole entry, and its leaf hash
+SHA-256(0x00 || leaf) is what the next entry's `prev` names.
 """
 
 from __future__ import annotations
@@ -72,6 +74,9 @@ class Entry:
     prev: str
     sig: str
     v: int = ENTRY_VERSION
+    #: base64 SM2 (r || s) by the actor's SM2 key over the same bytes `sig` signs (SPEC §3 item 11);
+    #: None for an actor without an SM2 key, and then the member is absent from the entry.
+    sm2_sig: str | None = None
 
     def unsigned(self) -> dict[str, Any]:
         return {
@@ -85,7 +90,10 @@ class Entry:
         }
 
     def to_json(self) -> dict[str, Any]:
-        return {**self.unsigned(), "sig": self.sig}
+        out = {**self.unsigned(), "sig": self.sig}
+        if self.sm2_sig is not None:
+            out["sm2_sig"] = self.sm2_sig
+        return out
 
     @cached_property
     def _simple(self) -> bool:
@@ -122,7 +130,7 @@ class Entry:
         if not isinstance(obj, dict):
             raise EntryError("entry is not a JSON object")
         expected = {"v", "seq", "time", "type", "actor", "payload", "prev", "sig"}
-        if set(obj) != expected:
+        if set(obj) != expected and set(obj) != expected | {"sm2_sig"}:
             raise EntryError(f"entry fields {sorted(obj)} are not {sorted(expected)}")
         actor = obj["actor"]
         if not isinstance(actor, dict) or set(actor) != {"id", "key_id"}:
@@ -133,6 +141,8 @@ class Entry:
             raise EntryError("entry seq must be a non-negative integer")
         if not isinstance(obj["payload"], dict):
             raise EntryError("entry payload must be an object")
+        if "sm2_sig" in obj and not isinstance(obj["sm2_sig"], str):
+            raise EntryError("entry sm2_sig must be a string")
         for name in ("time", "type", "prev", "sig"):
             if not isinstance(obj[name], str):
                 raise EntryError(f"entry {name} must be a string")
@@ -141,7 +151,7 @@ class Entry:
         parse_time(obj["time"])
         check_type(obj["type"])
         return cls(obj["seq"], obj["time"], obj["type"], actor["id"], actor["key_id"],
-                   obj["payload"], obj["prev"], obj["sig"], obj["v"])
+                   obj["payload"], obj["prev"], obj["sig"], obj["v"], obj.get("sm2_sig"))
 
     @classmethod
     def from_leaf(cls, leaf: bytes) -> Entry:
@@ -166,11 +176,12 @@ def encode_payload(payload: dict[str, Any]) -> str | None:
 
 def make_entry(
     *, seq: int, moment: datetime, entry_type: str, actor_id: str, signing_key: SigningKey,
-    payload: dict[str, Any], prev: str, payload_json: str | None = None,
+    payload: dict[str, Any], prev: str, payload_json: str | None = None, sm2_key: bytes | None = None,
 ) -> Entry:
     """Build and sign an entry. Raises EntryError when it breaks a rule of SPEC §2.
 
-    `payload_json` is `encode_payload(payload)` if the caller has it already."""
+    `payload_json` is `encode_payload(payload)` if the caller has it already. `sm2_key` (the
+    actor's SM2 private scalar, SPEC §3 item 11) adds `sm2_sig` over the same signed bytes."""
     check_type(entry_type)
     key_id = key_id_for(bytes(signing_key.verify_key))
     time = format_time(moment)
@@ -183,19 +194,33 @@ def make_entry(
         head = (f'{{"actor":{{"id":{_json_str(actor_id)},"key_id":{_json_str(key_id)}}},'
                 f'"payload":{payload_json},"prev":{_json_str(prev)},"seq":{seq},')
         tail = f'"time":{_json_str(time)},"type":{_json_str(entry_type)},"v":{ENTRY_VERSION}}}'
-        sig = base64.b64encode(signing_key.sign((head + tail).encode("utf-8")).signature).decode()
-        entry = Entry(seq, time, entry_type, actor_id, key_id, payload, prev, sig)
+        message = (head + tail).encode("utf-8")
+        sig = base64.b64encode(signing_key.sign(message).signature).decode()
+        sm2_sig = _sm2_sign(sm2_key, message)
+        entry = Entry(seq, time, entry_type, actor_id, key_id, payload, prev, sig, sm2_sig=sm2_sig)
         entry.__dict__["_simple"] = True
-        entry.__dict__["_leaf"] = (head + f'"sig":{_json_str(sig)},' + tail).encode("utf-8")
+        sm2_member = f'"sm2_sig":{_json_str(sm2_sig)},' if sm2_sig is not None else ""
+        entry.__dict__["_leaf"] = (head + f'"sig":{_json_str(sig)},' + sm2_member + tail).encode("utf-8")
     else:
         draft = Entry(seq, time, entry_type, actor_id, key_id, payload, prev, "")
-        sig = base64.b64encode(signing_key.sign(draft.signing_bytes()).signature).decode()
-        entry = Entry(seq, draft.time, entry_type, actor_id, key_id, payload, prev, sig)
+        message = draft.signing_bytes()
+        sig = base64.b64encode(signing_key.sign(message).signature).decode()
+        entry = Entry(seq, draft.time, entry_type, actor_id, key_id, payload, prev, sig,
+                      sm2_sig=_sm2_sign(sm2_key, message))
         entry.__dict__["_simple"] = draft._simple  # same payload: reuse the cached_property, don't walk it again
     size = len(entry.leaf())
     if size > MAX_ENTRY_BYTES:
         raise EntryTooLarge(size)
     return entry
+
+
+def _sm2_sign(sm2_key: bytes | None, message: bytes) -> str | None:
+    """base64 SM2 (r || s) over `message`, SM3 with the default user id (ledger/sm2.py); None without a key."""
+    if sm2_key is None:
+        return None
+    from . import sm2  # ledger.sm2 imports this module
+
+    return base64.b64encode(sm2.sign(sm2_key, message)).decode()
 
 
 class EntryTooLarge(EntryError):

@@ -7,6 +7,7 @@ the passphrase comes from the environment or the instance's config, never from t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -21,10 +22,22 @@ class KeyError_(ValueError):
 
 @dataclass(frozen=True)
 class ActorSigner:
-    """Who signs an entry: an actor id and that actor's current private key."""
+    """Who signs an entry: an actor id and that actor's current private key, and, for an actor
+    that holds an SM2 key on the log (SPEC §3 item 11), that key's private scalar: such an
+    actor's entries carry both signatures."""
 
     actor_id: str
     signing_key: SigningKey
+    sm2_private: bytes | None = None
+
+    @cached_property
+    def sm2_public(self) -> bytes | None:
+        """0x04 || X || Y of the SM2 key, computed once (a point multiplication costs a signature)."""
+        if self.sm2_private is None:
+            return None
+        from .sm2 import public_key_of
+
+        return public_key_of(self.sm2_private)
 
     @property
     def public_key(self) -> bytes:

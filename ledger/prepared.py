@@ -65,8 +65,10 @@ class PreparedEntry:
 
 def prepare(entry_type: str, payload: dict[str, Any], signer: ActorSigner) -> PreparedEntry | None:
     """Build the position-independent parts; None when only `make_entry` can encode the
-    payload (floats, big integers, ...). Raises EntryError for a malformed type."""
+    payload (floats, big integers, ...) or the signer's entries carry an SM2 signature too. Raises EntryError for a malformed type."""
     check_type(entry_type)
+    if signer.sm2_private is not None:  # two signatures (SPEC §3 item 11): make_entry signs both
+        return None
     payload_json = encode_payload(payload)
     if payload_json is None:
         return None

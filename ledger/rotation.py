@@ -25,7 +25,7 @@ def _possession(payload: dict, key: SigningKey) -> str:
 
 def rotate_actor_key(ledger: Ledger, old: ActorSigner, new_key: SigningKey,
                      encrypted_new_key: bytes | None) -> tuple[Entry, ActorSigner]:
-    new = ActorSigner(old.actor_id, new_key)
+    new = ActorSigner(old.actor_id, new_key, old.sm2_private)  # an SM2 actor stays one (SPEC §3 item 11)
     payload = {"actor_id": old.actor_id, "old_key_id": old.key_id, "new_key_id": new.key_id,
                "new_public_key": base64.b64encode(new.public_key).decode()}
     payload["new_key_sig"] = _possession(payload, new_key)
@@ -217,6 +217,37 @@ def _sm2_log_keys(conn: Connection, logs: dict[str, dict[str, Any]]) -> None:
         prev = rec
 
 
+def _sm2_actor_keys(conn: Connection, actors: dict[str, dict[str, Any]]) -> None:
+    """Actors' SM2 entry keys (SPEC §3 item 11): each valid `actor.sm2_key.registered` brings a key
+    in and retires the actor's SM2 key before it (the page shows them beside the Ed25519 keys)."""
+    from . import sm2
+
+    current: dict[str, dict[str, Any]] = {}
+    rows = conn.execute(select(log_entries.c.seq, log_entries.c.leaf, log_entries.c.time)
+                        .where(log_entries.c.type == sm2.ACTOR_ENTRY_TYPE).order_by(log_entries.c.seq))
+    for seq, leaf, when in rows:
+        p = json.loads(bytes(leaf)).get("payload", {})
+        try:
+            point = base64.b64decode(str(p.get("sm2_public_key")), validate=True)
+            sig = base64.b64decode(str(p.get("key_sig")), validate=True)
+        except ValueError:
+            continue
+        if set(p) != {"actor_id", "sm2_public_key", "key_sig"} or not sm2.verify(point, canonical_bytes(
+                {"actor_id": p["actor_id"], "sm2_public_key": p["sm2_public_key"]}), sig):
+            continue
+        kid = key_id_for(point)
+        prev = current.get(p["actor_id"])
+        if prev is not None:
+            prev["events"].append({"event": "rotated_out", "seq": seq, "time": when, "successor": kid})
+            prev["status"] = "retired"
+        rec = actors.setdefault("sm2:" + kid, {"actor_id": p["actor_id"], "key_id": kid, "public_key":
+                                               p["sm2_public_key"], "algorithm": "sm2", "status": "in_force",
+                                               "events": []})
+        rec["events"].append({"event": "registered" if prev is None else "rotated_in", "seq": seq, "time": when,
+                              **({"predecessor": prev["key_id"]} if prev is not None else {})})
+        current[p["actor_id"]] = rec
+
+
 def key_history(conn: Connection) -> dict[str, list[dict[str, Any]]]:
     """Every actor, witness and log key the log names, with its history (SPEC §3): for each key,
     its status now (`in_force`, `retired`, `revoked`) and its events — `registered`, `rotated_in`,
@@ -278,5 +309,8 @@ def key_history(conn: Connection) -> dict[str, list[dict[str, Any]]]:
             ev(key(wits, p["new_verifier_key"], name=p["name"], verifier_key=p["new_verifier_key"]), "rotated_in")
         elif kind == "witness.key.revoked":
             ev(wits[p["verifier_key"]], "revoked", "revoked", reason=p["reason"])
+    for rec in actors.values():
+        rec.setdefault("algorithm", "ed25519")
+    _sm2_actor_keys(conn, actors)
     _sm2_log_keys(conn, logs)
     return {"actors": list(actors.values()), "witnesses": list(wits.values()), "log": list(logs.values())}

@@ -291,3 +291,105 @@ def audit_lines(conn: Any, checkpoint_rows: list[Any]) -> list[tuple[str, int, s
             problems.append((f"checkpoint {row.size}", row.size, "no SM2 (国密) line by the log's SM2 key"
                              if ok is None else "the SM2 (国密) line does not verify"))
     return problems
+
+
+# --- actors' SM2 keys (SPEC §3 item 11) ------------------------------------------------
+
+ACTOR_ENTRY_TYPE = "actor.sm2_key.registered"
+
+
+def actor_store_id(actor_id: str) -> str:
+    """The key store's actor id of an actor's SM2 key (the log names the actor itself)."""
+    return f"sm2:{actor_id}"
+
+
+def actor_registration_payload(actor_id: str, private: bytes, *, k: bytes | None = None) -> dict[str, Any]:
+    """`{"actor_id", "sm2_public_key", "key_sig"}`: key_sig = base64 SM2 (r || s) by the new key
+    over JCS({"actor_id", "sm2_public_key"}) — proof of possession, SPEC §3 item 11."""
+    payload: dict[str, Any] = {"actor_id": actor_id,
+                               "sm2_public_key": base64.b64encode(public_key_of(private)).decode()}
+    payload["key_sig"] = base64.b64encode(sign(private, canonical_bytes(payload), k=k)).decode()
+    return payload
+
+
+def register_actor_sm2_key(ledger: Any, actor_id: str, private: bytes, encrypted: bytes | None) -> Entry:
+    """Log `actor.sm2_key.registered` (actor system) and keep the key: from the next entry on,
+    every entry by `actor_id` carries `sm2_sig` beside `sig`, and the service signs none without
+    it. A later registration replaces the key. The actor must hold an Ed25519 key in force: the
+    SM2 signature is a second signature, never the only one."""
+    from .rotation import KeyLifecycleError, key_state  # rotation imports the store, which imports this module
+
+    if actor_id == ledger.system.actor_id or not actor_id or actor_id.startswith(("log:", "log-sm2:", "sm2:")):
+        raise KeyLifecycleError(f"{actor_id!r} cannot hold an SM2 entry key (only user: and client: actors sign entries)")
+    pub = public_key_of(private)
+    payload = actor_registration_payload(actor_id, private)
+    with ledger.transaction() as tx:
+        state = key_state(tx.conn)
+        if not any(owner == actor_id and kid not in state.revoked and kid not in state.retired
+                   for kid, (owner, _pk) in state.keys.items()):
+            raise KeyLifecycleError(f"{actor_id} has no Ed25519 key in force on the log: issue one first")
+        entry = tx.append(ACTOR_ENTRY_TYPE, payload, ledger.system)
+        tx.conn.execute(actor_keys.update().where(actor_keys.c.actor_id == actor_store_id(actor_id))
+                        .values(active=False))
+        tx.conn.execute(actor_keys.delete().where(actor_keys.c.key_id == key_id_for(pub)))
+        tx.conn.execute(insert(actor_keys).values(
+            key_id=key_id_for(pub), actor_id=actor_store_id(actor_id), public_key=pub,
+            encrypted_private_key=encrypted, active=True, registered_seq=entry.seq))
+        tx.sm2_registered(actor_id, entry.seq, pub)
+    return entry
+
+
+def load_actor_private(conn: Any, actor_id: str, passphrase: bytes) -> bytes | None:
+    """The actor's SM2 private key in force from the key store, or None if it holds none."""
+    row = conn.execute(select(actor_keys.c.encrypted_private_key).where(
+        actor_keys.c.actor_id == actor_store_id(actor_id), actor_keys.c.active.is_(True))).first()
+    if row is None or row.encrypted_private_key is None:
+        return None
+    return decrypt_private_key(row.encrypted_private_key, passphrase)
+
+
+def audit_entries(conn: Any) -> list[tuple[str, int, str]]:
+    """(where, seq, problem) for each entry by an actor holding an SM2 key (SPEC §3 item 11) whose
+    `sm2_sig` is missing or does not verify, and each registration without proof of possession.
+    Reads only the registrations and the SM2 actors' own entries (the actor column is indexed)."""
+    import json
+
+    from .schema import log_entries
+
+    problems: list[tuple[str, int, str]] = []
+    spans: dict[str, list[tuple[int, bytes]]] = {}
+    for row in conn.execute(select(log_entries.c.seq, log_entries.c.leaf)
+                            .where(log_entries.c.type == ACTOR_ENTRY_TYPE).order_by(log_entries.c.seq)):
+        p = json.loads(bytes(row.leaf)).get("payload", {})
+        try:
+            point = base64.b64decode(str(p.get("sm2_public_key")), validate=True)
+            sig = base64.b64decode(str(p.get("key_sig")), validate=True)
+            ok = set(p) == {"actor_id", "sm2_public_key", "key_sig"} and verify(point, canonical_bytes(
+                {"actor_id": p["actor_id"], "sm2_public_key": p["sm2_public_key"]}), sig)
+        except ValueError:
+            ok = False
+        if not ok:
+            problems.append((f"entry {row.seq}", row.seq, "actor.sm2_key.registered without a valid SM2 proof of "
+                             "possession"))
+            continue
+        spans.setdefault(p["actor_id"], []).append((row.seq, point))
+    for actor, regs in spans.items():
+        rows = conn.execute(select(log_entries.c.seq, log_entries.c.leaf).where(
+            log_entries.c.actor_id == actor, log_entries.c.seq > regs[0][0]).order_by(log_entries.c.seq))
+        for row in rows:
+            point = [pt for since, pt in regs if since < row.seq][-1]
+            try:
+                entry = Entry.from_leaf(bytes(row.leaf))
+            except ValueError:  # EntryError: malformed, which the audit's main pass reports
+                continue
+            raw = b""
+            if entry.sm2_sig is not None:
+                try:
+                    raw = base64.b64decode(entry.sm2_sig, validate=True)
+                except ValueError:
+                    raw = b""
+            if entry.sm2_sig is None:
+                problems.append((f"entry {row.seq}", row.seq, f"no SM2 signature by {actor}, who holds an SM2 key"))
+            elif not verify(point, entry.signing_bytes(), raw):
+                problems.append((f"entry {row.seq}", row.seq, f"the SM2 signature by {actor} does not verify"))
+    return problems

@@ -89,6 +89,38 @@ def read_revoked(conn: Connection) -> dict[str, int]:
     return out
 
 
+class Sm2SignatureRequired(KeyRevoked):
+    """The signer's actor holds an SM2 key on the log (SPEC §3 item 11) and the signer cannot
+    make that key's signature: the service appends no entry by that actor with Ed25519 alone."""
+
+    def __init__(self, actor_id: str, seq: int) -> None:
+        LedgerError.__init__(self, f"{actor_id} 的条目须同时带 SM2 签名（SM2 公钥登记于条目 {seq}），签名者没有该私钥 / "
+                             f"entries by {actor_id} need its SM2 signature too (SM2 key registered at seq {seq}); "
+                             "the signer lacks that private key")
+        self.key_id, self.seq, self.actor_id = "", seq, actor_id
+
+
+SM2_ACTOR_ENTRY = "actor.sm2_key.registered"
+
+
+def read_sm2_actors(conn: Connection) -> dict[str, tuple[int, bytes]]:
+    """actor id -> (seq of its newest `actor.sm2_key.registered`, SM2 public point 0x04 || X || Y).
+
+    The service wrote these entries itself after checking them (ledger/sm2.py); the audit and
+    the verifiers re-check their proof of possession."""
+    out: dict[str, tuple[int, bytes]] = {}
+    for seq, leaf in conn.execute(select(log_entries.c.seq, log_entries.c.leaf)
+                                  .where(log_entries.c.type == SM2_ACTOR_ENTRY).order_by(log_entries.c.seq)):
+        p = json.loads(bytes(leaf)).get("payload", {})
+        try:
+            point = base64.b64decode(str(p.get("sm2_public_key")), validate=True)
+        except ValueError:
+            continue
+        if type(p.get("actor_id")) is str and len(point) == 65:
+            out[p["actor_id"]] = (seq, point)
+    return out
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -182,17 +214,22 @@ class _Appender:
         """Sign and buffer an entry at the next seq. Raises EntryError (nothing buffered) on bad input.
 
         `payload_json` (from `entry.encode_payload`, computed before the lock) saves work inside it."""
+        sm2_key = None
         if signer.actor_id != "system":  # the system key is rotated, never revoked (SPEC §3 item 7)
             self._check_signer(signer.key_id)
+            sm2_key = self._check_sm2(signer)
         moment = not_before(moment or self.ledger.clock(), self.last_time)
         return self._put(make_entry(seq=self.size, moment=moment, entry_type=entry_type,
                                     actor_id=signer.actor_id, signing_key=signer.signing_key, payload=payload,
-                                    prev=self._prev(), payload_json=payload_json))
+                                    prev=self._prev(), payload_json=payload_json, sm2_key=sm2_key))
 
     def append_prepared(self, prepared: PreparedEntry, time: str) -> Entry:
         """Sign and buffer a prepared entry (see ledger.prepared) at the next seq."""
         if prepared.actor_id != "system":
             self._check_signer(prepared.key_id)
+            registered = self._sm2_actors().get(prepared.actor_id)
+            if registered is not None:  # prepared entries carry Ed25519 only (prepare() makes none for SM2 signers)
+                raise Sm2SignatureRequired(prepared.actor_id, registered[0])
         if self.last_time is not None and time < self.last_time:  # same fixed-width form: text order is time order
             time = self.last_time
         return self._put(prepared.sign(self.size, self._prev(), time))
@@ -202,6 +239,21 @@ class _Appender:
 
     def _revoked(self) -> dict[str, int]:
         return self.ledger.revoked_keys()
+
+    def _sm2_actors(self) -> dict[str, tuple[int, bytes]]:
+        return self.ledger.sm2_actors()
+
+    def _check_sm2(self, signer: ActorSigner) -> bytes | None:
+        """The SM2 private key to sign with as well, if the actor holds an SM2 key on the log
+        (SPEC §3 item 11); refuse (Sm2SignatureRequired) a signer without that very key. A signer
+        with an SM2 key the log does not name for it signs with Ed25519 alone (the key is not
+        registered yet, or was replaced): an `sm2_sig` the log does not require is invalid."""
+        registered = self._sm2_actors().get(signer.actor_id)
+        if registered is None:
+            return None
+        if signer.sm2_public != registered[1]:
+            raise Sm2SignatureRequired(signer.actor_id, registered[0])
+        return signer.sm2_private
 
     def _check_signer(self, key_id: str) -> None:
         """Refuse (raise KeyRevoked, nothing buffered) to sign with a key revoked on the log."""
@@ -242,6 +294,20 @@ class LogTransaction(_Appender):
         self.want_checkpoint = False  # flush also signs a checkpoint of the new size
         self.checkpoint: StoredCheckpoint | None = None  # the one it signed
         self._revoked_now: dict[str, int] | None = None
+        self._sm2_now: dict[str, tuple[int, bytes]] | None = None
+
+    def _sm2_actors(self) -> dict[str, tuple[int, bytes]]:
+        """Read under the append lock, once per transaction (a registration in it updates it)."""
+        if self._sm2_now is None:
+            self._sm2_now = read_sm2_actors(self.conn)
+            self.ledger._sm2_cache = (_time.monotonic(), self._sm2_now)
+        return self._sm2_now
+
+    def sm2_registered(self, actor_id: str, seq: int, point: bytes) -> None:
+        """An `actor.sm2_key.registered` was appended in this transaction: from the next entry on
+        the actor's entries need the SM2 signature."""
+        self._sm2_now = {**self._sm2_actors(), actor_id: (seq, point)}
+        self.ledger._sm2_cache = (_time.monotonic(), self._sm2_now)
 
     def _revoked(self) -> dict[str, int]:
         """Read under the append lock, once per transaction: exact, whoever revoked."""
@@ -377,6 +443,10 @@ class PgBatch(_Appender):
         cached = self.ledger._revoked_cache
         return cached[1] if cached is not None else self.ledger.revoked_keys()
 
+    def _sm2_actors(self) -> dict[str, tuple[int, bytes]]:
+        cached = self.ledger._sm2_cache
+        return cached[1] if cached is not None else self.ledger.sm2_actors()
+
     def _put(self, entry: Entry) -> Entry:
         self._rows.append(entry)
         self._hashes.append(self._advance(entry))
@@ -451,6 +521,7 @@ class Ledger:
         self._writer_pid = 0
         self._writer_lock = threading.Lock()
         self._revoked_cache: tuple[float, dict[str, int]] | None = None
+        self._sm2_cache: tuple[float, dict[str, tuple[int, bytes]]] | None = None
         # Called with each checkpoint this process signs, after it is committed (the demo pushes
         # it to its in-process witnesses at once; `serve` has a background pusher instead).
         self.on_checkpoint: list[Callable[[StoredCheckpoint], None]] = []
@@ -464,6 +535,17 @@ class Ledger:
             with self.engine.connect() as conn:
                 cached = (now, read_revoked(conn))
             self._revoked_cache = cached
+        return cached[1]
+
+    def sm2_actors(self) -> dict[str, tuple[int, bytes]]:
+        """actor id -> (seq, SM2 point) of the actors whose entries carry an SM2 signature too
+        (SPEC §3 item 11); cached like `revoked_keys`."""
+        now = _time.monotonic()
+        cached = self._sm2_cache
+        if cached is None or now - cached[0] > REVOKED_TTL:
+            with self.engine.connect() as conn:
+                cached = (now, read_sm2_actors(conn))
+            self._sm2_cache = cached
         return cached[1]
 
     def forget_revoked(self, key_id: str, seq: int) -> None:
@@ -516,6 +598,7 @@ class Ledger:
                 yield tx
             return
         self.revoked_keys()  # refreshed (if stale) before the lock: the batch reads the cached list
+        self.sm2_actors()
         with self._writer_lock:
             b = self._begin_pg_batch()
             try:

@@ -265,10 +265,28 @@ class PushResult:
 Transport = Callable[[str, bytes], tuple[int, str, str]]
 
 
+def resolve_witness_url(url: str) -> str:
+    """The URL as stored: a ``local:<state dir>`` becomes ``local:<absolute dir>``, resolved now
+    against the registering command's working directory. Why: the server that later pushes runs
+    from wherever it was started (a service manager's /), where a relative path names another
+    directory or none. Raises ValueError for an empty path or one that is not a directory."""
+    if not url.startswith("local:"):
+        return url
+    raw = url[len("local:"):].strip()
+    if not raw:
+        raise ValueError("local: needs the witness's state directory, e.g. local:/srv/witness-a")
+    state = Path(raw).expanduser().resolve()
+    if not state.is_dir():
+        raise ValueError(f"local witness state directory {state} does not exist")
+    return f"local:{state}"
+
+
 def _local_witness(url: str) -> Any:
     from verifier.witness import Witness, load_witness_key
 
     state = Path(url[len("local:"):])
+    if not state.is_absolute():  # stored before resolve_witness_url: never read relative to the server's cwd
+        raise ValueError(f"local witness path {state} is relative; register it again with an absolute path")
     return Witness(state, load_witness_key(state / "key"))
 
 

@@ -46,6 +46,7 @@ from .pools import EXCLUDED_REASONS, PoolError, commit_with, conflicts_sha256, p
 from .recipe import RecipeError, encode_source, hexbytes, nonce_commitment, seed_from
 from .seal import seal
 from .sizes import SizeError, parse_ratio, stratum_sizes
+from .sm2 import entry_sm2_problem
 from .sources import SourceError, read_json_file
 from .tickets import Selection, subject_ticket, thresholds, ticket_rows
 
@@ -242,7 +243,7 @@ class _Bundle:
                           lhs[seq - 1].hex(), e["prev"], seq)
             sig = _sig_bytes(e["sig"])
             assert sig is not None
-            msg = jcs({k: v for k, v in e.items() if k != "sig"})
+            msg = jcs({k: v for k, v in e.items() if k != "sig" and k != "sm2_sig"})  # §2: what both signatures sign
             if seq == 0 or e["type"] == "log.genesis":
                 lv._genesis(e, seq, seq, msg, sig)
             elif e["type"] in KEY_TYPES:
@@ -253,6 +254,7 @@ class _Bundle:
                     self.fail(c, "ENTRY_SIGNATURE_INVALID", where, "Ed25519 signature does not verify over "
                               "JCS(entry without sig)", f"valid signature by {e['actor']['id']}/{e['actor']['key_id']}",
                               "invalid signature", seq)
+                self._sm2_entry(c, lv, e, msg, where, seq)
         self.pending: dict[int, dict[str, Any]] = {}
         self._pending_entries(c, lv, dict(lhs))
         self._time_order(c)
@@ -316,7 +318,7 @@ class _Bundle:
             lhs[seq] = lh
             sig = _sig_bytes(e["sig"])
             assert sig is not None
-            msg = jcs({k: v for k, v in e.items() if k != "sig"})
+            msg = jcs({k: v for k, v in e.items() if k != "sig" and k != "sm2_sig"})  # §2: what both signatures sign
             if e["type"] in KEY_TYPES:
                 lv._key_entry(e, seq, msg, sig)
                 continue
@@ -325,7 +327,18 @@ class _Bundle:
                 self.fail(c, "ENTRY_SIGNATURE_INVALID", where, "Ed25519 signature does not verify over "
                           "JCS(entry without sig)", f"valid signature by {e['actor']['id']}", "invalid signature", seq)
                 continue
+            if not self._sm2_entry(c, lv, e, msg, where, seq):
+                continue
             self.pending[seq] = e
+
+    def _sm2_entry(self, c: Check, lv: Any, e: dict[str, Any], msg: bytes, where: str, seq: int) -> bool:
+        """§3 item 11: an entry by an actor holding an SM2 key (as the bundled key entries say) carries
+        a valid sm2_sig over the bytes its Ed25519 sig signs; whether it does (or needs none)."""
+        bad = entry_sm2_problem(lv.ring.sm2.get(e["actor"]["id"]), e.get("sm2_sig"), msg)
+        if bad is not None:
+            self.fail(c, bad[0], where, bad[1], f"SM2 signature by {e['actor']['id']}",
+                      "none" if bad[0] == "ENTRY_SM2_SIGNATURE_MISSING" else "invalid", seq)
+        return bad is None
 
     def _time_order(self, c: Check) -> None:
         """§2: entry times never run backwards along seq — so any two entries of the bundle, proven

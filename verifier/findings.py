@@ -60,6 +60,9 @@ CODES: dict[str, str] = {
     "SM2_KEY_INVALID": "a log.sm2_key.registered entry is malformed or its key_sig (SM2 proof of possession) does not verify",
     "SM2_SIGNATURE_MISSING": "a checkpoint the log requires to carry an SM2 (国密) line has none by the registered SM2 key",
     "SM2_SIGNATURE_INVALID": "a checkpoint's SM2 (国密) line does not verify (SM2 with SM3, user id 1234567812345678)",
+    "SM2_ACTOR_KEY_INVALID": "an actor.sm2_key.registered entry is malformed, names an actor without a key in force, or its key_sig (SM2 proof of possession) does not verify",
+    "ENTRY_SM2_SIGNATURE_MISSING": "an entry by an actor holding an SM2 key on the log carries no sm2_sig (both signatures are required)",
+    "ENTRY_SM2_SIGNATURE_INVALID": "an entry's sm2_sig does not verify with its actor's SM2 key (SM3, user id 1234567812345678), or the actor holds none",
     "WITNESS_QUORUM_NOT_MET": "fewer valid witness cosignatures than required (reports of earlier versions; "
                               "now the verdict awaiting_witnesses, or PREPARED_NOT_WITNESSED once too late)",
     "PREPARED_NOT_WITNESSED": "the prepared checkpoint was not cosigned by k of the policy's witnesses before the "

@@ -49,18 +49,21 @@ from .note import (
     verify_note,
 )
 from .parallel import ChunkPool, ed25519_failures, ed25519_ok
+from .sm2 import ACTOR_ENTRY_TYPE as SM2_ACTOR_ENTRY_TYPE
 from .sm2 import ENTRY_TYPE as SM2_ENTRY_TYPE
-from .sm2 import Sm2Keys
+from .sm2 import Sm2Keys, entry_sm2_problem, parse_actor_sm2
 
 __all__ = ["MAX_LEAF", "ZERO_PREV", "LogOptions", "actor_key_id", "validate_entry", "verify_log"]
 
 MAX_LEAF = 65535
 ZERO_PREV = "0" * 64
 ENTRY_FIELDS = frozenset({"v", "seq", "time", "type", "actor", "payload", "prev", "sig"})
+#: An entry by an actor holding an SM2 key also carries sm2_sig (SPEC §3 item 11).
+ENTRY_FIELDS_SM2 = ENTRY_FIELDS | {"sm2_sig"}
 SYSTEM = "system"
 KEY_TYPES = frozenset({"log.genesis", "actor.key.registered", "actor.key.rotated", "log.key.rotated",
                        "actor.key.revoked", "log.key.revoked", "witness.key.registered", "witness.key.rotated",
-                       "witness.key.revoked", SM2_ENTRY_TYPE})
+                       "witness.key.revoked", SM2_ENTRY_TYPE, SM2_ACTOR_ENTRY_TYPE})
 #: §3 items 7-10: a revocation's reason is 1 to this many characters.
 MAX_REASON = 200
 #: Below this many entries a worker pool costs more than it saves.
@@ -121,7 +124,7 @@ def _validate(e: Any, known_prev: str | None = None) -> tuple[str | None, bytes 
     """
     if type(e) is not dict:
         return "entry is not a JSON object", None
-    if e.keys() != ENTRY_FIELDS:
+    if e.keys() != ENTRY_FIELDS and (e.keys() != ENTRY_FIELDS_SM2 or type(e["sm2_sig"]) is not str):
         missing = sorted(ENTRY_FIELDS - e.keys())
         extra = sorted(e.keys() - ENTRY_FIELDS)
         return f"fields wrong (missing {missing}, unexpected {extra})", None
@@ -220,6 +223,7 @@ class _KeyRing:
 
     def __init__(self, record: bool = False) -> None:
         self.keys: dict[tuple[str, str], list[Any]] = {}
+        self.sm2: dict[str, bytes] = {}  # actor -> SM2 point in force (§3 item 11)
         self.events: list[tuple[int, str, str, str, bytes | None]] | None = [] if record else None
         self.at = 0  # position of the entry whose changes are being recorded
 
@@ -239,6 +243,12 @@ class _KeyRing:
             self.keys[(actor, kid)][1] = 2
             if self.events is not None:
                 self.events.append((self.at, "rev", actor, kid, None))
+
+    def sm2_register(self, actor: str, point: bytes) -> None:
+        """§3 item 11: from the next entry on, the actor's entries carry sm2_sig by this key."""
+        self.sm2[actor] = point
+        if self.events is not None:
+            self.events.append((self.at, "sm2", actor, "", point))
 
     def get(self, actor: str, kid: str) -> tuple[bytes | None, str | None]:
         """(public key, None) or (None, finding code)."""
@@ -321,6 +331,8 @@ class _ChunkWorker:
             _, op, actor, kid, pub = ev[i]
             if op == "reg":
                 ring.register(actor, kid, pub)  # type: ignore[arg-type]
+            elif op == "sm2":
+                ring.sm2_register(actor, pub)  # type: ignore[arg-type]
             elif op == "rev":
                 ring.revoke(actor, kid)
             else:
@@ -371,7 +383,7 @@ class _ChunkWorker:
             raise RuntimeError("key registry events lost")
         self.events.extend(events[have - ev_base:])
         nxt = self._replay(pos0)
-        full, keys = self.full, self.ring.keys
+        full, keys, sm2_keys = self.full, self.ring.keys, self.ring.sm2
         out: list[Found] = []
         found = out.append
         lhs: list[bytes] = []
@@ -477,6 +489,12 @@ class _ChunkWorker:
             if k is None or k[1]:
                 _resolve(self.ring, out, i, "signatures", aid, kid, where, "entry")
                 continue
+            if "sm2_sig" in e or aid in sm2_keys:  # §3 item 11: both signatures, over the same bytes
+                msg = _safe_jcs({k: v for k, v in e.items() if k != "sig" and k != "sm2_sig"})
+                bad = entry_sm2_problem(sm2_keys.get(aid), e.get("sm2_sig"), msg)
+                if bad is not None:
+                    found((i, _ENTRY, "signatures", bad[0], where, bad[1], f"SM2 signature by {aid}", "none"
+                           if bad[0] == "ENTRY_SM2_SIGNATURE_MISSING" else "invalid"))
             todo((msg, sig, k[0], i, where, aid, kid, False))
         # The signatures last, in one tight loop (the crypto code stays hot in the CPU caches).
         for j in ed25519_failures(checks):
@@ -674,9 +692,9 @@ class _LogVerifier:
         if err is not None or not (pos == 0 or e["type"] in KEY_TYPES):
             return False
         seq = e["seq"]
-        msg = message_without_sig(leaf, e["sig"]) if canonical and leaf is not None else None
+        msg = message_without_sig(leaf, e["sig"]) if canonical and leaf is not None and "sm2_sig" not in e else None
         if msg is None:
-            msg = _safe_jcs({k: v for k, v in e.items() if k != "sig"})
+            msg = _safe_jcs({k: v for k, v in e.items() if k != "sig" and k != "sm2_sig"})
         self._sink, self._idx, self.ring.at = held, idx, pos
         try:
             if pos == 0 or e["type"] == "log.genesis":
@@ -807,6 +825,11 @@ class _LogVerifier:
             self._f(self.c_sigs, "ENTRY_SIGNATURE_INVALID", seq, f"{typ} signature does not verify; not applied",
                     f"valid signature by {aid}/{kid}", "invalid signature")
             return
+        bad = entry_sm2_problem(self.ring.sm2.get(aid), e.get("sm2_sig"), msg)
+        if bad is not None:  # §3 item 11: a rotation by an SM2 actor carries both signatures too
+            self._f(self.c_sigs, bad[0], seq, f"{typ}: {bad[1]}; not applied", f"SM2 signature by {aid}", "none"
+                    if bad[0] == "ENTRY_SM2_SIGNATURE_MISSING" else "invalid")
+            return
         if typ == "actor.key.registered":
             self._registered(p, seq)
         elif typ == "actor.key.rotated":
@@ -817,8 +840,24 @@ class _LogVerifier:
             self._revoked(p, seq)
         elif typ.startswith("witness.key."):
             self._witness_entry(typ, p, seq)
+        elif typ == SM2_ACTOR_ENTRY_TYPE:
+            self._sm2_actor(p, seq)
         elif typ == SM2_ENTRY_TYPE:
             self.sm2.register(p, seq, lambda code, msg, exp, act: self._f(ck, code, seq, msg, exp, act), self.origin)
+
+    def _sm2_actor(self, p: dict[str, Any], seq: int) -> None:
+        """§3 item 11 actor.sm2_key.registered: the actor (holding an Ed25519 key in force) signs
+        its later entries with this SM2 key too; a later registration replaces it."""
+        got = parse_actor_sm2(p)
+        if isinstance(got, str):
+            self._f(self.c_keys, "SM2_ACTOR_KEY_INVALID", seq, f"{got}; not applied", None, _s(sorted(p)))
+            return
+        aid, point = got
+        if aid == SYSTEM or not any(a == aid and st[1] == 0 for (a, _k), st in self.ring.keys.items()):
+            self._f(self.c_keys, "SM2_ACTOR_KEY_INVALID", seq, "the actor holds no Ed25519 key in force (the SM2 "
+                    "signature is a second signature, never the only one); not applied", "an actor with a key", aid)
+            return
+        self.ring.sm2_register(aid, point)
 
     def _registered(self, p: dict[str, Any], seq: int) -> None:
         ck = self.c_keys

@@ -34,6 +34,7 @@ SM2_TAG = b"GB/T32918-SM2-SM3"  # the identifier after 0xff (signed-note: "a lon
 _HEAD = bytes([ALG_SM2]) + SM2_TAG
 USER_ID = b"1234567812345678"
 ENTRY_TYPE = "log.sm2_key.registered"
+ACTOR_ENTRY_TYPE = "actor.sm2_key.registered"  # SPEC §3 item 11
 
 Report = Callable[[str, str, Any, Any], None]  # (code, message, expected, actual)
 
@@ -152,3 +153,43 @@ class Sm2Keys:
             return False
         self.verified += 1
         return True
+
+
+def parse_actor_sm2(payload: Any) -> tuple[str, bytes] | str:
+    """(actor id, point) of a valid ``actor.sm2_key.registered`` payload (SPEC §3 item 11), or why not:
+    exactly ``{actor_id, sm2_public_key, key_sig}`` (strings), the key a point of the curve, and
+    key_sig an SM2 signature by it over JCS({actor_id, sm2_public_key})."""
+    if not isinstance(payload, dict) or payload.keys() != {"actor_id", "sm2_public_key", "key_sig"} \
+            or not all(type(v) is str for v in payload.values()):
+        return "payload must be {actor_id, sm2_public_key, key_sig} (strings)"
+    try:
+        point = b64decode_strict(payload["sm2_public_key"])
+        sig = b64decode_strict(payload["key_sig"])
+    except NoteError:
+        return "sm2_public_key or key_sig is not base64"
+    if not _on_curve(point):
+        return "sm2_public_key is not 0x04 || X || Y, a point of the SM2 curve"
+    if not sm2_verify(point, jcs({"actor_id": payload["actor_id"], "sm2_public_key": payload["sm2_public_key"]}), sig):
+        return "key_sig is not an SM2 signature by the new key over JCS(payload without key_sig): no proof of possession"
+    return payload["actor_id"], point
+
+
+def entry_sm2_problem(point: bytes | None, sm2_sig: Any, message: bytes) -> tuple[str, str] | None:
+    """(finding code, message) if an entry's SM2 signature breaks SPEC §3 item 11, else None.
+
+    ``point``: the actor's SM2 key in force (None: the actor holds none); ``message``: the bytes
+    the Ed25519 ``sig`` signs, JCS(entry without sig and sm2_sig)."""
+    if point is None:
+        if sm2_sig is None:
+            return None
+        return "ENTRY_SM2_SIGNATURE_INVALID", "the entry carries sm2_sig but its actor holds no SM2 key on the log"
+    if sm2_sig is None:
+        return "ENTRY_SM2_SIGNATURE_MISSING", "the actor holds an SM2 key on the log: its entries need sm2_sig too"
+    try:
+        raw = b64decode_strict(sm2_sig) if type(sm2_sig) is str else b""
+    except NoteError:
+        raw = b""
+    if not sm2_verify(point, message, raw):
+        return "ENTRY_SM2_SIGNATURE_INVALID", "sm2_sig does not verify over JCS(entry without sig and sm2_sig) " \
+            "with the actor's SM2 key (SM3, user id 1234567812345678)"
+    return None

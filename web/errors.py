@@ -8,7 +8,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from drawsvc.i18n import tr
-from ledger.store import KeyRevoked
+from ledger.store import KeyRevoked, Sm2SignatureRequired
 
 
 class ApiError(Exception):
@@ -48,6 +48,14 @@ def register_error_handlers(app: Flask) -> None:
         # SPEC §3 item 7: the service signs nothing with a revoked key; the person needs a new key
         if _wants_json():
             return error_response(403, "key_revoked", str(exc), {"key_id": exc.key_id, "revoked_at_seq": exc.seq})
+        return Response(f"403 — {exc}", status=403, mimetype="text/plain")
+
+    @app.errorhandler(Sm2SignatureRequired)
+    def _sm2_required(exc: Sm2SignatureRequired):  # type: ignore[no-untyped-def]
+        # SPEC §3 item 11: an SM2 actor's entry needs both signatures; the signer lacks the SM2 key
+        if _wants_json():
+            return error_response(403, "sm2_signature_required", str(exc),
+                                  {"actor_id": exc.actor_id, "sm2_key_registered_at_seq": exc.seq})
         return Response(f"403 — {exc}", status=403, mimetype="text/plain")
 
     @app.errorhandler(HTTPException)

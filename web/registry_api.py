@@ -541,6 +541,31 @@ def update_account(key: str):  # type: ignore[no-untyped-def]
     return jsonify(_call(registry().update_account, need("admin"), key, body()))
 
 
+@bp.post("/accounts/<key>/key")
+@api.validate(resp=_resp(code="HTTP_201"), tags=["accounts"], skip_validation=True)
+def issue_new_key(key: str):  # type: ignore[no-untyped-def]
+    """Issue a new Ed25519 signing key to an active account whose keys were all revoked (admin
+    only; logged as actor.key.registered). 409 while it holds a key in force or is disabled."""
+    rec = _call(registry().issue_new_key, need("admin"), key)
+    ledger_checkpoint()
+    return jsonify(rec), 201
+
+
+@bp.post("/accounts/<key>/sm2-key")
+@api.validate(resp=_resp(code="HTTP_201"), tags=["accounts"], skip_validation=True)
+def give_sm2_key(key: str):  # type: ignore[no-untyped-def]
+    """Give an account an SM2 (国密) key (admin only; actor.sm2_key.registered, SPEC §3 item 11):
+    its later entries carry an SM2 signature beside the Ed25519 one. A second call replaces it."""
+    out = _call(registry().give_sm2_key, need("admin"), key)
+    ledger_checkpoint()
+    return jsonify(out), 201
+
+
+def ledger_checkpoint() -> None:
+    """Sign a checkpoint covering a key entry at once: key changes are what verifiers follow first."""
+    registry().ledger.checkpoint()
+
+
 @bp.post("/accounts/<key>/password")
 @api.validate(json=PasswordIn, resp=SpecResponse("HTTP_204", **ERR), tags=["accounts"], skip_validation=True)
 def set_password(key: str):  # type: ignore[no-untyped-def]

@@ -20,7 +20,7 @@ from nacl.signing import SigningKey
 
 from ledger import merkle, sm2
 from ledger.checkpoint import Checkpoint
-from ledger.entry import GENESIS_PREV, make_entry
+from ledger.entry import GENESIS_PREV, Entry, make_entry
 from ledger.keys import ActorSigner
 from ledger.note import NoteSigner
 
@@ -108,6 +108,7 @@ def build() -> dict:
         {"why": "the line signs another checkpoint (size 2)", "expect": "SM2_SIGNATURE_INVALID",
          "note": note_with(base64.b64decode(checkpoints[1]["note"].split("\n\n")[1].splitlines()[1].split(" ")[2]))},
     ]
+    actor = _actor_section(entries, log_signer, sm2_signer, t0)
     return {
         "about": "SM2/SM3 (国密) signature line v1, docs/SPEC.md §3.6 and §5.1. The standards' examples first; "
                  "then a log whose entry 1 registers its SM2 key, its checkpoints (size 1 needs no SM2 line, sizes "
@@ -125,6 +126,73 @@ def build() -> dict:
         "entries": [e.to_json() for e in entries],
         "checkpoints": checkpoints,
         "mutations": mutations,
+        "actor_sm2": actor,
+    }
+
+
+def _actor_section(entries: list[Entry], log_signer: NoteSigner, sm2_signer: sm2.Sm2NoteSigner,
+                   t0: datetime) -> dict:
+    """SPEC §3 item 11, going on from the log above: an account's Ed25519 key registered (seq 3),
+    its SM2 key registered with proof of possession (seq 4), an entry it signs with both (seq 5),
+    the checkpoint of size 6, and mutations of entries 4 and 5 with the finding each must raise."""
+    system = ActorSigner("system", SigningKey(bytes(range(32))))
+    alice_key = SigningKey(hashlib.sha256(b"spotcheck sm2 vector actor ed25519").digest())
+    alice_sm2 = hashlib.sha256(b"spotcheck sm2 vector actor sm2").digest()
+    alice = ActorSigner("user:alice", alice_key)
+    reg = sm2.actor_registration_payload("user:alice", alice_sm2, k=fixed_k("actor registration"))
+    drafts = [
+        (system, "actor.key.registered", {"actor_id": "user:alice", "key_id": alice.key_id,
+                                          "public_key": b64(alice.public_key)}, False),
+        (system, sm2.ACTOR_ENTRY_TYPE, reg, False),
+        (alice, "registry.subject.added", {"id": "91440300MA5FAKE01X", "name": "示例食品有限公司"}, True),
+    ]
+    out = list(entries)
+    prev = out[-1].leaf_hash().hex()
+    for signer, kind, payload, both in drafts:
+        seq = len(out)
+        e = make_entry(seq=seq, moment=t0 + timedelta(seconds=seq), entry_type=kind, actor_id=signer.actor_id,
+                       signing_key=signer.signing_key, payload=payload, prev=prev)
+        if both:  # sm2_sig over the bytes sig signs; k fixed for the file only (make_entry draws it fresh)
+            sm2_sig = b64(sm2.sign(alice_sm2, e.signing_bytes(), k=fixed_k(f"entry {seq}")))
+            e = Entry(e.seq, e.time, e.type, e.actor_id, e.key_id, e.payload, e.prev, e.sig, sm2_sig=sm2_sig)
+        out.append(e)
+        prev = e.leaf_hash().hex()
+    size = len(out)
+    text = Checkpoint(ORIGIN, size, merkle.root_from_leaf_hashes([e.leaf_hash() for e in out])).body()
+    note = text + "\n" + log_signer.signature_line(text) + sm2_signer.signature_line(text, k=fixed_k(f"checkpoint {size}"))
+    signed = out[-1].to_json()
+    no_sm2 = {k: v for k, v in signed.items() if k != "sm2_sig"}
+    raw = bytearray(base64.b64decode(signed["sm2_sig"]))
+    raw[40] ^= 0x01
+    bad_reg = out[-2].to_json()
+    bad_reg["payload"] = {**bad_reg["payload"], "key_sig": b64(sm2.sign(alice_sm2, b"not the payload",
+                                                                         k=fixed_k("bad registration")))}
+    bad_reg_entry = make_entry(seq=bad_reg["seq"], moment=t0 + timedelta(seconds=bad_reg["seq"]),
+                               entry_type=bad_reg["type"], actor_id="system", signing_key=system.signing_key,
+                               payload=bad_reg["payload"], prev=bad_reg["prev"]).to_json()
+    return {
+        "about": "SPEC §3 item 11: entries 3-5 go on from `entries` above. Entry 5 is signed by user:alice with "
+                 "Ed25519 (sig) and SM2 (sm2_sig), both over JCS(entry without sig and sm2_sig). Each mutation "
+                 "replaces one entry (position `seq`); verified without checkpoints it must raise `expect`.",
+        "keys": {"user:alice": {"ed25519_seed": b64(bytes(alice_key)), "key_id": alice.key_id,
+                                "sm2_private_key_hex": alice_sm2.hex(),
+                                "sm2_public_key_hex": sm2.public_key_of(alice_sm2).hex()}},
+        "signed_message_b64": b64(out[-1].signing_bytes()),
+        "entries": [{"entry": e.to_json(), "leaf_b64": b64(e.leaf()), "leaf_hash_hex": e.leaf_hash().hex()}
+                    for e in out[len(entries):]],
+        "checkpoint": {"size": size, "note": note},
+        "mutations": [
+            {"why": "sm2_sig removed (the Ed25519 sig still verifies)", "expect": "ENTRY_SM2_SIGNATURE_MISSING",
+             "seq": 5, "entry": no_sm2},
+            {"why": "one bit of sm2_sig's s flipped", "expect": "ENTRY_SM2_SIGNATURE_INVALID", "seq": 5,
+             "entry": {**signed, "sm2_sig": b64(bytes(raw))}},
+            {"why": "sm2_sig by the log's SM2 key, not alice's", "expect": "ENTRY_SM2_SIGNATURE_INVALID", "seq": 5,
+             "entry": {**signed, "sm2_sig": b64(sm2.sign(sm2_signer.private_key, out[-1].signing_bytes(),
+                                                         k=fixed_k("wrong key")))}},
+            {"why": "the registration's key_sig signs other bytes (no proof of possession): not applied, so "
+                    "entry 5's sm2_sig is by an actor holding no SM2 key", "expect": "SM2_ACTOR_KEY_INVALID",
+             "seq": 4, "entry": bad_reg_entry},
+        ],
     }
 
 

@@ -30,8 +30,9 @@ from .service import NETWORKS_FILE, DrawNotFound, load_pools, parse_secret
 # A bundle's format names the rules its draw was prepared under (docs/SPEC.md §D13).
 FORMATS = {ALGORITHM_V1: "spotcheck-draw-bundle/1", ALGORITHM_V2: "spotcheck-draw-bundle/2",
            ALGORITHM: "spotcheck-draw-bundle/3"}
-# every key entry (a verifier follows keys from genesis, SPEC §3) and the SM2 key registration (§5.1)
-KEY_TYPES = tuple(sorted(_KEY_TYPES | {"log.sm2_key.registered"}))
+# every key entry (a verifier follows keys from genesis, SPEC §3) and the SM2 key registrations (§5.1,
+# §3 item 11: which actors' entries carry an SM2 signature too)
+KEY_TYPES = tuple(sorted(_KEY_TYPES | {"log.sm2_key.registered", "actor.sm2_key.registered"}))
 
 
 def _b64(b: bytes) -> str:

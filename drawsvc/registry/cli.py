@@ -149,6 +149,43 @@ def user_token(ctx: click.Context, account_id: str, name: str) -> None:
     click.echo(f"token {rec['id']} for {account_id}: {secret}")
 
 
+class _Refused(click.ClickException):
+    """A refused key operation: exit 2 with the reason, nothing written."""
+
+    exit_code = 2
+
+
+@user_cmd.command("new-key")
+@click.argument("account_id")
+@click.option("--as", "account", help="Admin account that issues it (default: system)")
+@click.pass_context
+def user_new_key(ctx: click.Context, account_id: str, account: str | None) -> None:
+    """Issue a new Ed25519 key to an active account whose keys were revoked (actor.key.registered)."""
+    reg = _registry(ctx)
+    try:
+        rec = reg.issue_new_key(_actor(reg, account), account_id)
+    except (Conflict, NotFound, Forbidden) as exc:
+        raise _Refused(str(exc)) from None
+    reg.ledger.checkpoint()
+    click.echo(f"new key {rec['key_id']} issued to {account_id}")
+
+
+@user_cmd.command("sm2-key")
+@click.argument("account_id")
+@click.option("--as", "account", help="Admin account that gives it (default: system)")
+@click.pass_context
+def user_sm2_key(ctx: click.Context, account_id: str, account: str | None) -> None:
+    """Give an account an SM2 (国密) key (actor.sm2_key.registered, SPEC §3 item 11): its later
+    entries carry an SM2 signature beside the Ed25519 one. Again: a new key replaces the old."""
+    reg = _registry(ctx)
+    try:
+        out = reg.give_sm2_key(_actor(reg, account), account_id)
+    except (Conflict, NotFound, Forbidden) as exc:
+        raise _Refused(str(exc)) from None
+    reg.ledger.checkpoint()
+    click.echo(f"SM2 key registered for {account_id} at seq {out['seq']}; public key {out['sm2_public_key']}")
+
+
 @click.group("registry")
 def registry_cmd() -> None:
     """Registry maintenance: rebuild from the log, demo data."""

@@ -161,8 +161,11 @@ def seed_registries(reg: Any, *, subjects: int = 300, seed: int = 2026, today: d
     reg.save(op["op-scjg"], "plan", plan)
     reg.set_plan_status(op["op-scjg"], plan["code"], "submitted")  # four eyes: drafted and submitted by
     reg.set_plan_status(admin, plan["code"], "approved")  # the operator, approved by another person
+    # the operator holds an SM2 (国密) key too: from here on (the demo's draws) its entries carry both
+    # signatures (SPEC §3 item 11), checked by drawverify and the verifier page
+    reg.give_sm2_key(admin, "op-scjg")
     return {"subjects": len(subs), "inspectors": len(inspectors), "items": len(ITEMS),
-            "departments": len(DEPARTMENTS), "plan": plan["code"],
+            "departments": len(DEPARTMENTS), "plan": plan["code"], "sm2_accounts": ["op-scjg"],
             "accounts": {"admin": admin_password, **{a: password for a in accounts if a != "admin"},
                          insp_account: password}}
 
@@ -178,6 +181,8 @@ def seed_demo(ledger: Any, instance: Any = None, *, subjects: int = 300, seed: i
     lines = [f"demo: {summary['departments']} departments, {summary['items']} items, {summary['subjects']} subjects, "
              f"{summary['inspectors']} inspectors, plan {summary['plan']} approved"]
     lines += [f"demo account {acc} / password {pw}" for acc, pw in summary["accounts"].items()]
+    lines += [f"demo account {acc} holds an SM2 (国密) key: its entries carry both signatures"
+              for acc in summary["sm2_accounts"]]
     return lines
 
 

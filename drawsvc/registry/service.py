@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from drawsvc.clock import china_date
 from drawsvc.i18n import N_, tr
+from ledger import sm2
 from ledger.keys import ActorSigner, decrypt_private_key, encrypt_private_key, generate_actor_key
 from ledger.schema import actor_keys
 
@@ -139,8 +140,9 @@ class Registry:
         return old, record
 
     def save(self, actor: Actor, kind: str, data: dict, *, create: bool | None = None,
-             verb: str | None = None) -> dict:
-        """Add or change one record. No entry is written when nothing changed."""
+             verb: str | None = None, then: Callable[[Any, dict], None] | None = None) -> dict:
+        """Add or change one record. No entry is written when nothing changed. `then(tx, record)`
+        runs in the same transaction after the record's entry (all or nothing)."""
         if kind in ("account", "token") and create is not False and not self.get(kind, data.get("id", "")):
             raise Conflict(tr("账号和令牌请用账号管理创建"))
         try:
@@ -154,6 +156,8 @@ class Registry:
                 entry = tx.append(f"registry.{kind}.{verb}", {"id": key, "state": record, "changed": changed},
                                   self._signer(actor))
                 write_records(tx.conn, kind, [(record, entry.seq, old is None)])
+                if then is not None:
+                    then(tx, record)
                 return record
         except IntegrityError:  # a unique field another record holds (e.g. an inspector's cert_no): nothing written
             raise Conflict(f"{kind} 的唯一字段已被另一条记录使用（如执法证号）/ a unique field of this {kind} is "
@@ -324,7 +328,90 @@ class Registry:
             raise NotFound(tr("没有账号 %(account)s", account=account_id))
         allowed = {k: v for k, v in changes.items() if k in ("name", "role", "departments", "inspector", "status")}
         verb = "disabled" if allowed.get("status") == "disabled" and old["status"] != "disabled" else None
-        return self.save(actor, "account", {**old, **allowed}, create=False, verb=verb)
+        if verb != "disabled":
+            return self.save(actor, "account", {**old, **allowed}, create=False, verb=verb)
+        revoked: list[tuple[str, int]] = []
+        record = self.save(actor, "account", {**old, **allowed}, create=False, verb=verb,
+                           then=lambda tx, _rec: revoked.extend(self._revoke_keys(tx, account_id)))
+        for key_id, seq in revoked:
+            self.ledger.forget_revoked(key_id, seq)
+        with self._lock:
+            self._signers.pop(account_id, None)
+        return record
+
+    def _revoke_keys(self, tx: Any, account_id: str) -> list[tuple[str, int]]:
+        """Disabling an account revokes every key it holds in force (`actor.key.revoked`, SPEC §3
+        item 7), in the disabling transaction: a key copied off the server before signs nothing
+        the service accepts or a verifier passes afterwards (REVOKED_KEY). Its SM2 key needs no
+        entry: an SM2 actor's entry needs both signatures, and its Ed25519 keys are gone."""
+        from ledger.rotation import key_state
+
+        actor_id = actor_id_for(account_id)
+        state = key_state(tx.conn)
+        out = []
+        for key_id, (owner, _pk) in sorted(state.keys.items()):
+            if owner != actor_id or key_id in state.revoked:
+                continue
+            entry = tx.append("actor.key.revoked", {"actor_id": actor_id, "key_id": key_id,
+                                                     "reason": f"账户 {account_id} 已停用"},  # log data, not UI text
+                              self.ledger.system)
+            tx.conn.execute(actor_keys.update().where(actor_keys.c.key_id == key_id).values(active=False))
+            out.append((key_id, entry.seq))
+        return out
+
+    def issue_new_key(self, actor: Actor, account_id: str) -> dict:
+        """A new Ed25519 key for an active account whose keys were all revoked (SPEC §3 item 7 leaves
+        it none): `actor.key.registered` by system, and the account record names the new key.
+        Refused (409) while the account holds a key in force (rotate it instead) or is disabled."""
+        from ledger.rotation import key_state
+
+        if actor.role not in ("system", "admin"):
+            raise Forbidden(tr("只有管理员可以为账户签发新密钥"))
+        if self.passphrase is None:
+            raise RuntimeError("Registry needs the key passphrase to issue keys")
+        key = generate_actor_key()
+        pub = bytes(key.verify_key)
+        actor_id = actor_id_for(account_id)
+        with self.ledger.transaction() as tx:
+            old = get_record(tx.conn, "account", account_id)
+            if old is None:
+                raise NotFound(tr("账户 %(id)s 不存在", id=account_id))
+            if old["status"] != "active":
+                raise Conflict(tr("账户 %(id)s 已停用，不能签发新密钥", id=account_id))
+            state = key_state(tx.conn)
+            if any(owner == actor_id and kid not in state.retired for kid, (owner, _pk) in state.keys.items()):
+                raise Conflict(tr("账户 %(id)s 仍有有效密钥：请先吊销（或轮换）", id=account_id))
+            signer = ActorSigner(actor_id, key)
+            tx.register_actor_key(actor_id, pub, encrypt_private_key(key, self.passphrase))
+            record = {**old, "key_id": signer.key_id, "public_key": base64.b64encode(pub).decode()}
+            entry = tx.append("registry.account.changed", {"id": account_id, "state": record,
+                                                           "changed": ["key_id", "public_key"]}, self._signer(actor))
+            write_records(tx.conn, "account", [(record, entry.seq, False)])
+        with self._lock:
+            self._signers.pop(account_id, None)
+        return record
+
+    def give_sm2_key(self, actor: Actor, account_id: str) -> dict:
+        """Register a fresh SM2 key for the account (`actor.sm2_key.registered`, SPEC §3 item 11;
+        a later call replaces it): from the next entry on, its entries carry both signatures."""
+        if actor.role not in ("system", "admin"):
+            raise Forbidden(tr("只有管理员可以为账户登记国密（SM2）密钥"))
+        if self.passphrase is None:
+            raise RuntimeError("Registry needs the key passphrase to store keys")
+        old = self.get("account", account_id)
+        if old is None:
+            raise NotFound(tr("账户 %(id)s 不存在", id=account_id))
+        if old["status"] != "active":
+            raise Conflict(tr("账户 %(id)s 已停用", id=account_id))
+        private = sm2.generate_private_key()
+        try:
+            entry = sm2.register_actor_sm2_key(self.ledger, actor_id_for(account_id), private,
+                                               sm2.encrypt_private_key(private, self.passphrase))
+        except ValueError as exc:  # KeyLifecycleError: no Ed25519 key in force
+            raise Conflict(str(exc)) from None
+        with self._lock:
+            self._signers.pop(account_id, None)
+        return {"account": account_id, "seq": entry.seq, "sm2_public_key": entry.payload["sm2_public_key"]}
 
     def set_password(self, actor: Actor, account_id: str, password: str, current: str | None = None) -> None:
         """Admins set any password; others only their own, giving the current one. Not logged
@@ -361,8 +448,12 @@ class Registry:
         with self._lock:
             cached = self._signers.get(account_id)
         revoked = self.ledger.revoked_keys()
-        if cached is not None and cached.key_id not in revoked:
-            return cached  # a revoked key is dropped: the account's key in force (if any) is read anew
+        sm2_on_log = self.ledger.sm2_actors().get(actor_id_for(account_id))
+        if cached is not None and cached.key_id not in revoked and cached.sm2_public == (
+                sm2_on_log[1] if sm2_on_log else cached.sm2_public):
+            # a revoked key is dropped, and so is a signer without the SM2 key the log now names
+            # for the account (SPEC §3 item 11): the account's keys in force are read anew
+            return cached
         if self.passphrase is None:
             raise RuntimeError("Registry needs the key passphrase to sign for accounts")
         actor_id = actor_id_for(account_id)
@@ -374,7 +465,9 @@ class Registry:
                 raise Forbidden(tr("账户 %(account_id)s 没有可用的签名密钥：密钥 %(key_id)s 已于日志条目 %(seq)s 吊销",
                                    account_id=account_id, key_id=cached.key_id, seq=revoked[cached.key_id]))
             raise Forbidden(tr("账户 %(account_id)s 没有可用的签名密钥", account_id=account_id))
-        signer = ActorSigner(actor_id, decrypt_private_key(row.encrypted_private_key, self.passphrase))
+        with self.ledger.engine.connect() as conn:
+            sm2_private = sm2.load_actor_private(conn, actor_id, self.passphrase)
+        signer = ActorSigner(actor_id, decrypt_private_key(row.encrypted_private_key, self.passphrase), sm2_private)
         with self._lock:
             self._signers[account_id] = signer
         return signer

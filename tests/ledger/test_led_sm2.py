@@ -221,3 +221,27 @@ def test_an_old_log_adopts_an_sm2_key_and_keeps_verifying(tmp_path: Path, monkey
     stripped = notes[:-1] + [notes[-1].split("\n\n")[0] + "\n\n" + notes[-1].split("\n\n")[1].splitlines()[0] + "\n"]
     rep = verify_log([led.entry(i).leaf() for i in range(led.size())], stripped)
     assert [f.code for c in rep.checks.values() for f in c.findings] == ["SM2_SIGNATURE_MISSING"]
+
+
+def test_entry_with_both_signatures_is_canonical_and_each_verifies() -> None:
+    """make_entry with an SM2 key (SPEC §3 item 11): the leaf is JCS of the whole entry on both
+    encoding paths (the fast one and the general one, taken for a float), sm2_sig and sig sign the
+    same bytes, and the leaf parses back to the same entry."""
+    import base64
+    from datetime import UTC, datetime
+
+    from nacl.signing import SigningKey
+
+    from ledger import sm2
+    from ledger.canonical import canonical_bytes
+    from ledger.entry import Entry, make_entry
+
+    key, d = SigningKey.generate(), sm2.generate_private_key()
+    for payload in ({"name": "示例", "n": 1}, {"ratio": 0.25}):
+        e = make_entry(seq=7, moment=datetime(2026, 1, 5, tzinfo=UTC), entry_type="registry.item.added",
+                       actor_id="user:alice", signing_key=key, payload=payload, prev="0" * 64, sm2_key=d)
+        assert e.leaf() == canonical_bytes(e.to_json())
+        assert Entry.from_leaf(e.leaf()) == e
+        e.verify(bytes(key.verify_key))
+        assert sm2.verify(sm2.public_key_of(d), e.signing_bytes(), base64.b64decode(e.sm2_sig))
+        assert not sm2.verify(sm2.public_key_of(d), e.leaf(), base64.b64decode(e.sm2_sig))

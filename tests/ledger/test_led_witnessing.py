@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import pytest
 from nacl.signing import SigningKey
 from sqlalchemy import func, insert, select, update
 
@@ -229,3 +230,37 @@ def test_drawsvc_witness_commands(instance, tmp_path) -> None:  # type: ignore[n
     assert r.exit_code == 0 and "notary.example/w1: ok" in r.output, r.output
     r = run("list")
     assert "quorum k = 1" in r.output and "cosigned size" in r.output
+
+
+def test_local_witness_url_is_stored_absolute(instance, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """`--url local:<dir>` given relative is resolved against the registering command's directory
+    and stored absolute, so the server pushes to it from any working directory; an empty or
+    missing directory exits 2 with nothing stored; a relative row (stored before) is refused by
+    name rather than read relative to the server's cwd."""
+    from click.testing import CliRunner
+
+    from drawsvc.cli import main
+    from ledger.witnessing import _local_witness
+
+    def run(*args: str):  # type: ignore[no-untyped-def]
+        return CliRunner().invoke(main, ["--home", str(instance.home), "witness", *args])
+
+    ledger = instance.ledger()
+    w, v = make_witness(tmp_path, "notary.example/w1", ledger.log_signer.verifier.encode())
+    monkeypatch.chdir(w.state.parent)
+    r = run("add", v.encode(), "--url", "local:")
+    assert r.exit_code == 2 and "state directory" in r.output
+    r = run("add", v.encode(), "--url", "local:no-such-dir")
+    assert r.exit_code == 2 and "does not exist" in r.output
+    with instance.engine().connect() as conn:
+        assert conn.execute(select(witnesses.c.name)).all() == []
+    assert run("add", v.encode(), "--url", f"local:{w.state.name}").exit_code == 0
+    with instance.engine().connect() as conn:
+        url = conn.execute(select(witnesses.c.url)).scalar_one()
+    assert url == f"local:{w.state.resolve()}"
+    monkeypatch.chdir("/")  # the server runs elsewhere: the stored path still names the witness
+    assert run("quorum", "1").exit_code == 0
+    r = run("push")
+    assert r.exit_code == 0 and "notary.example/w1: ok" in r.output, r.output
+    with pytest.raises(ValueError, match="relative"):
+        _local_witness(f"local:{w.state.name}")

@@ -106,6 +106,10 @@ def _cases(reg, plan):
          {"public": 401, "admin": 200, "operator": 403, "other_operator": 403, "inspector": 403, "auditor": 403}),
         ("POST", "/api/v1/accounts/op-rfb/password", {"password": "another-password"},
          {"public": 401, "admin": 204, "operator": 403, "other_operator": 403, "inspector": 403, "auditor": 403}),
+        ("POST", "/api/v1/accounts/op-rfb/key", None,  # it holds a key in force: rotate or revoke it first
+         {"public": 401, "admin": 409, "operator": 403, "other_operator": 403, "inspector": 403, "auditor": 403}),
+        ("POST", "/api/v1/accounts/op-rfb/sm2-key", None,
+         {"public": 401, "admin": 201, "operator": 403, "other_operator": 403, "inspector": 403, "auditor": 403}),
         ("GET", "/api/v1/tokens", None, {"public": 401}),
         ("POST", "/api/v1/tokens", {"name": "ci"}, {"public": 401, "auditor": 403, "admin": 201, "operator": 201,
                                                      "other_operator": 201, "inspector": 201}),
@@ -211,3 +215,38 @@ def test_openapi_document_is_generated(app):
     body = doc["paths"]["/api/v1/subjects"]["post"]["requestBody"]
     assert body["content"]["application/json"]["schema"]["$ref"]
     assert "SubjectIn" in str(doc["components"]["schemas"])
+
+
+def test_new_key_after_revocation_over_http(app, reg, county):
+    from ledger.rotation import revoke_actor_key
+
+    c, headers = _client(app, "admin")
+    old = reg.get("account", "op-rfb")["key_id"]
+    assert c.post("/api/v1/accounts/nobody/key", headers=headers).status_code == 404
+    revoke_actor_key(reg.ledger, "user:op-rfb", old, "密钥泄露")
+    r = c.post("/api/v1/accounts/op-rfb/key", headers=headers)
+    assert r.status_code == 201, r.json
+    assert r.json["key_id"] != old and reg.get("account", "op-rfb")["key_id"] == r.json["key_id"]
+    entry = reg.ledger.entry(reg.ledger.size() - 2)
+    assert entry.type == "actor.key.registered" and entry.payload["key_id"] == r.json["key_id"]
+    r = c.post("/api/v1/accounts/op-rfb/key", headers=headers)
+    assert r.status_code == 409 and r.json["error"]["message"]
+
+
+def test_sm2_account_whose_sm2_key_is_unavailable_is_refused_not_downgraded(app, reg, county):
+    """op-scjg holds an SM2 key (the demo's): if its private key cannot be had (the key store row
+    switched off, as when the key moved into a module the service cannot reach), its writes are
+    refused with a named 403 and nothing is written — never signed with Ed25519 alone."""
+    from sqlalchemy import update
+
+    from ledger.schema import actor_keys
+
+    with reg.ledger.engine.begin() as conn:
+        conn.execute(update(actor_keys).where(actor_keys.c.actor_id == "sm2:user:op-scjg").values(active=False))
+    reg._signers.clear()
+    c, headers = _client(app, "operator")
+    size = reg.ledger.size()
+    r = c.post("/api/v1/sublibraries", json={"code": "nosm2", "name": "无国密密钥", "department": "scjg",
+                                             "filter": {"statuses": ["存续"]}}, headers=headers)
+    assert r.status_code == 403 and r.json["error"]["code"] == "sm2_signature_required", r.json
+    assert reg.ledger.size() == size

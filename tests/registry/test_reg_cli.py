@@ -39,3 +39,41 @@ def test_cli_flow(tmp_path, monkeypatch):
     assert res.exit_code == 0 and "sct_" in res.output
     res = r.invoke(main, ["--home", str(home), "registry", "rebuild", "--check"])
     assert res.exit_code == 0 and "equals" in res.output, res.output
+
+
+def test_cli_key_lifecycle_sm2_and_new_key(tmp_path, monkeypatch):
+    """`user sm2-key`, `key revoke`, `user new-key`; refusals exit 2 with the reason; drawverify
+    then verifies the whole log (entries with both signatures included)."""
+    from drawsvc.instance import load
+    from verifier.log import LogOptions, verify_log
+
+    monkeypatch.setenv("DRAWSVC_KEY_PASSPHRASE", "cli-test-passphrase")
+    home = tmp_path / "inst"
+    r = CliRunner()
+
+    def run(*args: str):
+        return r.invoke(main, ["--home", str(home), *args])
+
+    assert run("init").exit_code == 0
+    assert run("user", "create", "op1", "--role", "admin", "--password", "a-long-password").exit_code == 0
+    res = run("user", "sm2-key", "op1")
+    assert res.exit_code == 0 and "SM2 key registered for op1" in res.output, res.output
+    res = run("user", "sm2-key", "nobody")
+    assert res.exit_code == 2 and "nobody" in res.output, res.output
+    res = run("user", "new-key", "op1")  # a key in force: refused, nothing written
+    assert res.exit_code == 2, res.output
+    res = run("key", "revoke", "user:op1", "--reason", "离职交接")
+    assert res.exit_code == 0, res.output
+    res = run("user", "new-key", "op1")
+    assert res.exit_code == 0 and "new key" in res.output, res.output
+    res = run("user", "create", "aud3", "--role", "auditor", "--password", "a-long-password", "--as", "op1")
+    assert res.exit_code == 0, res.output  # signed by op1 with its new Ed25519 key and its SM2 key
+    inst = load(home)
+    led = inst.ledger()
+    entries = [e.to_json() for e in led.entries(0, led.size())]
+    rep = verify_log(entries, [led.latest_checkpoint().note], options=LogOptions(log_key=inst.config["log_verifier_key"]))
+    assert rep.ok, rep.to_text()
+    last = led.entry(led.size() - 1)
+    assert last.actor_id == "user:op1" and last.sm2_sig is not None
+    res = run("log", "audit")  # the service's own audit reads entries with both signatures too
+    assert res.exit_code == 0, res.output

@@ -80,6 +80,13 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoDraws:
         for aid in sorted(ids):
             with contextlib.suppress(Exception):  # keys without a private part (witnesses, clients)
                 d.signers[aid] = inst.active_signer(aid).signing_key
+        from vf_drawkit import SM2_KEYS
+
+        from ledger import sm2
+
+        with ledger.engine.connect() as conn:
+            for aid in sorted(i[len("sm2:"):] for i in ids if i.startswith("sm2:")):
+                SM2_KEYS[aid] = sm2.load_actor_private(conn, aid, inst.passphrase())
         d.checkpoint_note = cp.note if isinstance(getattr(cp, "note", None), str) else ""
         (base / "full-log.json").write_text(json.dumps({"entries": d.full_log}, ensure_ascii=False))
         d.files["full-log"] = base / "full-log.json"

@@ -26,12 +26,22 @@ def entry(bundle: dict[str, Any], typ: str) -> dict[str, Any]:
     return next(w["entry"] for w in bundle["entries"] if w["entry"]["type"] == typ)
 
 
+#: actor id -> SM2 private key of the demo's SM2 actors (SPEC §3 item 11), filled by conftest: a
+#: dishonest service holds every key, so re-signing an SM2 actor's entry re-signs its sm2_sig too.
+SM2_KEYS: dict[str, bytes] = {}
+
+
 def resign(e: dict[str, Any], sk: SigningKey, key_id: str | None = None) -> None:
-    """Sign an entry again (optionally naming another key id)."""
+    """Sign an entry again (optionally naming another key id); an entry carrying sm2_sig gets a
+    fresh SM2 signature as well when its actor's SM2 key is known (both sign the same bytes)."""
     if key_id is not None:
         e["actor"]["key_id"] = key_id
-    body = {k: v for k, v in e.items() if k != "sig"}
-    e["sig"] = base64.b64encode(sk.sign(rfc8785.dumps(body)).signature).decode()
+    body = rfc8785.dumps({k: v for k, v in e.items() if k not in ("sig", "sm2_sig")})
+    e["sig"] = base64.b64encode(sk.sign(body).signature).decode()
+    if "sm2_sig" in e and e["actor"]["id"] in SM2_KEYS:
+        from ledger import sm2
+
+        e["sm2_sig"] = base64.b64encode(sm2.sign(SM2_KEYS[e["actor"]["id"]], body)).decode()
 
 
 def key_id(sk: SigningKey) -> str:

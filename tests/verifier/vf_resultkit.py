@@ -3,7 +3,6 @@ re-signing every rewritten entry with the demo's real keys (from the conftest)."
 
 from __future__ import annotations
 
-import base64
 import copy
 import hashlib
 from typing import Any
@@ -21,8 +20,9 @@ def leaf_hash(e: dict[str, Any]) -> str:
 
 
 def resign(e: dict[str, Any], signers: dict[str, Any]) -> None:
-    body = {k: v for k, v in e.items() if k != "sig"}
-    e["sig"] = base64.b64encode(signers[e["actor"]["id"]].sign(rfc8785.dumps(body)).signature).decode()
+    from vf_drawkit import resign as resign_both
+
+    resign_both(e, signers[e["actor"]["id"]])  # sig, and sm2_sig for an SM2 actor (SPEC §3 item 11)
 
 
 def rechain(log: list[dict[str, Any]], start: int, signers: dict[str, Any]) -> list[dict[str, Any]]:

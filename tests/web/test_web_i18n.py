@@ -235,7 +235,7 @@ def crawl_urls(app: Any, demo: Any) -> list[str]:
 
 CODED_FIELDS = {"status", "kind", "reason", "label", "category_labels", "subject_status", "methods"}
 RAW_CODE = re.compile(r"\b(?:[a-z]+_[a-z_]+|None|True|False|null)\b")
-ALLOWED_PHRASES = ("League of Entropy", "noble-curves", "noble BLS12-381", "chinese-calendar", "Web Crypto",
+ALLOWED_PHRASES = ("League of Entropy", "noble-curves", "noble BLS12-381", "chinese-calendar", "Web Crypto", "sm-crypto",
                    "default、quicknet", "（quicknet）")
 
 

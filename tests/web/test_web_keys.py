@@ -103,3 +103,25 @@ def test_a_person_whose_key_was_revoked_signs_nothing_more(app: Any, client: Any
     assert refused.status_code == 403, refused.get_data(as_text=True)
     assert f"已于日志条目 {rev.seq} 吊销" in refused.get_json()["error"]["message"]
     assert ledger.size() == size  # nothing written
+
+
+def test_sm2_entry_keys_on_the_key_page(app: Any, client: Any) -> None:
+    """SPEC §3 item 11: an actor's SM2 keys are listed beside its Ed25519 keys, a second
+    registration retiring the first; the page labels them, in Chinese or (?lang=en) English."""
+    from ledger import sm2
+
+    ledger = app.extensions["ledger"]
+    ck = SigningKey.generate()
+    create_client(ledger, "permits", bytes(ck.verify_key))
+    first, second = sm2.generate_private_key(), sm2.generate_private_key()
+    sm2.register_actor_sm2_key(ledger, "client:permits", first, None)
+    sm2.register_actor_sm2_key(ledger, "client:permits", second, None)
+    data = client.get("/api/v1/log/keys").get_json()
+    mine = [k for k in data["actors"] if k["actor_id"] == "client:permits"]
+    assert sorted((k["algorithm"], k["status"]) for k in mine) == [
+        ("ed25519", "in_force"), ("sm2", "in_force"), ("sm2", "retired")]
+    old = next(k for k in mine if k["algorithm"] == "sm2" and k["status"] == "retired")
+    assert old["key_id"] == key_id_for(sm2.public_key_of(first))
+    assert [e["event"] for e in old["events"]] == ["registered", "rotated_out"]
+    assert client.get("/public/keys").get_data(as_text=True).count("国密 SM2 条目签名密钥") == 2
+    assert client.get("/public/keys?lang=en").get_data(as_text=True).count("SM2 entry signing key") == 2

@@ -25,7 +25,7 @@ CLI_OF = {
     "drand_time": "timing", "chains_committed": "chains", "coverage": "checkpoint_coverage",
     "nonce": "seed", "seed": "seed", "pools": "pools", "sizes": "sizes", "selection": "selection", "matching": "matching",
     "seal": "seal", "substitutions": "substitutions", "rules": "rules", "other_draws": "other_draws",
-    "pool_changes": "pool_changes", "sm2": "bundle_checkpoint", "time_order": "bundle_log", "algorithm": "lifecycle",
+    "pool_changes": "pool_changes", "sm2": "bundle_checkpoint", "sm2_entries": "bundle_log", "time_order": "bundle_log", "algorithm": "lifecycle",
 }
 
 

@@ -28,6 +28,10 @@ def test_page_agrees_with_the_sm2_vectors(browser: Any, live_server: str) -> Non
     assert out["checkpoints"] == ["not_checked", "passed", "passed"]  # size 1 predates the registration
     assert out["mutations"] == [{"status": "failed", "code_named": True}] * len(v["mutations"])
     assert "SM2_KEY_INVALID" in out["bad_registration"]
+    # §3 item 11: an SM2 actor's entry with both signatures passes; each mutation fails by name
+    assert all(out["actor_ok"]), out
+    assert out["actor_sm2_checked"] == [5]
+    assert out["actor_mutations"] == [{"expect": m["expect"], "named": True} for m in v["actor_sm2"]["mutations"]]
 
 
 def _verify(browser: Any, bundle: dict) -> dict[str, Any]:
@@ -68,3 +72,28 @@ def test_published_draw_sm2_line_checked_in_the_page(browser: Any, live_server: 
     pc["prepared_checkpoint"]["note"] = f"{ptext}\n\n{psigs.splitlines()[0]}\n"
     checks = _verify(browser, pc)
     assert checks["prepared_cp"]["status"] == "failed" and "SM2_SIGNATURE_MISSING" in checks["prepared_cp"]["detail"]
+
+
+def test_published_draw_sm2_entry_signatures_checked_in_the_page(browser: Any, live_server: str, demo: Any) -> None:
+    """The demo's operator holds an SM2 key: the page checks its entries' sm2_sig with sm-crypto,
+    and a bundle whose entry lost, or carries a forged, sm2_sig fails with the named finding."""
+    draw_id = draw_ids(demo)["published"]
+    browser.get(f"{live_server}/verify/{draw_id}")
+    res = result_of_page(browser)
+    checks = by_id(res["checks"])
+    assert checks["sm2_entries"]["status"] == "passed" and "sm-crypto" in checks["sm2_entries"]["detail"], checks
+    bundle = json.loads(urllib.request.urlopen(f"{live_server}/api/v1/draws/{draw_id}/bundle").read())
+    signed = [i for i, w in enumerate(bundle["entries"]) if "sm2_sig" in w["entry"]]
+    assert signed
+    stripped = json.loads(json.dumps(bundle))
+    del stripped["entries"][signed[0]]["entry"]["sm2_sig"]
+    checks = _verify(browser, stripped)
+    assert checks["sm2_entries"]["status"] == "failed" and "ENTRY_SM2_SIGNATURE_MISSING" in checks["sm2_entries"]["detail"]
+    assert checks["signatures"]["status"] == "passed"  # the Ed25519 signature alone still verifies
+    forged = json.loads(json.dumps(bundle))
+    e = forged["entries"][signed[0]]["entry"]
+    raw = bytearray(base64.b64decode(e["sm2_sig"]))
+    raw[-1] ^= 1
+    e["sm2_sig"] = base64.b64encode(bytes(raw)).decode()
+    checks = _verify(browser, forged)
+    assert checks["sm2_entries"]["status"] == "failed" and "ENTRY_SM2_SIGNATURE_INVALID" in checks["sm2_entries"]["detail"]

@@ -169,6 +169,41 @@ def lockouts():  # type: ignore[no-untyped-def]
     return render_template("staff/lockouts.html", rows=limiter().lockouts(200))
 
 
+@bp.get("/accounts")
+def accounts():  # type: ignore[no-untyped-def]
+    """Accounts and their signing keys: whether each holds an Ed25519 key in force and an SM2 key
+    (SPEC §3 items 7, 11); the administrator issues a new key after a revocation or gives an SM2
+    key here (the same actions as `drawsvc user new-key / sm2-key` and the API)."""
+    a = require("admin")
+    from ledger.rotation import key_state
+
+    led = ledger()
+    with led.engine.connect() as conn:
+        state = key_state(conn)
+    live = {owner for kid, (owner, _pk) in state.keys.items() if kid not in state.retired}
+    sm2_on_log = led.sm2_actors()
+    rows = [{**acc, "has_key": actor_id_for(acc["id"]) in live,
+             "sm2_seq": sm2_on_log.get(actor_id_for(acc["id"]), (None,))[0]}
+            for acc in registry().list("account")]
+    return render_template("staff/accounts.html", rows=rows, me=a, created=entry_links(seqs_from_args()))
+
+
+@bp.post("/accounts/<account_id>/<action>")
+def account_key(account_id: str, action: str):  # type: ignore[no-untyped-def]
+    a = require("admin")
+    fn = {"new-key": registry().issue_new_key, "sm2-key": registry().give_sm2_key}.get(action)
+    if fn is None:
+        abort(404)
+    led = ledger()
+    before = led.size()
+    _, _, err = _do(a, fn, a, account_id)
+    if err is None:
+        led.checkpoint()
+        flash(tr("已为账户 %(id)s 签发新密钥", id=account_id) if action == "new-key"
+              else tr("已为账户 %(id)s 登记国密 SM2 密钥：其此后的条目同时带两种签名", id=account_id), "ok")
+    return _back("pages.staff.accounts", list(range(before, led.size())) if err is None else [], err)
+
+
 @bp.get("/log")
 def log():  # type: ignore[no-untyped-def]
     require("admin", "operator", "auditor")

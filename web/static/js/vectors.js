@@ -268,6 +268,19 @@ async function sm2Vectors(v) {
   const sig = fromB64(bad[1].payload.key_sig); sig[5] ^= 1; bad[1].payload.key_sig = b64(sig);
   const r2 = await checkEntries(bad.map((e) => ({ seq: e.seq, entry: e })), v.keys.log.verifier_key);
   out.bad_registration = r2.results[1].keyRule;
+  // actor_sm2 (§3 item 11): entries 3-5 go on from the log above; entry 5 carries both signatures
+  const A = v.actor_sm2;
+  const all = v.entries.concat(A.entries.map((x) => x.entry));
+  const ra = await checkEntries(all.map((e) => ({ seq: e.seq, entry: e })), v.keys.log.verifier_key);
+  out.actor_ok = ra.results.map((r) => r.canonical === "" && r.signature === "" && r.keyRule === "" && !r.sm2);
+  out.actor_sm2_checked = ra.results.filter((r) => r.sm2 === "").map((r) => r.seq);
+  out.actor_mutations = [];
+  for (const m of A.mutations) {
+    const es = all.slice(); es[m.seq] = m.entry;
+    const rm = await checkEntries(es.map((e) => ({ seq: e.seq, entry: e })), v.keys.log.verifier_key);
+    const text = rm.results.map((r) => `${r.sm2 || ""} ${r.keyRule || ""}`).join(" ");
+    out.actor_mutations.push({ expect: m.expect, named: text.includes(m.expect) });
+  }
   return out;
 }
 

@@ -112,6 +112,13 @@ async function verifyDraw(bundle, witnessKeys) {
   const sig = bad("signature");
   sig.length ? rep.fail("signatures", _("条目 Ed25519 签名"), sig.join("; "))
     : rep.pass("signatures", _("条目 Ed25519 签名"), _("%(results_n)s 个签名有效", { results_n: results.length }));
+  // entries by actors holding an SM2 key carry sm2_sig too (§3 item 11), checked with sm-crypto
+  const sm2e = bad("sm2");
+  const sm2n = results.filter((r) => r.sm2 === "").length;
+  const sm2Title = _("条目国密签名（SM2/SM3）");
+  if (sm2e.length) rep.fail("sm2_entries", sm2Title, sm2e.join("; "));
+  else if (sm2n) rep.pass("sm2_entries", sm2Title, _("%(sm2n)s 条条目由持有 SM2 密钥的账户签署，SM2 签名均有效（sm-crypto 核验）", { sm2n }));
+  else rep.pass("sm2_entries", sm2Title, _("本证据包中没有持有 SM2 密钥的账户签署的条目，无需 SM2 签名"));
   const kr = bad("keyRule");
   kr.length ? rep.fail("keys", _("密钥规则（注册、轮换、吊销）"), kr.join("; "))
     : rep.pass("keys", _("密钥规则（注册、轮换、吊销）"), _("每个签名密钥均已在日志中先行登记"));

@@ -5,7 +5,7 @@ import { b64, concat, equal, fromB64, hex, sha256, utf8 } from "./bytes.js";
 import { canonicalBytes } from "./jcs.js";
 import { leafHash } from "./merkle.js";
 import { ed25519Verify, parseVerifierKey, verifyCosignatures } from "./note.js";
-import { ENTRY_TYPE as SM2_ENTRY, checkRegistration } from "./sm2.js";
+import { ACTOR_ENTRY_TYPE as SM2_ACTOR_ENTRY, ENTRY_TYPE as SM2_ENTRY, checkActorRegistration, checkRegistration, entrySm2Problem } from "./sm2.js";
 
 export async function keyId(publicKey) { return hex(await sha256(publicKey)).slice(0, 16); }
 
@@ -17,6 +17,7 @@ export async function checkEntries(entries, pinnedLogKey) {
   const keys = new Map(); // actor -> Map(key_id -> {pk, from, retiredFrom})
   const logKeys = [{ fromSize: 0, key: pinnedLogKey }];
   const sm2Keys = []; // {fromSize, key}: the SM2 (国密) line each later checkpoint must carry
+  const sm2Actors = new Map(); // actor id -> SM2 point: its later entries carry sm2_sig (§3 item 11)
   // witness keys on the log (SPEC §3 items 9-10): key text -> {name, until: seq | null, how, prev}
   const witnessKeys = new Map(), witnessNames = new Map();
   const results = [];
@@ -26,7 +27,7 @@ export async function checkEntries(entries, pinnedLogKey) {
     keys.get(actor).set(id, { pk, from, retiredFrom: null, revokedFrom: null });
   };
   for (const { seq, entry, leaf } of entries) {
-    const r = { seq, type: entry && entry.type, canonical: null, signature: null, keyRule: null, chain: null, leafHash: null };
+    const r = { seq, type: entry && entry.type, canonical: null, signature: null, sm2: null, keyRule: null, chain: null, leafHash: null };
     results.push(r);
     let bytes;
     try {
@@ -41,7 +42,9 @@ export async function checkEntries(entries, pinnedLogKey) {
     const p = entry.payload || {};
     const actor = entry.actor || {};
     let sigMsg;
-    try { sigMsg = canonicalBytes(without(entry, "sig")); } catch (e) { r.signature = e.message; continue; }
+    // both signatures sign JCS(entry without sig and sm2_sig) (§2, §3 item 11)
+    try { sigMsg = canonicalBytes(without(without(entry, "sig"), "sm2_sig")); } catch (e) { r.signature = e.message; continue; }
+    if (entry.sm2_sig !== undefined || sm2Actors.has(actor.id)) r.sm2 = entrySm2Problem(sm2Actors.get(actor.id), entry.sm2_sig, sigMsg);
     // key rules
     let rule = "";
     if (seq === 0) {
@@ -92,6 +95,15 @@ export async function checkEntries(entries, pinnedLogKey) {
         else if (p.old_log_key !== cur) rule = "old_log_key is not the key in force";
         else if (!(await ed25519Verify(nk.key, fromB64(p.new_key_sig), canonicalBytes(without(p, "new_key_sig"))))) rule = "new_key_sig does not verify";
         else logKeys.push({ fromSize: seq + 1, key: p.new_log_key });
+      } catch (e) { rule = e.message; }
+    } else if (entry.type === SM2_ACTOR_ENTRY && !rule) {
+      try {
+        if (actor.id !== "system") throw new Error(_("只有 system 可以为账户登记 SM2 密钥（SM2_ACTOR_KEY_INVALID）"));
+        const { actorId, point } = checkActorRegistration(p, canonicalBytes);
+        const own = keys.get(actorId);
+        if (actorId === "system" || !own || ![...own.values()].some((k) => k.retiredFrom === null && k.revokedFrom === null))
+          throw new Error(_("该账户没有有效的 Ed25519 密钥（SM2_ACTOR_KEY_INVALID）"));
+        sm2Actors.set(actorId, point);
       } catch (e) { rule = e.message; }
     } else if (typeof entry.type === "string" && entry.type.startsWith("witness.key.") && !rule) {
       rule = await witnessEntry(entry.type, p, seq, witnessKeys, witnessNames);

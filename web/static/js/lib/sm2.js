@@ -8,6 +8,7 @@ import { sm2 as SM2 } from "./vendor/sm-crypto-sm2.js";
 
 export const USER_ID = "1234567812345678";
 export const ENTRY_TYPE = "log.sm2_key.registered";
+export const ACTOR_ENTRY_TYPE = "actor.sm2_key.registered"; // docs/SPEC.md §3 item 11
 // 0xff || "GB/T32918-SM2-SM3": signed-note reserves 0xff for types without an assigned byte, followed by a
 // longer identifier (docs/SPEC.md §5.1)
 const HEAD = [0xff, ...new TextEncoder().encode("GB/T32918-SM2-SM3")];
@@ -60,4 +61,27 @@ export async function sm2Check(note, required) {
   if (ok === null) return { status: "failed", detail: _("缺少国密签名行：日志自树大小 %(fromSize)s 起要求每个检查点带 SM2 签名（SM2_SIGNATURE_MISSING）", { fromSize: required.fromSize }) };
   if (!ok) return { status: "failed", detail: _("国密签名行无法验证（SM2/SM3，用户标识 1234567812345678）（SM2_SIGNATURE_INVALID）") };
   return { status: "passed", detail: _("SM2 签名有效（密钥 %(hex)s，自树大小 %(fromSize)s 起）", { hex: hex(required.key.keyHash), fromSize: required.fromSize }) };
+}
+
+// actor.sm2_key.registered (docs/SPEC.md §3 item 11): {actor_id, sm2_public_key, key_sig}, key_sig by the
+// new key over JCS({actor_id, sm2_public_key}). Returns {actorId, point} or throws with the reason.
+export function checkActorRegistration(payload, canonicalBytes) {
+  const names = Object.keys(payload || {}).sort();
+  if (names.join(",") !== "actor_id,key_sig,sm2_public_key" || Object.values(payload).some((v) => typeof v !== "string"))
+    throw new Error(_("内容须为 {actor_id, sm2_public_key, key_sig}（SM2_ACTOR_KEY_INVALID）"));
+  const point = fromB64(payload.sm2_public_key);
+  if (point.length !== 65 || point[0] !== 0x04) throw new Error(_("sm2_public_key 不是 0x04 || X || Y 形式（SM2_ACTOR_KEY_INVALID）"));
+  if (!sm2Verify(point, canonicalBytes({ actor_id: payload.actor_id, sm2_public_key: payload.sm2_public_key }), fromB64(payload.key_sig)))
+    throw new Error(_("key_sig 不是新公钥的 SM2 签名：不能证明持有私钥（SM2_ACTOR_KEY_INVALID）"));
+  return { actorId: payload.actor_id, point };
+}
+
+// An entry's SM2 signature (§3 item 11): "" when the rule holds, else the reason with its finding code.
+// point: the actor's SM2 key in force (undefined: none); message: the bytes the Ed25519 sig signs.
+export function entrySm2Problem(point, sm2Sig, message) {
+  if (!point) return sm2Sig === undefined ? "" : _("条目带有 sm2_sig，但签署账户并未持有 SM2 密钥（ENTRY_SM2_SIGNATURE_INVALID）");
+  if (sm2Sig === undefined) return _("签署账户持有 SM2 密钥：其条目还须带 sm2_sig（ENTRY_SM2_SIGNATURE_MISSING）");
+  let sig;
+  try { sig = fromB64(String(sm2Sig)); } catch (e) { sig = new Uint8Array(0); }
+  return sm2Verify(point, message, sig) ? "" : _("sm2_sig 无法用签署账户的 SM2 公钥验证（ENTRY_SM2_SIGNATURE_INVALID）");
 }
