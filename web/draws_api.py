@@ -21,6 +21,7 @@ from drawsvc.registry.authz import Actor, Forbidden
 from ledger.store import NotFound
 
 from .errors import ApiError
+from .limits import page_args
 from .registry_api import body, current_actor, need, registry
 
 bp = Blueprint("draws", __name__, url_prefix="/api/v1")
@@ -81,9 +82,12 @@ def _list(data: dict[str, Any], name: str) -> list[dict[str, Any]]:
 
 @bp.get("/draws")
 def list_draws():  # type: ignore[no-untyped-def]
+    """Draws newest first, paged like every list (limit ≤ MAX_PAGE, default 100; offset)."""
     actor = need("admin", "operator", "auditor")
+    limit, offset = page_args()
     depts = None if actor.role in ("admin", "auditor") else list(actor.departments)
-    return jsonify({"draws": service().list(departments=depts)})
+    return jsonify({"draws": service().list(departments=depts, limit=limit, offset=offset),
+                    "limit": limit, "offset": offset})
 
 
 @bp.post("/draws")

@@ -28,7 +28,7 @@ from drawsvc.registry.authz import Forbidden
 
 from .errors import ApiError
 from .jobs import estimate_report, offload
-from .limits import MAX_SEARCH, check_year, parse_int
+from .limits import MAX_SEARCH, check_year, page_args, parse_int
 from .registry_api import body, need, registry
 
 bp = Blueprint("inspections", __name__, url_prefix="/api/v1")
@@ -86,7 +86,10 @@ def _depts(actor: Any) -> list[str] | None:
 def list_tasks():  # type: ignore[no-untyped-def]
     """Tasks: operators see their departments', inspectors their own teams', admins and auditors all."""
     actor = need(*STAFF)
-    return jsonify({"tasks": service().list_tasks(actor, request.args.get("status"), request.args.get("draw"))})
+    limit, offset = page_args()  # paged like every list (limit ≤ MAX_PAGE, default 100; offset)
+    return jsonify({"tasks": service().list_tasks(actor, request.args.get("status"), request.args.get("draw"),
+                                                  limit=limit, offset=offset),
+                    "limit": limit, "offset": offset})
 
 
 @bp.post("/inspections/draws/<draw_id>/tasks")

@@ -20,8 +20,10 @@ from .errors import ApiError
 YEAR_MIN = 2000          # the service keeps records of 双随机、一公开 inspections (begun 2015)
 YEAR_MAX = 2100
 MAX_PAGE = 1000          # rows per listing page (limit=)
+DEFAULT_PAGE = 100       # rows per listing page when limit= is not given
 MAX_INT = 2**53 - 1      # any integer parameter: fits SQLite/PostgreSQL BIGINT and JSON numbers
-MAX_BODY = 16 * 1024 * 1024       # any request body (uploads, imports)
+MAX_BODY = 16 * 1024 * 1024       # any request body (uploads, evidence)
+MAX_IMPORT_BYTES = 5 * 1024 * 1024  # one registry import file, on the staff page and the API alike
 MAX_JSON_BODY = 1024 * 1024       # a JSON body
 MAX_JSON_DEPTH = 32               # nesting of a JSON body
 MAX_QUERY_VALUE = 1000            # characters of one query-string value
@@ -95,6 +97,15 @@ def _guard() -> Any:
     return None
 
 
+def page_args(default: int = DEFAULT_PAGE) -> tuple[int, int]:
+    """`limit` (≤ MAX_PAGE) and `offset` (≤ MAX_INT) of a listing, refused naming the bound when
+    exceeded: every list endpoint pages alike, so no listing returns an unbounded number of rows."""
+    raw_limit, raw_offset = request.args.get("limit", ""), request.args.get("offset", "")
+    limit = parse_int("limit", raw_limit, 0, MAX_PAGE) if raw_limit else default
+    offset = parse_int("offset", raw_offset) if raw_offset else 0
+    return limit, offset
+
+
 def body_within_limits() -> bool:
     """Whether this request's body passed the guard (hooks that run even on a refused request,
     such as after_request, must not parse a body the guard refused)."""
@@ -105,6 +116,14 @@ def init_limits(app: Flask) -> None:
     """Install the request guard and the body size limit (the 413 names it: web.errors)."""
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.before_request_funcs.setdefault(None, []).insert(0, _guard)
+
+
+def check_import_size(size: int | None, slack: int = 0) -> None:
+    """An import file within MAX_IMPORT_BYTES (`slack`: room for multipart framing when `size` is the
+    whole body's): a larger file would make one request hold far more than a fair share of memory."""
+    if size is not None and size > MAX_IMPORT_BYTES + slack:
+        raise refuse("too_large", tr("导入文件超过 %(limit)s 字节（%(mb)s MB）", limit=MAX_IMPORT_BYTES,
+                                     mb=MAX_IMPORT_BYTES // 1024 // 1024), 413)
 
 
 def lenient_int(raw: str, default: int, low: int = 0, high: int = MAX_INT) -> int:

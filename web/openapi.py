@@ -8,7 +8,14 @@ served at /api/v1/openapi.json (and Swagger/Redoc pages under /api/v1/apidoc/).
 
 from __future__ import annotations
 
+import ast
+import contextlib
 import copy
+import importlib
+import inspect
+import re
+import textwrap
+from typing import Any
 
 from flask import Flask, jsonify
 from pydantic import BaseModel
@@ -62,7 +69,7 @@ def document(app: Flask) -> dict:
     depending on which app happened to ask first. The routes are read from the current app."""
     doc = app.extensions.get("openapi_document")
     if doc is None:
-        doc = app.extensions["openapi_document"] = complete(api._generate_spec())  # noqa: SLF001 - per app, uncached
+        doc = app.extensions["openapi_document"] = complete(api._generate_spec(), views_of(app))  # noqa: SLF001
     return doc
 
 
@@ -130,7 +137,8 @@ QUERY: dict[tuple[str, str], dict[str, dict]] = {
     ("get", "/api/v1/registry/state"): {"at": _NAT, "async": _ASYNC},
     ("post", "/api/v1/import/{kind}"): {"dry_run": {"type": "string", "enum": ["0", "1", "true", "false"]},
                                         "filename": {"type": "string", "maxLength": 200}},
-    ("get", "/api/v1/inspections/tasks"): {"status": _S, "draw": _S},
+    ("get", "/api/v1/draws"): dict(_PAGE),
+    ("get", "/api/v1/inspections/tasks"): {**_PAGE, "status": _S, "draw": _S},
     ("get", "/api/v1/inspections/deadlines"): {"soon": {"type": "integer", "minimum": 0, "maximum": 366},
                                                "late": _S},
     ("get", "/api/v1/inspections/reports/{kind}"): {
@@ -204,6 +212,14 @@ BODIES: dict[tuple[str, str], dict] = {
     ("post", "/api/v1/log/entries"): _obj(("type", "record", "client_sig"), type={"type": "string"},
                                           record={"type": "object"}, client_sig={"type": "string"}),
 }
+# lists whose views answer with a hand-built JSON: their page (limit, offset) is part of the answer
+_PAGE_OUT = {"limit": {"type": "integer", "minimum": 0, "maximum": MAX_PAGE}, "offset": _NAT}
+LIST_RESPONSES: dict[tuple[str, str], dict] = {
+    ("get", "/api/v1/draws"): _obj(("draws", "limit", "offset"), draws={"type": "array", "items": {"type": "object"}},
+                                   **_PAGE_OUT),
+    ("get", "/api/v1/inspections/tasks"): _obj(("tasks", "limit", "offset"),
+                                               tasks={"type": "array", "items": {"type": "object"}}, **_PAGE_OUT),
+}
 TEXT_BODIES = {("post", "/api/v1/log/cosignatures"): "a checkpoint note carrying cosignature lines"}
 # a checkpoint note (C2SP tlog-checkpoint + signed-note): origin, size, root hash, blank line, signature lines
 NOTE_PATTERN = (r"^[!-~]{1,100}\n(0|[1-9][0-9]{0,15})\n[A-Za-z0-9+/]{43}=\n\n"
@@ -220,10 +236,17 @@ _JOB = _obj(("id", "kind", "status", "progress", "url"), id=_ID, kind={"type": "
 _JOB_ACCEPTED = _obj(("job", "url"), job=_JOB, url={"type": "string"})
 
 _ERRORS = {
-    "400": "malformed request, or a bound of web/limits.py exceeded (the message names the limit)",
+    "400": "malformed request, or a bound of web/limits.py exceeded (the message names the limit); the "
+           "query-value bound applies to every request, before the view",
     "401": "login required, or a bad token", "403": "wrong role or department, or a missing CSRF token",
     "404": "not found", "409": "wrong state / conflict", "413": "body larger than its limit",
-    "414": "URL path longer than its limit", "422": "field errors (details: field, message, value)",
+    "414": "URL path longer than its limit (applied by the server to every request, before the view)",
+    "422": "field errors (details: field, message, value)",
+}
+# 4xx a view raises through something the code scan below cannot read (a status carried in an
+# exception of ledger/): named here, next to the scan.
+EXTRA_ERRORS: dict[tuple[str, str], set[int]] = {
+    ("post", "/api/v1/log/cosignatures"): {400, 403, 404, 409},  # ledger.witnessing.CosignatureRejected
 }
 PUBLIC_SPEC_PREFIXES = ("/api/v1/", "/checkpoint", "/tile/")
 
@@ -234,9 +257,104 @@ def _error(description: str, ref: str | None) -> dict:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def complete(spec: dict) -> dict:
+def _flask_path(rule: str) -> str:
+    """/api/v1/items/<key> → /api/v1/items/{key} (spectree's spelling of a Flask rule)."""
+    return re.sub(r"<(?:[^<>:]+:)?([^<>]+)>", r"{\1}", rule)
+
+
+def views_of(app: Flask) -> dict[tuple[str, str], Any]:
+    """(method, OpenAPI path) → the view function that answers it."""
+    out: dict[tuple[str, str], Any] = {}
+    for rule in app.url_map.iter_rules():
+        for method in rule.methods or ():
+            out[(method.lower(), _flask_path(rule.rule))] = app.view_functions[rule.endpoint]
+    return out
+
+
+def _called(fn: Any) -> tuple[ast.AST | None, dict[str, Any]]:
+    """The parsed source of `fn` and the names it can see (globals, then its closure)."""
+    fn = inspect.unwrap(fn)
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError):
+        return None, {}
+    names = dict(getattr(fn, "__globals__", {}))
+    with contextlib.suppress(TypeError, ValueError):
+        names.update(inspect.getclosurevars(fn).nonlocals)
+    for node in ast.walk(tree):  # imports inside the function (`from .jobs import offload`)
+        if isinstance(node, ast.ImportFrom):
+            package = (fn.__module__ or "").rpartition(".")[0] if node.level else None
+            with contextlib.suppress(ImportError, ValueError, TypeError):
+                module = importlib.import_module(("." * node.level) + (node.module or ""), package)
+                names.update({a.asname or a.name: getattr(module, a.name, None) for a in node.names})
+    return tree, names
+
+
+def raised_statuses(fn: Any, seen: set[Any] | None = None) -> set[int]:
+    """The statuses (2xx–4xx) `fn` can answer, read from its code: `ApiError(4xx, …)`, `refuse(…, 4xx)`
+    (default 400), `return body, 201`, and the same in every function of web/ it calls,
+    transitively (`need` → 401/403, `_call` → the statuses its except clauses map to, …).
+
+    Why read the code: a hand-kept list per operation drifts from what the views do, and the
+    blanket set every operation once listed promised answers (a 409 for a list) no view gives.
+    The scan over-approximates (a helper's every status counts), it never misses a literal one;
+    tests/web/test_web_openapi_fuzz.py checks, with schemathesis's status_code_conformance, that
+    no operation answers a status its entry does not list."""
+    seen = set() if seen is None else seen
+    key = inspect.unwrap(fn)
+    if key in seen:
+        return set()
+    seen.add(key)
+    tree, names = _called(fn)
+    if tree is None:
+        return set()
+    out: set[int] = set()
+
+    def literal(node: ast.AST | None) -> int | None:
+        if isinstance(node, ast.Constant) and isinstance(node.value, int) and 200 <= node.value < 500:
+            return node.value
+        return None
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            if node.func.id == "ApiError" and node.args and literal(node.args[0]):
+                out.add(literal(node.args[0]))  # type: ignore[arg-type]
+            elif node.func.id == "refuse":
+                status = next((kw.value for kw in node.keywords if kw.arg == "status"),
+                              node.args[2] if len(node.args) > 2 else None)
+                out.add(literal(status) or 400)
+        if isinstance(node, ast.Return) and isinstance(node.value, ast.Tuple) and len(node.value.elts) > 1:
+            for elt in node.value.elts[1:]:
+                if literal(elt):
+                    out.add(literal(elt))  # type: ignore[arg-type]
+                elif isinstance(elt, ast.IfExp):
+                    out |= {c for c in (literal(elt.body), literal(elt.orelse)) if c}
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            target = names.get(node.id)
+            if inspect.isfunction(target) and (target.__module__ or "").startswith("web"):
+                out |= raised_statuses(target, seen)
+    return out
+
+
+def operation_errors(method: str, path: str, view: Any, has_body: bool) -> set[int]:
+    """The 4xx one operation can answer: its view's own (raised_statuses) and those the server
+    applies around every view — 400 and 414 (web/limits.py's guard), 403 for a change sent with
+    a session but no CSRF token, 404 for a path parameter holding '/', 413 for a body over its
+    limit — plus EXTRA_ERRORS."""
+    codes = {400, 414} | {c for c in (raised_statuses(view) if view is not None else set()) if c >= 400}
+    if method in ("post", "put", "patch", "delete"):
+        codes.add(403)  # web.registry_api.csrf_protect, before every view
+    if "{" in path:
+        codes.add(404)
+    if has_body:
+        codes.add(413)
+    return codes | EXTRA_ERRORS.get((method, path), set())
+
+
+def complete(spec: dict, views: dict[tuple[str, str], Any] | None = None) -> dict:
     """The served document: API paths only, every parameter with its bound, bodies the views read,
-    the error answers every request can get, and both ways to authenticate."""
+    the error answers each operation can get (read from its view: operation_errors), and both
+    ways to authenticate."""
     doc = copy.deepcopy(spec)
     ref = next((k for k in doc.get("components", {}).get("schemas", {}) if k.startswith("ErrorResponse")), None)
     paths = {}
@@ -244,13 +362,14 @@ def complete(spec: dict) -> dict:
         if not path.startswith(PUBLIC_SPEC_PREFIXES) or path.startswith("/api/v1/apidoc"):
             continue
         for method, op in ops.items():
-            _complete_op(method, path, op, ref)
+            _complete_op(method, path, op, ref, views)
         paths[path] = ops
     doc["paths"] = paths
     return doc
 
 
-def _complete_op(method: str, path: str, op: dict, ref: str | None) -> None:
+def _complete_op(method: str, path: str, op: dict, ref: str | None,
+                 views: dict[tuple[str, str], Any] | None = None) -> None:
     params = [p for p in op.get("parameters", []) if p.get("in") != "path"]
     for p in op.get("parameters", []):
         if p.get("in") == "path":
@@ -273,11 +392,22 @@ def _complete_op(method: str, path: str, op: dict, ref: str | None) -> None:
         op["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": _obj(
             ("file",), file={"type": "string", "format": "binary"}, label=_enum(EVIDENCE_LABELS))}}}
     responses = op.setdefault("responses", {})
+    view = (views or {}).get((method, path))
+    for code in sorted(c for c in (raised_statuses(view) if view is not None else ()) if c < 300):
+        if str(code) not in responses:  # a view that answers 201 (or 202) says so
+            responses[str(code)] = {"description": {201: "Created", 202: "Accepted"}.get(code, "OK")}
+    if (method, path) in LIST_RESPONSES:
+        responses["200"] = {"description": f"one page: at most `limit` (≤ {MAX_PAGE}, default 100) rows after "
+                                           "`offset`; a limit above the bound is a 400 naming it",
+                            "content": {"application/json": {"schema": LIST_RESPONSES[(method, path)]}}}
     if not any(code.startswith("2") for code in responses):
         responses["200"] = {"description": "OK"}
-    for code, text in _ERRORS.items():
-        if code not in responses:
-            responses[code] = _error(text, ref)
+    for code in [c for c in responses if c.startswith("4")]:
+        del responses[code]  # spectree's declared set (web.registry_api.ERR) is the same for all
+    has_body = "requestBody" in op
+    codes = operation_errors(method, path, view, has_body) if views is not None else {int(c) for c in _ERRORS}
+    for code in sorted(codes):
+        responses[str(code)] = _error(_ERRORS.get(str(code), "refused"), ref)
     if (method, path) in JOB_OFFLOADING:
         responses["202"] = {"description": "too large for one request (or ?async=1): queued as a background job; "
                                            "poll the job's URL (Location header, body `url`)",

@@ -30,7 +30,7 @@ from drawsvc.registry.service import MAX_PASSWORD, MIN_PASSWORD, Conflict, NotFo
 from drawsvc.registry.state import diff_states, load_state, rebuild_from_ledger
 
 from .errors import ApiError
-from .limits import MAX_PAGE, MAX_SEARCH, parse_int
+from .limits import MAX_IMPORT_BYTES, MAX_PAGE, MAX_SEARCH, check_import_size, parse_int
 from .openapi import ErrorResponse, api
 
 bp = Blueprint("registry", __name__, url_prefix="/api/v1")
@@ -662,11 +662,13 @@ def import_registry(kind: str):  # type: ignore[no-untyped-def]
     singular = {"subjects": "subject", "inspectors": "inspector"}.get(kind)
     if singular is None:
         raise ApiError(404, "not_found", "可导入: subjects, inspectors")
+    check_import_size(request.content_length, slack=64 * 1024)  # refused before reading the body
     if "file" in request.files:
         f = request.files["file"]
-        data, filename = f.read(), f.filename or "upload.csv"
+        data, filename = f.read(MAX_IMPORT_BYTES + 1), f.filename or "upload.csv"
     else:
         data, filename = request.get_data(), request.args.get("filename", "upload.csv")
+    check_import_size(len(data))
     if not data:
         raise ApiError(400, "empty", tr("没有上传文件"))
     dry = request.args.get("dry_run") in ("1", "true")

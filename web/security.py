@@ -21,6 +21,7 @@ import ipaddress
 from flask import Flask, Response, current_app, request
 from flask.sessions import SecureCookieSessionInterface
 
+from drawsvc.i18n import tr
 from drawsvc.registry.throttle import LoginThrottle, Refusal
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
@@ -63,6 +64,19 @@ def client_ip() -> str:
 
 def locked_message(refusal: Refusal) -> str:
     return refusal.message()
+
+
+def throttle_hint() -> str:
+    """The login page's description of the throttle, its numbers read from the throttle's own
+    constants (a hint written with literals once stayed at an old rule after the rule changed)."""
+    from drawsvc.registry import throttle as th
+
+    return tr("同一账户从同一地址连续输错密码 %(free)s 次后，每再错一次须等待的时间加倍（从 %(base)s 秒起，"
+              "最长 %(max)s 秒）；%(window)s 分钟内错 %(lock)s 次，该账户从该地址锁定 %(minutes)s 分钟，"
+              "从其他地址登录不受影响。同一地址 %(window)s 分钟内对任何账户累计错 %(addr)s 次，"
+              "该地址锁定 %(minutes)s 分钟。",
+              free=th.FREE_FAILURES, base=f"{th.BASE_DELAY:g}", max=f"{th.MAX_DELAY:g}", window=th.WINDOW // 60,
+              lock=th.PAIR_LOCK_AFTER, minutes=th.LOCK_SECONDS // 60, addr=th.ADDRESS_LIMIT)
 
 
 def _login_account() -> str:

@@ -307,8 +307,14 @@ class DrawService:
                                                ("prepared", "seeded", "drawn", "published", "aborted")},
                 **{k: v for k, v in doc.items() if k not in ("id",)}}
 
-    def list(self, status: Sequence[str] | None = None, departments: Sequence[str] | None = None) -> list[dict]:
+    def list(self, status: Sequence[str] | None = None, departments: Sequence[str] | None = None,
+             limit: int | None = None, offset: int = 0) -> list[dict]:
+        """Draws newest first; `limit`/`offset` page them (the API always pages, pages may not)."""
         stmt = select(schema.draws).order_by(schema.draws.c.prepared_seq.desc())
+        if limit is not None:
+            stmt = stmt.limit(limit).offset(offset)
+        elif offset:
+            stmt = stmt.offset(offset)
         if status:
             stmt = stmt.where(schema.draws.c.status.in_(list(status)))
         if departments is not None:

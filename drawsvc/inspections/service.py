@@ -316,20 +316,32 @@ class InspectionService:
                 "results_missing": [d for d in doc["departments"] if d not in done]}
 
     def list_tasks(self, actor: Actor, status: str | None = None, draw_id: str | None = None,
-                   limit: int = 500) -> list[dict[str, Any]]:
+                   limit: int = 500, offset: int = 0) -> list[dict[str, Any]]:
+        """Tasks the actor may see, oldest first, `limit` of them after skipping `offset`. An
+        inspector's tasks are those whose team holds them (inside the JSON document), so for them
+        the page is counted after that filter, stopping as soon as it is full."""
         t = schema.tasks
-        stmt = select(t).order_by(t.c.created_seq).limit(limit)
+        stmt = select(t).order_by(t.c.created_seq)
         if status:
             stmt = stmt.where(t.c.status == status)
         if draw_id:
             stmt = stmt.where(t.c.draw_id == draw_id)
         if actor.role == "operator":
             stmt = stmt.where(t.c.department.in_(list(actor.departments)))
-        out = []
+        inspector = actor.role == "inspector"
+        if not inspector:
+            stmt = stmt.limit(limit).offset(offset)
+        out: list[dict[str, Any]] = []
+        skipped = 0
         with self.ledger.engine.connect() as conn:
             for r in conn.execute(stmt):
+                if len(out) >= limit:
+                    break
                 doc = json.loads(r.doc)
-                if actor.role == "inspector" and actor.inspector not in doc["team"]:
+                if inspector and actor.inspector not in doc["team"]:
+                    continue
+                if inspector and skipped < offset:
+                    skipped += 1
                     continue
                 out.append({"id": r.id, "kind": r.kind, "department": r.department, "draw_id": r.draw_id,
                             "subject": r.subject, "subject_name": doc.get("subject_name"), "status": r.status,

@@ -161,6 +161,9 @@ def _stored_numbers(data: bytes) -> dict[tuple[int, int], str]:
     return out
 
 
+MAX_CSV_FIELD = csv.field_size_limit()  # characters of one CSV cell (the csv module's own limit, 128 Ki)
+
+
 def sheet_rows(data: bytes, filename: str) -> Iterator[tuple[int, list[Any]]]:
     """(row number as the official sees it, cells as text or None) of a .csv, .xlsx or .xls file."""
     name = filename.lower()
@@ -192,7 +195,22 @@ def sheet_rows(data: bytes, filename: str) -> Iterator[tuple[int, list[Any]]]:
             continue
     else:
         raise ImportFormatError(tr("CSV 编码应为 UTF-8 或 GBK/GB18030"))
-    yield from enumerate(csv.reader(io.StringIO(text, newline="")), start=1)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rownum = 0
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            # Why: the csv module refuses a field over its limit (a stray quote makes one too) with
+            # its own English error; left alone that is a 500. Say which row and what the limit is.
+            if "field limit" in str(exc):
+                raise ImportFormatError(tr("第 %(row)s 行有字段超过 %(limit)s 字符（可能是引号不配对）",
+                                           row=rownum + 1, limit=MAX_CSV_FIELD)) from None
+            raise ImportFormatError(tr("第 %(row)s 行不是有效的 CSV", row=rownum + 1)) from None
+        rownum += 1
+        yield rownum, row
 
 
 def iter_rows(data: bytes, filename: str) -> Iterator[list[Any]]:

@@ -100,6 +100,31 @@ def test_page_size_and_integers_are_bounded(app: Any) -> None:
         assert c.get(path).status_code == 200, path
 
 
+@pytest.mark.parametrize(("path", "key"), [("/api/v1/draws", "draws"), ("/api/v1/inspections/tasks", "tasks")])
+def test_draws_and_tasks_are_paged_like_every_list(app: Any, path: str, key: str) -> None:
+    c, h = _session(app, "auditor")
+    everything = c.get(f"{path}?limit={limits.MAX_PAGE}", headers=h)
+    assert everything.status_code == 200, everything.data[:300]
+    rows = everything.json[key]
+    assert len(rows) >= 2 and everything.json["limit"] == limits.MAX_PAGE and everything.json["offset"] == 0
+    _refused(c.get(f"{path}?limit=5000", headers=h), 400, str(limits.MAX_PAGE))
+    _refused(c.get(f"{path}?limit={limits.MAX_PAGE + 1}", headers=h), 400, str(limits.MAX_PAGE))
+    _refused(c.get(f"{path}?offset=99999999999999999999", headers=h), 400, str(limits.MAX_INT))
+    one = c.get(f"{path}?limit=1&offset=1", headers=h).json
+    assert one[key] == rows[1:2] and (one["limit"], one["offset"]) == (1, 1)
+    assert c.get(f"{path}?limit=0", headers=h).json[key] == []
+    assert c.get(path, headers=h).json["limit"] == limits.DEFAULT_PAGE
+
+
+def test_an_inspectors_tasks_are_paged_after_the_team_filter(app: Any) -> None:
+    c, h = _session(app, "insp-team")
+    rows = c.get(f"/api/v1/inspections/tasks?limit={limits.MAX_PAGE}", headers=h).json["tasks"]
+    assert len(rows) >= 2
+    for offset in range(len(rows)):
+        page = c.get(f"/api/v1/inspections/tasks?limit=1&offset={offset}", headers=h).json["tasks"]
+        assert page == rows[offset:offset + 1]
+
+
 def test_string_lengths_are_bounded(app: Any) -> None:
     c = app.test_client()
     _refused(c.get("/api/v1/subjects?q=" + "x" * (limits.MAX_SEARCH + 1)), 400, str(limits.MAX_SEARCH))
@@ -112,6 +137,19 @@ def test_string_lengths_are_bounded(app: Any) -> None:
     # the message is in the request's language, the field and code stay as they are
     r = c2.post("/api/v1/experts?lang=en", json={"id": "LIM-E", "name": "x" * 5000, "specialties": ["a"]}, headers=h)
     assert r.status_code == 422 and re.search(r"longer than \d+ characters", r.json["error"]["details"][0]["message"])
+
+
+def test_public_search_text_over_the_limit_is_a_400_page_naming_it(app: Any) -> None:
+    c = app.test_client()
+    long = "企" * (limits.MAX_SEARCH + 1)
+    r = c.get("/public/search", query_string={"q": long})
+    body = r.data.decode()
+    assert r.status_code == 400 and 'id="search-error"' in body, (r.status_code, body[:300])
+    assert f"查询文字不能超过 {limits.MAX_SEARCH} 个字符" in body
+    r = c.get("/public/search", query_string={"q": long, "lang": "en"})
+    assert r.status_code == 400 and f"longer than {limits.MAX_SEARCH} characters" in r.data.decode()
+    ok = c.get("/public/search", query_string={"q": "企" * limits.MAX_SEARCH})
+    assert ok.status_code == 200 and 'id="search-error"' not in ok.data.decode()
 
 
 def test_json_size_and_nesting_are_bounded(app: Any) -> None:
@@ -132,8 +170,11 @@ def test_json_size_and_nesting_are_bounded(app: Any) -> None:
 def test_upload_size_is_bounded(app: Any) -> None:
     c, h = _session(app)
     data = b"x" * (limits.MAX_BODY + 1)
-    r = c.post("/api/v1/import/subjects?filename=s.csv", data=data, headers=h, content_type="text/csv")
+    r = c.post("/api/v1/log/cosignatures", data=data, headers=h, content_type="text/plain")
     _refused(r, 413, str(limits.MAX_BODY))
+    # an import has its own, tighter bound (test_api_import_size_is_the_staff_page_bound)
+    r = c.post("/api/v1/import/subjects?filename=s.csv", data=data, headers=h, content_type="text/csv")
+    _refused(r, 413, str(limits.MAX_IMPORT_BYTES))
 
 
 def test_import_row_count_is_bounded(app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -146,6 +187,56 @@ def test_import_row_count_is_bounded(app: Any, monkeypatch: pytest.MonkeyPatch) 
     r = c.post("/api/v1/import/subjects?dry_run=1", data={"file": (io.BytesIO(data), "s.csv")}, headers=h,
                content_type="multipart/form-data")
     _refused(r, 400, "3")
+
+
+def _subjects_csv(big_row: int = 3) -> bytes:
+    """A subjects CSV whose data row `big_row` (file row, header = 1) holds a name over the csv
+    module's field limit."""
+    rows = [f"91350100M000{i:04d}Y4{i % 10},x{i},350100,C13" for i in range(4)]
+    code = rows[big_row - 2].split(",", 1)[0]
+    rows[big_row - 2] = f'{code},"{"名" * (131072 + 1)}",350100,C13'
+    return ("统一社会信用代码,名称,行政区划代码,行业代码\n" + "\n".join(rows) + "\n").encode()
+
+
+def test_a_csv_field_over_the_field_limit_is_a_400_naming_limit_and_row(app: Any) -> None:
+    from drawsvc.registry import io as regio
+
+    c, h = _session(app, "op-scjg")
+    size = app.extensions["ledger"].size()
+    for dry in ("1", "0"):
+        r = c.post(f"/api/v1/import/subjects?dry_run={dry}", data={"file": (io.BytesIO(_subjects_csv()), "s.csv")},
+                   headers=h, content_type="multipart/form-data")
+        _refused(r, 400, str(regio.MAX_CSV_FIELD), "第 3 行")
+    assert app.extensions["ledger"].size() == size  # nothing written
+    # the staff page: its own error message, in Chinese, with a 4xx
+    from tests.web.conftest import csrf_of
+
+    tok = csrf_of(c.get("/staff/import").data)
+    r = c.post("/staff/import", data={"csrf_token": tok, "kind": "subjects",
+                                      "file": (io.BytesIO(_subjects_csv()), "s.csv")},
+               content_type="multipart/form-data")
+    body = r.data.decode()
+    assert r.status_code == 400 and 'id="import-error"' in body, (r.status_code, body[:500])
+    assert str(regio.MAX_CSV_FIELD) in body and "第 3 行" in body and "字段" in body
+
+
+def test_api_import_size_is_the_staff_page_bound(app: Any) -> None:
+    from web.pages import staff
+
+    assert staff.MAX_UPLOAD == limits.MAX_IMPORT_BYTES  # one constant for both
+    c, h = _session(app, "op-scjg")
+    big = _subjects_csv(2).split(b"\n", 1)[0] + b"\n" + b"#" * limits.MAX_IMPORT_BYTES
+    r = c.post("/api/v1/import/subjects?dry_run=1", data={"file": (io.BytesIO(big), "s.csv")},
+               headers=h, content_type="multipart/form-data")
+    _refused(r, 413, str(limits.MAX_IMPORT_BYTES))
+    r = c.post("/api/v1/import/subjects?dry_run=1&filename=s.csv", data=big, headers=h, content_type="text/csv")
+    _refused(r, 413, str(limits.MAX_IMPORT_BYTES))
+    from tests.web.conftest import csrf_of
+
+    tok = csrf_of(c.get("/staff/import").data)
+    r = c.post("/staff/import", data={"csrf_token": tok, "kind": "subjects", "file": (io.BytesIO(big), "s.csv")},
+               content_type="multipart/form-data")
+    assert r.status_code == 413 and 'id="import-error"' in r.data.decode()
 
 
 # --- failures schemathesis found (tests/web/test_web_openapi_fuzz.py) ------------------------
@@ -177,9 +268,9 @@ def test_a_second_inspector_with_the_same_certificate_number_is_a_409_not_a_500(
     c, h = _session(app, "admin")
     body = {"name": "甲", "cert_no": "DUP-CERT-13", "cert_valid_from": "2026-01-01", "cert_valid_to": "2030-12-31",
             "department": "scjg"}
-    assert c.post("/api/v1/inspectors", json={**body, "id": "DUP-A"}, headers=h).status_code == 201
+    assert c.post("/api/v1/inspectors", json={**body, "id": "D13-1"}, headers=h).status_code == 201
     size = app.extensions["ledger"].size()
-    r = c.post("/api/v1/inspectors", json={**body, "id": "DUP-B"}, headers=h)
+    r = c.post("/api/v1/inspectors", json={**body, "id": "D13-2"}, headers=h)
     assert r.status_code == 409 and "cert_no" in r.get_json()["error"]["message"], r.data
     assert app.extensions["ledger"].size() == size  # nothing half-written
-    assert c.get("/api/v1/inspectors/DUP-B", headers=h).status_code == 404
+    assert c.get("/api/v1/inspectors/D13-2", headers=h).status_code == 404

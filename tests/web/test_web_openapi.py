@@ -123,3 +123,59 @@ def test_documented_errors_are_the_ones_returned(app: Any, doc: dict[str, Any]) 
         assert schema["$ref"].endswith(error_schema)
         body = r.get_json()
         assert set(body) == {"error"} and {"code", "message"} <= set(body["error"]), body
+
+
+# each operation lists the 4xx its code can answer, not one blanket set (issue 13)
+EXACT_ERRORS = {
+    ("get", "/api/v1/draws"): {400, 401, 403, 414},
+    ("get", "/api/v1/inspections/tasks"): {400, 401, 403, 414},
+    ("get", "/api/v1/log/checkpoints"): {400, 414},
+    ("get", "/api/v1/public/draws/{draw_id}"): {400, 404, 414},
+    ("get", "/api/v1/inspections/calendar/{year}"): {400, 404, 414},
+    ("post", "/api/v1/session"): {400, 401, 403, 413, 414, 429},
+    ("delete", "/api/v1/session"): {400, 403, 414},
+    ("post", "/api/v1/log/cosignatures"): {400, 403, 404, 409, 413, 414},
+}
+
+
+def test_operations_list_exactly_their_errors(doc: dict[str, Any]) -> None:
+    for (method, path), codes in EXACT_ERRORS.items():
+        listed = {int(c) for c in doc["paths"][path][method]["responses"] if c.startswith("4")}
+        assert listed == codes, (method, path, sorted(listed))
+    blanket = {400, 401, 403, 404, 409, 413, 414, 422}
+    ops = [(m, p, op) for p, o in doc["paths"].items() for m, op in o.items()]
+    assert sum({int(c) for c in op["responses"] if c.startswith("4")} == blanket for _, _, op in ops) < len(ops) / 2
+    for method, path, op in ops:
+        if "requestBody" in op:
+            assert "413" in op["responses"], (method, path)
+        if method != "get":
+            assert "403" in op["responses"], (method, path)  # CSRF, before every change
+
+
+def test_listed_errors_are_answered(app: Any) -> None:
+    """The sets above are not just a scan's opinion: each status is what the operation answers."""
+    anon = app.test_client()
+    insp, ih = _session(app, "insp-p001")
+    assert anon.get("/api/v1/draws").status_code == 401
+    assert insp.get("/api/v1/draws", headers=ih).status_code == 403
+    assert anon.get("/api/v1/draws", headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert anon.get("/api/v1/public/draws/NOPE").status_code == 404
+    assert anon.get("/api/v1/log/checkpoints?after=x").status_code == 400
+    assert insp.delete("/api/v1/session").status_code == 403  # no CSRF token
+
+
+def test_status_scan_reads_literals_helpers_and_tuples() -> None:
+    from web.errors import ApiError
+    from web.openapi import raised_statuses
+    from web.registry_api import need
+
+    def helper() -> None:
+        raise ApiError(418, "teapot", "x")
+
+    helper.__module__ = "web.example"  # the scan follows the service's own code (web/), not the world
+    def view() -> Any:
+        need("admin")
+        helper()
+        return {}, 201
+
+    assert raised_statuses(view) == {201, 401, 403, 418}

@@ -1,7 +1,9 @@
 """Schemathesis over the served OpenAPI document (issue 13): anonymous, then as each role with a
-bearer token and with a browser session (CSRF header), all phases, bounded in time. The check is
+bearer token and with a browser session (CSRF header), all phases, bounded in time. The checks are
 `not_a_server_error`, counted twice: by schemathesis and by the server itself (every 5xx the app
-answers is recorded). Failures it finds go in as regression tests (test_web_limits.py).
+answers is recorded), and `status_code_conformance`: an operation that answers a status its entry in
+the document does not list fails the run (each lists its own set: web.openapi.operation_errors).
+Failures it finds go in as regression tests (test_web_limits.py).
 
 The document must say what the API accepts: a run fails on schemathesis's "schema validation
 mismatch" warning (an operation that rejected, as malformed, all the data its schema allows;
@@ -112,7 +114,7 @@ def _credentials(base: str) -> dict[str, dict[str, str]]:
 
 
 def _run(base: str, headers: list[str], label: str, workdir: Path) -> str:
-    cmd = [ST, "--no-color", "run", f"{base}/api/v1/openapi.json", "--checks", "not_a_server_error",
+    cmd = [ST, "--no-color", "run", f"{base}/api/v1/openapi.json", "--checks", "not_a_server_error,status_code_conformance",
            "--phases", "examples,coverage,fuzzing,stateful", "--max-time", str(SECONDS), "--workers", "1",
            "--seed", "13", "--suppress-health-check", "all"]
     # --workers 1: hypothesis describes strategies with ast.parse, which CPython 3.11.7 does not

@@ -164,6 +164,26 @@ def _from(app: Any, address: str) -> Any:
     return c
 
 
+def test_login_page_describes_the_throttle_the_code_applies(demo: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from drawsvc.registry import throttle as th
+
+    c = make_app(demo).test_client()
+    zh = c.get("/staff/login").data.decode()
+    assert "连续 5 次密码错误将锁定账户 15 分钟" not in zh  # the old per-account rule
+    hint = re.search(r'<p class="hint" id="throttle-hint">([^<]*)</p>', zh).group(1)
+    for n in (th.FREE_FAILURES, th.PAIR_LOCK_AFTER, th.ADDRESS_LIMIT, th.LOCK_SECONDS // 60, th.WINDOW // 60):
+        assert str(n) in hint, (n, hint)
+    assert "其他地址" in hint and not re.search(r"[A-Za-z]{3,}", hint)
+    en = c.get("/staff/login?lang=en").data.decode()
+    hint_en = re.search(r'<p class="hint" id="throttle-hint">([^<]*)</p>', en).group(1)
+    assert "another address" in hint_en and str(th.ADDRESS_LIMIT) in hint_en
+    # the numbers come from the constants, not from literals in the text
+    monkeypatch.setattr(th, "PAIR_LOCK_AFTER", 17)
+    monkeypatch.setattr(th, "ADDRESS_LIMIT", 71)
+    hint = re.search(r'id="throttle-hint">([^<]*)<', c.get("/staff/login").data.decode()).group(1)
+    assert "17" in hint and "71" in hint
+
+
 def test_login_throttle_cannot_lock_an_official_out(demo: Any) -> None:
     from datetime import timedelta
 
@@ -221,7 +241,7 @@ def test_uploads_are_checked(demo: Any) -> None:
     for name, data, _ in cases:
         r = c.post("/staff/import", data={"csrf_token": tok, "kind": "subjects", "file": (io.BytesIO(data), name)},
                    content_type="multipart/form-data")
-        assert r.status_code == 200 and b'id="import-error"' in r.data, name
+        assert r.status_code == 400 and b'id="import-error"' in r.data, name
     r = c.post("/staff/import", data={"csrf_token": tok, "kind": "accounts", "file": (io.BytesIO(b"a,b\n"), "a.csv")},
                content_type="multipart/form-data")
     assert b'id="import-error"' in r.data

@@ -14,11 +14,13 @@ from flask import Blueprint, abort, current_app, g, render_template, request, se
 from sqlalchemy import or_, select
 
 from drawsvc.draws.service import DrawNotFound
+from drawsvc.i18n import tr
 from drawsvc.registry import schema as reg_schema
 from ledger import witnessing
 from verifier.render import MESSAGES
 from web.cache import per_version
 from web.draws_api import abort_record, plan_history, service
+from web.limits import MAX_SEARCH
 from web.registry_api import PUBLIC_FIELDS, registry
 
 from .common import actor, ledger
@@ -210,7 +212,12 @@ def public_read() -> Any:
 
 @bp.get("/public/search")
 def search():  # type: ignore[no-untyped-def]
-    q = request.args.get("q", "").strip()[:100]
+    q = request.args.get("q", "").strip()
+    if len(q) > MAX_SEARCH:
+        # Why refuse rather than cut: a cut text searches for something the reader did not ask,
+        # and the answer would look like "no such company". Say the limit instead.
+        return render_template("public/search.html", q=q[:MAX_SEARCH], found=[], checks={}, results={},
+                               max_search=MAX_SEARCH, error=tr("查询文字不能超过 %(limit)s 个字符", limit=MAX_SEARCH)), 400
     found: list[dict[str, Any]] = []
     if q:
         t = reg_schema.subjects
@@ -224,7 +231,8 @@ def search():  # type: ignore[no-untyped-def]
     else:
         results = {}
     checks = checks_of({s["code"] for s in found})
-    return render_template("public/search.html", q=q, found=found, checks=checks, results=results)
+    return render_template("public/search.html", q=q, found=found, checks=checks, results=results,
+                           max_search=MAX_SEARCH)
 
 
 def published_results(codes: set[str], conn: Any = None) -> dict[str, list[dict[str, Any]]]:

@@ -33,9 +33,9 @@ from ledger import witnessing
 from web import labels
 from web.draws_api import service
 from web.inspections_api import service as inspection_service
-from web.limits import lenient_int
+from web.limits import MAX_IMPORT_BYTES, lenient_int
 from web.registry_api import registry
-from web.security import client_ip, limiter, locked_message
+from web.security import client_ip, limiter, locked_message, throttle_hint
 
 from .common import (
     STAFF_ROLES,
@@ -63,7 +63,7 @@ REGISTRIES = {
     "conflicts": ("conflict", ("inspector", "subject", "reason", "note")),
 }
 IMPORT_KINDS = {"subjects": "subject", "inspectors": "inspector"}
-MAX_UPLOAD = 5 * 1024 * 1024
+MAX_UPLOAD = MAX_IMPORT_BYTES  # the same bound as POST /api/v1/import/<kind> (web/limits.py)
 ACTION_ERRORS = (DrawError, InputsError, DrawStateError, DrawNotFound, Forbidden, RecordError, NotFound, Conflict,
                  ValueError, KeyError, InspectionError)
 
@@ -125,7 +125,7 @@ def login():  # type: ignore[no-untyped-def]
                 session["account"] = a.id
                 session["csrf"] = secrets.token_urlsafe(32)
                 return redirect(_safe_next(request.args.get("next")))
-    return render_template("staff/login.html", error=error, csrf=csrf_token()), status
+    return render_template("staff/login.html", error=error, csrf=csrf_token(), throttle_hint=throttle_hint()), status
 
 
 @bp.post("/logout")
@@ -236,7 +236,7 @@ def registry_list(plural: str):  # type: ignore[no-untyped-def]
 @bp.route("/import", methods=["GET", "POST"])
 def import_page():  # type: ignore[no-untyped-def]
     a = require("admin", "operator")
-    report, error, seqs = None, None, []
+    report, error, seqs, too_large = None, None, [], False
     kind = request.values.get("kind", "subjects")
     if request.method == "POST":
         f = request.files.get("file")
@@ -250,6 +250,7 @@ def import_page():  # type: ignore[no-untyped-def]
             data = f.read(MAX_UPLOAD + 1)
             ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
             if len(data) > MAX_UPLOAD:
+                too_large = True
                 error = tr("文件超过 %(mb)s MB", mb=MAX_UPLOAD // 1024 // 1024)
             elif not data:
                 error = tr("文件为空")
@@ -271,7 +272,19 @@ def import_page():  # type: ignore[no-untyped-def]
                     report = report.to_json()
     # the outcome first; the (possibly many) log entries it wrote below it, folded
     return render_template("staff/import.html", kind=kind, report=report, error=error, import_entries=entry_links(seqs),
-                           templates=TEMPLATE_FILES), (422 if report and not report["ok"] else 200)
+                           templates=TEMPLATE_FILES), _import_status(report, error, too_large)
+
+
+def _import_status(report: dict | None, error: str | None, too_large: bool) -> int:
+    """The page's status says what the message says (a client or a proxy log sees a refusal as a
+    4xx): 413 for a file over the bound, 400 for a file that cannot be read, 422 for bad rows."""
+    if too_large:
+        return 413
+    if report and not report["ok"]:
+        return 422
+    if error and request.method == "POST":
+        return 400
+    return 200
 
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the old Excel .xls (a compound document)
