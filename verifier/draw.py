@@ -38,6 +38,7 @@ from .note import (
     parse_checkpoint,
     parse_note,
     parse_verifier_key,
+    parse_witness_policy,
     verify_cosignature,
     verify_note,
 )
@@ -414,30 +415,8 @@ class _Bundle:
             pol = (self._witness_keys(), self.o.min_witnesses, "--witness")
         elif "witness_policy" in self.b:
             wp = self.b["witness_policy"]
-            keys: list[Any] = []
-            why = None
-            if not isinstance(wp, dict) or type(wp.get("k")) is not int or not isinstance(wp.get("witnesses"), list) \
-                    or not all(isinstance(w, str) for w in wp["witnesses"]):
-                why = "witness_policy must be {k: integer, witnesses: [verifier keys]}"
-            else:
-                log_pubs = {bytes(k.public_key) for _, k in self.log_keys}
-                for w in wp["witnesses"]:
-                    try:
-                        k = parse_verifier_key(w)
-                    except NoteError as exc:
-                        why = f"witness key {w[:60]!r}: {exc}"
-                        break
-                    if k.alg != 0x04:
-                        why = f"witness key {k.name} is not a cosignature/v1 (0x04) key"
-                    elif k.public_key in log_pubs or (self.cp is not None and k.name == self.cp.origin):
-                        why = f"witness key {k.name} is the log's own key: the log is not its own witness"
-                    elif any(x.name == k.name for x in keys):
-                        why = f"witness {k.name} is named twice"
-                    if why:
-                        break
-                    keys.append(k)
-                if why is None and not 1 <= wp["k"] <= len(keys):
-                    why = f"k = {wp['k']} is not between 1 and the {len(keys)} witnesses named"
+            log_pubs = {bytes(k.public_key) for _, k in self.log_keys}
+            keys, why = parse_witness_policy(wp, log_pubs, self.cp.origin if self.cp is not None else None)
             if why is not None:
                 ck = self.r.check("witness_policy", "the bundle's witness policy (k of n witnesses)")
                 self.fail(ck, "WITNESS_POLICY_INVALID", "witness_policy", why)

@@ -110,6 +110,31 @@ def parse_verifier_key(vkey: str) -> VerifierKey:
     return VerifierKey(name, kh, alg, pub)
 
 
+def parse_witness_policy(wp: object, log_public_keys: set[bytes], origin: str | None) -> tuple[list[VerifierKey], str | None]:
+    """A stated witness policy {k, witnesses: [verifier keys]} (docs/SPEC.md §D12): its keys, or
+    why it is unusable. A policy names k of n distinct cosignature/v1 (0x04) keys, none of them
+    the log's own (by key, or by the origin's name): the log's timestamped line is not a witness."""
+    if not isinstance(wp, dict) or type(wp.get("k")) is not int or not isinstance(wp.get("witnesses"), list) \
+            or not all(isinstance(w, str) for w in wp["witnesses"]):
+        return [], "witness_policy must be {k: integer, witnesses: [verifier keys]}"
+    keys: list[VerifierKey] = []
+    for w in wp["witnesses"]:
+        try:
+            k = parse_verifier_key(w)
+        except NoteError as exc:
+            return [], f"witness key {w[:60]!r}: {exc}"
+        if k.alg != 0x04:
+            return [], f"witness key {k.name} is not a cosignature/v1 (0x04) key"
+        if bytes(k.public_key) in log_public_keys or (origin is not None and k.name == origin):
+            return [], f"witness key {k.name} is the log's own key: the log is not its own witness"
+        if any(x.name == k.name for x in keys):
+            return [], f"witness {k.name} is named twice"
+        keys.append(k)
+    if not 1 <= wp["k"] <= len(keys):
+        return [], f"k = {wp['k']} is not between 1 and the {len(keys)} witnesses named"
+    return keys, None
+
+
 def format_private_key(name: str, alg: int, seed: bytes) -> str:
     """Private key file line, in the same layout Go's golang.org/x/mod/sumdb/note uses."""
     pub = bytes(SigningKey(seed).verify_key)

@@ -27,7 +27,15 @@ from .drand import PINNED_CHAINS, BeaconEncodingError, BeaconSignatureInvalid, C
 from .findings import Check, Finding, Report
 from .matching import Matcher, MatchError, Rule
 from .merkle import leaf_hash, verify_inclusion
-from .note import NoteError, parse_checkpoint, parse_note, parse_verifier_key, verify_cosignature, verify_note
+from .note import (
+    NoteError,
+    parse_checkpoint,
+    parse_note,
+    parse_verifier_key,
+    parse_witness_policy,
+    verify_cosignature,
+    verify_note,
+)
 from .pools import commit, conflicts_sha256, prior_load_sha256
 from .recipe import RecipeError, encode_source, hexbytes, nonce_commitment, seed_from
 from .render import summary_lines, to_text
@@ -179,29 +187,7 @@ class _Proof:
             c.skip("no witness policy given (the document states none; --witness-policy FILE): witness "
                    "cosignatures not checked")
             return
-        keys: list[Any] = []
-        why = None
-        if not isinstance(wp, dict) or type(wp.get("k")) is not int or not isinstance(wp.get("witnesses"), list) \
-                or not all(isinstance(w, str) for w in wp["witnesses"]):
-            why = "witness_policy must be {k: integer, witnesses: [verifier keys]}"
-        else:
-            for w in wp["witnesses"]:
-                try:
-                    k = parse_verifier_key(w)
-                except NoteError as exc:
-                    why = f"witness key {w[:60]!r}: {exc}"
-                    break
-                if k.alg != 0x04:
-                    why = f"witness key {k.name} is not a cosignature/v1 (0x04) key"
-                elif k.public_key == log_vkey.public_key or k.name == cp.origin:
-                    why = f"witness key {k.name} is the log's own key: the log is not its own witness"
-                elif any(x.name == k.name for x in keys):
-                    why = f"witness {k.name} is named twice"
-                if why:
-                    break
-                keys.append(k)
-            if why is None and not 1 <= wp["k"] <= len(keys):
-                why = f"k = {wp['k']} is not between 1 and the {len(keys)} witnesses named"
+        keys, why = parse_witness_policy(wp, {bytes(log_vkey.public_key)}, cp.origin)
         if why is not None:
             self.fail(c, "WITNESS_POLICY_INVALID", "witness_policy", why)
             return

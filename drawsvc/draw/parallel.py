@@ -23,6 +23,7 @@ import os
 import struct
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 _LEN = struct.Struct(">Q")
 MIN_PARALLEL = 100_000  # below this many items a fork costs more than it saves
@@ -59,6 +60,21 @@ def _read_all(fd: int) -> bytes:
         chunks.append(b)
 
 
+def _child(task: Callable[[], bytes], r: int, w: int) -> NoReturn:
+    """In a forked child: compute, write the length-prefixed result, and leave without running
+    any of the parent's cleanup (exit 1 on any failure: the parent then runs the task itself)."""
+    code = 1
+    try:
+        os.close(r)
+        data = task()
+        view = memoryview(_LEN.pack(len(data)) + data)
+        while view:
+            view = view[os.write(w, view):]
+        code = 0
+    finally:
+        os._exit(code)
+
+
 def run_split(tasks: Sequence[Callable[[], bytes]]) -> list[bytes]:
     """Results of `tasks` in order: tasks[1:] in forked children, tasks[0] here.
 
@@ -77,17 +93,8 @@ def run_split(tasks: Sequence[Callable[[], bytes]]) -> list[bytes]:
             os.close(w)
             children.append(None)
             continue
-        if pid == 0:  # the child: compute, write, leave without running any of the parent's cleanup
-            code = 1
-            try:
-                os.close(r)
-                data = task()
-                view = memoryview(_LEN.pack(len(data)) + data)
-                while view:
-                    view = view[os.write(w, view):]
-                code = 0
-            finally:
-                os._exit(code)
+        if pid == 0:
+            _child(task, r, w)
         os.close(w)
         children.append((pid, r))
     try:
@@ -141,17 +148,8 @@ class Pending:
             os.close(w)
             self._done = task()
             return
-        if pid == 0:  # the child: compute, write, leave without running any of the parent's cleanup
-            code = 1
-            try:
-                os.close(r)
-                data = task()
-                view = memoryview(_LEN.pack(len(data)) + data)
-                while view:
-                    view = view[os.write(w, view):]
-                code = 0
-            finally:
-                os._exit(code)
+        if pid == 0:
+            _child(task, r, w)
         os.close(w)
         self._child = (pid, r)
 
