@@ -75,6 +75,20 @@ def _child(task: Callable[[], bytes], r: int, w: int) -> NoReturn:
         os._exit(code)
 
 
+def _answer(pid: int, r: int) -> bytes | None:
+    """A child's result, or None when it is not to be trusted: it did not exit 0, or what it
+    wrote is not exactly one length-prefixed answer (killed midway, say)."""
+    try:
+        raw = _read_all(r)
+    finally:
+        os.close(r)
+    _, status = os.waitpid(pid, 0)
+    if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 and len(raw) >= _LEN.size):
+        return None
+    (size,) = _LEN.unpack_from(raw)
+    return raw[_LEN.size:] if len(raw) == _LEN.size + size else None
+
+
 def run_split(tasks: Sequence[Callable[[], bytes]]) -> list[bytes]:
     """Results of `tasks` in order: tasks[1:] in forked children, tasks[0] here.
 
@@ -110,17 +124,8 @@ def run_split(tasks: Sequence[Callable[[], bytes]]) -> list[bytes]:
         if child is None:
             results.append(task())
             continue
-        pid, r = child
-        try:
-            raw = _read_all(r)
-        finally:
-            os.close(r)
-        _, status = os.waitpid(pid, 0)
-        ok = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 and len(raw) >= _LEN.size
-        if ok:
-            (size,) = _LEN.unpack_from(raw)
-            ok = len(raw) == _LEN.size + size
-        results.append(raw[_LEN.size:] if ok else task())
+        answer = _answer(*child)
+        results.append(answer if answer is not None else task())
     return results
 
 
@@ -156,18 +161,9 @@ class Pending:
     def result(self) -> bytes:
         if self._done is None:
             assert self._child is not None
-            pid, r = self._child
+            answer = _answer(*self._child)
             self._child = None
-            try:
-                raw = _read_all(r)
-            finally:
-                os.close(r)
-            _, status = os.waitpid(pid, 0)
-            ok = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 and len(raw) >= _LEN.size
-            if ok:
-                (size,) = _LEN.unpack_from(raw)
-                ok = len(raw) == _LEN.size + size
-            self._done = raw[_LEN.size:] if ok else self.task()
+            self._done = answer if answer is not None else self.task()
         return self._done
 
     def cancel(self) -> None:
