@@ -135,7 +135,8 @@ def serve(ctx: Ctx, host: str, port: int, workers: int, threads: int, timeout: i
     class _App(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             for key, value in options.items():
-                self.cfg.set(key, value)
+                if key in self.cfg.settings:  # a setting an older gunicorn lacks is left out
+                    self.cfg.set(key, value)
 
         def load(self):  # type: ignore[no-untyped-def]
             from ledger.witnessing import Pusher
@@ -150,13 +151,15 @@ def serve(ctx: Ctx, host: str, port: int, workers: int, threads: int, timeout: i
 
 def gunicorn_options(host: str, port: int, workers: int, threads: int, timeout: int, access_log: str) -> dict[str, Any]:
     """gunicorn settings for `serve`: threads for I/O waits, a hard request timeout (a runaway
-    request costs one worker, which is replaced), graceful shutdown, an access log."""
+    request costs one worker, which is replaced), graceful shutdown, an access log. No control
+    socket (gunicorn ≥ 25.1 opens one at a per-user path that every instance on the machine would
+    share, so `gunicornc` could reach the wrong one); reload and stop are signals (SIGHUP, SIGTERM)."""
     return {
         "bind": f"{host}:{port}", "workers": workers, "threads": threads,
         "worker_class": "gthread" if threads > 1 else "sync", "timeout": timeout, "graceful_timeout": 30,
         "keepalive": 5, "accesslog": access_log, "errorlog": "-", "preload_app": False,
         "limit_request_line": 4094, "limit_request_fields": 100, "limit_request_field_size": 8190,
-        "proc_name": "drawsvc",
+        "proc_name": "drawsvc", "control_socket_disable": True,
     }
 
 

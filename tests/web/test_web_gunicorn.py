@@ -136,6 +136,8 @@ def test_four_workers_share_throttle_batcher_and_signer(served: tuple[str, subpr
     # the access log names the requests
     text = log.read_text()
     assert '"POST /api/v1/log/entries HTTP/1.1" 201' in text and '"POST /api/v1/session HTTP/1.1" 429' in text
+    # no control socket: one at gunicorn's per-user default path would be shared by every instance
+    assert "Control socket listening" not in text
 
     # background jobs: queued through one worker, claimed once by some worker's runner, readable from all
     expected = requests.get(base + "/api/v1/export/subjects.csv", timeout=30).content
