@@ -67,6 +67,11 @@ def test_bad_form_values_are_refused_never_replaced(own_demo: Instance, values: 
         body = c.post(path, data=data, follow_redirects=True).data.decode()
         assert message in body, (path, body[:3000])
         assert 'id="prepare-strata"' not in body
+        # the form comes back as it was typed, to correct one field (not reset to the defaults)
+        for name, value in values.items():
+            if not name.startswith("use_"):
+                assert f'name="{name}"' in body and f'value="{value}"' in body, (name, value)
+        assert f'<option value="{plan["code"]}" selected>' in body
     assert own_demo.ledger().size() == before  # nothing signed
 
 

@@ -461,9 +461,11 @@ def draws():  # type: ignore[no-untyped-def]
     chain = _quicknet()
     suggested = round_after(chain, now_unix() + 120) if chain else None
     mine = sorted({d for p in plans for d in p["departments"] if a.role == "admin" or d in a.departments})
+    # the values of a prepare form just refused, so the official corrects one field, not all
+    kept = session.pop("prepare_form", None) or {}
     return render_template("staff/draws.html", draws=rows, plans=plans, me=a, suggested_round=suggested,
                            today=today().isoformat(), created=entry_links(seqs_from_args()),
-                           departments=mine, dept_names=_dept_names())
+                           departments=mine, dept_names=_dept_names(), kept=kept)
 
 
 DICE_MIN_DIGITS = 20
@@ -532,6 +534,13 @@ PREPARE_FIELDS = ("plan", "department", "draw_date", "use_dice", "dice_min_digit
                   "witness_commitment_2", "witness_3", "witness_commitment_3", "note")
 
 
+def _refused_prepare(form: Any, error: str):  # type: ignore[no-untyped-def]
+    """Back to the prepare form with the error and with what was typed (kept in the session for
+    one page view: a few short fields), never with the defaults in its place."""
+    session["prepare_form"] = {k: form.get(k, "")[:200] for k in PREPARE_FIELDS if form.get(k, "")}
+    return _back("pages.staff.draws", [], error)
+
+
 @bp.post("/draws/check")
 def prepare_check():  # type: ignore[no-untyped-def]
     """Step one of prepare: validate the form and show what would be frozen, before anything is signed."""
@@ -541,10 +550,10 @@ def prepare_check():  # type: ignore[no-untyped-def]
         sources = _sources_from_form(f)
         draw_date = _draw_date_from_form(f)
     except ValueError as exc:
-        return _back("pages.staff.draws", [], str(exc))
+        return _refused_prepare(f, str(exc))
     preview, _, err = _do(a, service().preview, a, f.get("plan", ""), f.get("department", ""), draw_date)
     if err:
-        return _back("pages.staff.draws", [], err)
+        return _refused_prepare(f, err)
     kept = {k: f.get(k, "") for k in PREPARE_FIELDS if f.get(k, "")}
     return render_template("staff/prepare.html", p=preview, sources=sources, kept=kept, me=a,
                            insp_labels=precheck.LEFT_OUT, excl_labels=precheck.EXCLUDED,
@@ -556,16 +565,16 @@ def prepare():  # type: ignore[no-untyped-def]
     a = require("admin", "operator")
     f = request.form
     if f.get("confirm") != "1":
-        return _back("pages.staff.draws", [], tr("请先核对名录池并勾选确认，再准备抽签"))
+        return _refused_prepare(f, tr("请先核对名录池并勾选确认，再准备抽签"))
     try:
         sources = _sources_from_form(f)
         draw_date = _draw_date_from_form(f)
     except ValueError as exc:
-        return _back("pages.staff.draws", [], str(exc))
+        return _refused_prepare(f, str(exc))
     draw, seqs, err = _do(a, service().prepare, a, f.get("plan", ""), f.get("department", ""), sources,
                           draw_date=draw_date, note=f.get("note", "")[:500])
     if err:
-        return _back("pages.staff.draws", [], err)
+        return _refused_prepare(f, err)
     return _back("pages.staff.draw", seqs, None, draw_id=draw["id"])
 
 
