@@ -29,6 +29,7 @@ from tests.conftest import new_ledger
 from tests.draws.test_dl_columns import _fill, _subjects
 
 DICE = [{"type": "dice", "digits": "31415926535897932384"}]
+DRAW_DATE = "2026-06-01"  # the year of the checks below (frequency cap), whatever the clock says
 
 
 @pytest.fixture
@@ -50,14 +51,17 @@ def _streamed_equals_at_once(led: Ledger, monkeypatch: pytest.MonkeyPatch) -> No
              "seq": 0} for c in capped for j in range(2)])
     svc = DrawService(led, Registry(led))
     actor = Actor("system", "system", signer=led.system)
-    streamed = svc.prepare(actor, "P1", "scj", [{"type": "dice", "min_digits": 20}], draw_id="S1")
+    # a draw date of the checks' year, pinned: today's date (in China) is 2027 on a 2026-12-31 UTC evening
+    streamed = svc.prepare(actor, "P1", "scj", [{"type": "dice", "min_digits": 20}], draw_id="S1",
+                           draw_date=DRAW_DATE)
     with led.engine.connect() as conn:
         parts = conn.execute(select(draws_schema.draw_pool_chunks.c.n).where(
             draws_schema.draw_pool_chunks.c.draw_id == "S1")).scalars().all()
     assert len(parts) > 10  # really streamed, in many parts (2^4 pool members each)
     with monkeypatch.context() as m:
         m.setattr(DrawService, "gather_streamed", lambda *a, **k: None)
-        at_once = svc.prepare(actor, "P1", "scj", [{"type": "dice", "min_digits": 20}], draw_id="A1")
+        at_once = svc.prepare(actor, "P1", "scj", [{"type": "dice", "min_digits": 20}], draw_id="A1",
+                              draw_date=DRAW_DATE)
     assert streamed["pools"] == at_once["pools"]
     assert streamed["expected_sizes"] == at_once["expected_sizes"]
     assert streamed["pools"]["excluded"]["counts"].get("frequency_cap")
