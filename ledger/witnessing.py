@@ -153,9 +153,11 @@ class WitnessState:
 def state(ledger: Ledger) -> WitnessState:
     k = quorum(ledger.engine)
     ws = tuple((w.name, w.last_error) for w in registered(ledger.engine))
-    below = public_below(ledger)
+    below: int | None = None
     beyond: dict[str, int] = {}
-    if k > 0:
+    if k > 0:  # public_below's answer, without reading k again
+        cp = witnessed_checkpoint(ledger, k)
+        below = 0 if cp is None else cp.size
         with ledger.engine.connect() as conn:
             # only the tail above the witnessed checkpoint: short, and all an unwitnessed entry needs
             for name, size in conn.execute(select(cosignatures.c.witness, func.max(cosignatures.c.checkpoint_size))
