@@ -47,17 +47,20 @@ def witness_state() -> witnessing.WitnessState:
 def published_draws() -> list[dict[str, Any]]:
     """Published draws that are public: with a witness quorum, only those whose publication k
     witnesses have cosigned (the others are awaiting_draws(), shown as 等待见证)."""
-    rows = per_version("published_draws", lambda: service().list(status=["published"]))  # callers must not mutate
     below = public_below()
+    rows = _published_on_log()
     return rows if below is None else [d for d in rows if d["seqs"]["published"] < below]
 
 
 def awaiting_draws() -> list[dict[str, Any]]:
     """Published on the log, not yet cosigned by k witnesses: not public yet (等待见证)."""
     below = public_below()
-    if below is None:
-        return []
-    return [d for d in service().list(status=["published"]) if d["seqs"]["published"] >= below]
+    return [] if below is None else [d for d in _published_on_log() if d["seqs"]["published"] >= below]
+
+
+def _published_on_log() -> list[dict[str, Any]]:
+    """Every draw with a draw.published entry, read once per public version (callers must not mutate)."""
+    return per_version("published_draws", lambda: service().list(status=["published"]))
 
 
 def published_draw(draw_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -235,19 +238,16 @@ def search():  # type: ignore[no-untyped-def]
                            max_search=MAX_SEARCH)
 
 
-def published_results(codes: set[str], conn: Any = None) -> dict[str, list[dict[str, Any]]]:
+def published_results(codes: set[str], conn: Any) -> dict[str, list[dict[str, Any]]]:
     """Published inspection results of these subjects (drawsvc.inspections.public: published only)
-    that k witnesses have cosigned; the others wait (awaiting_results)."""
+    that k witnesses have cosigned; the others wait (split_witnessed)."""
     return {c: split_witnessed(rs)[0] for c, rs in _results_of(codes, conn).items()}
 
 
-def _results_of(codes: set[str], conn: Any = None) -> dict[str, list[dict[str, Any]]]:
+def _results_of(codes: set[str], conn: Any) -> dict[str, list[dict[str, Any]]]:
     from drawsvc.inspections import public as ins_public
 
-    if conn is not None:
-        return {c: ins_public.for_subject(conn, c) for c in codes}
-    with ledger().engine.connect() as own:
-        return {c: ins_public.for_subject(own, c) for c in codes}
+    return {c: ins_public.for_subject(conn, c) for c in codes}
 
 
 def split_witnessed(results: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
