@@ -107,6 +107,10 @@ def init_i18n(app: Flask) -> None:
     app.jinja_env.globals["tr"] = service_i18n.tr
     app.jinja_env.globals["N_"] = service_i18n.N_
     app.jinja_env.globals["js_messages"] = js_messages
+    from drawsvc.registry.codes import industry_label, region_label
+
+    app.jinja_env.filters["region_label"] = region_label
+    app.jinja_env.filters["industry_label"] = industry_label
     from drawsvc.inspections.service import TRIGGERS
 
     from .labels import (

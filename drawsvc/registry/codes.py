@@ -95,3 +95,26 @@ def industry_name(code: str) -> str | None:
     if not code:
         return None
     return table.get(code[1:3]) or table.get(code[:1])
+
+
+def region_label(code: str) -> str:
+    """A division code as a reader knows it: province, prefecture and county names joined
+    (内蒙古自治区包头市固阳县), as far as the table names them; the bare code when it names none.
+    Why: a public page showing "150222" tells a county official nothing."""
+    table = regions()
+    code = str(code or "")
+    if not re.fullmatch(r"\d{6}", code):
+        return code
+    levels = [code[:2] + "0000", code[:4] + "00", code]
+    names: list[str] = []
+    for level in levels:
+        name = table.get(level)
+        if name and (not names or name != names[-1]) and not name.endswith("市辖区"):
+            names.append(name)
+    return "".join(names) if names else code
+
+
+def industry_label(code: str) -> str:
+    """An industry code with its GB/T 4754 name (F52 零售业); the bare code when unnamed."""
+    name = industry_name(str(code or ""))
+    return f"{code} {name}" if name else str(code or "")

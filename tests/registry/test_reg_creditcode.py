@@ -57,3 +57,12 @@ def test_region_and_industry_tables():
     with pytest.raises(ValueError):
         codes.check_industry("C99")
     assert codes.industry_name("C1311") == "农副食品加工业"
+
+
+def test_labels_name_the_place_and_the_trade() -> None:
+    assert codes.region_label("150222") == "内蒙古自治区包头市固阳县"
+    assert codes.region_label("110101") == "北京市东城区"  # the 市辖区 level is not a name
+    assert codes.region_label("440106") == "广东省"  # the table names the province only
+    assert codes.region_label("990000") == "990000" and codes.region_label("") == ""
+    assert codes.industry_label("F52") == "F52 零售业" and codes.industry_label("C1311") == "C1311 农副食品加工业"
+    assert codes.industry_label("E") == "E 建筑业"

@@ -166,6 +166,9 @@ def test_unpublished_results_are_invisible_on_every_public_page(demo: Any) -> No
     assert pub["id"] in page and pub["doc"]["category_labels"][0] in page and pub["doc"]["follow_up"]["label"] in page
     search = c.get(f"/public/search?q={pub['subject']}").data.decode()
     assert f'data-result="{pub["id"]}"' in search  # server-rendered, no script needed
+    # the company's place and trade are named, not left as bare codes (the demo county is 150222)
+    for body in (page, search):
+        assert "内蒙古自治区包头市固阳县" in body and "· 150222 ·" not in body
 
 
 def test_forms_without_csrf_are_refused(demo: Any) -> None:
