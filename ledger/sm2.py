@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from pysmx.SM2 import Sign, Verify
 from pysmx.SM2._SM2 import get_random_str, kG, sm2_G, sm2_N
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from .canonical import canonical_bytes
 from .entry import Entry, key_id_for
@@ -373,6 +373,21 @@ def audit_entries(conn: Any) -> list[tuple[str, int, str]]:
                              "possession"))
             continue
         spans.setdefault(p["actor_id"], []).append((row.seq, point))
+    # an sm2_sig by an actor holding no SM2 key at that entry (none registered before it): the
+    # verifiers refuse it (ENTRY_SM2_SIGNATURE_INVALID), so the audit must too. The engine finds
+    # the few leaves holding the byte string (a payload may hold a member of that name too: parsed).
+    member = b'"sm2_sig":"'
+    holds = (func.instr(log_entries.c.leaf, member) > 0 if conn.dialect.name == "sqlite"  # LIKE fails on a blob
+             else log_entries.c.leaf.contains(member))  # PostgreSQL: bytea LIKE bytea
+    for row in conn.execute(select(log_entries.c.seq, log_entries.c.actor_id, log_entries.c.leaf)
+                            .where(holds).order_by(log_entries.c.seq)):
+        try:
+            carries = "sm2_sig" in json.loads(bytes(row.leaf))
+        except ValueError:  # malformed: the audit's main pass reports it
+            continue
+        if carries and not any(since < row.seq for since, _ in spans.get(row.actor_id, ())):
+            problems.append((f"entry {row.seq}", row.seq,
+                             f"an SM2 signature by {row.actor_id}, who holds no SM2 key on the log at this entry"))
     for actor, regs in spans.items():
         rows = conn.execute(select(log_entries.c.seq, log_entries.c.leaf).where(
             log_entries.c.actor_id == actor, log_entries.c.seq > regs[0][0]).order_by(log_entries.c.seq))

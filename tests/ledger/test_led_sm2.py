@@ -245,3 +245,49 @@ def test_entry_with_both_signatures_is_canonical_and_each_verifies() -> None:
         e.verify(bytes(key.verify_key))
         assert sm2.verify(sm2.public_key_of(d), e.signing_bytes(), base64.b64decode(e.sm2_sig))
         assert not sm2.verify(sm2.public_key_of(d), e.leaf(), base64.b64decode(e.sm2_sig))
+
+
+def _sm2_sig_without_a_key_found_by_audit(instance, monkeypatch, reference: bool) -> None:  # type: ignore[no-untyped-def]
+    from nacl.signing import SigningKey
+
+    from ledger import store
+    from ledger.audit import Auditor
+    from ledger.keys import ActorSigner
+
+    led = instance.ledger()
+    alice = ActorSigner("user:alice", SigningKey.generate())
+    with led.transaction() as tx:
+        tx.register_actor_key(alice.actor_id, alice.public_key)
+    led.append("test.thing.added", {"n": 1, "sm2_sig": "a payload member of that name is no signature"}, alice)
+    stolen = sm2.generate_private_key()
+    monkeypatch.setattr(store._Appender, "_check_sm2", lambda self, signer: stolen)
+    forged = led.append("test.thing.added", {"n": 2}, alice)
+    monkeypatch.undo()
+    assert forged.sm2_sig is not None
+    led.checkpoint()
+
+    a = Auditor(instance.engine(), instance.genesis_log_key)
+    if reference:
+        with instance.engine().connect() as conn, conn.begin():
+            found = [str(f) for f in a._run_reference(conn).findings]
+    else:
+        found = [str(f) for f in a.run().findings]
+    assert found == [f"entry {forged.seq}: an SM2 signature by user:alice, who holds no SM2 key on the log at this entry"]
+
+
+@pytest.mark.parametrize("reference", [False, True], ids=["fast", "reference"])
+def test_the_audit_refuses_an_sm2_sig_by_an_actor_without_an_sm2_key(instance, monkeypatch, reference: bool) -> None:  # type: ignore[no-untyped-def]
+    """A service that wrote an `sm2_sig` for an actor who never registered an SM2 key (a bug, or
+    a forger passing off SM2 authority) wrote an entry the verifiers refuse
+    (ENTRY_SM2_SIGNATURE_INVALID): `drawsvc log audit` names it too, and nothing else."""
+    _sm2_sig_without_a_key_found_by_audit(instance, monkeypatch, reference)
+
+
+def test_the_audit_refuses_an_sm2_sig_without_a_key_on_postgresql(pg_url: str, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same on PostgreSQL (the leaves holding the member are found with bytea LIKE there)."""
+    from drawsvc.instance import init_instance
+
+    monkeypatch.setenv("DRAWSVC_KEY_PASSPHRASE", "pg-pass")
+    inst, _ = init_instance(tmp_path / "pg", origin="pg.example/log", database_url=pg_url)
+    _sm2_sig_without_a_key_found_by_audit(inst, monkeypatch, reference=False)
