@@ -29,7 +29,7 @@ from drawsvc.registry.records import KEY_FIELD, RecordError, match_filter
 from drawsvc.registry.service import MAX_PASSWORD, MIN_PASSWORD, Conflict, NotFound, Registry
 from drawsvc.registry.state import diff_states, load_state, rebuild_from_ledger
 
-from .errors import ApiError
+from .errors import ApiError, Refusal, refuser
 from .limits import MAX_IMPORT_BYTES, MAX_PAGE, MAX_SEARCH, check_import_size, parse_int
 from .openapi import ErrorResponse, api
 
@@ -296,19 +296,21 @@ def body() -> dict[str, Any]:
     return data
 
 
-def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    try:
-        return fn(*args, **kwargs)
-    except RecordError as exc:
-        if exc.errors and all(e.get("kind") == "reference" for e in exc.errors):
-            raise ApiError(409, "unknown_reference", tr("引用的记录不存在或已停用"), exc.errors) from None
-        raise ApiError(422, "invalid", tr("字段校验失败"), exc.errors) from None
-    except Forbidden as exc:
-        raise ApiError(403, "forbidden", str(exc)) from None
-    except NotFound as exc:
-        raise ApiError(404, "not_found", str(exc)) from None
-    except Conflict as exc:
-        raise ApiError(409, "conflict", str(exc)) from None
+def _record_error(exc: Exception) -> ApiError:
+    """A record's field errors: 409 when every one names a record the registry does not hold
+    (the database's state, not the data), else 422 with them all."""
+    errors = getattr(exc, "errors", None)
+    if errors and all(e.get("kind") == "reference" for e in errors):
+        return ApiError(409, "unknown_reference", tr("引用的记录不存在或已停用"), errors)
+    return ApiError(422, "invalid", tr("字段校验失败"), errors)
+
+
+_call = refuser(
+    Refusal((RecordError,), 422, answer=_record_error, statuses=frozenset({409})),
+    Refusal((Forbidden,), 403, "forbidden"),
+    Refusal((NotFound,), 404, "not_found"),
+    Refusal((Conflict,), 409, "conflict"),
+)
 
 
 def _public_view(kind: str, rec: dict) -> dict:
@@ -434,7 +436,7 @@ def _make_crud(kind: str) -> None:
         data = body()
         if kind == "conflict" and actor.role == "inspector" and "inspector" not in data:
             data["inspector"] = actor.inspector
-        rec = _call(registry().save, actor, kind, data, create=True)
+        rec = _call(registry().add, actor, kind, data)
         return jsonify(rec), 201
 
     def update_view(key: str):  # type: ignore[no-untyped-def]
@@ -443,7 +445,7 @@ def _make_crud(kind: str) -> None:
         if old is None:
             raise ApiError(404, "not_found", tr("%(kind)s %(key)s 不存在", kind=kind, key=key))
         data = {**old, **body(), KEY_FIELD[kind]: key}
-        return jsonify(_call(registry().save, actor, kind, data, create=False))
+        return jsonify(_call(registry().change, actor, kind, data))
 
     create_view.__name__ = f"create_{kind}"
     create_view.__doc__ = f"Add a {kind} (logged as registry.{kind}.added, signed by your key)."
