@@ -230,6 +230,12 @@ class Registry:
         return any(bool((ctx.get("department", d) or {}).get(rule, default)) for d in departments)
 
     @raises(NotFound, RecordError, Forbidden, Conflict)
+    def approve_plan(self, actor: Actor, code: str, reason: str = "") -> dict:
+        """set_plan_status(…, "approved"): the one step that re-checks the plan's record (its items
+        and bounds: a RecordError), declared apart so that only approval lists those refusals."""
+        return self.set_plan_status(actor, code, "approved", reason)
+
+    @raises(NotFound, Forbidden, Conflict)  # RecordError on approval only: approve_plan
     def set_plan_status(self, actor: Actor, code: str, status: str, reason: str = "") -> dict:
         """Move a plan along draft → submitted → approved → published (or back to draft).
 

@@ -154,6 +154,10 @@ EXACT_ERRORS = {
     ("put", "/api/v1/items/{key}"): {400, 401, 403, 404, 409, 413, 414, 422},
     ("delete", "/api/v1/subjects/{key}"): {400, 401, 403, 404, 409, 414},
     ("post", "/api/v1/accounts/{key}/key"): {400, 401, 403, 404, 409, 414},
+    ("get", "/api/v1/items"): {400, 401},  # only the subject listing has a ?sublibrary= to miss
+    ("get", "/api/v1/subjects"): {400, 401, 404},
+    ("post", "/api/v1/plans/{key}/approve"): {400, 401, 403, 404, 409, 414, 422},  # re-checks the record
+    ("post", "/api/v1/plans/{key}/submit"): {400, 401, 403, 404, 409, 414},
 }
 
 
