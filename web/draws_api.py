@@ -20,7 +20,7 @@ from drawsvc.i18n import tr
 from drawsvc.registry.authz import Actor, Forbidden
 from ledger.store import NotFound
 
-from .errors import ApiError
+from .errors import ApiError, Refusal, refuser
 from .limits import page_args
 from .registry_api import body, current_actor, need, registry
 
@@ -35,21 +35,15 @@ def service() -> DrawService:
     return svc
 
 
-def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    try:
-        return fn(*args, **kwargs)
-    except DrawNotFound as exc:
-        raise ApiError(404, "not_found", str(exc)) from None
-    except Forbidden as exc:
-        raise ApiError(403, "forbidden", str(exc)) from None
-    except DrawStateError as exc:
-        raise ApiError(409, "wrong_state", str(exc)) from None
-    except UnknownReference as exc:
-        raise ApiError(409, "unknown_reference", str(exc)) from None
-    except (SubstitutionInvalid, SwapInvalid) as exc:  # about the draw's teams as they stand: a conflict with its state
-        raise ApiError(409, type(exc).__name__, str(exc)) from None
-    except (DrawError, InputsError) as exc:
-        raise ApiError(422, type(exc).__name__, str(exc)) from None
+_call = refuser(
+    Refusal((DrawNotFound,), 404, "not_found"),
+    Refusal((Forbidden,), 403, "forbidden"),
+    Refusal((DrawStateError,), 409, "wrong_state"),
+    Refusal((UnknownReference,), 409, "unknown_reference"),
+    # about the draw's teams as they stand: a conflict with its state
+    Refusal((SubstitutionInvalid, SwapInvalid), 409),
+    Refusal((DrawError, InputsError), 422),
+)
 
 
 def _privileged(actor: Actor | None, draw: dict[str, Any]) -> bool:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from drawsvc.i18n import tr
+from drawsvc.raises import declared
 from ledger.store import KeyRevoked, Sm2SignatureRequired
 
 
@@ -15,6 +19,69 @@ class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.details = status, code, message, details
+
+
+class UndeclaredRefusal(UserWarning):
+    """A service function raised a refusal whose status its `@raises` declaration does not give:
+    the OpenAPI document does not list that answer for the operation. Still answered (never a
+    500 for the client); an error under pytest (pyproject.toml's filterwarnings), so a test or
+    the fuzz run that reaches it fails."""
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """One kind of domain refusal and the answer it gets: `status` with `code` (None: the
+    exception's class name) and its message; or, where the status depends on the exception,
+    `answer` builds the ApiError and `statuses` lists every status it can give."""
+
+    errors: tuple[type[Exception], ...]
+    status: int
+    code: str | None = None
+    answer: Callable[[Exception], ApiError] | None = None
+    statuses: frozenset[int] = frozenset()
+
+    def all_statuses(self) -> set[int]:
+        return {self.status, *self.statuses}
+
+    def error(self, exc: Exception) -> ApiError:
+        if self.answer is not None:
+            return self.answer(exc)
+        return ApiError(self.status, self.code or type(exc).__name__, str(exc))
+
+
+def refusal_for(refusals: Iterable[Refusal], error: type[BaseException]) -> Refusal | None:
+    """The first refusal that catches `error` (the order of except clauses)."""
+    return next((r for r in refusals if issubclass(error, r.errors)), None)
+
+
+def refused_statuses(refusals: Iterable[Refusal], errors: Iterable[type[Exception]]) -> set[int]:
+    """The statuses a call declaring `errors` can be answered with (errors no refusal catches add none)."""
+    refusals = tuple(refusals)
+    return {s for e in errors if (r := refusal_for(refusals, e)) is not None for s in r.all_statuses()}
+
+
+def refuser(*refusals: Refusal) -> Callable[..., Any]:
+    """A blueprint's `_call(fn, *args, **kwargs)`: runs `fn`, answering each refusal with its
+    status. The OpenAPI scan (web.openapi.raised_statuses) reads `.refusals` and `fn`'s `@raises`
+    declaration instead of the except clauses, so an operation lists only what its calls can
+    raise; a refusal `fn` did not declare is warned about here (UndeclaredRefusal)."""
+    caught = tuple(e for r in refusals for e in r.errors)
+
+    def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except caught as exc:
+            rule = refusal_for(refusals, type(exc))
+            assert rule is not None  # caught is the union of the refusals' errors
+            said = declared(fn)
+            if said is not None and not rule.all_statuses() <= refused_statuses(refusals, said):
+                warnings.warn(UndeclaredRefusal(
+                    f"{getattr(fn, '__qualname__', fn)} raised {type(exc).__name__} ({sorted(rule.all_statuses())}), "
+                    f"not among its @raises {[e.__name__ for e in said]}"), stacklevel=2)
+            raise rule.error(exc) from None
+
+    call.refusals = refusals  # type: ignore[attr-defined]
+    return call
 
 
 def error_response(status: int, code: str, message: str, details: Any = None):  # type: ignore[no-untyped-def]

@@ -26,7 +26,7 @@ from drawsvc.inspections.errors import InvalidInput, NotFound, StateError, TooLa
 from drawsvc.inspections.service import InspectionService
 from drawsvc.registry.authz import Forbidden
 
-from .errors import ApiError
+from .errors import ApiError, Refusal, refuser
 from .jobs import estimate_report, offload
 from .limits import MAX_SEARCH, check_year, page_args, parse_int
 from .registry_api import body, need, registry
@@ -49,21 +49,14 @@ def service() -> InspectionService:
     return svc
 
 
-def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    try:
-        return fn(*args, **kwargs)
-    except NotFound as exc:
-        raise ApiError(404, "not_found", str(exc)) from None
-    except Forbidden as exc:
-        raise ApiError(403, "forbidden", str(exc)) from None
-    except StateError as exc:
-        raise ApiError(409, "wrong_state", str(exc)) from None
-    except UnknownReference as exc:
-        raise ApiError(409, "unknown_reference", str(exc)) from None
-    except TooLarge as exc:
-        raise ApiError(413, "too_large", str(exc)) from None
-    except InvalidInput as exc:
-        raise ApiError(422, "invalid", str(exc)) from None
+_call = refuser(
+    Refusal((NotFound,), 404, "not_found"),
+    Refusal((Forbidden,), 403, "forbidden"),
+    Refusal((StateError,), 409, "wrong_state"),
+    Refusal((UnknownReference,), 409, "unknown_reference"),
+    Refusal((TooLarge,), 413, "too_large"),
+    Refusal((InvalidInput,), 422, "invalid"),
+)
 
 
 def _year(default: int | None = None) -> int:
@@ -189,18 +182,25 @@ def get_result(result_id: str):  # type: ignore[no-untyped-def]
     return jsonify(_result_for(actor, result_id))
 
 
+def _step_args(fn_name: str, data: dict[str, Any]) -> tuple[Any, ...]:
+    """What a result step's service method takes after the result id: confirm a version, return
+    a reason, the publications nothing, the others the body."""
+    if fn_name == "confirm":
+        return (data.get("version"),)
+    if fn_name == "return_result":
+        return (str(data.get("reason", "")),)
+    if fn_name in ("publish", "publish_penalty"):
+        return ()
+    return (data,)
+
+
 def _step(name: str, fn_name: str, roles: tuple[str, ...], with_body: bool = True) -> None:
+    # one call site per view, naming its method by `fn_name`: the OpenAPI scan lists each step's
+    # own refusals (a publication cannot answer the 422 a return's missing reason gets)
     def view(result_id: str):  # type: ignore[no-untyped-def]
         actor = need(*roles)
-        svc = service()
         data = body() if with_body and request.get_data() else {}
-        if fn_name == "confirm":
-            return jsonify(_call(svc.confirm, actor, result_id, data.get("version")))
-        if fn_name == "return_result":
-            return jsonify(_call(svc.return_result, actor, result_id, str(data.get("reason", ""))))
-        if fn_name in ("publish", "publish_penalty"):
-            return jsonify(_call(getattr(svc, fn_name), actor, result_id))
-        return jsonify(_call(getattr(svc, fn_name), actor, result_id, data))
+        return jsonify(_call(getattr(service(), fn_name), actor, result_id, *_step_args(fn_name, data)))
 
     view.__name__ = f"result_{name.replace('/', '_').replace('-', '_')}"
     view.__doc__ = f"Result step {name} (logged)."

@@ -15,6 +15,8 @@ import importlib
 import inspect
 import re
 import textwrap
+import types
+import typing
 from typing import Any
 
 from flask import Flask, jsonify
@@ -26,7 +28,9 @@ from drawsvc.draw.substitution import INSPECTOR_LEAVE_REASONS, SUBJECT_LEAVE_REA
 from drawsvc.inspections.categories import FOLLOW_UP_ENDS, FOLLOW_UP_KINDS
 from drawsvc.inspections.evidence import LABELS as EVIDENCE_LABELS
 from drawsvc.inspections.service import TRIGGERS
+from drawsvc.raises import declared
 
+from .errors import refusal_for, refused_statuses
 from .limits import MAX_INT, MAX_PAGE, MAX_QUERY_VALUE, MAX_SEARCH, YEAR_MAX, YEAR_MIN
 
 api = SpecTree(
@@ -240,7 +244,7 @@ _ERRORS = {
            "query-value bound applies to every request, before the view",
     "401": "login required, or a bad token", "403": "wrong role or department, or a missing CSRF token",
     "404": "not found", "409": "wrong state / conflict", "413": "body larger than its limit",
-    "414": "URL path longer than its limit (applied by the server to every request, before the view)",
+    "414": "URL path longer than its limit (applied by the server before the view; only a path with parameters can reach it)",
     "422": "field errors (details: field, message, value)",
 }
 # 4xx a view raises through something the code scan below cannot read (a status carried in an
@@ -290,16 +294,72 @@ def _called(fn: Any) -> tuple[ast.AST | None, dict[str, Any]]:
     return tree, names
 
 
-def raised_statuses(fn: Any, seen: set[Any] | None = None) -> set[int]:
+def _bound_here(tree: ast.AST) -> set[str]:
+    """Names the function binds itself (parameters, assignments, loop and `with` targets): a local
+    `seed` is not the module's `seed` view, whatever the globals hold."""
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            out.add(node.id)
+        elif isinstance(node, ast.arg):
+            out.add(node.arg)
+    return out
+
+
+def _assigned(tree: ast.AST) -> dict[str, ast.expr]:
+    """`name = expression` in the function, for `svc = service(); _call(svc.confirm, …)`."""
+    return {n.targets[0].id: n.value for n in ast.walk(tree)
+            if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name)}
+
+
+def _owner(node: ast.expr, names: dict[str, Any], assigned: dict[str, ast.expr]) -> Any:
+    """The class or module an expression stands for: `service()` → the class its return
+    annotation names (DrawService), `svc` assigned from such a call, or a module (`reports`)."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and inspect.isfunction(names.get(node.func.id)):
+        with contextlib.suppress(Exception):
+            hint = typing.get_type_hints(names[node.func.id]).get("return")
+            return hint if isinstance(hint, type) else None
+        return None
+    if isinstance(node, ast.Name):
+        if node.id in assigned:
+            return _owner(assigned[node.id], names, {})
+        obj = names.get(node.id)
+        return obj if isinstance(obj, (type, types.ModuleType)) else None
+    return None
+
+
+def _refusal_target(node: ast.expr, names: dict[str, Any], assigned: dict[str, ast.expr], local: set[str]) -> Any:
+    """The function a `_call(fn, …)` runs, read from its first argument: `service().get`,
+    `svc.confirm`, `getattr(service(), fn_name)` (fn_name a closure's string), `reports.publish_disclosure`."""
+    if isinstance(node, ast.Attribute):
+        owner = _owner(node.value, names, assigned)
+        return getattr(owner, node.attr, None) if owner is not None else None
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr"
+            and len(node.args) == 2):
+        attr = node.args[1]
+        name = attr.value if isinstance(attr, ast.Constant) else names.get(attr.id) if isinstance(attr, ast.Name) else None
+        owner = _owner(node.args[0], names, assigned)
+        return getattr(owner, name, None) if isinstance(name, str) and owner is not None else None
+    if isinstance(node, ast.Name) and node.id not in local:
+        return names.get(node.id)
+    return None
+
+
+def raised_statuses(fn: Any, seen: set[Any] | None = None, misses: list[str] | None = None) -> set[int]:
     """The statuses (2xx–4xx) `fn` can answer, read from its code: `ApiError(4xx, …)`, `refuse(…, 4xx)`
     (default 400), `return body, 201`, and the same in every function of web/ it calls,
-    transitively (`need` → 401/403, `_call` → the statuses its except clauses map to, …).
+    transitively (`need` → 401/403, `current_actor` → 401 for a bad token, …). A call through a
+    blueprint's `_call(fn, …)` (web.errors.refuser) gives the statuses of the refusals `fn`
+    declares with `@raises` (drawsvc.raises) — `service().get` a 404, not every status the
+    mapping knows. A `_call` whose function the scan cannot name, or which declares nothing,
+    gives every status of the mapping (never a miss) and is noted in `misses`; the tests keep
+    that list empty.
 
     Why read the code: a hand-kept list per operation drifts from what the views do, and the
     blanket set every operation once listed promised answers (a 409 for a list) no view gives.
-    The scan over-approximates (a helper's every status counts), it never misses a literal one;
     tests/web/test_web_openapi_fuzz.py checks, with schemathesis's status_code_conformance, that
-    no operation answers a status its entry does not list."""
+    no operation answers a status its entry does not list, and web.errors.refuser warns (an error
+    under pytest) when a service function raises a refusal it did not declare."""
     seen = set() if seen is None else seen
     key = inspect.unwrap(fn)
     if key in seen:
@@ -308,6 +368,7 @@ def raised_statuses(fn: Any, seen: set[Any] | None = None) -> set[int]:
     tree, names = _called(fn)
     if tree is None:
         return set()
+    local, assigned = _bound_here(tree), _assigned(tree)
     out: set[int] = set()
 
     def literal(node: ast.AST | None) -> int | None:
@@ -317,35 +378,51 @@ def raised_statuses(fn: Any, seen: set[Any] | None = None) -> set[int]:
 
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            refusals = getattr(names.get(node.func.id), "refusals", None) if node.func.id not in local else None
             if node.func.id == "ApiError" and node.args and literal(node.args[0]):
                 out.add(literal(node.args[0]))  # type: ignore[arg-type]
             elif node.func.id == "refuse":
                 status = next((kw.value for kw in node.keywords if kw.arg == "status"),
                               node.args[2] if len(node.args) > 2 else None)
                 out.add(literal(status) or 400)
+            elif refusals is not None:
+                target = _refusal_target(node.args[0], names, assigned, local) if node.args else None
+                said = declared(target) if target is not None else None
+                if said is None:
+                    out |= {s for r in refusals for s in r.all_statuses()}
+                    if misses is not None:
+                        misses.append(f"{getattr(key, '__qualname__', key)}: {ast.unparse(node)[:80]}")
+                else:
+                    out |= refused_statuses(refusals, said)
+                    unanswered = [e.__name__ for e in said if refusal_for(refusals, e) is None]
+                    if unanswered and misses is not None:
+                        misses.append(f"{getattr(key, '__qualname__', key)}: {ast.unparse(node.args[0])} declares "
+                                      f"{unanswered}, which this _call does not answer")
         if isinstance(node, ast.Return) and isinstance(node.value, ast.Tuple) and len(node.value.elts) > 1:
             for elt in node.value.elts[1:]:
                 if literal(elt):
                     out.add(literal(elt))  # type: ignore[arg-type]
                 elif isinstance(elt, ast.IfExp):
                     out |= {c for c in (literal(elt.body), literal(elt.orelse)) if c}
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in local:
             target = names.get(node.id)
-            if inspect.isfunction(target) and (target.__module__ or "").startswith("web"):
-                out |= raised_statuses(target, seen)
+            if (inspect.isfunction(target) and (target.__module__ or "").startswith("web")
+                    and not hasattr(target, "refusals")):
+                out |= raised_statuses(target, seen, misses)
     return out
 
 
 def operation_errors(method: str, path: str, view: Any, has_body: bool) -> set[int]:
     """The 4xx one operation can answer: its view's own (raised_statuses) and those the server
-    applies around every view — 400 and 414 (web/limits.py's guard), 403 for a change sent with
-    a session but no CSRF token, 404 for a path parameter holding '/', 413 for a body over its
-    limit — plus EXTRA_ERRORS."""
-    codes = {400, 414} | {c for c in (raised_statuses(view) if view is not None else set()) if c >= 400}
+    applies around every view — 400 (web/limits.py's guard: a query value over its bound), 403
+    for a change sent with a session but no CSRF token, 404 and 414 where the path has parameters
+    (one holding '/'; a path over MAX_PATH, which a path without parameters cannot reach: a longer
+    one is another route), 413 for a body over its limit — plus EXTRA_ERRORS."""
+    codes = {400} | {c for c in (raised_statuses(view) if view is not None else set()) if c >= 400}
     if method in ("post", "put", "patch", "delete"):
         codes.add(403)  # web.registry_api.csrf_protect, before every view
     if "{" in path:
-        codes.add(404)
+        codes |= {404, 414}
     if has_body:
         codes.add(413)
     return codes | EXTRA_ERRORS.get((method, path), set())

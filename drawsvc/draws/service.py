@@ -47,13 +47,14 @@ from drawsvc.draw import (
 )
 from drawsvc.draw.codec import ALGORITHM, ALGORITHM_V1
 from drawsvc.draw.drand import ChainInfo, chain_from_json, round_time
-from drawsvc.draw.errors import DrawError, NotNextEligible
+from drawsvc.draw.errors import DrawError, NotNextEligible, SubstitutionInvalid, SwapInvalid
 from drawsvc.draw.matching import Assignment, Inspector, MatchResult, candidates, gc_paused
 from drawsvc.draw.pool import STREAM_CHUNK, NotInIdOrder, SubjectPool, SubjectStream, commit_subjects, group_by_stratum
 from drawsvc.draw.relay import fetch_round
 from drawsvc.draw.run import DrawResult
 from drawsvc.draw.selection import StreamSelection, draw_subjects
 from drawsvc.i18n import N_, tr
+from drawsvc.raises import raises
 from drawsvc.registry import schema as reg
 from drawsvc.registry.authz import Actor, Forbidden
 from drawsvc.registry.records import ACTIVE_SUBJECT_STATUSES
@@ -289,6 +290,7 @@ class DrawService:
 
     # --- reading ------------------------------------------------------------------------
 
+    @raises(DrawNotFound)
     def get(self, draw_id: str) -> dict[str, Any]:
         """The draw, and whether its newest step is witnessed yet (`witnessing`): with a witness
         quorum, a step counts as done only once k witnesses cosigned a checkpoint covering it."""
@@ -427,6 +429,7 @@ class DrawService:
                 **people, "problems": precheck.problems(plan_rec, draw_date, len(people["eligible"]),
                                                         inputs.rule.team_size)}
 
+    @raises(Forbidden, DrawStateError, UnknownReference, InputsError, DrawError)
     def prepare(self, actor: Actor, plan: str, department: str, sources: Sequence[Mapping[str, Any]],
                 draw_id: str | None = None, draw_date: str | None = None, note: str = "") -> dict[str, Any]:
         """Freeze the inputs and commit to them and to the seed recipe; sign a checkpoint right after."""
@@ -495,6 +498,7 @@ class DrawService:
 
     # --- seed ---------------------------------------------------------------------------
 
+    @raises(DrawNotFound, Forbidden, DrawStateError, DrawError)
     def seed(self, actor: Actor, draw_id: str, reveals: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         """Record the public sources' values and fix the seed (which stays secret until publication)."""
         with self.ledger.transaction() as tx:
@@ -526,6 +530,7 @@ class DrawService:
 
     # --- run ----------------------------------------------------------------------------
 
+    @raises(DrawNotFound, Forbidden, DrawStateError, DrawError)
     def run(self, actor: Actor, draw_id: str) -> dict[str, Any]:
         """Draw: sizes, tickets, selection, matching; log only a salted commitment to the result."""
         with gc_paused(), self.ledger.transaction() as tx:  # a million-subject pool: no GC rescans
@@ -579,6 +584,7 @@ class DrawService:
             raise NotNextEligible(tr("递补须按抽取顺序：%(claimed)s 不是下一位合格者，规则给出的是 %(computed)s",
                                      claimed=claimed, computed=computed))
 
+    @raises(DrawNotFound, Forbidden, DrawStateError, SubstitutionInvalid, DrawError)
     def substitute_inspector(self, actor: Actor, draw_id: str, subject: str, leaving: str, reason: str,
                              unavailable: Sequence[str] = (), incoming: str | None = None) -> dict[str, Any]:
         with self.ledger.transaction() as tx:
@@ -597,6 +603,7 @@ class DrawService:
         witnessing.witness_now(self.ledger)
         return {**record, "receipt": receipt(self.ledger, entry, tx.checkpoint)}
 
+    @raises(DrawNotFound, Forbidden, DrawStateError, SubstitutionInvalid, DrawError)
     def substitute_subject(self, actor: Actor, draw_id: str, subject: str, reason: str,
                            incoming: str | None = None) -> dict[str, Any]:
         with self.ledger.transaction() as tx:
@@ -620,6 +627,7 @@ class DrawService:
         witnessing.witness_now(self.ledger)
         return {**record, "receipt": receipt(self.ledger, entry, tx.checkpoint)}
 
+    @raises(DrawNotFound, Forbidden, DrawStateError, SwapInvalid)
     def swap(self, actor: Actor, draw_id: str, inspector_a: str, subject_a: str,
              inspector_b: str, subject_b: str) -> dict[str, Any]:
         with self.ledger.transaction() as tx:
@@ -638,6 +646,7 @@ class DrawService:
 
     # --- publish and abort ----------------------------------------------------------------
 
+    @raises(DrawNotFound, Forbidden, DrawStateError)
     def publish(self, actor: Actor, draw_id: str) -> dict[str, Any]:
         """Reveal the nonce and every salt: anyone can now recompute and check the whole draw."""
         self._second_person(actor, draw_id)
@@ -663,6 +672,7 @@ class DrawService:
         if strict and self.ledger.entry(d["seqs"]["prepared"]).actor_id == actor_id_for(actor.id):
             raise Forbidden(tr("本部门实行双人复核：抽签须由准备人以外的另一人公示"))
 
+    @raises(DrawNotFound, Forbidden, DrawStateError)
     def abort(self, actor: Actor, draw_id: str, reason: str) -> dict[str, Any]:
         """Close a draw that will not be completed. Every prepared draw stays visible."""
         if not reason.strip():

@@ -32,9 +32,12 @@ import orjson
 from sqlalchemy import or_, select
 
 from drawsvc.i18n import tr
+from drawsvc.raises import raises
+from drawsvc.registry.authz import Forbidden
 from ledger.schema import log_entries
 
 from . import categories as cats
+from .errors import StateError
 from .workdays import WorkCalendar, loaded_from_docs
 
 TYPES = ("inspection.", "draw.prepared", "draw.drawn", "draw.published", "registry.item.", "registry.subject.",
@@ -405,6 +408,7 @@ def _plan_execution(f: Fold, year: int, department: str | None, tasks: list, res
     }
 
 
+@raises(Forbidden, StateError)
 def publish_disclosure(svc: Any, actor: Any, department: str, year: int) -> dict[str, Any]:
     """Publish a department's plan execution of `year` (003 第二十三条), computed from the log; the
     report's SHA-256 and summary go on the log."""
@@ -415,7 +419,6 @@ def publish_disclosure(svc: Any, actor: Any, department: str, year: int) -> dict
     from ledger.canonical import canonical_bytes
 
     from . import schema
-    from .errors import StateError
 
     svc.may_operate(actor, department)
     if year >= svc.today().year:

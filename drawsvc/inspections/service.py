@@ -33,6 +33,7 @@ from drawsvc.clock import china_date
 from drawsvc.draws import schema as draws_schema
 from drawsvc.draws.service import parse_secret
 from drawsvc.i18n import N_, NC_, tr, trc
+from drawsvc.raises import raises
 from drawsvc.registry import schema as reg
 from drawsvc.registry.authz import Actor, Forbidden
 from drawsvc.registry.state import get_record
@@ -43,7 +44,7 @@ from ledger.witnessing import witness_now
 
 from . import categories as cats
 from . import credit, deadlines, evidence, schema, workdays
-from .errors import InvalidInput, NotFound, StateError, UnknownReference
+from .errors import InvalidInput, NotFound, StateError, TooLarge, UnknownReference
 
 DRAW_STATE_WORDS = {"prepared": N_("已承诺"), "seeded": N_("种子已固定"), "drawn": N_("已抽取（保密）"), "aborted": N_("已中止")}
 TRIGGERS = {"complaint": N_("投诉举报"), "referral": N_("其他部门移送线索"), "assignment": N_("上级部门交办"), "other": N_("其他")}
@@ -180,6 +181,7 @@ class InspectionService:
 
     # --- tasks -----------------------------------------------------------------------------
 
+    @raises(Forbidden, NotFound, StateError)
     def create_tasks_for_draw(self, actor: Actor, draw_id: str) -> list[dict[str, Any]]:
         """One task per drawn subject of a published draw (idempotent: only missing ones)."""
         created = []
@@ -221,6 +223,7 @@ class InspectionService:
                 created.append(payload)
         return created
 
+    @raises(Forbidden, InvalidInput, StateError, UnknownReference)
     def create_not_random(self, actor: Actor, data: Mapping[str, Any]) -> dict[str, Any]:
         """A check not drawn at random (003 第九条): recorded, and counted against the frequency cap."""
         department = _text(data, "department", limit=64)
@@ -289,6 +292,7 @@ class InspectionService:
                 kind="not_random", seq=entry.seq))
         return doc
 
+    @raises(Forbidden, InvalidInput, NotFound, StateError)
     def record_check(self, actor: Actor, task_id: str, check_date: str) -> dict[str, Any]:
         """The on-site check took place (starts the 5-working-day report deadline, 003 第十八条)."""
         day = _day(check_date, "check_date")
@@ -303,6 +307,7 @@ class InspectionService:
                 status="checked", check_date=day.isoformat()))
         return self.task(task_id)
 
+    @raises(NotFound)
     def task(self, task_id: str) -> dict[str, Any]:
         with self.ledger.engine.connect() as conn:
             row, doc = self._task(conn, task_id)
@@ -356,6 +361,7 @@ class InspectionService:
         return {"n": r.n, "name": r.name, "version": r.version, "label": r.label, "media_type": r.media_type,
                 "size": r.size, "sha256": r.sha256, "uploaded_by": r.uploaded_by, "seq": r.seq}
 
+    @raises(Forbidden, InvalidInput, NotFound, StateError, TooLarge)
     def add_evidence(self, actor: Actor, task_id: str, name: str, data: bytes, declared_type: str | None = None,
                      label: str = "其他") -> dict[str, Any]:
         """Check the file (size, type by content), store it once, log its SHA-256. A file with a name
@@ -385,6 +391,7 @@ class InspectionService:
                                           uploaded_by=actor.id, seq=entry.seq))
         return {**payload, "name": name, "seq": entry.seq}
 
+    @raises(Forbidden, NotFound, StateError)
     def evidence_file(self, actor: Actor, task_id: str, n: int) -> tuple[dict[str, Any], bytes]:
         """A stored file, re-hashed on the way out: a file changed on disk is refused."""
         with self.ledger.engine.connect() as conn:
@@ -410,6 +417,7 @@ class InspectionService:
                 "check_date": r.check_date, "report_date": r.report_date, "published_date": r.published_date,
                 "published_version": r.published_version, "content": json.loads(r.doc)}
 
+    @raises(NotFound)
     def result(self, result_id: str) -> dict[str, Any]:
         with self.ledger.engine.connect() as conn:
             r = self._result(conn, result_id)
@@ -422,6 +430,7 @@ class InspectionService:
                 select(schema.events).where(schema.events.c.result_id == result_id).order_by(schema.events.c.id))]
         return view
 
+    @raises(Forbidden, InvalidInput, NotFound, StateError, UnknownReference)
     def enter_result(self, actor: Actor, task_id: str, data: Mapping[str, Any]) -> dict[str, Any]:
         """Enter (or correct, as a new version) one department's result of a task: 待审核."""
         with self.ledger.transaction() as tx:
@@ -526,12 +535,15 @@ class InspectionService:
                              seq=entry.seq))
         return self.result(result_id)
 
+    @raises(Forbidden, NotFound, StateError)
     def confirm(self, actor: Actor, result_id: str, version: int | None = None) -> dict[str, Any]:
         return self._review(actor, result_id, "confirmed", version=version)
 
+    @raises(Forbidden, InvalidInput, NotFound, StateError)
     def return_result(self, actor: Actor, result_id: str, reason: str) -> dict[str, Any]:
         return self._review(actor, result_id, "returned", reason=reason)
 
+    @raises(Forbidden, NotFound, StateError)
     def publish(self, actor: Actor, result_id: str) -> dict[str, Any]:
         """已确认 → 已公示: reveal the content (and salt) on the log, feed the subject's credit record."""
         with self.ledger.transaction() as tx:
@@ -591,6 +603,7 @@ class InspectionService:
                                  date=self.today().isoformat(), doc=_dump(link), seq=link["seq"]))
         return self.result(result_id)
 
+    @raises(Forbidden, InvalidInput, NotFound, StateError)
     def record_answer(self, actor: Actor, result_id: str, data: Mapping[str, Any]) -> dict[str, Any]:
         """The subject's opinion on the check (003 第二十一条: within 10 working days of the feedback)."""
         answer = _text(data, "answer")
@@ -610,6 +623,7 @@ class InspectionService:
                 "within_deadline": due is None or received <= due}
         return self._event(actor, result_id, "inspection.result.answered", "answer", body, check)
 
+    @raises(Forbidden, InvalidInput, NotFound, StateError)
     def add_followup(self, actor: Actor, result_id: str, data: Mapping[str, Any]) -> dict[str, Any]:
         kind = data.get("kind")
         if not isinstance(kind, str) or kind not in cats.FOLLOW_UP_KINDS or kind == "none":
@@ -617,6 +631,7 @@ class InspectionService:
         body = {"kind": kind, "label": cats.FOLLOW_UP_KINDS[kind], "note": _text(data, "note", required=False)}
         return self._event(actor, result_id, "inspection.followup.recorded", "followup", body)
 
+    @raises(Forbidden, InvalidInput, NotFound, StateError)
     def close_followup(self, actor: Actor, result_id: str, data: Mapping[str, Any]) -> dict[str, Any]:
         """How the follow-up ended (003 第二十二条): penalty or not, or transfer to an authority or the judiciary."""
         outcome = data.get("outcome")
@@ -639,6 +654,7 @@ class InspectionService:
 
         return self._event(actor, result_id, "inspection.followup.closed", "followup_closed", body, check)
 
+    @raises(Forbidden, NotFound, StateError)
     def publish_penalty(self, actor: Actor, result_id: str) -> dict[str, Any]:
         """Penalty information made public (7 working days after the decision, 002 十)."""
         def check(r: Any, events: list, conn: Connection) -> None:
@@ -658,6 +674,7 @@ class InspectionService:
 
     # --- administration: categories, calendar, settings ----------------------------------------
 
+    @raises(Forbidden, InvalidInput, StateError)
     def add_category(self, actor: Actor, data: Mapping[str, Any]) -> dict[str, Any]:
         if actor.role not in ("system", "admin"):
             raise Forbidden(tr("只有管理员可以增加结果类别"))
@@ -667,6 +684,7 @@ class InspectionService:
             tx.conn.execute(insert(schema.categories).values(code=row["code"], doc=_dump(row), seq=entry.seq))
         return row
 
+    @raises(Forbidden, InvalidInput, StateError)
     def load_calendar_year(self, actor: Actor, data: Mapping[str, Any], override: bool = False) -> dict[str, Any]:
         """Load a year's holidays and make-up working days from the State Council notice (validated, logged)."""
         if actor.role not in ("system", "admin"):
@@ -726,6 +744,7 @@ class InspectionService:
         with self.ledger.engine.connect() as c:
             return read(c)
 
+    @raises(Forbidden, InvalidInput, NotFound)
     def set_settings(self, actor: Actor, department: str, data: Mapping[str, Any]) -> dict[str, Any]:
         """Per-department deadlines (e.g. publication in 10 instead of 20 working days, 001 四(四))
         and the rules issued (月报表 一.1)."""

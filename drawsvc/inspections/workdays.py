@@ -20,6 +20,7 @@ from typing import Any
 import chinese_calendar
 
 from drawsvc.i18n import tr
+from drawsvc.raises import raises
 from ledger.canonical import canonical_bytes
 
 from .errors import InvalidInput
@@ -188,6 +189,7 @@ def loaded_from_docs(docs: Iterable[Mapping[str, Any]]) -> dict[int, LoadedYear]
                                   frozenset(date.fromisoformat(x) for x in d["workdays"])) for d in docs}
 
 
+@raises(InvalidInput)
 def read_year_file(year: int | None = None, path: Path | None = None) -> dict[str, Any]:
     """Read and validate a year file (drawsvc/data/calendar/<year>.json or `path`); errors name the line."""
     path = path or DATA_DIR / f"{year}.json"

@@ -27,10 +27,12 @@ from typing import IO, Any
 
 from drawsvc import creditcode
 from drawsvc.i18n import tr
+from drawsvc.raises import raises
 
 from . import schema
-from .authz import Actor
+from .authz import Actor, Forbidden
 from .records import KEY_FIELD, NORMALIZERS, Context, RecordError, changed_fields
+from .service import Conflict
 
 # (field, Chinese header) per kind, in template order. Import is offered for subjects and inspectors.
 COLUMNS: dict[str, list[tuple[str, str]]] = {
@@ -405,6 +407,7 @@ def _existing(conn: Any, kind: str) -> dict[Any, Any]:
     return out
 
 
+@raises(Forbidden, Conflict)  # rows are validated first: a bad row is in the report, not raised
 def import_file(reg: Any, actor: Actor, kind: str, data: bytes, filename: str, *, dry_run: bool = False,
                 today: date | None = None) -> ImportReport:
     """Validate, then (unless there are errors or dry_run) apply in one transaction."""

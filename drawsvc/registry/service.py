@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from drawsvc.clock import china_date
 from drawsvc.i18n import N_, tr
+from drawsvc.raises import raises
 from ledger import sm2
 from ledger.keys import ActorSigner, decrypt_private_key, encrypt_private_key, generate_actor_key
 from ledger.schema import actor_keys
@@ -139,6 +140,7 @@ class Registry:
             raise Conflict(tr("只能修改草稿状态的计划"))
         return old, record
 
+    @raises(RecordError, Forbidden, NotFound, Conflict)
     def save(self, actor: Actor, kind: str, data: dict, *, create: bool | None = None,
              verb: str | None = None, then: Callable[[Any, dict], None] | None = None) -> dict:
         """Add or change one record. No entry is written when nothing changed. `then(tx, record)`
@@ -163,6 +165,17 @@ class Registry:
             raise Conflict(f"{kind} 的唯一字段已被另一条记录使用（如执法证号）/ a unique field of this {kind} is "
                            "already held by another record (e.g. cert_no)") from None
 
+    @raises(RecordError, Forbidden, Conflict)
+    def add(self, actor: Actor, kind: str, data: dict) -> dict:
+        """save() of a new record: a key that exists is a Conflict (never a NotFound)."""
+        return self.save(actor, kind, data, create=True)
+
+    @raises(RecordError, Forbidden, NotFound, Conflict)
+    def change(self, actor: Actor, kind: str, data: dict) -> dict:
+        """save() of a record that exists (NotFound otherwise)."""
+        return self.save(actor, kind, data, create=False)
+
+    @raises(NotFound, Forbidden, Conflict)
     def remove(self, actor: Actor, kind: str, key: str, reason: str = "") -> None:
         with self.ledger.transaction() as tx:
             old = get_record(tx.conn, kind, key)
@@ -193,6 +206,7 @@ class Registry:
             if conn.execute(select(col).where(col == key).limit(1)).first() is not None:
                 raise Conflict(tr("%(kind)s %(key)s 仍被 %(name)s 引用", kind=kind, key=key, name=table.name))
 
+    @raises(NotFound, RecordError, Forbidden, Conflict)
     def withdraw_item(self, actor: Actor, code: str) -> dict:
         item = self.get("item", code)
         if item is None:
@@ -215,6 +229,13 @@ class Registry:
         ctx = self.context(conn)
         return any(bool((ctx.get("department", d) or {}).get(rule, default)) for d in departments)
 
+    @raises(NotFound, RecordError, Forbidden, Conflict)
+    def approve_plan(self, actor: Actor, code: str, reason: str = "") -> dict:
+        """set_plan_status(…, "approved"): the one step that re-checks the plan's record (its items
+        and bounds: a RecordError), declared apart so that only approval lists those refusals."""
+        return self.set_plan_status(actor, code, "approved", reason)
+
+    @raises(NotFound, Forbidden, Conflict)  # RecordError on approval only: approve_plan
     def set_plan_status(self, actor: Actor, code: str, status: str, reason: str = "") -> dict:
         """Move a plan along draft → submitted → approved → published (or back to draft).
 
@@ -257,6 +278,7 @@ class Registry:
             write_records(tx.conn, "plan", [(record, entry.seq, False)])
             return record
 
+    @raises(RecordError, Forbidden, Conflict)
     def apply_batch(self, actor: Actor, kind: str, records: list[dict], summary: dict | None = None,
                     *, validated: bool = False) -> dict[str, int]:
         """Upsert many records in ONE transaction: an entry per added or changed record, none for
@@ -297,6 +319,7 @@ class Registry:
 
     # --- accounts, keys, passwords, tokens ----------------------------------------------
 
+    @raises(RecordError, Forbidden, Conflict)
     def create_account(self, actor: Actor, data: dict, password: str | None = None) -> dict:
         if password is not None:
             check_password(password)
@@ -322,6 +345,7 @@ class Registry:
             self._signers[record["id"]] = signer
         return record
 
+    @raises(NotFound, RecordError, Forbidden, Conflict)
     def update_account(self, actor: Actor, account_id: str, changes: dict) -> dict:
         old = self.get("account", account_id)
         if old is None:
@@ -359,6 +383,7 @@ class Registry:
             out.append((key_id, entry.seq))
         return out
 
+    @raises(NotFound, Forbidden, Conflict)
     def issue_new_key(self, actor: Actor, account_id: str) -> dict:
         """A new Ed25519 key for an active account whose keys were all revoked (SPEC §3 item 7 leaves
         it none): `actor.key.registered` by system, and the account record names the new key.
@@ -391,6 +416,7 @@ class Registry:
             self._signers.pop(account_id, None)
         return record
 
+    @raises(NotFound, Forbidden, Conflict)
     def give_sm2_key(self, actor: Actor, account_id: str) -> dict:
         """Register a fresh SM2 key for the account (`actor.sm2_key.registered`, SPEC §3 item 11;
         a later call replaces it): from the next entry on, its entries carry both signatures."""
@@ -413,6 +439,7 @@ class Registry:
             self._signers.pop(account_id, None)
         return {"account": account_id, "seq": entry.seq, "sm2_public_key": entry.payload["sm2_public_key"]}
 
+    @raises(RecordError, Forbidden, NotFound)
     def set_password(self, actor: Actor, account_id: str, password: str, current: str | None = None) -> None:
         """Admins set any password; others only their own, giving the current one. Not logged
         (the log never sees secrets); the row's hash changes."""
@@ -472,6 +499,7 @@ class Registry:
             self._signers[account_id] = signer
         return signer
 
+    @raises(RecordError, Forbidden, Conflict)
     def issue_token(self, actor: Actor, account_id: str, name: str) -> tuple[dict, str]:
         """Returns the token record and the secret (shown once; only its SHA-256 is stored)."""
         secret = "sct_" + secrets.token_urlsafe(32)
@@ -489,6 +517,7 @@ class Registry:
                           extra={token_id: {"token_hash": token_hash(secret)}})
         return record, secret
 
+    @raises(NotFound, RecordError, Forbidden, Conflict)
     def revoke_token(self, actor: Actor, token_id: str) -> dict:
         old = self.get("token", token_id)
         if old is None:

@@ -3,6 +3,8 @@ bearer token and with a browser session (CSRF header), all phases, bounded in ti
 `not_a_server_error`, counted twice: by schemathesis and by the server itself (every 5xx the app
 answers is recorded), and `status_code_conformance`: an operation that answers a status its entry in
 the document does not list fails the run (each lists its own set: web.openapi.operation_errors).
+The server runs in this process, so a service function raising a refusal its @raises does not
+declare (web.errors.UndeclaredRefusal, an error under pytest) is a 500 here and fails the run too.
 Failures it finds go in as regression tests (test_web_limits.py).
 
 The document must say what the API accepts: a run fails on schemathesis's "schema validation
