@@ -82,6 +82,21 @@ def _locale() -> str:
     return current_lang() if has_request_context() else "zh"
 
 
+def _region_label(code: str) -> str:
+    """The division's Chinese name on a Chinese page; the code itself on an English one (the
+    GB/T 2260 table has no English names, and a page speaks one language)."""
+    from drawsvc.registry.codes import region_label
+
+    return region_label(code) if _locale() == "zh" else str(code or "")
+
+
+def _industry_label(code: str) -> str:
+    """As _region_label, for a GB/T 4754 industry code."""
+    from drawsvc.registry.codes import industry_label
+
+    return industry_label(code) if _locale() == "zh" else str(code or "")
+
+
 def _ready() -> bool:
     """A request of an app with the catalogue (an app built without init_i18n serves Chinese)."""
     return has_request_context() and "babel" in current_app.extensions
@@ -107,10 +122,8 @@ def init_i18n(app: Flask) -> None:
     app.jinja_env.globals["tr"] = service_i18n.tr
     app.jinja_env.globals["N_"] = service_i18n.N_
     app.jinja_env.globals["js_messages"] = js_messages
-    from drawsvc.registry.codes import industry_label, region_label
-
-    app.jinja_env.filters["region_label"] = region_label
-    app.jinja_env.filters["industry_label"] = industry_label
+    app.jinja_env.filters["region_label"] = _region_label
+    app.jinja_env.filters["industry_label"] = _industry_label
     from drawsvc.inspections.service import TRIGGERS
 
     from .labels import (

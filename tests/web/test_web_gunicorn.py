@@ -74,7 +74,7 @@ def served(pg_url: str, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen,
                                 stdout=sink, stderr=subprocess.STDOUT, env=env, cwd=Path(__file__).parents[2])
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait(lambda: requests.get(base + "/checkpoint", timeout=5).status_code == 200, "the server")
+        _wait(lambda: requests.get(base + "/checkpoint", timeout=60).status_code == 200, "the server")
         yield base, proc, inst, log
     finally:
         if proc.poll() is None:
@@ -91,7 +91,7 @@ def test_four_workers_share_throttle_batcher_and_signer(served: tuple[str, subpr
     from ledger.external import create_client, sign_record
 
     base, proc, inst, log = served
-    r = requests.get(base + "/checkpoint", timeout=5)
+    r = requests.get(base + "/checkpoint", timeout=60)
     assert "gunicorn" in r.headers.get("Server", "") and "Werkzeug" not in r.headers.get("Server", "")
     workers = _wait(lambda: (c := _children(proc.pid)) and len(c) == WORKERS and c, "4 workers")
 
@@ -113,7 +113,7 @@ def test_four_workers_share_throttle_batcher_and_signer(served: tuple[str, subpr
         seqs = sorted(pool.map(append, range(64)))
     assert seqs == list(range(before, before + 64))
     # the checkpoint signer: some worker signs a checkpoint covering every entry; the log audits
-    _wait(lambda: int(requests.get(base + "/checkpoint", timeout=5).text.splitlines()[1]) >= before + 64,
+    _wait(lambda: int(requests.get(base + "/checkpoint", timeout=60).text.splitlines()[1]) >= before + 64,
           "a checkpoint covering the appends", 30)
     report = Auditor(inst.engine(), inst.genesis_log_key).run()
     assert report.ok and report.size == before + 64
@@ -152,7 +152,7 @@ def test_four_workers_share_throttle_batcher_and_signer(served: tuple[str, subpr
     # graceful reload: new workers, the service answers throughout
     proc.send_signal(signal.SIGHUP)
     _wait(lambda: (c := _children(proc.pid)) and len(c) == WORKERS and not (c & workers), "new workers", 60)
-    assert requests.get(base + "/checkpoint", timeout=5).status_code == 200
+    assert requests.get(base + "/checkpoint", timeout=60).status_code == 200
     # graceful shutdown
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(60) == 0

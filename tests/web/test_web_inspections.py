@@ -169,6 +169,8 @@ def test_unpublished_results_are_invisible_on_every_public_page(demo: Any) -> No
     # the company's place and trade are named, not left as bare codes (the demo county is 150222)
     for body in (page, search):
         assert "内蒙古自治区包头市固阳县" in body and "· 150222 ·" not in body
+    english = c.get(f"/public/companies/{pub['subject']}?lang=en").data.decode()
+    assert "· 150222 ·" in english and "内蒙古" not in english  # the table has no English names
 
 
 def test_forms_without_csrf_are_refused(demo: Any) -> None:

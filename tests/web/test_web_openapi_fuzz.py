@@ -89,8 +89,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, _Cou
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    # the document is built once per app (seconds on a loaded machine): built here, so that
+    # schemathesis' own 10 s limit for loading it measures nothing but the machine's load
+    requests.get(base + "/api/v1/openapi.json", timeout=300).raise_for_status()
     try:
-        yield f"http://127.0.0.1:{server.server_port}", counted
+        yield base, counted
     finally:
         server.shutdown()
         thread.join(5)
@@ -117,7 +121,7 @@ def _credentials(base: str) -> dict[str, dict[str, str]]:
 
 def _run(base: str, headers: list[str], label: str, workdir: Path) -> str:
     cmd = [ST, "--no-color", "run", f"{base}/api/v1/openapi.json", "--checks", "not_a_server_error,status_code_conformance",
-           "--phases", "examples,coverage,fuzzing,stateful", "--max-time", str(SECONDS), "--workers", "1",
+           "--phases", "examples,coverage,fuzzing,stateful", "--max-time", str(SECONDS), "--workers", "1", "--request-timeout", "60",
            "--seed", "13", "--suppress-health-check", "all"]
     # --workers 1: hypothesis describes strategies with ast.parse, which CPython 3.11.7 does not
     # make thread-safe ("AST constructor recursion depth mismatch" under several workers)
