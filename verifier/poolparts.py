@@ -96,55 +96,87 @@ def _general(line: bytes) -> tuple[bytes, bytes] | str:
     return rec["id"].encode("utf-8"), rec["stratum"].encode("utf-8")
 
 
+#: a part is scanned in blocks of whole lines of about this many bytes: what is alive at once is the
+#: part's bytes, its leaf hashes and one block's records (not a million of each)
+BLOCK_BYTES = 8 << 20
+
+
+def _blocks(data: bytes) -> list[tuple[int, int]]:
+    """[start, end) of consecutive blocks of whole lines (each ends after a line feed, but the last)."""
+    out, pos, n = [], 0, len(data)
+    while pos < n:
+        end = data.find(b"\n", pos + BLOCK_BYTES - 1) if pos + BLOCK_BYTES < n else -1
+        end = n if end < 0 else end + 1
+        out.append((pos, end))
+        pos = end
+    return out
+
+
+def _columns(block: bytes, lines: list[bytes], first: int, problem: list[str]) -> tuple[list[bytes], list[bytes]]:
+    """(ids, strata) of a block's lines; a line that is not a subject record's JCS is named in ``problem``."""
+    flat = _FLAT.findall(block)
+    if len(flat) == len(lines):  # each match is one whole line, so every line is a flat record
+        return [i for i, _ in flat], [s for _, s in flat]
+    ids, strata = [], []
+    for j, line in enumerate(lines):
+        got = _general(line)
+        if isinstance(got, str):
+            problem.append(f"record {first + j}: {got}")
+            continue
+        ids.append(got[0])
+        strata.append(got[1])
+    return ids, strata
+
+
 def scan_part(data: bytes, seed: bytes | None, thr: dict[bytes, bytes], wanted: frozenset[bytes]) -> dict[str, Any]:
     """Everything the check needs of one part, from its bytes (pure: run in a child)."""
-    out: dict[str, Any] = {"sha256": hashlib.sha256(data).hexdigest(), "problem": None}
+    problem: list[str] = []
     if data and not data.endswith(b"\n"):
-        out["problem"] = "the part does not end with a line feed"
-    lines = data.split(b"\n")
-    if lines[-1] == b"":
-        lines.pop()
-    out["records"] = len(lines)
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        out["problem"] = out["problem"] or f"not UTF-8 at byte {exc.start}"
-    flat = _FLAT.findall(data)
-    if len(flat) == len(lines):  # each match is one whole line, so every line is a flat record
-        ids = [i for i, _ in flat]
-        strata = [s for _, s in flat]
-    else:
-        ids, strata = [], []
-        for j, line in enumerate(lines):
-            got = _general(line)
-            if isinstance(got, str):
-                out["problem"] = out["problem"] or f"record {j}: {got}"
-                continue
-            ids.append(got[0])
-            strata.append(got[1])
-    del flat
-    if not all(map(operator.lt, ids, islice(ids, 1, None))):
-        j = next(j for j in range(1, len(ids)) if not ids[j - 1] < ids[j])
-        what = "appears twice" if ids[j - 1] == ids[j] else "is out of id byte order"
-        out["problem"] = out["problem"] or f"record {j}: id {ids[j].decode('utf-8', 'replace')} {what}"
-    out["first"], out["last"] = (ids[0], ids[-1]) if ids else (None, None)
+        problem.append("the part does not end with a line feed")
     sha256 = hashlib.sha256
-    out["root"] = root_by_levels([sha256(b"\x00" + line).digest() for line in lines])
-    del lines
-    out["counts"] = dict(Counter(strata))
-    out["found"] = {i: s for i, s in zip(ids, strata, strict=True) if i in wanted} if wanted else {}
+    leaves: list[bytes] = []
+    counts: Counter[bytes] = Counter()
+    found: dict[bytes, bytes] = {}
     kept: list[tuple[bytes, bytes, bytes]] = []
-    if seed is not None:
-        base = sha256(TAGS["subject"] + b"\x00" + seed)
-        copy, keep, get = base.copy, kept.append, thr.get
-        for i, s in zip(ids, strata, strict=True):
-            h = copy()
-            h.update(i)
-            d = h.digest()
-            if d < get(s, _ALL):
-                keep((d, i, s))
-    out["kept"] = kept
-    return out
+    first: bytes | None = None
+    prev: bytes | None = None
+    base = sha256(TAGS["subject"] + b"\x00" + seed) if seed is not None else None
+    for a, b in _blocks(data):
+        block = data[a:b]
+        try:
+            block.decode("utf-8")  # a block ends at a line feed: no character is cut
+        except UnicodeDecodeError as exc:
+            problem.append(f"not UTF-8 at byte {a + exc.start}")
+        lines = block.split(b"\n")
+        if lines[-1] == b"":
+            lines.pop()
+        ids, strata = _columns(block, lines, len(leaves), problem)
+        if ids:
+            if prev is not None and not prev < ids[0]:
+                what = "appears twice" if prev == ids[0] else "is out of id byte order"
+                problem.append(f"record {len(leaves)}: id {ids[0].decode('utf-8', 'replace')} {what}")
+            if not all(map(operator.lt, ids, islice(ids, 1, None))):
+                j = next(j for j in range(1, len(ids)) if not ids[j - 1] < ids[j])
+                what = "appears twice" if ids[j - 1] == ids[j] else "is out of id byte order"
+                problem.append(f"record {len(leaves) + j}: id {ids[j].decode('utf-8', 'replace')} {what}")
+            first = ids[0] if first is None else first
+            prev = ids[-1]
+        leaves += [sha256(b"\x00" + line).digest() for line in lines]
+        del lines, block
+        counts.update(strata)
+        if wanted:
+            found.update((i, s) for i, s in zip(ids, strata, strict=True) if i in wanted)
+        if base is not None:
+            copy, keep, get = base.copy, kept.append, thr.get
+            for i, s in zip(ids, strata, strict=True):
+                h = copy()
+                h.update(i)
+                d = h.digest()
+                if d < get(s, _ALL):
+                    keep((d, i, s))
+    return {"sha256": sha256(data).hexdigest(), "problem": problem[0] if problem else None, "records": len(leaves),
+            "first": first, "last": prev, "root": root_by_levels(leaves), "counts": dict(counts), "found": found,
+            "kept": kept}
 
 
 @dataclass

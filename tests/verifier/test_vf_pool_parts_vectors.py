@@ -38,3 +38,25 @@ def test_parts_are_the_leaves_and_fold_to_the_root() -> None:
 @pytest.mark.parametrize("case", VEC["outputs"]["malformed"], ids=lambda c: c["why"])
 def test_malformed_descriptions_are_refused(case: dict) -> None:
     assert case["finding"] == "POOL_PARTS_INVALID" and check_description(case["description"]) is not None
+
+
+@pytest.mark.parametrize("block", [1, 60, 200, 1 << 20])
+def test_blocks_give_the_same_scan(block: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A part is scanned in blocks of whole lines: any block size gives the same answer, and an id
+    repeated or out of order across a block boundary is still found."""
+    from verifier import poolparts
+
+    data = b"".join(p["text"].encode("utf-8") for p in VEC["outputs"]["parts"])
+    seed = bytes(range(32))
+    thr = {b"A": b"\x80" + b"\x00" * 31}
+    want = scan_part(data, seed, thr, frozenset({b"91440101MA04X1"}))
+    monkeypatch.setattr(poolparts, "BLOCK_BYTES", block)
+    assert scan_part(data, seed, thr, frozenset({b"91440101MA04X1"})) == want
+    assert want["problem"] is None and want["records"] == 11 and want["found"] == {b"91440101MA04X1": b"A"}
+    lines = data.split(b"\n")[:-1]
+    twice = b"".join(x + b"\n" for x in lines[:6] + [lines[5]] + lines[6:])
+    assert "appears twice" in scan_part(twice, None, {}, frozenset())["problem"]
+    swapped = b"".join(x + b"\n" for x in lines[:5] + [lines[6], lines[5]] + lines[7:])
+    assert "out of id byte order" in scan_part(swapped, None, {}, frozenset())["problem"]
+    assert "line feed" in scan_part(data[:-1], None, {}, frozenset())["problem"]
+    assert "not UTF-8" in scan_part(data.replace("广".encode(), b"\xff\xfe\xfd"), None, {}, frozenset())["problem"]
