@@ -19,8 +19,12 @@ What it does, each step in its own process (so each peak RSS is that step's own)
   subject, ~5,000/s, would take over an hour at 20 million; see docs/PERFORMANCE.md.)
 * **prepare → seed → draw**: DrawService.prepare / seed / run, as an operator waits for them;
   peak RSS of that process.
-* **verify**: the draw is published, its bundle written (not timed), and verifier.draw.verify_bundle
-  timed in a fresh process (`--skip-verify` leaves it out).
+* **verify**: the draw is published, its bundle written (not timed) as a bundle directory with
+  the subject pool in parts (docs/SPEC.md §D12.1: `bundle.json` and `pool/subjects-NNNNNN.jsonl`,
+  2^20 subjects a part; `--whole-bundle`: the one-file form, the pool as one JSON list), and the
+  verifier (`verifier.draw.load_draw_source` + `verify_bundle`, reading one part at a time) timed
+  in a fresh process: wall and CPU seconds (its forked children included), and its peak RSS
+  (the process's or its largest child's) (`--skip-verify` leaves it out).
 * **floor**: SHA-256 of the N ids on the same cores (one fork per core, each hashing its share),
   measured in the same run, right before the draw; every step is also given as a ratio to it.
 
@@ -268,7 +272,34 @@ def _clean(led: Any) -> None:
             conn.execute(t.delete())
 
 
-def child_draw(url: str, keys: Path, bundle: Path | None) -> dict[str, Any]:
+def _peak_children() -> float:
+    """The largest peak RSS of any reaped child (the verifier's forked part readers)."""
+    return round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
+
+
+def _write_bundle(led: Any, draw_id: str, bundle: Path, split: bool) -> None:
+    """The bundle as the verifier gets it: a directory with the pool in parts, or one file."""
+    import orjson
+
+    from drawsvc.draws.bundle import build_bundle
+    from drawsvc.draws.pool_parts import PART_SIZE, part_file
+
+    key = led.log_signer.verifier.encode()
+    shutil.rmtree(bundle, ignore_errors=True)
+    if not split:
+        bundle.write_bytes(orjson.dumps(build_bundle(led, draw_id, privileged=False, log_verifier_key=key)))
+        return
+    (bundle / "pool").mkdir(parents=True)
+    b = build_bundle(led, draw_id, privileged=False, log_verifier_key=key, part_size=PART_SIZE,
+                     part_sink=lambda n, data: (bundle / part_file(n)).write_bytes(data))
+    (bundle / "bundle.json").write_bytes(orjson.dumps(b))
+
+
+def _size(p: Path) -> int:
+    return sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) if p.is_dir() else p.stat().st_size
+
+
+def child_draw(url: str, keys: Path, bundle: Path | None, split: bool = True) -> dict[str, Any]:
     from argon2 import PasswordHasher
 
     from drawsvc.draws.service import DrawService
@@ -294,33 +325,28 @@ def child_draw(url: str, keys: Path, bundle: Path | None) -> dict[str, Any]:
            "run_cpu_s": round(c3 - c2, 2), "peak_rss_mib": _peak(),
            "rss_before_mib": rss0}
     if bundle is not None:
-        from drawsvc.draws.bundle import build_bundle
-
         svc.publish(actor, d["id"])
         t4 = time.perf_counter()
-        b = build_bundle(led, d["id"], privileged=False, log_verifier_key=led.log_signer.verifier.encode())
-        import orjson
-
-        bundle.write_bytes(orjson.dumps(b))
+        _write_bundle(led, d["id"], bundle, split)
         out["bundle_s"] = round(time.perf_counter() - t4, 2)
-        out["bundle_mib"] = round(bundle.stat().st_size / 2**20, 1)
+        out["bundle_mib"] = round(_size(bundle) / 2**20, 1)
         out["peak_rss_with_bundle_mib"] = _peak()
     return out
 
 
 def child_verify(bundle: Path) -> dict[str, Any]:
-    import orjson
+    """The whole check of the bundle (file or directory), reading it included: wall, CPU, peak RSS."""
+    from verifier.draw import DrawOptions, load_draw_source, verify_bundle
 
-    from verifier.draw import verify_bundle
-
-    t0 = time.perf_counter()
-    data = orjson.loads(bundle.read_bytes())
+    c0, t0 = _cpu(), time.perf_counter()
+    data, reader = load_draw_source(bundle)
     t1 = time.perf_counter()
-    report, _ = verify_bundle(data)
+    report, _ = verify_bundle(data, DrawOptions(pool_part=reader))
     t2 = time.perf_counter()
-    return {"step": "verify", "load_s": round(t1 - t0, 2), "verify_s": round(t2 - t1, 2), "ok": report.ok,
-            "failed": [c.name for c in report.checks if c.status == "failed"] if not report.ok else [],
-            "peak_rss_mib": _peak()}
+    return {"step": "verify", "load_s": round(t1 - t0, 2), "verify_s": round(t2 - t0, 2),
+            "verify_cpu_s": round(_cpu() - c0, 2), "ok": report.ok, "verdict": report.verdict,
+            "failed": [c.name for c in report.checks.values() if c.status == "failed"] if not report.ok else [],
+            "peak_rss_mib": _peak(), "children_peak_rss_mib": _peak_children()}
 
 
 def _hash_part(ids: list[bytes]) -> bytes:
@@ -361,7 +387,8 @@ def _store_url(store: str, n: int, fresh: bool) -> tuple[str, Path]:
         return f"sqlite:///{path}", keys
     from sqlalchemy import create_engine, text
 
-    name = f"spotcheck_scale_{n}"
+    # SPOTCHECK_BENCH_PG_SUFFIX: a database of one's own when several checkouts benchmark at once
+    name = f"spotcheck_scale_{n}" + os.environ.get("SPOTCHECK_BENCH_PG_SUFFIX", "")
     admin = create_engine(PG_ADMIN.replace("+psycopg", "+psycopg"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
@@ -383,6 +410,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--inspectors", type=int, default=3000)
     ap.add_argument("--fresh", action="store_true", help="re-import even if a cached registry exists")
     ap.add_argument("--skip-verify", action="store_true")
+    ap.add_argument("--whole-bundle", action="store_true",
+                    help="verify the one-file bundle (the pool as one JSON list) instead of the split one")
     ap.add_argument("--quick", action="store_true", help="100,000 subjects, SQLite, one run")
     ap.add_argument("--no-pg", action="store_true")
     ap.add_argument("--child", help=argparse.SUPPRESS)
@@ -392,7 +421,8 @@ def main(argv: list[str] | None = None) -> None:
     a = ap.parse_args(argv)
     if a.child:
         res = {"import": lambda: child_import(a.url, a.n, a.inspectors, Path(a.keys)),
-               "draw": lambda: child_draw(a.url, Path(a.keys), Path(a.bundle) if a.bundle else None),
+               "draw": lambda: child_draw(a.url, Path(a.keys), Path(a.bundle) if a.bundle else None,
+                                          not a.whole_bundle),
                "verify": lambda: child_verify(Path(a.bundle)),
                "floor": lambda: child_floor(a.url)}[a.child]()
         print(json.dumps(res))
@@ -414,16 +444,24 @@ def main(argv: list[str] | None = None) -> None:
                   f"peak RSS {result['import']['peak_rss_mib']} MiB", file=sys.stderr, flush=True)
         for r in range(a.runs):
             floor = _run(["--child", "floor", "--url", url])
-            bundle = None if a.skip_verify else OUT / f"scale-{store}-{a.n}.bundle.json"
+            bundle = None if a.skip_verify else OUT / (f"scale-{store}-{a.n}.bundle" +
+                                                        (".json" if a.whole_bundle else ""))
             draw = _run(["--child", "draw", "--url", url, "--keys", str(keys)] +
-                        (["--bundle", str(bundle)] if bundle else []))
+                        (["--bundle", str(bundle)] if bundle else []) + (["--whole-bundle"] if a.whole_bundle else []))
             run = {"floor_s": floor["s"], "floor_cpu_s": floor["cpu_s"], **draw, "loadavg": os.getloadavg()}
             if bundle is not None:
                 ver = _run(["--child", "verify", "--bundle", str(bundle)])
-                run.update({"verify_s": ver["verify_s"], "verify_load_s": ver["load_s"], "verify_ok": ver["ok"],
+                run.update({"verify_s": ver["verify_s"], "verify_cpu_s": ver["verify_cpu_s"],
+                            "verify_load_s": ver["load_s"], "verify_ok": ver["ok"], "verify_verdict": ver["verdict"],
                             "verify_failed": ver["failed"], "verify_peak_rss_mib": ver["peak_rss_mib"],
-                            "verify_to_draw": round(ver["verify_s"] / draw["total_s"], 2)})
-                bundle.unlink(missing_ok=True)
+                            "verify_children_peak_rss_mib": ver["children_peak_rss_mib"],
+                            "verify_to_draw": round(ver["verify_s"] / draw["total_s"], 2),
+                            "verify_cpu_to_draw_cpu": round(ver["verify_cpu_s"] /
+                                                            (draw["prepare_cpu_s"] + draw["run_cpu_s"]), 2)})
+                if bundle.is_dir():
+                    shutil.rmtree(bundle)
+                else:
+                    bundle.unlink(missing_ok=True)
             for k in ("prepare_s", "run_s", "total_s", "verify_s"):
                 if k in run:
                     run[f"{k[:-2]}_to_floor"] = round(run[k] / floor["s"], 2)
@@ -439,7 +477,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{store:10} N={a.n:>11,} pool={m['pool']:,.0f} selected={m['selected']:,.0f} floor {m['floor_s']:.2f}s  "
               f"prepare {m['prepare_s']:.2f}s  seed {m['seed_s']:.2f}s  draw {m['run_s']:.2f}s  "
               f"total {m['total_s']:.2f}s ({m['total_to_floor']:.1f}x floor)  peak RSS {m['peak_rss_mib']:.0f} MiB"
-              + (f"  verify {m['verify_s']:.2f}s ({m['verify_to_draw']:.2f}x the draw)" if "verify_s" in m else ""),
+              + (f"  verify {m['verify_s']:.2f}s / {m['verify_cpu_s']:.2f} CPU s ({m['verify_to_draw']:.2f}x the draw, "
+                 f"CPU {m['verify_cpu_to_draw_cpu']:.2f}x)  verifier peak RSS {m['verify_peak_rss_mib']:.0f} MiB "
+                 f"(children {m['verify_children_peak_rss_mib']:.0f})" if "verify_s" in m else ""),
               flush=True)
     shutil.rmtree(OUT / "tmp", ignore_errors=True)
 

@@ -19,7 +19,7 @@ import click
 from nacl.signing import SigningKey
 
 from .drand import Chain, chain_from_info
-from .draw import DrawOptions, check_bundle_shape, load_draw_bundle, verify_bundle
+from .draw import DrawOptions, check_bundle_shape, load_draw_bundle, load_draw_source, verify_bundle
 from .findings import CODES, Finding, Report
 from .log import LogOptions, verify_log
 from .merkle import verify_consistency
@@ -500,8 +500,10 @@ def _parsed(e: Any) -> Any:
 
 def _server_bundle(server: str, draw_id: str, scan: bool, opts: DrawOptions) -> dict[str, Any]:
     client = ServerClient(server)
-    bundle = client.draw_bundle(draw_id)
+    bundle = client.draw_bundle(draw_id, parts=True)
     check_bundle_shape(bundle, f"{server}/api/v1/draws/{draw_id}/bundle")
+    if "pool_parts" in bundle:  # the subject pool in parts (§D12.1): fetched one part at a time
+        opts.pool_part = lambda n: client.pool_part(draw_id, n)
     if scan:
         size = int(bundle["log"]["checkpoint"].get("size") or 0)
         opts.full_log = list(client.entries(0, size))
@@ -532,16 +534,18 @@ def _with(opts: list[Any]) -> Any:
 
 
 @cli.command("bundle")
-@click.argument("file_", metavar="FILE", type=click.Path(dir_okay=False))
+@click.argument("file_", metavar="FILE_OR_DIR", type=click.Path())
 @click.option("--full-log", type=click.Path(dir_okay=False),
               help="a full log file (drawverify log bundle) to search for draws of the plan the bundle leaves out")
 @_with(_bundle_opts)
 def bundle_cmd(file_: str, full_log: str | None, as_json: bool, log_key: str | None, witnesses: tuple[str, ...],
                min_witnesses: int | None, witness_policy: str | None, trust_chain: tuple[str, ...]) -> None:
-    """Verify a draw evidence bundle offline (GET /api/v1/draws/<id>/bundle saved to FILE)."""
+    """Verify a draw evidence bundle offline (GET /api/v1/draws/<id>/bundle saved to FILE, or the
+    directory `drawsvc draw bundle --split` writes: bundle.json and the subject pool's parts)."""
     try:
         opts = _draw_options(log_key, witnesses, min_witnesses, full_log, trust_chain, witness_policy)
-        report, _ = verify_bundle(load_draw_bundle(file_), opts)
+        bundle, opts.pool_part = load_draw_source(file_)
+        report, _ = verify_bundle(bundle, opts)
     except SourceError as exc:
         _die(str(exc))
     _emit(report, as_json)
@@ -571,7 +575,7 @@ def draw_cmd(server: str, draw_id: str, scan_log: bool, as_json: bool, log_key: 
 @lang_option
 @click.option("--draw", "draw_id", required=True, help="draw id")
 @click.option("--server", help="base URL of the service")
-@click.option("--bundle", "bundle_file", type=click.Path(dir_okay=False), help="a saved bundle file")
+@click.option("--bundle", "bundle_file", type=click.Path(), help="a saved bundle file (or bundle directory)")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--log-key", help="pinned log verifier key")
 @click.option("--trust-chain", "trust_chain", multiple=True, type=click.Path(dir_okay=False),
@@ -594,8 +598,11 @@ def subject_cmd(code: str, draw_id: str, server: str | None, bundle_file: str | 
         _die("give exactly one of --server URL or --bundle FILE")
     try:
         opts = DrawOptions(log_key=log_key, trusted_chains=trusted_chains(trust_chain), witnesses=witnesses,
-                           min_witnesses=k)
-        bundle = _server_bundle(server, draw_id, False, opts) if server else load_draw_bundle(str(bundle_file))
+                           min_witnesses=k, find_subjects=(code,))
+        if server:
+            bundle = _server_bundle(server, draw_id, False, opts)
+        else:
+            bundle, opts.pool_part = load_draw_source(str(bundle_file))
         if bundle["draw_id"] != draw_id:
             _die(f"the bundle is of draw {bundle['draw_id']}, not {draw_id}")
         report, st = verify_bundle(bundle, opts)

@@ -19,7 +19,7 @@ import calendar
 import gc
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
@@ -43,6 +43,7 @@ from .note import (
     verify_note,
 )
 from .parallel import ed25519_ok
+from .poolparts import PartsSelection, PoolParts, check_description, stream_pool
 from .pools import EXCLUDED_REASONS, PoolError, commit_with, conflicts_sha256, prior_load_sha256
 from .recipe import RecipeError, encode_source, hexbytes, nonce_commitment, seed_from
 from .seal import seal
@@ -70,6 +71,23 @@ def load_draw_bundle(path: str | Path) -> dict[str, Any]:
     doc = read_json_file(path)
     check_bundle_shape(doc, str(path))
     return doc  # type: ignore[no-any-return]
+
+
+def part_reader(directory: str | Path) -> Callable[[int], bytes]:
+    """read(n): part n of the subject pool from a bundle directory (``pool/subjects-NNNNNN.jsonl``, §D12.1)."""
+    base = Path(directory)
+
+    def read(n: int) -> bytes:
+        return (base / "pool" / f"subjects-{n:06d}.jsonl").read_bytes()
+    return read
+
+
+def load_draw_source(path: str | Path) -> tuple[dict[str, Any], Callable[[int], bytes] | None]:
+    """A bundle file, or a bundle directory (``bundle.json`` and the pool's parts under ``pool/``):
+    the bundle and the reader of its parts (a file's parts are looked for beside it)."""
+    p = Path(path)
+    doc = load_draw_bundle(p / "bundle.json" if p.is_dir() else p)
+    return doc, part_reader(p if p.is_dir() else p.parent) if "pool_parts" in doc else None
 
 
 def check_bundle_shape(doc: Any, where: str) -> None:
@@ -104,6 +122,8 @@ class DrawOptions:
     full_log: Sequence[dict[str, Any]] | None = None  # every entry of the log, to find hidden draws
     full_log_label: str = "the full log"
     trusted_chains: Sequence[Chain] = ()  # drand networks trusted beyond the pinned ones (--trust-chain)
+    pool_part: Callable[[int], bytes] | None = None  # part n of a subject pool given in parts (§D12.1)
+    find_subjects: Sequence[str] = ()  # ids whose pool membership (and stratum) a pool in parts is asked for
 
 
 def _unix(t: str) -> float:
@@ -152,6 +172,7 @@ class DrawState:
     current: dict[str, Any] | None = None
     substitutions: list[dict[str, Any]] = field(default_factory=list)
     entries: dict[int, dict[str, Any]] = field(default_factory=dict)
+    pool_parts: PoolParts | None = None  # the subject pool as read in parts (§D12.1), if so given
 
 
 class _Bundle:
@@ -1005,19 +1026,26 @@ class _Bundle:
             if kind not in committed and kind not in pools and not (self.v2 and kind == "experts"):
                 continue
             recs = pools.get(kind)
-            if not isinstance(recs, list):
+            want = committed.get(kind) or {}
+            if kind == "subjects" and recs is None and "pool_parts" in self.b:
+                parts = self._subjects_in_parts(c, want, pools)
+                if parts is None:
+                    ok = False
+                    continue
+                got = parts.commitment()
+            elif not isinstance(recs, list):
                 self.fail(c, "POOL_INVALID", f"pools/{kind}", "records missing from the bundle")
                 ok = False
                 continue
-            try:
-                got, more = commit_with(kind, recs, self._ticket_rows() if kind == "subjects" else None)
-            except PoolError as exc:
-                self.fail(c, "POOL_INVALID", f"pools/{kind}", str(exc))
-                ok = False
-                continue
-            if more is not None:
-                self.ticket_pre = (more, got["counts"])
-            want = committed.get(kind) or {}
+            else:
+                try:
+                    got, more = commit_with(kind, recs, self._ticket_rows() if kind == "subjects" else None)
+                except PoolError as exc:
+                    self.fail(c, "POOL_INVALID", f"pools/{kind}", str(exc))
+                    ok = False
+                    continue
+                if more is not None:
+                    self.ticket_pre = (more, got["counts"])
             if got["root"] != str(want.get("root", "")).lower():
                 self.fail(c, "POOL_ROOT_MISMATCH", f"pools/{kind}", "the records do not hash to the root committed "
                           "at prepare (a record was added, removed or edited after the commitment)",
@@ -1031,8 +1059,11 @@ class _Bundle:
         exc_ids = [r.get("id") for r in pools.get("excluded") or [] if isinstance(r, dict)]
         # the pool can be a million records: look the (few) excluded ids up in it, not the other way
         wanted = {i for i in exc_ids if isinstance(i, str)}
-        subj = {i for r in pools.get("subjects") or [] if isinstance(r, dict)
-                and isinstance(i := r.get("id"), str) and i in wanted} if wanted else set()
+        if self.st.pool_parts is not None:
+            subj = set(self.st.pool_parts.found) & wanted
+        else:
+            subj = {i for r in pools.get("subjects") or [] if isinstance(r, dict)
+                    and isinstance(i := r.get("id"), str) and i in wanted} if wanted else set()
         both = sorted(i for i in exc_ids if i in subj)
         if both:
             self.fail(c, "POOL_OVERLAP", "pools/excluded", "subjects both in the pool and excluded", [], both)
@@ -1056,6 +1087,42 @@ class _Bundle:
         self.st.pools = pools
         self.st.pools_ok = ok and c.status != "failed"
         c.detail = ", ".join(f"{k} {len(v)}" for k, v in pools.items() if isinstance(v, list))
+        if self.st.pool_parts is not None:
+            c.detail = f"subjects {self.st.pool_parts.size} in {self.st.pool_parts.parts} part(s), " + c.detail
+
+    def _subjects_in_parts(self, c: Check, want: dict[str, Any], pools: dict[str, Any]) -> PoolParts | None:
+        """The subject pool given in parts (§D12.1): each part read once, its findings named; None if
+        the parts cannot be read at all (a malformed description)."""
+        desc = self.b["pool_parts"].get("subjects") if isinstance(self.b["pool_parts"], dict) else None
+        why = check_description(desc)
+        if why is not None:
+            self.fail(c, "POOL_PARTS_INVALID", "pool_parts/subjects", why)
+            return None
+        if self.o.pool_part is None:
+            raise SourceError("the bundle gives the subject pool in parts (pool_parts): give the bundle directory "
+                              "(bundle.json and pool/), or --server")
+        p = self.st.prepared or {}
+        par = p.get("parameters") or {}
+        counts = want.get("counts") if isinstance(want.get("counts"), dict) else None
+        try:
+            k = stratum_sizes(counts or {}, par.get("ratios") or {}, par.get("floor", "0.05"),
+                              bool(par.get("key_item")))
+        except (SizeError, TypeError, ValueError):
+            k = None
+        subs = self.b.get("substitutions")
+        extra = sum(1 for w in subs if isinstance(w, dict) and isinstance(w.get("record"), dict)
+                    and w["record"].get("kind") == "subject") if isinstance(subs, list) else 0
+        wanted = {r.get("id") for r in pools.get("excluded") or [] if isinstance(r, dict)}
+        wanted |= {w["entry"].get("payload", {}).get("id") for w in self.b.get("entries") or []
+                   if str(w["entry"].get("type", "")).startswith("registry.subject.")
+                   and isinstance(w["entry"].get("payload"), dict)}
+        wanted |= set(self.o.find_subjects)
+        res = stream_pool(desc, self.o.pool_part, self.st.seed, k, counts, extra,
+                          {i for i in wanted if isinstance(i, str)})
+        for code, where, msg, exp, act in res.problems:
+            self.fail(c, code, where, msg, exp, act)
+        self.st.pool_parts = res
+        return res
 
     def _prior_load(self, c: Check, committed: dict[str, Any], pools: dict[str, Any]) -> bool:
         """The prior workloads the §D7 cap reads must be the ones committed at prepare (v2). A v1
@@ -1150,6 +1217,11 @@ class _Bundle:
             self.fail(csel, "SELECTION_MISMATCH", "content.algorithm", "not the algorithm the draw was prepared "
                       "under", self.algorithm, content.get("algorithm"))
         seed, pools, k = self.st.seed, self.st.pools, self.st.sizes
+        if "pool_parts" in self.b and self.st.pool_parts is None and pools is not None:
+            why = "the subject pool's parts could not be read (see the pools check)"
+            csel.skip(why)
+            cmat.skip(why)
+            return
         if seed is None or pools is None or k is None:
             why = "the seed, the pools or the sizes could not be established (see those checks)"
             csel.skip(why)
@@ -1159,13 +1231,18 @@ class _Bundle:
             self.fail(csel, "SIZES_MISMATCH", "content.sizes", "the content's sizes are not §5's", k,
                       content.get("sizes"))
         committed = ((self.st.prepared or {}).get("pools") or {}).get("subjects") or {}
-        if self.st.pools_ok:  # every record was checked to be an object with a string id and stratum
-            subjects = pools.get("subjects") or []
+        sel: Selection
+        if self.st.pool_parts is not None:  # read in parts: the kept tickets are the k smallest and more
+            sel = PartsSelection(seed, self.st.pool_parts.kept, self.st.pool_parts.counts, k)
         else:
-            subjects = [r for r in pools.get("subjects") or [] if isinstance(r, dict) and "id" in r and "stratum" in r]
-        expect = committed.get("counts") if isinstance(committed.get("counts"), dict) else None
-        pre = getattr(self, "ticket_pre", None) if self.st.pools_ok else None  # over these very records
-        sel = Selection(seed, subjects, k, expect, pre)  # expect: only sets the tickets' cut thresholds
+            if self.st.pools_ok:  # every record was checked to be an object with a string id and stratum
+                subjects = pools.get("subjects") or []
+            else:
+                subjects = [r for r in pools.get("subjects") or []
+                            if isinstance(r, dict) and "id" in r and "stratum" in r]
+            expect = committed.get("counts") if isinstance(committed.get("counts"), dict) else None
+            pre = getattr(self, "ticket_pre", None) if self.st.pools_ok else None  # over these very records
+            sel = Selection(seed, subjects, k, expect, pre)  # expect: only sets the tickets' cut thresholds
         self.st.selection = sel
         want = sel.strata_content()
         if content.get("strata") != want:
@@ -1247,7 +1324,9 @@ class _Bundle:
         stratum_map: dict[str, Any] = {}
 
         def stratum_of() -> dict[str, Any]:  # a million-subject pool: built only for a subject substitution
-            if not stratum_map:
+            if not stratum_map and isinstance(sel, PartsSelection):
+                stratum_map.update(sel.strata_of_kept())
+            elif not stratum_map:
                 stratum_map.update((r["id"], r["stratum"]) for r in (self.st.pools or {}).get("subjects") or []
                                    if isinstance(r, dict) and "id" in r)
             return stratum_map
@@ -1543,14 +1622,16 @@ def pool_change_report(st: DrawState, plan_entries: list[tuple[int, dict[str, An
     for s, e in sorted(st.entries.items()):
         if not (since < s < st.prepared_seq and e["type"].startswith("registry.subject.")):
             continue
-        if pool_ids is None:
+        if pool_ids is None and st.pool_parts is not None:  # read in parts: the changed ids were looked up
+            pool_ids = set(st.pool_parts.found)
+        elif pool_ids is None:
             pool_ids = {r["id"] for r in (st.pools or {}).get("subjects") or [] if isinstance(r, dict) and "id" in r}
         pl = e["payload"]
         sid = pl.get("id")
         stt = pl.get("state") if isinstance(pl.get("state"), dict) else {}
         row: dict[str, Any] = {"seq": s, "type": e["type"], "actor": e["actor"]["id"], "time": e["time"],
                                "subject": sid, "removed": bool(pl.get("removed")), "reason": pl.get("reason"),
-                               "changed": pl.get("changed"), "in_pool": (sid in pool_ids) if pool_ids else None}
+                               "changed": pl.get("changed"), "in_pool": (sid in pool_ids) if pool_ids or st.pool_parts is not None else None}
         stratum = stratum_of_state(stt) if stt else None
         row["stratum"] = stratum
         if st.seed is not None and isinstance(sid, str):

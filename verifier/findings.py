@@ -105,6 +105,10 @@ CODES: dict[str, str] = {
     "POOL_ROOT_MISMATCH": "the Merkle root of the pool records is not the root committed at prepare",
     "POOL_COUNTS_MISMATCH": "the pool's size or per-group counts are not those committed at prepare",
     "POOL_OVERLAP": "a subject is both in the pool and excluded",
+    "POOL_PARTS_INVALID": "the subject pool in parts is malformed: part size not a power of two, a part over the "
+                          "part size, or a part other than the last not full (SPEC §D12.1)",
+    "POOL_PART_MISMATCH": "a part of the subject pool is missing, or its bytes are not those the bundle describes "
+                          "(SHA-256, record count)",
     "CONFLICTS_MISMATCH": "the declared conflicts do not hash to conflicts_sha256, or are not sorted",
     "SIZES_MISMATCH": "stratum sizes (§5) differ between the rule, expected_sizes, the drawn entry and the content",
     "SELECTION_MISMATCH": "the selected subjects / tickets (§6) are not the recomputed ones",

@@ -218,11 +218,28 @@ class ServerClient:
             return str(exc)
         return None
 
-    def draw_bundle(self, draw_id: str) -> Any:
-        """GET /api/v1/draws/<id>/bundle: a draw's evidence bundle (docs/SPEC.md §D12)."""
+    def draw_bundle(self, draw_id: str, parts: bool = False) -> Any:
+        """GET /api/v1/draws/<id>/bundle: a draw's evidence bundle (docs/SPEC.md §D12); with
+        ``parts``, asking for the subject pool in parts (§D12.1; a service before it ignores the ask)."""
         from urllib.parse import quote
 
-        return self._json(f"/api/v1/draws/{quote(draw_id, safe='')}/bundle")
+        return self._json(f"/api/v1/draws/{quote(draw_id, safe='')}/bundle", {"pool": "parts"} if parts else None)
+
+    def pool_part(self, draw_id: str, n: int) -> bytes:
+        """GET /api/v1/draws/<id>/pool/subjects/<n>: part n of the subject pool (§D12.1).
+
+        A request of its own, not the session's: parts are fetched in forked children, and a
+        connection shared across a fork would mix their answers."""
+        from urllib.parse import quote
+
+        url = f"{self.base}/api/v1/draws/{quote(draw_id, safe='')}/pool/subjects/{n}"
+        try:
+            r = requests.get(url, timeout=max(self.timeout, 300.0))
+        except requests.RequestException as exc:
+            raise SourceError(f"cannot reach {url}: {exc.__class__.__name__}: {exc}") from exc
+        if r.status_code != 200:
+            raise SourceError(f"GET {url} answered HTTP {r.status_code}: {r.text[:200]}")
+        return r.content
 
     def consistency(self, old: int, new: int) -> list[bytes]:
         doc = self._json("/api/v1/log/proof/consistency", {"old": old, "new": new})

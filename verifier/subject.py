@@ -29,7 +29,10 @@ def subject_report(report: Report, st: DrawState, code: str) -> dict[str, Any]:
         out["verdict"] = "unknown"
         out["why"] = "not yet published: the pools and the seed are revealed at publication"
         return out
-    rec = next((r for r in pools.get("subjects") or [] if isinstance(r, dict) and r.get("id") == code), None)
+    if st.pool_parts is not None:  # the pool was read in parts, this code looked up as it went
+        rec = {"id": code, "stratum": st.pool_parts.found[code]} if code in st.pool_parts.found else None
+    else:
+        rec = next((r for r in pools.get("subjects") or [] if isinstance(r, dict) and r.get("id") == code), None)
     exc = next((r for r in pools.get("excluded") or [] if isinstance(r, dict) and r.get("id") == code), None)
     stratum = (rec or exc or {}).get("stratum")
     out["stratum"] = stratum

@@ -13,6 +13,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from drawsvc.draw.errors import DrawError, SubstitutionInvalid, SwapInvalid
 from drawsvc.draw.substitution import INSPECTOR_LEAVE_REASONS, SUBJECT_LEAVE_REASONS
+from drawsvc.draws import pool_parts
 from drawsvc.draws.bundle import build_bundle
 from drawsvc.draws.inputs import InputsError, UnknownReference
 from drawsvc.draws.service import DrawNotFound, DrawService, DrawStateError
@@ -169,13 +170,33 @@ def bundle(draw_id: str):  # type: ignore[no-untyped-def]
     raw = request.args.get("checkpoint")
     if raw is not None and not (raw.isdigit() and len(raw) < 19):
         raise ApiError(400, "bad_field", tr("checkpoint 应为检查点的树大小"))
+    form = request.args.get("pool", "records")
+    if form not in ("records", "parts"):
+        raise ApiError(400, "bad_field", tr("pool 应为 records 或 parts"))
     try:
         data = build_bundle(current_app.extensions["ledger"], draw_id, privileged=_privileged(actor, draw),
                             log_verifier_key=instance.genesis_log_key.encode(),
-                            checkpoint_size=None if raw is None else int(raw))
+                            checkpoint_size=None if raw is None else int(raw),
+                            part_size=pool_parts.PART_SIZE if form == "parts" else None)
     except NotFound as exc:
         raise ApiError(404, "not_found", str(exc)) from None
     return jsonify(data)
+
+
+@bp.get("/draws/<draw_id>/pool/subjects/<int:n>")
+def pool_part(draw_id: str, n: int):  # type: ignore[no-untyped-def]
+    """Part n of the subject pool (SPEC §D12.1: `JCS(record)` + LF per record, the bytes the
+    bundle's `pool_parts` hashes), read from the stored part alone. The pool's access rule: no
+    login once published; before that a privileged reader only (409 naming the status)."""
+    draw = _call(service().get, draw_id)
+    if draw["status"] != "published" and not _privileged(current_actor(), draw):
+        raise ApiError(409, "not_published", tr("抽签 %(draw_id)s 尚未公示（%(status)s）：名录只在公示后公开",
+                                                draw_id=draw_id, status=draw["status"]))
+    with current_app.extensions["ledger"].engine.connect() as conn:
+        data = pool_parts.part_bytes(conn, draw_id, n)
+    if data is None:
+        raise ApiError(404, "not_found", tr("抽签 %(draw_id)s 的名录没有第 %(n)s 部分", draw_id=draw_id, n=n))
+    return current_app.response_class(data, mimetype="application/x-ndjson")
 
 
 @bp.get("/draws/<draw_id>/subjects/<code>/proof")

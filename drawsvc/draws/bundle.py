@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -25,6 +26,7 @@ from ledger.schema import log_entries
 from ledger.store import Ledger, StoredCheckpoint
 
 from . import schema
+from .pool_parts import describe, subject_parts, valid_part_size
 from .service import NETWORKS_FILE, DrawNotFound, load_pools, parse_secret
 
 # A bundle's format names the rules its draw was prepared under (docs/SPEC.md §D13).
@@ -66,16 +68,25 @@ def public_checkpoint(ledger: Ledger) -> StoredCheckpoint | None:
 
 
 def build_bundle(ledger: Ledger, draw_id: str, *, privileged: bool, log_verifier_key: str,
-                 checkpoint_size: int | None = None) -> dict[str, Any]:
+                 checkpoint_size: int | None = None, part_size: int | None = None,
+                 part_sink: Callable[[int, bytes], None] | None = None) -> dict[str, Any]:
     """The bundle against the newest checkpoint, or the stored one of `checkpoint_size` (the
     bundle as a reader holding that checkpoint saw it): this draw's entries beyond it are
-    listed in `pending_entries`, without proof (§D12)."""
+    listed in `pending_entries`, without proof (§D12).
+
+    With `part_size` (a power of two) the subject pool is not in `pools` but described in
+    `pool_parts` (§D12.1): its parts are read one at a time (each given to `part_sink`, the
+    bundle directory's writer), never the whole pool."""
+    if part_size is not None and not valid_part_size(part_size):
+        raise ValueError("the part size is a power of two")
     with ledger.engine.connect() as conn:
         row = conn.execute(select(schema.draws).where(schema.draws.c.id == draw_id)).one_or_none()
         if row is None:
             raise DrawNotFound(tr("没有抽签 %(draw)s", draw=draw_id))
         doc, secret = json.loads(row.doc), parse_secret(row.secret)
-        secret["pools"] = load_pools(conn, draw_id)
+        reveal = row.status == "published" or privileged
+        split = part_size is not None and reveal
+        secret["pools"] = load_pools(conn, draw_id, subjects="none" if split else "records")
         draw_types = ("draw.prepared", "draw.seeded", "draw.drawn", "draw.substituted", "draw.published",
                       "draw.aborted")
         # every entry of this draw: the lifecycle rows plus substitutions (found by type and draw id)
@@ -94,12 +105,19 @@ def build_bundle(ledger: Ledger, draw_id: str, *, privileged: bool, log_verifier
         # the pool: the verifier asks of each "would it have been drawn?" (pool changes report)
         plan_seqs = [q for q in seqs if q < row.prepared_seq]
         since = max(plan_seqs) if plan_seqs else 0
-        pool_ids = {r["id"] for r in secret["pools"]["subjects"]} if (row.status == "published" or privileged) else None
-        for seq, leaf in conn.execute(select(log_entries.c.seq, log_entries.c.leaf).where(
+        changes = [(seq, json.loads(leaf)["payload"].get("id")) for seq, leaf in conn.execute(
+            select(log_entries.c.seq, log_entries.c.leaf).where(
                 log_entries.c.type.like("registry.subject.%"), log_entries.c.seq > since,
-                log_entries.c.seq < row.prepared_seq)):
-            payload = json.loads(leaf)["payload"]
-            if pool_ids is not None and payload.get("id") not in pool_ids:
+                log_entries.c.seq < row.prepared_seq))]
+        parts_desc, pool_ids = None, set()
+        if split:
+            assert part_size is not None
+            parts_desc, pool_ids = describe(subject_parts(conn, draw_id, part_size), part_size,
+                                            {i for _, i in changes if isinstance(i, str)}, part_sink)
+        elif reveal:
+            pool_ids = {r["id"] for r in secret["pools"]["subjects"]}
+        for seq, sid in changes:
+            if reveal and sid not in pool_ids:
                 seqs.add(seq)
         key_seqs = set(conn.execute(select(log_entries.c.seq).where(log_entries.c.type.in_(KEY_TYPES))).scalars())
         others = plan_draw_seqs(conn, row)
@@ -135,8 +153,10 @@ def build_bundle(ledger: Ledger, draw_id: str, *, privileged: bool, log_verifier
             "consistency_proof": [_b64(h) for h in ledger.consistency_proof(prepared_cp.size, cp.size)],
             "signed_at": prepared_cp.signed_at,
         }
-    if row.status == "published" or privileged:
+    if reveal:
         bundle["pools"] = secret["pools"]
+        if parts_desc is not None:
+            bundle["pool_parts"] = {"subjects": parts_desc}
         if "content" in secret:
             bundle["content"] = secret["content"]
             bundle["substitutions"] = [{"record": s["record"], "salt": s["salt"]} for s in secret["substitutions"]]

@@ -8,12 +8,14 @@ signed with it and the inclusion proof, so the operator can check it at once.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 import click
 
 from drawsvc.draw.errors import DrawError
+from drawsvc.i18n import tr
 from drawsvc.registry.authz import Forbidden
 
 from .inputs import InputsError
@@ -181,22 +183,52 @@ def list_draws(ctx: click.Context) -> None:
 
 @draw.command("bundle")
 @click.argument("draw_id")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="the bundle file; with --split, a new directory (bundle.json and pool/subjects-NNNNNN.jsonl)")
 @click.option("--privileged", is_flag=True, help="Include sealed material (for auditors) before publication")
 @click.option("--checkpoint", "checkpoint_size", type=click.IntRange(min=1),
               help="Against the stored checkpoint of this tree size (later steps come as pending_entries)")
+@click.option("--split", is_flag=True, help="The subject pool as parts beside bundle.json (SPEC §D12.1): "
+              "written one part at a time, for pools of millions")
+@click.option("--part-size", type=click.IntRange(min=1), default=None,
+              help="Subjects per part with --split (a power of two; default 1048576, the stored parts')")
 @click.pass_context
-def bundle(ctx: click.Context, draw_id: str, out: Path, privileged: bool, checkpoint_size: int | None) -> None:
-    """Write the draw's evidence bundle for offline verification (drawverify bundle FILE)."""
+def bundle(ctx: click.Context, draw_id: str, out: Path, privileged: bool, checkpoint_size: int | None,
+           split: bool, part_size: int | None) -> None:
+    """Write the draw's evidence bundle for offline verification (drawverify bundle FILE or DIR)."""
     from ledger.store import NotFound
 
     from .bundle import build_bundle
+    from .pool_parts import PART_SIZE, part_file, valid_part_size
 
+    if part_size is not None and not split:
+        raise _Fail(tr("--part-size 只能与 --split 一起使用"))
+    size = PART_SIZE if part_size is None else part_size
+    if not valid_part_size(size):
+        raise _Fail(tr("--part-size 应为 2 的幂"))
+    if split and out.exists():
+        raise _Fail(tr("%(path)s 已存在", path=str(out)))
     inst = ctx.find_object(object).instance
+    tmp = out.with_name(out.name + ".partial") if split else None
+    if tmp is not None:
+        shutil.rmtree(tmp, ignore_errors=True)
+        (tmp / "pool").mkdir(parents=True)
+
+    def sink(n: int, data: bytes) -> None:
+        assert tmp is not None
+        (tmp / part_file(n)).write_bytes(data)
     try:
         data = _run(build_bundle, inst.ledger(), draw_id, privileged=privileged,
-                    log_verifier_key=inst.genesis_log_key.encode(), checkpoint_size=checkpoint_size)
+                    log_verifier_key=inst.genesis_log_key.encode(), checkpoint_size=checkpoint_size,
+                    part_size=size if split else None, part_sink=sink if split else None)
+        if tmp is None:
+            out.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        else:  # all parts and bundle.json, then one rename: never a half-written directory
+            (tmp / "bundle.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+            tmp.rename(out)
     except NotFound as exc:
         raise _Fail(str(exc)) from None
-    out.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    finally:
+        if tmp is not None and tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
     click.echo(f"wrote {out}")

@@ -69,6 +69,14 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoDraws:
                 p = base / f"{name}.json"
                 p.write_text(json.dumps(b, ensure_ascii=False), encoding="utf-8")
                 d.files[name] = p
+            if status == "published":  # the same bundle with the subject pool in parts of 8 (§D12.1)
+                split = base / "published-split"
+                (split / "pool").mkdir(parents=True)
+                b = build_bundle(ledger, draw_id, privileged=False, log_verifier_key=vkey, part_size=8,
+                                 part_sink=lambda n, data, split=split: (split / "pool" / f"subjects-{n:06d}.jsonl")
+                                 .write_bytes(data))
+                (split / "bundle.json").write_text(json.dumps(b, ensure_ascii=False), encoding="utf-8")
+                d.files["published-split"] = split
         cp = ledger.latest_checkpoint()
         d.full_log = [json.loads(json.dumps(ledger.entry(s).to_json())) for s in range(cp.size)]
         d.log_signing_key = inst.active_signer(f"log:{inst.origin}").signing_key
