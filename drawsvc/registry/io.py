@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 from sqlalchemy import column as sa_column
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy import table as sa_table
 
 from drawsvc import creditcode
@@ -421,8 +421,10 @@ class _SeenKeys:
         return out
 
     def add(self, space: str, first: dict[str, int]) -> None:
-        if first:
-            self.conn.execute(insert(_SEEN), [{"space": space, "k": k, "row_no": r} for k, r in first.items()])
+        if first:  # the driver's own executemany (SQLAlchemy's per-row processing is not needed here)
+            mark = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
+            self.conn.exec_driver_sql(f"INSERT INTO import_seen_keys (space, k, row_no) VALUES ({mark}, {mark}, {mark})",
+                                      [(space, k, r) for k, r in first.items()])
 
     def close(self) -> None:
         if not self.pg:

@@ -35,7 +35,7 @@ from ledger.schema import actor_keys
 from . import schema
 from .authz import Actor, Forbidden, authorize
 from .records import KEY_FIELD, NORMALIZERS, Context, RecordError, changed_fields
-from .state import delete_record, get_record, write_records
+from .state import delete_record, flat_simple, get_record, write_records
 
 _hasher = PasswordHasher()  # argon2id, memory-hard (RFC 9106 defaults of argon2-cffi)
 MIN_PASSWORD = 10
@@ -66,7 +66,7 @@ def payload_text(payload: dict[str, Any]) -> str | None:
     exact for it (`is_simple`: a registry record always is), else None for make_entry to decide.
     Why: the stdlib encoder was a tenth of an import's time; orjson writes the same bytes for
     these values (ledger/canonical.py) several times faster."""
-    if not is_simple(payload):
+    if not (flat_simple(payload["state"]) and type(payload["id"]) is str) and not is_simple(payload):
         return None
     try:
         return canonical_bytes(payload, known_simple=True).decode("utf-8")
