@@ -158,6 +158,15 @@ def _cpu() -> float:
     return t.user + t.system
 
 
+def _peak_mib() -> float:
+    """This process's peak RSS (VmHWM). Not ru_maxrss: Linux carries that over fork and exec, so
+    a child would report the parent's peak (the generator's rows) as its own."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _floor_per_entry(count: int = 20_000) -> float:
     """CPU seconds per entry of what no implementation can skip: an Ed25519 signature and a
     SHA-256 leaf hash of an entry-sized (~700-byte) message."""
@@ -191,18 +200,18 @@ def child_stream(url: str, path: str) -> None:
     led = initialise(engine, "bench/log", NoteSigner("bench/log", SigningKey(b"\x01" * 32)),
                      ActorSigner("system", SigningKey(b"\x02" * 32)), None, None, clock=lambda: moment)
     reg = Registry(led, b"bench", today=lambda: date(2026, 3, 2))
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss_before = _peak_mib()
 
     def emit(p: regio.ImportProgress) -> None:
         print(f"  {p.read:,} rows read, {p.written:,} written, {p.rate():,.0f} rows/s, {p.elapsed():.0f} s, "
-              f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB", file=sys.stderr,
+              f"peak RSS {_peak_mib():.0f} MiB", file=sys.stderr,
               flush=True)
 
     t0, c0 = time.perf_counter(), _cpu()
     report = regio.import_file(reg, reg.system, "subject", Path(path), Path(path).name, unbounded=True,
                                progress=regio.ImportProgress(emit=emit, every_rows=100_000, every_seconds=60))
     wall, cpu = time.perf_counter() - t0, _cpu() - c0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _peak_mib()
     assert report.ok and report.added == report.rows, report.errors[:5]
     size = led.size()
     floor = _floor_per_entry() * report.rows
@@ -214,30 +223,37 @@ def child_stream(url: str, path: str) -> None:
                       "cpu_to_floor": round(cpu / floor, 1), "file_bytes": Path(path).stat().st_size}))
 
 
-def main_stream(n: int, stores: list[str]) -> None:
-    """Generate the files, import each into a fresh instance of each store in its own process."""
+def main_stream(n: int, stores: list[str], files: Path | None = None) -> None:
+    """Generate the files (or take them from `files`), then import each into a fresh instance
+    of each store, each in its own process, all at once: on this shared machine a run's wall
+    time depends on the others' load, its CPU seconds and peak RSS do not."""
     tmp = Path(tempfile.mkdtemp())
-    big = tmp / f"subjects-{n}.csv"
-    t0 = time.perf_counter()
-    write_stream_csv(n, big)
-    small = tmp / f"subjects-{STREAM_SMALL}.csv"
-    with big.open("rb") as src, small.open("wb") as dst:
-        for i, line in enumerate(src):
-            if i > STREAM_SMALL:
-                break
-            dst.write(line)
-    print(f"generated {n:,} rows in {time.perf_counter() - t0:.0f} s ({big.stat().st_size:,} bytes)", flush=True)
-    results = []
+    src = files or tmp
+    big, small = src / f"subjects-{n}.csv", src / f"subjects-{STREAM_SMALL}.csv"
+    if not big.exists():
+        t0 = time.perf_counter()
+        write_stream_csv(n, big)
+        with big.open("rb") as whole, small.open("wb") as dst:
+            for i, line in enumerate(whole):
+                if i > STREAM_SMALL:
+                    break
+                dst.write(line)
+        print(f"generated {n:,} rows in {time.perf_counter() - t0:.0f} s ({big.stat().st_size:,} bytes)", flush=True)
+    runs = []
     for store in stores:
         for rows, path in ((STREAM_SMALL, small), (n, big)):
             url = _fresh_store(store, tmp, str(rows))
-            try:
-                out = subprocess.run([sys.executable, "-m", "benchmarks.bench_registry", "--child-stream", url,
-                                      str(path)], stdout=subprocess.PIPE, text=True, check=True)
-            finally:
-                _drop_store(url)
-            results.append(json.loads(out.stdout.strip().splitlines()[-1]))
-            print(json.dumps(results[-1]), flush=True)
+            proc = subprocess.Popen([sys.executable, "-m", "benchmarks.bench_registry", "--child-stream", url,
+                                     str(path)], stdout=subprocess.PIPE, text=True)
+            runs.append((url, proc))
+    results = []
+    for url, proc in runs:
+        out, _ = proc.communicate()
+        _drop_store(url)
+        if proc.returncode:
+            raise SystemExit(f"import into {url} failed ({proc.returncode})")
+        results.append(json.loads(out.strip().splitlines()[-1]))
+        print(json.dumps(results[-1]), flush=True)
     print("| store | rows | wall s | CPU s | rows/s (wall) | rows per CPU s | floor CPU s | CPU / floor | "
           "peak RSS MiB | RSS before import MiB |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -258,6 +274,7 @@ def main() -> None:
     ap.add_argument("--stream", type=int, default=None, help="the streamed signed import of this many subjects")
     ap.add_argument("--store", choices=("sqlite", "postgresql", "both"), default="sqlite")
     ap.add_argument("--child-stream", nargs=2)
+    ap.add_argument("--files", type=Path, default=None, help="directory holding the generated CSVs (reused)")
     args = ap.parse_args()
     if args.child:
         child(*args.child)
@@ -266,7 +283,7 @@ def main() -> None:
         child_stream(*args.child_stream)
         return
     if args.stream:
-        main_stream(args.stream, ["sqlite", "postgresql"] if args.store == "both" else [args.store])
+        main_stream(args.stream, ["sqlite", "postgresql"] if args.store == "both" else [args.store], args.files)
         return
     tmp = Path(tempfile.mkdtemp())
     results = []
