@@ -41,6 +41,7 @@ from drawsvc.i18n import tr
 from . import schema
 from .authz import Actor
 from .records import KEY_FIELD, NORMALIZERS, Context, RecordError, changed_fields
+from .state import insert_rows
 
 # (field, Chinese header) per kind, in template order. Import is offered for subjects and inspectors.
 COLUMNS: dict[str, list[tuple[str, str]]] = {
@@ -421,10 +422,7 @@ class _SeenKeys:
         return out
 
     def add(self, space: str, first: dict[str, int]) -> None:
-        if first:  # the driver's own executemany (SQLAlchemy's per-row processing is not needed here)
-            mark = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
-            self.conn.exec_driver_sql(f"INSERT INTO import_seen_keys (space, k, row_no) VALUES ({mark}, {mark}, {mark})",
-                                      [(space, k, r) for k, r in first.items()])
+        insert_rows(self.conn, "import_seen_keys", ("space", "k", "row_no"), [(space, k, r) for k, r in first.items()])
 
     def close(self) -> None:
         if not self.pg:
