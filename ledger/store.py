@@ -295,6 +295,7 @@ class LogTransaction(_Appender):
         self.checkpoint: StoredCheckpoint | None = None  # the one it signed
         self._revoked_now: dict[str, int] | None = None
         self._sm2_now: dict[str, tuple[int, bytes]] | None = None
+        self._edge: dict[NodeId, bytes] | None = None  # the right edge after this transaction's last flush
 
     def _sm2_actors(self) -> dict[str, tuple[int, bytes]]:
         """Read under the append lock, once per transaction (a registration in it updates it)."""
@@ -335,6 +336,16 @@ class LogTransaction(_Appender):
             encrypted_private_key=encrypted_private_key, active=True, registered_seq=entry.seq))
         return entry
 
+    def _edge_for(self, base: int) -> dict[NodeId, bytes]:
+        """The frontier(base) nodes: from this transaction's previous flush when it wrote them
+        (uncommitted: never through the shared cache), else committed ones via the cache."""
+        needed = frontier(base)
+        if self._edge is not None and all(n in self._edge for n in needed):
+            return {n: self._edge[n] for n in needed}
+        if self._edge is not None:  # not expected (the edge covers the next frontier): read, uncached
+            return self.ledger._read_nodes(self.conn, needed, use_cache=False)
+        return self.ledger._read_nodes(self.conn, needed)
+
     def flush(self) -> None:
         """Write buffered entries, the tree nodes they complete, and the new head."""
         if not self._pending:
@@ -342,10 +353,15 @@ class LogTransaction(_Appender):
         base = self.size - len(self._pending)
         # Nodes are immutable once committed, and the cache only ever holds committed ones
         # (read from storage, or put there after this transaction commits), so the right
-        # edge a previous batch of this process wrote needs no read.
-        edge = self.ledger._read_nodes(self.conn, frontier(base))
+        # edge a previous batch of this process wrote needs no read. A later flush of this
+        # same transaction takes the edge its previous flush left (kept here): read through
+        # the cache, those uncommitted nodes would be cached, and stay there, wrong, if the
+        # transaction then rolled back.
+        edge = self._edge_for(base)
         created = append_leaves(base, edge, self._pending_hashes)
         self.created = dict(created)
+        known = {**edge, **self.created}
+        self._edge = {n: known[n] for n in frontier(self.size) if n in known}
         rows = [(e.seq, e.leaf(), e.type, e.actor_id, e.time) for e in self._pending]
         nodes = [(lv, ix, h) for (lv, ix), h in created]
         if self.ledger._is_pg:

@@ -6,24 +6,34 @@ headers may carry spaces or full-width brackets, and a code is read from the tex
 stores, never through a float; a code a spreadsheet has already cut to 15 digits is named as
 such (LOST_PRECISION) rather than read as a wrong code.
 
-An import is all-or-nothing: every row is validated first, and if any is bad nothing is written
-and the report lists every bad row with its column, value and reason. A good file is applied in
-one transaction: one log entry per added or changed record, none for unchanged ones, so
-re-importing the same file changes nothing. Columns absent from the file keep their stored values.
+An import is all-or-nothing: if any row is bad nothing is written and the report lists every
+bad row with its column, value and reason. A good file is applied in one transaction: one log
+entry per added or changed record, none for unchanged ones, so re-importing the same file
+changes nothing. Columns absent from the file keep their stored values. The file is streamed
+(read, validated and written a batch of rows at a time inside that one transaction, rolled
+back at the end if any row was bad), so a province's 20 million rows need no more memory than
+a county's (docs/PERFORMANCE.md, "A province-sized registry").
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
 import json
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, BinaryIO
+
+from sqlalchemy import column as sa_column
+from sqlalchemy import select
+from sqlalchemy import table as sa_table
 
 from drawsvc import creditcode
 from drawsvc.i18n import tr
@@ -33,6 +43,7 @@ from . import schema
 from .authz import Actor, Forbidden
 from .records import KEY_FIELD, NORMALIZERS, Context, RecordError, changed_fields
 from .service import Conflict
+from .state import insert_rows
 
 # (field, Chinese header) per kind, in template order. Import is offered for subjects and inspectors.
 COLUMNS: dict[str, list[tuple[str, str]]] = {
@@ -123,81 +134,131 @@ def _cell(value: Any, raw: str | None = None, exact_numbers: bool = True) -> Any
     return str(value)
 
 
-def _col_index(ref: str) -> tuple[int, int]:
-    """'AB12' -> (row 11, column 27), both from 0."""
-    letters = "".join(ch for ch in ref if ch.isalpha())
-    col = 0
-    for ch in letters.upper():
-        col = col * 26 + ord(ch) - 64
-    return int(ref[len(letters):]) - 1, col - 1
-
-
-def _stored_numbers(data: bytes) -> dict[tuple[int, int], str]:
-    """The stored text of the first sheet's long numeric cells, by (row, column) from 0.
-
-    calamine gives numbers as floats, which cannot hold an 18-digit code; the sheet's XML holds
-    the value as written, so a code another program stored exactly is read exactly."""
-    import posixpath
-    import zipfile
-    from xml.etree import ElementTree as ET
-
-    ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
-          "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships"}
-    out: dict[tuple[int, int], str] = {}
-    try:
-        z = zipfile.ZipFile(io.BytesIO(data))
-        first = ET.fromstring(z.read("xl/workbook.xml")).find("m:sheets/m:sheet", ns)
-        rid = first.get(f"{{{ns['r']}}}id") if first is not None else None
-        rels = ET.fromstring(z.read("xl/_rels/workbook.xml.rels"))
-        target = next(r.get("Target") for r in rels if r.get("Id") == rid)
-        path = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join("xl", target))
-        with z.open(path) as f:
-            for _, el in ET.iterparse(f):
-                if el.tag == f"{{{ns['m']}}}c":
-                    v = el.find("m:v", ns)
-                    if el.get("t") in (None, "n") and v is not None and v.text and len(v.text) >= 16:
-                        out[_col_index(el.get("r", "A1"))] = v.text.strip()
-                    el.clear()
-    except (KeyError, StopIteration, ET.ParseError, zipfile.BadZipFile, ValueError):
-        return {}
-    return out
-
-
 MAX_CSV_FIELD = csv.field_size_limit()  # characters of one CSV cell (the csv module's own limit, 128 Ki)
+_CHUNK = 1 << 20  # bytes read at a time when scanning a file
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the old Excel .xls (a compound document)
+
+Source = bytes | Path | BinaryIO  # a file's bytes (an upload), its path (the CLI) or an open binary file
 
 
-def sheet_rows(data: bytes, filename: str) -> Iterator[tuple[int, list[Any]]]:
-    """(row number as the official sees it, cells as text or None) of a .csv, .xlsx or .xls file."""
-    name = filename.lower()
-    is_xlsx = name.endswith(".xlsx") or data[:4] == b"PK\x03\x04"
-    is_xls = name.endswith(".xls") or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-    if is_xlsx or is_xls:
-        # Read with calamine (Rust): several times faster than openpyxl's parser on 100,000
-        # rows, and it reads the old .xls too; openpyxl still writes the exports and templates.
-        from python_calamine import CalamineWorkbook
-
-        try:
-            sheet = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(0)
-            rows = sheet.to_python(skip_empty_area=False)  # rows and columns from A1
-        except Exception:  # calamine raises its own error types (English) for damaged files: our words instead
-            kind = ".xlsx" if is_xlsx else ".xls"
-            raise ImportFormatError(tr("不是有效的 %(kind)s 文件：无法读取其中的工作表（文件可能已损坏，或并非 Excel 工作簿；请在 Excel 或 WPS 中打开后另存为 %(kind)s 再导入）", kind=kind)) from None
-        stored: dict[tuple[int, int], str] = {}
-        if is_xlsx and any(isinstance(v, float) and abs(v) >= 1e15 for row in rows for v in row):
-            stored = _stored_numbers(data)
-        for r, row in enumerate(rows):
-            yield r + 1, [_cell(None if v == "" else v, stored.get((r, c)), exact_numbers=is_xlsx)
-                          for c, v in enumerate(row)]
-        return
-    for encoding in ("utf-8-sig", "gb18030"):  # GB18030 is a superset of GBK and GB2312
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
+@contextmanager
+def open_source(source: Source) -> Iterator[BinaryIO]:
+    """The file as a seekable binary stream, whatever form it came in (closed after, if opened here)."""
+    if isinstance(source, bytes | bytearray):
+        yield io.BytesIO(source)
+    elif isinstance(source, str | Path):
+        with Path(source).open("rb") as f:
+            yield f
     else:
-        raise ImportFormatError(tr("CSV 编码应为 UTF-8 或 GBK/GB18030"))
-    reader = csv.reader(io.StringIO(text, newline=""))
+        yield source
+
+
+def _file_kind(head: bytes, filename: str) -> str:
+    """'xlsx', 'xls' or 'csv', from the name or the first bytes (as the reader has always decided)."""
+    name = filename.lower()
+    if name.endswith(".xlsx") or head[:4] == b"PK\x03\x04":
+        return "xlsx"
+    if name.endswith(".xls") or head[:8] == OLE_MAGIC:
+        return "xls"
+    return "csv"
+
+
+def scan_file(f: BinaryIO, filename: str) -> tuple[str, str | None]:
+    """(SHA-256 hex, CSV encoding) of a file, read once in 1 MiB pieces before it is parsed.
+
+    Why a pass of its own: the import's summary entry names the whole file's hash, and a CSV's
+    encoding (UTF-8, else GB18030) is decided by whether the WHOLE file decodes as UTF-8 —
+    as it was when the file was decoded at once — which a row reader learns only at the end.
+    The encoding is None for a workbook; a CSV that is neither raises ImportFormatError."""
+    sha = hashlib.sha256()
+    f.seek(0)
+    head = f.read(8)
+    f.seek(0)
+    utf8: Any = codecs.getincrementaldecoder("utf-8-sig")() if _file_kind(head, filename) == "csv" else None
+    while chunk := f.read(_CHUNK):
+        sha.update(chunk)
+        if utf8 is not None and utf8 is not False:
+            try:
+                utf8.decode(chunk)
+            except UnicodeDecodeError:
+                utf8 = False
+    f.seek(0)
+    if utf8 is None:
+        return sha.hexdigest(), None
+    if utf8 is not False:
+        try:
+            utf8.decode(b"", final=True)
+            return sha.hexdigest(), "utf-8-sig"
+        except UnicodeDecodeError:
+            pass
+    gb = codecs.getincrementaldecoder("gb18030")()  # GB18030 is a superset of GBK and GB2312
+    try:
+        while chunk := f.read(_CHUNK):
+            gb.decode(chunk)
+        gb.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise ImportFormatError(tr("CSV 编码应为 UTF-8 或 GBK/GB18030")) from None
+    finally:
+        f.seek(0)
+    return sha.hexdigest(), "gb18030"
+
+
+def _bad_workbook(kind: str) -> ImportFormatError:
+    return ImportFormatError(tr("不是有效的 %(kind)s 文件：无法读取其中的工作表（文件可能已损坏，或并非 Excel 工作簿；请在 Excel 或 WPS 中打开后另存为 %(kind)s 再导入）", kind=kind))
+
+
+def _xlsx_rows(f: BinaryIO) -> Iterator[tuple[int, list[Any]]]:
+    """The first sheet's rows, streamed: openpyxl's read-only mode parses the sheet's XML as it
+    goes, so memory does not grow with the rows. A number is read from the text the sheet
+    stores: whole-number text becomes an exact int (an 18-digit code stays exact), anything
+    written with a decimal point or exponent a float, named LOST_PRECISION if long."""
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(f, read_only=True, data_only=True)
+        ws = wb.worksheets[0]
+        ws.reset_dimensions()  # a stale <dimension> must not cut rows or columns off
+        rows = ws.iter_rows(values_only=True)
+    except Exception:  # openpyxl and zipfile raise their own (English) errors: our words instead
+        raise _bad_workbook(".xlsx") from None
+    try:
+        r = 0
+        while True:
+            try:
+                values = next(rows)
+            except StopIteration:
+                return
+            except Exception:
+                raise _bad_workbook(".xlsx") from None
+            r += 1
+            yield r, [_cell(None if v == "" else v) for v in values]
+    finally:
+        wb.close()
+
+
+def _xls_rows(f: BinaryIO) -> Iterator[tuple[int, list[Any]]]:
+    """The old .xls (at most 65,536 rows by its format), read whole with calamine (Rust): it
+    gives numbers as floats, so a long numeric code is named LOST_PRECISION, never guessed."""
+    from python_calamine import CalamineWorkbook
+
+    try:
+        sheet = CalamineWorkbook.from_filelike(io.BytesIO(f.read())).get_sheet_by_index(0)
+        rows = sheet.to_python(skip_empty_area=False)  # rows and columns from A1
+    except Exception:  # calamine raises its own error types (English) for damaged files: our words instead
+        raise _bad_workbook(".xls") from None
+    for r, row in enumerate(rows):
+        yield r + 1, [_cell(None if v == "" else v, exact_numbers=False) for v in row]
+
+
+def _csv_rows(f: BinaryIO, encoding: str) -> Iterator[tuple[int, list[Any]]]:
+    text = io.TextIOWrapper(f, encoding=encoding, newline="")
+    try:
+        yield from _csv_records(csv.reader(text))
+    finally:
+        text.detach()  # the caller's file stays open (the wrapper would close it)
+
+
+def _csv_records(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[Any]]]:
     rownum = 0
     while True:
         try:
@@ -215,7 +276,22 @@ def sheet_rows(data: bytes, filename: str) -> Iterator[tuple[int, list[Any]]]:
         yield rownum, row
 
 
-def iter_rows(data: bytes, filename: str) -> Iterator[list[Any]]:
+def sheet_rows(data: Source, filename: str, encoding: str | None = None) -> Iterator[tuple[int, list[Any]]]:
+    """(row number as the official sees it, cells as text or None) of a .csv, .xlsx or .xls file,
+    one row at a time. `encoding` (a CSV's, from scan_file) is found here when not given."""
+    with open_source(data) as f:
+        head = f.read(8)
+        f.seek(0)
+        kind = _file_kind(head, filename)
+        if kind == "xlsx":
+            yield from _xlsx_rows(f)
+        elif kind == "xls":
+            yield from _xls_rows(f)
+        else:
+            yield from _csv_rows(f, encoding or scan_file(f, filename)[1] or "utf-8-sig")
+
+
+def iter_rows(data: Source, filename: str) -> Iterator[list[Any]]:
     """Rows of a .csv, .xlsx or .xls file, cells as text or None."""
     for _, row in sheet_rows(data, filename):
         yield row
@@ -283,81 +359,197 @@ def _header_map(kind: str, header: list[Any], header_row: int = 1) -> tuple[list
     return cols, errors
 
 
-MAX_IMPORT_ROWS = 200_000
+MAX_IMPORT_ROWS = 200_000  # rows of one import through the web (the CLI passes max_rows=None: any number)
+IMPORT_BATCH = 2000  # rows validated, looked up, written and flushed together
 
 
-def validate_file(reg: Any, kind: str, data: bytes, filename: str,
-                  today: date | None = None) -> tuple[ImportReport, list[dict]]:
-    """Parse and validate; returns the report and the normalised records (empty if any error)."""
-    if kind not in IMPORTABLE:
-        raise ImportFormatError(tr("不能导入 %(kind)s；可导入：%(importable)s", kind=kind, importable="、".join(IMPORTABLE)))
-    report = ImportReport(kind, hashlib.sha256(data).hexdigest())
-    rows = sheet_rows(data, filename)
-    found = find_header(kind, rows)
-    if found is None:
-        report.errors.append({"row": 1, "column": None, "field": None, "value": None, "reason": tr("文件为空")})
-        return report, []
-    header_row, header = found
-    cols, report.errors = _header_map(kind, header, header_row)
-    if report.errors:
-        return report, []
-    title_of = {fname: title for _, fname, title in cols}
-    keyname = KEY_FIELD[kind]
-    records: list[dict] = []
-    first_row: dict[str, int] = {}
-    certs: dict[str, int] = {}
-    with reg.ledger.engine.connect() as conn:
-        ctx = reg.context(conn)
+@dataclass
+class ImportProgress:
+    """How far a streamed import has got: rows read from the file, log entries written.
+    `tick()` calls `emit` every `every_rows` rows read or `every_seconds`, whichever comes first
+    (the CLI prints it on stderr); the clock is injected so a test needs no wall time."""
+
+    emit: Callable[[ImportProgress], None] | None = None
+    every_rows: int = 100_000
+    every_seconds: float = 10.0
+    clock: Callable[[], float] = time.monotonic
+    read: int = 0
+    written: int = 0
+
+    def __post_init__(self) -> None:
+        self.started = self._last_time = self.clock()
+        self._last_rows = 0
+
+    def elapsed(self) -> float:
+        return self.clock() - self.started
+
+    def rate(self) -> float:
+        """Rows read per second since the start."""
+        spent = self.elapsed()
+        return self.read / spent if spent > 0 else 0.0
+
+    def tick(self, final: bool = False) -> None:
+        if self.emit is None:
+            return
+        now = self.clock()
+        if final or self.read - self._last_rows >= self.every_rows or now - self._last_time >= self.every_seconds:
+            self._last_rows, self._last_time = self.read, now
+            self.emit(self)
+
+
+# Keys (and certificate numbers) already met in the file, with their rows: a temporary table of
+# the import's own connection, so a duplicate is found at any distance without holding every key
+# of a 20-million-row file in memory. Dropped with the transaction (PostgreSQL: ON COMMIT DROP;
+# SQLite: dropped at the end, or undone by the rollback).
+_SEEN = sa_table("import_seen_keys", sa_column("space"), sa_column("k"), sa_column("row_no"))
+_LOOKUP_CHUNK = 500  # keys per IN (...) query
+
+
+class _SeenKeys:
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.pg = conn.dialect.name == "postgresql"
+        conn.exec_driver_sql(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS import_seen_keys (space VARCHAR(8) NOT NULL, "
+            "k VARCHAR(200) NOT NULL, row_no INTEGER NOT NULL, PRIMARY KEY (space, k))"
+            + (" ON COMMIT DROP" if self.pg else ""))
+        conn.exec_driver_sql("DELETE FROM import_seen_keys")
+
+    def rows(self, space: str, keys: list[str]) -> dict[str, int]:
+        """The first row of each of `keys` met before (absent if none)."""
+        out: dict[str, int] = {}
+        for i in range(0, len(keys), _LOOKUP_CHUNK):
+            out.update(self.conn.execute(select(_SEEN.c.k, _SEEN.c.row_no).where(
+                _SEEN.c.space == space, _SEEN.c.k.in_(keys[i:i + _LOOKUP_CHUNK]))).all())
+        return out
+
+    def add(self, space: str, first: dict[str, int]) -> None:
+        insert_rows(self.conn, "import_seen_keys", ("space", "k", "row_no"), [(space, k, r) for k, r in first.items()])
+
+    def close(self) -> None:
+        if not self.pg:
+            self.conn.exec_driver_sql("DROP TABLE IF EXISTS import_seen_keys")
+
+
+class _FileCheck:
+    """Validates a file's rows a batch at a time against the registry as it stood before the
+    import (every row's key is looked up once, in the batch's one query; a key met twice is an
+    error, so no earlier row of the import has changed what a later one is compared with).
+
+    What it holds does not grow with the rows: one batch, the departments' names, and for
+    inspectors the certificate numbers on the registry (a few thousand) — not the records."""
+
+    def __init__(self, kind: str, cols: list[tuple[int, str, str]], report: ImportReport, today: date,
+                 max_rows: int | None) -> None:
+        self.kind, self.cols, self.report, self.today, self.max_rows = kind, cols, report, today, max_rows
+        self.title_of = {fname: title for _, fname, title in cols}
+        self.keyname = KEY_FIELD[kind]
+
+    def batches(self, conn: Any, rows: Iterator[tuple[int, list[Any]]], size: int,
+                progress: ImportProgress | None) -> Iterator[list[tuple[dict, dict | None]]]:
+        """(record, its stored state or None) of each good row, a batch at a time, while the file
+        has no error so far; after the first error the rest is still checked (the report names
+        every bad row) but nothing more is yielded."""
         cache: dict[tuple[str, str], Any] = {}
+        get_record = _record_getter(conn)
 
         def cached_get(k: str, key: str) -> Any:
             if (k, key) not in cache:
-                cache[(k, key)] = ctx.get(k, key)
+                if len(cache) >= 10_000:  # references (departments, regions): few; bounded anyway
+                    cache.clear()
+                cache[(k, key)] = get_record(k, key)
             return cache[(k, key)]
 
-        dept_by_name = _department_names(conn) if kind == "inspector" else {}
-        today = today or reg.today()
-        vctx = Context(cached_get, today=today)
-        existing = _existing(conn, kind)
+        self.vctx = Context(cached_get, today=self.today)
+        self.dept_by_name = _department_names(conn) if self.kind == "inspector" else {}
+        self.cert_owner = _cert_owners(conn) if self.kind == "inspector" else {}
+        seen = _SeenKeys(conn)
+        batch: list[tuple[int, list[Any]]] = []
         for rownum, row in rows:
             if not any(c not in (None, "") for c in row):
                 continue
+            batch.append((rownum, row))
+            if len(batch) >= size:
+                out = self._check(conn, batch, seen)
+                batch = []
+                if progress is not None:
+                    progress.read = self.report.rows
+                    progress.tick()
+                if self.report.ok and out:
+                    yield out
+        out = self._check(conn, batch, seen)
+        if progress is not None:
+            progress.read = self.report.rows
+        if self.report.ok and out:
+            yield out
+        seen.close()
+
+    def _error(self, rownum: int, field: str | None, value: Any, reason: str, column: str | None = None) -> None:
+        self.report.errors.append({"row": rownum, "column": column if column is not None else self.title_of[field],
+                                   "field": field, "value": value, "reason": reason})
+
+    def _raw(self, rownum: int, row: list[Any]) -> tuple[dict[str, Any], bool] | None:
+        """A row's cells by field, prepared as the normaliser expects; None (errors reported) if
+        a code's digits were already lost in the spreadsheet."""
+        kind = self.kind
+        raw = {fname: (row[idx] if 0 <= idx < len(row) else None) for idx, fname, _ in self.cols}
+        lossy = [f for f, v in raw.items() if isinstance(v, LossyNumber) or (
+            f in CODE_FIELDS and isinstance(v, str) and _SCIENTIFIC.fullmatch(v.strip()))]
+        for f in lossy:  # digits already lost in the spreadsheet: say so, never guess them
+            self._error(rownum, f, str(raw[f]), LOST_PRECISION)
+        if lossy:
+            return None
+        raw_had_id = True
+        if kind == "inspector":
+            if raw.get("id") in (None, ""):
+                raw_had_id = False
+                raw["id"] = raw.get("cert_no")
+            dept = (raw.get("department") or "").strip()
+            if dept in self.dept_by_name:
+                raw["department"] = self.dept_by_name[dept]
+        if kind == "subject" and raw.get("code"):
+            raw["code"] = creditcode.normalize(str(raw["code"]))
+        return raw, raw_had_id
+
+    def _check(self, conn: Any, batch: list[tuple[int, list[Any]]], seen: _SeenKeys) -> list[tuple[dict, dict | None]]:
+        report, kind, keyname = self.report, self.kind, self.keyname
+        errors_before = len(report.errors)
+        prepared = []
+        for rownum, row in batch:
             report.rows += 1
-            if report.rows > MAX_IMPORT_ROWS:  # one request never holds an unbounded file's records
-                raise ImportFormatError(tr("文件超过 %(MAX_IMPORT_ROWS)s 行", MAX_IMPORT_ROWS=MAX_IMPORT_ROWS))
-            raw = {fname: (row[idx] if 0 <= idx < len(row) else None) for idx, fname, _ in cols}
-            lossy = [f for f, v in raw.items() if isinstance(v, LossyNumber) or (
-                f in CODE_FIELDS and isinstance(v, str) and _SCIENTIFIC.fullmatch(v.strip()))]
-            for f in lossy:  # digits already lost in the spreadsheet: say so, never guess them
-                report.errors.append({"row": rownum, "column": title_of[f], "field": f, "value": str(raw[f]),
-                                      "reason": LOST_PRECISION})
-            if lossy:
-                continue
-            raw_had_id = True
-            if kind == "inspector":
-                if raw.get("id") in (None, ""):
-                    raw_had_id = False
-                    raw["id"] = raw.get("cert_no")
-                dept = (raw.get("department") or "").strip()
-                if dept in dept_by_name:
-                    raw["department"] = dept_by_name[dept]
-            if kind == "subject" and raw.get("code"):
-                raw["code"] = creditcode.normalize(str(raw["code"]))
-            old = existing.get(str(raw.get(keyname) or "").strip())
-            merged = {**old, **{k: v for k, v in raw.items()}} if old else raw
+            if self.max_rows is not None and report.rows > self.max_rows:  # one request never holds an unbounded file
+                raise ImportFormatError(tr("文件超过 %(MAX_IMPORT_ROWS)s 行", MAX_IMPORT_ROWS=self.max_rows))
+            got = self._raw(rownum, row)
+            if got is not None:
+                prepared.append((rownum, *got))
+        raw_keys = [str(raw.get(keyname) or "").strip() for _, raw, _ in prepared]
+        existing = _existing_docs(conn, kind, raw_keys)
+        asked = set(raw_keys)
+        normalised = []
+        for (rownum, raw, raw_had_id), raw_key in zip(prepared, raw_keys, strict=True):
+            old = existing.get(raw_key)
+            merged = {**old, **raw} if old else raw
             try:
-                rec = NORMALIZERS[kind](merged, vctx)
+                rec = NORMALIZERS[kind](merged, self.vctx)
             except RecordError as exc:
                 for e in exc.errors:
-                    report.errors.append({"row": rownum, "column": title_of.get(e["field"], e["field"]),
-                                          "field": e["field"], "value": raw.get(e["field"], e["value"]),
-                                          "reason": e["message"]})
+                    self._error(rownum, e["field"], raw.get(e["field"], e["value"]), e["message"],
+                                column=self.title_of.get(e["field"], e["field"]))
                 continue
+            normalised.append((rownum, raw_had_id, rec))
+        keys = [rec[keyname] for _, _, rec in normalised]
+        existing.update(_existing_docs(conn, kind, [k for k in keys if k not in asked]))
+        earlier = seen.rows("key", keys)
+        earlier_certs = seen.rows("cert", [rec["cert_no"] for _, _, rec in normalised]) if kind == "inspector" else {}
+        first_row: dict[str, int] = {}
+        certs: dict[str, int] = {}
+        out = []
+        for rownum, raw_had_id, rec in normalised:
             key = rec[keyname]
-            if key in first_row:
+            first = first_row.get(key, earlier.get(key))
+            if first is not None:
                 col = keyname if (kind != "inspector" or raw_had_id) else "cert_no"
-                report.errors.append({"row": rownum, "column": title_of[col], "field": col, "value": key,
-                                      "reason": tr("重复的代码，与第%(value)s行重复", value=first_row[key])})
+                self._error(rownum, col, key, tr("重复的代码，与第%(value)s行重复", value=first))
                 continue
             first_row[key] = rownum
             old_rec = existing.get(key)
@@ -368,55 +560,96 @@ def validate_file(reg: Any, kind: str, data: bytes, filename: str,
             else:
                 report.unchanged += 1
             if kind == "inspector":
-                if rec["cert_valid_to"] < today.isoformat():
-                    report.errors.append({"row": rownum, "column": title_of["cert_valid_to"], "field": "cert_valid_to",
-                                          "value": rec["cert_valid_to"],
-                                          "reason": tr("执法证已于 %(value)s 之前过期", value=today.isoformat())})
+                if rec["cert_valid_to"] < self.today.isoformat():
+                    self._error(rownum, "cert_valid_to", rec["cert_valid_to"],
+                                tr("执法证已于 %(value)s 之前过期", value=self.today.isoformat()))
                     continue
-                holder = certs.get(rec["cert_no"])
-                owner = existing.get(("cert", rec["cert_no"]))
+                holder = certs.get(rec["cert_no"], earlier_certs.get(rec["cert_no"]))
+                owner = self.cert_owner.get(rec["cert_no"])
                 if holder is not None or (owner is not None and owner != key):
-                    report.errors.append({"row": rownum, "column": title_of["cert_no"], "field": "cert_no",
-                                          "value": rec["cert_no"], "reason": tr("执法证号重复")})
+                    self._error(rownum, "cert_no", rec["cert_no"], tr("执法证号重复"))
                     continue
                 certs[rec["cert_no"]] = rownum
-            records.append(rec)
-    if report.errors:
-        return report, []
-    return report, records
+            out.append((rec, old_rec))
+        seen.add("key", first_row)
+        seen.add("cert", certs)
+        # the checks above run in two passes over the batch: the report lists its errors in row order
+        report.errors[errors_before:] = sorted(report.errors[errors_before:], key=lambda e: e["row"])
+        return out
+
+
+def _record_getter(conn: Any) -> Callable[[str, str], Any]:
+    from .state import get_record
+
+    return lambda kind, key: get_record(conn, kind, key)
 
 
 def _department_names(conn: Any) -> dict[str, str]:
-    from sqlalchemy import select
-
     t = schema.departments
     return {name: code for code, name in conn.execute(select(t.c.code, t.c.name))}
 
 
-def _existing(conn: Any, kind: str) -> dict[Any, Any]:
-    from sqlalchemy import select
+def _cert_owners(conn: Any) -> dict[str, str]:
+    """Certificate number -> inspector id, as the registry holds them before the import."""
+    t = schema.inspectors
+    return {cert: key for key, cert in conn.execute(select(t.c.id, t.c.cert_no))}
 
+
+def _existing_docs(conn: Any, kind: str, keys: list[str]) -> dict[str, dict]:
+    """The stored records of `keys` (those that exist), looked up _LOOKUP_CHUNK keys per query."""
     table = schema.TABLES[kind]
     keycol = table.c[KEY_FIELD[kind]]
-    out: dict[Any, Any] = {}
-    for key, doc in conn.execute(select(keycol, table.c.doc)):
-        rec = json.loads(doc)
-        out[key] = rec
-        if kind == "inspector":
-            out[("cert", rec["cert_no"])] = key
+    out: dict[str, dict] = {}
+    unique = list(dict.fromkeys(k for k in keys if k))
+    for i in range(0, len(unique), _LOOKUP_CHUNK):
+        for key, doc in conn.execute(select(keycol, table.c.doc).where(keycol.in_(unique[i:i + _LOOKUP_CHUNK]))):
+            out[key] = json.loads(doc)
     return out
 
 
 @raises(Forbidden, Conflict)  # rows are validated first: a bad row is in the report, not raised
-def import_file(reg: Any, actor: Actor, kind: str, data: bytes, filename: str, *, dry_run: bool = False,
-                today: date | None = None) -> ImportReport:
-    """Validate, then (unless there are errors or dry_run) apply in one transaction."""
-    report, records = validate_file(reg, kind, data, filename, today=today)
-    report.dry_run = dry_run
-    if report.ok and not dry_run and records:
-        counts = reg.apply_batch(actor, kind, records, {"file_sha256": report.file_sha256, "rows": report.rows,
-                                                       "filename": Path(filename).name[:200]}, validated=True)
-        report.added, report.changed, report.unchanged = counts["added"], counts["changed"], counts["unchanged"]
+def import_file(reg: Any, actor: Actor, kind: str, data: Source, filename: str, *, dry_run: bool = False,
+                today: date | None = None, progress: ImportProgress | None = None, unbounded: bool = False,
+                batch_size: int = IMPORT_BATCH) -> ImportReport:
+    """Import a file, streamed: read, validated and (unless dry_run) written a batch of rows at a
+    time, all in ONE transaction — one log entry per added or changed record, then
+    `registry.import.completed` — committed only if the whole file is good; a bad row anywhere
+    (the report lists every one) or a refusal rolls everything back: nothing is written.
+
+    `data` is the file's bytes (an upload), its path or an open binary file; memory does not
+    grow with the rows (a batch, and the log's pending entries, live until the batch is
+    flushed). A file over MAX_IMPORT_ROWS rows is refused (one web request's bound) unless
+    `unbounded` (the CLI: a province's 20 million rows)."""
+    if kind not in IMPORTABLE:
+        raise ImportFormatError(tr("不能导入 %(kind)s；可导入：%(importable)s", kind=kind, importable="、".join(IMPORTABLE)))
+    limit = None if unbounded else MAX_IMPORT_ROWS  # read at call time (tests lower it)
+    with open_source(data) as f:
+        sha, encoding = scan_file(f, filename)
+        report = ImportReport(kind, sha, dry_run=dry_run)
+        rows = sheet_rows(f, filename, encoding)
+        found = find_header(kind, rows)
+        if found is None:
+            report.errors.append({"row": 1, "column": None, "field": None, "value": None, "reason": tr("文件为空")})
+            return report
+        header_row, header = found
+        cols, report.errors = _header_map(kind, header, header_row)
+        if report.errors:
+            return report
+        check = _FileCheck(kind, cols, report, today or reg.today(), limit)
+        if dry_run:
+            with reg.ledger.engine.connect() as conn, conn.begin() as tx:
+                for _ in check.batches(conn, rows, batch_size, progress):
+                    pass
+                tx.rollback()
+        else:
+            name = Path(filename).name[:200]
+            counts = reg.import_stream(actor, kind, lambda conn: check.batches(conn, rows, batch_size, progress),
+                                       lambda: {"file_sha256": sha, "rows": report.rows, "filename": name}
+                                       if report.ok else None, progress)
+            if counts is None and progress is not None:
+                progress.written = 0  # rolled back: nothing stays written
+    if progress is not None:
+        progress.tick(final=True)
     return report
 
 

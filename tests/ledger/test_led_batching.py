@@ -326,3 +326,24 @@ def test_the_audit_reports_an_entry_dated_backwards(ledger: Ledger, monkeypatch:
     for report in (fast, reference):
         found = [f for f in report.findings if "never run backwards" in f.message]
         assert [f.seq for f in found] == [backwards], report.findings
+
+
+def test_a_rolled_back_transaction_of_several_flushes_leaves_no_tree_node_behind(ledger: Ledger) -> None:
+    """A long transaction (a registry import) flushes every few thousand entries; if it then
+    rolls back, none of its uncommitted tree nodes may linger in the shared node cache, or the
+    next append would hash its new leaves onto a right edge that does not exist."""
+    before = ledger.size()
+    with pytest.raises(RuntimeError), ledger.transaction() as tx:
+        for i in range(7):
+            tx.append("test.rolled_back", {"i": i}, ledger.system)
+            tx.flush()  # each flush after the first reads the edge the previous one wrote
+        raise RuntimeError("a bad row late in the file")
+    assert ledger.size() == before
+    with ledger.transaction() as tx:  # the same positions again, other leaves, several flushes
+        for i in range(9):
+            tx.append("test.kept", {"i": i}, ledger.system)
+            tx.flush()
+    size = ledger.size()
+    leaves = [merkle.leaf_hash(leaf) for leaf in ledger.leaves(0, size)]
+    assert ledger.root(size) == merkle.root_from_leaf_hashes(leaves)
+    assert ledger.checkpoint().root == merkle.root_from_leaf_hashes(leaves)
