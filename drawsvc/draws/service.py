@@ -147,7 +147,7 @@ def recompute(seed: bytes, doc: Mapping[str, Any], secret: Mapping[str, Any]) ->
 
 
 def recompute_streamed(seed: bytes, doc: Mapping[str, Any], pools: Mapping[str, Any],
-                       chunks: Iterator[tuple[list[str], str]]) -> DrawResult | None:
+                       chunks: Iterator[tuple[list[str] | str, str]]) -> DrawResult | None:
     """recompute() over a streamed pool: the selection part by part (StreamSelection), from the
     counts the prepared entry committed (the stream checks the parts add up to them); None in
     the (never seen) case that a stratum's cut kept too few, for the caller to draw at once."""
@@ -817,8 +817,9 @@ def load_pools(conn: Connection, draw_id: str, subjects: str = "records") -> dic
     return pools
 
 
-def _stored_parts(conn: Connection, draw_id: str) -> Iterator[tuple[list[str], str]]:
-    """(ids, strata) of a streamed pool's parts, in order, one read at a time."""
+def _stored_parts(conn: Connection, draw_id: str) -> Iterator[tuple[str, str]]:
+    """(ids as their stored JSON array, strata) of a streamed pool's parts, in order, one read
+    at a time (StreamSelection parses the ids in the child that hashes the part)."""
     n = 0
     while True:
         row = conn.execute(select(schema.draw_pool_chunks.c.subject_ids, schema.draw_pool_chunks.c.subject_strata)
@@ -826,7 +827,7 @@ def _stored_parts(conn: Connection, draw_id: str) -> Iterator[tuple[list[str], s
                                   schema.draw_pool_chunks.c.n == n)).one_or_none()
         if row is None:
             return
-        yield orjson.loads(row.subject_ids), row.subject_strata
+        yield row.subject_ids, row.subject_strata
         n += 1
 
 
