@@ -440,7 +440,8 @@ class SubjectStream:
         n = len(ids)
         if parts is None:
             parts = workers() if n >= MIN_PARALLEL else 1
-        if parts == 1 and (root := _plain_root(ids, names, strata)) is not None:
+        # one process where the C loop runs (a fork costs more than it saves) or asked for one
+        if (parts == 1 or accel.FAST is not None) and (root := _plain_root(ids, names, strata)) is not None:
             return root
         if not _plain_columns(ids, names, strata):  # the general encoder checks and names each record
             leaves = [leaf_hash(_check_record({"id": i, "name": nm, "stratum": s}, "subjects"))
