@@ -14,6 +14,7 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <Python.h>
 #include <openssl/sha.h>
+#include <stdint.h>
 #include <string.h>
 
 /* A record's UTF-8 value may be written verbatim into JCS: no byte JCS escapes. */
@@ -299,7 +300,121 @@ static PyObject *increasing(PyObject *self, PyObject *args) {
     Py_RETURN_TRUE;
 }
 
+/* first_positions(prefix, subjects, m, n) -> bytes | None
+
+   For each subject, the first min(n, m) positions of its keyed Fisher-Yates order of m
+   candidates (docs/SPEC.md §D7: tickets.first_positions with base = SHA-256 state after
+   `prefix`), as u32be values, subject after subject. The stream of a subject is
+   block_b = SHA-256(prefix || u32be(len(id)) || id || u32be(b)) read as big-endian u64;
+   uniform(r) rejects x >= floor(2^64 / r) * r. None when m >= 2^32 or an id is not a str of
+   valid UTF-8 (the caller's Python walk). */
+static PyObject *first_positions(PyObject *self, PyObject *args) {
+    Py_buffer prefix;
+    PyObject *subjects;
+    Py_ssize_t m, n;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*O!nn", &prefix, &PyList_Type, &subjects, &m, &n)) return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t count = PyList_GET_SIZE(subjects);
+    if (n > m) n = m;
+    if (n < 0 || m < 0 || m >= ((Py_ssize_t)1 << 32)) {
+        PyBuffer_Release(&prefix);
+        Py_RETURN_NONE;
+    }
+    uint32_t *pos = PyMem_Malloc(sizeof(uint32_t) * (size_t)(n ? n : 1));
+    uint32_t *val = PyMem_Malloc(sizeof(uint32_t) * (size_t)(n ? n : 1));
+    unsigned char *out = PyMem_Malloc((size_t)(count * n * 4 + 1));
+    if (pos == NULL || val == NULL || out == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    SHA256_CTX base;
+    SHA256_Init(&base);
+    SHA256_Update(&base, prefix.buf, (size_t)prefix.len);
+    unsigned char *o = out;
+    for (Py_ssize_t s = 0; s < count; s++) {
+        Py_ssize_t li;
+        const char *si = utf8_of(PyList_GET_ITEM(subjects, s), &li);
+        if (si == NULL || li >= ((Py_ssize_t)1 << 32)) {
+            result = Py_None;
+            Py_INCREF(result);
+            goto done;
+        }
+        SHA256_CTX state = base;
+        unsigned char lp[4] = {(unsigned char)(li >> 24), (unsigned char)(li >> 16), (unsigned char)(li >> 8),
+                               (unsigned char)li};
+        SHA256_Update(&state, lp, 4);
+        SHA256_Update(&state, si, (size_t)li);
+        Py_ssize_t nswapped = 0;  /* positions whose value differs from the identity */
+        uint64_t vals[4];
+        int k = 4;
+        uint32_t block = 0;
+        for (Py_ssize_t j = 0; j < n; j++) {
+            uint64_t r = (uint64_t)(m - j);
+            unsigned __int128 limit = ((((unsigned __int128)1) << 64) / r) * r;
+            uint64_t x;
+            for (;;) {
+                if (k == 4) {
+                    SHA256_CTX h = state;
+                    unsigned char b[4] = {(unsigned char)(block >> 24), (unsigned char)(block >> 16),
+                                          (unsigned char)(block >> 8), (unsigned char)block};
+                    unsigned char d[32];
+                    SHA256_Update(&h, b, 4);
+                    SHA256_Final(d, &h);
+                    block++;
+                    for (int q = 0; q < 4; q++) {
+                        uint64_t v = 0;
+                        for (int t = 0; t < 8; t++) v = (v << 8) | d[8 * q + t];
+                        vals[q] = v;
+                    }
+                    k = 0;
+                }
+                x = vals[k++];
+                if ((unsigned __int128)x < limit) break;
+            }
+            uint64_t i = (uint64_t)j + x % r;
+            /* out: the value at position i; then position i takes position j's value */
+            uint32_t vi = (uint32_t)i, vj = (uint32_t)j;
+            Py_ssize_t at_i = -1, at_j = -1;
+            for (Py_ssize_t q = 0; q < nswapped; q++) {
+                if (pos[q] == (uint32_t)i) at_i = q;
+                if (pos[q] == (uint32_t)j) at_j = q;
+            }
+            if (at_i >= 0) vi = val[at_i];
+            if (at_j >= 0) vj = val[at_j];
+            o[0] = (unsigned char)(vi >> 24);
+            o[1] = (unsigned char)(vi >> 16);
+            o[2] = (unsigned char)(vi >> 8);
+            o[3] = (unsigned char)vi;
+            o += 4;
+            if (at_j >= 0) {  /* position j is final: forget it */
+                pos[at_j] = pos[nswapped - 1];
+                val[at_j] = val[nswapped - 1];
+                if (at_i == nswapped - 1) at_i = at_j;
+                nswapped--;
+            }
+            if (i != (uint64_t)j) {
+                if (at_i >= 0) {
+                    val[at_i] = vj;
+                } else {
+                    pos[nswapped] = (uint32_t)i;
+                    val[nswapped] = vj;
+                    nswapped++;
+                }
+            }
+        }
+    }
+    result = PyBytes_FromStringAndSize((const char *)out, o - out);
+done:
+    PyMem_Free(pos);
+    PyMem_Free(val);
+    PyMem_Free(out);
+    PyBuffer_Release(&prefix);
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"first_positions", first_positions, METH_VARARGS, "The first positions of many subjects' inspector orders."},
     {"increasing", increasing, METH_VARARGS, "Whether a list of str is strictly increasing (None: not all str)."},
     {"subject_root", subject_root, METH_VARARGS, "MTH of plain subject records (None: take the Python path)."},
     {"merkle_root", merkle_root, METH_VARARGS, "MTH over concatenated 32-byte leaf hashes."},

@@ -158,3 +158,43 @@ def test_pure_python_switch() -> None:
     env = {**os.environ, "DRAWSVC_PURE_PYTHON": "1"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "True"
+
+
+@needs_fast
+@pytest.mark.parametrize("m", [1, 2, 3, 7, 8, 100, 3000, 2**20, 2**31, 2**32 - 1])
+def test_first_positions_is_the_python_walk(m: int) -> None:
+    """Same positions as tickets.first_positions (rejection at every r, swaps, UTF-8 ids)."""
+    import struct
+
+    from drawsvc.draw.codec import TAG_INSPECTOR_ORDER
+    from drawsvc.draw.tickets import first_positions, order_base
+
+    rng = random.Random(m)
+    for n in (0, 1, 2, 3, 5, 12, 40):
+        seed = rng.randbytes(32)
+        subjects = [rng.choice(["91440106MA5ABCDE", "é", "😀", ""]) + str(rng.randrange(10**6)) for _ in range(30)]
+        k = min(n, m)
+        blob = FAST.first_positions(tag_prefix(TAG_INSPECTOR_ORDER) + seed, subjects, m, n)
+        got = [list(struct.unpack_from(f">{k}I", blob, 4 * k * q)) for q in range(len(subjects))]
+        assert got == [first_positions(order_base(seed), s, m, n) for s in subjects], (m, n)
+    assert FAST.first_positions(bytes(32), ["a"], 2**32, 2) is None  # beyond u32: the Python walk
+    assert FAST.first_positions(bytes(32), ["\ud800"], 5, 2) is None
+
+
+def test_matching_on_both_paths(paths: str) -> None:
+    from drawsvc.draw.matching import Inspector, TeamRule, match_inspectors
+
+    rng = random.Random(9)
+    inspectors = [Inspector(f"I{i:03d}", "scj", cert_valid_from="2020-01-01", cert_valid_until="2030-12-31")
+                  for i in range(40)]
+    subjects = [f"S{i:04d}" for i in range(300)]
+    conflicts = [(f"I{rng.randrange(40):03d}", rng.choice(subjects)) for _ in range(30)]
+    rule = TeamRule(draw_date="2026-06-01", departments=("scj",), team_size=2)
+    got = match_inspectors(bytes(range(32)), subjects, inspectors, rule, conflicts).to_json()
+    accel_was = accel.FAST
+    accel.FAST = None
+    try:
+        want = match_inspectors(bytes(range(32)), subjects, inspectors, rule, conflicts).to_json()
+    finally:
+        accel.FAST = accel_was
+    assert got == want
