@@ -20,8 +20,11 @@ import base64
 import json
 import os
 import secrets
+import sqlite3
+import threading
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
 from operator import itemgetter
@@ -843,6 +846,59 @@ def _store_part(conn: Connection, draw_id: str, n: int, ids_json: str, names_jso
                                                        subject_names=names_json, subject_strata=strata))
 
 
+class _SqliteReader:
+    """The next part of the registry read while this one is worked on (SQLite).
+
+    Why: reading a part (SQLite building its JSON arrays) is a third of what prepare's process
+    does per part, and sqlite3 lets other threads run while a statement steps. The read goes
+    through a second connection of the same database file in one worker thread, started after
+    prepare's BEGIN IMMEDIATE: with that lock held no other writer can commit, and prepare
+    itself does not write the registry, so the second connection reads exactly the rows the
+    transaction would. Where the database is not a plain file (in memory, a URI), the parts are
+    read through the transaction's own connection, one after the other."""
+
+    def __init__(self, conn: Connection, sql: str) -> None:
+        self.conn, self.sql = conn, sql
+        db = conn.engine.url.database or ""
+        self.path = db if db and db != ":memory:" and not db.startswith("file:") and os.path.isfile(db) else None
+        self.pool: ThreadPoolExecutor | None = None
+        self.pending: Future[tuple[Any, ...]] | None = None
+        self.args: tuple[str, int] = ("", 0)
+        self.local = threading.local()
+
+    def __enter__(self) -> _SqliteReader:
+        if self.path is not None:
+            self.pool = ThreadPoolExecutor(1, thread_name_prefix="registry-read")
+        return self
+
+    def _read(self, last: str, size: int) -> tuple[Any, ...]:
+        con = getattr(self.local, "con", None)
+        if con is None:
+            con = self.local.con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        return tuple(con.execute(self.sql, (last, size)).fetchone())
+
+    def ask(self, last: str, size: int) -> None:
+        if self.pool is None:
+            self.pending = None
+            self.args = (last, size)
+            return
+        self.pending = self.pool.submit(self._read, last, size)
+
+    def answer(self) -> tuple[Any, ...]:
+        if self.pending is None:
+            return tuple(self.conn.exec_driver_sql(self.sql, self.args).one())
+        return self.pending.result()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            def close() -> None:
+                con = getattr(self.local, "con", None)
+                if con is not None:
+                    con.close()
+            self.pool.submit(close).result()
+            self.pool.shutdown(wait=True)
+
+
 class _SpecialRow(NamedTuple):
     """A special subject's row as the part read gives it (the columns _with_special reads)."""
 
@@ -867,18 +923,21 @@ def _subject_parts(conn: Connection, size: int) -> Iterator[SubjectColumns]:
                f"FILTER (WHERE {reg.SPECIAL_SUBJECTS}) FROM "
                "(SELECT code, name, credit_class, status, abnormal, serious_dishonest, penalized_on, complaints "
                "FROM reg_subjects WHERE code > ? ORDER BY code LIMIT ?)")
-        last = ""
-        while True:
-            code, name, klass, special_json = conn.exec_driver_sql(sql, (last, size)).one()
-            codes: list[str] = orjson.loads(code)
-            if not codes:
-                return
-            more, last = len(codes) == size, codes[-1]
-            rows = [_SpecialRow(*r) for r in orjson.loads(special_json or "[]")]  # in code order
-            yield _with_special(codes, orjson.loads(name), klass or "", rows, [r.code for r in rows])
-            del codes, code, name, klass, rows  # one part alive at a time
-            if not more:
-                return
+        with _SqliteReader(conn, sql) as read:
+            read.ask("", size)
+            while True:
+                code, name, klass, special_json = read.answer()
+                codes: list[str] = orjson.loads(code)
+                if not codes:
+                    return
+                more = len(codes) == size
+                if more:  # the next part is read while this one is worked on
+                    read.ask(codes[-1], size)
+                rows = [_SpecialRow(*r) for r in orjson.loads(special_json or "[]")]  # in code order
+                yield _with_special(codes, orjson.loads(name), klass or "", rows, [r.code for r in rows])
+                del codes, code, name, klass, rows  # one part alive at a time
+                if not more:
+                    return
     else:
         special = select(reg.subjects.c.code, reg.subjects.c.status, reg.subjects.c.abnormal,
                          reg.subjects.c.serious_dishonest, reg.subjects.c.penalized_on,
