@@ -846,24 +846,31 @@ def _store_part(conn: Connection, draw_id: str, n: int, ids_json: str, names_jso
                                                        subject_names=names_json, subject_strata=strata))
 
 
+def _sqlite_file(conn: Connection) -> str | None:
+    """The path of the SQLite database file behind `conn`, or None (in memory, a URI)."""
+    db = conn.engine.url.database or ""
+    return db if db and db != ":memory:" and not db.startswith("file:") and os.path.isfile(db) else None
+
+
 class _SqliteReader:
     """The next part of the registry read while this one is worked on (SQLite).
 
-    Why: reading a part (SQLite building its JSON arrays) is a third of what prepare's process
-    does per part, and sqlite3 lets other threads run while a statement steps. The read goes
-    through a second connection of the same database file in one worker thread, started after
-    prepare's BEGIN IMMEDIATE: with that lock held no other writer can commit, and prepare
-    itself does not write the registry, so the second connection reads exactly the rows the
-    transaction would. Where the database is not a plain file (in memory, a URI), the parts are
-    read through the transaction's own connection, one after the other."""
+    Why: reading a part (SQLite building its JSON arrays, and its special subjects) is a third
+    of what prepare's process does per part, and sqlite3 lets other threads run while a
+    statement steps. The read goes through a second connection of the same database file in
+    one worker thread, started after prepare's BEGIN IMMEDIATE: with that lock held no other
+    writer can commit, and prepare itself does not write the registry, so the second
+    connection reads exactly the rows the transaction would. Where the database is not a plain
+    file (in memory, a URI), the parts are read through the transaction's own connection, one
+    after the other. An answer is (codes JSON, names JSON, classes, special rows or None)."""
 
-    def __init__(self, conn: Connection, sql: str) -> None:
-        self.conn, self.sql = conn, sql
-        db = conn.engine.url.database or ""
-        self.path = db if db and db != ":memory:" and not db.startswith("file:") and os.path.isfile(db) else None
+    def __init__(self, conn: Connection, sql: str, special_sql: str) -> None:
+        self.conn, self.sql, self.special_sql = conn, sql, special_sql
+        self.path = _sqlite_file(conn)
         self.pool: ThreadPoolExecutor | None = None
         self.pending: Future[tuple[Any, ...]] | None = None
-        self.args: tuple[str, int] = ("", 0)
+        self.last = ""
+        self.size = 0
         self.local = threading.local()
 
     def __enter__(self) -> _SqliteReader:
@@ -871,22 +878,25 @@ class _SqliteReader:
             self.pool = ThreadPoolExecutor(1, thread_name_prefix="registry-read")
         return self
 
-    def _read(self, last: str, size: int) -> tuple[Any, ...]:
+    def _read(self, con: Any, last: str, size: int) -> tuple[Any, ...]:
+        code, name, klass = con.execute(self.sql, (last, size)).fetchone()
+        hi = _last_code(code)
+        special = con.execute(self.special_sql, (last, hi)).fetchall() if hi is not None else None
+        return code, name, klass, special
+
+    def _in_thread(self, last: str, size: int) -> tuple[Any, ...]:
         con = getattr(self.local, "con", None)
         if con is None:
             con = self.local.con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
-        return tuple(con.execute(self.sql, (last, size)).fetchone())
+        return self._read(con, last, size)
 
     def ask(self, last: str, size: int) -> None:
-        if self.pool is None:
-            self.pending = None
-            self.args = (last, size)
-            return
-        self.pending = self.pool.submit(self._read, last, size)
+        self.last, self.size = last, size
+        self.pending = self.pool.submit(self._in_thread, last, size) if self.pool is not None else None
 
     def answer(self) -> tuple[Any, ...]:
         if self.pending is None:
-            return tuple(self.conn.exec_driver_sql(self.sql, self.args).one())
+            return self._read(self.conn.connection.driver_connection, self.last, self.size)
         return self.pending.result()
 
     def __exit__(self, *exc: object) -> None:
@@ -897,6 +907,16 @@ class _SqliteReader:
                     con.close()
             self.pool.submit(close).result()
             self.pool.shutdown(wait=True)
+
+
+def _last_code(codes_json: str) -> str | None:
+    """The last code of a JSON array of codes as SQLite writes it, without parsing the array
+    (None if it is empty or its last string has an escape: the caller then parses)."""
+    if not codes_json.endswith('"]'):
+        return None
+    start = codes_json.rfind('"', 0, len(codes_json) - 2)
+    last = codes_json[start + 1:-2]
+    return None if start < 0 or "\\" in last else last
 
 
 class _SpecialRow(NamedTuple):
@@ -915,27 +935,27 @@ def _subject_parts(conn: Connection, size: int) -> Iterator[SubjectColumns]:
     ROWID table's key order, read by key ranges; PostgreSQL: sorted in the C collation, through a
     server-side cursor). Each part as _subject_columns gives the whole (same special rows)."""
     if conn.dialect.name == "sqlite":
-        # The special subjects come in the same pass (the table is its primary key's b-tree: the
-        # whole row is read anyway), not by a lookup per special subject through the partial
-        # index: 2.8 % of the registry, a random read each (~560,000 at 20 million subjects).
-        sql = ("SELECT json_group_array(code), json_group_array(name), group_concat(credit_class, ''), "
-               "json_group_array(json_array(code, status, abnormal, serious_dishonest, penalized_on, complaints)) "
-               f"FILTER (WHERE {reg.SPECIAL_SUBJECTS}) FROM "
-               "(SELECT code, name, credit_class, status, abnormal, serious_dishonest, penalized_on, complaints "
-               "FROM reg_subjects WHERE code > ? ORDER BY code LIMIT ?)")
-        with _SqliteReader(conn, sql) as read:
+        # each part from the narrow covering index ix_reg_subjects_draw (the table's rows carry
+        # the whole record), its special subjects by a range of the partial index
+        sql = ("SELECT json_group_array(code), json_group_array(name), group_concat(credit_class, '') FROM "
+               "(SELECT code, name, credit_class FROM reg_subjects WHERE code > ? ORDER BY code LIMIT ?)")
+        special_sql = ("SELECT code, status, abnormal, serious_dishonest, penalized_on, complaints FROM reg_subjects "
+                       f"WHERE code > ? AND code <= ? AND ({reg.SPECIAL_SUBJECTS}) ORDER BY code")
+        with _SqliteReader(conn, sql, special_sql) as read:
             read.ask("", size)
             while True:
-                code, name, klass, special_json = read.answer()
+                code, name, klass, special = read.answer()
                 codes: list[str] = orjson.loads(code)
                 if not codes:
                     return
                 more = len(codes) == size
+                if special is None:  # (the reader could not tell the part's last code)
+                    special = conn.exec_driver_sql(special_sql, (read.last, codes[-1])).all()
                 if more:  # the next part is read while this one is worked on
                     read.ask(codes[-1], size)
-                rows = [_SpecialRow(*r) for r in orjson.loads(special_json or "[]")]  # in code order
+                rows = [_SpecialRow(*r) for r in special]  # in code order
                 yield _with_special(codes, orjson.loads(name), klass or "", rows, [r.code for r in rows])
-                del codes, code, name, klass, rows  # one part alive at a time
+                del codes, code, name, klass, rows, special  # one part alive at a time
                 if not more:
                     return
     else:
