@@ -350,9 +350,9 @@ def _run(args: list[str]) -> dict[str, Any]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _store_url(store: str, n: int, fresh: bool) -> tuple[str, Path]:
+def _store_url(store: str, n: int, fresh: bool, pg_db: str | None = None) -> tuple[str, Path]:
     OUT.mkdir(exist_ok=True)
-    keys = OUT / f"scale-{store}-{n}.keys.json"
+    keys = OUT / f"scale-{store}-{n}{'-' + pg_db if pg_db and store == 'postgresql' else ''}.keys.json"
     if store == "sqlite":
         path = OUT / f"scale-{n}.sqlite3"
         if fresh:
@@ -361,7 +361,7 @@ def _store_url(store: str, n: int, fresh: bool) -> tuple[str, Path]:
         return f"sqlite:///{path}", keys
     from sqlalchemy import create_engine, text
 
-    name = f"spotcheck_scale_{n}"
+    name = pg_db or f"spotcheck_scale_{n}"
     admin = create_engine(PG_ADMIN.replace("+psycopg", "+psycopg"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
@@ -385,6 +385,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--skip-verify", action="store_true")
     ap.add_argument("--quick", action="store_true", help="100,000 subjects, SQLite, one run")
     ap.add_argument("--no-pg", action="store_true")
+    ap.add_argument("--pg-db", help="the PostgreSQL database's name (default spotcheck_scale_<N>, which every "
+                                    "checkout on the same server shares)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--url", help=argparse.SUPPRESS)
     ap.add_argument("--keys", help=argparse.SUPPRESS)
@@ -403,7 +405,7 @@ def main(argv: list[str] | None = None) -> None:
     if a.no_pg:
         stores = [s for s in stores if s != "postgresql"]
     for store in stores:
-        url, keys = _store_url(store, a.n, a.fresh)
+        url, keys = _store_url(store, a.n, a.fresh, a.pg_db)
         load = os.getloadavg()
         result: dict[str, Any] = {"store": store, "n": a.n, "nproc": os.cpu_count(), "loadavg_start": load,
                                   "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "runs": []}
