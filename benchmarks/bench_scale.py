@@ -376,9 +376,9 @@ def _run(args: list[str]) -> dict[str, Any]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _store_url(store: str, n: int, fresh: bool) -> tuple[str, Path]:
+def _store_url(store: str, n: int, fresh: bool, pg_db: str | None = None) -> tuple[str, Path]:
     OUT.mkdir(exist_ok=True)
-    keys = OUT / f"scale-{store}-{n}.keys.json"
+    keys = OUT / f"scale-{store}-{n}{'-' + pg_db if pg_db and store == 'postgresql' else ''}.keys.json"
     if store == "sqlite":
         path = OUT / f"scale-{n}.sqlite3"
         if fresh:
@@ -387,8 +387,8 @@ def _store_url(store: str, n: int, fresh: bool) -> tuple[str, Path]:
         return f"sqlite:///{path}", keys
     from sqlalchemy import create_engine, text
 
-    # SPOTCHECK_BENCH_PG_SUFFIX: a database of one's own when several checkouts benchmark at once
-    name = f"spotcheck_scale_{n}" + os.environ.get("SPOTCHECK_BENCH_PG_SUFFIX", "")
+    # --pg-db, or SPOTCHECK_BENCH_PG_SUFFIX: a database of one's own when several checkouts benchmark at once
+    name = pg_db or f"spotcheck_scale_{n}" + os.environ.get("SPOTCHECK_BENCH_PG_SUFFIX", "")
     admin = create_engine(PG_ADMIN.replace("+psycopg", "+psycopg"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
@@ -414,6 +414,8 @@ def main(argv: list[str] | None = None) -> None:
                     help="verify the one-file bundle (the pool as one JSON list) instead of the split one")
     ap.add_argument("--quick", action="store_true", help="100,000 subjects, SQLite, one run")
     ap.add_argument("--no-pg", action="store_true")
+    ap.add_argument("--pg-db", help="the PostgreSQL database's name (default spotcheck_scale_<N>, which every "
+                                    "checkout on the same server shares)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--url", help=argparse.SUPPRESS)
     ap.add_argument("--keys", help=argparse.SUPPRESS)
@@ -433,7 +435,7 @@ def main(argv: list[str] | None = None) -> None:
     if a.no_pg:
         stores = [s for s in stores if s != "postgresql"]
     for store in stores:
-        url, keys = _store_url(store, a.n, a.fresh)
+        url, keys = _store_url(store, a.n, a.fresh, a.pg_db)
         load = os.getloadavg()
         result: dict[str, Any] = {"store": store, "n": a.n, "nproc": os.cpu_count(), "loadavg_start": load,
                                   "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "runs": []}

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import gc
 import pickle
+import struct
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -31,6 +32,8 @@ from typing import Any
 
 from drawsvc.i18n import tr
 
+from . import accel
+from .codec import TAG_INSPECTOR_ORDER, tag_prefix
 from .errors import DrawError, EmptyPool, TooFewInspectors
 from .parallel import ranges, run_split, workers
 from .tickets import KeyedShuffle, first_positions, order_base
@@ -283,12 +286,26 @@ def _match_inspectors(seed: bytes, subjects: Sequence[str], inspectors: Sequence
              and all(c is None for c in ecaps))  # (load counts only against a cap)
     cand_ids = [c.id for c in cands]
 
+    def fast_teams(part: Sequence[str]) -> Callable[[int], tuple[int, ...]] | None:
+        """The first `size` positions of every subject of the part at once, by the C loop
+        (tickets.first_positions' walk: a test compares them); None without it."""
+        fast = accel.FAST
+        if not plain or fast is None or not size:
+            return None
+        blob = fast.first_positions(tag_prefix(TAG_INSPECTOR_ORDER) + seed, list(part), n_cands, size)
+        if blob is None:
+            return None
+        unpack = struct.Struct(f">{size}I").unpack_from
+        return lambda q: unpack(blob, 4 * size * q)
+
     def match_all(part: Sequence[str]) -> list[Assignment]:
         out = []
-        for subject in part:
+        firsts = fast_teams(part)
+        for q, subject in enumerate(part):
             conf = by_subject.get(subject, none)
             if plain and not conf:
-                team, skipped, pos = [cand_ids[c] for c in first_positions(base, subject, n_cands, size)], [], size
+                first = firsts(q) if firsts is not None else first_positions(base, subject, n_cands, size)
+                team, skipped, pos = [cand_ids[c] for c in first], [], size
             else:
                 order = KeyedShuffle(seed, subject, n_cands, False, base)
                 team, skipped, pos = walk(subject, order, cands, 0, [], size, rule, conf, load, depts, none, None,

@@ -20,8 +20,12 @@ from dataclasses import dataclass, field
 from itertools import compress
 from typing import Any
 
+import orjson
+
 from drawsvc.i18n import tr
 
+from . import accel
+from .codec import TAG_SUBJECT_TICKET, tag_prefix
 from .errors import DrawError, EmptyPool, SampleTooLarge
 from .parallel import MIN_PARALLEL, Pending, ranges, run_split, workers
 from .tickets import subject_ticket, subject_tickets
@@ -234,29 +238,47 @@ class StreamSelection:
         self.kept: dict[str, list[Ticketed]] = {s: [] for s in counts}
         self.pending: list[tuple[tuple[Sequence[str], list[str]], Pending]] = []
 
-    def add(self, ids: Sequence[str], strata: Sequence[str]) -> None:
-        if len(ids) != len(strata):
+    def add(self, ids: Sequence[str] | str, strata: Sequence[str]) -> None:
+        """One part: its ids (a list, or the stored JSON array of them, which the child that
+        hashes the part parses: the reading process then only reads) and its strata."""
+        raw = isinstance(ids, str)
+        if raw and (not self.cut or len(strata) < MIN_PARALLEL or workers() <= 1):
+            ids = orjson.loads(ids)  # nothing to hash in a child: parse here
+            raw = False
+        if not raw and len(ids) != len(strata):
             raise DrawError("a part needs as many strata as ids")
         for st in set(strata):  # str.count / list.count: C-level passes
             if st not in self.seen:
                 raise DrawError(f"stratum {st} is not among the committed counts")
             self.seen[st] += strata.count(st)
-        if not ids or not self.cut:
+        if not strata or not self.cut:
             return
         names = sorted(self.cut)
-        task = _part_below(self.seed, ids, strata, names, [self.cut[n] for n in names])
-        if len(ids) >= MIN_PARALLEL and workers() > 1 and len(names) < 256 and len(ids) < 2**32:
+        cuts = [self.cut[n] for n in names]
+        if raw:
+            task = _json_part_below(self.seed, ids, strata, names, cuts)  # type: ignore[arg-type]
+        else:
+            task = _part_below(self.seed, ids, strata, names, cuts)
+        if len(strata) >= MIN_PARALLEL and workers() > 1 and len(names) < 256 and len(strata) < 2**32:
             # this part's tickets in a child while this process reads the next; two in flight at most
             if len(self.pending) >= 2:
                 self._collect(*self.pending.pop(0))
-            self.pending.append(((ids, names), Pending(task)))
+            self.pending.append(((None if raw else ids, names), Pending(task)))  # type: ignore[arg-type]
             return
-        self._collect((ids, names), task())
+        self._collect((ids, names), task())  # type: ignore[arg-type]
 
-    def _collect(self, part: tuple[Sequence[str], list[str]], pending: Pending | bytes) -> None:
+    def _collect(self, part: tuple[Sequence[str] | None, list[str]], pending: Pending | bytes) -> None:
         ids, names = part
         blob = pending.result() if isinstance(pending, Pending) else pending
         kept = [self.kept[n] for n in names]
+        if ids is None:  # a part given as JSON: the child sent back the kept ids
+            if blob[:1] != b"\x00":
+                raise DrawError("a part needs as many strata as ids")
+            (size,) = _U32.unpack_from(blob, 1)
+            found = orjson.loads(memoryview(blob)[5 + size:])
+            for r, q in enumerate(range(5, 5 + size, 37)):
+                kept[blob[q]].append((blob[q + 1:q + 33], found[r]))
+            return
         unpack = _U32.unpack_from
         for q in range(0, len(blob), 37):
             kept[blob[q]].append((blob[q + 1:q + 33], ids[unpack(blob, q + 33)[0]]))
@@ -276,9 +298,26 @@ class StreamSelection:
             k, kept = self.sizes[s], self.kept[s]
             if len(kept) < k:
                 return None  # (never seen) too few below a cut
-            draws[s] = StratumDraw(stratum=s, n=self.counts[s], k=k, selected=heapq.nsmallest(k, kept) if k else [],
-                                   _seed=self.seed)
+            # what is kept is k and a few: sorting it whole (C, in place) is heapq.nsmallest's
+            # answer (the pairs are distinct) at a fraction of its cost for k near the length
+            kept.sort()
+            draws[s] = StratumDraw(stratum=s, n=self.counts[s], k=k, selected=kept[:k], _seed=self.seed)
         return Selection(draws)
+
+
+def _json_part_below(seed: bytes, ids_json: str, strata: Sequence[str], names: list[str],
+                     cuts: list[bytes]) -> Callable[[], bytes]:
+    """_part_below over a part whose ids are a JSON array (parsed in the child): 0x00 ||
+    u32(size) || _part_below's records || the JSON array of their ids, in the same order; or
+    0x01 when the part's ids and strata are not as many."""
+    def task() -> bytes:
+        ids = orjson.loads(ids_json)
+        if not isinstance(ids, list) or len(ids) != len(strata):
+            return b"\x01"
+        blob = _part_below(seed, ids, strata, names, cuts)()
+        found = [ids[_U32.unpack_from(blob, q + 33)[0]] for q in range(0, len(blob), 37)]
+        return b"\x00" + _U32.pack(len(blob)) + blob + orjson.dumps(found)
+    return task
 
 
 def _part_below(seed: bytes, ids: Sequence[str], strata: Sequence[str], names: list[str],
@@ -286,6 +325,12 @@ def _part_below(seed: bytes, ids: Sequence[str], strata: Sequence[str], names: l
     """A task: for every member of the part whose stratum has a cut and whose ticket is below it,
     u8(stratum's place in `names`) || ticket || u32(index in the part)."""
     def task() -> bytes:
+        fast = accel.FAST
+        if fast is not None and len(seed) == 32 and all(len(n) == 1 for n in names):
+            blob = fast.tickets_below(tag_prefix(TAG_SUBJECT_TICKET) + seed, ids if isinstance(ids, list) else list(ids),
+                                      strata if isinstance(strata, str | list) else list(strata), "".join(names), cuts)
+            if blob is not None:
+                return blob
         where = {n: (bytes([j]), c) for j, (n, c) in enumerate(zip(names, cuts, strict=True))}
         out = []
         for i, (t, st) in enumerate(zip(subject_tickets(seed, ids), strata, strict=True)):

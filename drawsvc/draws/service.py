@@ -20,12 +20,16 @@ import base64
 import json
 import os
 import secrets
+import sqlite3
+import threading
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
+from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import insert, select, text, update
@@ -148,7 +152,7 @@ def recompute(seed: bytes, doc: Mapping[str, Any], secret: Mapping[str, Any]) ->
 
 
 def recompute_streamed(seed: bytes, doc: Mapping[str, Any], pools: Mapping[str, Any],
-                       chunks: Iterator[tuple[list[str], str]]) -> DrawResult | None:
+                       chunks: Iterator[tuple[list[str] | str, str]]) -> DrawResult | None:
     """recompute() over a streamed pool: the selection part by part (StreamSelection), from the
     counts the prepared entry committed (the stream checks the parts add up to them); None in
     the (never seen) case that a stratum's cut kept too few, for the caller to draw at once."""
@@ -766,9 +770,13 @@ _CHECK_COLUMNS = ("subject", "year", "department", "source", "kind", "seq")
 
 def _insert_checks(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
     """One executemany straight to the driver: a draw records up to ~10^5 checks, and
-    SQLAlchemy's per-row parameter processing costs more than the insert itself."""
+    SQLAlchemy's per-row parameter processing costs more than the insert itself. The rows go
+    in subject order: a draw's come in ticket order (random), and inserting a million of them
+    at random places of the subject index costs several times the sort (3-4x at 20 million
+    subjects' draw on SQLite); nothing reads the checks in insertion order."""
     if not rows:
         return
+    rows = sorted(rows, key=itemgetter(0))
     style = conn.dialect.paramstyle
     if style not in ("qmark", "format", "pyformat"):
         conn.execute(insert(schema.checks), [dict(zip(_CHECK_COLUMNS, r, strict=True)) for r in rows])
@@ -827,8 +835,9 @@ def load_pools(conn: Connection, draw_id: str, subjects: str = "records") -> dic
     return pools
 
 
-def _stored_parts(conn: Connection, draw_id: str) -> Iterator[tuple[list[str], str]]:
-    """(ids, strata) of a streamed pool's parts, in order, one read at a time."""
+def _stored_parts(conn: Connection, draw_id: str) -> Iterator[tuple[str, str]]:
+    """(ids as their stored JSON array, strata) of a streamed pool's parts, in order, one read
+    at a time (StreamSelection parses the ids in the child that hashes the part)."""
     n = 0
     while True:
         row = conn.execute(select(schema.draw_pool_chunks.c.subject_ids, schema.draw_pool_chunks.c.subject_strata)
@@ -836,7 +845,7 @@ def _stored_parts(conn: Connection, draw_id: str) -> Iterator[tuple[list[str], s
                                   schema.draw_pool_chunks.c.n == n)).one_or_none()
         if row is None:
             return
-        yield orjson.loads(row.subject_ids), row.subject_strata
+        yield row.subject_ids, row.subject_strata
         n += 1
 
 
@@ -847,30 +856,124 @@ def _store_part(conn: Connection, draw_id: str, n: int, ids_json: str, names_jso
                                                        subject_names=names_json, subject_strata=strata))
 
 
+def _sqlite_file(conn: Connection) -> str | None:
+    """The path of the SQLite database file behind `conn`, or None (in memory, a URI)."""
+    db = conn.engine.url.database or ""
+    return db if db and db != ":memory:" and not db.startswith("file:") and os.path.isfile(db) else None
+
+
+class _SqliteReader:
+    """The next part of the registry read while this one is worked on (SQLite).
+
+    Why: reading a part (SQLite building its JSON arrays, and its special subjects) is a third
+    of what prepare's process does per part, and sqlite3 lets other threads run while a
+    statement steps. The read goes through a second connection of the same database file in
+    one worker thread, started after prepare's BEGIN IMMEDIATE: with that lock held no other
+    writer can commit, and prepare itself does not write the registry, so the second
+    connection reads exactly the rows the transaction would. Where the database is not a plain
+    file (in memory, a URI), the parts are read through the transaction's own connection, one
+    after the other. An answer is (codes JSON, names JSON, classes, special rows or None)."""
+
+    def __init__(self, conn: Connection, sql: str, special_sql: str) -> None:
+        self.conn, self.sql, self.special_sql = conn, sql, special_sql
+        self.path = _sqlite_file(conn)
+        self.pool: ThreadPoolExecutor | None = None
+        self.pending: Future[tuple[Any, ...]] | None = None
+        self.last = ""
+        self.size = 0
+        self.local = threading.local()
+
+    def __enter__(self) -> _SqliteReader:
+        if self.path is not None:
+            self.pool = ThreadPoolExecutor(1, thread_name_prefix="registry-read")
+        return self
+
+    def _read(self, con: Any, last: str, size: int) -> tuple[Any, ...]:
+        code, name, klass = con.execute(self.sql, (last, size)).fetchone()
+        hi = _last_code(code)
+        special = con.execute(self.special_sql, (last, hi)).fetchall() if hi is not None else None
+        return code, name, klass, special
+
+    def _in_thread(self, last: str, size: int) -> tuple[Any, ...]:
+        con = getattr(self.local, "con", None)
+        if con is None:
+            con = self.local.con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        return self._read(con, last, size)
+
+    def ask(self, last: str, size: int) -> None:
+        self.last, self.size = last, size
+        self.pending = self.pool.submit(self._in_thread, last, size) if self.pool is not None else None
+
+    def answer(self) -> tuple[Any, ...]:
+        if self.pending is None:
+            return self._read(self.conn.connection.driver_connection, self.last, self.size)
+        return self.pending.result()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            def close() -> None:
+                con = getattr(self.local, "con", None)
+                if con is not None:
+                    con.close()
+            self.pool.submit(close).result()
+            self.pool.shutdown(wait=True)
+
+
+def _last_code(codes_json: str) -> str | None:
+    """The last code of a JSON array of codes as SQLite writes it, without parsing the array
+    (None if it is empty or its last string has an escape: the caller then parses)."""
+    if not codes_json.endswith('"]'):
+        return None
+    start = codes_json.rfind('"', 0, len(codes_json) - 2)
+    last = codes_json[start + 1:-2]
+    return None if start < 0 or "\\" in last else last
+
+
+class _SpecialRow(NamedTuple):
+    """A special subject's row as the part read gives it (the columns _with_special reads)."""
+
+    code: str
+    status: str
+    abnormal: Any
+    serious_dishonest: Any
+    penalized_on: str | None
+    complaints: int
+
+
 def _subject_parts(conn: Connection, size: int) -> Iterator[SubjectColumns]:
     """The registry's subjects as columns, `size` at a time, in code order (SQLite: the WITHOUT
     ROWID table's key order, read by key ranges; PostgreSQL: sorted in the C collation, through a
     server-side cursor). Each part as _subject_columns gives the whole (same special rows)."""
-    special = select(reg.subjects.c.code, reg.subjects.c.status, reg.subjects.c.abnormal,
-                     reg.subjects.c.serious_dishonest, reg.subjects.c.penalized_on, reg.subjects.c.complaints).where(
-        text(reg.SPECIAL_SUBJECTS))
-    rows = sorted(conn.execute(special).all(), key=lambda r: r.code)
-    keys = [r.code for r in rows]
     if conn.dialect.name == "sqlite":
+        # each part from the narrow covering index ix_reg_subjects_draw (the table's rows carry
+        # the whole record), its special subjects by a range of the partial index
         sql = ("SELECT json_group_array(code), json_group_array(name), group_concat(credit_class, '') FROM "
                "(SELECT code, name, credit_class FROM reg_subjects WHERE code > ? ORDER BY code LIMIT ?)")
-        last = ""
-        while True:
-            code, name, klass = conn.exec_driver_sql(sql, (last, size)).one()
-            codes: list[str] = orjson.loads(code)
-            if not codes:
-                return
-            more, last = len(codes) == size, codes[-1]
-            yield _with_special(codes, orjson.loads(name), klass or "", rows, keys)
-            del codes, code, name, klass  # one part alive at a time
-            if not more:
-                return
+        special_sql = ("SELECT code, status, abnormal, serious_dishonest, penalized_on, complaints FROM reg_subjects "
+                       f"WHERE code > ? AND code <= ? AND ({reg.SPECIAL_SUBJECTS}) ORDER BY code")
+        with _SqliteReader(conn, sql, special_sql) as read:
+            read.ask("", size)
+            while True:
+                code, name, klass, special = read.answer()
+                codes: list[str] = orjson.loads(code)
+                if not codes:
+                    return
+                more = len(codes) == size
+                if special is None:  # (the reader could not tell the part's last code)
+                    special = conn.exec_driver_sql(special_sql, (read.last, codes[-1])).all()
+                if more:  # the next part is read while this one is worked on
+                    read.ask(codes[-1], size)
+                rows = [_SpecialRow(*r) for r in special]  # in code order
+                yield _with_special(codes, orjson.loads(name), klass or "", rows, [r.code for r in rows])
+                del codes, code, name, klass, rows, special  # one part alive at a time
+                if not more:
+                    return
     else:
+        special = select(reg.subjects.c.code, reg.subjects.c.status, reg.subjects.c.abnormal,
+                         reg.subjects.c.serious_dishonest, reg.subjects.c.penalized_on,
+                         reg.subjects.c.complaints).where(text(reg.SPECIAL_SUBJECTS))
+        pg_rows = sorted(conn.execute(special).all(), key=lambda r: r.code)
+        keys = [r.code for r in pg_rows]
         # A database in a C collation keeps the primary key in byte order: read it in index order.
         # Any other sorts in "C" (the stream refuses parts out of byte order either way: the
         # caller then reads at once).
@@ -885,7 +988,7 @@ def _subject_parts(conn: Connection, size: int) -> Iterator[SubjectColumns]:
         for chunk in result.partitions(size):
             codes, names, klass = (list(c) for c in zip(*chunk, strict=True))
             del chunk
-            yield _with_special(codes, names, "".join(klass), rows, keys)
+            yield _with_special(codes, names, "".join(klass), pg_rows, keys)
             del codes, names, klass
 
 

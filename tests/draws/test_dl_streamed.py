@@ -81,6 +81,14 @@ def test_sqlite_streamed_pool_equals_the_at_once_pool(sqlite_url: str, small_par
     _streamed_equals_at_once(new_ledger(sqlite_url), monkeypatch)
 
 
+def test_sqlite_streamed_pool_read_in_the_transaction(sqlite_url: str, small_parts: None,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the registry's next part cannot be read ahead through a second connection (not a
+    plain file), the parts come through the transaction's own, with the same result."""
+    monkeypatch.setattr(service_mod, "_sqlite_file", lambda conn: None)
+    _streamed_equals_at_once(new_ledger(sqlite_url), monkeypatch)
+
+
 @pytest.mark.postgres
 def test_postgres_streamed_pool_equals_the_at_once_pool(pg_url: str, small_parts: None,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
