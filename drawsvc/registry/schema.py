@@ -139,7 +139,9 @@ Index("ix_reg_subjects_draw", subjects.c.code, subjects.c.name, subjects.c.credi
 # can prove it implies the index's condition.
 SPECIAL_SUBJECTS = ("status NOT IN (" + ", ".join(f"'{s}'" for s in ACTIVE_SUBJECT_STATUSES) + ") OR abnormal "
                     "OR serious_dishonest OR penalized_on IS NOT NULL OR complaints > 0")
-Index("ix_reg_subjects_special", subjects.c.code, sqlite_where=text(SPECIAL_SUBJECTS),
+# (covering: the rules read these columns of them, from the index alone — migration 0011)
+Index("ix_reg_subjects_special", subjects.c.code, subjects.c.status, subjects.c.abnormal, subjects.c.serious_dishonest,
+      subjects.c.penalized_on, subjects.c.complaints, sqlite_where=text(SPECIAL_SUBJECTS),
       postgresql_where=text(SPECIAL_SUBJECTS))
 
 TABLES = {
