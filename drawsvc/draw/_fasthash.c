@@ -61,45 +61,26 @@ static void fold_levels(unsigned char *buf, Py_ssize_t n) {
 }
 
 
-/* subject_root(ids, names, strata) -> bytes | None
-
-   MTH over SHA-256(0x00 || {"id":"<id>","name":"<name>","stratum":"<stratum>"}) of the
-   records i (ids[i], names[i], strata[i]) in the given order: the root of
-   root_from_leaf_hashes(_subject_leaf_hashes(ids, names, strata)). `strata` is a list of str
-   or one str of ASCII one-character strata. None unless every record is plain (ids and strata
-   non-empty str, names str, nothing JCS escapes, valid UTF-8). */
-static PyObject *subject_root(PyObject *self, PyObject *args) {
-    PyObject *ids, *names, *strata;
-    (void)self;
-    if (!PyArg_ParseTuple(args, "O!O!O", &PyList_Type, &ids, &PyList_Type, &names, &strata)) return NULL;
-    Py_ssize_t n = PyList_GET_SIZE(ids);
+/* The leaf hashes SHA-256(0x00 || {"id":"<id>","name":"<name>","stratum":"<stratum>"}) of
+   the records i (ids[i], names[i], strata[i]), written to buf (n * 32 bytes): 1 when every
+   record is plain (ids and strata non-empty str, names str, nothing JCS escapes, valid
+   UTF-8), 0 when one is not (no exception set), -1 on an error (exception set). `strata` is a
+   list of str or one str of ASCII one-character strata, its length checked by the caller. */
+static int subject_leaf_loop(PyObject *ids, PyObject *names, PyObject *strata, Py_ssize_t n, unsigned char *buf) {
     int strata_str = PyUnicode_Check(strata);
-    if (PyList_GET_SIZE(names) != n) Py_RETURN_NONE;
-    if (strata_str) {
-        if (!PyUnicode_IS_ASCII(strata) || PyUnicode_GET_LENGTH(strata) != n) Py_RETURN_NONE;
-    } else if (!PyList_Check(strata) || PyList_GET_SIZE(strata) != n) {
-        Py_RETURN_NONE;
-    }
-    if (n == 0) {
-        unsigned char d[32];
-        sha256("", 0, d);
-        return PyBytes_FromStringAndSize((const char *)d, 32);
-    }
     const char *sdata = strata_str ? (const char *)PyUnicode_DATA(strata) : NULL;
-    unsigned char *buf = PyMem_Malloc((size_t)n * 32);
     Py_ssize_t cap = 256;
     unsigned char *leaf = PyMem_Malloc((size_t)cap);
-    if (buf == NULL || leaf == NULL) {
-        PyMem_Free(buf);
-        PyMem_Free(leaf);
-        return PyErr_NoMemory();
+    if (leaf == NULL) {
+        PyErr_NoMemory();
+        return -1;
     }
     static const char P1[] = "\x00{\"id\":\"";  /* 0x00 then {"id":" */
     static const char P2[] = "\",\"name\":\"";
     static const char P3[] = "\",\"stratum\":\"";
     static const char P4[] = "\"}";
     const Py_ssize_t l1 = 8, l2 = sizeof(P2) - 1, l3 = sizeof(P3) - 1, l4 = sizeof(P4) - 1;
-    PyObject *result = NULL;
+    int answer = 1;
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_ssize_t li, ln, ls;
         const char *si = utf8_of(PyList_GET_ITEM(ids, i), &li);
@@ -113,9 +94,8 @@ static PyObject *subject_root(PyObject *self, PyObject *args) {
         }
         if (si == NULL || sn == NULL || ss == NULL || li == 0 || ls == 0 || !plain_utf8(si, li) ||
             !plain_utf8(sn, ln) || !plain_utf8(ss, ls)) {
-            result = Py_None;
-            Py_INCREF(result);
-            goto done;
+            answer = 0;
+            break;
         }
         Py_ssize_t need = l1 + li + l2 + ln + l3 + ls + l4;
         if (need > cap) {
@@ -123,7 +103,8 @@ static PyObject *subject_root(PyObject *self, PyObject *args) {
             unsigned char *grown = PyMem_Realloc(leaf, (size_t)cap);
             if (grown == NULL) {
                 PyErr_NoMemory();
-                goto done;
+                answer = -1;
+                break;
             }
             leaf = grown;
         }
@@ -137,11 +118,207 @@ static PyObject *subject_root(PyObject *self, PyObject *args) {
         memcpy(p, P4, l4); p += l4;
         sha256(leaf, (size_t)need, buf + 32 * i);
     }
-    fold_levels(buf, n);
-    result = PyBytes_FromStringAndSize((const char *)buf, 32);
-done:
-    PyMem_Free(buf);
     PyMem_Free(leaf);
+    return answer;
+}
+
+/* The arguments of subject_root / subject_leaves, checked: the record count, or -1 when the
+   columns do not line up (the caller answers None). */
+static Py_ssize_t subject_columns(PyObject *args, PyObject **ids, PyObject **names, PyObject **strata) {
+    if (!PyArg_ParseTuple(args, "O!O!O", &PyList_Type, ids, &PyList_Type, names, strata)) return -2;
+    Py_ssize_t n = PyList_GET_SIZE(*ids);
+    if (PyList_GET_SIZE(*names) != n) return -1;
+    if (PyUnicode_Check(*strata)) {
+        if (!PyUnicode_IS_ASCII(*strata) || PyUnicode_GET_LENGTH(*strata) != n) return -1;
+    } else if (!PyList_Check(*strata) || PyList_GET_SIZE(*strata) != n) {
+        return -1;
+    }
+    return n;
+}
+
+/* subject_root(ids, names, strata) -> bytes | None
+
+   MTH over the leaf hashes of subject_leaf_loop: the root of
+   root_from_leaf_hashes(_subject_leaf_hashes(ids, names, strata)). None unless every record
+   is plain. */
+static PyObject *subject_root(PyObject *self, PyObject *args) {
+    PyObject *ids, *names, *strata;
+    (void)self;
+    Py_ssize_t n = subject_columns(args, &ids, &names, &strata);
+    if (n == -2) return NULL;
+    if (n == -1) Py_RETURN_NONE;
+    if (n == 0) {
+        unsigned char d[32];
+        sha256("", 0, d);
+        return PyBytes_FromStringAndSize((const char *)d, 32);
+    }
+    unsigned char *buf = PyMem_Malloc((size_t)n * 32);
+    if (buf == NULL) return PyErr_NoMemory();
+    PyObject *result = NULL;
+    int ok = subject_leaf_loop(ids, names, strata, n, buf);
+    if (ok == 1) {
+        fold_levels(buf, n);
+        result = PyBytes_FromStringAndSize((const char *)buf, 32);
+    } else if (ok == 0) {
+        result = Py_None;
+        Py_INCREF(result);
+    }
+    PyMem_Free(buf);
+    return result;
+}
+
+/* subject_leaves(ids, names, strata) -> bytes | None
+
+   The leaf hashes of subject_leaf_loop concatenated (32 bytes per record, in order): what
+   b"".join(_subject_leaf_hashes(ids, names, strata)) gives. None unless every record is
+   plain. */
+static PyObject *subject_leaves(PyObject *self, PyObject *args) {
+    PyObject *ids, *names, *strata;
+    (void)self;
+    Py_ssize_t n = subject_columns(args, &ids, &names, &strata);
+    if (n == -2) return NULL;
+    if (n == -1) Py_RETURN_NONE;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, n * 32);
+    if (out == NULL) return NULL;
+    int ok = subject_leaf_loop(ids, names, strata, n, (unsigned char *)PyBytes_AS_STRING(out));
+    if (ok == 1) return out;
+    Py_DECREF(out);
+    if (ok == 0) Py_RETURN_NONE;
+    return NULL;
+}
+
+/* n bytes are well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, <= U+10FFFF). */
+static int valid_utf8(const unsigned char *s, Py_ssize_t n) {
+    Py_ssize_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c < 0x80) { i++; continue; }
+        int len;
+        unsigned char lo = 0x80, hi = 0xBF;
+        if (c >= 0xC2 && c <= 0xDF) len = 2;
+        else if (c == 0xE0) { len = 3; lo = 0xA0; }
+        else if (c == 0xED) { len = 3; hi = 0x9F; }
+        else if (c >= 0xE1 && c <= 0xEF) len = 3;
+        else if (c == 0xF0) { len = 4; lo = 0x90; }
+        else if (c >= 0xF1 && c <= 0xF3) len = 4;
+        else if (c == 0xF4) { len = 4; hi = 0x8F; }
+        else return 0;
+        if (i + len > n || s[i + 1] < lo || s[i + 1] > hi) return 0;
+        for (int k = 2; k < len; k++)
+            if (s[i + k] < 0x80 || s[i + k] > 0xBF) return 0;
+        i += len;
+    }
+    return 1;
+}
+
+/* subject_part_leaves(ids, names_json, strata, keep) -> (leaves, kept_names_json) | None
+
+   One registry part's pool without parsing its names: `names_json` is the part's names as a
+   JSON array of strings (as SQLite's json_group_array writes it: no whitespace), `keep` one
+   byte per name (0: the rules excluded that subject) or None (all kept), and ids / strata the
+   kept subjects' ids (list of str) and strata (one ASCII str, a character each), in order.
+   Gives the kept records' leaf hashes (subject_leaves of ids, the kept names, strata) and the
+   JSON array of the kept names (their bytes as given). None unless every name is a plain JSON
+   string (no escape, valid UTF-8), the array is exactly that, and the counts agree: the
+   caller then parses the names and takes the other path. */
+static PyObject *subject_part_leaves(PyObject *self, PyObject *args) {
+    PyObject *ids, *strata, *keep_obj;
+    Py_buffer names;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "O!y*UO", &PyList_Type, &ids, &names, &strata, &keep_obj)) return NULL;
+    PyObject *result = NULL, *leaves = NULL, *out = NULL;
+    const unsigned char *keep = NULL;
+    Py_ssize_t nkeep = -1;
+    Py_buffer keepbuf = {0};
+    int have_keep = 0;
+    if (keep_obj != Py_None) {
+        if (PyObject_GetBuffer(keep_obj, &keepbuf, PyBUF_SIMPLE) < 0) goto fail;
+        have_keep = 1;
+        keep = keepbuf.buf;
+        nkeep = keepbuf.len;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(ids);
+    if (!PyUnicode_IS_ASCII(strata) || PyUnicode_GET_LENGTH(strata) != n) goto none;
+    const char *sdata = (const char *)PyUnicode_DATA(strata);
+    const unsigned char *js = names.buf;
+    Py_ssize_t jl = names.len;
+    leaves = PyBytes_FromStringAndSize(NULL, n * 32);
+    out = PyBytes_FromStringAndSize(NULL, jl > 2 ? jl : 2);
+    if (leaves == NULL || out == NULL) goto fail;
+    unsigned char *lp = (unsigned char *)PyBytes_AS_STRING(leaves);
+    unsigned char *op = (unsigned char *)PyBytes_AS_STRING(out);
+    Py_ssize_t o = 0, pos = 0, row = 0, j = 0;
+    Py_ssize_t cap = 256;
+    unsigned char *leaf = PyMem_Malloc((size_t)cap);
+    if (leaf == NULL) { PyErr_NoMemory(); goto fail; }
+    static const char P1[] = "\x00{\"id\":\"";
+    static const char P2[] = "\",\"name\":\"";
+    static const char P3[] = "\",\"stratum\":\"";
+    static const char P4[] = "\"}";
+    const Py_ssize_t l1 = 8, l2 = sizeof(P2) - 1, l3 = sizeof(P3) - 1, l4 = sizeof(P4) - 1;
+    int ok = 1;
+    if (jl < 2 || js[0] != '[') ok = 0;
+    pos = 1;
+    op[o++] = '[';
+    while (ok && pos < jl && js[pos] != ']') {
+        if (row > 0) {
+            if (js[pos] != ',') { ok = 0; break; }
+            pos++;
+        }
+        if (pos >= jl || js[pos] != '"') { ok = 0; break; }
+        Py_ssize_t start = ++pos;
+        while (pos < jl && js[pos] != '"' && js[pos] != '\\' && js[pos] >= 0x20) pos++;
+        if (pos >= jl || js[pos] != '"') { ok = 0; break; }
+        Py_ssize_t len = pos - start;
+        pos++;
+        if (!valid_utf8(js + start, len)) { ok = 0; break; }
+        int kept = have_keep ? (row < nkeep && keep[row]) : 1;
+        row++;
+        if (!kept) continue;
+        if (j >= n) { ok = 0; break; }
+        Py_ssize_t li;
+        const char *si = utf8_of(PyList_GET_ITEM(ids, j), &li);
+        if (si == NULL || li == 0 || !plain_utf8(si, li) || sdata[j] < 0x20 || sdata[j] == '"' || sdata[j] == '\\') {
+            ok = 0;
+            break;
+        }
+        Py_ssize_t need = l1 + li + l2 + len + l3 + 1 + l4;
+        if (need > cap) {
+            while (cap < need) cap *= 2;
+            unsigned char *grown = PyMem_Realloc(leaf, (size_t)cap);
+            if (grown == NULL) { PyMem_Free(leaf); PyErr_NoMemory(); goto fail; }
+            leaf = grown;
+        }
+        unsigned char *p = leaf;
+        memcpy(p, P1, l1); p += l1;
+        memcpy(p, si, li); p += li;
+        memcpy(p, P2, l2); p += l2;
+        memcpy(p, js + start, len); p += len;
+        memcpy(p, P3, l3); p += l3;
+        *p++ = (unsigned char)sdata[j];
+        memcpy(p, P4, l4); p += l4;
+        sha256(leaf, (size_t)need, lp + 32 * j);
+        if (j > 0) op[o++] = ',';
+        op[o++] = '"';
+        memcpy(op + o, js + start, len);
+        o += len;
+        op[o++] = '"';
+        j++;
+    }
+    PyMem_Free(leaf);
+    if (!ok || pos != jl - 1 || js[pos] != ']' || j != n || (have_keep && row != nkeep)) goto none;
+    op[o++] = ']';
+    if (_PyBytes_Resize(&out, o) < 0) goto fail;
+    result = PyTuple_Pack(2, leaves, out);
+    goto fail;  /* (releases what is held; result is set) */
+none:
+    result = Py_None;
+    Py_INCREF(result);
+fail:
+    Py_XDECREF(leaves);
+    Py_XDECREF(out);
+    if (have_keep) PyBuffer_Release(&keepbuf);
+    PyBuffer_Release(&names);
     return result;
 }
 
@@ -417,6 +594,8 @@ static PyMethodDef methods[] = {
     {"first_positions", first_positions, METH_VARARGS, "The first positions of many subjects' inspector orders."},
     {"increasing", increasing, METH_VARARGS, "Whether a list of str is strictly increasing (None: not all str)."},
     {"subject_root", subject_root, METH_VARARGS, "MTH of plain subject records (None: take the Python path)."},
+    {"subject_leaves", subject_leaves, METH_VARARGS, "Leaf hashes of plain subject records (None: take the Python path)."},
+    {"subject_part_leaves", subject_part_leaves, METH_VARARGS, "A part's kept leaf hashes and names from its names' JSON."},
     {"merkle_root", merkle_root, METH_VARARGS, "MTH over concatenated 32-byte leaf hashes."},
     {"tickets_below", tickets_below, METH_VARARGS, "The members whose ticket is below their stratum's cut."},
     {NULL, NULL, 0, NULL},

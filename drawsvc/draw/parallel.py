@@ -51,13 +51,17 @@ def ranges(n: int, parts: int) -> list[tuple[int, int]]:
     return out
 
 
-def _read_all(fd: int) -> bytes:
-    chunks = []
-    while True:
-        b = os.read(fd, 1 << 20)
-        if not b:
-            return b"".join(chunks)
-        chunks.append(b)
+def _read_exact(fd: int, size: int) -> bytearray | None:
+    """Exactly `size` bytes from `fd` into one buffer (None if the pipe ends first): a
+    child's answer can be ~100 MB, and reading it in blocks to join them copies it twice."""
+    buf = bytearray(size)
+    view, got = memoryview(buf), 0
+    while got < size:
+        n = os.readv(fd, [view[got:]])
+        if not n:
+            return None
+        got += n
+    return buf
 
 
 def _child(task: Callable[[], bytes], r: int, w: int) -> NoReturn:
@@ -79,14 +83,15 @@ def _answer(pid: int, r: int) -> bytes | None:
     """A child's result, or None when it is not to be trusted: it did not exit 0, or what it
     wrote is not exactly one length-prefixed answer (killed midway, say)."""
     try:
-        raw = _read_all(r)
+        head = _read_exact(r, _LEN.size)
+        body = _read_exact(r, _LEN.unpack(head)[0]) if head is not None else None
+        extra = os.read(r, 1) if body is not None else b""
     finally:
         os.close(r)
     _, status = os.waitpid(pid, 0)
-    if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 and len(raw) >= _LEN.size):
+    if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0) or body is None or extra:
         return None
-    (size,) = _LEN.unpack_from(raw)
-    return raw[_LEN.size:] if len(raw) == _LEN.size + size else None
+    return bytes(body)  # (one copy: callers slice it into keys, which must be bytes)
 
 
 def run_split(tasks: Sequence[Callable[[], bytes]]) -> list[bytes]:

@@ -13,14 +13,11 @@ from __future__ import annotations
 import hashlib
 import operator
 import re
-import struct
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import compress, islice
 from typing import Any
-
-import orjson
 
 from drawsvc.i18n import tr
 from ledger.canonical import EncodingError, canonical_bytes
@@ -331,7 +328,6 @@ def check_disjoint(pool: Iterable[Mapping[str, Any]], excluded: Iterable[Mapping
         raise PoolInvalid(tr("这些检查对象既在名录池中又被列为排除：%(ids)s", ids="、".join(sorted(both)[:5])))
 
 
-_LEN8 = struct.Struct(">Q")
 STREAM_CHUNK = 1 << 20  # leaves per streamed subtree: a complete, aligned subtree of the RFC 9162 tree
 
 
@@ -340,130 +336,82 @@ class NotInIdOrder(PoolInvalid):
     or (stored as columns) a stratum that is not one character. The caller commits another way."""
 
 
-class SubjectStream:
-    """commit_subjects over a pool that arrives in id order, one part at a time.
+def subject_leaves(ids: list[str], names: list[str], strata: str | list[str]) -> bytes:
+    """The leaf hashes SHA-256(0x00 || JCS({id, name, stratum})) of the records, 32 bytes each,
+    in order: the C accelerator's loop for plain records, else the Python one, else (a value
+    JCS escapes, a bad record) the general encoder, which names what is wrong (PoolInvalid)."""
+    fast = accel.FAST
+    if fast is not None and type(ids) is list and type(names) is list:
+        out = fast.subject_leaves(ids, names, strata)
+        if out is not None:
+            return out
+    if len(ids) == len(names) == len(strata) and _plain_columns(ids, names, strata):  # type: ignore[arg-type]
+        return b"".join(_subject_leaf_hashes(ids, names, strata))
+    if not len(ids) == len(names) == len(strata):
+        raise PoolInvalid("a subject pool needs as many names and strata as ids")
+    return b"".join(leaf_hash(_check_record({"id": i, "name": n, "stratum": s}, "subjects"))
+                    for i, n, s in zip(ids, names, strata, strict=True))
 
-    Why: a province's pool (20 million subjects) held as three lists of Python strings is
-    ~4 GB; streamed, only one chunk of 2^20 records is alive at once. Every full chunk is a
-    complete, aligned subtree of the RFC 9162 tree; the last, partial one is MTH of the
-    remainder; folding the chunk roots by the same rule gives MTH of the whole (the argument of
-    `_chunk_plan`). So the root is byte for byte `commit_pool(records)`'s (a test compares them
-    on random, escaped and uneven pools). Each chunk is hashed on every core (`run_split`).
 
-    `add` takes the next records (ids strictly above every id before); `finish` returns the
-    commitment. Records whose values JCS escapes take the general encoder, chunk by chunk."""
+def hashes_root(hashes: bytes) -> bytes:
+    """MTH over concatenated 32-byte hashes (a positive multiple of 32 bytes)."""
+    fast = accel.FAST
+    if fast is not None:
+        return fast.merkle_root(hashes)
+    return root_from_leaf_hashes([hashes[i:i + 32] for i in range(0, len(hashes), 32)])
 
-    def __init__(self, chunk: int = STREAM_CHUNK, columns: bool = False) -> None:
+
+class LeafFold:
+    """The RFC 9162 root of a pool whose leaf hashes arrive in runs of any length, in order.
+
+    Why: a province's pool (20 million subjects) is read and hashed a registry part at a time
+    in forked children, and a part's pool is what the rules leave of it, so the parts do not
+    fall on the tree's subtrees. The children hand back their leaf hashes (32 bytes a record);
+    here they are cut into chunks of 2^j leaves. With chunks of 2^j leaves, every full chunk
+    is a complete, aligned subtree and the last one is MTH of the remainder, and folding the
+    chunk roots by the same rule (split at the largest power of two, a multiple of 2^j once it
+    is at least 2^j) gives MTH of the whole (the argument of `_chunk_plan`). A full chunk's root
+    is computed in a child (two in flight) while the next runs arrive.
+
+    `add(leaves)` takes the next run; `root()` the root of everything added (SHA-256('') when
+    nothing was: commit_pool's root of an empty pool)."""
+
+    def __init__(self, chunk: int = STREAM_CHUNK) -> None:
         if chunk < 1 or chunk & (chunk - 1):
             raise ValueError("the chunk is a power of two")
         self.chunk = chunk
-        # with `columns`, each chunk's ids and names also come back as JSON arrays (made by the
-        # child that hashes it), with its strata as one string, for the caller to store (`take`)
-        self.columns = columns
-        self._strata_of: dict[int, str] = {}
-        self._taken = 0
         self.size = 0
-        self.counts: Counter[str] = Counter()
+        self._runs: list[memoryview] = []  # the leaf hashes not yet in a full chunk
+        self._held = 0  # their bytes
         self._roots: list[bytes | Pending] = []
-        self._ids: list[str] = []
-        self._names: list[str] = []
-        self._strata: list[str] = []
-        self._last: str | None = None
-        self._few: list[dict[str, str]] = []  # the records of a pool of fewer than 2 (commit_pool's own path)
 
-    def add(self, ids: list[str], names: list[str], strata: Sequence[str]) -> None:
-        if not len(ids) == len(names) == len(strata):
-            raise PoolInvalid("a subject pool needs as many names and strata as ids")
-        if not ids:
-            return
-        try:
-            ordered = _increasing(ids) and (self._last is None or self._last < ids[0])
-        except TypeError:
-            raise PoolInvalid("a subject record needs a non-empty string id") from None
-        if not ordered:
-            raise NotInIdOrder("the streamed subjects are not in strictly increasing id order")
-        self._last = ids[-1]
-        self.size += len(ids)
-        self.counts.update(strata)
-        if self.columns and len("".join(strata)) != len(strata):
-            raise NotInIdOrder("a streamed pool stored as columns needs one-character strata")
-        if self.size < 2:
-            self._few = [{"id": i, "name": n, "stratum": s} for i, n, s in zip(ids, names, strata, strict=True)]
-        self._ids += ids
-        self._names += names
-        self._strata += strata
-        while len(self._ids) >= self.chunk:
-            c = self.chunk
-            ids, names, strata = self._ids[:c], self._names[:c], self._strata[:c]
-            del self._ids[:c], self._names[:c], self._strata[:c]
-            if self.columns:
-                self._strata_of[len(self._roots)] = "".join(strata)
-            if c < MIN_PARALLEL:
-                self._roots.append(self._root(ids, names, strata) + self._json(ids, names))
+    def add(self, leaves: bytes) -> None:
+        if len(leaves) % 32:
+            raise ValueError("leaf hashes are 32 bytes each")
+        self.size += len(leaves) // 32
+        view, step = memoryview(leaves), 32 * self.chunk
+        while self._held + len(view) >= step:  # a full chunk: its runs joined once
+            take = step - self._held
+            full = b"".join([*self._runs, view[:take]])
+            self._runs, self._held, view = [], 0, view[take:]
+            if self.chunk < MIN_PARALLEL:
+                self._roots.append(hashes_root(full))
                 continue
-            # hashed in a child while this process reads the next part; two chunks in flight at most
             if sum(isinstance(r, Pending) for r in self._roots) >= 2:
                 self._roots = [r.result() if isinstance(r, Pending) else r for r in self._roots]
-            self._roots.append(Pending(lambda ids=ids, names=names, strata=strata:
-                                       self._root(ids, names, strata, 1) + self._json(ids, names)))
+            self._roots.append(Pending(lambda full=full: hashes_root(full)))
+        if len(view):
+            self._runs.append(view)
+            self._held += len(view)
 
-    def _json(self, ids: list[str], names: list[str]) -> bytes:
-        if not self.columns:
-            return b""
-        a, b = orjson.dumps(ids), orjson.dumps(names)
-        return _LEN8.pack(len(a)) + a + b
-
-    def take(self) -> list[tuple[str, str, str]]:
-        """(ids JSON, names JSON, strata) of the chunks hashed since the last call, in order
-        (with `columns`): a chunk is given once its child has answered."""
-        out = []
-        for k in range(self._taken, len(self._roots)):
-            r = self._roots[k]
-            if isinstance(r, Pending):
-                break
-            if len(r) > 32:
-                (size,) = _LEN8.unpack_from(r, 32)
-                body = memoryview(r)[40:]
-                out.append((bytes(body[:size]).decode(), bytes(body[size:]).decode(), self._strata_of.pop(k)))
-                self._roots[k] = r[:32]
-            self._taken = k + 1
-        return out
+    def root(self) -> bytes:
+        roots = [r.result() if isinstance(r, Pending) else r for r in self._roots]
+        if self._held:
+            roots.append(hashes_root(b"".join(self._runs)))
+        return root_from_leaf_hashes(roots)
 
     def cancel(self) -> None:
         """Stop the chunks still hashing (the stream is abandoned)."""
         for r in self._roots:
             if isinstance(r, Pending):
                 r.cancel()
-
-    def _root(self, ids: list[str], names: list[str], strata: list[str], parts: int | None = None) -> bytes:
-        """MTH of one chunk (a complete subtree, or the remainder), its parts on the cores."""
-        n = len(ids)
-        if parts is None:
-            parts = workers() if n >= MIN_PARALLEL else 1
-        # one process where the C loop runs (a fork costs more than it saves) or asked for one
-        if (parts == 1 or accel.FAST is not None) and (root := _plain_root(ids, names, strata)) is not None:
-            return root
-        if not _plain_columns(ids, names, strata):  # the general encoder checks and names each record
-            leaves = [leaf_hash(_check_record({"id": i, "name": nm, "stratum": s}, "subjects"))
-                      for i, nm, s in zip(ids, names, strata, strict=True)]
-            return root_from_leaf_hashes(leaves)
-        sub, starts, groups = _chunk_plan(n, parts)
-
-        def part(lo: int, hi: int) -> Callable[[], bytes]:
-            return lambda: b"".join(_plain_root(ids[a:a + sub], names[a:a + sub], strata[a:a + sub])  # type: ignore[misc]
-                                    for a in starts[lo:hi])
-        roots = b"".join(run_split([part(lo, hi) for lo, hi in groups]))
-        return root_from_leaf_hashes([roots[i:i + 32] for i in range(0, len(roots), 32)])
-
-    def finish(self) -> PoolCommitment:
-        self._roots = [r.result() if isinstance(r, Pending) else r for r in self._roots]
-        if self._ids:
-            if self.columns:
-                self._strata_of[len(self._roots)] = "".join(self._strata)
-            self._roots.append(self._root(self._ids, self._names, self._strata) + self._json(self._ids, self._names))
-            self._ids, self._names, self._strata = [], [], []
-        if self.size < 2:
-            return commit_pool(self._few if self.size else [], "subjects")
-        roots = [r[:32] for r in self._roots]
-        return PoolCommitment(kind="subjects", size=self.size, root=root_from_leaf_hashes(roots),
-                              counts=dict(self.counts))

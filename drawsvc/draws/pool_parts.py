@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from ledger.canonical import canonical_bytes
@@ -101,40 +101,47 @@ def subject_parts(conn: Connection, draw_id: str, part_size: int = PART_SIZE) ->
         yield encode_part(ids, names, strata)
 
 
-def _stored_size(conn: Connection, draw_id: str) -> int | None:
-    """The size of a streamed pool's stored parts (its first part's, if more follow), or None
-    when the pool is one stored part (any part size of at least its length cuts it the same)."""
+def _stored_sizes(conn: Connection, draw_id: str) -> list[int]:
+    """How many records each stored part of a streamed pool holds, in order (a stored part is
+    what the rules left of one registry part: at most 2^20, often fewer). Strata are one
+    character each in the stored parts, so their string's length is the count."""
     c = schema.draw_pool_chunks.c
-    first, more = conn.execute(select(c.subject_strata).where(c.draw_id == draw_id, c.n == 0)).scalar(), \
-        conn.execute(select(c.n).where(c.draw_id == draw_id, c.n == 1)).scalar()
-    if first is None:
-        return None
-    return len(first) if more is not None else None
+    return [size for _, size in conn.execute(select(c.n, func.length(c.subject_strata))
+                                             .where(c.draw_id == draw_id).order_by(c.n))]
 
 
 def part_bytes(conn: Connection, draw_id: str, n: int, part_size: int = PART_SIZE) -> bytes | None:
     """Part ``n`` alone (the API's `GET .../pool/subjects/<n>`), or None past the last part.
 
-    With the stored part size (the default) it reads one stored part; else it streams up to it.
-    (Strata are one character each in the stored parts, so their string's length is the count.)"""
-    if n < 0:
+    A streamed pool's part is cut from the one or two stored parts it overlaps (their sizes
+    read first); an older pool, stored whole, is cut from the whole."""
+    if n < 0 or not valid_part_size(part_size):
         return None
     raw = conn.execute(select(schema.draw_pools.c.pools).where(schema.draw_pools.c.draw_id == draw_id)).scalar()
     if raw is None:
         return None
-    pools = orjson.loads(raw)
-    stored = pools.get("subjects_chunks")
-    if stored is not None and _stored_size(conn, draw_id) == part_size:  # stored as asked: one stored part
-        if n >= stored:
-            return None
-        c = schema.draw_pool_chunks.c
-        row = conn.execute(select(c.subject_ids, c.subject_names, c.subject_strata)
-                           .where(c.draw_id == draw_id, c.n == n)).one()
-        return encode_part(orjson.loads(row.subject_ids), orjson.loads(row.subject_names), row.subject_strata)
-    for i, data in enumerate(subject_parts(conn, draw_id, part_size)):
-        if i == n:
-            return data
-    return None
+    if orjson.loads(raw).get("subjects_chunks") is None:
+        for i, data in enumerate(subject_parts(conn, draw_id, part_size)):
+            if i == n:
+                return data
+        return None
+    lo, hi = n * part_size, (n + 1) * part_size
+    ids: list[str] = []
+    names: list[str] = []
+    strata = ""
+    c = schema.draw_pool_chunks.c
+    start = 0
+    for k, size in enumerate(_stored_sizes(conn, draw_id)):
+        end = start + size
+        if start < hi and end > lo:
+            row = conn.execute(select(c.subject_ids, c.subject_names, c.subject_strata)
+                               .where(c.draw_id == draw_id, c.n == k)).one()
+            a, b = max(lo, start) - start, min(hi, end) - start
+            ids += orjson.loads(row.subject_ids)[a:b]
+            names += orjson.loads(row.subject_names)[a:b]
+            strata += row.subject_strata[a:b]
+        start = end
+    return encode_part(ids, names, strata) if ids else None
 
 
 def describe(parts: Iterable[bytes], part_size: int, wanted: set[str] | None = None,

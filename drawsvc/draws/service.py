@@ -19,14 +19,18 @@ from __future__ import annotations
 import base64
 import json
 import os
+import pickle
 import secrets
 import sqlite3
 import threading
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator, Mapping, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
+from itertools import compress
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -37,6 +41,7 @@ from sqlalchemy.engine import Connection
 
 from drawsvc.clock import china_date
 from drawsvc.draw import (
+    accel,
     check_recipe,
     commit_pool,
     derive_seed,
@@ -53,7 +58,19 @@ from drawsvc.draw.codec import ALGORITHM, ALGORITHM_V1
 from drawsvc.draw.drand import ChainInfo, chain_from_json, round_time
 from drawsvc.draw.errors import DrawError, NotNextEligible, SubstitutionInvalid, SwapInvalid
 from drawsvc.draw.matching import Assignment, Inspector, MatchResult, candidates, gc_paused
-from drawsvc.draw.pool import STREAM_CHUNK, NotInIdOrder, SubjectPool, SubjectStream, commit_subjects, group_by_stratum
+from drawsvc.draw.parallel import MIN_PARALLEL, Pending
+from drawsvc.draw.pool import (
+    STREAM_CHUNK,
+    LeafFold,
+    NotInIdOrder,
+    PoolCommitment,
+    PoolInvalid,
+    SubjectPool,
+    _increasing,
+    commit_subjects,
+    group_by_stratum,
+    subject_leaves,
+)
 from drawsvc.draw.relay import fetch_round
 from drawsvc.draw.run import DrawResult
 from drawsvc.draw.selection import StreamSelection, draw_subjects
@@ -376,40 +393,63 @@ class DrawService:
         year = int(draw_date[:4])
         prior = sorted((PriorCheck(r.subject, r.department, r.kind) for r in conn.execute(
             select(schema.checks).where(schema.checks.c.year == year))), key=lambda c: c.subject)
-        keys = [c.subject for c in prior]
-        stream = SubjectStream(STREAM_CHUNK, columns=True)
-        first: DrawInputs | None = None
+        rules = _PartRules(plan, department, items, libs, insp, confl, prior, [c.subject for c in prior], parents,
+                           draw_date)
+        # what every part shares (inspectors, rule, parameters): the rules over no subject at all
+        shared = build_inputs(plan, department, items, _NO_SUBJECTS, libs, insp, confl, [], parents, draw_date)
+        fold = LeafFold(STREAM_CHUNK)
+        counts: Counter[str] = Counter()
         excluded: list[dict[str, Any]] = []
         pairs: set[tuple[str, ...]] = set()
-        stored = 0
+        stored = read = 0
+        last: str | None = None
+        pending: deque[Pending | bytes] = deque()
+
+        def take(answer: bytes) -> None:
+            nonlocal stored, last
+            part = pickle.loads(answer)
+            if part["size"]:
+                if last is not None and not last < part["first"]:
+                    raise NotInIdOrder("the registry's parts are not in strictly increasing id order")
+                last = part["last"]
+                fold.add(part["leaves"])
+                _store_part(conn, draw_id, stored, part["ids"], part["names"], part["strata"])
+                stored += 1
+            counts.update(part["counts"])
+            excluded.extend(part["excluded"])
+            pairs.update(tuple(c) for c in part["conflicts"])
+
         try:
-            for cols in _subject_parts(conn, STREAM_CHUNK):
-                lo, hi = cols.code[0], cols.code[-1]
-                part = build_inputs(plan, department, items, cols, libs, insp, confl,
-                                    prior[bisect_left(keys, lo):bisect_right(keys, hi)], parents, draw_date)
-                # what every part shares (inspectors, rule, parameters), without this part's pool
-                first = first or replace(part, pool=SubjectPool([], [], []), excluded=[], conflicts=[])
-                stream.add(part.pool.ids, part.pool.names, part.pool.strata)
-                excluded += part.excluded
-                pairs.update(tuple(c) for c in part.conflicts)
-                del cols, part  # one part alive at a time
-                for ids_json, names_json, strata in stream.take():  # each chunk stored once hashed
-                    _store_part(conn, draw_id, stored, ids_json, names_json, strata)
-                    stored += 1
+            for raw in _subject_parts(conn, STREAM_CHUNK):
+                read += 1
+                task = partial(_part_pool, rules, raw)
+                # each part's rules, leaf hashes and stored form in a child while the next part is
+                # read here (two in flight): this process only reads, stores and folds
+                pending.append(Pending(task) if raw.count >= MIN_PARALLEL else task())
+                del raw, task
+                while len(pending) >= 2:
+                    first = pending.popleft()
+                    take(first.result() if isinstance(first, Pending) else first)
+            while pending:
+                first = pending.popleft()
+                take(first.result() if isinstance(first, Pending) else first)
         except NotInIdOrder:
-            first = None
+            read = 0
         except BaseException:
-            stream.cancel()
+            for p in pending:
+                if isinstance(p, Pending):
+                    p.cancel()
+            fold.cancel()
             raise
-        if first is None:
-            stream.cancel()
+        if not read:  # an empty registry, or a part out of order: the caller gathers at once
+            for p in pending:
+                if isinstance(p, Pending):
+                    p.cancel()
+            fold.cancel()
             conn.execute(schema.draw_pool_chunks.delete().where(schema.draw_pool_chunks.c.draw_id == draw_id))
             return None
-        commitment = stream.finish().to_json()
-        for ids_json, names_json, strata in stream.take():
-            _store_part(conn, draw_id, stored, ids_json, names_json, strata)
-            stored += 1
-        inputs = replace(first, excluded=excluded, conflicts=[list(p) for p in sorted(pairs)])
+        commitment = PoolCommitment(kind="subjects", size=fold.size, root=fold.root(), counts=dict(counts)).to_json()
+        inputs = replace(shared, excluded=excluded, conflicts=[list(p) for p in sorted(pairs)])
         return inputs, commitment, stored
 
     def preview(self, actor: Actor, plan: str, department: str, draw_date: str) -> dict[str, Any]:
@@ -837,7 +877,21 @@ def load_pools(conn: Connection, draw_id: str, subjects: str = "records") -> dic
 
 def _stored_parts(conn: Connection, draw_id: str) -> Iterator[tuple[str, str]]:
     """(ids as their stored JSON array, strata) of a streamed pool's parts, in order, one read
-    at a time (StreamSelection parses the ids in the child that hashes the part)."""
+    at a time (StreamSelection parses the ids in the child that hashes the part); on SQLite the
+    next part is read ahead in a thread."""
+    if conn.dialect.name == "sqlite":
+        def read_part(con: Any, n: int) -> tuple[str, str] | None:
+            return con.execute("SELECT subject_ids, subject_strata FROM draw_pool_chunks WHERE draw_id = ? AND n = ?",
+                               (draw_id, n)).fetchone()
+
+        with _SqliteReader(conn, read_part, "pool-read") as read:
+            n = 0
+            read.ask(n)
+            while (row := read.answer()) is not None:
+                n += 1
+                read.ask(n)
+                yield row[0], row[1]
+        return
     n = 0
     while True:
         row = conn.execute(select(schema.draw_pool_chunks.c.subject_ids, schema.draw_pool_chunks.c.subject_strata)
@@ -849,11 +903,20 @@ def _stored_parts(conn: Connection, draw_id: str) -> Iterator[tuple[str, str]]:
         n += 1
 
 
-def _store_part(conn: Connection, draw_id: str, n: int, ids_json: str, names_json: str, strata: str) -> None:
-    """One part of a streamed pool: ids and names as JSON arrays (made by the child that hashed
-    it), strata as one string of one-character strata (credit classes)."""
-    conn.execute(insert(schema.draw_pool_chunks).values(draw_id=draw_id, n=n, subject_ids=ids_json,
-                                                       subject_names=names_json, subject_strata=strata))
+def _store_part(conn: Connection, draw_id: str, n: int, ids_json: bytes, names_json: bytes, strata: str) -> None:
+    """One part of a streamed pool: ids and names as JSON arrays (UTF-8, made by the child that
+    hashed it), strata as one string of one-character strata (credit classes).
+
+    On SQLite the JSON goes in as given and is stored as text by a CAST (a reinterpretation of
+    the same bytes): decoding ~60 MB a part to str only for the driver to encode it back to
+    UTF-8 cost seconds at a province's 20 parts."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("INSERT INTO draw_pool_chunks (draw_id, n, subject_ids, subject_names, subject_strata) "
+                             "VALUES (?, ?, CAST(? AS TEXT), CAST(? AS TEXT), ?)",
+                             (draw_id, n, ids_json, names_json, strata))
+        return
+    conn.execute(insert(schema.draw_pool_chunks).values(draw_id=draw_id, n=n, subject_ids=ids_json.decode(),
+                                                       subject_names=names_json.decode(), subject_strata=strata))
 
 
 def _sqlite_file(conn: Connection) -> str | None:
@@ -863,50 +926,46 @@ def _sqlite_file(conn: Connection) -> str | None:
 
 
 class _SqliteReader:
-    """The next part of the registry read while this one is worked on (SQLite).
+    """The next read done while this part is worked on (SQLite): prepare's registry parts, and
+    run's stored pool parts.
 
-    Why: reading a part (SQLite building its JSON arrays, and its special subjects) is a third
-    of what prepare's process does per part, and sqlite3 lets other threads run while a
-    statement steps. The read goes through a second connection of the same database file in
-    one worker thread, started after prepare's BEGIN IMMEDIATE: with that lock held no other
-    writer can commit, and prepare itself does not write the registry, so the second
+    Why: reading a part (SQLite building its JSON arrays, and its special subjects; or a stored
+    part's ~20 MB of ids) is a large share of what the one reading process does per part, and
+    sqlite3 lets other threads run while a statement steps. The read goes through a second
+    connection of the same database file in one worker thread, started after the transaction's
+    BEGIN IMMEDIATE: with that lock held no other writer can commit, and the reads are of rows
+    the transaction does not write (the registry; the parts prepare committed), so the second
     connection reads exactly the rows the transaction would. Where the database is not a plain
     file (in memory, a URI), the parts are read through the transaction's own connection, one
-    after the other. An answer is (codes JSON, names JSON, classes, special rows or None)."""
+    after the other. `read(con, *args)` makes one read; `ask(*args)` starts it, `answer()`
+    gives it."""
 
-    def __init__(self, conn: Connection, sql: str, special_sql: str) -> None:
-        self.conn, self.sql, self.special_sql = conn, sql, special_sql
+    def __init__(self, conn: Connection, read: Callable[..., Any], name: str = "registry-read") -> None:
+        self.conn, self.read, self.name = conn, read, name
         self.path = _sqlite_file(conn)
         self.pool: ThreadPoolExecutor | None = None
-        self.pending: Future[tuple[Any, ...]] | None = None
-        self.last = ""
-        self.size = 0
+        self.pending: Future[Any] | None = None
+        self.args: tuple[Any, ...] = ()
         self.local = threading.local()
 
     def __enter__(self) -> _SqliteReader:
         if self.path is not None:
-            self.pool = ThreadPoolExecutor(1, thread_name_prefix="registry-read")
+            self.pool = ThreadPoolExecutor(1, thread_name_prefix=self.name)
         return self
 
-    def _read(self, con: Any, last: str, size: int) -> tuple[Any, ...]:
-        code, name, klass = con.execute(self.sql, (last, size)).fetchone()
-        hi = _last_code(code)
-        special = con.execute(self.special_sql, (last, hi)).fetchall() if hi is not None else None
-        return code, name, klass, special
-
-    def _in_thread(self, last: str, size: int) -> tuple[Any, ...]:
+    def _in_thread(self, *args: Any) -> Any:
         con = getattr(self.local, "con", None)
         if con is None:
             con = self.local.con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
-        return self._read(con, last, size)
+        return self.read(con, *args)
 
-    def ask(self, last: str, size: int) -> None:
-        self.last, self.size = last, size
-        self.pending = self.pool.submit(self._in_thread, last, size) if self.pool is not None else None
+    def ask(self, *args: Any) -> None:
+        self.args = args
+        self.pending = self.pool.submit(self._in_thread, *args) if self.pool is not None else None
 
-    def answer(self) -> tuple[Any, ...]:
+    def answer(self) -> Any:
         if self.pending is None:
-            return self._read(self.conn.connection.driver_connection, self.last, self.size)
+            return self.read(self.conn.connection.driver_connection, *self.args)
         return self.pending.result()
 
     def __exit__(self, *exc: object) -> None:
@@ -940,32 +999,121 @@ class _SpecialRow(NamedTuple):
     complaints: int
 
 
-def _subject_parts(conn: Connection, size: int) -> Iterator[SubjectColumns]:
-    """The registry's subjects as columns, `size` at a time, in code order (SQLite: the WITHOUT
-    ROWID table's key order, read by key ranges; PostgreSQL: sorted in the C collation, through a
-    server-side cursor). Each part as _subject_columns gives the whole (same special rows)."""
+class _RawPart(NamedTuple):
+    """One part of the registry as read, before any parsing: the codes and names (JSON arrays
+    as SQLite writes them, the names' as its UTF-8 bytes; or lists), the credit classes (a character each), and the special
+    subjects' rows that may fall in it (with their sorted codes, or None: the rows' own)."""
+
+    count: int
+    codes: str | list[str]
+    names: bytes | str | list[str]
+    klass: str
+    special: Sequence[Any]
+    keys: Sequence[str] | None
+
+
+class _PartRules(NamedTuple):
+    """What the rules read besides a part's own subjects (gather_streamed's, for each part)."""
+
+    plan: Mapping[str, Any]
+    department: str
+    items: list[Any]
+    libs: Mapping[str, Mapping[str, Any]]
+    inspectors: list[Any]
+    conflicts: list[Any]
+    prior: list[PriorCheck]  # sorted by subject
+    prior_keys: list[str]
+    parents: Mapping[str, str | None]
+    draw_date: str
+
+
+_NO_SUBJECTS = SubjectColumns(code=[], name=[], credit_class="", abnormal=[], serious_dishonest=[], penalized_on=[],
+                              complaints=[], inactive={}, special=[])
+
+
+def _part_pool(rules: _PartRules, raw: _RawPart) -> bytes:
+    """One registry part's share of a streamed prepare, as a child computes it: the rules over
+    the part (build_inputs: a subject's exclusion and stratum depend only on its own record and
+    its own prior checks), the pool's leaf hashes, and its stored form (ids and names as JSON
+    arrays, strata as one string). NotInIdOrder where the part cannot be streamed (ids out of
+    order, a stratum of two characters); PoolInvalid naming a bad record."""
+    codes = orjson.loads(raw.codes) if isinstance(raw.codes, str) else raw.codes
+    # the names are only hashed and stored: from SQLite's JSON bytes, the C loop does both
+    # without a str per name (the rules never read a name); else they are parsed here
+    fast = accel.FAST if isinstance(raw.names, bytes) else None
+    names = [""] * len(codes) if fast is not None else \
+        orjson.loads(raw.names) if isinstance(raw.names, bytes | str) else raw.names
+    keys = raw.keys if raw.keys is not None else [r.code for r in raw.special]
+    cols = _with_special(codes, names, raw.klass, raw.special, keys)
+    lo, hi = codes[0], codes[-1]
+    prior = rules.prior[bisect_left(rules.prior_keys, lo):bisect_right(rules.prior_keys, hi)]
+    part = build_inputs(rules.plan, rules.department, rules.items, cols, rules.libs, rules.inspectors,
+                        rules.conflicts, prior, rules.parents, rules.draw_date)
+    del cols
+    ids, kept_names, strata = part.pool.ids, part.pool.names, "".join(part.pool.strata)
+    if len(strata) != len(ids):
+        raise NotInIdOrder("a streamed pool stored as columns needs one-character strata")
+    try:
+        if not _increasing(ids):
+            raise NotInIdOrder("the streamed subjects are not in strictly increasing id order")
+    except TypeError:
+        raise PoolInvalid("a subject record needs a non-empty string id") from None
+    done = None
+    if fast is not None:
+        keep = None
+        if part.excluded:  # the excluded rows, found by their codes (the part is in code order)
+            keep = bytearray(b"\x01") * len(codes)
+            for r in part.excluded:
+                i = bisect_left(codes, r["id"])
+                if i < len(codes) and codes[i] == r["id"]:
+                    keep[i] = 0
+        done = fast.subject_part_leaves(ids, raw.names, strata, keep)
+        if done is None:  # a name JSON escapes (or not UTF-8): parsed, and the general path
+            kept_names = list(compress(orjson.loads(raw.names), keep)) if keep is not None else orjson.loads(raw.names)
+    leaves, names_json = done if done is not None else (
+        subject_leaves(ids, kept_names, strata) if ids else b"", orjson.dumps(kept_names))
+    return pickle.dumps({
+        "size": len(ids), "first": ids[0] if ids else None, "last": ids[-1] if ids else None,
+        "leaves": leaves, "ids": orjson.dumps(ids), "names": names_json, "strata": strata,
+        "counts": {s: strata.count(s) for s in set(strata)},
+        "excluded": part.excluded, "conflicts": part.conflicts}, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _subject_parts(conn: Connection, size: int) -> Iterator[_RawPart]:
+    """The registry's subjects `size` at a time, in code order, as read (SQLite: the WITHOUT
+    ROWID table's key order, read by key ranges; PostgreSQL: sorted in the C collation, through
+    a server-side cursor), with the special rows that may fall in each part."""
     if conn.dialect.name == "sqlite":
         # each part from the narrow covering index ix_reg_subjects_draw (the table's rows carry
         # the whole record), its special subjects by a range of the partial index
-        sql = ("SELECT json_group_array(code), json_group_array(name), group_concat(credit_class, '') FROM "
+        # (the names as the JSON's bytes: _part_pool hashes and stores them without decoding)
+        sql = ("SELECT count(*), json_group_array(code), CAST(json_group_array(name) AS BLOB), "
+               "group_concat(credit_class, '') FROM "
                "(SELECT code, name, credit_class FROM reg_subjects WHERE code > ? ORDER BY code LIMIT ?)")
         special_sql = ("SELECT code, status, abnormal, serious_dishonest, penalized_on, complaints FROM reg_subjects "
                        f"WHERE code > ? AND code <= ? AND ({reg.SPECIAL_SUBJECTS}) ORDER BY code")
-        with _SqliteReader(conn, sql, special_sql) as read:
+        def read_part(con: Any, last: str, size: int) -> tuple[Any, ...]:
+            count, code, name, klass = con.execute(sql, (last, size)).fetchone()
+            hi = _last_code(code) if count else None
+            special = con.execute(special_sql, (last, hi)).fetchall() if hi is not None else None
+            return count, code, name, klass, special
+
+        with _SqliteReader(conn, read_part) as read:
             read.ask("", size)
             while True:
-                code, name, klass, special = read.answer()
-                codes: list[str] = orjson.loads(code)
-                if not codes:
+                count, code, name, klass, special = read.answer()
+                if not count:
                     return
-                more = len(codes) == size
+                hi = _last_code(code)
+                if hi is None:  # (an escape in the last code: parse the array to know it)
+                    hi = orjson.loads(code)[-1]
                 if special is None:  # (the reader could not tell the part's last code)
-                    special = conn.exec_driver_sql(special_sql, (read.last, codes[-1])).all()
+                    special = conn.exec_driver_sql(special_sql, (read.args[0], hi)).all()
+                more = count == size
                 if more:  # the next part is read while this one is worked on
-                    read.ask(codes[-1], size)
-                rows = [_SpecialRow(*r) for r in special]  # in code order
-                yield _with_special(codes, orjson.loads(name), klass or "", rows, [r.code for r in rows])
-                del codes, code, name, klass, rows, special  # one part alive at a time
+                    read.ask(hi, size)
+                yield _RawPart(count, code, name, klass or "", [_SpecialRow(*r) for r in special], None)
+                del code, name, klass, special  # one part alive at a time
                 if not more:
                     return
     else:
@@ -988,7 +1136,7 @@ def _subject_parts(conn: Connection, size: int) -> Iterator[SubjectColumns]:
         for chunk in result.partitions(size):
             codes, names, klass = (list(c) for c in zip(*chunk, strict=True))
             del chunk
-            yield _with_special(codes, names, "".join(klass), pg_rows, keys)
+            yield _RawPart(len(codes), codes, names, "".join(klass), pg_rows, keys)
             del codes, names, klass
 
 

@@ -18,9 +18,17 @@ import pytest
 
 from drawsvc.draw import accel, pool, selection
 from drawsvc.draw.codec import TAG_SUBJECT_TICKET, tag_prefix
-from drawsvc.draw.pool import SubjectPool, SubjectStream, _subject_leaf_hashes, commit_pool, commit_subjects
+from drawsvc.draw.pool import (
+    LeafFold,
+    SubjectPool,
+    _subject_leaf_hashes,
+    commit_pool,
+    commit_subjects,
+    subject_leaves,
+)
 from drawsvc.draw.selection import StreamSelection, _part_below, draw_subjects
-from ledger.merkle import root_from_leaf_hashes
+from ledger.canonical import canonical_bytes
+from ledger.merkle import leaf_hash, root_from_leaf_hashes
 
 FAST = accel.FAST
 needs_fast = pytest.mark.skipif(FAST is None, reason="the C accelerator is not built here")
@@ -120,17 +128,23 @@ def test_commitments_on_both_paths(paths: str, n: int) -> None:
     want = commit_pool([{"id": i, "name": m, "stratum": s} for i, m, s in zip(ids, names, strata, strict=True)])
     assert commit_subjects(SubjectPool(ids, names, strata)) == want
     assert commit_subjects(SubjectPool(ids[::-1], names[::-1], strata[::-1])) == want  # unsorted
+    leaves = b"".join(subject_leaves(ids[lo:lo + 7], names[lo:lo + 7], "".join(strata[lo:lo + 7]))
+                      for lo in range(0, n, 7))
+    assert leaves == b"".join(_subject_leaf_hashes(ids[:n // 2], names[:n // 2], strata[:n // 2])) + leaf_hash(
+        canonical_bytes({"id": ids[n // 2], "name": names[n // 2], "stratum": strata[n // 2]})) + b"".join(
+        _subject_leaf_hashes(ids[n // 2 + 1:], names[n // 2 + 1:], strata[n // 2 + 1:]))
     for chunk in (1, 4, 16, 64):
-        stream = SubjectStream(chunk, columns=True)
-        for lo in range(0, n, 7):
-            stream.add(ids[lo:lo + 7], names[lo:lo + 7], strata[lo:lo + 7])
-        assert stream.finish() == want
+        fold = LeafFold(chunk)
+        for lo in range(0, len(leaves), 32 * 7):
+            fold.add(leaves[lo:lo + 32 * 7])
+        assert (fold.size, fold.root()) == (want.size, want.root)
 
 
-def test_stream_refuses_out_of_order_on_both_paths(paths: str) -> None:
-    stream = SubjectStream(4)
-    with pytest.raises(pool.NotInIdOrder):
-        stream.add(["b", "a"], ["x", "y"], ["A", "A"])
+def test_leaves_name_a_bad_record_on_both_paths(paths: str) -> None:
+    """A record the rules could never produce (an empty id) is refused by name, not hashed."""
+    with pytest.raises(pool.PoolInvalid, match="non-empty string id"):
+        subject_leaves(["a", ""], ["x", "y"], "AA")
+    assert FAST is None or FAST.subject_leaves(["a", ""], ["x", "y"], "AA") is None
 
 
 @pytest.mark.parametrize("as_json", [False, True])
@@ -198,3 +212,48 @@ def test_matching_on_both_paths(paths: str) -> None:
     finally:
         accel.FAST = accel_was
     assert got == want
+
+
+@pytest.mark.skipif(FAST is None, reason="the C accelerator is not built here")
+@pytest.mark.parametrize("n", [0, 1, 2, 7, 100])
+def test_part_leaves_from_the_names_json(n: int) -> None:
+    """subject_part_leaves: the kept records' leaf hashes and names' JSON straight from the
+    names' JSON bytes, exactly subject_leaves + orjson.dumps of the kept names."""
+    import orjson
+
+    rng = random.Random(n)
+    ids, names, strata = _columns(n, rng)
+    names = [rng.choice(["广州市泰隆健康有限公司", "plain", "😀 emoji", "", "a/b"]) + m for m in names]
+    raw = orjson.dumps(names)
+    for keep in (None, bytes(rng.choice([0, 1, 1]) for _ in range(n))):
+        kept = [i for i in range(n) if keep is None or keep[i]]
+        k_ids, k_names = [ids[i] for i in kept], [names[i] for i in kept]
+        k_strata = "".join(strata[i] for i in kept)
+        got = FAST.subject_part_leaves(k_ids, raw, k_strata, keep)
+        assert got == (subject_leaves(k_ids, k_names, k_strata) if kept else b"", orjson.dumps(k_names))
+
+
+@pytest.mark.skipif(FAST is None, reason="the C accelerator is not built here")
+@pytest.mark.parametrize("names_json", [
+    b'["a","b\\"c"]',  # an escape: the Python path decides
+    b'["a","b\\u0041"]',
+    b'["a","\xff"]',  # not UTF-8
+    b'["a","\xed\xa0\x80"]',  # a surrogate's bytes
+    b'["a"]',  # one name short
+    b'["a","b","c"]',  # one too many
+    b'["a" ,"b"]',  # not as SQLite writes it
+    b'["a","b"',  # torn
+    b'"a","b"',
+])
+def test_part_leaves_hands_back_what_it_does_not_handle(names_json: bytes) -> None:
+    assert FAST.subject_part_leaves(["1", "2"], names_json, "AB", None) is None
+
+
+@pytest.mark.skipif(FAST is None, reason="the C accelerator is not built here")
+def test_part_leaves_checks_ids_strata_and_mask() -> None:
+    assert FAST.subject_part_leaves(["1", ""], b'["a","b"]', "AB", None) is None  # an empty id
+    assert FAST.subject_part_leaves(["1", 'x"'], b'["a","b"]', "AB", None) is None  # an id JCS escapes
+    assert FAST.subject_part_leaves(["1", "2"], b'["a","b"]', "A", None) is None  # strata short
+    assert FAST.subject_part_leaves(["1", "2"], b'["a","b"]', 'A"', None) is None  # a stratum JCS escapes
+    assert FAST.subject_part_leaves(["1"], b'["a","b"]', "A", b"\x01") is None  # a mask one short
+    assert FAST.subject_part_leaves(["1"], b'["a","b"]', "A", b"\x00\x01")[1] == b'["b"]'

@@ -11,14 +11,13 @@ its drawn content must be what the at-once recompute gives over the stored pool.
 
 from __future__ import annotations
 
-import json
 import random
 
 import pytest
 from sqlalchemy import insert, select
 
-from drawsvc.draw import parallel, pool, selection
-from drawsvc.draw.pool import STREAM_CHUNK, SubjectStream, commit_pool
+from drawsvc.draw import accel, parallel, pool, selection
+from drawsvc.draw.pool import STREAM_CHUNK, LeafFold, commit_pool, subject_leaves
 from drawsvc.draws import schema as draws_schema
 from drawsvc.draws import service as service_mod
 from drawsvc.draws.service import DrawService, load_pools, recompute
@@ -36,6 +35,7 @@ DRAW_DATE = "2026-06-01"  # the year of the checks below (frequency cap), whatev
 def small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(service_mod, "STREAM_CHUNK", 16)
     monkeypatch.setattr(pool, "MIN_PARALLEL", 1)  # every part hashed on two processes
+    monkeypatch.setattr(service_mod, "MIN_PARALLEL", 1)  # every registry part's rules in a child
     monkeypatch.setattr(selection, "MIN_PARALLEL", 1)
     monkeypatch.setenv("DRAWSVC_DRAW_WORKERS", "2")
     assert parallel.workers() == 2
@@ -81,6 +81,13 @@ def test_sqlite_streamed_pool_equals_the_at_once_pool(sqlite_url: str, small_par
     _streamed_equals_at_once(new_ledger(sqlite_url), monkeypatch)
 
 
+def test_sqlite_streamed_pool_without_the_accelerator(sqlite_url: str, small_parts: None,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The names parsed and hashed in Python (no C accelerator): the same pool."""
+    monkeypatch.setattr(accel, "FAST", None)
+    _streamed_equals_at_once(new_ledger(sqlite_url), monkeypatch)
+
+
 def test_sqlite_streamed_pool_read_in_the_transaction(sqlite_url: str, small_parts: None,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """Where the registry's next part cannot be read ahead through a second connection (not a
@@ -96,34 +103,47 @@ def test_postgres_streamed_pool_equals_the_at_once_pool(pg_url: str, small_parts
 
 
 @pytest.mark.parametrize("n", [0, 1, 2, 3, 15, 16, 17, 31, 32, 33, 100, 255, 256, 257])
-def test_stream_commitment_is_commit_pool(n: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Same root as commit_pool for every size around the chunk boundaries, plain and escaped."""
+def test_folded_leaves_are_commit_pool(n: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same root as commit_pool for every size around the chunk boundaries, plain and escaped
+    records, the leaf hashes arriving in uneven runs (as the registry parts' pools do)."""
     monkeypatch.setattr(pool, "MIN_PARALLEL", 1)
     rng = random.Random(n)
     ids = sorted(f"9115{rng.randrange(10**12):014d}" for _ in range(n))
     ids = sorted(set(ids))
     names = [rng.choice(["企业", 'say "hi"', "tab\t", "plain", "😀"]) + str(i) for i in range(len(ids))]
-    strata = [rng.choice("ABCD") for _ in ids]
+    strata = "".join(rng.choice("ABCD") for _ in ids)
     want = commit_pool([{"id": i, "name": m, "stratum": s} for i, m, s in zip(ids, names, strata, strict=True)])
     for chunk in (1, 2, 16, STREAM_CHUNK):
-        stream = SubjectStream(chunk, columns=True)
-        pos, stored = 0, []
-        while pos < len(ids):  # uneven parts
+        fold, pos = LeafFold(chunk), 0
+        while pos < len(ids):  # uneven runs
             step = rng.randrange(1, 40)
-            stream.add(ids[pos:pos + step], names[pos:pos + step], strata[pos:pos + step])
-            stored += stream.take()
+            fold.add(subject_leaves(ids[pos:pos + step], names[pos:pos + step], strata[pos:pos + step]))
             pos += step
-        assert stream.finish() == want, (n, chunk)
-        stored += stream.take()
-        # the stored columns, joined, are the pool (each chunk once, in order)
-        assert [i for p in stored for i in json.loads(p[0])] == ids
-        assert [m for p in stored for m in json.loads(p[1])] == names
-        assert "".join(p[2] for p in stored) == "".join(strata)
-        assert all(len(json.loads(p[0])) == chunk for p in stored[:-1])
+        assert (fold.size, fold.root()) == (want.size, want.root), (n, chunk)
 
 
-def test_stream_refuses_out_of_order_parts() -> None:
-    stream = SubjectStream(4)
-    stream.add(["b", "c"], ["x", "y"], ["A", "A"])
-    with pytest.raises(pool.NotInIdOrder):
-        stream.add(["c"], ["z"], ["A"])
+def test_fold_refuses_a_torn_hash() -> None:
+    with pytest.raises(ValueError):
+        LeafFold(4).add(b"x" * 33)
+
+
+def test_streamed_prepare_refuses_parts_out_of_order(sqlite_url: str, small_parts: None,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A registry read out of id order (a collation surprise) is not streamed: prepare falls
+    back to the at-once path, whose pool is the same, and keeps no stored part."""
+    led = new_ledger(sqlite_url)
+    _fill(led, _subjects(100, random.Random(3)))
+    real = service_mod._subject_parts
+
+    def swapped(conn, size):  # type: ignore[no-untyped-def]
+        parts = list(real(conn, size))
+        return iter([parts[1], parts[0], *parts[2:]])
+
+    monkeypatch.setattr(service_mod, "_subject_parts", swapped)
+    svc = DrawService(led, Registry(led))
+    actor = Actor("system", "system", signer=led.system)
+    d = svc.prepare(actor, "P1", "scj", [{"type": "dice", "min_digits": 20}], draw_id="S1", draw_date=DRAW_DATE)
+    with led.engine.connect() as conn:
+        assert conn.execute(select(draws_schema.draw_pool_chunks.c.n)).first() is None
+        records = load_pools(conn, "S1")["subjects"]
+    assert d["pools"]["subjects"] == commit_pool(records).to_json()
