@@ -238,10 +238,10 @@ class StreamSelection:
         self.kept: dict[str, list[Ticketed]] = {s: [] for s in counts}
         self.pending: list[tuple[tuple[Sequence[str], list[str]], Pending]] = []
 
-    def add(self, ids: Sequence[str] | str, strata: Sequence[str]) -> None:
+    def add(self, ids: Sequence[str] | str | bytes, strata: Sequence[str]) -> None:
         """One part: its ids (a list, or the stored JSON array of them, which the child that
         hashes the part parses: the reading process then only reads) and its strata."""
-        raw = isinstance(ids, str)
+        raw = isinstance(ids, str | bytes)
         if raw and (not self.cut or len(strata) < MIN_PARALLEL or workers() <= 1):
             ids = orjson.loads(ids)  # nothing to hash in a child: parse here
             raw = False
@@ -305,7 +305,7 @@ class StreamSelection:
         return Selection(draws)
 
 
-def _json_part_below(seed: bytes, ids_json: str, strata: Sequence[str], names: list[str],
+def _json_part_below(seed: bytes, ids_json: str | bytes, strata: Sequence[str], names: list[str],
                      cuts: list[bytes]) -> Callable[[], bytes]:
     """_part_below over a part whose ids are a JSON array (parsed in the child): 0x00 ||
     u32(size) || _part_below's records || the JSON array of their ids, in the same order; or

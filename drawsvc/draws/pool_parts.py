@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -60,16 +61,32 @@ def encode_records(records: Iterable[dict[str, Any]]) -> bytes:
     return b"".join(canonical_bytes(r) + b"\n" for r in records)
 
 
+def stored_ids(row: Any) -> bytes | str:
+    """A stored part's ids as a JSON array (its `ids_zlib` inflated; a part stored before
+    migration 0012: its text)."""
+    return zlib.decompress(row.ids_zlib) if row.ids_zlib is not None else row.subject_ids
+
+
+def stored_names(row: Any) -> bytes | str:
+    """A stored part's names as a JSON array (as stored_ids)."""
+    return zlib.decompress(row.names_zlib) if row.names_zlib is not None else row.subject_names
+
+
+def part_columns(names: bool = True) -> list[Any]:
+    """The columns stored_ids (and stored_names) read, and the strata."""
+    c = schema.draw_pool_chunks.c
+    return [c.ids_zlib, c.subject_ids, c.subject_strata] + ([c.names_zlib, c.subject_names] if names else [])
+
+
 def _stored_columns(conn: Connection, draw_id: str) -> Iterator[tuple[list[str], list[str], str]]:
     """(ids, names, strata) of a streamed pool's stored parts, one at a time, in order."""
     n = 0
     c = schema.draw_pool_chunks.c
     while True:
-        row = conn.execute(select(c.subject_ids, c.subject_names, c.subject_strata)
-                           .where(c.draw_id == draw_id, c.n == n)).one_or_none()
+        row = conn.execute(select(*part_columns()).where(c.draw_id == draw_id, c.n == n)).one_or_none()
         if row is None:
             return
-        yield orjson.loads(row.subject_ids), orjson.loads(row.subject_names), row.subject_strata
+        yield orjson.loads(stored_ids(row)), orjson.loads(stored_names(row)), row.subject_strata
         n += 1
 
 
@@ -134,11 +151,10 @@ def part_bytes(conn: Connection, draw_id: str, n: int, part_size: int = PART_SIZ
     for k, size in enumerate(_stored_sizes(conn, draw_id)):
         end = start + size
         if start < hi and end > lo:
-            row = conn.execute(select(c.subject_ids, c.subject_names, c.subject_strata)
-                               .where(c.draw_id == draw_id, c.n == k)).one()
+            row = conn.execute(select(*part_columns()).where(c.draw_id == draw_id, c.n == k)).one()
             a, b = max(lo, start) - start, min(hi, end) - start
-            ids += orjson.loads(row.subject_ids)[a:b]
-            names += orjson.loads(row.subject_names)[a:b]
+            ids += orjson.loads(stored_ids(row))[a:b]
+            names += orjson.loads(stored_names(row))[a:b]
             strata += row.subject_strata[a:b]
         start = end
     return encode_part(ids, names, strata) if ids else None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Column, Integer, LargeBinary, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -38,17 +38,21 @@ draw_pools = Table(
     Column("subject_strata", Text, nullable=True),
 )
 
-# A large subject pool, streamed: one row per part of at most 2^20 subjects in id order, the
-# same three columns as draw_pools (ids and names as JSON arrays, strata as one string). A
-# 20-million-subject pool in one value would pass the 1 GB a text value may hold (SQLite's
-# default limit, PostgreSQL's), and writing or reading it would hold all of it at once.
+# A large subject pool, streamed: one row per part of at most 2^20 subjects in id order (what
+# the rules left of one part of the registry), ids and names as JSON arrays, strata as one
+# string. A 20-million-subject pool in one value would pass the 1 GB a text value may hold
+# (SQLite's default limit, PostgreSQL's), and writing or reading it would hold all of it at
+# once. Since migration 0012 the JSON arrays are stored zlib-compressed (`ids_zlib`,
+# `names_zlib`: ~5x smaller); parts stored before keep the text columns.
 draw_pool_chunks = Table(
     "draw_pool_chunks", metadata,
     Column("draw_id", String(64), primary_key=True),
     Column("n", Integer, primary_key=True, autoincrement=False),
-    Column("subject_ids", Text, nullable=False),
-    Column("subject_names", Text, nullable=False),
+    Column("subject_ids", Text, nullable=True),
+    Column("subject_names", Text, nullable=True),
     Column("subject_strata", Text, nullable=False),
+    Column("ids_zlib", LargeBinary, nullable=True),
+    Column("names_zlib", LargeBinary, nullable=True),
 )
 
 # Every check a subject got this year (drawn, or not random: complaints, referrals), for the

@@ -23,6 +23,7 @@ import pickle
 import secrets
 import sqlite3
 import threading
+import zlib
 from bisect import bisect_left, bisect_right
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -86,7 +87,7 @@ from ledger.canonical import canonical_bytes
 from ledger.entry import Entry, parse_time
 from ledger.store import Ledger, StoredCheckpoint
 
-from . import precheck, schema
+from . import pool_parts, precheck, schema
 from .inputs import SUBJECT_COLUMNS, DrawInputs, InputsError, PriorCheck, SubjectColumns, UnknownReference, build_inputs
 
 NETWORKS_FILE = Path(__file__).resolve().parents[1] / "data" / "drand_networks.json"
@@ -169,7 +170,7 @@ def recompute(seed: bytes, doc: Mapping[str, Any], secret: Mapping[str, Any]) ->
 
 
 def recompute_streamed(seed: bytes, doc: Mapping[str, Any], pools: Mapping[str, Any],
-                       chunks: Iterator[tuple[list[str] | str, str]]) -> DrawResult | None:
+                       chunks: Iterator[tuple[list[str] | str | bytes, str]]) -> DrawResult | None:
     """recompute() over a streamed pool: the selection part by part (StreamSelection), from the
     counts the prepared entry committed (the stream checks the parts add up to them); None in
     the (never seen) case that a stratum's cut kept too few, for the caller to draw at once."""
@@ -854,9 +855,9 @@ def load_pools(conn: Connection, draw_id: str, subjects: str = "records") -> dic
         for n in range(parts):
             part = conn.execute(select(schema.draw_pool_chunks).where(schema.draw_pool_chunks.c.draw_id == draw_id,
                                                                       schema.draw_pool_chunks.c.n == n)).one()
-            ids += orjson.loads(part.subject_ids)
+            ids += orjson.loads(pool_parts.stored_ids(part))
             if subjects != "strata":
-                names += orjson.loads(part.subject_names)
+                names += orjson.loads(pool_parts.stored_names(part))
             strata_parts.append(part.subject_strata)
         strata = "".join(strata_parts)
         if subjects == "strata":
@@ -875,48 +876,44 @@ def load_pools(conn: Connection, draw_id: str, subjects: str = "records") -> dic
     return pools
 
 
-def _stored_parts(conn: Connection, draw_id: str) -> Iterator[tuple[str, str]]:
+def _stored_parts(conn: Connection, draw_id: str) -> Iterator[tuple[bytes | str, str]]:
     """(ids as their stored JSON array, strata) of a streamed pool's parts, in order, one read
     at a time (StreamSelection parses the ids in the child that hashes the part); on SQLite the
-    next part is read ahead in a thread."""
+    next part is read (and inflated) ahead in a thread."""
     if conn.dialect.name == "sqlite":
-        def read_part(con: Any, n: int) -> tuple[str, str] | None:
-            return con.execute("SELECT subject_ids, subject_strata FROM draw_pool_chunks WHERE draw_id = ? AND n = ?",
-                               (draw_id, n)).fetchone()
+        def read_part(con: Any, n: int) -> tuple[bytes | str, str] | None:
+            row = con.execute("SELECT ids_zlib, subject_ids, subject_strata FROM draw_pool_chunks "
+                              "WHERE draw_id = ? AND n = ?", (draw_id, n)).fetchone()
+            return None if row is None else (zlib.decompress(row[0]) if row[0] is not None else row[1], row[2])
 
         with _SqliteReader(conn, read_part, "pool-read") as read:
             n = 0
             read.ask(n)
-            while (row := read.answer()) is not None:
+            while (part := read.answer()) is not None:
                 n += 1
                 read.ask(n)
-                yield row[0], row[1]
+                yield part
         return
     n = 0
+    c = schema.draw_pool_chunks.c
     while True:
-        row = conn.execute(select(schema.draw_pool_chunks.c.subject_ids, schema.draw_pool_chunks.c.subject_strata)
-                           .where(schema.draw_pool_chunks.c.draw_id == draw_id,
-                                  schema.draw_pool_chunks.c.n == n)).one_or_none()
+        row = conn.execute(select(*pool_parts.part_columns(names=False))
+                           .where(c.draw_id == draw_id, c.n == n)).one_or_none()
         if row is None:
             return
-        yield row.subject_ids, row.subject_strata
+        yield pool_parts.stored_ids(row), row.subject_strata
         n += 1
 
 
-def _store_part(conn: Connection, draw_id: str, n: int, ids_json: bytes, names_json: bytes, strata: str) -> None:
-    """One part of a streamed pool: ids and names as JSON arrays (UTF-8, made by the child that
-    hashed it), strata as one string of one-character strata (credit classes).
-
-    On SQLite the JSON goes in as given and is stored as text by a CAST (a reinterpretation of
-    the same bytes): decoding ~60 MB a part to str only for the driver to encode it back to
-    UTF-8 cost seconds at a province's 20 parts."""
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("INSERT INTO draw_pool_chunks (draw_id, n, subject_ids, subject_names, subject_strata) "
-                             "VALUES (?, ?, CAST(? AS TEXT), CAST(? AS TEXT), ?)",
-                             (draw_id, n, ids_json, names_json, strata))
+def _store_part(conn: Connection, draw_id: str, n: int, ids_zlib: bytes, names_zlib: bytes, strata: str) -> None:
+    """One part of a streamed pool: ids and names as zlib-compressed JSON arrays (made by the
+    child that hashed it), strata as one string of one-character strata (credit classes)."""
+    if conn.dialect.name == "sqlite":  # straight to the driver: no per-value processing of ~10 MB
+        conn.exec_driver_sql("INSERT INTO draw_pool_chunks (draw_id, n, ids_zlib, names_zlib, subject_strata) "
+                             "VALUES (?, ?, ?, ?, ?)", (draw_id, n, ids_zlib, names_zlib, strata))
         return
-    conn.execute(insert(schema.draw_pool_chunks).values(draw_id=draw_id, n=n, subject_ids=ids_json.decode(),
-                                                       subject_names=names_json.decode(), subject_strata=strata))
+    conn.execute(insert(schema.draw_pool_chunks).values(draw_id=draw_id, n=n, ids_zlib=ids_zlib,
+                                                       names_zlib=names_zlib, subject_strata=strata))
 
 
 def _sqlite_file(conn: Connection) -> str | None:
@@ -1074,7 +1071,9 @@ def _part_pool(rules: _PartRules, raw: _RawPart) -> bytes:
         subject_leaves(ids, kept_names, strata) if ids else b"", orjson.dumps(kept_names))
     return pickle.dumps({
         "size": len(ids), "first": ids[0] if ids else None, "last": ids[-1] if ids else None,
-        "leaves": leaves, "ids": orjson.dumps(ids), "names": names_json, "strata": strata,
+        # stored compressed (~5x: SQLite writes a part twice, to the WAL and at the checkpoint)
+        "leaves": leaves, "ids": zlib.compress(orjson.dumps(ids), 1), "names": zlib.compress(names_json, 1),
+        "strata": strata,
         "counts": {s: strata.count(s) for s in set(strata)},
         "excluded": part.excluded, "conflicts": part.conflicts}, protocol=pickle.HIGHEST_PROTOCOL)
 

@@ -63,7 +63,9 @@ def test_streamed_pool_parts_are_the_records(sqlite_url: str, small_parts: None)
             parts = list(pool_parts.subject_parts(conn, "S1", size))
             assert b"".join(parts) == whole
             assert all(p.count(b"\n") == size for p in parts[:-1]) and 1 <= parts[-1].count(b"\n") <= size
-            assert pool_parts.part_bytes(conn, "S1", 1, size) == parts[1]
+            # each part cut alone from the stored parts it overlaps (stored parts are uneven:
+            # what the rules left of each registry part)
+            assert [pool_parts.part_bytes(conn, "S1", n, size) for n in range(len(parts))] == parts
             assert pool_parts.part_bytes(conn, "S1", len(parts), size) is None
             desc, _ = pool_parts.describe(iter(parts), size)
             assert check_description(desc) is None
@@ -75,6 +77,37 @@ def test_streamed_pool_parts_are_the_records(sqlite_url: str, small_parts: None)
             sel = PartsSelection(bytes.fromhex(secret["seed"]), res.kept, res.counts, k)
             assert sel.strata_content() == secret["content"]["strata"]
         assert pool_parts.part_bytes(conn, "S1", 3) is None  # the stored part size: one part of 400
+        sizes = [len(s) for s in conn.exec_driver_sql("SELECT subject_strata FROM draw_pool_chunks ORDER BY n").scalars()]
+        assert len(set(sizes)) > 1 and max(sizes) <= 16  # (uneven, as the exclusions thinned them)
+
+
+def test_parts_stored_before_compression_read_the_same(sqlite_url: str, small_parts: None) -> None:  # noqa: F811
+    """A part stored as JSON text (before migration 0012) reads as a compressed one does: the
+    pool, the bundle's parts and the draw's selection are the same."""
+    import random
+    import zlib
+
+    from drawsvc.draws.service import _stored_parts
+
+    led = new_ledger(sqlite_url)
+    _fill(led, _subjects(100, random.Random(5)))
+    svc = DrawService(led, Registry(led))
+    actor = Actor("system", "system", signer=led.system)
+    svc.prepare(actor, "P1", "scj", [{"type": "dice", "min_digits": 20}], draw_id="S1", draw_date=DRAW_DATE)
+    with led.engine.begin() as conn:
+        before = (load_pools(conn, "S1"), list(pool_parts.subject_parts(conn, "S1", 8)), list(_stored_parts(conn, "S1")))
+        rows = conn.exec_driver_sql("SELECT n, ids_zlib, names_zlib FROM draw_pool_chunks WHERE draw_id = 'S1'").all()
+        assert rows and all(r.ids_zlib is not None for r in rows)
+        for r in rows:
+            conn.exec_driver_sql("UPDATE draw_pool_chunks SET subject_ids = ?, subject_names = ?, ids_zlib = NULL, "
+                                 "names_zlib = NULL WHERE draw_id = 'S1' AND n = ?",
+                                 (zlib.decompress(r.ids_zlib).decode(), zlib.decompress(r.names_zlib).decode(), r.n))
+    with led.engine.connect() as conn:
+        after = (load_pools(conn, "S1"), list(pool_parts.subject_parts(conn, "S1", 8)), list(_stored_parts(conn, "S1")))
+    assert after[:2] == before[:2]
+    assert [(json.loads(i), s) for i, s in after[2]] == [(json.loads(i), s) for i, s in before[2]]
+    svc.seed(actor, "S1", DICE)
+    assert svc.run(actor, "S1")["status"] == "drawn"
 
 
 class _Ctx:
