@@ -18,6 +18,7 @@ import struct
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import compress
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -299,8 +300,11 @@ class StreamSelection:
             if len(kept) < k:
                 return None  # (never seen) too few below a cut
             # what is kept is k and a few: sorting it whole (C, in place) is heapq.nsmallest's
-            # answer (the pairs are distinct) at a fraction of its cost for k near the length
-            kept.sort()
+            # answer (the pairs are distinct) at a fraction of its cost for k near the length.
+            # By the ticket alone, stably: the parts come in id order, so members of equal
+            # tickets (never seen: SHA-256) stay in id order, as (ticket, id) orders them, and
+            # each comparison is one bytes comparison, not a tuple's two
+            kept.sort(key=itemgetter(0))
             draws[s] = StratumDraw(stratum=s, n=self.counts[s], k=k, selected=kept[:k], _seed=self.seed)
         return Selection(draws)
 

@@ -249,8 +249,11 @@ class DrawService:
             return
         raise Forbidden(tr("只有 %(department)s 的操作员可以操作本部门的抽签", department=department))
 
-    def _row(self, conn: Connection, draw_id: str) -> Any:
-        row = conn.execute(select(schema.draws).where(schema.draws.c.id == draw_id)).one_or_none()
+    def _row(self, conn: Connection, draw_id: str, secret: bool = True) -> Any:
+        """The draw's row; without its `secret` where only the public doc is wanted (a drawn
+        province's secret holds a million assignments: ~100 MB of JSON to read for nothing)."""
+        cols = schema.draws.c if secret else [c for c in schema.draws.c if c.name != "secret"]
+        row = conn.execute(select(*cols).where(schema.draws.c.id == draw_id)).one_or_none()
         if row is None:
             raise DrawNotFound(tr("抽签 %(draw_id)s 不存在", draw_id=draw_id))
         return row
@@ -317,7 +320,7 @@ class DrawService:
         """The draw, and whether its newest step is witnessed yet (`witnessing`): with a witness
         quorum, a step counts as done only once k witnesses cosigned a checkpoint covering it."""
         with self.ledger.engine.connect() as conn:
-            row = self._row(conn, draw_id)
+            row = self._row(conn, draw_id, secret=False)
         out = self._public(row)
         seqs = [s for s in out["seqs"].values() if s is not None]
         out["witnessing"] = witnessing.status(self.ledger, max(seqs) if seqs else None)
@@ -334,7 +337,7 @@ class DrawService:
     def list(self, status: Sequence[str] | None = None, departments: Sequence[str] | None = None,
              limit: int | None = None, offset: int = 0) -> list[dict]:
         """Draws newest first; `limit`/`offset` page them (the API always pages, pages may not)."""
-        stmt = select(schema.draws).order_by(schema.draws.c.prepared_seq.desc())
+        stmt = select(*[c for c in schema.draws.c if c.name != "secret"]).order_by(schema.draws.c.prepared_seq.desc())
         if limit is not None:
             stmt = stmt.limit(limit).offset(offset)
         elif offset:
