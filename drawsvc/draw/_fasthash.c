@@ -214,7 +214,8 @@ static int valid_utf8(const unsigned char *s, Py_ssize_t n) {
 /* subject_part_leaves(ids, names_json, strata, keep) -> (leaves, kept_names_json) | None
 
    One registry part's pool without parsing its names: `names_json` is the part's names as a
-   JSON array of strings (as SQLite's json_group_array writes it: no whitespace), `keep` one
+   JSON array of strings (as SQLite's json_group_array writes it, or PostgreSQL's json_agg: a
+   space after each comma, no other whitespace), `keep` one
    byte per name (0: the rules excluded that subject) or None (all kept), and ids / strata the
    kept subjects' ids (list of str) and strata (one ASCII str, a character each), in order.
    Gives the kept records' leaf hashes (subject_leaves of ids, the kept names, strata) and the
@@ -261,9 +262,10 @@ static PyObject *subject_part_leaves(PyObject *self, PyObject *args) {
     pos = 1;
     op[o++] = '[';
     while (ok && pos < jl && js[pos] != ']') {
-        if (row > 0) {
+        if (row > 0) {  /* "," (SQLite's json_group_array) or ", " (PostgreSQL's json_agg) */
             if (js[pos] != ',') { ok = 0; break; }
             pos++;
+            if (pos < jl && js[pos] == ' ') pos++;
         }
         if (pos >= jl || js[pos] != '"') { ok = 0; break; }
         Py_ssize_t start = ++pos;

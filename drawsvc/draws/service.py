@@ -22,7 +22,6 @@ import os
 import pickle
 import secrets
 import sqlite3
-import threading
 import zlib
 from bisect import bisect_left, bisect_right
 from collections import Counter, deque
@@ -813,14 +812,21 @@ _CHECK_COLUMNS = ("subject", "year", "department", "source", "kind", "seq")
 
 
 def _insert_checks(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
-    """One executemany straight to the driver: a draw records up to ~10^5 checks, and
-    SQLAlchemy's per-row parameter processing costs more than the insert itself. The rows go
+    """One executemany straight to the driver (PostgreSQL: one COPY): a draw records up to
+    ~10^6 checks, and SQLAlchemy's per-row parameter processing costs more than the insert
+    itself. The rows go
     in subject order: a draw's come in ticket order (random), and inserting a million of them
     at random places of the subject index costs several times the sort (3-4x at 20 million
     subjects' draw on SQLite); nothing reads the checks in insertion order."""
     if not rows:
         return
     rows = sorted(rows, key=itemgetter(0))
+    if conn.dialect.name == "postgresql":  # COPY: a million rows' executemany took ~14 s at 20M
+        with conn.connection.driver_connection.cursor() as cur, \
+                cur.copy(f"COPY {schema.checks.name} ({', '.join(_CHECK_COLUMNS)}) FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row(r)
+        return
     style = conn.dialect.paramstyle
     if style not in ("qmark", "format", "pyformat"):
         conn.execute(insert(schema.checks), [dict(zip(_CHECK_COLUMNS, r, strict=True)) for r in rows])
@@ -881,31 +887,22 @@ def load_pools(conn: Connection, draw_id: str, subjects: str = "records") -> dic
 
 def _stored_parts(conn: Connection, draw_id: str) -> Iterator[tuple[bytes | str, str]]:
     """(ids as their stored JSON array, strata) of a streamed pool's parts, in order, one read
-    at a time (StreamSelection parses the ids in the child that hashes the part); on SQLite the
-    next part is read (and inflated) ahead in a thread."""
-    if conn.dialect.name == "sqlite":
-        def read_part(con: Any, n: int) -> tuple[bytes | str, str] | None:
-            row = con.execute("SELECT ids_zlib, subject_ids, subject_strata FROM draw_pool_chunks "
-                              "WHERE draw_id = ? AND n = ?", (draw_id, n)).fetchone()
-            return None if row is None else (zlib.decompress(row[0]) if row[0] is not None else row[1], row[2])
+    at a time (StreamSelection parses the ids in the child that hashes the part), the next part
+    read (and inflated) ahead in a thread."""
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    sql = f"SELECT ids_zlib, subject_ids, subject_strata FROM draw_pool_chunks WHERE draw_id = {mark} AND n = {mark}"
 
-        with _SqliteReader(conn, read_part, "pool-read") as read:
-            n = 0
+    def read_part(con: Any, n: int) -> tuple[bytes | str, str] | None:
+        row = con.execute(sql, (draw_id, n)).fetchone()
+        return None if row is None else (zlib.decompress(row[0]) if row[0] is not None else row[1], row[2])
+
+    with _ReadAhead(conn, read_part, "pool-read") as read:
+        n = 0
+        read.ask(n)
+        while (part := read.answer()) is not None:
+            n += 1
             read.ask(n)
-            while (part := read.answer()) is not None:
-                n += 1
-                read.ask(n)
-                yield part
-        return
-    n = 0
-    c = schema.draw_pool_chunks.c
-    while True:
-        row = conn.execute(select(*pool_parts.part_columns(names=False))
-                           .where(c.draw_id == draw_id, c.n == n)).one_or_none()
-        if row is None:
-            return
-        yield pool_parts.stored_ids(row), row.subject_strata
-        n += 1
+            yield part
 
 
 def _store_part(conn: Connection, draw_id: str, n: int, ids_zlib: bytes, names_zlib: bytes, strata: str) -> None:
@@ -925,39 +922,48 @@ def _sqlite_file(conn: Connection) -> str | None:
     return db if db and db != ":memory:" and not db.startswith("file:") and os.path.isfile(db) else None
 
 
-class _SqliteReader:
-    """The next read done while this part is worked on (SQLite): prepare's registry parts, and
-    run's stored pool parts.
+class _ReadAhead:
+    """The next read done while this part is worked on: prepare's registry parts, and run's
+    stored pool parts.
 
-    Why: reading a part (SQLite building its JSON arrays, and its special subjects; or a stored
-    part's ~20 MB of ids) is a large share of what the one reading process does per part, and
-    sqlite3 lets other threads run while a statement steps. The read goes through a second
-    connection of the same database file in one worker thread, started after the transaction's
-    BEGIN IMMEDIATE: with that lock held no other writer can commit, and the reads are of rows
-    the transaction does not write (the registry; the parts prepare committed), so the second
-    connection reads exactly the rows the transaction would. Where the database is not a plain
-    file (in memory, a URI), the parts are read through the transaction's own connection, one
-    after the other. `read(con, *args)` makes one read; `ask(*args)` starts it, `answer()`
-    gives it."""
+    Why: reading a part (the database building its JSON arrays, and its special subjects; or a
+    stored part) is a large share of what the one reading process does per part, and the
+    drivers let other threads run while a statement runs. The read goes through a second
+    connection in one worker thread (SQLite: a read-only connection of the same file;
+    PostgreSQL: one from the engine's pool), used only after the transaction took the log's
+    head (SQLite's BEGIN IMMEDIATE, PostgreSQL's FOR UPDATE): every registry change is a log
+    append, so none can commit meanwhile, and the reads are of rows the transaction does not
+    write (the registry; the parts prepare committed). The second connection therefore reads
+    exactly the rows the transaction would. Where there is no such connection (SQLite in
+    memory or a URI), the parts are read through the transaction's own, one after the other.
+    `read(con, *args)` makes one read; `ask(*args)` starts it, `answer()` gives it."""
 
     def __init__(self, conn: Connection, read: Callable[..., Any], name: str = "registry-read") -> None:
         self.conn, self.read, self.name = conn, read, name
-        self.path = _sqlite_file(conn)
+        self.path = _sqlite_file(conn) if conn.dialect.name == "sqlite" else None
+        self.threaded = self.path is not None or conn.dialect.name == "postgresql"
         self.pool: ThreadPoolExecutor | None = None
         self.pending: Future[Any] | None = None
         self.args: tuple[Any, ...] = ()
-        self.local = threading.local()
+        # the worker thread's connection (only that thread uses it). Not a threading.local: in
+        # a forked child the parent's other threads' locals are freed, and freeing a pooled
+        # PostgreSQL connection rolls it back over the socket the parent is using
+        self.con: Any = None
+        self.fairy: Any = None
 
-    def __enter__(self) -> _SqliteReader:
-        if self.path is not None:
+    def __enter__(self) -> _ReadAhead:
+        if self.threaded:
             self.pool = ThreadPoolExecutor(1, thread_name_prefix=self.name)
         return self
 
     def _in_thread(self, *args: Any) -> Any:
-        con = getattr(self.local, "con", None)
-        if con is None:
-            con = self.local.con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
-        return self.read(con, *args)
+        if self.con is None:
+            if self.path is not None:
+                self.con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+            else:
+                self.fairy = self.conn.engine.raw_connection()
+                self.con = self.fairy.driver_connection
+        return self.read(self.con, *args)
 
     def ask(self, *args: Any) -> None:
         self.args = args
@@ -971,9 +977,11 @@ class _SqliteReader:
     def __exit__(self, *exc: object) -> None:
         if self.pool is not None:
             def close() -> None:
-                con = getattr(self.local, "con", None)
-                if con is not None:
-                    con.close()
+                if self.fairy is not None:
+                    self.fairy.close()  # back to the pool (rolled back)
+                elif self.con is not None:
+                    self.con.close()
+                self.con = self.fairy = None
             self.pool.submit(close).result()
             self.pool.shutdown(wait=True)
 
@@ -1040,9 +1048,10 @@ def _part_pool(rules: _PartRules, raw: _RawPart) -> bytes:
     codes = orjson.loads(raw.codes) if isinstance(raw.codes, str) else raw.codes
     # the names are only hashed and stored: from SQLite's JSON bytes, the C loop does both
     # without a str per name (the rules never read a name); else they are parsed here
-    fast = accel.FAST if isinstance(raw.names, bytes) else None
+    names_json = raw.names.encode() if isinstance(raw.names, str) else raw.names
+    fast = accel.FAST if isinstance(names_json, bytes) else None
     names = [""] * len(codes) if fast is not None else \
-        orjson.loads(raw.names) if isinstance(raw.names, bytes | str) else raw.names
+        orjson.loads(names_json) if isinstance(names_json, bytes) else names_json
     keys = raw.keys if raw.keys is not None else [r.code for r in raw.special]
     cols = _with_special(codes, names, raw.klass, raw.special, keys)
     lo, hi = codes[0], codes[-1]
@@ -1067,9 +1076,9 @@ def _part_pool(rules: _PartRules, raw: _RawPart) -> bytes:
                 i = bisect_left(codes, r["id"])
                 if i < len(codes) and codes[i] == r["id"]:
                     keep[i] = 0
-        done = fast.subject_part_leaves(ids, raw.names, strata, keep)
+        done = fast.subject_part_leaves(ids, names_json, strata, keep)
         if done is None:  # a name JSON escapes (or not UTF-8): parsed, and the general path
-            kept_names = list(compress(orjson.loads(raw.names), keep)) if keep is not None else orjson.loads(raw.names)
+            kept_names = list(compress(orjson.loads(names_json), keep)) if keep is not None else orjson.loads(names_json)
     leaves, names_json = done if done is not None else (
         subject_leaves(ids, kept_names, strata) if ids else b"", orjson.dumps(kept_names))
     return pickle.dumps({
@@ -1081,65 +1090,83 @@ def _part_pool(rules: _PartRules, raw: _RawPart) -> bytes:
         "excluded": part.excluded, "conflicts": part.conflicts}, protocol=pickle.HIGHEST_PROTOCOL)
 
 
+def _c_collated(conn: Connection) -> bool:
+    """The PostgreSQL database keeps text in byte order (a C collation): its primary key on
+    `code` is then in the id order the pool needs."""
+    collation = conn.exec_driver_sql("SELECT datcollate FROM pg_database WHERE datname = current_database()").scalar()
+    return str(collation).lower() in ("c", "posix", "c.utf-8", "c.utf8")
+
+
 def _subject_parts(conn: Connection, size: int) -> Iterator[_RawPart]:
-    """The registry's subjects `size` at a time, in code order, as read (SQLite: the WITHOUT
-    ROWID table's key order, read by key ranges; PostgreSQL: sorted in the C collation, through
-    a server-side cursor), with the special rows that may fall in each part."""
-    if conn.dialect.name == "sqlite":
-        # each part from the narrow covering index ix_reg_subjects_draw (the table's rows carry
-        # the whole record), its special subjects by a range of the partial index
+    """The registry's subjects `size` at a time, in code order, as read, with the special rows
+    that may fall in each part: by key ranges (SQLite: of the WITHOUT ROWID table; PostgreSQL
+    in a C collation: of the primary key), each part one row of JSON aggregates made by the
+    database and read ahead in a thread; a PostgreSQL database in another collation sorts in
+    "C" through a server-side cursor."""
+    pg = conn.dialect.name == "postgresql"
+    if pg and not _c_collated(conn):
+        yield from _subject_parts_sorted(conn, size)
+        return
+    # each part from the narrow covering index ix_reg_subjects_draw (the table's rows carry
+    # the whole record), its special subjects by a range of the (covering) partial index
+    if pg:
+        # (one aggregate pass over the ordered rows: the three columns stay aligned row for row,
+        # and the codes' order is checked; an ORDER BY inside the aggregates would sort again)
+        sql = ("SELECT count(*), json_agg(code)::text, json_agg(name)::text, string_agg(credit_class, '') "
+               "FROM (SELECT code, name, credit_class FROM reg_subjects WHERE code > %s ORDER BY code LIMIT %s) t")
+        special_sql = ("SELECT code, status, abnormal, serious_dishonest, penalized_on, complaints FROM reg_subjects "
+                       f"WHERE code > %s AND code <= %s AND ({reg.SPECIAL_SUBJECTS}) ORDER BY code")
+    else:
         # (the names as the JSON's bytes: _part_pool hashes and stores them without decoding)
         sql = ("SELECT count(*), json_group_array(code), CAST(json_group_array(name) AS BLOB), "
                "group_concat(credit_class, '') FROM "
                "(SELECT code, name, credit_class FROM reg_subjects WHERE code > ? ORDER BY code LIMIT ?)")
         special_sql = ("SELECT code, status, abnormal, serious_dishonest, penalized_on, complaints FROM reg_subjects "
                        f"WHERE code > ? AND code <= ? AND ({reg.SPECIAL_SUBJECTS}) ORDER BY code")
-        def read_part(con: Any, last: str, size: int) -> tuple[Any, ...]:
-            count, code, name, klass = con.execute(sql, (last, size)).fetchone()
-            hi = _last_code(code) if count else None
-            special = con.execute(special_sql, (last, hi)).fetchall() if hi is not None else None
-            return count, code, name, klass, special
 
-        with _SqliteReader(conn, read_part) as read:
-            read.ask("", size)
-            while True:
-                count, code, name, klass, special = read.answer()
-                if not count:
-                    return
-                hi = _last_code(code)
-                if hi is None:  # (an escape in the last code: parse the array to know it)
-                    hi = orjson.loads(code)[-1]
-                if special is None:  # (the reader could not tell the part's last code)
-                    special = conn.exec_driver_sql(special_sql, (read.args[0], hi)).all()
-                more = count == size
-                if more:  # the next part is read while this one is worked on
-                    read.ask(hi, size)
-                yield _RawPart(count, code, name, klass or "", [_SpecialRow(*r) for r in special], None)
-                del code, name, klass, special  # one part alive at a time
-                if not more:
-                    return
-    else:
-        special = select(reg.subjects.c.code, reg.subjects.c.status, reg.subjects.c.abnormal,
-                         reg.subjects.c.serious_dishonest, reg.subjects.c.penalized_on,
-                         reg.subjects.c.complaints).where(text(reg.SPECIAL_SUBJECTS))
-        pg_rows = sorted(conn.execute(special).all(), key=lambda r: r.code)
-        keys = [r.code for r in pg_rows]
-        # A database in a C collation keeps the primary key in byte order: read it in index order.
-        # Any other sorts in "C" (the stream refuses parts out of byte order either way: the
-        # caller then reads at once).
-        collation = conn.exec_driver_sql("SELECT datcollate FROM pg_database WHERE datname = current_database()").scalar()
-        if str(collation).lower() in ("c", "posix", "c.utf-8", "c.utf8"):
-            order = "code"
-        else:
-            order = 'code COLLATE "C"'
-            conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")  # this transaction's sort, in memory
-        result = conn.exec_driver_sql(f"SELECT code, name, credit_class FROM reg_subjects ORDER BY {order}",
-                                      execution_options={"stream_results": True, "yield_per": size})
-        for chunk in result.partitions(size):
-            codes, names, klass = (list(c) for c in zip(*chunk, strict=True))
-            del chunk
-            yield _RawPart(len(codes), codes, names, "".join(klass), pg_rows, keys)
-            del codes, names, klass
+    def read_part(con: Any, last: str, size: int) -> tuple[Any, ...]:
+        count, code, name, klass = con.execute(sql, (last, size)).fetchone()
+        hi = _last_code(code) if count else None
+        special = con.execute(special_sql, (last, hi)).fetchall() if hi is not None else None
+        return count, code, name, klass, special
+
+    with _ReadAhead(conn, read_part) as read:
+        read.ask("", size)
+        while True:
+            count, code, name, klass, special = read.answer()
+            if not count:
+                return
+            hi = _last_code(code)
+            if hi is None:  # (an escape in the last code: parse the array to know it)
+                hi = orjson.loads(code)[-1]
+            if special is None:  # (the reader could not tell the part's last code)
+                special = conn.exec_driver_sql(special_sql, (read.args[0], hi)).all()
+            more = count == size
+            if more:  # the next part is read while this one is worked on
+                read.ask(hi, size)
+            yield _RawPart(count, code, name, klass or "", [_SpecialRow(*r) for r in special], None)
+            del code, name, klass, special  # one part alive at a time
+            if not more:
+                return
+
+
+def _subject_parts_sorted(conn: Connection, size: int) -> Iterator[_RawPart]:
+    """_subject_parts on a PostgreSQL database whose collation is not C: every subject sorted
+    in "C" through a server-side cursor (the stream refuses parts out of byte order either
+    way: the caller then reads at once)."""
+    special = select(reg.subjects.c.code, reg.subjects.c.status, reg.subjects.c.abnormal,
+                     reg.subjects.c.serious_dishonest, reg.subjects.c.penalized_on,
+                     reg.subjects.c.complaints).where(text(reg.SPECIAL_SUBJECTS))
+    pg_rows = sorted(conn.execute(special).all(), key=lambda r: r.code)
+    keys = [r.code for r in pg_rows]
+    conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")  # this transaction's sort, in memory
+    result = conn.exec_driver_sql('SELECT code, name, credit_class FROM reg_subjects ORDER BY code COLLATE "C"',
+                                  execution_options={"stream_results": True, "yield_per": size})
+    for chunk in result.partitions(size):
+        codes, names, klass = (list(c) for c in zip(*chunk, strict=True))
+        del chunk
+        yield _RawPart(len(codes), codes, names, "".join(klass), pg_rows, keys)
+        del codes, names, klass
 
 
 def _with_special(codes: list[str], names: list[str], klass: str, rows: Sequence[Any],

@@ -229,8 +229,10 @@ def test_part_leaves_from_the_names_json(n: int) -> None:
         kept = [i for i in range(n) if keep is None or keep[i]]
         k_ids, k_names = [ids[i] for i in kept], [names[i] for i in kept]
         k_strata = "".join(strata[i] for i in kept)
-        got = FAST.subject_part_leaves(k_ids, raw, k_strata, keep)
-        assert got == (subject_leaves(k_ids, k_names, k_strata) if kept else b"", orjson.dumps(k_names))
+        want = (subject_leaves(k_ids, k_names, k_strata) if kept else b"", orjson.dumps(k_names))
+        assert FAST.subject_part_leaves(k_ids, raw, k_strata, keep) == want
+        # PostgreSQL's json_agg writes ", " between the names: the same answer, stored compact
+        assert FAST.subject_part_leaves(k_ids, raw.replace(b'","', b'", "'), k_strata, keep) == want
 
 
 @pytest.mark.skipif(FAST is None, reason="the C accelerator is not built here")
