@@ -303,10 +303,12 @@ def child_draw(url: str, keys: Path, bundle: Path | None, split: bool = True) ->
     from argon2 import PasswordHasher
 
     from drawsvc.draws.service import DrawService
+    from drawsvc.instance import migrate
     from drawsvc.registry.authz import Actor
     from drawsvc.registry.service import Registry
 
     led = _ledger(url, keys)
+    migrate(led.engine)  # a registry cached by older code gets this code's schema (not timed)
     _clean(led)
     svc = DrawService(led, Registry(led, b"bench", hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)))
     actor = Actor("system", "system", signer=led.system)

@@ -33,12 +33,18 @@ def seal(content: Any, salt: bytes, *, known_simple: bool = False) -> bytes:
     `known_simple`: the caller built `content` from strings, small integers, lists and objects
     with ASCII keys only (a drawn result), so the exact fast JCS applies without the walk that
     proves it (ledger.canonical.is_simple) — a second at a million-subject draw."""
-    if len(salt) != SALT_SIZE:
-        raise SealInvalid(f"a seal salt is {SALT_SIZE} bytes, got {len(salt)}")
     try:
         body = canonical_bytes(content, known_simple=known_simple)
     except EncodingError as exc:
         raise SealInvalid(str(exc)) from None
+    return seal_of_body(body, salt)
+
+
+def seal_of_body(body: bytes, salt: bytes) -> bytes:
+    """SHA-256(tag || salt || body), `body` being JCS(content) already made: a caller that also
+    stores the content (the draw's secret) writes these bytes once, not the content twice."""
+    if len(salt) != SALT_SIZE:
+        raise SealInvalid(f"a seal salt is {SALT_SIZE} bytes, got {len(salt)}")
     return tagged_hash(TAG_SEAL, salt, body)
 
 

@@ -73,6 +73,7 @@ from drawsvc.draw.pool import (
 )
 from drawsvc.draw.relay import fetch_round
 from drawsvc.draw.run import DrawResult
+from drawsvc.draw.seal import seal_of_body
 from drawsvc.draw.selection import StreamSelection, draw_subjects
 from drawsvc.i18n import N_, tr
 from drawsvc.raises import raises
@@ -593,14 +594,18 @@ class DrawService:
                 result = recompute(seed, doc, secret)
             content = result.content()
             salt = secrets.token_bytes(32)
-            commitment = seal(content, salt, known_simple=True).hex()  # DrawResult.content(): str/int/list/dict
+            body = canonical_bytes(content, known_simple=True)  # DrawResult.content(): str/int/list/dict
+            commitment = seal_of_body(body, salt).hex()
             entry = tx.append("draw.drawn", {"draw_id": draw_id, "seal": commitment,
                                              "sizes": content["sizes"]}, self._signer(actor))
             tx.want_checkpoint = True
-            secret.update({"content": content, "salt": salt.hex(), "substitutions": [],
-                           "matching": content["matching"]})
+            secret.update({"salt": salt.hex(), "substitutions": []})
             doc["seal"] = commitment
-            self._save(tx.conn, draw_id, status="drawn", drawn_seq=entry.seq, doc=doc, secret=secret)
+            # the secret's content is the sealed JCS bytes, spliced in (JSON too): a province's
+            # million assignments are encoded once, not again (the matching, the same object,
+            # is stored only once it differs: parse_secret)
+            stored = {k: v for k, v in secret.items() if k != "pools"} | {"content": orjson.Fragment(body)}
+            self._save(tx.conn, draw_id, status="drawn", drawn_seq=entry.seq, doc=doc, secret=_dumps(stored))
             _insert_checks(tx.conn, [(a["subject"], row.year, row.department, draw_id, "random", entry.seq)
                                      for a in content["matching"]["assignments"]])
         return self._answer(draw_id, entry, tx)
