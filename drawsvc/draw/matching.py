@@ -340,6 +340,16 @@ def _match_inspectors(seed: bytes, subjects: Sequence[str], inspectors: Sequence
         return lambda: pickle.dumps([(a.subject, a.team, a.skipped, a.examined, a.experts, a.experts_skipped,
                                       a.experts_examined) for a in match_all(subjects[lo:hi])], protocol=5)
 
-    out = [Assignment(*t) for blob in run_split([part(lo, hi) for lo, hi in ranges(len(subjects), workers())])
-           for t in pickle.loads(blob)]  # noqa: S301 - our own forked child's output
+    # the first part is matched here (run_split runs it in this process): kept as it is, not
+    # pickled to itself and rebuilt (half a million assignments at a province's draw)
+    (lo0, hi0), *rest = ranges(len(subjects), workers())
+    mine: list[Assignment] = []
+
+    def first() -> bytes:
+        mine[:] = match_all(subjects[lo0:hi0])
+        return b""
+
+    blobs = run_split([first, *[part(lo, hi) for lo, hi in rest]])
+    out = mine + [Assignment(*t) for blob in blobs[1:]
+                  for t in pickle.loads(blob)]  # noqa: S301 - our own forked child's output
     return MatchResult(out, bad)
