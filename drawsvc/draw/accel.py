@@ -14,6 +14,10 @@ from __future__ import annotations
 import os
 from types import ModuleType
 
+# every loop the callers use (drawsvc/draw/_fasthash.c's method table)
+FUNCTIONS = ("first_positions", "increasing", "subject_root", "subject_leaves", "subject_part_leaves",
+             "merkle_root", "tickets_below")
+
 
 def _load() -> ModuleType | None:
     if os.environ.get("DRAWSVC_PURE_PYTHON", "") not in ("", "0"):
@@ -22,7 +26,8 @@ def _load() -> ModuleType | None:
         from . import _fasthash  # type: ignore[attr-defined]
     except ImportError:
         return None
-    return _fasthash
+    # a build left from an older checkout (not rebuilt since) lacks newer loops: not used at all
+    return _fasthash if all(hasattr(_fasthash, f) for f in FUNCTIONS) else None
 
 
 FAST: ModuleType | None = _load()

@@ -259,3 +259,26 @@ def test_part_leaves_checks_ids_strata_and_mask() -> None:
     assert FAST.subject_part_leaves(["1", "2"], b'["a","b"]', 'A"', None) is None  # a stratum JCS escapes
     assert FAST.subject_part_leaves(["1"], b'["a","b"]', "A", b"\x01") is None  # a mask one short
     assert FAST.subject_part_leaves(["1"], b'["a","b"]', "A", b"\x00\x01")[1] == b'["b"]'
+
+
+def test_a_build_missing_a_loop_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """accel.FUNCTIONS is the C method table; a module lacking one of them (built from an older
+    checkout and not rebuilt) is not loaded, so no caller meets an AttributeError."""
+    import re
+    import sys
+    import types
+    from pathlib import Path
+
+    source = (Path(accel.__file__).parent / "_fasthash.c").read_text()
+    assert set(re.findall(r'\{"(\w+)", \w+, METH_VARARGS', source)) == set(accel.FUNCTIONS)
+    stale = types.ModuleType("drawsvc.draw._fasthash")
+    for name in accel.FUNCTIONS[:-1]:
+        setattr(stale, name, lambda *a: None)
+    import drawsvc.draw as package
+
+    monkeypatch.setitem(sys.modules, "drawsvc.draw._fasthash", stale)
+    monkeypatch.setattr(package, "_fasthash", stale, raising=False)
+    monkeypatch.delenv("DRAWSVC_PURE_PYTHON", raising=False)
+    assert accel._load() is None
+    setattr(stale, accel.FUNCTIONS[-1], lambda *a: None)
+    assert accel._load() is stale
