@@ -119,7 +119,8 @@ def subject_parts(conn: Connection, draw_id: str, part_size: int = PART_SIZE) ->
 
 
 def _stored_sizes(conn: Connection, draw_id: str) -> list[int]:
-    """How many records each stored part of a streamed pool holds, in order (a stored part is
+    """How many records each stored part of a streamed pool holds, in order, read from the
+    parts themselves: for a draw whose pools document does not list them (a stored part is
     what the rules left of one registry part: at most 2^20, often fewer). Strata are one
     character each in the stored parts, so their string's length is the count."""
     c = schema.draw_pool_chunks.c
@@ -137,7 +138,8 @@ def part_bytes(conn: Connection, draw_id: str, n: int, part_size: int = PART_SIZ
     raw = conn.execute(select(schema.draw_pools.c.pools).where(schema.draw_pools.c.draw_id == draw_id)).scalar()
     if raw is None:
         return None
-    if orjson.loads(raw).get("subjects_chunks") is None:
+    doc = orjson.loads(raw)
+    if doc.get("subjects_chunks") is None:
         for i, data in enumerate(subject_parts(conn, draw_id, part_size)):
             if i == n:
                 return data
@@ -148,7 +150,8 @@ def part_bytes(conn: Connection, draw_id: str, n: int, part_size: int = PART_SIZ
     strata = ""
     c = schema.draw_pool_chunks.c
     start = 0
-    for k, size in enumerate(_stored_sizes(conn, draw_id)):
+    sizes = doc.get("subjects_part_sizes")  # (a draw prepared before they were kept: read them)
+    for k, size in enumerate(sizes if sizes is not None else _stored_sizes(conn, draw_id)):
         end = start + size
         if start < hi and end > lo:
             row = conn.execute(select(*part_columns()).where(c.draw_id == draw_id, c.n == k)).one()

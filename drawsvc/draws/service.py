@@ -374,7 +374,7 @@ class DrawService:
         return build_inputs(plan, department, items, subjects, libs, insp, confl, prior, parents, draw_date)
 
     def gather_streamed(self, conn: Connection, plan: Mapping[str, Any], department: str, draw_date: str,
-                        draw_id: str) -> tuple[DrawInputs, dict[str, Any], int] | None:
+                        draw_id: str) -> tuple[DrawInputs, dict[str, Any], list[int]] | None:
         """gather + the subject pool's commitment, the registry read and the pool stored part by
         part (`STREAM_CHUNK` subjects at a time): what prepare holds is one part, not the pool.
 
@@ -405,20 +405,21 @@ class DrawService:
         counts: Counter[str] = Counter()
         excluded: list[dict[str, Any]] = []
         pairs: set[tuple[str, ...]] = set()
-        stored = read = 0
+        read = 0
+        stored: list[int] = []  # each stored part's record count
         last: str | None = None
         pending: deque[Pending | bytes] = deque()
 
         def take(answer: bytes) -> None:
-            nonlocal stored, last
+            nonlocal last
             part = pickle.loads(answer)
             if part["size"]:
                 if last is not None and not last < part["first"]:
                     raise NotInIdOrder("the registry's parts are not in strictly increasing id order")
                 last = part["last"]
                 fold.add(part["leaves"])
-                _store_part(conn, draw_id, stored, part["ids"], part["names"], part["strata"])
-                stored += 1
+                _store_part(conn, draw_id, len(stored), part["ids"], part["names"], part["strata"])
+                stored.append(part["size"])
             counts.update(part["counts"])
             excluded.extend(part["excluded"])
             pairs.update(tuple(c) for c in part["conflicts"])
@@ -503,7 +504,7 @@ class DrawService:
                 counts = subject_commitment["counts"]
             else:
                 inputs = self.gather(tx.conn, plan_rec, department, draw_date)
-                counts, parts = inputs.pool.counts(), 0
+                counts, parts = inputs.pool.counts(), []
             # The rules are checked now, before anything is committed: sizes and random teams.
             sizes = stratum_sizes(counts, inputs.ratios, inputs.floor, inputs.key_item)
             cands, _ = candidates(inspectors_of(inputs.inspectors), inputs.rule)
@@ -854,6 +855,7 @@ def load_pools(conn: Connection, draw_id: str, subjects: str = "records") -> dic
     row = conn.execute(select(*cols).where(schema.draw_pools.c.draw_id == draw_id)).one()
     pools = orjson.loads(row.pools)
     parts = pools.pop("subjects_chunks", None)
+    pools.pop("subjects_part_sizes", None)  # (pool_parts reads it from the document)
     if subjects == "stream":
         if parts is not None:  # the caller reads the parts (_stored_parts)
             pools["subjects"], pools["subjects_chunks"] = None, parts
@@ -1194,13 +1196,15 @@ def _with_special(codes: list[str], names: list[str], klass: str, rows: Sequence
     return cols
 
 
-def _store_pools(conn: Connection, draw_id: str, pools: Mapping[str, Any], parts: int | None = None) -> None:
+def _store_pools(conn: Connection, draw_id: str, pools: Mapping[str, Any], parts: list[int] | None = None) -> None:
     """Subjects as three columns (ids and names as JSON arrays, strata as one string, since a
     stratum is one character: a credit class); the smaller pools as one JSON document. A
-    streamed pool (`parts` given) is already in draw_pool_chunks: the document says how many."""
+    streamed pool (`parts`: each stored part's size) is already in draw_pool_chunks: the document
+    says how many parts, and their sizes (the API cuts a bundle part from the stored parts it
+    overlaps without reading the others)."""
     if parts is not None:
         rest = {k: v for k, v in pools.items() if k != "subjects"}
-        conn.execute(insert(schema.draw_pools).values(draw_id=draw_id, pools=_dumps({**rest, "subjects_chunks": parts})))
+        conn.execute(insert(schema.draw_pools).values(draw_id=draw_id, pools=_dumps({**rest, "subjects_chunks": len(parts), "subjects_part_sizes": parts})))
         return
     subjects: SubjectPool = pools["subjects"]
     one_char = all(len(s) == 1 for s in set(subjects.strata))

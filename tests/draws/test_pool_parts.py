@@ -102,9 +102,15 @@ def test_parts_stored_before_compression_read_the_same(sqlite_url: str, small_pa
             conn.exec_driver_sql("UPDATE draw_pool_chunks SET subject_ids = ?, subject_names = ?, ids_zlib = NULL, "
                                  "names_zlib = NULL WHERE draw_id = 'S1' AND n = ?",
                                  (zlib.decompress(r.ids_zlib).decode(), zlib.decompress(r.names_zlib).decode(), r.n))
+        # nor did its pools document list the stored parts' sizes (the API reads them from the parts)
+        doc = json.loads(conn.exec_driver_sql("SELECT pools FROM draw_pools WHERE draw_id = 'S1'").scalar())
+        assert doc.pop("subjects_part_sizes") == [len(s) for _, s in before[2]]
+        conn.exec_driver_sql("UPDATE draw_pools SET pools = ? WHERE draw_id = 'S1'", (json.dumps(doc),))
     with led.engine.connect() as conn:
         after = (load_pools(conn, "S1"), list(pool_parts.subject_parts(conn, "S1", 8)), list(_stored_parts(conn, "S1")))
     assert after[:2] == before[:2]
+    with led.engine.connect() as conn:
+        assert [pool_parts.part_bytes(conn, "S1", n, 8) for n in range(len(before[1]))] == before[1]
     assert [(json.loads(i), s) for i, s in after[2]] == [(json.loads(i), s) for i, s in before[2]]
     svc.seed(actor, "S1", DICE)
     assert svc.run(actor, "S1")["status"] == "drawn"
